@@ -1,0 +1,38 @@
+/**
+ * The narrow logging interface protocol code depends on. observe/logger.ts provides
+ * the implementation (pino); nothing outside observe/ imports a logging library.
+ */
+export interface LogFn {
+  (obj: object, msg?: string): void;
+  (msg: string): void;
+}
+
+export interface Log {
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  child(bindings: Record<string, unknown>): Log;
+}
+
+/** A logger that drops everything: for tests and library use. */
+export const silentLog: Log = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLog;
+  },
+};
+
+/** Every long-lived component: start, drain with a deadline, then close. */
+export interface Lifecycle {
+  start(): Promise<void>;
+  /** Stop taking new work; resolve when in-flight work ended or the deadline (epoch ms) passed. */
+  drain(deadline: number): Promise<void>;
+  /** Release everything now. */
+  close(): Promise<void>;
+}

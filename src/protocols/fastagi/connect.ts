@@ -1,0 +1,52 @@
+import { isIP, type Socket, connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { TlsClientConfig } from "../../config/types.ts";
+import type { HostPort } from "../../core/address.ts";
+import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
+
+/**
+ * Opens a TCP (or TLS) connection to an upstream, bounded by `timeoutMs` including the TLS
+ * handshake. Rejects with a TrunklineError whose code tells refused/timeout/TLS apart.
+ */
+export function connectUpstream(address: HostPort, tls: TlsClientConfig | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const sock: Socket = tls
+      ? tlsConnect({
+          host: address.host,
+          port: address.port,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(tls.cert ? { cert: tls.cert } : {}),
+          ...(tls.key ? { key: tls.key } : {}),
+          ...(tls.servername !== undefined ? { servername: tls.servername } : isIP(address.host) ? {} : { servername: address.host }),
+          rejectUnauthorized: tls.verify,
+        })
+      : netConnect({ host: address.host, port: address.port });
+    const done = (err?: TrunklineError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.removeListener("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+      if (err) {
+        sock.destroy();
+        reject(err);
+      } else resolve(sock);
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      const code = tls && !err.code?.startsWith("E") ? ErrorCodes.TLS_FAILED : ErrorCodes.CONNECT_FAILED;
+      const tlsCode = err.code && /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code) ? ErrorCodes.TLS_FAILED : code;
+      done(new TrunklineError(tlsCode, err.code ? `${err.code}: ${err.message}` : err.message, { cause: err }));
+    };
+    const onAbort = () => done(new TrunklineError(ErrorCodes.CONNECT_FAILED, "aborted"));
+    const timer = setTimeout(() => done(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no connection within ${timeoutMs}ms`)), timeoutMs);
+    sock.once("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    sock.once(tls ? "secureConnect" : "connect", () => {
+      sock.setNoDelay(true);
+      // Until the caller attaches its own handlers, an error must not crash the process.
+      sock.on("error", () => {});
+      done();
+    });
+  });
+}

@@ -1,0 +1,451 @@
+import type { Socket } from "node:net";
+import type { ListenerConfig, PoolConfig, RouteTarget, TlsClientConfig } from "../../config/types.ts";
+import type { HostPort } from "../../core/address.ts";
+import { errorMessage } from "../../core/errors.ts";
+import { HeaderReader, parseHeader } from "./header.ts";
+import { type AgiRequest, expandTemplate, fullUrl, splitAgiUrl } from "./request.ts";
+import { upstreamHeader } from "./rewrite.ts";
+import type { RouteDecision } from "./router.ts";
+
+/** What a session needs of a pool: nothing more (style.md practice 2). */
+export interface SessionPool {
+  readonly config: Pick<PoolConfig, "connectTimeoutMs" | "totalTimeoutMs" | "hashKey">;
+  acquire(hashKey: string, tried: ReadonlySet<SessionServer>): SessionServer | undefined;
+  release(server: SessionServer): void;
+  connectFailed(server: SessionServer, reason: string): void;
+  connectSucceeded(server: SessionServer): void;
+}
+
+export interface SessionServer {
+  readonly key: string;
+  readonly config: { readonly address: HostPort; readonly tls: TlsClientConfig | undefined };
+}
+
+export type Outcome =
+  | "completed"
+  | "hangup_grace"
+  | "failure_no_server"
+  | "failure_no_route"
+  | "failure_route_error"
+  | "bad_header"
+  | "header_timeout"
+  | "client_gone"
+  | "upstream_error"
+  | "client_error"
+  | "line_too_long"
+  | "closed";
+
+export interface SessionRecord {
+  readonly client: string;
+  readonly listener: string;
+  readonly request: string | undefined;
+  readonly upstreamRequest: string | undefined;
+  readonly route: string | undefined;
+  readonly pool: string | undefined;
+  readonly server: string | undefined;
+  readonly attempts: readonly { server: string; error: string }[];
+  readonly durationMs: number;
+  /** Bytes from Asterisk (header included) and bytes delivered to Asterisk. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly outcome: Outcome;
+  readonly error: string | undefined;
+}
+
+export interface SessionEnv {
+  readonly listener: ListenerConfig;
+  decide(request: AgiRequest): Promise<RouteDecision>;
+  pool(name: string): SessionPool | undefined;
+  connect(address: HostPort, tls: TlsClientConfig | undefined, timeoutMs: number, signal: AbortSignal): Promise<Socket>;
+  ended(record: SessionRecord): void;
+}
+
+/** A line longer than this from an upstream is not AGI (Asterisk's own buffer is 2 KiB). */
+const MAX_UPSTREAM_LINE = 64 * 1024;
+/** Bytes from Asterisk held while the upstream connect is in progress. */
+const MAX_PENDING = 64 * 1024;
+/** After one side has closed, how long the other may take to flush and close. */
+const LINGER_MS = 5_000;
+const FAILURE = Buffer.from("FAILURE\n");
+
+/**
+ * One FastAGI session: read the header, route, connect (with failover), then relay both
+ * ways. Toward Asterisk only whole lines are written, so a fragmenting upstream cannot make
+ * the channel thread spin (see reference/fastagi.md). Every path out goes through finish().
+ */
+export class FastAgiSession {
+  readonly #client: Socket;
+  readonly #env: SessionEnv;
+  readonly #started = Date.now();
+  readonly #peer: string;
+  #upstream: Socket | undefined;
+  #server: SessionServer | undefined;
+  #pool: SessionPool | undefined;
+  #poolName: string | undefined;
+  #route: string | undefined;
+  #request: string | undefined;
+  #upstreamRequest: string | undefined;
+  readonly #attempts: { server: string; error: string }[] = [];
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #finished = false;
+  #outcome: Outcome | undefined;
+  #error: string | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #clientClosed = false;
+  #upstreamClosed = false;
+  #partial: Buffer | undefined;
+  #hangupSeen = false;
+  #hangupScan = "";
+  readonly #abort = new AbortController();
+  #onFinish: (() => void) | undefined;
+
+  constructor(client: Socket, env: SessionEnv) {
+    this.#client = client;
+    this.#env = env;
+    this.#peer = `${client.remoteAddress ?? "?"}:${client.remotePort ?? "?"}`;
+  }
+
+  get peer(): string {
+    return this.#peer;
+  }
+
+  /** True once the header has been answered or relayed: a drain waits for these. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  onFinish(cb: () => void): void {
+    this.#onFinish = cb;
+  }
+
+  start(): void {
+    const client = this.#client;
+    client.setNoDelay(true);
+    const reader = new HeaderReader();
+    const headerTimer = this.#timer(this.#env.listener.headerTimeoutMs, () => {
+      this.#reject("header_timeout", `no complete header within ${this.#env.listener.headerTimeoutMs}ms (${reader.received} bytes received)`);
+    });
+    const onData = (chunk: Buffer) => {
+      this.#bytesIn += chunk.length;
+      const r = reader.push(chunk);
+      if ("error" in r) {
+        client.removeListener("data", onData);
+        clearTimeout(headerTimer);
+        this.#reject("bad_header", r.error.message);
+        return;
+      }
+      if (!r.done) return;
+      client.removeListener("data", onData);
+      clearTimeout(headerTimer);
+      if (r.rest.length > 0) this.#hold(r.rest);
+      void this.#route_(r.header);
+    };
+    client.on("data", onData);
+    client.on("error", (err) => this.#clientGone("client_error", err));
+    client.on("close", () => {
+      this.#clientClosed = true;
+      if (!this.#upstream) {
+        this.#abort.abort();
+        this.#finish(this.#outcome ?? "client_gone", this.#error);
+      }
+      else this.#maybeFinish();
+    });
+  }
+
+  #timer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(fn, ms);
+    this.#timers.push(t);
+    return t;
+  }
+
+  /** Bytes from Asterisk that arrive before the upstream is ready (an early HANGUP) are kept. */
+  #hold(chunk: Buffer): void {
+    this.#scanHangup(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#pendingBytes > MAX_PENDING) {
+      this.#clientGone("client_error", new Error("client sent too much before the upstream was ready"));
+      return;
+    }
+    this.#pending.push(chunk);
+  }
+
+  #clientGone(outcome: Outcome, err: Error): void {
+    this.#error ??= err.message;
+    this.#outcome ??= outcome;
+    this.#client.destroy();
+    this.#upstream?.destroy();
+    this.#abort.abort();
+  }
+
+  /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes: nothing could serve it. */
+  #reject(outcome: Outcome, message: string): void {
+    this.#outcome = outcome;
+    this.#error = message;
+    const c = this.#client;
+    if (!c.destroyed && c.writable) {
+      c.end(FAILURE);
+      this.#bytesOut += FAILURE.length;
+      // Asterisk closes after FAILURE; a peer that does not is not kept around.
+      this.#timer(LINGER_MS, () => c.destroy());
+      c.resume();
+    } else {
+      c.destroy();
+    }
+  }
+
+  async #route_(raw: Buffer): Promise<void> {
+    const header = parseHeader(raw);
+    if ("code" in header) return this.#reject("bad_header", header.message);
+    this.#request = header.request;
+    const parts = splitAgiUrl(header.request);
+    if (!parts) return this.#reject("bad_header", `agi_request is not a URL: ${JSON.stringify(header.request.slice(0, 200))}`);
+    const vars = new Map<string, string>();
+    for (const l of header.lines) if (!vars.has(l.name)) vars.set(l.name, l.value.toString("utf8"));
+    const request: AgiRequest = { ...parts, vars };
+    // Keep reading what Asterisk sends while we route and connect.
+    const onEarly = (chunk: Buffer) => {
+      this.#bytesIn += chunk.length;
+      this.#hold(chunk);
+    };
+    this.#client.on("data", onEarly);
+    let decision: RouteDecision;
+    try {
+      decision = await this.#env.decide(request);
+    } catch (err) {
+      decision = { kind: "error", route: undefined, message: errorMessage(err), hops: 0 };
+    }
+    if (this.#clientClosed || this.#client.destroyed) return this.#finish(this.#outcome ?? "client_gone", this.#error);
+    if (decision.kind === "none") return this.#reject("failure_no_route", "no route matches");
+    if (decision.kind === "error") {
+      this.#route = decision.route?.name;
+      return this.#reject("failure_route_error", decision.message);
+    }
+    this.#route = decision.route.name;
+    const final = decision.request;
+    this.#upstreamRequest = fullUrl(final);
+    const fwd = this.#env.listener.forwardedFor ? (this.#client.remoteAddress ?? "unknown") : undefined;
+    const headerOut = upstreamHeader(header, raw, parts, final, fwd);
+    const upstream = decision.kind === "pool" ? await this.#connectPool(decision.pool, final) : await this.#connectTarget(decision.target);
+    this.#client.removeListener("data", onEarly);
+    if (!upstream) {
+      if (this.#clientClosed || this.#client.destroyed) return this.#finish(this.#outcome ?? "client_gone", this.#error);
+      return this.#reject("failure_no_server", this.#attempts.length === 0 ? "no server can take the session" : "every server failed");
+    }
+    if (this.#clientClosed || this.#client.destroyed) {
+      upstream.destroy();
+      return this.#finish(this.#outcome ?? "client_gone", this.#error);
+    }
+    this.#relay(upstream, headerOut);
+  }
+
+  async #connectPool(name: string, final: AgiRequest): Promise<Socket | undefined> {
+    const pool = this.#env.pool(name);
+    this.#poolName = name;
+    if (!pool) return undefined;
+    this.#pool = pool;
+    const hashKey = expandTemplate(pool.config.hashKey, null, final.vars);
+    const tried = new Set<SessionServer>();
+    const deadline = Date.now() + pool.config.totalTimeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const server = pool.acquire(hashKey, tried);
+      if (!server) break;
+      tried.add(server);
+      try {
+        const sock = await this.#env.connect(server.config.address, server.config.tls, Math.min(pool.config.connectTimeoutMs, left), this.#abort.signal);
+        pool.connectSucceeded(server);
+        if (this.#finished) {
+          // Asterisk left while we connected: the session was already accounted for.
+          pool.release(server);
+          sock.destroy();
+          return undefined;
+        }
+        this.#server = server;
+        return sock;
+      } catch (err) {
+        const msg = errorMessage(err);
+        pool.release(server);
+        if (this.#abort.signal.aborted) return undefined;
+        pool.connectFailed(server, msg);
+        this.#attempts.push({ server: server.key, error: msg });
+      }
+    }
+    return undefined;
+  }
+
+  async #connectTarget(target: RouteTarget): Promise<Socket | undefined> {
+    try {
+      const sock = await this.#env.connect(target.address, target.tls, 1000, this.#abort.signal);
+      if (this.#finished) {
+        sock.destroy();
+        return undefined;
+      }
+      this.#server = { key: target.authority, config: { address: target.address, tls: target.tls } };
+      return sock;
+    } catch (err) {
+      this.#attempts.push({ server: target.authority, error: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  #relay(upstream: Socket, headerOut: Buffer): void {
+    this.#upstream = upstream;
+    const client = this.#client;
+    upstream.write(headerOut);
+    for (const chunk of this.#pending) upstream.write(chunk);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+
+    client.on("data", (chunk: Buffer) => {
+      this.#bytesIn += chunk.length;
+      this.#scanHangup(chunk);
+      if (!upstream.destroyed && !upstream.write(chunk)) client.pause();
+    });
+    upstream.on("drain", () => client.resume());
+    client.on("drain", () => upstream.resume());
+    client.on("end", () => {
+      if (!upstream.destroyed) upstream.end();
+      this.#linger();
+    });
+    upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
+    upstream.on("end", () => {
+      this.#outcome ??= "completed";
+      // The upstream is done: what is left of a last unterminated line still belongs to Asterisk.
+      if (this.#partial && !client.destroyed) {
+        this.#bytesOut += this.#partial.length;
+        client.write(this.#partial);
+        this.#partial = undefined;
+      }
+      if (!client.destroyed) client.end();
+      this.#linger();
+    });
+    upstream.on("error", (err) => {
+      this.#outcome ??= "upstream_error";
+      this.#error ??= err.message;
+      upstream.destroy();
+      client.destroy();
+    });
+    upstream.on("close", () => {
+      this.#upstreamClosed = true;
+      if (!client.destroyed && !client.writableEnded) client.end();
+      this.#linger();
+      this.#maybeFinish();
+    });
+    if (this.#hangupSeen) this.#startGrace();
+    client.resume();
+  }
+
+  /** Forward only whole lines toward Asterisk; hold the tail until its newline arrives. */
+  #fromUpstream(chunk: Buffer): void {
+    const client = this.#client;
+    let data = this.#partial ? Buffer.concat([this.#partial, chunk]) : chunk;
+    const last = data.lastIndexOf(0x0a);
+    if (last < 0) {
+      this.#partial = data;
+      if (data.length > MAX_UPSTREAM_LINE) this.#lineTooLong();
+      return;
+    }
+    if (last + 1 < data.length) {
+      this.#partial = data.subarray(last + 1);
+      data = data.subarray(0, last + 1);
+      if (this.#partial.length > MAX_UPSTREAM_LINE) return this.#lineTooLong();
+    } else this.#partial = undefined;
+    if (client.destroyed) return;
+    this.#bytesOut += data.length;
+    if (!client.write(data)) this.#upstream?.pause();
+  }
+
+  #lineTooLong(): void {
+    this.#outcome = "line_too_long";
+    this.#error = `upstream sent a line longer than ${MAX_UPSTREAM_LINE} bytes`;
+    this.#upstream?.destroy();
+    this.#client.destroy();
+  }
+
+  /** Watches Asterisk's bytes for its unprompted `HANGUP` line (channel hung up). */
+  #scanHangup(chunk: Buffer): void {
+    if (this.#hangupSeen) return;
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl < 0 ? chunk.length : nl;
+      // Only the first 8 bytes of a line matter: "HANGUP" or "HANGUP\r".
+      if (this.#hangupScan.length <= 8) this.#hangupScan += chunk.toString("latin1", start, Math.min(end, start + 9));
+      if (nl < 0) return;
+      const line = this.#hangupScan.endsWith("\r") ? this.#hangupScan.slice(0, -1) : this.#hangupScan;
+      this.#hangupScan = "";
+      if (line === "HANGUP") {
+        this.#hangupSeen = true;
+        if (this.#upstream) this.#startGrace();
+        return;
+      }
+      start = nl + 1;
+    }
+  }
+
+  #startGrace(): void {
+    const ms = this.#env.listener.hangupGraceMs;
+    this.#timer(ms, () => {
+      if (this.#finished) return;
+      this.#outcome = "hangup_grace";
+      this.#error = `upstream still open ${ms}ms after Asterisk's HANGUP`;
+      this.#upstream?.destroy();
+      this.#client.destroy();
+    });
+  }
+
+  #linger(): void {
+    this.#timer(LINGER_MS, () => {
+      this.#upstream?.destroy();
+      this.#client.destroy();
+    });
+  }
+
+  #maybeFinish(): void {
+    if (this.#clientClosed && (this.#upstreamClosed || !this.#upstream)) this.#finish(this.#outcome ?? "completed", this.#error);
+    else if (this.#clientClosed && this.#upstream && !this.#upstream.destroyed && !this.#upstream.writableEnded) {
+      // Asterisk is gone: let the server see the close, and do not wait on it forever.
+      this.#upstream.end();
+      this.#linger();
+    }
+  }
+
+  /** Ends the session now (shutdown deadline passed). */
+  destroy(reason: string): void {
+    this.#outcome ??= "closed";
+    this.#error ??= reason;
+    this.#abort.abort();
+    this.#upstream?.destroy();
+    this.#client.destroy();
+  }
+
+  #finish(outcome: Outcome, error: string | undefined): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+    this.#upstream?.destroy();
+    this.#client.destroy();
+    if (this.#server && this.#pool) this.#pool.release(this.#server);
+    this.#env.ended({
+      client: this.#peer,
+      listener: this.#env.listener.name,
+      request: this.#request,
+      upstreamRequest: this.#upstreamRequest !== this.#request ? this.#upstreamRequest : undefined,
+      route: this.#route,
+      pool: this.#poolName,
+      server: this.#server?.key,
+      attempts: this.#attempts,
+      durationMs: Date.now() - this.#started,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      outcome,
+      error,
+    });
+    this.#onFinish?.();
+  }
+}

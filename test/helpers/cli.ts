@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+/** Runs `trunkline ARGS` (from source, through tsx) to completion. */
+export function runCli(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`trunkline ${args.join(" ")} did not finish within ${opts.timeoutMs ?? 15000}ms\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs ?? 15000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface Running {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: () => string;
+  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited(timeoutMs?: number): Promise<number | null>;
+  kill(): void;
+}
+
+/** Starts a long-running `trunkline ARGS` and parses its JSON log lines. */
+export function startCli(args: string[]): Running {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT });
+  const lines: Record<string, unknown>[] = [];
+  let buf = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buf += d.toString();
+    let nl = buf.indexOf("\n");
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        lines.push({ text: line });
+      }
+      nl = buf.indexOf("\n");
+    }
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    async waitFor(pred, timeoutMs = 8000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const l = lines.find(pred);
+        if (l) return l;
+        if (Date.now() > end) throw new Error(`no matching log line within ${timeoutMs}ms:\n${lines.map((x) => JSON.stringify(x)).join("\n")}\n${err}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    exited(timeoutMs = 8000) {
+      return Promise.race([exit, new Promise<number | null>((_, rej) => setTimeout(() => rej(new Error("process did not exit")), timeoutMs))]);
+    },
+    kill() {
+      child.kill("SIGKILL");
+    },
+  };
+}

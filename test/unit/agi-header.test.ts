@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { HEADER_LIMITS, HeaderReader, headerVar, parseHeader } from "../../src/protocols/fastagi/header.ts";
+import { upstreamHeader } from "../../src/protocols/fastagi/rewrite.ts";
+import { splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
+
+const RAW = readFileSync(new URL("../fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url));
+
+function readAll(chunks: Buffer[]) {
+  const r = new HeaderReader();
+  let last: ReturnType<HeaderReader["push"]> = { done: false };
+  for (const c of chunks) {
+    last = r.push(c);
+    if (last.done || "error" in last) break;
+  }
+  return last;
+}
+
+test("the captured Asterisk header parses, byte-exact, in order", () => {
+  const r = readAll([RAW]);
+  assert.ok(r.done);
+  assert.equal(r.header.length, RAW.length);
+  const h = parseHeader(r.header);
+  assert.ok(!("code" in h));
+  assert.equal(h.request, "agi://127.0.0.1:4580/hello?x=1&y=%20z");
+  assert.equal(h.lines.length, 24);
+  assert.equal(h.lines[0]?.name, "agi_network");
+  assert.equal(headerVar(h, "agi_accountcode"), "");
+  assert.deepEqual(Buffer.concat([...h.lines.map((l) => l.raw), h.terminator]), RAW);
+});
+
+test("a header split into 1-byte reads is assembled", () => {
+  const chunks = [...RAW].map((b) => Buffer.from([b]));
+  const r = readAll(chunks);
+  assert.ok(r.done);
+  assert.deepEqual(r.header, RAW);
+});
+
+test("bytes after the empty line in the same read (an early HANGUP) are returned, not dropped", () => {
+  const r = readAll([Buffer.concat([RAW, Buffer.from("HANGUP\n")])]);
+  assert.ok(r.done);
+  assert.equal(r.rest.toString(), "HANGUP\n");
+});
+
+test("CRLF line endings are accepted", () => {
+  const crlf = Buffer.from(RAW.toString("latin1").replace(/\n/g, "\r\n"), "latin1");
+  const r = readAll([crlf]);
+  assert.ok(r.done);
+  const h = parseHeader(r.header);
+  assert.ok(!("code" in h));
+  assert.equal(h.request, "agi://127.0.0.1:4580/hello?x=1&y=%20z");
+  assert.equal(h.terminator.toString(), "\r\n");
+});
+
+test("UTF-8 values stay bytes", () => {
+  const name = Buffer.from("agi_calleridname: Zoë Ærø 日本\n");
+  const raw = Buffer.concat([Buffer.from("agi_network: yes\nagi_request: agi://h/x\n"), name, Buffer.from("\n")]);
+  const h = parseHeader(raw);
+  assert.ok(!("code" in h));
+  assert.deepEqual(h.lines[2]?.value, Buffer.from("Zoë Ærø 日本"));
+});
+
+test("limits: 64 KiB and 256 lines", () => {
+  const many = Buffer.from("agi_request: agi://h/x\n" + "agi_arg_1: x\n".repeat(HEADER_LIMITS.maxLines));
+  const r1 = readAll([many]);
+  assert.ok("error" in r1 && r1.error.code === "too_many_lines");
+  const big = Buffer.from(`agi_request: agi://h/${"x".repeat(HEADER_LIMITS.maxBytes)}`);
+  const r2 = readAll([big]);
+  assert.ok("error" in r2 && r2.error.code === "too_long");
+});
+
+test("invalid headers are rejected with a reason", () => {
+  const cases: [string, string][] = [
+    ["agi_network: yes\n\n", "no agi_request"],
+    ["GET / HTTP/1.1\n\n", "not \"name: value\""],
+    ["agi_request: agi://h/x\nagi_x: a\u0000b\n\n", "control bytes"],
+    ["bad name: x\nagi_request: agi://h/\n\n", "invalid variable name"],
+  ];
+  for (const [text, why] of cases) {
+    const h = parseHeader(Buffer.from(text, "latin1"));
+    assert.ok("code" in h, text);
+    assert.match(h.message, new RegExp(why.replace(/[()"]/g, ".")));
+  }
+});
+
+test("a rewrite changes agi_request and agi_network_script together; all else byte-for-byte", () => {
+  const h = parseHeader(RAW);
+  assert.ok(!("code" in h));
+  const orig = splitAgiUrl(h.request)!;
+  const out = upstreamHeader(h, RAW, orig, { ...orig, path: "/apps/menu" }, undefined).toString("latin1");
+  const expected = RAW.toString("latin1")
+    .replace("agi_network_script: hello?x=1&y=%20z\n", "agi_network_script: apps/menu?x=1&y=%20z\n")
+    .replace("agi_request: agi://127.0.0.1:4580/hello?x=1&y=%20z\n", "agi_request: agi://127.0.0.1:4580/apps/menu?x=1&y=%20z\n");
+  assert.equal(out, expected);
+  // Without a rewrite the very same buffer goes out.
+  assert.equal(upstreamHeader(h, RAW, orig, orig, undefined), RAW);
+});
+
+test("forwarded_for adds agi_x_fwd_for, appending to an existing one", () => {
+  const raw = Buffer.from("agi_network: yes\nagi_request: agi://h/x\nagi_x_fwd_for: 10.0.0.1\n\n");
+  const h = parseHeader(raw);
+  assert.ok(!("code" in h));
+  const u = splitAgiUrl(h.request)!;
+  assert.match(upstreamHeader(h, raw, u, u, "10.0.0.2").toString(), /agi_x_fwd_for: 10\.0\.0\.1, 10\.0\.0\.2\n\n$/);
+  const raw2 = Buffer.from("agi_network: yes\nagi_request: agi://h/x\n\n");
+  const h2 = parseHeader(raw2);
+  assert.ok(!("code" in h2));
+  assert.equal(upstreamHeader(h2, raw2, u, u, "10.0.0.2").toString(), "agi_network: yes\nagi_request: agi://h/x\nagi_x_fwd_for: 10.0.0.2\n\n");
+});
+
+test("a rewrite of a URL without a path inserts agi_network_script where Asterisk puts it", () => {
+  const raw = Buffer.from("agi_network: yes\nagi_request: agi://h:4573\nagi_channel: x\n\n");
+  const h = parseHeader(raw);
+  assert.ok(!("code" in h));
+  const u = splitAgiUrl(h.request)!;
+  assert.equal(u.path, "");
+  const out = upstreamHeader(h, raw, u, { ...u, path: "/fallback" }, undefined).toString();
+  assert.equal(out, "agi_network: yes\nagi_network_script: fallback\nagi_request: agi://h:4573/fallback\nagi_channel: x\n\n");
+});

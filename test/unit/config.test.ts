@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.ts";
+
+const GOOD = `
+listeners:
+  - name: agi
+    protocol: fastagi
+    listen: 0.0.0.0:4573
+routes:
+  - listener: agi
+    match:
+      path: ^/ivr/(?<app>[a-z]+)$
+      query: { lang: ^(fr|de)$ }
+    rewrite: /apps/$<app>
+    pool: ivr
+  - listener: agi
+    to: agi://10.0.0.9:4573/legacy
+    match: { path: ^/legacy }
+  - listener: agi
+    pool: default
+pools:
+  ivr:
+    balance: hash
+    hash_key: \${agi_callerid}
+    connect_timeout: 500ms
+    servers:
+      - { address: 10.0.0.11:4573, weight: 2, max_sessions: 200 }
+      - { address: 10.0.0.13, backup: true }
+  default:
+    servers: [ { address: 127.0.0.1:4574 } ]
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, "t.yaml");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.message.split("\n");
+  }
+  assert.fail("expected a ConfigError");
+}
+
+test("a valid config normalises with defaults and is frozen", () => {
+  const s = parseConfig(GOOD, "t.yaml");
+  assert.equal(s.listeners[0]?.listen.port, 4573);
+  assert.equal(s.listeners[0]?.hangupGraceMs, 30_000);
+  const ivr = s.pools.get("ivr")!;
+  assert.equal(ivr.connectTimeoutMs, 500);
+  assert.equal(ivr.servers[1]?.address.port, 4573);
+  assert.equal(ivr.servers[1]?.backup, true);
+  assert.equal(s.routes[1]?.to?.pathAndQuery, "/legacy");
+  assert.ok(Object.isFrozen(s) && Object.isFrozen(s.routes[0]) && Object.isFrozen(ivr.servers));
+  assert.throws(() => {
+    (s.listeners as unknown as unknown[]).push(1);
+  });
+});
+
+test("errors read file:line:col path: message and point at the value", () => {
+  const lines = problems(GOOD.replace("connect_timeout: 500ms", "connect_timeout: soon"));
+  assert.deepEqual(lines, ['t.yaml:22:22 pools.ivr.connect_timeout: invalid duration "soon" (use e.g. 500ms, 2s, 1m)']);
+});
+
+test("unknown keys are errors, not ignored", () => {
+  const lines = problems(GOOD.replace("    protocol: fastagi", "    protocol: fastagi\n    lisen: 1"));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^t\.yaml:3:\d+ listeners\[0\]: unknown key "lisen"$/);
+});
+
+test("cross references and regexes are checked, all problems at once", () => {
+  const text = GOOD.replace("pool: ivr", "pool: nope").replace("^/legacy", "^/leg(acy").replace("listener: agi\n    pool: default", "listener: other\n    pool: default");
+  const lines = problems(text);
+  assert.equal(lines.length, 3, lines.join("\n"));
+  assert.ok(lines.some((l) => /routes\[0\]\.pool: no pool named "nope"/.test(l)));
+  assert.ok(lines.some((l) => /routes\[1\]\.match\.path: invalid regular expression/.test(l)));
+  assert.ok(lines.some((l) => /routes\[2\]\.listener: no listener named "other"/.test(l)));
+});
+
+test("a rewrite naming a group the path regex lacks is an error", () => {
+  const lines = problems(GOOD.replace("rewrite: /apps/$<app>", "rewrite: /apps/$<nope>"));
+  assert.match(lines[0]!, /routes\[0\]\.rewrite: \$<nope> names no group of match\.path/);
+});
+
+test("YAML syntax errors carry line and column", () => {
+  const lines = problems("listeners:\n  - name: [unclosed\n");
+  assert.match(lines[0]!, /^t\.yaml:\d+:\d+ \(root\): /);
+});
+
+test("a missing file and a missing certificate are clear errors", () => {
+  assert.throws(() => loadConfigFile("/nonexistent/trunkline.yaml"), /nonexistent\/trunkline\.yaml:1:1 \(root\): cannot read config/);
+  const dir = mkdtempSync(join(tmpdir(), "tl-cfg-"));
+  const f = join(dir, "c.yaml");
+  writeFileSync(f, GOOD.replace("listen: 0.0.0.0:4573", "listen: 0.0.0.0:4573\n    tls: { cert: missing.pem, key: missing.key }"));
+  assert.throws(() => loadConfigFile(f), /listeners\[0\]\.tls\.cert: cannot read .*missing\.pem/);
+});
