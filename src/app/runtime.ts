@@ -44,7 +44,14 @@ export function buildGeneration(snapshot: Snapshot, emit: ChangeSink, previous?:
 }
 
 function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
-  return a.protocol === b.protocol && formatHostPort(a.listen) === formatHostPort(b.listen) && (a.tls === undefined) === (b.tls === undefined);
+  // Turning TLS or client-certificate checking on or off needs a new socket: a live
+  // setSecureContext() swaps certificates but cannot change requestCert.
+  return (
+    a.protocol === b.protocol &&
+    formatHostPort(a.listen) === formatHostPort(b.listen) &&
+    (a.tls === undefined) === (b.tls === undefined) &&
+    (a.tls?.ca === undefined) === (b.tls?.ca === undefined)
+  );
 }
 
 /**

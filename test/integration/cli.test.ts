@@ -85,7 +85,10 @@ test("run: SIGTERM drains (in-flight session completes, new ones refused), exits
   proc.child.kill("SIGTERM");
   await proc.waitFor((l) => l.event === "shutdown" && l.signal === "SIGTERM");
   const late = await agiCall({ port, url: "agi://x/y", timeoutMs: 2000 });
-  assert.equal(late.status, "ERROR", "new sessions are refused while draining");
+  // Refused at connect, as Asterisk would see it (AGISTATUS=FAILURE without a byte read).
+  assert.equal(late.closedBy, "error", "new sessions are refused while draining");
+  assert.match(String(late.error?.message), /ECONNREFUSED/);
+  assert.equal(late.raw.length, 0);
   const r = await inflight;
   assert.equal(r.status, "SUCCESS");
   assert.deepEqual(r.commands, ["NOOP", "NOOP"]);
