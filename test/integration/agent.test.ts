@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { probeAgent } from "../../src/health/agent-probe.ts";
+import { askAgent, startAgent, untilReply } from "../helpers/agent.ts";
+import { runCli } from "../helpers/cli.ts";
+
+const cleanup: (() => void)[] = [];
+after(() => {
+  for (const c of cleanup) c();
+});
+const dir = () => mkdtempSync(join(tmpdir(), "tl-agent-"));
+
+test("replies from the state file; SIGUSR1/SIGUSR2 keep weight and maxconn and save atomically; SIGHUP re-reads", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  writeFileSync(f, '{"status":"DRAIN","weight":50,"maxconn":10}');
+  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f]);
+  cleanup.push(() => proc.kill());
+  assert.equal(await askAgent(port, "be/s1\n"), "up drain 50% maxconn:10\n");
+  proc.child.kill("SIGUSR1");
+  assert.equal(await untilReply(port, /^up ready/), "up ready 50% maxconn:10\n");
+  assert.deepEqual(JSON.parse(readFileSync(f, "utf8")), { status: "UP", weight: 50, maxconn: 10 });
+  proc.child.kill("SIGUSR2");
+  assert.equal(await untilReply(port, /^down/), "down ready 50% maxconn:10\n");
+  assert.deepEqual(JSON.parse(readFileSync(f, "utf8")), { status: "DOWN", weight: 50, maxconn: 10 });
+  writeFileSync(f, '{"status":"READY","weight":77}');
+  proc.child.kill("SIGHUP");
+  assert.equal(await untilReply(port, /77%/), "up ready 77%\n");
+  writeFileSync(f, "{broken");
+  proc.child.kill("SIGHUP");
+  assert.equal(await untilReply(port, /maint/), "maint\n");
+  const warn = await proc.waitFor((l) => l.msg === "state file unusable: reporting MAINT" && l.why === "SIGHUP");
+  assert.match(String(warn.reason), /not JSON/);
+  proc.child.kill("SIGTERM");
+  assert.equal(await proc.exited(), 0);
+});
+
+test("a missing state file at start means MAINT, with the reason logged", async () => {
+  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", join(dir(), "none.json")]);
+  cleanup.push(() => proc.kill());
+  assert.equal(await askAgent(port), "maint\n");
+  const l = await proc.waitFor((x) => x.msg === "state file unusable: reporting MAINT");
+  assert.match(String(l.reason), /cannot read/);
+});
+
+test("environment variables configure it like hapgent; flags win", async () => {
+  const d = dir();
+  writeFileSync(join(d, "env.json"), '{"status":"UP"}');
+  writeFileSync(join(d, "flag.json"), '{"status":"DRAIN"}');
+  const { proc, port } = await startAgentEnv({ HAPGENT_IP: "127.0.0.1", HAPGENT_PORT: "0", HAPGENT_STATE_FILE: join(d, "env.json") }, []);
+  cleanup.push(() => proc.kill());
+  assert.equal(await askAgent(port), "up ready\n");
+  const second = await startAgentEnv({ HAPGENT_IP: "127.0.0.1", HAPGENT_PORT: "0", HAPGENT_STATE_FILE: join(d, "env.json") }, ["--state-file", join(d, "flag.json")]);
+  cleanup.push(() => second.proc.kill());
+  assert.equal(await askAgent(second.port), "up drain\n");
+});
+
+async function startAgentEnv(env: Record<string, string>, args: string[]) {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return await startAgent(args);
+  } finally {
+    for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
+  }
+}
+
+test("`agent set` writes the file and tells the running agent", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  writeFileSync(f, '{"status":"UP","weight":20}');
+  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f]);
+  cleanup.push(() => proc.kill());
+  const r = await runCli(["agent", "set", "drain", "--state-file", f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /agent \d+ told/);
+  assert.equal(await untilReply(port, /drain/), "up drain 20%\n", "weight kept");
+  const r2 = await runCli(["agent", "set", "UP", "--weight", "100", "--maxconn", "5", "--state-file", f]);
+  assert.equal(r2.code, 0);
+  assert.equal(await untilReply(port, /100%/), "up ready 100% maxconn:5\n");
+  const bad = await runCli(["agent", "set", "SLEEPY", "--state-file", f]);
+  assert.equal(bad.code, 2);
+  const badW = await runCli(["agent", "set", "UP", "--weight", "300", "--state-file", f]);
+  assert.equal(badW.code, 2);
+  assert.match(badW.stderr, /--weight must be an integer from 0 to 255/);
+  // Without a running agent the file is still written.
+  const lone = join(d, "lone.json");
+  const r3 = await runCli(["agent", "set", "MAINT", "--state-file", lone]);
+  assert.equal(r3.code, 0);
+  assert.match(r3.stdout, /no running agent/);
+  assert.deepEqual(JSON.parse(readFileSync(lone, "utf8")), { status: "MAINT" });
+});
+
+test("a slow or hostile client never blocks another client's reply", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  writeFileSync(f, '{"status":"UP"}');
+  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f]);
+  cleanup.push(() => proc.kill());
+  const hostile: Socket[] = [];
+  for (let i = 0; i < 20; i++) {
+    const s = connect({ host: "127.0.0.1", port });
+    s.on("error", () => {});
+    s.pause(); // never reads
+    hostile.push(s);
+  }
+  const flood = connect({ host: "127.0.0.1", port });
+  flood.on("error", () => {});
+  flood.write(Buffer.alloc(4 * 1024 * 1024, 0x41));
+  const t = Date.now();
+  assert.equal(await askAgent(port), "up ready\n");
+  assert.ok(Date.now() - t < 500, `answered in ${Date.now() - t}ms`);
+  for (const s of hostile) s.destroy();
+  flood.destroy();
+});
+
+test("--check reports DOWN while the command fails, and the saved state is untouched", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  const flag = join(d, "healthy");
+  writeFileSync(f, '{"status":"UP","weight":40}');
+  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f, "--check", `test -e ${flag}`, "--check-interval", "100ms"]);
+  cleanup.push(() => proc.kill());
+  assert.equal(await untilReply(port, /^down/), "down ready 40%\n");
+  writeFileSync(flag, "");
+  assert.equal(await untilReply(port, /^up/), "up ready 40%\n");
+  assert.deepEqual(JSON.parse(readFileSync(f, "utf8")), { status: "UP", weight: 40 });
+});
+
+test("probeAgent (Trunkline's side) reads the agent; a reply without a line end is no information", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  writeFileSync(f, '{"status":"DRAIN","weight":50}');
+  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f]);
+  cleanup.push(() => proc.kill());
+  const r = await probeAgent({ host: "127.0.0.1", port, send: "pool/s1\n", timeoutMs: 1000 });
+  assert.ok(r.ok);
+  assert.deepEqual(r.report, { errors: [], health: "up", admin: "drain", weightPercent: 50 });
+  const { createServer } = await import("node:net");
+  const bare = createServer((s) => s.end("down"));
+  await new Promise<void>((res) => bare.listen(0, "127.0.0.1", () => res()));
+  const r2 = await probeAgent({ host: "127.0.0.1", port: (bare.address() as { port: number }).port, timeoutMs: 1000 });
+  assert.equal(r2.ok, false);
+  bare.close();
+  const r3 = await probeAgent({ host: "127.0.0.1", port: 1, timeoutMs: 500 });
+  assert.equal(r3.ok, false);
+});
