@@ -11,7 +11,8 @@ export default async function* countingReporter(source) {
       continue;
     }
     // A file that crashed is reported as a failed test at nesting 0 named after the file.
-    const kind = d.skip !== undefined || d.todo !== undefined ? "skip" : event.type === "test:pass" ? "pass" : "fail";
+    const kind =
+      d.skip !== undefined || d.todo !== undefined ? "skip" : event.type === "test:pass" ? "pass" : "fail";
     yield `${JSON.stringify({ kind, name: d.name })}\n`;
   }
 }

@@ -21,7 +21,9 @@ function walk(dir) {
   return out;
 }
 
-let files = walk(join(root, "test")).map((f) => relative(root, f)).sort();
+let files = walk(join(root, "test"))
+  .map((f) => relative(root, f))
+  .sort();
 if (filters.length > 0) files = files.filter((f) => filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   console.error("no test files matched");

@@ -1,10 +1,10 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { errorMessage } from "../core/errors.ts";
-import type { AgentState } from "./reply.ts";
+import { AGENT_STATUSES, type AgentState, type AgentStatus } from "./reply.ts";
 
-export const STATUSES = ["UP", "DOWN", "READY", "DRAIN", "FAIL", "MAINT", "STOPPED"] as const;
-export type Status = (typeof STATUSES)[number];
+export const STATUSES = AGENT_STATUSES;
+export type Status = AgentStatus;
 
 /** The state the hapgent seed falls back to when its file cannot be read or is not valid. */
 export const FALLBACK_STATE: AgentState = Object.freeze({ status: "MAINT" });
@@ -15,19 +15,23 @@ export const FALLBACK_STATE: AgentState = Object.freeze({ status: "MAINT" });
  * (`"wieght"`) does not silently leave a server at full weight.
  */
 export function validateState(data: unknown): AgentState | string {
-  if (typeof data !== "object" || data === null || Array.isArray(data)) return "the state must be a JSON object";
+  if (typeof data !== "object" || data === null || Array.isArray(data))
+    return "the state must be a JSON object";
   const o = data as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== "status" && k !== "weight" && k !== "maxconn") return `unknown key "${k}"`;
+  for (const k of Object.keys(o))
+    if (k !== "status" && k !== "weight" && k !== "maxconn") return `unknown key "${k}"`;
   if (typeof o.status !== "string" || !(STATUSES as readonly string[]).includes(o.status)) {
     return `status must be one of ${STATUSES.join(", ")}`;
   }
   const state: AgentState = { status: o.status as Status };
   if (o.weight !== undefined) {
-    if (!Number.isInteger(o.weight) || (o.weight as number) < 0 || (o.weight as number) > 255) return "weight must be an integer from 0 to 255";
+    if (!Number.isInteger(o.weight) || (o.weight as number) < 0 || (o.weight as number) > 255)
+      return "weight must be an integer from 0 to 255";
     state.weight = o.weight as number;
   }
   if (o.maxconn !== undefined) {
-    if (!Number.isInteger(o.maxconn) || (o.maxconn as number) < 0 || (o.maxconn as number) > 65535) return "maxconn must be an integer from 0 to 65535";
+    if (!Number.isInteger(o.maxconn) || (o.maxconn as number) < 0 || (o.maxconn as number) > 65535)
+      return "maxconn must be an integer from 0 to 65535";
     state.maxconn = o.maxconn as number;
   }
   return state;

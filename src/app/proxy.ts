@@ -2,8 +2,8 @@ import { loadConfigFile } from "../config/load.ts";
 import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
 import type { Log } from "../core/types.ts";
-import { logServerChange, logSession } from "../observe/events.ts";
 import { HealthMonitor } from "../health/monitor.ts";
+import { logServerChange, logSession } from "../observe/events.ts";
 import { Runtime } from "./runtime.ts";
 
 export interface ProxyLogging {
@@ -24,7 +24,7 @@ export interface ProxyOptions {
  * health → watcher. Every reload (file change, SIGHUP) goes through `reload()`: load,
  * validate, swap whole, or keep the running config and say why.
  */
-export class Proxy {
+export class TrunklineProxy {
   readonly runtime: Runtime;
   readonly #opts: ProxyOptions;
   readonly #logging: ProxyLogging;
@@ -62,10 +62,10 @@ export class Proxy {
   }
 
   /** Loads the config (throws ConfigError), starts listening (throws on bind errors). */
-  static async start(opts: ProxyOptions): Promise<Proxy> {
+  static async start(opts: ProxyOptions): Promise<TrunklineProxy> {
     const snapshot = loadConfigFile(opts.configFile);
     const logging = opts.logging(snapshot);
-    const p = new Proxy(opts, snapshot, logging);
+    const p = new TrunklineProxy(opts, snapshot, logging);
     try {
       await p.runtime.start(snapshot);
     } catch (err) {
@@ -74,7 +74,15 @@ export class Proxy {
       throw err;
     }
     if (opts.watch !== false) p.#watcher.watch(snapshot);
-    p.#log.info({ config: opts.configFile, listeners: snapshot.listeners.length, routes: snapshot.routes.length, pools: snapshot.pools.size }, "trunkline started");
+    p.#log.info(
+      {
+        config: opts.configFile,
+        listeners: snapshot.listeners.length,
+        routes: snapshot.routes.length,
+        pools: snapshot.pools.size,
+      },
+      "trunkline started",
+    );
     return p;
   }
 
@@ -94,9 +102,14 @@ export class Proxy {
   }
 
   #logReload(r: ReloadResult, reason: string): void {
-    if (r.kind === "applied") this.#log.info({ event: "reload", reason, config: this.#opts.configFile }, "configuration reloaded");
+    if (r.kind === "applied")
+      this.#log.info({ event: "reload", reason, config: this.#opts.configFile }, "configuration reloaded");
     else if (r.kind === "unchanged") this.#log.info({ event: "reload", reason }, "configuration unchanged");
-    else this.#log.error({ event: "reload", reason, error: r.error }, "configuration rejected; the running configuration stays");
+    else
+      this.#log.error(
+        { event: "reload", reason, error: r.error },
+        "configuration rejected; the running configuration stays",
+      );
   }
 
   /** Stops accepting, waits for sessions until the deadline, then closes what is left. */

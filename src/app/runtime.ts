@@ -30,7 +30,8 @@ export function buildGeneration(snapshot: Snapshot, emit: ChangeSink, previous?:
   const pools = buildPools(snapshot.pools, emit, previous?.pools);
   const scripts = new Map<number, ScriptRunner>();
   for (const r of snapshot.routes) {
-    if (r.script) scripts.set(r.index, new ScriptRunner(r.script.file, r.script.exportName, r.script.timeoutMs));
+    if (r.script)
+      scripts.set(r.index, new ScriptRunner(r.script.file, r.script.exportName, r.script.timeoutMs));
   }
   const table: RouteTable = {
     routes: snapshot.routes,
@@ -122,7 +123,9 @@ export class Runtime {
         await l.start();
       } catch (e) {
         for (const s of started) await s.close();
-        return new Error(`listener ${cfg.name} cannot listen on ${formatHostPort(cfg.listen)}: ${errorMessage(e)}`);
+        return new Error(
+          `listener ${cfg.name} cannot listen on ${formatHostPort(cfg.listen)}: ${errorMessage(e)}`,
+        );
       }
       started.push(l);
       if (cur) replaced.push(cur);

@@ -15,12 +15,10 @@ export class Pool {
   /** Servers removed from the config that still carry sessions; revived if they come back. */
   readonly retired: readonly ServerState[];
   readonly balancer: Balancer<ServerState>;
-  readonly #emit: ChangeSink;
 
   constructor(config: PoolConfig, emit: ChangeSink, previous?: Pool) {
     this.name = config.name;
     this.config = config;
-    this.#emit = emit;
     const old = new Map([...(previous?.retired ?? []), ...(previous?.servers ?? [])].map((s) => [s.key, s]));
     this.servers = config.servers.map((sc) => {
       const kept = old.get(sc.key);
@@ -89,7 +87,12 @@ export class Pool {
       const wasDown = s.downUntil > now;
       s.downUntil = now + this.config.failTimeoutMs;
       if (!wasDown) {
-        s.change("passive", "up", "down", `${s.consecutiveConnectFails} connect failures in a row (${reason}); retry in ${this.config.failTimeoutMs}ms`);
+        s.change(
+          "passive",
+          "up",
+          "down",
+          `${s.consecutiveConnectFails} connect failures in a row (${reason}); retry in ${this.config.failTimeoutMs}ms`,
+        );
       }
     }
   }
@@ -100,7 +103,11 @@ export class Pool {
 }
 
 /** All pools of one snapshot, reusing server state from the previous set. */
-export function buildPools(configs: ReadonlyMap<string, PoolConfig>, emit: ChangeSink, previous?: ReadonlyMap<string, Pool>): Map<string, Pool> {
+export function buildPools(
+  configs: ReadonlyMap<string, PoolConfig>,
+  emit: ChangeSink,
+  previous?: ReadonlyMap<string, Pool>,
+): Map<string, Pool> {
   const out = new Map<string, Pool>();
   for (const [name, cfg] of configs) out.set(name, new Pool(cfg, emit, previous?.get(name)));
   return out;

@@ -1,8 +1,8 @@
-import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { AgentServer } from "../agent/server.ts";
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { CheckRunner } from "../agent/check-runner.ts";
-import { FALLBACK_STATE, readStateFile, STATUSES, saveStateAtomic, type Status } from "../agent/state.ts";
 import type { AgentState } from "../agent/reply.ts";
+import { AgentServer } from "../agent/server.ts";
+import { FALLBACK_STATE, readStateFile, STATUSES, type Status, saveStateAtomic } from "../agent/state.ts";
 import { parseHostPort } from "../core/address.ts";
 import { parseDuration } from "../core/duration.ts";
 import { errorMessage } from "../core/errors.ts";
@@ -27,12 +27,15 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "set") return set(argv.slice(1));
   let args: ReturnType<typeof parseArgs>;
   try {
-    args = parseArgs(argv, { options: ["listen", "state-file", "pid-file", "check", "check-interval", "check-timeout"] });
+    args = parseArgs(argv, {
+      options: ["listen", "state-file", "pid-file", "check", "check-interval", "check-timeout"],
+    });
   } catch (err) {
     process.stderr.write(`${errorMessage(err)}\nusage: ${usage}\n`);
     return 2;
   }
-  const listenText = one(args, "listen") ?? `${process.env.HAPGENT_IP ?? "0.0.0.0"}:${process.env.HAPGENT_PORT ?? "9777"}`;
+  const listenText =
+    one(args, "listen") ?? `${process.env.HAPGENT_IP ?? "0.0.0.0"}:${process.env.HAPGENT_PORT ?? "9777"}`;
   const listen = parseHostPort(listenText, 9777);
   if (typeof listen === "string") {
     process.stderr.write(`--listen: ${listen}\n`);
@@ -64,7 +67,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     writeFileSync(pids, `${process.pid}\n`);
   } catch (err) {
-    log.warn({ file: pids, err: errorMessage(err) }, "cannot write the pid file: `trunkline agent set` will not reach this agent");
+    log.warn(
+      { file: pids, err: errorMessage(err) },
+      "cannot write the pid file: `trunkline agent set` will not reach this agent",
+    );
   }
   let check: CheckRunner | undefined;
   const cmd = one(args, "check");
@@ -118,7 +124,8 @@ async function set(argv: string[]): Promise<number> {
   const state: AgentState = { status: status as Status };
   const num = (name: string, max: number): number | undefined | string => {
     const v = one(args, name);
-    if (v === undefined) return prev.ok ? (prev.state as unknown as Record<string, number | undefined>)[name] : undefined;
+    if (v === undefined)
+      return prev.ok ? (prev.state as unknown as Record<string, number | undefined>)[name] : undefined;
     if (!/^\d+$/.test(v) || Number(v) > max) return `--${name} must be an integer from 0 to ${max}`;
     return Number(v);
   };
@@ -144,15 +151,43 @@ async function set(argv: string[]): Promise<number> {
     pid = Number(readFileSync(pids, "utf8").trim());
   } catch {}
   if (!pid || !Number.isInteger(pid)) {
-    process.stdout.write(`${file}: ${JSON.stringify(state)} (no running agent found through ${pids}; it will read the file when it starts)\n`);
+    process.stdout.write(
+      `${file}: ${JSON.stringify(state)} (no running agent found through ${pids}; it will read the file when it starts)\n`,
+    );
+    return 0;
+  }
+  const notAgent = notAnAgent(pid);
+  if (notAgent !== undefined) {
+    process.stdout.write(
+      `${file}: ${JSON.stringify(state)} (no running agent: ${notAgent}; it will read the file when it starts)\n`,
+    );
     return 0;
   }
   try {
     process.kill(pid, "SIGHUP");
   } catch (err) {
-    process.stdout.write(`${file}: ${JSON.stringify(state)} (agent pid ${pid} not reachable: ${errorMessage(err)})\n`);
+    process.stdout.write(
+      `${file}: ${JSON.stringify(state)} (agent pid ${pid} not reachable: ${errorMessage(err)})\n`,
+    );
     return 0;
   }
   process.stdout.write(`${file}: ${JSON.stringify(state)}; agent ${pid} told\n`);
   return 0;
+}
+
+/**
+ * A stale pid file can name a process that is not an agent any more, and SIGHUP ends most
+ * programs: on Linux, look at its command line first. Elsewhere, trust the pid file.
+ */
+function notAnAgent(pid: number): string | undefined {
+  if (!existsSync("/proc/self/cmdline")) return undefined;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return `process ${pid} from the pid file is not running`;
+  }
+  return /agent/.test(cmdline)
+    ? undefined
+    : `process ${pid} from the pid file is not an agent (stale pid file?)`;
 }

@@ -41,7 +41,11 @@ export async function main(argv: string[], io: CallIo = stdio): Promise<number> 
   let timeoutMs: number;
   let target: { host: string; port: number };
   try {
-    const args = parseArgs(argv, { options: ["header", "timeout"], flags: ["help"], aliases: { "-H": "header", "-h": "help" } });
+    const args = parseArgs(argv, {
+      options: ["header", "timeout"],
+      flags: ["help"],
+      aliases: { "-H": "header", "-h": "help" },
+    });
     if (args.flags.has("help")) {
       io.out(`usage: ${usage}`);
       return 0;
@@ -54,7 +58,8 @@ export async function main(argv: string[], io: CallIo = stdio): Promise<number> 
     if (typeof hp === "string") throw new UsageError(`${url}: ${hp}`);
     target = hp;
     const timeout = parseDuration(one(args, "timeout") ?? "30s");
-    if (timeout === undefined || timeout <= 0) throw new UsageError(`--timeout: "${one(args, "timeout")}" is not a duration`);
+    if (timeout === undefined || timeout <= 0)
+      throw new UsageError(`--timeout: "${one(args, "timeout")}" is not a duration`);
     timeoutMs = timeout;
     header = buildAsteriskHeader({ url, vars: headerPairs(args.options.get("header")) });
   } catch (err) {
@@ -68,15 +73,23 @@ export async function main(argv: string[], io: CallIo = stdio): Promise<number> 
   return run(target, url, header, timeoutMs, io);
 }
 
-function run(target: { host: string; port: number }, url: string, header: Buffer, timeoutMs: number, io: CallIo): Promise<number> {
-  const where = target.host.includes(":") ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+function run(
+  target: { host: string; port: number },
+  url: string,
+  header: Buffer,
+  timeoutMs: number,
+  io: CallIo,
+): Promise<number> {
+  const where = target.host.includes(":")
+    ? `[${target.host}]:${target.port}`
+    : `${target.host}:${target.port}`;
   return new Promise((resolve) => {
     let connected = false;
     let done = false;
     let hangupSent = false;
     /** How the session ends, once decided; a later close or reset does not change it. */
     let ending: { code: number; message: string } | undefined;
-    let partial = Buffer.alloc(0);
+    let partial: Buffer = Buffer.alloc(0);
     // allowHalfOpen: Asterisk writes its final HANGUP after the server has closed its side.
     const sock = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
     sock.setNoDelay(true);
@@ -90,9 +103,13 @@ function run(target: { host: string; port: number }, url: string, header: Buffer
       sock.destroy();
       resolve(code);
     };
-    const overall = setTimeout(() => finish(1, `-- no end of session within ${timeoutMs} ms; giving up`), timeoutMs);
+    const overall = setTimeout(
+      () => finish(1, `-- no end of session within ${timeoutMs} ms; giving up`),
+      timeoutMs,
+    );
     const connectTimer = setTimeout(() => {
-      if (!connected) finish(1, `-- no answer from ${where} within ${CONNECT_TIMEOUT_MS} ms; AGISTATUS=FAILURE`);
+      if (!connected)
+        finish(1, `-- no answer from ${where} within ${CONNECT_TIMEOUT_MS} ms; AGISTATUS=FAILURE`);
     }, CONNECT_TIMEOUT_MS);
 
     /** As Asterisk when the AGI ends (res_agi.c run_agi(), send_sighup): HANGUP, then close. */
@@ -136,7 +153,8 @@ function run(target: { host: string; port: number }, url: string, header: Buffer
         sock.write(`${REPLY}\n`);
       }
       partial = data.subarray(start);
-      if (partial.length > MAX_LINE) finish(1, `-- the server sent a line longer than ${MAX_LINE} bytes; giving up`);
+      if (partial.length > MAX_LINE)
+        finish(1, `-- the server sent a line longer than ${MAX_LINE} bytes; giving up`);
     });
 
     sock.on("end", () => {

@@ -20,7 +20,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stdout.write(`${p.file}:${p.line}:${p.col} ${p.path === "" ? "(root)" : p.path}: ${p.message}\n`);
+      for (const p of err.problems)
+        process.stdout.write(
+          `${p.file}:${p.line}:${p.col} ${p.path === "" ? "(root)" : p.path}: ${p.message}\n`,
+        );
     } else process.stdout.write(`${file}: ${errorMessage(err)}\n`);
     return 1;
   }

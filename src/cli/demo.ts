@@ -23,7 +23,9 @@ function lineLog(bindings: Record<string, unknown> = {}): Log {
     (a: object | string, msg?: string) => {
       if (LEVELS.indexOf(level) < LEVELS.indexOf("info")) return;
       const fields = typeof a === "string" ? { msg: a } : { ...a, msg: msg ?? "" };
-      process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...bindings, ...fields })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ level, time: new Date().toISOString(), ...bindings, ...fields })}\n`,
+      );
     };
   return {
     trace: fn("trace"),
@@ -38,7 +40,11 @@ function lineLog(bindings: Record<string, unknown> = {}): Log {
 export async function main(argv: string[]): Promise<number> {
   let listen: string;
   try {
-    const args = parseArgs(argv, { options: ["listen"], flags: ["help"], aliases: { "-l": "listen", "-h": "help" } });
+    const args = parseArgs(argv, {
+      options: ["listen"],
+      flags: ["help"],
+      aliases: { "-l": "listen", "-h": "help" },
+    });
     if (args.flags.has("help")) {
       process.stdout.write(`usage: ${usage}\n`);
       return 0;

@@ -37,7 +37,9 @@ async function dispatch(argv: string[]): Promise<number> {
     return first === undefined ? 2 : 0;
   }
   if (first === "--version" || first === "-V") {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
     process.stdout.write(`trunkline ${pkg.version}\n`);
     return 0;
   }

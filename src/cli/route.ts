@@ -2,8 +2,14 @@ import { buildGeneration } from "../app/runtime.ts";
 import { ConfigError, loadConfigFile } from "../config/load.ts";
 import { formatHostPort } from "../core/address.ts";
 import { errorMessage } from "../core/errors.ts";
+import {
+  type AgiRequest,
+  expandTemplate,
+  fullUrl,
+  networkScript,
+  splitAgiUrl,
+} from "../protocols/fastagi/request.ts";
 import { decide } from "../protocols/fastagi/router.ts";
-import { type AgiRequest, expandTemplate, fullUrl, networkScript, splitAgiUrl } from "../protocols/fastagi/request.ts";
 import { headerPairs, one, parseArgs, UsageError } from "./args.ts";
 
 export const usage = "trunkline route -c FILE URL [--header name=value ...] [--listener NAME]";
@@ -16,7 +22,10 @@ export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   let args: ReturnType<typeof parseArgs>;
   try {
-    args = parseArgs(argv, { options: ["config", "header", "listener"], aliases: { "-c": "config", "-H": "header" } });
+    args = parseArgs(argv, {
+      options: ["config", "header", "listener"],
+      aliases: { "-c": "config", "-H": "header" },
+    });
   } catch (err) {
     process.stderr.write(`${errorMessage(err)}\nusage: ${usage}\n`);
     return 2;
@@ -31,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     snapshot = loadConfigFile(file);
   } catch (err) {
-    if (err instanceof ConfigError) for (const line of err.message.split("\n")) process.stderr.write(`${line}\n`);
+    if (err instanceof ConfigError)
+      for (const line of err.message.split("\n")) process.stderr.write(`${line}\n`);
     else process.stderr.write(`${errorMessage(err)}\n`);
     return 1;
   }
@@ -51,9 +61,14 @@ export async function main(argv: string[]): Promise<number> {
   const port = /:(\d+)$/.exec(parts.origin)?.[1];
   const listener = wanted
     ? snapshot.listeners.find((l) => l.name === wanted)
-    : (snapshot.listeners.find((l) => String(l.listen.port) === (port ?? "4573")) ?? (snapshot.listeners.length === 1 ? snapshot.listeners[0] : undefined));
+    : (snapshot.listeners.find((l) => String(l.listen.port) === (port ?? "4573")) ??
+      (snapshot.listeners.length === 1 ? snapshot.listeners[0] : undefined));
   if (!listener) {
-    process.stderr.write(wanted ? `no listener named "${wanted}"\n` : `no listener for port ${port ?? 4573}; pick one with --listener\n`);
+    process.stderr.write(
+      wanted
+        ? `no listener named "${wanted}"\n`
+        : `no listener for port ${port ?? 4573}; pick one with --listener\n`,
+    );
     return 2;
   }
   const vars = new Map<string, string>([
@@ -76,7 +91,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`routing fails (the session would get FAILURE): ${d.message}\n`);
       return 2;
     }
-    out(`route:    ${d.route.name}${d.hops > 0 ? ` (after ${d.hops} re-injection${d.hops > 1 ? "s" : ""})` : ""}`);
+    out(
+      `route:    ${d.route.name}${d.hops > 0 ? ` (after ${d.hops} re-injection${d.hops > 1 ? "s" : ""})` : ""}`,
+    );
     const final = d.request;
     const changed = fullUrl(final) !== url;
     out(`request:  agi_request: ${fullUrl(final)}${changed ? "   (rewritten)" : ""}`);

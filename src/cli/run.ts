@@ -1,4 +1,4 @@
-import { Proxy, type ProxyLogging } from "../app/proxy.ts";
+import { type ProxyLogging, TrunklineProxy } from "../app/proxy.ts";
 import { ConfigError } from "../config/load.ts";
 import type { Snapshot } from "../config/types.ts";
 import { parseHostPort } from "../core/address.ts";
@@ -30,7 +30,11 @@ function logging(s: Snapshot): ProxyLogging {
 export async function main(argv: string[]): Promise<number> {
   let args: ReturnType<typeof parseArgs>;
   try {
-    args = parseArgs(argv, { options: ["config", "demo-listen"], flags: ["demo", "no-watch"], aliases: { "-c": "config" } });
+    args = parseArgs(argv, {
+      options: ["config", "demo-listen"],
+      flags: ["demo", "no-watch"],
+      aliases: { "-c": "config" },
+    });
   } catch (err) {
     process.stderr.write(`${errorMessage(err)}\nusage: ${usage}\n`);
     return 2;
@@ -55,11 +59,12 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  let proxy: Proxy;
+  let proxy: TrunklineProxy;
   try {
-    proxy = await Proxy.start({ configFile: file, logging, watch: !args.flags.has("no-watch") });
+    proxy = await TrunklineProxy.start({ configFile: file, logging, watch: !args.flags.has("no-watch") });
   } catch (err) {
-    if (err instanceof ConfigError) for (const line of err.message.split("\n")) process.stderr.write(`${line}\n`);
+    if (err instanceof ConfigError)
+      for (const line of err.message.split("\n")) process.stderr.write(`${line}\n`);
     else process.stderr.write(`trunkline: ${errorMessage(err)}\n`);
     await demo?.close();
     return 1;
@@ -75,7 +80,10 @@ export async function main(argv: string[]): Promise<number> {
       stopping = true;
       const t = proxy.snapshot.shutdownTimeoutMs;
       const deadline = t === undefined ? Number.POSITIVE_INFINITY : Date.now() + t;
-      proxy.log.info({ event: "shutdown", signal, sessions: proxy.runtime.activeSessions, timeout_ms: t ?? null }, "stopping: no new sessions; waiting for the ones in flight");
+      proxy.log.info(
+        { event: "shutdown", signal, sessions: proxy.runtime.activeSessions, timeout_ms: t ?? null },
+        "stopping: no new sessions; waiting for the ones in flight",
+      );
       void (async () => {
         await proxy.shutdown(deadline);
         await demo?.close();

@@ -67,7 +67,13 @@ export function parseConfig(text: string, file: string): Snapshot {
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = at(e.pos[0]);
-        return { file, line: pos.line, col: pos.col, path: "", message: e.message.split("\n")[0] ?? e.message };
+        return {
+          file,
+          line: pos.line,
+          col: pos.col,
+          path: "",
+          message: e.message.split("\n")[0] ?? e.message,
+        };
       }),
     );
   }
@@ -82,7 +88,8 @@ export function parseConfig(text: string, file: string): Snapshot {
       parsed.error.issues.map((i) => {
         const path = i.path.filter((s): s is string | number => typeof s !== "symbol");
         let message = i.message;
-        if (i.code === "unrecognized_keys") message = `unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+        if (i.code === "unrecognized_keys")
+          message = `unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
         return problem(path, message);
       }),
     );
@@ -97,7 +104,9 @@ export function loadConfigFile(file: string): Snapshot {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigError([{ file, line: 1, col: 1, path: "", message: `cannot read config: ${errorMessage(err)}` }]);
+    throw new ConfigError([
+      { file, line: 1, col: 1, path: "", message: `cannot read config: ${errorMessage(err)}` },
+    ]);
   }
   return parseConfig(text, file);
 }

@@ -24,6 +24,9 @@ export interface ConfigIssue {
 }
 
 export const FASTAGI_PORT = 4573;
+/** A template, not a JS template literal: the caller's number keeps a caller on one server. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Trunkline template string
+const DEFAULT_HASH_KEY = "${agi_callerid}";
 const DEFAULTS = {
   hangupGraceMs: 30_000,
   headerTimeoutMs: 5_000,
@@ -92,9 +95,13 @@ export function buildSnapshot(
       return fail(path, `invalid regular expression: ${errorMessage(err)}`);
     }
   };
-  const clientTls = (path: ConfigPath, t: NonNullable<RawConfig["pools"]>[string]["servers"][number]["tls"]) => {
+  const clientTls = (
+    path: ConfigPath,
+    t: NonNullable<RawConfig["pools"]>[string]["servers"][number]["tls"],
+  ) => {
     if (t === undefined) return undefined;
-    if (t === true) return { ca: undefined, cert: undefined, key: undefined, servername: undefined, verify: true };
+    if (t === true)
+      return { ca: undefined, cert: undefined, key: undefined, servername: undefined, verify: true };
     if ((t.cert === undefined) !== (t.key === undefined)) fail(path, "give both cert and key, or neither");
     const out: TlsClientConfig = {
       ca: t.ca === undefined ? undefined : readPem([...path, "ca"], t.ca),
@@ -116,7 +123,10 @@ export function buildSnapshot(
   const facilityName = raw.log?.syslog_facility ?? "local0";
   const facility = FACILITIES[facilityName];
   if (facility === undefined) {
-    fail(["log", "syslog_facility"], `unknown facility "${facilityName}" (${Object.keys(FACILITIES).join(", ")})`);
+    fail(
+      ["log", "syslog_facility"],
+      `unknown facility "${facilityName}" (${Object.keys(FACILITIES).join(", ")})`,
+    );
   }
 
   // listeners
@@ -128,7 +138,10 @@ export function buildSnapshot(
     if (listenerNames.has(l.name)) fail([...path, "name"], `duplicate listener name "${l.name}"`);
     listenerNames.add(l.name);
     const hp = parseHostPort(l.listen, FASTAGI_PORT);
-    if (typeof hp === "string") return fail([...path, "listen"], hp);
+    if (typeof hp === "string") {
+      fail([...path, "listen"], hp);
+      return;
+    }
     const key = formatHostPort(hp);
     if (listenAddrs.has(key)) fail([...path, "listen"], `${key} is already used by another listener`);
     listenAddrs.add(key);
@@ -161,7 +174,10 @@ export function buildSnapshot(
     p.servers.forEach((s, i) => {
       const sp = [...path, "servers", i];
       const hp = parseHostPort(s.address, FASTAGI_PORT);
-      if (typeof hp === "string") return fail([...sp, "address"], hp);
+      if (typeof hp === "string") {
+        fail([...sp, "address"], hp);
+        return;
+      }
       const key = formatHostPort(hp);
       if (keys.has(key)) fail([...sp, "address"], `${key} is listed twice in pool "${name}"`);
       keys.add(key);
@@ -198,7 +214,7 @@ export function buildSnapshot(
     pools.set(name, {
       name,
       balance,
-      hashKey: p.hash_key ?? "${agi_callerid}",
+      hashKey: p.hash_key ?? DEFAULT_HASH_KEY,
       connectTimeoutMs: p.connect_timeout ?? DEFAULTS.connectTimeoutMs,
       totalTimeoutMs: p.total_timeout ?? DEFAULTS.totalTimeoutMs,
       maxFails: p.max_fails ?? DEFAULTS.maxFails,
@@ -239,7 +255,13 @@ export function buildSnapshot(
     if (r.to !== undefined) {
       const u = parseAgiUrl(r.to);
       if (typeof u === "string") fail([...path, "to"], u);
-      else to = { address: u.address, authority: formatHostPort(u.address), tls: undefined, pathAndQuery: u.pathAndQuery };
+      else
+        to = {
+          address: u.address,
+          authority: formatHostPort(u.address),
+          tls: undefined,
+          pathAndQuery: u.pathAndQuery,
+        };
     }
     let script: RouteConfig["script"];
     if (r.script !== undefined) {
@@ -272,8 +294,19 @@ export function buildSnapshot(
   if (issues.length > 0) return { ok: false, issues };
   // The digest covers what the snapshot was built from, so a reload of identical input is a no-op.
   const digest = createHash("sha256").update(text);
-  for (const l of listeners) if (l.tls) digest.update(l.tls.cert).update(l.tls.key).update(l.tls.ca ?? "");
-  for (const p of pools.values()) for (const sv of p.servers) if (sv.tls) digest.update(sv.tls.ca ?? "").update(sv.tls.cert ?? "").update(sv.tls.key ?? "");
+  for (const l of listeners)
+    if (l.tls)
+      digest
+        .update(l.tls.cert)
+        .update(l.tls.key)
+        .update(l.tls.ca ?? "");
+  for (const p of pools.values())
+    for (const sv of p.servers)
+      if (sv.tls)
+        digest
+          .update(sv.tls.ca ?? "")
+          .update(sv.tls.cert ?? "")
+          .update(sv.tls.key ?? "");
   for (const b of scriptBytes) digest.update(b);
   const snapshot: Snapshot = {
     source,

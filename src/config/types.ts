@@ -16,7 +16,9 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
 export interface LogSettings {
   readonly level: LogLevel;
-  readonly syslog: { readonly transport: "udp" | "tcp"; readonly host: string; readonly port: number } | undefined;
+  readonly syslog:
+    | { readonly transport: "udp" | "tcp"; readonly host: string; readonly port: number }
+    | undefined;
   readonly syslogFacility: number;
 }
 
@@ -71,7 +73,9 @@ export interface RouteConfig {
   readonly reinject: boolean;
   readonly pool: string | undefined;
   readonly to: RouteTarget | undefined;
-  readonly script: { readonly file: string; readonly exportName: string; readonly timeoutMs: number } | undefined;
+  readonly script:
+    | { readonly file: string; readonly exportName: string; readonly timeoutMs: number }
+    | undefined;
 }
 
 export type BalanceName = "least-sessions" | "round-robin" | "failover" | "hash";

@@ -4,7 +4,10 @@ import { errorMessage } from "../core/errors.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Snapshot } from "./types.ts";
 
-export type ReloadResult = { kind: "applied"; snapshot: Snapshot } | { kind: "unchanged" } | { kind: "rejected"; error: string };
+export type ReloadResult =
+  | { kind: "applied"; snapshot: Snapshot }
+  | { kind: "unchanged" }
+  | { kind: "rejected"; error: string };
 
 /**
  * Watches the config file's folder (editors replace files rather than write them, so
@@ -39,7 +42,10 @@ export class ConfigWatcher {
     this.#watchers = [];
     const dirs = new Set([dirname(this.#file)]);
     if (s) {
-      for (const l of s.listeners) if (l.tls) for (const f of [l.tls.certFile, l.tls.keyFile, l.tls.caFile]) if (f) dirs.add(dirname(resolve(dirname(this.#file), f)));
+      for (const l of s.listeners)
+        if (l.tls)
+          for (const f of [l.tls.certFile, l.tls.keyFile, l.tls.caFile])
+            if (f) dirs.add(dirname(resolve(dirname(this.#file), f)));
       for (const r of s.routes) if (r.script) dirs.add(dirname(r.script.file));
     }
     const name = basename(this.#file);
@@ -47,7 +53,13 @@ export class ConfigWatcher {
       try {
         const w = watch(dir, { persistent: false }, (_event, changed) => {
           // In the config's own folder only the config matters; other folders hold certs or scripts.
-          if (dir === dirname(this.#file) && changed !== null && changed !== name && !String(changed).match(/\.(pem|key|crt|mjs|js)$/)) return;
+          if (
+            dir === dirname(this.#file) &&
+            changed !== null &&
+            changed !== name &&
+            !String(changed).match(/\.(pem|key|crt|mjs|js)$/)
+          )
+            return;
           this.#schedule("file changed");
         });
         w.on("error", () => {});

@@ -1,5 +1,5 @@
-import { Worker } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 
 /**
  * Runs a user's routing function in a worker thread, so that a throw, a rejected promise,

@@ -1,8 +1,8 @@
+import type { AgentReport } from "../agent/reply.ts";
 import type { Pool } from "../balance/pool.ts";
 import type { ServerState } from "../balance/server-state.ts";
 import type { HealthConfig } from "../config/types.ts";
 import type { Log } from "../core/types.ts";
-import type { AgentReport } from "../agent/reply.ts";
 import { probeAgent } from "./agent-probe.ts";
 import { probeTcp } from "./tcp-probe.ts";
 
@@ -56,11 +56,17 @@ class ServerChecker {
         const r = await probeTcp(s.config.address.host, s.config.address.port, c.timeoutMs);
         s.recordCheck(r.ok, r.ok ? "tcp check passed" : r.reason, c.rise, c.fall);
       } else {
-        const r = await probeAgent({ host, port: check.port, ...(check.send !== undefined ? { send: check.send } : {}), timeoutMs: c.timeoutMs });
+        const r = await probeAgent({
+          host,
+          port: check.port,
+          ...(check.send !== undefined ? { send: check.send } : {}),
+          timeoutMs: c.timeoutMs,
+        });
         if (this.#stopped) return;
         // An agent that cannot be reached is no information, not a failure (HAProxy's rule).
         if (r.ok) applyAgentReport(s, r.report);
-        else this.#log.debug({ pool: s.pool, server: s.key, reason: r.reason }, "agent check: no information");
+        else
+          this.#log.debug({ pool: s.pool, server: s.key, reason: r.reason }, "agent check: no information");
         if (r.ok && r.report.errors.length > 0) {
           this.#log.warn({ pool: s.pool, server: s.key, words: r.report.errors }, "agent reports an error");
         }

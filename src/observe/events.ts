@@ -26,7 +26,15 @@ export function logSession(log: Log, r: SessionRecord): void {
 
 /** Server state changes are logged once each, with the reason. */
 export function logServerChange(log: Log, c: ServerChange): void {
-  const fields = { event: "server_state", pool: c.pool, server: c.server, what: c.what, from: c.from, to: c.to, reason: c.reason };
+  const fields = {
+    event: "server_state",
+    pool: c.pool,
+    server: c.server,
+    what: c.what,
+    from: c.from,
+    to: c.to,
+    reason: c.reason,
+  };
   const bad = (c.what === "health" || c.what === "passive") && c.to === "down";
   if (bad) log.warn(fields, `server ${c.server} in pool ${c.pool} is down`);
   else log.info(fields, `server ${c.server} in pool ${c.pool}: ${c.what} ${c.from} -> ${c.to}`);

@@ -31,7 +31,8 @@ export interface Logger {
 export function createLogger(opts: LoggerOptions): Logger {
   const appName = opts.appName ?? "trunkline";
   let sink: SyslogSink | undefined;
-  const makeSink = (o: LoggerOptions) => (o.syslog ? new SyslogSink({ target: o.syslog.target, facility: o.syslog.facility, appName }) : undefined);
+  const makeSink = (o: LoggerOptions) =>
+    o.syslog ? new SyslogSink({ target: o.syslog.target, facility: o.syslog.facility, appName }) : undefined;
   sink = makeSink(opts);
   const syslogStream = new Writable({
     write(chunk: Buffer | string, _enc, cb) {

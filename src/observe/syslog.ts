@@ -30,7 +30,13 @@ export class SyslogSink {
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(opts: { target: SyslogTarget; facility: number; appName: string; hostname?: string; maxQueue?: number }) {
+  constructor(opts: {
+    target: SyslogTarget;
+    facility: number;
+    appName: string;
+    hostname?: string;
+    maxQueue?: number;
+  }) {
     this.target = opts.target;
     this.facility = opts.facility;
     this.#appName = opts.appName;

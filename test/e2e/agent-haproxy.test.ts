@@ -27,7 +27,10 @@ test("HAProxy 2.6 reads `trunkline agent`: UP, DRAIN, UP after DRAIN, DOWN, MAIN
   writeFileSync(f2, '{"status":"READY","weight":50}');
   const a1 = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f1]);
   const a2 = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f2]);
-  cleanup.push(() => a1.proc.kill(), () => a2.proc.kill());
+  cleanup.push(
+    () => a1.proc.kill(),
+    () => a2.proc.kill(),
+  );
   const dummy = createServer((s) => s.destroy());
   await new Promise<void>((r) => dummy.listen(0, "127.0.0.1", () => r()));
   cleanup.push(() => new Promise<void>((r) => dummy.close(() => r())));
@@ -47,7 +50,10 @@ backend be
   cleanup.push(ha.close);
 
   // Operational and admin state from `show servers state`; weight (uweight) and maxconn (slim) from `show stat`.
-  const until = async (what: string, pred: (s1: Record<string, string>, s2: Record<string, string>) => boolean) => {
+  const until = async (
+    what: string,
+    pred: (s1: Record<string, string>, s2: Record<string, string>) => boolean,
+  ) => {
     const end = Date.now() + 5000;
     let last: Record<string, Record<string, string>> = {};
     while (Date.now() < end) {
@@ -65,7 +71,10 @@ backend be
   const admin = (s: Record<string, string>) => Number(s.srv_admin_state);
   const op = (s: Record<string, string>) => Number(s.srv_op_state);
 
-  await until("s1 UP weight 100, s2 weight 25 (50% of 50)", (s1, s2) => op(s1) === 2 && admin(s1) === 0 && s1.uweight === "100" && s2.uweight === "25");
+  await until(
+    "s1 UP weight 100, s2 weight 25 (50% of 50)",
+    (s1, s2) => op(s1) === 2 && admin(s1) === 0 && s1.uweight === "100" && s2.uweight === "25",
+  );
 
   assert.equal((await runCli(["agent", "set", "DRAIN", "--state-file", f1])).code, 0);
   await until("s1 DRAIN", (s1) => (admin(s1) & FDRAIN) !== 0 && op(s1) === 2);
@@ -80,7 +89,13 @@ backend be
 
   assert.equal((await runCli(["agent", "set", "MAINT", "--state-file", f1])).code, 0);
   await until("s1 MAINT", (s1) => (admin(s1) & FMAINT) !== 0);
-  assert.equal((await runCli(["agent", "set", "UP", "--weight", "40", "--maxconn", "7", "--state-file", f1])).code, 0);
-  await until("s1 UP, weight 40 after MAINT", (s1) => admin(s1) === 0 && op(s1) === 2 && s1.uweight === "40" && s1.slim === "7");
+  assert.equal(
+    (await runCli(["agent", "set", "UP", "--weight", "40", "--maxconn", "7", "--state-file", f1])).code,
+    0,
+  );
+  await until(
+    "s1 UP, weight 40 after MAINT",
+    (s1) => admin(s1) === 0 && op(s1) === 2 && s1.uweight === "40" && s1.slim === "7",
+  );
   assert.match(String((await stat(ha))["be/s1"]?.last_agt), /via agent : up/);
 });

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { agiCall } from "../helpers/asterisk.ts";
 import { startAgent } from "../helpers/agent.ts";
+import { agiCall } from "../helpers/asterisk.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 import { freePort, startAgiServer } from "../helpers/upstreams.ts";
@@ -24,7 +24,10 @@ test("servers running `trunkline agent`: a drained server keeps its open session
   const agentPort = await freePort();
   const agA = await startAgent(["--listen", `127.0.0.1:${agentPort}`, "--state-file", fa]);
   const agB = await startAgent(["--listen", `127.0.0.2:${agentPort}`, "--state-file", fb]);
-  cleanup.push(() => agA.proc.kill(), () => agB.proc.kill());
+  cleanup.push(
+    () => agA.proc.kill(),
+    () => agB.proc.kill(),
+  );
   const a = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 1500 });
   const b = await startAgiServer({ commands: ["NOOP"] });
   cleanup.push(a.close, b.close);
@@ -48,7 +51,8 @@ pools:
 
   assert.equal((await runCli(["agent", "set", "DRAIN", "--state-file", fa])).code, 0);
   await p.waitForLog((l) => l.event === "server_state" && l.what === "admin" && l.to === "drain");
-  for (let i = 0; i < 6; i++) assert.equal((await agiCall({ port: p.port(), url: "agi://x/ivr" })).status, "SUCCESS");
+  for (let i = 0; i < 6; i++)
+    assert.equal((await agiCall({ port: p.port(), url: "agi://x/ivr" })).status, "SUCCESS");
   assert.equal(a.stats.sessions, 1, "no new session on the drained server");
   assert.equal(b.stats.sessions, 6);
   const r = await open;

@@ -21,14 +21,24 @@ test("a real rsyslogd receives our RFC 5424 records over UDP and over TCP (octet
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;
   for (const transport of ["udp", "tcp"] as const) {
     const port = transport === "udp" ? rs.udpPort : rs.tcpPort;
-    const l = createLogger({ level: "info", appName: "trunkline", destination: sink, syslog: { target: { transport, host: "127.0.0.1", port }, facility: 17 } });
+    const l = createLogger({
+      level: "info",
+      appName: "trunkline",
+      destination: sink,
+      syslog: { target: { transport, host: "127.0.0.1", port }, facility: 17 },
+    });
     l.log.warn({ event: "server_state", note: "Zoë" }, `over ${transport}`);
     l.log.info({ event: "session" }, `second over ${transport}`);
     l.log.debug({}, "below the level: not sent");
     await rs.waitFor(new RegExp(`second over ${transport}`));
     await l.close();
     const warn = await rs.waitFor(new RegExp(`over ${transport}"`));
-    assert.match(warn, new RegExp(`^local1 warning trunkline ${process.pid} server_state \\{.*"note":"Zoë".*"msg":"over ${transport}"\\}$`));
+    assert.match(
+      warn,
+      new RegExp(
+        `^local1 warning trunkline ${process.pid} server_state \\{.*"note":"Zoë".*"msg":"over ${transport}"\\}$`,
+      ),
+    );
     const info = await rs.waitFor(new RegExp(`second over ${transport}`));
     assert.match(info, /^local1 info trunkline \d+ session \{/);
   }
@@ -56,7 +66,10 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   await proc.waitFor((l) => l.msg === "trunkline started");
   assert.equal((await agiCall({ port, url: "agi://x/hello" })).status, "SUCCESS");
   const line = await rs.waitFor(/ session \{/);
-  assert.match(line, /^local3 info trunkline \d+ session \{.*"request":"agi:\/\/x\/hello".*"outcome":"completed"/);
+  assert.match(
+    line,
+    /^local3 info trunkline \d+ session \{.*"request":"agi:\/\/x\/hello".*"outcome":"completed"/,
+  );
   proc.child.kill("SIGTERM");
   assert.equal(await proc.exited(), 0);
 });

@@ -1,5 +1,5 @@
 import { connect } from "node:net";
-import { startCli, type Running } from "./cli.ts";
+import { type Running, startCli } from "./cli.ts";
 
 /** One agent-check exchange: connect, optionally send, read until close. */
 export function askAgent(port: number, send?: string, host = "127.0.0.1"): Promise<string> {
@@ -35,7 +35,12 @@ export async function startAgent(args: string[]): Promise<{ proc: Running; port:
   return { proc, port };
 }
 
-export async function untilReply(port: number, want: RegExp, timeoutMs = 3000, host = "127.0.0.1"): Promise<string> {
+export async function untilReply(
+  port: number,
+  want: RegExp,
+  timeoutMs = 3000,
+  host = "127.0.0.1",
+): Promise<string> {
   const end = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < end) {

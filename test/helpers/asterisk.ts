@@ -110,7 +110,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export function agiCall(opts: AgiCallOptions): Promise<AgiCallResult> {
   const started = performance.now();
   const host = opts.host ?? "127.0.0.1";
-  const header = opts.header ?? defaultHeader({ ...(opts.url ? { url: opts.url } : {}), ...(opts.vars ? { vars: opts.vars } : {}) });
+  const header =
+    opts.header ??
+    defaultHeader({ ...(opts.url ? { url: opts.url } : {}), ...(opts.vars ? { vars: opts.vars } : {}) });
   const timeoutMs = opts.timeoutMs ?? 5000;
 
   return new Promise((resolve) => {
@@ -126,7 +128,7 @@ export function agiCall(opts: AgiCallOptions): Promise<AgiCallResult> {
     let writing: Promise<void> = Promise.resolve();
 
     const sock: net.Socket = opts.tls
-      ? tls.connect({ host, port: opts.port, allowHalfOpen: true, ...opts.tls })
+      ? tls.connect({ ...opts.tls, host, port: opts.port, allowHalfOpen: true } as tls.ConnectionOptions)
       : net.connect({ host, port: opts.port, allowHalfOpen: true });
     // Our writes must leave as we cut them; fragmenting is simulated explicitly. allowHalfOpen:
     // after the server's FIN, Asterisk still writes its final HANGUP.
@@ -217,7 +219,8 @@ export function agiCall(opts: AgiCallOptions): Promise<AgiCallResult> {
         const replyLines = Array.isArray(r) ? r : [r];
         const [first, ...rest] = replyLines;
         if (first !== undefined) send(Buffer.from(`${first}\n`, "utf8"));
-        if (rest.length > 0) send(Buffer.from(rest.map((l) => `${l}\n`).join(""), "utf8"), CONTINUATION_DELAY_MS);
+        if (rest.length > 0)
+          send(Buffer.from(rest.map((l) => `${l}\n`).join(""), "utf8"), CONTINUATION_DELAY_MS);
       }
     });
 

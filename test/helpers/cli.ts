@@ -5,9 +5,15 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 /** Runs `trunkline ARGS` (from source, through tsx) to completion. */
-export function runCli(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env } });
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
@@ -18,7 +24,11 @@ export function runCli(args: string[], opts: { timeoutMs?: number; env?: Record<
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`trunkline ${args.join(" ")} did not finish within ${opts.timeoutMs ?? 15000}ms\n${stdout}\n${stderr}`));
+      reject(
+        new Error(
+          `trunkline ${args.join(" ")} did not finish within ${opts.timeoutMs ?? 15000}ms\n${stdout}\n${stderr}`,
+        ),
+      );
     }, opts.timeoutMs ?? 15000);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -31,7 +41,10 @@ export interface Running {
   readonly child: ChildProcess;
   readonly lines: Record<string, unknown>[];
   readonly stderr: () => string;
-  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitFor(
+    pred: (l: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   exited(timeoutMs?: number): Promise<number | null>;
   kill(): void;
 }
@@ -69,12 +82,20 @@ export function startCli(args: string[]): Running {
       for (;;) {
         const l = lines.find(pred);
         if (l) return l;
-        if (Date.now() > end) throw new Error(`no matching log line within ${timeoutMs}ms:\n${lines.map((x) => JSON.stringify(x)).join("\n")}\n${err}`);
+        if (Date.now() > end)
+          throw new Error(
+            `no matching log line within ${timeoutMs}ms:\n${lines.map((x) => JSON.stringify(x)).join("\n")}\n${err}`,
+          );
         await new Promise((r) => setTimeout(r, 25));
       }
     },
     exited(timeoutMs = 8000) {
-      return Promise.race([exit, new Promise<number | null>((_, rej) => setTimeout(() => rej(new Error("process did not exit")), timeoutMs))]);
+      return Promise.race([
+        exit,
+        new Promise<number | null>((_, rej) =>
+          setTimeout(() => rej(new Error("process did not exit")), timeoutMs),
+        ),
+      ]);
     },
     kill() {
       child.kill("SIGKILL");

@@ -7,12 +7,17 @@ import { join } from "node:path";
 export const HAPROXY = "/usr/sbin/haproxy";
 
 /** Debian's HAProxy in the foreground with an admin stats socket in a temp dir. */
-export async function startHaproxy(body: string): Promise<{ sock: string; cmd(c: string): Promise<string>; logs(): string; close(): Promise<void> }> {
+export async function startHaproxy(
+  body: string,
+): Promise<{ sock: string; cmd(c: string): Promise<string>; logs(): string; close(): Promise<void> }> {
   if (!existsSync(HAPROXY)) throw new Error(`${HAPROXY} is missing: .ci/run installs Debian's haproxy`);
   const dir = mkdtempSync(join(tmpdir(), "tl-haproxy-"));
   const sock = join(dir, "admin.sock");
   const cfg = join(dir, "haproxy.cfg");
-  writeFileSync(cfg, `global\n  stats socket ${sock} level admin\n  maxconn 1000\n\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\n${body}\n`);
+  writeFileSync(
+    cfg,
+    `global\n  stats socket ${sock} level admin\n  maxconn 1000\n\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\n${body}\n`,
+  );
   const child: ChildProcess = spawn(HAPROXY, ["-f", cfg, "-db"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout?.on("data", (d) => {
@@ -66,7 +71,10 @@ export async function startHaproxy(body: string): Promise<{ sock: string; cmd(c:
 }
 
 /** `show servers state BACKEND` as objects keyed by its header line's column names. */
-export async function serversState(h: { cmd(c: string): Promise<string> }, backend: string): Promise<Record<string, Record<string, string>>> {
+export async function serversState(
+  h: { cmd(c: string): Promise<string> },
+  backend: string,
+): Promise<Record<string, Record<string, string>>> {
   const text = await h.cmd(`show servers state ${backend}`);
   const lines = text.split("\n").filter((l) => l.trim() !== "");
   const header = lines.find((l) => l.startsWith("# be_id"));
@@ -83,7 +91,9 @@ export async function serversState(h: { cmd(c: string): Promise<string> }, backe
 }
 
 /** `show stat` CSV rows keyed by `pxname/svname`. */
-export async function stat(h: { cmd(c: string): Promise<string> }): Promise<Record<string, Record<string, string>>> {
+export async function stat(h: {
+  cmd(c: string): Promise<string>;
+}): Promise<Record<string, Record<string, string>>> {
   const text = await h.cmd("show stat");
   const lines = text.split("\n").filter((l) => l !== "");
   const cols = (lines[0] ?? "").replace(/^# /, "").split(",");

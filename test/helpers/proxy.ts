@@ -1,7 +1,7 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Proxy } from "../../src/app/proxy.ts";
+import { TrunklineProxy } from "../../src/app/proxy.ts";
 import type { Log, LogFn } from "../../src/core/types.ts";
 
 export interface LogRecord {
@@ -29,7 +29,7 @@ export function memoryLog(records: LogRecord[], bindings: Record<string, unknown
 }
 
 export interface TestProxy {
-  readonly proxy: Proxy;
+  readonly proxy: TrunklineProxy;
   readonly file: string;
   readonly dir: string;
   readonly logs: LogRecord[];
@@ -43,14 +43,17 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(yaml: string, opts: { watch?: boolean; files?: Record<string, string | Buffer> } = {}): Promise<TestProxy> {
+export async function startProxy(
+  yaml: string,
+  opts: { watch?: boolean; files?: Record<string, string | Buffer> } = {},
+): Promise<TestProxy> {
   const dir = mkdtempSync(join(tmpdir(), "trunkline-test-"));
   for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
   const file = join(dir, "trunkline.yaml");
   writeFileSync(file, yaml);
   const logs: LogRecord[] = [];
   const log = memoryLog(logs);
-  const proxy = await Proxy.start({
+  const proxy = await TrunklineProxy.start({
     configFile: file,
     watch: opts.watch ?? false,
     logging: () => ({ log, reconfigure() {}, close: async () => {} }),
@@ -76,7 +79,10 @@ export async function startProxy(yaml: string, opts: { watch?: boolean; files?: 
       for (;;) {
         const found = logs.find(pred);
         if (found) return found;
-        if (Date.now() > until) throw new Error(`log record not seen within ${timeoutMs}ms; last: ${JSON.stringify(logs.slice(-5))}`);
+        if (Date.now() > until)
+          throw new Error(
+            `log record not seen within ${timeoutMs}ms; last: ${JSON.stringify(logs.slice(-5))}`,
+          );
         await new Promise((r) => setTimeout(r, 20));
       }
     },

@@ -10,7 +10,13 @@ export const RSYSLOGD = "/usr/sbin/rsyslogd";
  * A real rsyslogd from Debian in the foreground, listening on loopback UDP and TCP ports
  * and writing every message as `facility severity app procid msgid msg` to a file.
  */
-export async function startRsyslog(): Promise<{ udpPort: number; tcpPort: number; lines(): string[]; waitFor(re: RegExp, timeoutMs?: number): Promise<string>; close(): Promise<void> }> {
+export async function startRsyslog(): Promise<{
+  udpPort: number;
+  tcpPort: number;
+  lines(): string[];
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  close(): Promise<void>;
+}> {
   if (!existsSync(RSYSLOGD)) throw new Error(`${RSYSLOGD} is missing: .ci/run installs Debian's rsyslog`);
   const dir = mkdtempSync(join(tmpdir(), "tl-rsyslog-"));
   const udpPort = await freePort();
@@ -28,7 +34,9 @@ template(name="t" type="string" string="%syslogfacility-text% %syslogseverity-te
 action(type="omfile" file="${out}" template="t")
 `,
   );
-  const child: ChildProcess = spawn(RSYSLOGD, ["-n", "-f", conf, "-i", join(dir, "rsyslogd.pid")], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(RSYSLOGD, ["-n", "-f", conf, "-i", join(dir, "rsyslogd.pid")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout?.on("data", (d) => {
     log += d;
@@ -62,7 +70,8 @@ action(type="omfile" file="${out}" template="t")
       for (;;) {
         const l = lines().find((x) => re.test(x));
         if (l) return l;
-        if (Date.now() > stop) throw new Error(`rsyslog never wrote ${re}; got:\n${lines().join("\n")}\n${log}`);
+        if (Date.now() > stop)
+          throw new Error(`rsyslog never wrote ${re}; got:\n${lines().join("\n")}\n${log}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },

@@ -6,8 +6,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import net from "node:net";
-import { fileURLToPath } from "node:url";
 import tls from "node:tls";
+import { fileURLToPath } from "node:url";
 import { LineReader } from "./asterisk.ts";
 
 const HEADER_MAX = 64 * 1024;
@@ -47,10 +47,16 @@ export interface AgiServer {
   port: number;
   host: string;
   stats: AgiServerStats;
+  /** Resolves once no session is open (all bytes received are in stats); rejects after timeoutMs. */
+  waitIdle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export const DEFAULT_COMMANDS: readonly string[] = ['VERBOSE "hi" 1', "SET VARIABLE FOO bar", "GET VARIABLE FOO"];
+export const DEFAULT_COMMANDS: readonly string[] = [
+  'VERBOSE "hi" 1',
+  "SET VARIABLE FOO bar",
+  "GET VARIABLE FOO",
+];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -66,7 +72,14 @@ function headerEnd(buf: Buffer): number {
 export async function startAgiServer(opts: AgiServerOptions = {}): Promise<AgiServer> {
   const host = opts.host ?? "127.0.0.1";
   const commands = opts.commands ?? [...DEFAULT_COMMANDS];
-  const stats: AgiServerStats = { sessions: 0, active: 0, maxActive: 0, headers: [], repliesSeen: [], afterHangup: [] };
+  const stats: AgiServerStats = {
+    sessions: 0,
+    active: 0,
+    maxActive: 0,
+    headers: [],
+    repliesSeen: [],
+    afterHangup: [],
+  };
   const sockets = new Set<net.Socket>();
 
   const handle = (sock: net.Socket) => {
@@ -213,6 +226,13 @@ export async function startAgiServer(opts: AgiServerOptions = {}): Promise<AgiSe
     port,
     host,
     stats,
+    waitIdle: async (timeoutMs = 2000) => {
+      const until = Date.now() + timeoutMs;
+      while (stats.active > 0) {
+        if (Date.now() > until) throw new Error(`${stats.active} session(s) still open after ${timeoutMs}ms`);
+        await sleep(5);
+      }
+    },
     close: () => closeServer(server, sockets),
   };
 }

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { CheckRunner } from "../../src/agent/check-runner.ts";
+import { AgentServer } from "../../src/agent/server.ts";
+import { silentLog } from "../../src/core/types.ts";
 import { probeAgent } from "../../src/health/agent-probe.ts";
 import { askAgent, startAgent, untilReply } from "../helpers/agent.ts";
 import { runCli } from "../helpers/cli.ts";
@@ -33,14 +37,21 @@ test("replies from the state file; SIGUSR1/SIGUSR2 keep weight and maxconn and s
   writeFileSync(f, "{broken");
   proc.child.kill("SIGHUP");
   assert.equal(await untilReply(port, /maint/), "maint\n");
-  const warn = await proc.waitFor((l) => l.msg === "state file unusable: reporting MAINT" && l.why === "SIGHUP");
+  const warn = await proc.waitFor(
+    (l) => l.msg === "state file unusable: reporting MAINT" && l.why === "SIGHUP",
+  );
   assert.match(String(warn.reason), /not JSON/);
   proc.child.kill("SIGTERM");
   assert.equal(await proc.exited(), 0);
 });
 
 test("a missing state file at start means MAINT, with the reason logged", async () => {
-  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", join(dir(), "none.json")]);
+  const { proc, port } = await startAgent([
+    "--listen",
+    "127.0.0.1:0",
+    "--state-file",
+    join(dir(), "none.json"),
+  ]);
   cleanup.push(() => proc.kill());
   assert.equal(await askAgent(port), "maint\n");
   const l = await proc.waitFor((x) => x.msg === "state file unusable: reporting MAINT");
@@ -51,10 +62,16 @@ test("environment variables configure it like hapgent; flags win", async () => {
   const d = dir();
   writeFileSync(join(d, "env.json"), '{"status":"UP"}');
   writeFileSync(join(d, "flag.json"), '{"status":"DRAIN"}');
-  const { proc, port } = await startAgentEnv({ HAPGENT_IP: "127.0.0.1", HAPGENT_PORT: "0", HAPGENT_STATE_FILE: join(d, "env.json") }, []);
+  const { proc, port } = await startAgentEnv(
+    { HAPGENT_IP: "127.0.0.1", HAPGENT_PORT: "0", HAPGENT_STATE_FILE: join(d, "env.json") },
+    [],
+  );
   cleanup.push(() => proc.kill());
   assert.equal(await askAgent(port), "up ready\n");
-  const second = await startAgentEnv({ HAPGENT_IP: "127.0.0.1", HAPGENT_PORT: "0", HAPGENT_STATE_FILE: join(d, "env.json") }, ["--state-file", join(d, "flag.json")]);
+  const second = await startAgentEnv(
+    { HAPGENT_IP: "127.0.0.1", HAPGENT_PORT: "0", HAPGENT_STATE_FILE: join(d, "env.json") },
+    ["--state-file", join(d, "flag.json")],
+  );
   cleanup.push(() => second.proc.kill());
   assert.equal(await askAgent(second.port), "up drain\n");
 });
@@ -123,7 +140,16 @@ test("--check reports DOWN while the command fails, and the saved state is untou
   const f = join(d, "state.json");
   const flag = join(d, "healthy");
   writeFileSync(f, '{"status":"UP","weight":40}');
-  const { proc, port } = await startAgent(["--listen", "127.0.0.1:0", "--state-file", f, "--check", `test -e ${flag}`, "--check-interval", "100ms"]);
+  const { proc, port } = await startAgent([
+    "--listen",
+    "127.0.0.1:0",
+    "--state-file",
+    f,
+    "--check",
+    `test -e ${flag}`,
+    "--check-interval",
+    "100ms",
+  ]);
   cleanup.push(() => proc.kill());
   assert.equal(await untilReply(port, /^down/), "down ready 40%\n");
   writeFileSync(flag, "");
@@ -143,9 +169,129 @@ test("probeAgent (Trunkline's side) reads the agent; a reply without a line end 
   const { createServer } = await import("node:net");
   const bare = createServer((s) => s.end("down"));
   await new Promise<void>((res) => bare.listen(0, "127.0.0.1", () => res()));
-  const r2 = await probeAgent({ host: "127.0.0.1", port: (bare.address() as { port: number }).port, timeoutMs: 1000 });
+  const r2 = await probeAgent({
+    host: "127.0.0.1",
+    port: (bare.address() as { port: number }).port,
+    timeoutMs: 1000,
+  });
   assert.equal(r2.ok, false);
   bare.close();
   const r3 = await probeAgent({ host: "127.0.0.1", port: 1, timeoutMs: 500 });
   assert.equal(r3.ok, false);
+});
+
+/** Resolves when the socket closes, or rejects after `ms`. */
+function closedWithin(s: Socket, ms: number): Promise<number> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    if (s.destroyed) return resolve(0);
+    const t = setTimeout(() => reject(new Error(`socket still open after ${ms}ms`)), ms);
+    s.once("close", () => {
+      clearTimeout(t);
+      resolve(Date.now() - t0);
+    });
+  });
+}
+
+async function inProcessAgent(opts: ConstructorParameters<typeof AgentServer>[3]) {
+  const agent = new AgentServer({ host: "127.0.0.1", port: 0 }, { status: "UP" }, silentLog, opts);
+  await agent.start();
+  cleanup.push(() => void agent.close());
+  return { agent, port: agent.address!.port };
+}
+
+test("a client that trickles bytes is cut at the connection deadline, one that floods at the byte bound", async () => {
+  const { port } = await inProcessAgent({ clientTimeoutMs: 300, maxBytesPerClient: 4096 });
+  // Half-open allowed, so our end of the exchange does not close its side.
+  const trickle = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  trickle.on("error", () => {});
+  let reply = "";
+  trickle.on("data", (d) => {
+    reply += d;
+  });
+  // A byte every 50 ms would reset an idle timeout forever; the deadline is absolute.
+  const drip = setInterval(() => trickle.writable && trickle.write("x"), 50);
+  try {
+    const took = await closedWithin(trickle, 2000);
+    assert.ok(took >= 250, `closed after ${took}ms, before the deadline`);
+  } finally {
+    clearInterval(drip);
+  }
+  assert.equal(reply, "up ready\n");
+
+  const { port: port2 } = await inProcessAgent({ clientTimeoutMs: 5000, maxBytesPerClient: 4096 });
+  const flood = connect({ host: "127.0.0.1", port: port2 });
+  flood.on("error", () => {});
+  flood.write(Buffer.alloc(1024 * 1024, 0x41));
+  const took = await closedWithin(flood, 2000);
+  assert.ok(took < 2000, `flooding client cut after ${took}ms`);
+});
+
+test("one host holding many idle connections cannot take the slots of another", async () => {
+  const { port } = await inProcessAgent({ clientTimeoutMs: 5000, maxClients: 8, maxClientsPerAddress: 3 });
+  const hostile: Socket[] = [];
+  for (let i = 0; i < 12; i++) {
+    // 127.0.0.2 is loopback too: a second source address without leaving the machine.
+    const s = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+    s.on("error", () => {});
+    s.pause();
+    hostile.push(s);
+  }
+  cleanup.push(() => {
+    for (const s of hostile) s.destroy();
+  });
+  await Promise.all(hostile.map((s) => new Promise((r) => (s.connecting ? s.once("connect", r) : r(null)))));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await askAgent(port), "up ready\n");
+});
+
+test("a failing check turns UP into DOWN but leaves MAINT alone", async () => {
+  const agent = new AgentServer({ host: "127.0.0.1", port: 0 }, { status: "UP", weight: 10 }, silentLog);
+  agent.setOverride("check command exited with 1");
+  assert.deepEqual(agent.reported, { status: "DOWN", weight: 10 });
+  agent.setState({ status: "MAINT" }, "test");
+  assert.deepEqual(agent.reported, { status: "MAINT" });
+  agent.setOverride(undefined);
+  agent.setState({ status: "DRAIN" }, "test");
+  assert.deepEqual(agent.reported, { status: "DRAIN" });
+});
+
+test("a check that outlives its timeout is killed with everything it started", async () => {
+  const d = dir();
+  const pidFile = join(d, "bg.pid");
+  const changes: (string | undefined)[] = [];
+  const runner = new CheckRunner(`sleep 30 & echo $! > ${pidFile}; wait`, 5000, 300, (f) => changes.push(f));
+  cleanup.push(() => runner.stop());
+  runner.start();
+  const end = Date.now() + 3000;
+  while (changes.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  runner.stop();
+  assert.match(String(changes[0]), /did not finish within 300ms/);
+  const bg = Number(readFileSync(pidFile, "utf8").trim());
+  assert.ok(bg > 0);
+  let alive = true;
+  for (let i = 0; i < 50 && alive; i++) {
+    try {
+      process.kill(bg, 0);
+      await new Promise((r) => setTimeout(r, 20));
+    } catch {
+      alive = false;
+    }
+  }
+  assert.equal(alive, false, "the command's background child was killed too");
+});
+
+test("`agent set` does not signal a process that is not an agent (stale pid file)", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  const bystander = spawn("sleep", ["30"], { stdio: "ignore" });
+  cleanup.push(() => bystander.kill("SIGKILL"));
+  writeFileSync(`${f}.pid`, `${bystander.pid}\n`);
+  const r = await runCli(["agent", "set", "UP", "--state-file", f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /not an agent/);
+  assert.deepEqual(JSON.parse(readFileSync(f, "utf8")), { status: "UP" });
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(bystander.exitCode, null);
+  assert.equal(bystander.signalCode, null, "SIGHUP would have ended it");
 });

@@ -23,7 +23,10 @@ interface Run {
 /** Runs a CLI entry point under tsx, killed if it outlives `timeoutMs`. */
 function runCli(entry: string, args: string[], timeoutMs = 10_000): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -85,6 +88,7 @@ describe("trunkline call", () => {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /<< NOOP\n>> 200 result=0\n<< FAILURE\n>> HANGUP\n/);
     assert.match(r.stderr, /AGISTATUS=FAILURE/);
+    await srv.waitIdle();
     assert.deepEqual(srv.stats.repliesSeen[0], ["200 result=0", "HANGUP"]);
   });
 
@@ -93,7 +97,10 @@ describe("trunkline call", () => {
     t.after(() => srv.close());
     const url = `agi://127.0.0.1:${srv.port}/ivr/menu?lang=fr`;
     const { io } = capture();
-    const code = await callMain([url, "--header", "agi_calleridname=Zoë 電話", "-H", "agi_callerid=4930123"], io);
+    const code = await callMain(
+      [url, "--header", "agi_calleridname=Zoë 電話", "-H", "agi_callerid=4930123"],
+      io,
+    );
     assert.equal(code, 0);
     assert.deepEqual(
       srv.stats.headers[0],
@@ -114,7 +121,13 @@ describe("trunkline call", () => {
   });
 
   it("bad usage exits 2 with the usage line", async () => {
-    for (const args of [[], ["http://x/"], ["agi://h:99999/x"], ["agi://h/x", "--header", "novalue"], ["agi://h/x", "--timeout", "soon"]]) {
+    for (const args of [
+      [],
+      ["http://x/"],
+      ["agi://h:99999/x"],
+      ["agi://h/x", "--header", "novalue"],
+      ["agi://h/x", "--timeout", "soon"],
+    ]) {
       const c = capture();
       assert.equal(await callMain(args, c.io), 2, args.join(" "));
       assert.match(c.err.join("\n"), /usage: trunkline call/);
@@ -126,10 +139,14 @@ describe("demo FastAGI server", () => {
   it("runs its script against the simulated Asterisk, answering a 520 block", async (t) => {
     const demo = await startDemoServer({ host: "127.0.0.1", port: 0 });
     t.after(() => demo.close());
-    const block = ["520-Invalid command syntax.  Proper usage follows:", "Usage: GET VARIABLE <name>", "520 End of proper usage."];
+    const block = [
+      "520-Invalid command syntax.  Proper usage follows:",
+      "Usage: GET VARIABLE <name>",
+      "520 End of proper usage.",
+    ];
     const r = await agiCall({
       port: demo.port,
-      url: "agi://pbx/demo?x=\"q\"",
+      url: 'agi://pbx/demo?x="q"',
       reply: (c) => (c.startsWith("GET VARIABLE") ? block : "200 result=1"),
       fragment: { size: 100, delayMs: 1 },
     });
@@ -148,7 +165,11 @@ describe("demo FastAGI server", () => {
     t.after(() => demo.close());
     const early = await agiCall({ port: demo.port, earlyHangup: true });
     assert.equal(early.commands.length, 1);
-    const junk = await agiCall({ port: demo.port, header: Buffer.from("\x00\x01binary junk\n\n"), timeoutMs: 2000 });
+    const junk = await agiCall({
+      port: demo.port,
+      header: Buffer.from("\x00\x01binary junk\n\n"),
+      timeoutMs: 2000,
+    });
     assert.deepEqual(junk.commands, []);
     assert.equal(junk.closedBy, "server");
     const ok = await agiCall({ port: demo.port });
@@ -157,10 +178,14 @@ describe("demo FastAGI server", () => {
 
   it("`trunkline demo` listens until SIGTERM, then exits 0", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "demo", "--listen", `127.0.0.1:${port}`], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "demo", "--listen", `127.0.0.1:${port}`],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     try {
       let out = "";

@@ -19,15 +19,24 @@ test("check: ok for the example config, file:line:col path: message per problem 
   assert.equal(good.code, 0, good.stdout + good.stderr);
   assert.match(good.stdout, /ok \(1 listener, 2 routes, 1 pool\)/);
   const bad = join(dir, "bad.yaml");
-  writeFileSync(bad, "listeners:\n  - name: agi\n    protocol: fastagi\n    listen: 127.0.0.1:99999\n    colour: blue\nroutes:\n  - { listener: agi, pool: nope }\n");
+  writeFileSync(
+    bad,
+    "listeners:\n  - name: agi\n    protocol: fastagi\n    listen: 127.0.0.1:99999\n    colour: blue\nroutes:\n  - { listener: agi, pool: nope }\n",
+  );
   const r = await runCli(["check", "-c", bad]);
   assert.equal(r.code, 1);
   const lines = r.stdout.trim().split("\n");
   assert.deepEqual(lines, [`${bad}:2:5 listeners[0]: unknown key "colour"`]);
-  writeFileSync(bad, "listeners:\n  - name: agi\n    protocol: fastagi\n    listen: 127.0.0.1:99999\nroutes:\n  - { listener: agi, pool: nope }\n");
+  writeFileSync(
+    bad,
+    "listeners:\n  - name: agi\n    protocol: fastagi\n    listen: 127.0.0.1:99999\nroutes:\n  - { listener: agi, pool: nope }\n",
+  );
   const r2 = await runCli(["check", "-c", bad]);
   assert.equal(r2.code, 1);
-  assert.deepEqual(r2.stdout.trim().split("\n"), [`${bad}:4:13 listeners[0].listen: port 99999 is out of range`, `${bad}:6:28 routes[0].pool: no pool named "nope"`]);
+  assert.deepEqual(r2.stdout.trim().split("\n"), [
+    `${bad}:4:13 listeners[0].listen: port 99999 is out of range`,
+    `${bad}:6:28 routes[0].pool: no pool named "nope"`,
+  ]);
 });
 
 test("route: prints listener, route, pool, rewritten request and servers in order; exit 2 on no match", async () => {
@@ -46,7 +55,14 @@ pools:
       - { address: 10.0.0.13, backup: true }
 `,
   );
-  const r = await runCli(["route", "-c", f, "agi://proxy:4573/ivr/menu?lang=fr", "--header", "agi_context=inbound-sip"]);
+  const r = await runCli([
+    "route",
+    "-c",
+    f,
+    "agi://proxy:4573/ivr/menu?lang=fr",
+    "--header",
+    "agi_context=inbound-sip",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(
     r.stdout,
@@ -73,11 +89,17 @@ test("run: SIGTERM drains (in-flight session completes, new ones refused), exits
   cleanup.push(up.close);
   const port = await refusedPort();
   const f = join(dir, "run.yaml");
-  writeFileSync(f, `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`);
+  writeFileSync(
+    f,
+    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+  );
   const proc = startCli(["-c", f]);
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started");
-  writeFileSync(f, `log: { level: debug }\nlisteners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`);
+  writeFileSync(
+    f,
+    `log: { level: debug }\nlisteners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+  );
   proc.child.kill("SIGHUP");
   await proc.waitFor((l) => l.event === "reload" && l.msg === "configuration reloaded");
   const inflight = agiCall({ port, url: "agi://x/y", timeoutMs: 6000 });
@@ -100,7 +122,10 @@ test("run: a second signal exits at once", async () => {
   cleanup.push(up.close);
   const port = await refusedPort();
   const f = join(dir, "run2.yaml");
-  writeFileSync(f, `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`);
+  writeFileSync(
+    f,
+    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+  );
   const proc = startCli(["run", "-c", f]);
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started");

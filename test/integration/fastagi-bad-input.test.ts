@@ -11,7 +11,11 @@ after(async () => {
 });
 
 /** Sends raw bytes, returns what came back and how long until the proxy closed. */
-function rawSession(port: number, chunks: (Buffer | string)[], timeoutMs = 5000): Promise<{ reply: string; ms: number }> {
+function rawSession(
+  port: number,
+  chunks: (Buffer | string)[],
+  timeoutMs = 5000,
+): Promise<{ reply: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const sock = connect({ host: "127.0.0.1", port });
@@ -46,8 +50,18 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   const cases: [string, (Buffer | string)[], string, RegExp][] = [
     ["no agi_request", ["agi_network: yes\nagi_channel: x\n\n"], "bad_header", /no agi_request/],
     ["too long", [`agi_request: agi://h/${"x".repeat(70 * 1024)}`], "bad_header", /longer than 65536 bytes/],
-    ["too many lines", [`agi_request: agi://h/x\n${"agi_arg_1: y\n".repeat(300)}\n`], "bad_header", /more than 256 lines/],
-    ["binary junk", [Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0a, 0x0a])], "bad_header", /not "name: value"|control bytes|invalid variable name/],
+    [
+      "too many lines",
+      [`agi_request: agi://h/x\n${"agi_arg_1: y\n".repeat(300)}\n`],
+      "bad_header",
+      /more than 256 lines/,
+    ],
+    [
+      "binary junk",
+      [Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0a, 0x0a])],
+      "bad_header",
+      /not "name: value"|control bytes|invalid variable name/,
+    ],
     ["too slow", ["agi_network: yes\nagi_req"], "header_timeout", /no complete header within 300ms/],
     ["not a URL", ["agi_request: ???\n\n"], "bad_header", /not a URL/],
   ];

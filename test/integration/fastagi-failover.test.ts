@@ -35,7 +35,10 @@ pools:
   const s = await p.waitForLog((l) => l.event === "session");
   assert.equal(s.server, `127.0.0.1:${up.port}`);
   const attempts = s.failed_attempts as { server: string; error: string }[];
-  assert.deepEqual(attempts.map((a) => a.server), [`127.0.0.1:${refused}`, `127.0.0.1:${hole.port}`]);
+  assert.deepEqual(
+    attempts.map((a) => a.server),
+    [`127.0.0.1:${refused}`, `127.0.0.1:${hole.port}`],
+  );
   assert.match(attempts[0]!.error, /ECONNREFUSED/);
   assert.match(attempts[1]!.error, /no connection within 200ms/);
 });
@@ -74,7 +77,8 @@ pools:
     servers: [ { address: 127.0.0.1:${dead} }, { address: 127.0.0.1:${up.port} } ]
 `);
   cleanup.push(p.close);
-  for (let i = 0; i < 2; i++) assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
+  for (let i = 0; i < 2; i++)
+    assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
   await p.waitForLog((l) => l.event === "server_state" && l.what === "passive" && l.to === "down");
   await agiCall({ port: p.port(), url: "agi://x/y" });
   await p.waitForLog(() => p.sessions().length === 3);
@@ -103,7 +107,9 @@ pools:
       - { address: 127.0.0.1:${backup.port}, max_sessions: 5, backup: true }
 `);
   cleanup.push(p.close);
-  const results = await Promise.all(Array.from({ length: 50 }, () => agiCall({ port: p.port(), url: "agi://x/y", timeoutMs: 8000 })));
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => agiCall({ port: p.port(), url: "agi://x/y", timeoutMs: 8000 })),
+  );
   const ok = results.filter((r) => r.status === "SUCCESS").length;
   const failed = results.filter((r) => r.status === "FAILURE").length;
   assert.equal(a.stats.maxActive, 2);
@@ -112,7 +118,8 @@ pools:
   assert.equal(ok, 9);
   assert.equal(failed, 41);
   await until(() => p.proxy.runtime.activeSessions === 0, 3000, "sessions ended");
-  for (const s of p.proxy.runtime.generation.pools.get("main")!.servers) assert.equal(s.active, 0, `${s.key} count back to 0`);
+  for (const s of p.proxy.runtime.generation.pools.get("main")!.servers)
+    assert.equal(s.active, 0, `${s.key} count back to 0`);
 });
 
 test("least-sessions keeps counts exact with many sessions at once and spreads by weight", async () => {
@@ -127,8 +134,14 @@ pools:
     servers: [ { address: 127.0.0.1:${a.port}, weight: 2 }, { address: 127.0.0.1:${b.port}, weight: 1 } ]
 `);
   cleanup.push(p.close);
-  const calls = Array.from({ length: 30 }, () => agiCall({ port: p.port(), url: "agi://x/y", timeoutMs: 8000 }));
-  await until(() => p.proxy.runtime.generation.pools.get("main")!.servers.reduce((n, s) => n + s.active, 0) === 30, 4000, "30 active");
+  const calls = Array.from({ length: 30 }, () =>
+    agiCall({ port: p.port(), url: "agi://x/y", timeoutMs: 8000 }),
+  );
+  await until(
+    () => p.proxy.runtime.generation.pools.get("main")!.servers.reduce((n, s) => n + s.active, 0) === 30,
+    4000,
+    "30 active",
+  );
   const [sa, sb] = p.proxy.runtime.generation.pools.get("main")!.servers;
   assert.equal(sa!.active, 20);
   assert.equal(sb!.active, 10);

@@ -85,7 +85,9 @@ test("reload under traffic: 60 sessions across 6 reloads, none dropped, counts b
   const calls: Promise<{ status: string }>[] = [];
   for (let round = 0; round < 6; round++) {
     for (let i = 0; i < 10; i++) calls.push(agiCall({ port: p.port(), url: "agi://x/y", timeoutMs: 8000 }));
-    p.writeConfig(cfg(round % 2 === 0 ? [b.port] : [a.port, b.port], `    connect_timeout: ${500 + round}ms\n`));
+    p.writeConfig(
+      cfg(round % 2 === 0 ? [b.port] : [a.port, b.port], `    connect_timeout: ${500 + round}ms\n`),
+    );
     assert.equal((await p.proxy.reload("test")).kind, "applied");
     await new Promise((r) => setTimeout(r, 20));
   }

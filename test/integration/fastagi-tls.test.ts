@@ -13,7 +13,18 @@ after(async () => {
 });
 const TLS = new URL("../fixtures/tls/", import.meta.url);
 const pem = (name: string) => readFileSync(new URL(name, TLS));
-const files = Object.fromEntries(["ca.pem", "server.pem", "server.key", "client.pem", "client.key", "rogue-ca.pem", "rogue-server.pem", "rogue-server.key"].map((n) => [n, pem(n)]));
+const files = Object.fromEntries(
+  [
+    "ca.pem",
+    "server.pem",
+    "server.key",
+    "client.pem",
+    "client.key",
+    "rogue-ca.pem",
+    "rogue-server.pem",
+    "rogue-server.key",
+  ].map((n) => [n, pem(n)]),
+);
 
 test("TLS toward Asterisk: client certificates required when a CA is set", async () => {
   const up = await startAgiServer({ commands: ["NOOP"] });
@@ -28,18 +39,44 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
     { files },
   );
   cleanup.push(p.close);
-  const good = await agiCall({ port: p.port(), url: "agi://x/y", tls: { ca: files["ca.pem"], cert: files["client.pem"], key: files["client.key"], servername: "localhost" } });
+  const good = await agiCall({
+    port: p.port(),
+    url: "agi://x/y",
+    tls: {
+      ca: files["ca.pem"],
+      cert: files["client.pem"],
+      key: files["client.key"],
+      servername: "localhost",
+    },
+  });
   assert.equal(good.status, "SUCCESS");
   assert.deepEqual(good.commands, ["NOOP"]);
-  const noCert = await agiCall({ port: p.port(), url: "agi://x/y", tls: { ca: files["ca.pem"], servername: "localhost" }, timeoutMs: 3000 });
+  const noCert = await agiCall({
+    port: p.port(),
+    url: "agi://x/y",
+    tls: { ca: files["ca.pem"], servername: "localhost" },
+    timeoutMs: 3000,
+  });
   assert.notEqual(noCert.status, "SUCCESS");
   await p.waitForLog((l) => l.msg === "TLS handshake with client failed");
   assert.equal(up.stats.sessions, 1, "the client without a certificate never reached the upstream");
 });
 
 test("TLS toward servers: verified against the pool's CA; a handshake failure fails over", async () => {
-  const rogue = await startAgiServer({ commands: ["NOOP"], tls: { cert: files["rogue-server.pem"], key: files["rogue-server.key"] } });
-  const good = await startAgiServer({ commands: ["NOOP", "NOOP"], tls: { cert: files["server.pem"], key: files["server.key"], ca: files["ca.pem"], requestCert: true, rejectUnauthorized: true } });
+  const rogue = await startAgiServer({
+    commands: ["NOOP"],
+    tls: { cert: files["rogue-server.pem"], key: files["rogue-server.key"] },
+  });
+  const good = await startAgiServer({
+    commands: ["NOOP", "NOOP"],
+    tls: {
+      cert: files["server.pem"],
+      key: files["server.key"],
+      ca: files["ca.pem"],
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+  });
   cleanup.push(rogue.close, good.close);
   const p = await startProxy(
     `

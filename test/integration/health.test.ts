@@ -11,9 +11,14 @@ after(async () => {
 });
 
 /** A fake agent that answers whatever `reply.text` says now (or nothing when undefined). */
-async function fakeAgent(host: string): Promise<{ port: number; reply: { text: string | undefined }; hits: number; close(): Promise<void> }> {
+async function fakeAgent(
+  host: string,
+): Promise<{ port: number; reply: { text: string | undefined }; hits: number; close(): Promise<void> }> {
   const state = { reply: { text: "up\n" as string | undefined }, hits: 0 };
+  const socks = new Set<import("node:net").Socket>();
   const srv: Server = createServer((s) => {
+    socks.add(s);
+    s.on("close", () => socks.delete(s));
     state.hits++;
     s.on("error", () => {});
     if (state.reply.text !== undefined) s.end(state.reply.text);
@@ -29,7 +34,11 @@ async function fakeAgent(host: string): Promise<{ port: number; reply: { text: s
     get hits() {
       return state.hits;
     },
-    close: () => new Promise((r) => srv.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        srv.close(() => r());
+        for (const s of socks) s.destroy();
+      }),
   };
 }
 
@@ -49,7 +58,10 @@ pools:
 `);
   cleanup.push(p.close);
   await a.close();
-  const down = await p.waitForLog((l) => l.event === "server_state" && l.what === "health" && l.to === "down", 3000);
+  const down = await p.waitForLog(
+    (l) => l.event === "server_state" && l.what === "health" && l.to === "down",
+    3000,
+  );
   assert.match(String(down.reason), /ECONNREFUSED/);
   assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
   const s = await p.session(0);
@@ -66,7 +78,10 @@ pools:
 async function startAgiServerOn(port: number) {
   for (let i = 0; i < 50; i++) {
     try {
+      const socks = new Set<import("node:net").Socket>();
       const srv = createServer((s) => {
+        socks.add(s);
+        s.on("close", () => socks.delete(s));
         s.on("error", () => {});
         let buf = "";
         s.on("data", (d) => {
@@ -78,7 +93,13 @@ async function startAgiServerOn(port: number) {
         srv.once("error", rej);
         srv.listen(port, "127.0.0.1", () => res());
       });
-      return { close: () => new Promise<void>((r) => srv.close(() => r())) };
+      return {
+        close: () =>
+          new Promise<void>((r) => {
+            srv.close(() => r());
+            for (const s of socks) s.destroy();
+          }),
+      };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -117,14 +138,21 @@ pools:
 
   agentA.reply.text = "drain\n";
   await until(() => sa!.admin === "drain", 2000, "drain");
-  for (let i = 0; i < 4; i++) assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
+  for (let i = 0; i < 4; i++)
+    assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
   assert.equal(a.stats.sessions, 0, "a drained server gets no new sessions");
 
   agentA.reply.text = "up ready 100% maxconn:1\n";
-  await until(() => sa!.admin === "ready" && sa!.agentMaxconn === 1 && sa!.weight === 100, 2000, "ready again");
+  await until(
+    () => sa!.admin === "ready" && sa!.agentMaxconn === 1 && sa!.weight === 100,
+    2000,
+    "ready again",
+  );
 
   agentA.reply.text = "down #maintenance window\n";
-  const down = await p.waitForLog((l) => l.event === "server_state" && l.what === "health" && l.to === "down");
+  const down = await p.waitForLog(
+    (l) => l.event === "server_state" && l.what === "health" && l.to === "down",
+  );
   assert.match(String(down.reason), /maintenance window/);
   assert.equal(sa!.canTake(Date.now()), false);
 
@@ -161,8 +189,11 @@ pools:
     servers: [ { address: 127.0.0.1:${deadPort} }, { address: 127.0.0.1:${b.port} } ]
 `);
   cleanup.push(p.close);
-  for (let i = 0; i < 2; i++) assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
-  const down = await p.waitForLog((l) => l.event === "server_state" && l.what === "health" && l.to === "down");
+  for (let i = 0; i < 2; i++)
+    assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
+  const down = await p.waitForLog(
+    (l) => l.event === "server_state" && l.what === "health" && l.to === "down",
+  );
   assert.match(String(down.reason), /session connect failed/);
   await agiCall({ port: p.port(), url: "agi://x/y" });
   assert.equal((await p.session(2)).failed_attempts, undefined);

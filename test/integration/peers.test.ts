@@ -8,11 +8,14 @@ import { after, describe, it } from "node:test";
 import { agiCall, defaultHeader, setVar } from "../helpers/asterisk.ts";
 import { startAgiServer, startDingDong, startPerlAgi } from "../helpers/upstreams.ts";
 
-const CAPTURED = readFileSync(new URL("../fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url));
+const CAPTURED = readFileSync(
+  new URL("../fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url),
+);
 const tlsDir = new URL("../fixtures/tls/", import.meta.url);
 const pem = (name: string) => readFileSync(new URL(name, tlsDir));
 
-const getVar = (value: string) => (cmd: string) => (cmd.startsWith("GET VARIABLE") ? `200 result=1 (${value})` : "200 result=1");
+const getVar = (value: string) => (cmd: string) =>
+  cmd.startsWith("GET VARIABLE") ? `200 result=1 (${value})` : "200 result=1";
 
 describe("scripted AGI server", () => {
   it("runs its commands, gets the captured header byte for byte and each reply", async (t) => {
@@ -24,6 +27,7 @@ describe("scripted AGI server", () => {
     assert.deepEqual(r.commands, ['VERBOSE "hi" 1', "SET VARIABLE FOO bar", "GET VARIABLE FOO"]);
     assert.deepEqual(srv.stats.headers, [CAPTURED]);
     // Asterisk's HANGUP once more after the server closed its side.
+    await srv.waitIdle();
     assert.deepEqual(srv.stats.repliesSeen[0], ["200 result=0", "200 result=0", "200 result=0", "HANGUP"]);
     assert.equal(srv.stats.sessions, 1);
   });
@@ -33,7 +37,10 @@ describe("scripted AGI server", () => {
     t.after(() => srv.close());
     await agiCall({ port: srv.port, url: "agi://127.0.0.1:4573/ivr/menu?lang=fr" });
     const h = srv.stats.headers[0]?.toString("utf8") ?? "";
-    assert.match(h, /^agi_network: yes\nagi_network_script: ivr\/menu\?lang=fr\nagi_request: agi:\/\/127.0.0.1:4573\/ivr\/menu\?lang=fr\nagi_channel: /);
+    assert.match(
+      h,
+      /^agi_network: yes\nagi_network_script: ivr\/menu\?lang=fr\nagi_request: agi:\/\/127.0.0.1:4573\/ivr\/menu\?lang=fr\nagi_channel: /,
+    );
     await agiCall({ port: srv.port, url: "agi://127.0.0.1:4573" });
     assert.doesNotMatch(srv.stats.headers[1]?.toString("utf8") ?? "", /agi_network_script/);
   });
@@ -41,8 +48,15 @@ describe("scripted AGI server", () => {
   it("a 520 multi-line reply, its continuation sent late, reaches the server whole", async (t) => {
     const srv = await startAgiServer({ commands: ["BOGUS SYNTAX", "NOOP"] });
     t.after(() => srv.close());
-    const block = ["520-Invalid command syntax.  Proper usage follows:", "Usage: NOOP", "520 End of proper usage."];
-    const r = await agiCall({ port: srv.port, reply: (c) => (c === "BOGUS SYNTAX" ? block : "200 result=0") });
+    const block = [
+      "520-Invalid command syntax.  Proper usage follows:",
+      "Usage: NOOP",
+      "520 End of proper usage.",
+    ];
+    const r = await agiCall({
+      port: srv.port,
+      reply: (c) => (c === "BOGUS SYNTAX" ? block : "200 result=0"),
+    });
     assert.equal(r.status, "SUCCESS");
     // The server only sends NOOP once the whole block has arrived.
     assert.deepEqual(r.commands, ["BOGUS SYNTAX", "NOOP"]);
@@ -60,7 +74,10 @@ describe("scripted AGI server", () => {
   });
 
   it("fragmented commands are answered once whole", async (t) => {
-    const srv = await startAgiServer({ commands: ["NOOP", "GET VARIABLE FOO"], fragmentCommands: { size: 3, delayMs: 5 } });
+    const srv = await startAgiServer({
+      commands: ["NOOP", "GET VARIABLE FOO"],
+      fragmentCommands: { size: 3, delayMs: 5 },
+    });
     t.after(() => srv.close());
     const r = await agiCall({ port: srv.port, reply: getVar("x") });
     assert.deepEqual(r.commands, ["NOOP", "GET VARIABLE FOO"]);
@@ -82,7 +99,12 @@ describe("scripted AGI server", () => {
     const r = await agiCall({ port: srv.port, hangupAfterCommands: 2 });
     assert.equal(r.status, "SUCCESS");
     assert.deepEqual(r.commands, ["NOOP", "NOOP", "GET VARIABLE FOO"]);
-    assert.deepEqual(srv.stats.repliesSeen[0]?.slice(0, 4), ["200 result=0", "HANGUP", "200 result=0", "200 result=0"]);
+    assert.deepEqual(srv.stats.repliesSeen[0]?.slice(0, 4), [
+      "200 result=0",
+      "HANGUP",
+      "200 result=0",
+      "200 result=0",
+    ]);
     assert.deepEqual(srv.stats.afterHangup.slice(0, 3), ["HANGUP", "200 result=0", "200 result=0"]);
   });
 
@@ -125,13 +147,42 @@ describe("scripted AGI server", () => {
   });
 
   it("speaks over TLS with the test certificates", async (t) => {
-    const srv = await startAgiServer({ commands: ["NOOP"], tls: { cert: pem("server.pem"), key: pem("server.key") } });
+    const srv = await startAgiServer({
+      commands: ["NOOP"],
+      tls: { cert: pem("server.pem"), key: pem("server.key") },
+    });
     t.after(() => srv.close());
     const r = await agiCall({ port: srv.port, tls: { ca: pem("ca.pem"), servername: "localhost" } });
     assert.equal(r.status, "SUCCESS");
     assert.deepEqual(r.commands, ["NOOP"]);
-    const rogue = await agiCall({ port: srv.port, tls: { ca: pem("rogue-ca.pem"), servername: "localhost" } });
+    const rogue = await agiCall({
+      port: srv.port,
+      tls: { ca: pem("rogue-ca.pem"), servername: "localhost" },
+    });
     assert.equal(rogue.status, "FAILURE");
+    assert.equal(srv.stats.headers.length, 1);
+  });
+
+  it("TLS with client certificates: the test client cert is accepted, none is refused", async (t) => {
+    const srv = await startAgiServer({
+      commands: ["NOOP"],
+      tls: {
+        cert: pem("server.pem"),
+        key: pem("server.key"),
+        ca: pem("ca.pem"),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+    });
+    t.after(() => srv.close());
+    const ok = await agiCall({
+      port: srv.port,
+      tls: { ca: pem("ca.pem"), cert: pem("client.pem"), key: pem("client.key") },
+    });
+    assert.equal(ok.status, "SUCCESS");
+    assert.deepEqual(ok.commands, ["NOOP"]);
+    const anon = await agiCall({ port: srv.port, tls: { ca: pem("ca.pem") } });
+    assert.notEqual(anon.status, "SUCCESS");
     assert.equal(srv.stats.headers.length, 1);
   });
 
@@ -152,7 +203,11 @@ describe("ding-dong (npm)", () => {
     const r = await agiCall({ port: dd.port, header: CAPTURED, reply: getVar("4155551234") });
     assert.equal(r.status, "SUCCESS");
     assert.equal(r.closedBy, "server");
-    assert.deepEqual(r.commands, ['VERBOSE "ding-dong hello?x=1&y=%20z" 1', "GET VARIABLE CALLERID(num)", 'SET VARIABLE DINGDONG_GOT "4155551234"']);
+    assert.deepEqual(r.commands, [
+      'VERBOSE "ding-dong hello?x=1&y=%20z" 1',
+      "GET VARIABLE CALLERID(num)",
+      'SET VARIABLE DINGDONG_GOT "4155551234"',
+    ]);
     assert.equal(dd.stats.variables[0]?.agi_channel, "Local/ans@load-0001ce1c;1");
     assert.deepEqual(dd.stats.gotValues, ["4155551234"]);
   });
@@ -172,10 +227,18 @@ describe("Asterisk::AGI (Debian libasterisk-agi-perl)", () => {
 
   it("reads the header with ReadParse and runs its commands", async () => {
     perl = await startPerlAgi();
-    const r = await agiCall({ port: perl.port, url: "agi://127.0.0.1:4573/perl/demo?a=1", reply: getVar("555") });
+    const r = await agiCall({
+      port: perl.port,
+      url: "agi://127.0.0.1:4573/perl/demo?a=1",
+      reply: getVar("555"),
+    });
     assert.equal(r.status, "SUCCESS");
     assert.equal(r.closedBy, "server");
-    assert.deepEqual(r.commands, ['VERBOSE "perl perl/demo?a=1" 1', "GET VARIABLE CALLERID(num)", 'SET VARIABLE PERL_GOT "555"']);
+    assert.deepEqual(r.commands, [
+      'VERBOSE "perl perl/demo?a=1" 1',
+      "GET VARIABLE CALLERID(num)",
+      'SET VARIABLE PERL_GOT "555"',
+    ]);
   });
 
   it("serves sessions in parallel (forking) with a fragmented header", async () => {
@@ -183,7 +246,12 @@ describe("Asterisk::AGI (Debian libasterisk-agi-perl)", () => {
     const port = perl.port;
     const rs = await Promise.all(
       Array.from({ length: 3 }, (_, i) =>
-        agiCall({ port, fragment: { size: 64, delayMs: 1 }, reply: getVar(String(i)), vars: { agi_calleridname: "Zoë" } }),
+        agiCall({
+          port,
+          fragment: { size: 64, delayMs: 1 },
+          reply: getVar(String(i)),
+          vars: { agi_calleridname: "Zoë" },
+        }),
       ),
     );
     for (const [i, r] of rs.entries()) {

@@ -20,7 +20,12 @@ async function maxLag(fn: () => Promise<void>): Promise<number> {
 
 test("TCP syslog refusing connections: writes never block, the queue stays bounded, close is quick", async () => {
   const port = await refusedPort();
-  const sink = new SyslogSink({ target: { transport: "tcp", host: "127.0.0.1", port }, facility: 16, appName: "t", maxQueue: 100 });
+  const sink = new SyslogSink({
+    target: { transport: "tcp", host: "127.0.0.1", port },
+    facility: 16,
+    appName: "t",
+    maxQueue: 100,
+  });
   const lag = await maxLag(async () => {
     for (let i = 0; i < 5000; i++) sink.write(6, `message ${i}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -42,7 +47,12 @@ test("TCP syslog that accepts but never reads: backpressure respected, memory bo
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
   const port = (srv.address() as { port: number }).port;
-  const sink = new SyslogSink({ target: { transport: "tcp", host: "127.0.0.1", port }, facility: 16, appName: "t", maxQueue: 1000 });
+  const sink = new SyslogSink({
+    target: { transport: "tcp", host: "127.0.0.1", port },
+    facility: 16,
+    appName: "t",
+    maxQueue: 1000,
+  });
   const big = "x".repeat(2000);
   const lag = await maxLag(async () => {
     for (let i = 0; i < 20_000; i++) {
@@ -64,9 +74,21 @@ test("TCP syslog that accepts but never reads: backpressure respected, memory bo
 
 test("UDP syslog with nothing listening and an unresolvable host: no throw, no crash", async () => {
   const port = await refusedPort();
-  const a = new SyslogSink({ target: { transport: "udp", host: "127.0.0.1", port }, facility: 16, appName: "t" });
-  const b = new SyslogSink({ target: { transport: "udp", host: "no-such-host.invalid", port: 514 }, facility: 16, appName: "t" });
-  const c = new SyslogSink({ target: { transport: "tcp", host: "no-such-host.invalid", port: 514 }, facility: 16, appName: "t" });
+  const a = new SyslogSink({
+    target: { transport: "udp", host: "127.0.0.1", port },
+    facility: 16,
+    appName: "t",
+  });
+  const b = new SyslogSink({
+    target: { transport: "udp", host: "no-such-host.invalid", port: 514 },
+    facility: 16,
+    appName: "t",
+  });
+  const c = new SyslogSink({
+    target: { transport: "tcp", host: "no-such-host.invalid", port: 514 },
+    facility: 16,
+    appName: "t",
+  });
   for (let i = 0; i < 200; i++) {
     a.write(3, "x");
     b.write(3, "x");

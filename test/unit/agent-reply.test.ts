@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type AgentReport, type AgentState, formatAgentReply, parseAgentReply } from "../../src/agent/reply.ts";
+import {
+  type AgentReport,
+  type AgentState,
+  formatAgentReply,
+  parseAgentReply,
+} from "../../src/agent/reply.ts";
 
 /**
  * A model of how HAProxy 2.6 applies a reply to a server (reference/agent-check.md): admin
@@ -19,7 +24,8 @@ function apply(s: Srv, configured: number, r: AgentReport): Srv {
   if (r.admin === "ready") out.admin = "READY";
   if (r.admin === "drain") out.admin = "DRAIN";
   if (r.admin === "maint") out.admin = "MAINT";
-  if (r.weightPercent !== undefined) out.weight = Math.min(256, Math.floor((configured * r.weightPercent) / 100));
+  if (r.weightPercent !== undefined)
+    out.weight = Math.min(256, Math.floor((configured * r.weightPercent) / 100));
   if (r.maxconn !== undefined) out.maxconn = r.maxconn;
   if (r.health === "up") out.op = "UP";
   else if (r.health) out.op = "DOWN";
@@ -44,8 +50,19 @@ test("every row of the observed HAProxy 2.6 table, read by our reader", () => {
   assert.equal(down.op, "DOWN");
   assert.equal(down.desc, "maintenance window");
   assert.equal(apply(fresh(100), 100, read("maint\n")).admin, "MAINT");
-  assert.deepEqual(apply(fresh(100), 100, read("READY 75% maxconn:1000\n")), { op: "UP", admin: "READY", weight: 75, maxconn: 1000 });
-  assert.deepEqual(apply(fresh(100), 100, read("up,ready,100%,maxconn:5 # all fine\n")), { op: "UP", admin: "READY", weight: 100, maxconn: 5, desc: "all fine" });
+  assert.deepEqual(apply(fresh(100), 100, read("READY 75% maxconn:1000\n")), {
+    op: "UP",
+    admin: "READY",
+    weight: 75,
+    maxconn: 1000,
+  });
+  assert.deepEqual(apply(fresh(100), 100, read("up,ready,100%,maxconn:5 # all fine\n")), {
+    op: "UP",
+    admin: "READY",
+    weight: 100,
+    maxconn: 5,
+    desc: "all fine",
+  });
   const garbage = read("garbage\n");
   assert.deepEqual(garbage.errors, ["garbage"]);
   assert.deepEqual(apply(fresh(100), 100, garbage), fresh(100));
@@ -62,20 +79,38 @@ test("reader details: CR ends the line, tabs and commas separate, last word wins
 test("our writer: every state reads back, through HAProxy's rules, as the state meant", () => {
   const cases: [AgentState, Partial<Srv>][] = [
     [{ status: "UP" }, { op: "UP", admin: "READY" }],
-    [{ status: "READY", weight: 75, maxconn: 1000 }, { op: "UP", admin: "READY", weight: 75, maxconn: 1000 }],
-    [{ status: "DRAIN", weight: 50 }, { op: "UP", admin: "DRAIN", weight: 50 }],
+    [
+      { status: "READY", weight: 75, maxconn: 1000 },
+      { op: "UP", admin: "READY", weight: 75, maxconn: 1000 },
+    ],
+    [
+      { status: "DRAIN", weight: 50 },
+      { op: "UP", admin: "DRAIN", weight: 50 },
+    ],
     [{ status: "MAINT" }, { admin: "MAINT" }],
     [{ status: "DOWN" }, { op: "DOWN", admin: "READY" }],
     [{ status: "FAIL" }, { op: "DOWN", admin: "READY" }],
-    [{ status: "STOPPED", maxconn: 0 }, { op: "DOWN", admin: "READY", maxconn: 0 }],
+    [
+      { status: "STOPPED", maxconn: 0 },
+      { op: "DOWN", admin: "READY", maxconn: 0 },
+    ],
   ];
   // From any earlier admin state, including DRAIN and MAINT set before.
-  for (const start of [fresh(100), { ...fresh(100), admin: "DRAIN" as const }, { ...fresh(100), admin: "MAINT" as const, op: "DOWN" as const }]) {
+  for (const start of [
+    fresh(100),
+    { ...fresh(100), admin: "DRAIN" as const },
+    { ...fresh(100), admin: "MAINT" as const, op: "DOWN" as const },
+  ]) {
     for (const [state, want] of cases) {
       const line = formatAgentReply(state);
       assert.ok(line.endsWith("\n"));
       const got = apply(start, 100, read(line));
-      for (const [k, v] of Object.entries(want)) assert.equal(got[k as keyof Srv], v, `${JSON.stringify(state)} from ${start.admin}: ${k} (${line.trim()})`);
+      for (const [k, v] of Object.entries(want))
+        assert.equal(
+          got[k as keyof Srv],
+          v,
+          `${JSON.stringify(state)} from ${start.admin}: ${k} (${line.trim()})`,
+        );
       assert.deepEqual(read(line).errors, []);
     }
   }

@@ -6,10 +6,17 @@ import { test } from "node:test";
 import { readStateFile, saveStateAtomic, validateState } from "../../src/agent/state.ts";
 
 test("state validation follows the hapgent format", () => {
-  assert.deepEqual(validateState({ status: "UP", maxconn: 300, weight: 77 }), { status: "UP", maxconn: 300, weight: 77 });
+  assert.deepEqual(validateState({ status: "UP", maxconn: 300, weight: 77 }), {
+    status: "UP",
+    maxconn: 300,
+    weight: 77,
+  });
   assert.deepEqual(validateState({ status: "READY", weight: 100 }), { status: "READY", weight: 100 });
   assert.match(String(validateState({ status: "up" })), /status must be one of/);
-  assert.match(String(validateState({ status: "UP", weight: 256 })), /weight must be an integer from 0 to 255/);
+  assert.match(
+    String(validateState({ status: "UP", weight: 256 })),
+    /weight must be an integer from 0 to 255/,
+  );
   assert.match(String(validateState({ status: "UP", maxconn: 1.5 })), /maxconn/);
   assert.match(String(validateState({ status: "UP", wieght: 1 })), /unknown key "wieght"/);
   assert.match(String(validateState([])), /JSON object/);

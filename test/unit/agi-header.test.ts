@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { HEADER_LIMITS, HeaderReader, headerVar, parseHeader } from "../../src/protocols/fastagi/header.ts";
-import { upstreamHeader } from "../../src/protocols/fastagi/rewrite.ts";
 import { splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
+import { upstreamHeader } from "../../src/protocols/fastagi/rewrite.ts";
 
 const RAW = readFileSync(new URL("../fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url));
 
@@ -55,7 +55,11 @@ test("CRLF line endings are accepted", () => {
 
 test("UTF-8 values stay bytes", () => {
   const name = Buffer.from("agi_calleridname: Zoë Ærø 日本\n");
-  const raw = Buffer.concat([Buffer.from("agi_network: yes\nagi_request: agi://h/x\n"), name, Buffer.from("\n")]);
+  const raw = Buffer.concat([
+    Buffer.from("agi_network: yes\nagi_request: agi://h/x\n"),
+    name,
+    Buffer.from("\n"),
+  ]);
   const h = parseHeader(raw);
   assert.ok(!("code" in h));
   assert.deepEqual(h.lines[2]?.value, Buffer.from("Zoë Ærø 日本"));
@@ -73,7 +77,7 @@ test("limits: 64 KiB and 256 lines", () => {
 test("invalid headers are rejected with a reason", () => {
   const cases: [string, string][] = [
     ["agi_network: yes\n\n", "no agi_request"],
-    ["GET / HTTP/1.1\n\n", "not \"name: value\""],
+    ["GET / HTTP/1.1\n\n", 'not "name: value"'],
     ["agi_request: agi://h/x\nagi_x: a\u0000b\n\n", "control bytes"],
     ["bad name: x\nagi_request: agi://h/\n\n", "invalid variable name"],
   ];
@@ -91,7 +95,10 @@ test("a rewrite changes agi_request and agi_network_script together; all else by
   const out = upstreamHeader(h, RAW, orig, { ...orig, path: "/apps/menu" }, undefined).toString("latin1");
   const expected = RAW.toString("latin1")
     .replace("agi_network_script: hello?x=1&y=%20z\n", "agi_network_script: apps/menu?x=1&y=%20z\n")
-    .replace("agi_request: agi://127.0.0.1:4580/hello?x=1&y=%20z\n", "agi_request: agi://127.0.0.1:4580/apps/menu?x=1&y=%20z\n");
+    .replace(
+      "agi_request: agi://127.0.0.1:4580/hello?x=1&y=%20z\n",
+      "agi_request: agi://127.0.0.1:4580/apps/menu?x=1&y=%20z\n",
+    );
   assert.equal(out, expected);
   // Without a rewrite the very same buffer goes out.
   assert.equal(upstreamHeader(h, RAW, orig, orig, undefined), RAW);
@@ -102,11 +109,17 @@ test("forwarded_for adds agi_x_fwd_for, appending to an existing one", () => {
   const h = parseHeader(raw);
   assert.ok(!("code" in h));
   const u = splitAgiUrl(h.request)!;
-  assert.match(upstreamHeader(h, raw, u, u, "10.0.0.2").toString(), /agi_x_fwd_for: 10\.0\.0\.1, 10\.0\.0\.2\n\n$/);
+  assert.match(
+    upstreamHeader(h, raw, u, u, "10.0.0.2").toString(),
+    /agi_x_fwd_for: 10\.0\.0\.1, 10\.0\.0\.2\n\n$/,
+  );
   const raw2 = Buffer.from("agi_network: yes\nagi_request: agi://h/x\n\n");
   const h2 = parseHeader(raw2);
   assert.ok(!("code" in h2));
-  assert.equal(upstreamHeader(h2, raw2, u, u, "10.0.0.2").toString(), "agi_network: yes\nagi_request: agi://h/x\nagi_x_fwd_for: 10.0.0.2\n\n");
+  assert.equal(
+    upstreamHeader(h2, raw2, u, u, "10.0.0.2").toString(),
+    "agi_network: yes\nagi_request: agi://h/x\nagi_x_fwd_for: 10.0.0.2\n\n",
+  );
 });
 
 test("a rewrite of a URL without a path inserts agi_network_script where Asterisk puts it", () => {
@@ -116,5 +129,8 @@ test("a rewrite of a URL without a path inserts agi_network_script where Asteris
   const u = splitAgiUrl(h.request)!;
   assert.equal(u.path, "");
   const out = upstreamHeader(h, raw, u, { ...u, path: "/fallback" }, undefined).toString();
-  assert.equal(out, "agi_network: yes\nagi_network_script: fallback\nagi_request: agi://h:4573/fallback\nagi_channel: x\n\n");
+  assert.equal(
+    out,
+    "agi_network: yes\nagi_network_script: fallback\nagi_request: agi://h:4573/fallback\nagi_channel: x\n\n",
+  );
 });

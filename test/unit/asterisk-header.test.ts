@@ -26,7 +26,11 @@ describe("buildAsteriskHeader", () => {
   it("writes no agi_network_script when the URL has no path", () => {
     for (const url of ["agi://127.0.0.1:4573", "agi://127.0.0.1:4573/"]) {
       const l = lines(buildAsteriskHeader({ url }));
-      assert.deepEqual(l.slice(0, 3), ["agi_network: yes", `agi_request: ${url}`, "agi_channel: Local/ans@load-0001ce1c;1"]);
+      assert.deepEqual(l.slice(0, 3), [
+        "agi_network: yes",
+        `agi_request: ${url}`,
+        "agi_channel: Local/ans@load-0001ce1c;1",
+      ]);
       assert.ok(!l.some((x) => x.startsWith("agi_network_script")));
     }
   });
@@ -42,9 +46,32 @@ describe("buildAsteriskHeader", () => {
     const b = buildAsteriskHeader({ url: "agi://h/x" });
     const names = lines(b).map((l) => l.split(":")[0]);
     assert.deepEqual(names, [
-      ...["agi_network", "agi_network_script", "agi_request", "agi_channel", "agi_language", "agi_type", "agi_uniqueid"],
-      ...["agi_version", "agi_callerid", "agi_calleridname", "agi_callingpres", "agi_callingani2", "agi_callington"],
-      ...["agi_callingtns", "agi_dnid", "agi_rdnis", "agi_context", "agi_extension", "agi_priority", "agi_enhanced"],
+      ...[
+        "agi_network",
+        "agi_network_script",
+        "agi_request",
+        "agi_channel",
+        "agi_language",
+        "agi_type",
+        "agi_uniqueid",
+      ],
+      ...[
+        "agi_version",
+        "agi_callerid",
+        "agi_calleridname",
+        "agi_callingpres",
+        "agi_callingani2",
+        "agi_callington",
+      ],
+      ...[
+        "agi_callingtns",
+        "agi_dnid",
+        "agi_rdnis",
+        "agi_context",
+        "agi_extension",
+        "agi_priority",
+        "agi_enhanced",
+      ],
       ...["agi_accountcode", "agi_threadid", "", ""],
     ]);
     assert.ok(b.includes(Buffer.from("\nagi_accountcode: \n")));
@@ -60,12 +87,19 @@ describe("buildAsteriskHeader", () => {
     const l = lines(b);
     assert.equal(l[8], "agi_callerid: +4930123");
     assert.equal(l[9], "agi_calleridname: Zoë Ünal 電話");
-    assert.ok(b.includes(Buffer.from("agi_calleridname: Zo\xc3\xab \xc3\x9cnal \xe9\x9b\xbb\xe8\xa9\xb1\n", "latin1")));
+    assert.ok(
+      b.includes(
+        Buffer.from("agi_calleridname: Zo\xc3\xab \xc3\x9cnal \xe9\x9b\xbb\xe8\xa9\xb1\n", "latin1"),
+      ),
+    );
     assert.deepEqual(l.slice(-4), ["agi_arg_1: a b", "agi_x_custom: 1", "", ""]);
   });
 
   it("rejects a value that would forge a header line, and a bad name", () => {
-    assert.throws(() => buildAsteriskHeader({ url: "agi://h/x", vars: { agi_callerid: "1\nagi_request: x" } }), TrunklineError);
+    assert.throws(
+      () => buildAsteriskHeader({ url: "agi://h/x", vars: { agi_callerid: "1\nagi_request: x" } }),
+      TrunklineError,
+    );
     assert.throws(() => buildAsteriskHeader({ url: "agi://h/x", vars: { "bad name": "1" } }), TrunklineError);
     assert.throws(() => buildAsteriskHeader({ url: "agi://h/x\r" }), TrunklineError);
   });
@@ -85,7 +119,12 @@ describe("headerForUrl", () => {
 
   it("drops the script line for a URL without a path", () => {
     const out = headerForUrl(RAW, "agi://10.0.0.1:4573");
-    assert.equal(out.length, RAW.length - "agi_network_script: hello?x=1&y=%20z\n".length - (CAPTURED_URL.length - "agi://10.0.0.1:4573".length));
+    assert.equal(
+      out.length,
+      RAW.length -
+        "agi_network_script: hello?x=1&y=%20z\n".length -
+        (CAPTURED_URL.length - "agi://10.0.0.1:4573".length),
+    );
     assert.ok(!out.includes("agi_network_script"));
     assert.ok(out.includes("agi_network: yes\nagi_request: agi://10.0.0.1:4573\nagi_channel"));
   });

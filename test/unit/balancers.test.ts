@@ -30,9 +30,15 @@ test("round robin preview does not advance the rotation", () => {
   const rr = new RoundRobin<S>();
   const all = [mk("a"), mk("b"), mk("c")];
   rr.setServers(all);
-  assert.deepEqual(rr.order(all).map((s) => s.key), ["a", "b", "c"]);
+  assert.deepEqual(
+    rr.order(all).map((s) => s.key),
+    ["a", "b", "c"],
+  );
   assert.equal(rr.pick(all)?.key, "a");
-  assert.deepEqual(rr.order(all).map((s) => s.key), ["b", "c", "a"]);
+  assert.deepEqual(
+    rr.order(all).map((s) => s.key),
+    ["b", "c", "a"],
+  );
 });
 
 test("least-sessions picks the lowest active/weight and takes turns on ties", () => {

@@ -61,7 +61,9 @@ test("a valid config normalises with defaults and is frozen", () => {
 
 test("errors read file:line:col path: message and point at the value", () => {
   const lines = problems(GOOD.replace("connect_timeout: 500ms", "connect_timeout: soon"));
-  assert.deepEqual(lines, ['t.yaml:22:22 pools.ivr.connect_timeout: invalid duration "soon" (use e.g. 500ms, 2s, 1m)']);
+  assert.deepEqual(lines, [
+    't.yaml:22:22 pools.ivr.connect_timeout: invalid duration "soon" (use e.g. 500ms, 2s, 1m)',
+  ]);
 });
 
 test("unknown keys are errors, not ignored", () => {
@@ -71,7 +73,9 @@ test("unknown keys are errors, not ignored", () => {
 });
 
 test("cross references and regexes are checked, all problems at once", () => {
-  const text = GOOD.replace("pool: ivr", "pool: nope").replace("^/legacy", "^/leg(acy").replace("listener: agi\n    pool: default", "listener: other\n    pool: default");
+  const text = GOOD.replace("pool: ivr", "pool: nope")
+    .replace("^/legacy", "^/leg(acy")
+    .replace("listener: agi\n    pool: default", "listener: other\n    pool: default");
   const lines = problems(text);
   assert.equal(lines.length, 3, lines.join("\n"));
   assert.ok(lines.some((l) => /routes\[0\]\.pool: no pool named "nope"/.test(l)));
@@ -90,9 +94,18 @@ test("YAML syntax errors carry line and column", () => {
 });
 
 test("a missing file and a missing certificate are clear errors", () => {
-  assert.throws(() => loadConfigFile("/nonexistent/trunkline.yaml"), /nonexistent\/trunkline\.yaml:1:1 \(root\): cannot read config/);
+  assert.throws(
+    () => loadConfigFile("/nonexistent/trunkline.yaml"),
+    /nonexistent\/trunkline\.yaml:1:1 \(root\): cannot read config/,
+  );
   const dir = mkdtempSync(join(tmpdir(), "tl-cfg-"));
   const f = join(dir, "c.yaml");
-  writeFileSync(f, GOOD.replace("listen: 0.0.0.0:4573", "listen: 0.0.0.0:4573\n    tls: { cert: missing.pem, key: missing.key }"));
+  writeFileSync(
+    f,
+    GOOD.replace(
+      "listen: 0.0.0.0:4573",
+      "listen: 0.0.0.0:4573\n    tls: { cert: missing.pem, key: missing.key }",
+    ),
+  );
   assert.throws(() => loadConfigFile(f), /listeners\[0\]\.tls\.cert: cannot read .*missing\.pem/);
 });

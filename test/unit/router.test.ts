@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { buildGeneration } from "../../src/app/runtime.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { decide } from "../../src/protocols/fastagi/router.ts";
 import { type AgiRequest, fullUrl, splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
+import { decide } from "../../src/protocols/fastagi/router.ts";
 
 function req(url: string, vars: Record<string, string> = {}): AgiRequest {
   const parts = splitAgiUrl(url)!;
@@ -47,10 +47,16 @@ test("path, query and header matching; the first match wins", async () => {
 });
 
 test("rewrite with named groups, numbered groups and header variables; query kept unless given", async () => {
-  const r1 = await route(`  - { listener: agi, match: { path: "^/ivr/(?<app>[a-z]+)$" }, rewrite: "/apps/$<app>", pool: ivr }\n`, req("agi://h:4573/ivr/menu?lang=fr"));
+  const r1 = await route(
+    `  - { listener: agi, match: { path: "^/ivr/(?<app>[a-z]+)$" }, rewrite: "/apps/$<app>", pool: ivr }\n`,
+    req("agi://h:4573/ivr/menu?lang=fr"),
+  );
   assert.ok(r1.kind === "pool");
   assert.equal(fullUrl(r1.request), "agi://h:4573/apps/menu?lang=fr");
-  const r2 = await route(`  - { listener: agi, match: { path: "^/(\\\\w+)/(\\\\w+)$" }, rewrite: "/$2/$1?cid=\${agi_callerid}", pool: ivr }\n`, req("agi://h/a/b?old=1", { agi_callerid: "555" }));
+  const r2 = await route(
+    `  - { listener: agi, match: { path: "^/(\\\\w+)/(\\\\w+)$" }, rewrite: "/$2/$1?cid=\${agi_callerid}", pool: ivr }\n`,
+    req("agi://h/a/b?old=1", { agi_callerid: "555" }),
+  );
   assert.ok(r2.kind === "pool");
   assert.equal(fullUrl(r2.request), "agi://h/b/a?cid=555");
 });
@@ -64,13 +70,19 @@ test("reinject: the rewritten request re-enters the routes, bounded", async () =
   const r = await route(routes, req("agi://h/old/menu"));
   assert.ok(r.kind === "pool" && r.pool === "fr" && r.hops === 1);
   assert.equal(r.request.path, "/new/menu");
-  const loop = await route(`  - { listener: agi, match: { path: ^/x }, rewrite: /x, reinject: true, pool: ivr }\n`, req("agi://h/x"));
+  const loop = await route(
+    `  - { listener: agi, match: { path: ^/x }, rewrite: /x, reinject: true, pool: ivr }\n`,
+    req("agi://h/x"),
+  );
   assert.equal(loop.kind, "error");
   assert.match(loop.kind === "error" ? loop.message : "", /re-injected more than/);
 });
 
 test("to: sends straight to a target and takes its path", async () => {
-  const r = await route(`  - { listener: agi, match: { path: ^/legacy }, to: "agi://10.0.0.9:4573/legacy2" }\n`, req("agi://h/legacy?x=1"));
+  const r = await route(
+    `  - { listener: agi, match: { path: ^/legacy }, to: "agi://10.0.0.9:4573/legacy2" }\n`,
+    req("agi://h/legacy?x=1"),
+  );
   assert.ok(r.kind === "target");
   assert.equal(r.target.authority, "10.0.0.9:4573");
   assert.equal(fullUrl(r.request), "agi://10.0.0.9:4573/legacy2");
@@ -95,7 +107,12 @@ test("route scripts: pool, target, nothing, throw, slow and endless loop end in 
   assert.ok(t.kind === "target" && t.target.authority === "127.0.0.1:9");
   const n = await at("none");
   assert.ok(n.kind === "pool" && n.pool === "default");
-  for (const [q, why] of [["throw", /boom/], ["slow", /did not answer within 300ms/], ["loop", /did not answer within 300ms/], ["bad", /unknown pool "nope"/]] as const) {
+  for (const [q, why] of [
+    ["throw", /boom/],
+    ["slow", /did not answer within 300ms/],
+    ["loop", /did not answer within 300ms/],
+    ["bad", /unknown pool "nope"/],
+  ] as const) {
     const started = Date.now();
     const e = await at(q);
     assert.equal(e.kind, "error", q);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FACILITIES, formatRfc5424, frameOctetCounting, parseSyslogTarget, severityOf } from "../../src/observe/syslog-format.ts";
+import {
+  FACILITIES,
+  formatRfc5424,
+  frameOctetCounting,
+  parseSyslogTarget,
+  severityOf,
+} from "../../src/observe/syslog-format.ts";
 
 test("RFC 5424 message: PRI, version, timestamp, NILVALUE and field limits", () => {
   const m = formatRfc5424({
@@ -12,8 +18,20 @@ test("RFC 5424 message: PRI, version, timestamp, NILVALUE and field limits", () 
     procId: "42",
     message: '{"msg":"Zoë"}',
   });
-  assert.equal(m.toString("utf8"), `<132>1 2026-11-24T10:00:00.123Z pbx_1 ${"a".repeat(48)} 42 - - {"msg":"Zoë"}`);
-  const withId = formatRfc5424({ facility: 0, severity: 0, timestamp: new Date(0), hostname: "", appName: "x", procId: "1", msgId: "session", message: "m" });
+  assert.equal(
+    m.toString("utf8"),
+    `<132>1 2026-11-24T10:00:00.123Z pbx_1 ${"a".repeat(48)} 42 - - {"msg":"Zoë"}`,
+  );
+  const withId = formatRfc5424({
+    facility: 0,
+    severity: 0,
+    timestamp: new Date(0),
+    hostname: "",
+    appName: "x",
+    procId: "1",
+    msgId: "session",
+    message: "m",
+  });
   assert.equal(withId.toString(), "<0>1 1970-01-01T00:00:00.000Z - x 1 session - m");
 });
 
@@ -26,9 +44,17 @@ test("severities from pino levels", () => {
 });
 
 test("syslog URLs", () => {
-  assert.deepEqual(parseSyslogTarget("udp://127.0.0.1:514"), { transport: "udp", host: "127.0.0.1", port: 514 });
+  assert.deepEqual(parseSyslogTarget("udp://127.0.0.1:514"), {
+    transport: "udp",
+    host: "127.0.0.1",
+    port: 514,
+  });
   assert.deepEqual(parseSyslogTarget("tcp://[::1]"), { transport: "tcp", host: "::1", port: 514 });
-  assert.deepEqual(parseSyslogTarget("TCP://logs.example.com:6514"), { transport: "tcp", host: "logs.example.com", port: 6514 });
+  assert.deepEqual(parseSyslogTarget("TCP://logs.example.com:6514"), {
+    transport: "tcp",
+    host: "logs.example.com",
+    port: 6514,
+  });
   assert.equal(typeof parseSyslogTarget("http://x"), "string");
   assert.equal(typeof parseSyslogTarget("udp://x:99999"), "string");
 });

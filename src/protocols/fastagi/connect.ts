@@ -1,4 +1,4 @@
-import { isIP, type Socket, connect as netConnect } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { TlsClientConfig } from "../../config/types.ts";
 import type { HostPort } from "../../core/address.ts";
@@ -8,7 +8,12 @@ import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
  * Opens a TCP (or TLS) connection to an upstream, bounded by `timeoutMs` including the TLS
  * handshake. Rejects with a TrunklineError whose code tells refused/timeout/TLS apart.
  */
-export function connectUpstream(address: HostPort, tls: TlsClientConfig | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+export function connectUpstream(
+  address: HostPort,
+  tls: TlsClientConfig | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const sock: Socket = tls
@@ -18,7 +23,11 @@ export function connectUpstream(address: HostPort, tls: TlsClientConfig | undefi
           ...(tls.ca ? { ca: tls.ca } : {}),
           ...(tls.cert ? { cert: tls.cert } : {}),
           ...(tls.key ? { key: tls.key } : {}),
-          ...(tls.servername !== undefined ? { servername: tls.servername } : isIP(address.host) ? {} : { servername: address.host }),
+          ...(tls.servername !== undefined
+            ? { servername: tls.servername }
+            : isIP(address.host)
+              ? {}
+              : { servername: address.host }),
           rejectUnauthorized: tls.verify,
         })
       : netConnect({ host: address.host, port: address.port });
@@ -35,11 +44,17 @@ export function connectUpstream(address: HostPort, tls: TlsClientConfig | undefi
     };
     const onError = (err: NodeJS.ErrnoException) => {
       const code = tls && !err.code?.startsWith("E") ? ErrorCodes.TLS_FAILED : ErrorCodes.CONNECT_FAILED;
-      const tlsCode = err.code && /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code) ? ErrorCodes.TLS_FAILED : code;
-      done(new TrunklineError(tlsCode, err.code ? `${err.code}: ${err.message}` : err.message, { cause: err }));
+      const tlsCode =
+        err.code && /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code) ? ErrorCodes.TLS_FAILED : code;
+      done(
+        new TrunklineError(tlsCode, err.code ? `${err.code}: ${err.message}` : err.message, { cause: err }),
+      );
     };
     const onAbort = () => done(new TrunklineError(ErrorCodes.CONNECT_FAILED, "aborted"));
-    const timer = setTimeout(() => done(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no connection within ${timeoutMs}ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no connection within ${timeoutMs}ms`)),
+      timeoutMs,
+    );
     sock.once("error", onError);
     signal?.addEventListener("abort", onAbort, { once: true });
     sock.once(tls ? "secureConnect" : "connect", () => {

@@ -65,7 +65,7 @@ function serve(sock: net.Socket, log: Log): void {
   const started = Date.now();
   const header = new HeaderReader();
   let headerDone = false;
-  let partial = Buffer.alloc(0);
+  let partial: Buffer = Buffer.alloc(0);
   const lines: string[] = [];
   let hungUp = false;
   let gone = false;
@@ -166,7 +166,10 @@ function serve(sock: net.Socket, log: Log): void {
         sent++;
         if ((await readReply()) === undefined) break;
       }
-      log.info({ client, request, commands: sent, hung_up: hungUp, duration_ms: Date.now() - started }, "demo session");
+      log.info(
+        { client, request, commands: sent, hung_up: hungUp, duration_ms: Date.now() - started },
+        "demo session",
+      );
       sock.end();
       setTimeout(() => sock.destroy(), LINGER_MS).unref();
     };

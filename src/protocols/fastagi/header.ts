@@ -23,7 +23,10 @@ export interface AgiHeader {
   readonly request: string;
 }
 
-export type HeaderError = { readonly code: "too_long" | "too_many_lines" | "invalid"; readonly message: string };
+export type HeaderError = {
+  readonly code: "too_long" | "too_many_lines" | "invalid";
+  readonly message: string;
+};
 
 /**
  * Accumulates bytes until the header is complete. Bytes after the empty line that came
@@ -41,7 +44,9 @@ export class HeaderReader {
    * Scans only the new chunk and concatenates once, when the header is complete: a peer
    * that trickles its header a byte at a time costs linear, not quadratic, work.
    */
-  push(chunk: Buffer): { done: false } | { done: true; header: Buffer; rest: Buffer } | { done: false; error: HeaderError } {
+  push(
+    chunk: Buffer,
+  ): { done: false } | { done: true; header: Buffer; rest: Buffer } | { done: false; error: HeaderError } {
     const base = this.#length;
     this.#chunks.push(chunk);
     this.#length += chunk.length;
@@ -68,7 +73,10 @@ export class HeaderReader {
       }
       this.#lines++;
       if (this.#lines > HEADER_LIMITS.maxLines) {
-        return { done: false, error: { code: "too_many_lines", message: `header has more than ${HEADER_LIMITS.maxLines} lines` } };
+        return {
+          done: false,
+          error: { code: "too_many_lines", message: `header has more than ${HEADER_LIMITS.maxLines} lines` },
+        };
       }
       this.#lineLen = 0;
       this.#lastByte = -1;
@@ -106,9 +114,11 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
       return { lines, terminator: raw, request };
     }
     const colon = header.indexOf(0x3a, start);
-    if (colon < 0 || colon >= end) return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
+    if (colon < 0 || colon >= end)
+      return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
     const name = header.toString("latin1", start, colon);
-    if (!NAME_RE.test(name)) return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
+    if (!NAME_RE.test(name))
+      return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
     let vstart = colon + 1;
     if (header[vstart] === 0x20) vstart++;
     const value = header.subarray(vstart, end);

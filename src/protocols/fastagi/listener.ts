@@ -1,5 +1,10 @@
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
-import { createSecureContext, createServer as createTlsServer, type Server as TlsServer, type SecureContextOptions } from "node:tls";
+import {
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type Server as TlsServer,
+} from "node:tls";
 import type { ListenerConfig, TlsServerConfig } from "../../config/types.ts";
 import { formatHostPort } from "../../core/address.ts";
 import { errorMessage } from "../../core/errors.ts";
@@ -8,7 +13,9 @@ import { FastAgiSession, type SessionEnv } from "./session.ts";
 
 export type SessionEnvFactory = (listener: ListenerConfig) => SessionEnv;
 
-function tlsOptions(t: TlsServerConfig): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+function tlsOptions(
+  t: TlsServerConfig,
+): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
   return {
     cert: t.cert,
     key: t.key,
@@ -61,7 +68,10 @@ export class FastAgiListener {
       : createNetServer({ noDelay: true }, onConn);
     if (cfg.tls) {
       server.on("tlsClientError", (err: Error, sock: Socket) => {
-        this.#log.warn({ client: `${sock.remoteAddress}:${sock.remotePort}`, err: err.message }, "TLS handshake with client failed");
+        this.#log.warn(
+          { client: `${sock.remoteAddress}:${sock.remotePort}`, err: err.message },
+          "TLS handshake with client failed",
+        );
       });
     }
     server.on("error", (err) => this.#log.error({ err: err.message }, "listener error"));
@@ -72,7 +82,10 @@ export class FastAgiListener {
       server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
         server.removeListener("error", onErr);
         this.#accepting = true;
-        this.#log.info({ listen: formatHostPort(cfg.listen), tls: cfg.tls !== undefined, port: this.address?.port }, "listening");
+        this.#log.info(
+          { listen: formatHostPort(cfg.listen), tls: cfg.tls !== undefined, port: this.address?.port },
+          "listening",
+        );
         resolve();
       });
     });
@@ -84,14 +97,21 @@ export class FastAgiListener {
     this.#config = config;
     const server = this.#server;
     if (config.tls && server && "setSecureContext" in server) {
-      if (config.tls.cert !== old.tls?.cert || config.tls.key !== old.tls?.key || config.tls.ca !== old.tls?.ca) {
+      if (
+        config.tls.cert !== old.tls?.cert ||
+        config.tls.key !== old.tls?.key ||
+        config.tls.ca !== old.tls?.ca
+      ) {
         try {
           server.setSecureContext(tlsOptions(config.tls));
           // Verify the pair loads before we log success: createSecureContext throws on a bad key.
           createSecureContext(tlsOptions(config.tls));
           this.#log.info({}, "TLS certificates reloaded");
         } catch (err) {
-          this.#log.error({ err: errorMessage(err) }, "TLS certificates could not be loaded; keeping the previous ones");
+          this.#log.error(
+            { err: errorMessage(err) },
+            "TLS certificates could not be loaded; keeping the previous ones",
+          );
         }
       }
     }
@@ -122,7 +142,9 @@ export class FastAgiListener {
     });
     if (this.#sessions.size === 0) return;
     await new Promise<void>((resolve) => {
-      const timer = Number.isFinite(deadline) ? setTimeout(resolve, Math.max(0, deadline - Date.now())) : undefined;
+      const timer = Number.isFinite(deadline)
+        ? setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        : undefined;
       this.#idle.push(() => {
         if (timer) clearTimeout(timer);
         resolve();

@@ -11,7 +11,9 @@ export interface AgiRequest {
 }
 
 /** Splits `agi://host:port/path?query` the way Asterisk builds agi_network_script from it. */
-export function splitAgiUrl(url: string): { origin: string; path: string; query: string | undefined } | undefined {
+export function splitAgiUrl(
+  url: string,
+): { origin: string; path: string; query: string | undefined } | undefined {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(url);
   if (!m) return undefined;
   return { origin: m[1] as string, path: m[2] ?? "", query: m[3] };
@@ -52,11 +54,18 @@ function decode(s: string): string {
  * Expands a template: `$0`…`$9` and `$<name>` from the path match, `${agi_var}` from the
  * header, `$$` for a dollar sign. Unknown references expand to "".
  */
-export function expandTemplate(template: string, match: RegExpExecArray | null, vars: ReadonlyMap<string, string>): string {
-  return template.replace(/\$(\$|\d|<([A-Za-z_][A-Za-z0-9_]*)>|\{([A-Za-z0-9_]+)\})/g, (_all, tok: string, group?: string, v?: string) => {
-    if (tok === "$") return "$";
-    if (group !== undefined) return match?.groups?.[group] ?? "";
-    if (v !== undefined) return vars.get(v) ?? "";
-    return match?.[Number(tok)] ?? "";
-  });
+export function expandTemplate(
+  template: string,
+  match: RegExpExecArray | null,
+  vars: ReadonlyMap<string, string>,
+): string {
+  return template.replace(
+    /\$(\$|\d|<([A-Za-z_][A-Za-z0-9_]*)>|\{([A-Za-z0-9_]+)\})/g,
+    (_all, tok: string, group?: string, v?: string) => {
+      if (tok === "$") return "$";
+      if (group !== undefined) return match?.groups?.[group] ?? "";
+      if (v !== undefined) return vars.get(v) ?? "";
+      return match?.[Number(tok)] ?? "";
+    },
+  );
 }

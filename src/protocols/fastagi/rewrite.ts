@@ -38,7 +38,9 @@ export function upstreamHeader(
       wroteScript = true;
       out.push(Buffer.from(`agi_request: ${fullUrl(final)}${eol}`));
     } else if (forwardedFor !== undefined && line.name === "agi_x_fwd_for") {
-      out.push(Buffer.concat([Buffer.from("agi_x_fwd_for: "), line.value, Buffer.from(`, ${forwardedFor}${eol}`)]));
+      out.push(
+        Buffer.concat([Buffer.from("agi_x_fwd_for: "), line.value, Buffer.from(`, ${forwardedFor}${eol}`)]),
+      );
       wroteFwd = true;
     } else {
       out.push(line.raw);

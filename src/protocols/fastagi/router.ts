@@ -1,7 +1,7 @@
+import { parseAgiUrl } from "../../config/snapshot.ts";
 import type { RouteConfig, RouteTarget } from "../../config/types.ts";
 import { formatHostPort } from "../../core/address.ts";
 import type { ScriptOutcome } from "../../core/script-runner.ts";
-import { parseAgiUrl } from "../../config/snapshot.ts";
 import { type AgiRequest, expandTemplate, fullUrl, queryParams, splitAgiUrl } from "./request.ts";
 
 /** Re-injection is bounded: a rewritten request re-enters the routes at most this many times. */
@@ -78,26 +78,48 @@ async function fromScript(
   if (!out.ok) return { kind: "error", route, message: out.error, hops };
   const v = out.value;
   if (v === null || v === undefined || v === false) return undefined;
-  const pool = typeof v === "string" ? v : typeof v === "object" && "pool" in v ? (v as { pool: unknown }).pool : undefined;
+  const pool =
+    typeof v === "string"
+      ? v
+      : typeof v === "object" && "pool" in v
+        ? (v as { pool: unknown }).pool
+        : undefined;
   if (typeof pool === "string") {
-    if (!table.hasPool(pool)) return { kind: "error", route, message: `route script chose unknown pool "${pool}"`, hops };
+    if (!table.hasPool(pool))
+      return { kind: "error", route, message: `route script chose unknown pool "${pool}"`, hops };
     return { kind: "pool", route, pool, request: req, hops };
   }
   const to = typeof v === "object" && "to" in v ? (v as { to: unknown }).to : undefined;
   if (typeof to === "string") {
     const u = parseAgiUrl(to);
-    if (typeof u === "string") return { kind: "error", route, message: `route script returned a bad target: ${u}`, hops };
-    const target: RouteTarget = { address: u.address, authority: formatHostPort(u.address), tls: undefined, pathAndQuery: u.pathAndQuery };
+    if (typeof u === "string")
+      return { kind: "error", route, message: `route script returned a bad target: ${u}`, hops };
+    const target: RouteTarget = {
+      address: u.address,
+      authority: formatHostPort(u.address),
+      tls: undefined,
+      pathAndQuery: u.pathAndQuery,
+    };
     return { kind: "target", route, target, request: retarget(req, target), hops };
   }
-  return { kind: "error", route, message: "route script returned neither a pool name, {pool}, {to} nor nothing", hops };
+  return {
+    kind: "error",
+    route,
+    message: "route script returned neither a pool name, {pool}, {to} nor nothing",
+    hops,
+  };
 }
 
 /**
  * Matches the routes of a listener in order; the first match wins. A route with
  * `reinject: true` sends its rewritten request through the routes again (bounded).
  */
-export async function decide(table: RouteTable, listener: string, request: AgiRequest, hops = 0): Promise<RouteDecision> {
+export async function decide(
+  table: RouteTable,
+  listener: string,
+  request: AgiRequest,
+  hops = 0,
+): Promise<RouteDecision> {
   for (const route of table.routes) {
     if (route.listener !== listener) continue;
     const m = matches(route, request);
@@ -110,7 +132,12 @@ export async function decide(table: RouteTable, listener: string, request: AgiRe
     const req = route.rewrite === undefined ? request : rewrite(request, route.rewrite, m);
     if (route.reinject) {
       if (hops + 1 >= MAX_HOPS) {
-        return { kind: "error", route, message: `request re-injected more than ${MAX_HOPS - 1} times`, hops: hops + 1 };
+        return {
+          kind: "error",
+          route,
+          message: `request re-injected more than ${MAX_HOPS - 1} times`,
+          hops: hops + 1,
+        };
       }
       const again = await decide(table, listener, req, hops + 1);
       if (again.kind !== "none") return again;

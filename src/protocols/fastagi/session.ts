@@ -56,7 +56,12 @@ export interface SessionEnv {
   readonly listener: ListenerConfig;
   decide(request: AgiRequest): Promise<RouteDecision>;
   pool(name: string): SessionPool | undefined;
-  connect(address: HostPort, tls: TlsClientConfig | undefined, timeoutMs: number, signal: AbortSignal): Promise<Socket>;
+  connect(
+    address: HostPort,
+    tls: TlsClientConfig | undefined,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<Socket>;
   ended(record: SessionRecord): void;
 }
 
@@ -126,7 +131,10 @@ export class FastAgiSession {
     client.setNoDelay(true);
     const reader = new HeaderReader();
     const headerTimer = this.#timer(this.#env.listener.headerTimeoutMs, () => {
-      this.#reject("header_timeout", `no complete header within ${this.#env.listener.headerTimeoutMs}ms (${reader.received} bytes received)`);
+      this.#reject(
+        "header_timeout",
+        `no complete header within ${this.#env.listener.headerTimeoutMs}ms (${reader.received} bytes received)`,
+      );
     });
     const onData = (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
@@ -150,8 +158,7 @@ export class FastAgiSession {
       if (!this.#upstream) {
         this.#abort.abort();
         this.#finish(this.#outcome ?? "client_gone", this.#error);
-      }
-      else this.#maybeFinish();
+      } else this.#maybeFinish();
     });
   }
 
@@ -201,7 +208,11 @@ export class FastAgiSession {
     if ("code" in header) return this.#reject("bad_header", header.message);
     this.#request = header.request;
     const parts = splitAgiUrl(header.request);
-    if (!parts) return this.#reject("bad_header", `agi_request is not a URL: ${JSON.stringify(header.request.slice(0, 200))}`);
+    if (!parts)
+      return this.#reject(
+        "bad_header",
+        `agi_request is not a URL: ${JSON.stringify(header.request.slice(0, 200))}`,
+      );
     const vars = new Map<string, string>();
     for (const l of header.lines) if (!vars.has(l.name)) vars.set(l.name, l.value.toString("utf8"));
     const request: AgiRequest = { ...parts, vars };
@@ -217,7 +228,8 @@ export class FastAgiSession {
     } catch (err) {
       decision = { kind: "error", route: undefined, message: errorMessage(err), hops: 0 };
     }
-    if (this.#clientClosed || this.#client.destroyed) return this.#finish(this.#outcome ?? "client_gone", this.#error);
+    if (this.#clientClosed || this.#client.destroyed)
+      return this.#finish(this.#outcome ?? "client_gone", this.#error);
     if (decision.kind === "none") return this.#reject("failure_no_route", "no route matches");
     if (decision.kind === "error") {
       this.#route = decision.route?.name;
@@ -228,11 +240,18 @@ export class FastAgiSession {
     this.#upstreamRequest = fullUrl(final);
     const fwd = this.#env.listener.forwardedFor ? (this.#client.remoteAddress ?? "unknown") : undefined;
     const headerOut = upstreamHeader(header, raw, parts, final, fwd);
-    const upstream = decision.kind === "pool" ? await this.#connectPool(decision.pool, final) : await this.#connectTarget(decision.target);
+    const upstream =
+      decision.kind === "pool"
+        ? await this.#connectPool(decision.pool, final)
+        : await this.#connectTarget(decision.target);
     this.#client.removeListener("data", onEarly);
     if (!upstream) {
-      if (this.#clientClosed || this.#client.destroyed) return this.#finish(this.#outcome ?? "client_gone", this.#error);
-      return this.#reject("failure_no_server", this.#attempts.length === 0 ? "no server can take the session" : "every server failed");
+      if (this.#clientClosed || this.#client.destroyed)
+        return this.#finish(this.#outcome ?? "client_gone", this.#error);
+      return this.#reject(
+        "failure_no_server",
+        this.#attempts.length === 0 ? "no server can take the session" : "every server failed",
+      );
     }
     if (this.#clientClosed || this.#client.destroyed) {
       upstream.destroy();
@@ -256,7 +275,12 @@ export class FastAgiSession {
       if (!server) break;
       tried.add(server);
       try {
-        const sock = await this.#env.connect(server.config.address, server.config.tls, Math.min(pool.config.connectTimeoutMs, left), this.#abort.signal);
+        const sock = await this.#env.connect(
+          server.config.address,
+          server.config.tls,
+          Math.min(pool.config.connectTimeoutMs, left),
+          this.#abort.signal,
+        );
         pool.connectSucceeded(server);
         if (this.#finished) {
           // Asterisk left while we connected: the session was already accounted for.
@@ -352,7 +376,10 @@ export class FastAgiSession {
     if (last + 1 < data.length) {
       this.#partial = data.subarray(last + 1);
       data = data.subarray(0, last + 1);
-      if (this.#partial.length > MAX_UPSTREAM_LINE) return this.#lineTooLong();
+      if (this.#partial.length > MAX_UPSTREAM_LINE) {
+        this.#lineTooLong();
+        return;
+      }
     } else this.#partial = undefined;
     if (client.destroyed) return;
     this.#bytesOut += data.length;
@@ -374,7 +401,8 @@ export class FastAgiSession {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl < 0 ? chunk.length : nl;
       // Only the first 8 bytes of a line matter: "HANGUP" or "HANGUP\r".
-      if (this.#hangupScan.length <= 8) this.#hangupScan += chunk.toString("latin1", start, Math.min(end, start + 9));
+      if (this.#hangupScan.length <= 8)
+        this.#hangupScan += chunk.toString("latin1", start, Math.min(end, start + 9));
       if (nl < 0) return;
       const line = this.#hangupScan.endsWith("\r") ? this.#hangupScan.slice(0, -1) : this.#hangupScan;
       this.#hangupScan = "";
@@ -406,8 +434,14 @@ export class FastAgiSession {
   }
 
   #maybeFinish(): void {
-    if (this.#clientClosed && (this.#upstreamClosed || !this.#upstream)) this.#finish(this.#outcome ?? "completed", this.#error);
-    else if (this.#clientClosed && this.#upstream && !this.#upstream.destroyed && !this.#upstream.writableEnded) {
+    if (this.#clientClosed && (this.#upstreamClosed || !this.#upstream))
+      this.#finish(this.#outcome ?? "completed", this.#error);
+    else if (
+      this.#clientClosed &&
+      this.#upstream &&
+      !this.#upstream.destroyed &&
+      !this.#upstream.writableEnded
+    ) {
       // Asterisk is gone: let the server see the close, and do not wait on it forever.
       this.#upstream.end();
       this.#linger();
