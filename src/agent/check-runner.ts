@@ -77,7 +77,7 @@ export class CheckRunner {
 function killGroup(child: ChildProcess): void {
   if (child.pid === undefined) return;
   try {
-    process.kill(-child.pid, "SIGKILL");
+    child.kill("SIGKILL");
   } catch {
     // The group is already gone.
   }
