@@ -37,6 +37,47 @@ pools: { main: { servers: [ { address: 127.0.0.1:${pooled.port} } ] } }
   );
 });
 
+test("a route script picks the pool; its throw or slowness ends in FAILURE, and the proxy carries on", async () => {
+  const up = await startAgiServer({ commands: ["NOOP"] });
+  cleanup.push(up.close);
+  const script = `export default async (r) => {
+  if (r.params.mode === "throw") throw new Error("no such customer");
+  if (r.params.mode === "slow") await new Promise((res) => setTimeout(res, 5000));
+  return r.vars.agi_context === "vip" ? { pool: "main" } : undefined;
+};\n`;
+  const p = await startProxy(
+    `
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+routes: [ { name: by-script, listener: agi, script: ./route.mjs, script_timeout: 300ms } ]
+pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
+`,
+    { files: { "route.mjs": script } },
+  );
+  cleanup.push(p.close);
+  assert.equal(
+    (await agiCall({ port: p.port(), url: "agi://x/y", vars: { agi_context: "vip" } })).status,
+    "SUCCESS",
+  );
+  const none = await agiCall({ port: p.port(), url: "agi://x/y", vars: { agi_context: "other" } });
+  assert.equal(none.status, "FAILURE");
+  assert.equal((await p.session(1)).outcome, "failure_no_route");
+  const thrown = await agiCall({ port: p.port(), url: "agi://x/y?mode=throw", vars: { agi_context: "vip" } });
+  assert.equal(thrown.status, "FAILURE");
+  const s2 = await p.session(2);
+  assert.equal(s2.outcome, "failure_route_error");
+  assert.match(String(s2.error), /no such customer/);
+  const t = Date.now();
+  const slow = await agiCall({ port: p.port(), url: "agi://x/y?mode=slow", vars: { agi_context: "vip" } });
+  assert.equal(slow.status, "FAILURE");
+  assert.ok(Date.now() - t < 2000);
+  assert.match(String((await p.session(3)).error), /did not answer within 300ms/);
+  assert.equal(
+    (await agiCall({ port: p.port(), url: "agi://x/y", vars: { agi_context: "vip" } })).status,
+    "SUCCESS",
+  );
+  assert.equal(up.stats.sessions, 2);
+});
+
 test("hash: the same caller lands on the same server; forwarded_for adds agi_x_fwd_for", async () => {
   const servers = await Promise.all([0, 1, 2].map(() => startAgiServer({ commands: ["NOOP"] })));
   for (const s of servers) cleanup.push(s.close);
