@@ -77,7 +77,7 @@ export class CheckRunner {
 function killGroup(child: ChildProcess): void {
   if (child.pid === undefined) return;
   try {
-    child.kill("SIGKILL");
+    process.kill(-child.pid, "SIGKILL");
   } catch {
     // The group is already gone.
   }

@@ -113,7 +113,7 @@ export class AgentServer implements Lifecycle {
   #answer(sock: Socket): void {
     const addr = sock.remoteAddress ?? "?";
     const n = (this.#perAddress.get(addr) ?? 0) + 1;
-    if (n < 0) {
+    if (n > this.#opts.maxClientsPerAddress) {
       sock.destroy();
       return;
     }
@@ -136,7 +136,7 @@ export class AgentServer implements Lifecycle {
     let read = 0;
     sock.on("data", (d: Buffer) => {
       read += d.length;
-      void read;
+      if (read > this.#opts.maxBytesPerClient) sock.destroy();
     });
     sock.setNoDelay(true);
     sock.end(formatAgentReply(this.reported));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ const FDRAIN = 0x08;
 
 test("HAProxy 2.6 reads `trunkline agent`: UP, DRAIN, UP after DRAIN, DOWN, MAINT, weight and maxconn", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tl-agent-ha-"));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const f1 = join(dir, "s1.json");
   const f2 = join(dir, "s2.json");
   writeFileSync(f1, '{"status":"UP"}');
@@ -89,6 +90,9 @@ backend be
 
   assert.equal((await runCli(["agent", "set", "MAINT", "--state-file", f1])).code, 0);
   await until("s1 MAINT", (s1) => (admin(s1) & FMAINT) !== 0);
+  // `down ready`: DOWN after MAINT must show DOWN, not stay in maintenance.
+  assert.equal((await runCli(["agent", "set", "DOWN", "--state-file", f1])).code, 0);
+  await until("s1 DOWN and out of MAINT", (s1) => admin(s1) === 0 && op(s1) === 0);
   assert.equal(
     (await runCli(["agent", "set", "UP", "--weight", "40", "--maxconn", "7", "--state-file", f1])).code,
     0,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +14,13 @@ import { runCli } from "../helpers/cli.ts";
 
 const cleanup: (() => void)[] = [];
 after(() => {
-  for (const c of cleanup) c();
+  for (const c of cleanup.reverse()) c();
 });
-const dir = () => mkdtempSync(join(tmpdir(), "tl-agent-"));
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), "tl-agent-"));
+  cleanup.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+};
 
 test("replies from the state file; SIGUSR1/SIGUSR2 keep weight and maxconn and save atomically; SIGHUP re-reads", async () => {
   const d = dir();

@@ -117,3 +117,18 @@ test("our writer: every state reads back, through HAProxy's rules, as the state 
   assert.equal(formatAgentReply({ status: "UP" }), "up ready\n");
   assert.equal(formatAgentReply({ status: "DRAIN", weight: 50, maxconn: 10 }), "up drain 50% maxconn:10\n");
 });
+
+test("reader bounds: the line end must come within 1 KiB; bytes and UTF-8 descriptions are read as sent", () => {
+  assert.equal(parseAgentReply(`${"up ".repeat(400)}\n`), undefined, "no line end in the first 1 KiB");
+  assert.equal(read(`up${" ".repeat(1000)}\n`).health, "up");
+  assert.deepEqual(parseAgentReply(Buffer.from("drain 10%\r\n")), {
+    errors: [],
+    admin: "drain",
+    weightPercent: 10,
+  });
+  assert.equal(read("down,#Wartungsfenster für VoIP \n").description, "Wartungsfenster für VoIP");
+  assert.equal(read("up # \n").description, "");
+  assert.deepEqual(read("50%x maxconn:-1 maxconn:2.5\n").errors, ["50%x", "maxconn:-1", "maxconn:2.5"]);
+  assert.equal(parseAgentReply(""), undefined);
+  assert.deepEqual(parseAgentReply("\n"), { errors: [] }, "an empty line changes nothing");
+});

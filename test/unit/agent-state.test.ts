@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { readStateFile, saveStateAtomic, validateState } from "../../src/agent/state.ts";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "tl-agent-"));
+  dirs.push(d);
+  return d;
+};
 
 test("state validation follows the hapgent format", () => {
   assert.deepEqual(validateState({ status: "UP", maxconn: 300, weight: 77 }), {
@@ -23,7 +33,7 @@ test("state validation follows the hapgent format", () => {
 });
 
 test("reading: missing, not JSON and invalid files give a reason", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tl-agent-"));
+  const dir = tempDir();
   assert.match(JSON.stringify(readStateFile(join(dir, "none.json"))), /cannot read/);
   writeFileSync(join(dir, "bad.json"), "{status:");
   assert.match(JSON.stringify(readStateFile(join(dir, "bad.json"))), /not JSON/);
@@ -32,7 +42,7 @@ test("reading: missing, not JSON and invalid files give a reason", () => {
 });
 
 test("atomic save replaces the file whole and leaves no temporary file", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tl-agent-"));
+  const dir = tempDir();
   const f = join(dir, "state.json");
   writeFileSync(f, `{"status":"UP","weight":1}${" ".repeat(4096)}`);
   saveStateAtomic(f, { status: "DOWN", maxconn: 5 });
