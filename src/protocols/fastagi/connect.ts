@@ -8,11 +8,23 @@ import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
  * Opens a TCP (or TLS) connection to an upstream, bounded by `timeoutMs` including the TLS
  * handshake. Rejects with a TrunklineError whose code tells refused/timeout/TLS apart.
  */
+/** Lets a caller abandon a connect in progress without an AbortController per session. */
+export interface CancelToken {
+  cancelled: boolean;
+  onCancel: (() => void) | undefined;
+}
+
+export function cancel(token: CancelToken): void {
+  if (token.cancelled) return;
+  token.cancelled = true;
+  token.onCancel?.();
+}
+
 export function connectUpstream(
   address: HostPort,
   tls: TlsClientConfig | undefined,
   timeoutMs: number,
-  signal?: AbortSignal,
+  token?: CancelToken,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -36,7 +48,7 @@ export function connectUpstream(
       settled = true;
       clearTimeout(timer);
       sock.removeListener("error", onError);
-      signal?.removeEventListener("abort", onAbort);
+      if (token) token.onCancel = undefined;
       if (err) {
         sock.destroy();
         reject(err);
@@ -56,7 +68,13 @@ export function connectUpstream(
       timeoutMs,
     );
     sock.once("error", onError);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (token) {
+      if (token.cancelled) {
+        onAbort();
+        return;
+      }
+      token.onCancel = onAbort;
+    }
     sock.once(tls ? "secureConnect" : "connect", () => {
       sock.setNoDelay(true);
       // Until the caller attaches its own handlers, an error must not crash the process.

@@ -9,14 +9,21 @@ export const HEADER_LIMITS = { maxBytes: 64 * 1024, maxLines: 256 } as const;
 export interface HeaderLine {
   /** Variable name, ASCII. */
   readonly name: string;
-  /** Value bytes, without the line ending. */
-  readonly value: Buffer;
-  /** The whole line as received, with its line ending (`\n` or `\r\n`). */
-  readonly raw: Buffer;
+  /** Value as text (UTF-8 decoded), without the line ending. */
+  readonly value: string;
+  /** Byte offsets in the header: the line, its value, and the end after its line ending. */
+  readonly start: number;
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  readonly end: number;
 }
 
 export interface AgiHeader {
+  /** The header bytes exactly as received, the closing empty line included. */
+  readonly raw: Buffer;
   readonly lines: readonly HeaderLine[];
+  /** Variables by name (the first of a repeated name wins), as text. */
+  readonly vars: ReadonlyMap<string, string>;
   /** The closing empty line as received (`\n` or `\r\n`). */
   readonly terminator: Buffer;
   /** agi_request as text. */
@@ -97,46 +104,58 @@ function tooLong(): HeaderError {
 }
 
 const NAME_RE = /^[A-Za-z0-9_]{1,64}$/;
+/** Control bytes never appear in Asterisk's header (tab aside; CR only before LF): this is not AGI. */
+const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
+const NON_ASCII_RE = /[^\x00-\x7f]/;
 
-/** Parses a complete header (as returned by HeaderReader) and checks it is a FastAGI header. */
+/**
+ * Parses a complete header (as returned by HeaderReader) and checks it is a FastAGI header.
+ * Works on one latin1 view of the bytes (offsets are byte offsets); values are decoded as
+ * UTF-8 only when the header holds non-ASCII bytes. Line bytes are sliced only on demand
+ * (lineBytes), so an unmodified header is forwarded as the very buffer that arrived.
+ */
 export function parseHeader(header: Buffer): AgiHeader | HeaderError {
+  const text = header.toString("latin1");
+  const control = CONTROL_RE.exec(text);
+  if (control) {
+    const line = text.slice(0, control.index).split("\n").length;
+    return { code: "invalid", message: `line ${line} holds control bytes` };
+  }
+  const utf8 = NON_ASCII_RE.test(text);
   const lines: HeaderLine[] = [];
+  const vars = new Map<string, string>();
   let start = 0;
   let request: string | undefined;
-  while (start < header.length) {
-    const nl = header.indexOf(0x0a, start);
+  while (start < text.length) {
+    const nl = text.indexOf("\n", start);
     if (nl < 0) return { code: "invalid", message: "header does not end with an empty line" };
-    const raw = header.subarray(start, nl + 1);
-    const end = nl > start && header[nl - 1] === 0x0d ? nl - 1 : nl;
+    const end = nl > start && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
     if (end === start) {
-      if (nl + 1 !== header.length) return { code: "invalid", message: "bytes after the empty line" };
+      if (nl + 1 !== text.length) return { code: "invalid", message: "bytes after the empty line" };
       if (request === undefined) return { code: "invalid", message: "no agi_request in header" };
-      return { lines, terminator: raw, request };
+      return { raw: header, lines, vars, terminator: header.subarray(start, nl + 1), request };
     }
-    const colon = header.indexOf(0x3a, start);
-    if (colon < 0 || colon >= end)
-      return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
-    const name = header.toString("latin1", start, colon);
-    if (!NAME_RE.test(name))
-      return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
+    const colon = text.indexOf(":", start);
+    if (colon < 0 || colon >= end) return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
+    const name = text.slice(start, colon);
+    if (!NAME_RE.test(name)) return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
     let vstart = colon + 1;
-    if (header[vstart] === 0x20) vstart++;
-    const value = header.subarray(vstart, end);
-    for (const b of value) {
-      // Control bytes (other than tab) never appear in Asterisk's values: this is not AGI.
-      if ((b < 0x20 && b !== 0x09) || b === 0x7f) {
-        return { code: "invalid", message: `line ${lines.length + 1} (${name}) holds control bytes` };
-      }
-    }
-    if (name === "agi_request") request = value.toString("utf8");
-    lines.push({ name, value, raw });
+    if (text.charCodeAt(vstart) === 0x20) vstart++;
+    const value = utf8 ? header.toString("utf8", vstart, end) : text.slice(vstart, end);
+    if (name === "agi_request") request = value;
+    if (!vars.has(name)) vars.set(name, value);
+    lines.push({ name, value, start, valueStart: vstart, valueEnd: end, end: nl + 1 });
     start = nl + 1;
   }
   return { code: "invalid", message: "header does not end with an empty line" };
 }
 
-/** Case-sensitive lookup of a variable's value as UTF-8 text. */
+/** The bytes of one line as received, its line ending included. */
+export function lineBytes(h: AgiHeader, line: HeaderLine): Buffer {
+  return h.raw.subarray(line.start, line.end);
+}
+
+/** Case-sensitive lookup of a variable's value as text. */
 export function headerVar(h: AgiHeader, name: string): string | undefined {
-  for (const l of h.lines) if (l.name === name) return l.value.toString("utf8");
-  return undefined;
+  return h.vars.get(name);
 }

@@ -1,4 +1,4 @@
-import type { AgiHeader } from "./header.ts";
+import { type AgiHeader, lineBytes } from "./header.ts";
 import { fullUrl, networkScript } from "./request.ts";
 
 interface UrlParts {
@@ -28,7 +28,7 @@ export function upstreamHeader(
   let wroteScript = false;
   let wroteFwd = false;
   for (const line of header.lines) {
-    const eol = line.raw[line.raw.length - 2] === 0x0d ? "\r\n" : "\n";
+    const eol = line.end - line.valueEnd === 2 ? "\r\n" : "\n";
     if (changed && line.name === "agi_network_script") {
       if (script !== "") out.push(Buffer.from(`agi_network_script: ${script}${eol}`));
       wroteScript = true;
@@ -39,11 +39,11 @@ export function upstreamHeader(
       out.push(Buffer.from(`agi_request: ${fullUrl(final)}${eol}`));
     } else if (forwardedFor !== undefined && line.name === "agi_x_fwd_for") {
       out.push(
-        Buffer.concat([Buffer.from("agi_x_fwd_for: "), line.value, Buffer.from(`, ${forwardedFor}${eol}`)]),
+        Buffer.concat([Buffer.from("agi_x_fwd_for: "), raw.subarray(line.valueStart, line.valueEnd), Buffer.from(`, ${forwardedFor}${eol}`)]),
       );
       wroteFwd = true;
     } else {
-      out.push(line.raw);
+      out.push(lineBytes(header, line));
     }
   }
   if (forwardedFor !== undefined && !wroteFwd) {

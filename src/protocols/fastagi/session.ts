@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { ListenerConfig, PoolConfig, RouteTarget, TlsClientConfig } from "../../config/types.ts";
 import type { HostPort } from "../../core/address.ts";
 import { errorMessage } from "../../core/errors.ts";
+import { type CancelToken, cancel } from "./connect.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
 import { type AgiRequest, expandTemplate, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
@@ -60,7 +61,7 @@ export interface SessionEnv {
     address: HostPort,
     tls: TlsClientConfig | undefined,
     timeoutMs: number,
-    signal: AbortSignal,
+    token: CancelToken,
   ): Promise<Socket>;
   ended(record: SessionRecord): void;
 }
@@ -104,7 +105,8 @@ export class FastAgiSession {
   #partial: Buffer | undefined;
   #hangupSeen = false;
   #hangupScan = "";
-  readonly #abort = new AbortController();
+  readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
+  #lingering = false;
   #onFinish: (() => void) | undefined;
 
   constructor(client: Socket, env: SessionEnv) {
@@ -128,7 +130,7 @@ export class FastAgiSession {
 
   start(): void {
     const client = this.#client;
-    client.setNoDelay(true);
+    // TCP_NODELAY is set by the listener at accept (createServer({ noDelay: true })).
     const reader = new HeaderReader();
     const headerTimer = this.#timer(this.#env.listener.headerTimeoutMs, () => {
       this.#reject(
@@ -156,7 +158,7 @@ export class FastAgiSession {
     client.on("close", () => {
       this.#clientClosed = true;
       if (!this.#upstream) {
-        this.#abort.abort();
+        cancel(this.#cancel);
         this.#finish(this.#outcome ?? "client_gone", this.#error);
       } else this.#maybeFinish();
     });
@@ -184,7 +186,7 @@ export class FastAgiSession {
     this.#outcome ??= outcome;
     this.#client.destroy();
     this.#upstream?.destroy();
-    this.#abort.abort();
+    cancel(this.#cancel);
   }
 
   /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes: nothing could serve it. */
@@ -213,9 +215,7 @@ export class FastAgiSession {
         "bad_header",
         `agi_request is not a URL: ${JSON.stringify(header.request.slice(0, 200))}`,
       );
-    const vars = new Map<string, string>();
-    for (const l of header.lines) if (!vars.has(l.name)) vars.set(l.name, l.value.toString("utf8"));
-    const request: AgiRequest = { ...parts, vars };
+    const request: AgiRequest = { origin: parts.origin, path: parts.path, query: parts.query, vars: header.vars };
     // Keep reading what Asterisk sends while we route and connect.
     const onEarly = (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
@@ -279,7 +279,7 @@ export class FastAgiSession {
           server.config.address,
           server.config.tls,
           Math.min(pool.config.connectTimeoutMs, left),
-          this.#abort.signal,
+          this.#cancel,
         );
         pool.connectSucceeded(server);
         if (this.#finished) {
@@ -293,7 +293,7 @@ export class FastAgiSession {
       } catch (err) {
         const msg = errorMessage(err);
         pool.release(server);
-        if (this.#abort.signal.aborted) return undefined;
+        if (this.#cancel.cancelled) return undefined;
         pool.connectFailed(server, msg);
         this.#attempts.push({ server: server.key, error: msg });
       }
@@ -303,7 +303,7 @@ export class FastAgiSession {
 
   async #connectTarget(target: RouteTarget): Promise<Socket | undefined> {
     try {
-      const sock = await this.#env.connect(target.address, target.tls, 1000, this.#abort.signal);
+      const sock = await this.#env.connect(target.address, target.tls, 1000, this.#cancel);
       if (this.#finished) {
         sock.destroy();
         return undefined;
@@ -319,8 +319,8 @@ export class FastAgiSession {
   #relay(upstream: Socket, headerOut: Buffer): void {
     this.#upstream = upstream;
     const client = this.#client;
-    upstream.write(headerOut);
-    for (const chunk of this.#pending) upstream.write(chunk);
+    // One write for the header and what Asterisk sent meanwhile: one syscall, one segment.
+    upstream.write(this.#pending.length === 0 ? headerOut : Buffer.concat([headerOut, ...this.#pending]));
     this.#pending = [];
     this.#pendingBytes = 0;
 
@@ -427,6 +427,8 @@ export class FastAgiSession {
   }
 
   #linger(): void {
+    if (this.#lingering) return;
+    this.#lingering = true;
     this.#timer(LINGER_MS, () => {
       this.#upstream?.destroy();
       this.#client.destroy();
@@ -452,7 +454,7 @@ export class FastAgiSession {
   destroy(reason: string): void {
     this.#outcome ??= "closed";
     this.#error ??= reason;
-    this.#abort.abort();
+    cancel(this.#cancel);
     this.#upstream?.destroy();
     this.#client.destroy();
   }
