@@ -26,7 +26,9 @@ import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 
-const HEADER = readFileSync(new URL("../../test/fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url));
+const HEADER = readFileSync(
+  new URL("../../test/fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url),
+);
 const REPLY = Buffer.from("200 result=0\n");
 const NL = 0x0a;
 const COMMANDS_PER_SESSION = 3;
@@ -56,7 +58,8 @@ function parseArgs(argv) {
   if (o.ports.length === 0 || o.ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
     fail("--ports needs one or more ports 1..65535");
   }
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 10_000) fail("--concurrency 1..10000");
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 10_000)
+    fail("--concurrency 1..10000");
   if (!(o.seconds > 0 && o.seconds <= 600)) fail("--seconds must be in (0, 600]");
   if (!(o.warmup >= 0 && o.warmup <= 60)) fail("--warmup must be in [0, 60]");
   if (!Number.isInteger(o.hold) || o.hold < 0 || o.hold > 60_000) fail("--hold 0..60000");
@@ -245,7 +248,7 @@ function runHold() {
   const socks = new Set();
   let opened = 0;
   let started = 0;
-  let errors = {};
+  const errors = {};
   let done = false;
   const t0 = performance.now();
 

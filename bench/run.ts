@@ -1,0 +1,40 @@
+// Entry of `npm run bench -- <protocol>`. Benchmarks run the built proxy (dist/), never
+// the sources, so that they measure what ships; they build nothing themselves.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const USAGE = `usage: npm run bench -- <protocol>
+
+protocols:
+  fastagi   short FastAGI sessions: direct vs Trunkline vs HAProxy, and idle-session memory
+            (env: BENCH_SECONDS, default 8; BENCH_CONCURRENCY, default 32)
+`;
+
+const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {
+  fastagi: () => import("./fastagi/bench.ts"),
+};
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const load = name === undefined ? undefined : benches[name];
+  if (!load || rest.length > 0) {
+    if (name !== undefined && !load) process.stderr.write(`unknown benchmark "${name}"\n`);
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (!existsSync(fileURLToPath(new URL("../dist/cli/main.js", import.meta.url)))) {
+    process.stderr.write("dist/cli/main.js is missing: run npm run build first\n");
+    return 1;
+  }
+  return (await load()).main();
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
