@@ -21,6 +21,15 @@ export function applyAgentReport(s: ServerState, r: AgentReport): void {
   }
 }
 
+export function resetHealth(s: ServerState, reason: string): void {
+  if (s.health !== "up") s.setHealth("up", reason);
+  if (s.agentDown !== undefined) s.setAgentDown(undefined, reason);
+  if (s.admin !== "ready") s.setAdmin("ready", reason);
+  if (s.weightPercent !== 100) s.setWeightPercent(100, reason);
+  if (s.agentMaxconn !== 0) s.setAgentMaxconn(0, reason);
+  s.streak = 0;
+}
+
 /** Runs one server's checks every interval (with ±10% jitter so checks of many servers spread out). */
 class ServerChecker {
   readonly server: ServerState;
@@ -110,10 +119,14 @@ export class HealthMonitor {
         }
       }
     }
+    const present = new Set<ServerState>();
+    for (const pool of pools.values()) for (const s of pool.servers) present.add(s);
     for (const [s, c] of this.#checkers) {
       if (!keep.has(s)) {
         c.stop();
         this.#checkers.delete(s);
+        // Its pool no longer has checks: what they (or an agent) said no longer holds.
+        if (present.has(s)) resetHealth(s, "health checks removed from the pool");
       }
     }
   }

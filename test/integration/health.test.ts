@@ -135,6 +135,12 @@ pools:
   await until(() => sa!.weight === 50, 2000, "weight 50");
   const logged = await p.waitForLog((l) => l.event === "server_state" && l.what === "weight");
   assert.equal(logged.to, "50");
+  await new Promise((r) => setTimeout(r, 350));
+  assert.equal(
+    p.logs.filter((l) => l.event === "server_state" && l.what === "weight").length,
+    1,
+    "a change is logged once, not at every poll",
+  );
 
   agentA.reply.text = "drain\n";
   await until(() => sa!.admin === "drain", 2000, "drain");
@@ -197,4 +203,29 @@ pools:
   assert.match(String(down.reason), /session connect failed/);
   await agiCall({ port: p.port(), url: "agi://x/y" });
   assert.equal((await p.session(2)).failed_attempts, undefined);
+});
+
+test("removing a pool's health checks on reload forgets what they said", async () => {
+  const a = await startAgiServer({ commands: ["NOOP"] });
+  cleanup.push(a.close);
+  const agent = await fakeAgent("127.0.0.1");
+  cleanup.push(agent.close);
+  agent.reply.text = "drain 50%\n";
+  const withChecks = `
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+routes: [ { listener: agi, pool: main } ]
+pools:
+  main:
+    health: { interval: 100ms, checks: [ { agent: ${agent.port} } ] }
+    servers: [ { address: 127.0.0.1:${a.port}, weight: 10 } ]
+`;
+  const p = await startProxy(withChecks);
+  cleanup.push(p.close);
+  const s = p.proxy.runtime.generation.pools.get("main")!.servers[0]!;
+  await until(() => s.admin === "drain" && s.weight === 5, 2000, "drained at 50%");
+  p.writeConfig(withChecks.replace(/ {4}health: .*\n/, ""));
+  assert.equal((await p.proxy.reload("test")).kind, "applied");
+  assert.equal(s.admin, "ready");
+  assert.equal(s.weight, 10);
+  assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
 });
