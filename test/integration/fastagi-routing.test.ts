@@ -101,7 +101,9 @@ pools:
         "SUCCESS",
       );
       const s = await p.session(before);
-      (where[caller] ??= new Set()).add(String(s.server));
+      const seen = where[caller] ?? new Set<string>();
+      seen.add(String(s.server));
+      where[caller] = seen;
     }
   }
   for (const [caller, set] of Object.entries(where))

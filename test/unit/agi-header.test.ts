@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { HEADER_LIMITS, HeaderReader, headerVar, lineBytes, parseHeader } from "../../src/protocols/fastagi/header.ts";
+import {
+  HEADER_LIMITS,
+  HeaderReader,
+  headerVar,
+  lineBytes,
+  parseHeader,
+} from "../../src/protocols/fastagi/header.ts";
 import { splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
 import { upstreamHeader } from "../../src/protocols/fastagi/rewrite.ts";
 

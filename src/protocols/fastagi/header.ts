@@ -136,9 +136,11 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
       return { raw: header, lines, vars, terminator: header.subarray(start, nl + 1), request };
     }
     const colon = text.indexOf(":", start);
-    if (colon < 0 || colon >= end) return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
+    if (colon < 0 || colon >= end)
+      return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
     const name = text.slice(start, colon);
-    if (!NAME_RE.test(name)) return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
+    if (!NAME_RE.test(name))
+      return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
     let vstart = colon + 1;
     if (text.charCodeAt(vstart) === 0x20) vstart++;
     const value = utf8 ? header.toString("utf8", vstart, end) : text.slice(vstart, end);

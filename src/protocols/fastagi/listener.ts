@@ -64,7 +64,10 @@ export class FastAgiListener {
     const cfg = this.#config;
     const onConn = (sock: Socket) => this.#accept(sock);
     const server = cfg.tls
-      ? createTlsServer({ ...tlsOptions(cfg.tls), handshakeTimeout: cfg.headerTimeoutMs, noDelay: true }, onConn)
+      ? createTlsServer(
+          { ...tlsOptions(cfg.tls), handshakeTimeout: cfg.headerTimeoutMs, noDelay: true },
+          onConn,
+        )
       : createNetServer({ noDelay: true }, onConn);
     if (cfg.tls) {
       server.on("tlsClientError", (err: Error, sock: Socket) => {

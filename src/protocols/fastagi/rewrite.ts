@@ -39,7 +39,11 @@ export function upstreamHeader(
       out.push(Buffer.from(`agi_request: ${fullUrl(final)}${eol}`));
     } else if (forwardedFor !== undefined && line.name === "agi_x_fwd_for") {
       out.push(
-        Buffer.concat([Buffer.from("agi_x_fwd_for: "), raw.subarray(line.valueStart, line.valueEnd), Buffer.from(`, ${forwardedFor}${eol}`)]),
+        Buffer.concat([
+          Buffer.from("agi_x_fwd_for: "),
+          raw.subarray(line.valueStart, line.valueEnd),
+          Buffer.from(`, ${forwardedFor}${eol}`),
+        ]),
       );
       wroteFwd = true;
     } else {

@@ -215,7 +215,12 @@ export class FastAgiSession {
         "bad_header",
         `agi_request is not a URL: ${JSON.stringify(header.request.slice(0, 200))}`,
       );
-    const request: AgiRequest = { origin: parts.origin, path: parts.path, query: parts.query, vars: header.vars };
+    const request: AgiRequest = {
+      origin: parts.origin,
+      path: parts.path,
+      query: parts.query,
+      vars: header.vars,
+    };
     // Keep reading what Asterisk sends while we route and connect.
     const onEarly = (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
