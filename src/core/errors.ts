@@ -16,6 +16,7 @@ export const ErrorCodes = {
   CONNECT_TIMEOUT: "E_CONNECT_TIMEOUT",
   TLS_FAILED: "E_TLS_FAILED",
   USAGE: "E_USAGE",
+  SYSLOG_INVALID: "E_SYSLOG_INVALID",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,94 +1,167 @@
-import { Writable } from "node:stream";
 import { pino } from "pino";
+import { errorMessage } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
-import { SyslogSink } from "./syslog.ts";
+import { SyslogSink, type SyslogStats } from "./syslog.ts";
 import { type SyslogTarget, severityOf } from "./syslog-format.ts";
 
 export type Level = "trace" | "debug" | "info" | "warn" | "error";
 
+export interface SyslogSettings {
+  readonly target: SyslogTarget;
+  /** 0–23 (FACILITIES in syslog-format.ts). */
+  readonly facility: number;
+}
+
 export interface LoggerOptions {
   readonly level: Level;
+  /** `app` in every JSON line and APP-NAME in syslog; "trunkline" by default. */
   readonly appName?: string;
-  readonly syslog?: { readonly target: SyslogTarget; readonly facility: number };
-  /** Where JSON lines go; stdout by default. */
-  readonly destination?: NodeJS.WritableStream;
+  readonly syslog?: SyslogSettings;
+  /** Where the JSON lines go: a stream, or a file descriptor (1, stdout, by default). */
+  readonly destination?: NodeJS.WritableStream | number;
 }
 
 export interface Logger {
   readonly log: Log;
   setLevel(level: Level): void;
-  /** Applies a reloaded config: level and syslog target, without losing a line. */
-  reconfigure(opts: LoggerOptions): void;
-  syslogStats(): ReturnType<SyslogSink["stats"]> | undefined;
+  /**
+   * Applies a reloaded config: the level, and the syslog target or facility. A new target
+   * gets a new sink at once; the old one flushes its queue in the background (bounded), so
+   * no record is lost to the swap. Never throws.
+   */
+  reconfigure(opts: Pick<LoggerOptions, "level" | "syslog">): void;
+  /** The current syslog sink's counters, if syslog is configured. */
+  syslogStats(): SyslogStats | undefined;
+  /** Flushes syslog (bounded, about 1 s) and stops sending to it. Idempotent. */
   close(): Promise<void>;
 }
 
+/** The pino destination interface, plus the metadata pino hands to streams that ask for it. */
+interface FanOut {
+  write(line: string): void;
+  lastLevel: number;
+  lastObj: unknown;
+}
+
+function sameSyslog(a: SyslogSink | undefined, b: SyslogSettings | undefined): boolean {
+  if (a === undefined || b === undefined) return a === undefined && b === undefined;
+  const t = a.target;
+  return (
+    t.transport === b.target.transport &&
+    t.host === b.target.host &&
+    t.port === b.target.port &&
+    a.facility === b.facility
+  );
+}
+
 /**
- * JSON lines on stdout (pino) and, if configured, the same records to syslog. The syslog
- * leg is a stream inside pino's multistream whose sink can be swapped on reload; it reads
- * the level and the `event` field (used as MSGID) back from each line.
+ * JSON lines on stdout (pino) and, if configured, every record again to syslog.
+ *
+ * stdout is written synchronously (pino.destination with `sync: true`), as Node itself
+ * writes stdout to pipes and files on Linux: the lines just before an exit or a crash are
+ * never lost. A reader that stops reading stdout therefore stalls the process, as with
+ * any program; syslog, which is remote, never can.
+ *
+ * Syslog MSG is the very same compact JSON line, so one parser serves both outputs;
+ * MSGID is the record's `event` field when it has one (RFC 5424 §6.2.7: the type of
+ * message), and the severity follows the pino level (severityOf).
+ *
+ * Components keep child loggers for their lifetime; pino 10 children follow the root's
+ * level unless given their own, so setLevel() and reconfigure() reach them too (tested).
  */
 export function createLogger(opts: LoggerOptions): Logger {
   const appName = opts.appName ?? "trunkline";
-  let sink: SyslogSink | undefined;
-  const makeSink = (o: LoggerOptions) =>
-    o.syslog ? new SyslogSink({ target: o.syslog.target, facility: o.syslog.facility, appName }) : undefined;
-  sink = makeSink(opts);
-  const syslogStream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      const s = sink;
-      if (s) {
-        const line = String(chunk).trimEnd();
-        let level = 30;
-        let event: string | undefined;
-        try {
-          const rec = JSON.parse(line) as { level?: number; event?: unknown };
-          level = typeof rec.level === "number" ? rec.level : 30;
-          if (typeof rec.event === "string") event = rec.event;
-        } catch {}
-        s.write(severityOf(level), line, event);
+  let closed = false;
+  const closing = new Set<Promise<void>>();
+
+  const makeSink = (s: SyslogSettings | undefined): SyslogSink | undefined =>
+    s ? new SyslogSink({ target: s.target, facility: s.facility, appName }) : undefined;
+  let sink = makeSink(opts.syslog);
+
+  const out =
+    opts.destination === undefined || typeof opts.destination === "number"
+      ? stdoutDestination(opts.destination ?? 1)
+      : opts.destination;
+
+  const fanOut: FanOut & { [k: symbol]: boolean } = {
+    // pino sets lastLevel/lastObj on a destination with this symbol before each write.
+    [Symbol.for("pino.metadata")]: true,
+    lastLevel: 30,
+    lastObj: undefined,
+    write(line: string) {
+      try {
+        out.write(line);
+      } catch {
+        // A closed or broken stdout must not take a session down with it.
       }
-      cb();
+      const s = sink;
+      if (s === undefined) return;
+      const event = (fanOut.lastObj as { event?: unknown } | undefined)?.event;
+      s.write(
+        severityOf(fanOut.lastLevel),
+        line.endsWith("\n") ? line.slice(0, -1) : line,
+        typeof event === "string" ? event : undefined,
+      );
     },
-  });
-  const stdout = opts.destination ?? pino.destination({ fd: 1, sync: true });
-  const logger = pino(
+  };
+
+  const root = pino(
     {
       level: opts.level,
       base: { app: appName, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label, number) => ({ level: number, severity: label }) },
     },
-    pino.multistream([
-      { level: "trace", stream: stdout },
-      { level: "trace", stream: syslogStream },
-    ]),
+    fanOut,
   );
+
+  const log: Log = root;
+
+  const retire = (old: SyslogSink | undefined) => {
+    if (!old) return;
+    const p = old.close();
+    closing.add(p);
+    void p.then(() => closing.delete(p));
+  };
+
   return {
-    log: logger as unknown as Log,
+    log,
     setLevel(level) {
-      logger.level = level;
+      root.level = level;
     },
     reconfigure(next) {
-      logger.level = next.level;
-      const a = sink;
-      const b = next.syslog;
-      const same =
-        (a === undefined && b === undefined) ||
-        (a !== undefined &&
-          b !== undefined &&
-          a.target.transport === b.target.transport &&
-          a.target.host === b.target.host &&
-          a.target.port === b.target.port &&
-          a.facility === b.facility);
-      if (same) return;
+      root.level = next.level;
+      if (closed || sameSyslog(sink, next.syslog)) return;
+      let fresh: SyslogSink | undefined;
+      try {
+        fresh = makeSink(next.syslog);
+      } catch (err) {
+        log.error(
+          { event: "syslog", error: errorMessage(err) },
+          "syslog settings rejected; keeping the previous ones",
+        );
+        return;
+      }
       const old = sink;
-      sink = makeSink(next);
-      void old?.close();
+      sink = fresh;
+      retire(old);
     },
     syslogStats: () => sink?.stats(),
     async close() {
-      await sink?.close();
+      if (!closed) {
+        closed = true;
+        retire(sink);
+        sink = undefined;
+      }
+      await Promise.all(closing);
     },
   };
+}
+
+function stdoutDestination(fd: number): NodeJS.WritableStream {
+  const dest = pino.destination({ fd, sync: true });
+  // pino already stops on EPIPE (the reader went away); any other write error (EBADF, EIO)
+  // would be an unhandled 'error' event, i.e. a crash, for want of a place to log it.
+  dest.on("error", () => {});
+  return dest as unknown as NodeJS.WritableStream;
 }

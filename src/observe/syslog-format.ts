@@ -1,9 +1,14 @@
 /**
- * RFC 5424 syslog messages and RFC 6587 octet-counting frames: pure functions.
+ * RFC 5424 syslog messages and RFC 6587 octet-counting frames: pure functions, no sockets.
  */
+import { isIP } from "node:net";
 import { parseHostPort } from "../core/address.ts";
+import { ErrorCodes, TrunklineError } from "../core/errors.ts";
 
-/** RFC 5424 §6.2.1 facility codes. */
+/**
+ * RFC 5424 §6.2.1 table 1. The RFC describes 13–15 without short names; these are the
+ * names rsyslog's `%syslogfacility-text%` and most syslog(3) headers use for them.
+ */
 export const FACILITIES: Readonly<Record<string, number>> = Object.freeze({
   kern: 0,
   user: 1,
@@ -31,13 +36,29 @@ export const FACILITIES: Readonly<Record<string, number>> = Object.freeze({
   local7: 23,
 });
 
-/** pino's numeric levels → RFC 5424 severities (§6.2.1 table 2). */
+/** RFC 5424 §6.2.1 table 2. */
+export const SEVERITIES = Object.freeze({
+  emergency: 0,
+  alert: 1,
+  critical: 2,
+  error: 3,
+  warning: 4,
+  notice: 5,
+  informational: 6,
+  debug: 7,
+});
+
+/**
+ * pino's numeric levels (trace 10, debug 20, info 30, warn 40, error 50, fatal 60) to
+ * severities. There is no pino level for notice, alert or emergency: a proxy that logs
+ * never decides the whole host is unusable.
+ */
 export function severityOf(pinoLevel: number): number {
-  if (pinoLevel >= 60) return 2; // fatal → critical
-  if (pinoLevel >= 50) return 3; // error
-  if (pinoLevel >= 40) return 4; // warning
-  if (pinoLevel >= 30) return 6; // informational
-  return 7; // debug, trace
+  if (pinoLevel >= 60) return SEVERITIES.critical;
+  if (pinoLevel >= 50) return SEVERITIES.error;
+  if (pinoLevel >= 40) return SEVERITIES.warning;
+  if (pinoLevel >= 30) return SEVERITIES.informational;
+  return SEVERITIES.debug;
 }
 
 export interface SyslogTarget {
@@ -46,44 +67,127 @@ export interface SyslogTarget {
   readonly port: number;
 }
 
+/** The default syslog port for both transports: RFC 5426 §3.3 (UDP) and common practice for TCP. */
+export const SYSLOG_PORT = 514;
+
+/**
+ * `udp://host[:port]` or `tcp://host[:port]`, IPv6 in brackets (`tcp://[::1]:514`).
+ * Returns a message on error so the config layer can attach `file:line:col`.
+ */
 export function parseSyslogTarget(url: string): SyslogTarget | string {
-  const m = /^(udp|tcp):\/\/(.+)$/i.exec(url.trim());
+  const m = /^([A-Za-z]+):\/\/(.*)$/.exec(url.trim());
   if (!m) return `"${url}" is not udp://host[:port] or tcp://host[:port]`;
-  const hp = parseHostPort(m[2] as string, 514);
+  const scheme = (m[1] as string).toLowerCase();
+  if (scheme !== "udp" && scheme !== "tcp") {
+    return `unsupported syslog transport "${m[1]}": use udp:// or tcp://${scheme === "tls" ? " (TLS is not supported)" : ""}`;
+  }
+  // A trailing slash is harmless (people paste URLs); anything else after the authority is not.
+  const rest = (m[2] as string).replace(/\/$/, "");
+  if (/[/?#@]/.test(rest)) return `"${url}": a syslog URL has no user, path or query, only host[:port]`;
+  if (rest === "") return `"${url}": missing host`;
+  const hp = parseHostPort(rest, SYSLOG_PORT);
   if (typeof hp === "string") return hp;
-  return { transport: (m[1] as string).toLowerCase() as "udp" | "tcp", host: hp.host, port: hp.port };
+  if (hp.port === 0) return `"${url}": port 0 is not a syslog port`;
+  return { transport: scheme, host: hp.host, port: hp.port };
 }
 
-/** Header fields are PRINTUSASCII (33–126) with a maximum length; empty becomes NILVALUE. */
-function field(s: string | undefined, max: number): string {
+/** True when `host` is an IP literal, so no DNS lookup is needed to reach it. */
+export function isIpLiteral(host: string): boolean {
+  return isIP(host) !== 0;
+}
+
+/**
+ * Header fields are PRINTUSASCII (%d33-126) with a maximum length (RFC 5424 §6); anything
+ * else (spaces, controls, non-ASCII) becomes `_` so a hostile or odd value cannot shift the
+ * fields a receiver parses. An empty value is the NILVALUE `-` (§6.2).
+ */
+function headerField(s: string | undefined, max: number): string {
   if (s === undefined) return "-";
   const clean = s.replace(/[^\x21-\x7e]/g, "_").slice(0, max);
   return clean === "" ? "-" : clean;
 }
 
+/**
+ * STRUCTURED-DATA (§6.3): one or more `[SD-ID *(SP PARAM-NAME="PARAM-VALUE")]`. SD-NAMEs
+ * are PRINTUSASCII except `= SP ] "`, at most 32 characters; PARAM-VALUE escapes `" \ ]`.
+ */
+const SD_NAME = "[\\x21\\x23-\\x3c\\x3e-\\x5c\\x5e-\\x7e]{1,32}";
+const SD_NAME_RE = new RegExp(`^${SD_NAME}$`);
+const SD_PARAM_VALUE = '"(?:[^"\\\\\\]]|\\\\["\\\\\\]])*"';
+const SD_ELEMENTS_RE = new RegExp(`^(?:\\[${SD_NAME}(?: ${SD_NAME}=${SD_PARAM_VALUE})*\\])+$`, "su");
+
+/** Builds one SD-ELEMENT with §6.3.3 escaping; throws on a name the grammar forbids. */
+export function formatSdElement(id: string, params: Readonly<Record<string, string>>): string {
+  if (!SD_NAME_RE.test(id))
+    throw invalid(`SD-ID "${id}" is not 1-32 printable ASCII characters without = ] " or space`);
+  let out = `[${id}`;
+  for (const [name, value] of Object.entries(params)) {
+    if (!SD_NAME_RE.test(name))
+      throw invalid(`PARAM-NAME "${name}" is not 1-32 printable ASCII characters without = ] " or space`);
+    out += ` ${name}="${value.replace(/["\\\]]/g, (c) => `\\${c}`)}"`;
+  }
+  return `${out}]`;
+}
+
 export interface SyslogMessage {
+  /** 0–23, see FACILITIES. */
   readonly facility: number;
+  /** 0–7, see SEVERITIES. */
   readonly severity: number;
   readonly timestamp: Date;
   readonly hostname: string;
   readonly appName: string;
   readonly procId: string;
   readonly msgId?: string;
+  /** Already-formatted STRUCTURED-DATA (see formatSdElement); NILVALUE when absent. */
+  readonly structuredData?: string;
   readonly message: string;
 }
 
-/**
- * `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG` (RFC 5424 §6). MSG is UTF-8
- * without the BOM: §6.4 makes the BOM a SHOULD only when the sender knows MSG is Unicode
- * text meant for display; ours is a JSON line, and rsyslog would keep the BOM bytes in it.
- */
-export function formatRfc5424(m: SyslogMessage): Buffer {
-  const pri = m.facility * 8 + m.severity;
-  const head = `<${pri}>1 ${m.timestamp.toISOString()} ${field(m.hostname, 255)} ${field(m.appName, 48)} ${field(m.procId, 128)} ${field(m.msgId, 32)} - `;
-  return Buffer.concat([Buffer.from(head, "ascii"), Buffer.from(m.message, "utf8")]);
+function invalid(message: string): TrunklineError {
+  return new TrunklineError(ErrorCodes.SYSLOG_INVALID, message);
 }
 
-/** RFC 6587 §3.4.1 octet counting: `MSG-LEN SP SYSLOG-MSG`. */
+/**
+ * `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG` (RFC 5424 §6).
+ *
+ * MSG is UTF-8 without the BOM. §6.4 says a sender SHOULD prefix the BOM when it knows MSG
+ * is Unicode; we leave it out on purpose: our MSG is a JSON line meant for machines, rsyslog
+ * and most collectors keep the three BOM bytes inside the stored text (breaking JSON
+ * parsers downstream), and MSG-ANY (§6.4) makes BOM-less UTF-8 a valid message.
+ *
+ * Throws E_SYSLOG_INVALID for a facility or severity out of range or malformed
+ * structured data: those are programming errors, never caused by what is logged.
+ */
+export function formatRfc5424(m: SyslogMessage): Buffer {
+  if (!Number.isInteger(m.facility) || m.facility < 0 || m.facility > 23)
+    throw invalid(`facility ${m.facility} is not 0-23`);
+  if (!Number.isInteger(m.severity) || m.severity < 0 || m.severity > 7)
+    throw invalid(`severity ${m.severity} is not 0-7`);
+  const sd = m.structuredData === undefined || m.structuredData === "" ? "-" : m.structuredData;
+  if (sd !== "-" && !SD_ELEMENTS_RE.test(sd))
+    throw invalid(`structured data ${JSON.stringify(sd)} does not follow RFC 5424 §6.3`);
+  const ts = Number.isNaN(m.timestamp.getTime()) ? "-" : m.timestamp.toISOString();
+  // PRI = facility * 8 + severity (§6.2.1); VERSION is 1.
+  const head = `<${m.facility * 8 + m.severity}>1 ${ts} ${headerField(m.hostname, 255)} ${headerField(m.appName, 48)} ${headerField(m.procId, 128)} ${headerField(m.msgId, 32)} ${sd}`;
+  if (m.message === "") return Buffer.from(head, "ascii");
+  return Buffer.concat([Buffer.from(`${head} `, "ascii"), Buffer.from(m.message, "utf8")]);
+}
+
+/** RFC 6587 §3.4.1 octet counting: `MSG-LEN SP SYSLOG-MSG`, MSG-LEN in octets. */
 export function frameOctetCounting(msg: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${msg.length} `, "ascii"), msg]);
+}
+
+/**
+ * Cuts `buf` to at most `max` bytes without splitting a UTF-8 sequence, so a truncated
+ * message is still valid UTF-8 (RFC 5424 §6.1 allows truncation; §6.4 wants valid UTF-8).
+ */
+export function truncateUtf8(buf: Buffer, max: number): Buffer {
+  if (buf.length <= max) return buf;
+  let end = max;
+  // Step back over continuation bytes (10xxxxxx) to the lead byte, then drop that
+  // sequence if it does not fit whole.
+  while (end > 0 && ((buf[end] as number) & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end);
 }

@@ -1,169 +1,375 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { connect, type Socket } from "node:net";
+import { lookup } from "node:dns";
+import { connect, isIP, type Socket } from "node:net";
 import { hostname } from "node:os";
-import { formatRfc5424, frameOctetCounting, type SyslogTarget } from "./syslog-format.ts";
+import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
+import { formatRfc5424, frameOctetCounting, type SyslogTarget, truncateUtf8 } from "./syslog-format.ts";
 
-/** RFC 5426 §3.2: a receiver SHOULD take 2048 bytes; larger datagrams may be lost. */
+/** RFC 5426 §3.2: every receiver takes 2048 octets; larger datagrams may be cut or lost. */
 const UDP_MAX = 2048;
+/** RFC 5425 §4.3.1: receivers SHOULD take 8192 octets; rsyslog's default maxMessageSize is 8k. */
+const TCP_MAX = 8192;
 const DEFAULT_QUEUE = 1000;
+const DEFAULT_QUEUE_BYTES = 1024 * 1024;
+/** UDP sends handed to libuv and not yet called back; the rest wait in the bounded queue. */
+const UDP_IN_FLIGHT = 64;
+const CONNECT_TIMEOUT_MS = 5000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+/** A connection that lived this long was a real one: the next failure starts backing off anew. */
+const STABLE_MS = 2000;
+/** dns.lookup results are reused this long, so logging never floods the libuv thread pool. */
+const RESOLVE_TTL_MS = 60_000;
+const CLOSE_TIMEOUT_MS = 1000;
+
+export interface SyslogSinkOptions {
+  readonly target: SyslogTarget;
+  /** 0–23 (FACILITIES). */
+  readonly facility: number;
+  readonly appName: string;
+  /** HOSTNAME field; the machine's host name by default. */
+  readonly hostname?: string;
+  /** Records waiting for the network, at most (default 1000); the oldest go first. */
+  readonly maxQueue?: number;
+  /** Bytes waiting for the network, at most (default 1 MiB). */
+  readonly maxQueueBytes?: number;
+}
+
+export interface SyslogStats {
+  /** Records handed to the kernel (UDP: sent; TCP: written to the socket). */
+  readonly sent: number;
+  /** Records given up: queue full (oldest first), or still queued when close() gave up. */
+  readonly dropped: number;
+  /** Send, connect and DNS failures. */
+  readonly errors: number;
+  readonly queued: number;
+  readonly queuedBytes: number;
+  readonly lastError: string | undefined;
+}
 
 /**
- * Sends log records to a syslog server without ever blocking or crashing the proxy: UDP
- * datagrams are fire-and-forget; TCP keeps a bounded queue (oldest dropped and counted when
- * full), respects backpressure, and reconnects with capped exponential backoff.
+ * Sends log records to a syslog server without ever blocking or crashing the proxy.
+ * Every record goes through one bounded queue (count and bytes; the oldest are dropped and
+ * counted when full) and leaves it only when the transport can take it: UDP one datagram
+ * per record with a bounded number in flight; TCP octet-counted frames (RFC 6587 §3.4.1)
+ * on a lazily opened connection, written only while the socket is not applying
+ * backpressure, reconnected with capped exponential backoff. The host name is resolved once
+ * per RESOLVE_TTL_MS, not per record. Sockets are unref'd: logging never keeps the process
+ * alive, except for close()'s bounded flush.
  */
 export class SyslogSink {
   readonly target: SyslogTarget;
   readonly facility: number;
   readonly #appName: string;
   readonly #hostname: string;
+  readonly #procId = String(process.pid);
   readonly #maxQueue: number;
-  readonly #stats = { sent: 0, dropped: 0, errors: 0 };
-  #udp: UdpSocket | undefined;
+  readonly #maxQueueBytes: number;
+  readonly #max: number;
+
+  #sent = 0;
+  #dropped = 0;
+  #errors = 0;
+  #lastError: string | undefined;
+
+  #queue: Buffer[] = [];
+  #queuedBytes = 0;
+
+  #address: { ip: string; family: 4 | 6; expires: number } | undefined;
+  #resolving = false;
+  #retry: NodeJS.Timeout | undefined;
+  #backoff = BACKOFF_MIN_MS;
+
+  /** The datagram socket with its own in-flight count, so a replaced socket's late callbacks cannot skew the new one's. */
+  #udp: { sock: UdpSocket; family: 4 | 6; inFlight: number } | undefined;
+
   #tcp: Socket | undefined;
   #connected = false;
-  #writable = true;
-  #queue: Buffer[] = [];
-  #backoff = BACKOFF_MIN_MS;
-  #retry: NodeJS.Timeout | undefined;
-  #closed = false;
+  #writable = false;
+  #connectedAt = 0;
 
-  constructor(opts: {
-    target: SyslogTarget;
-    facility: number;
-    appName: string;
-    hostname?: string;
-    maxQueue?: number;
-  }) {
-    this.target = opts.target;
-    this.facility = opts.facility;
+  #closing: Promise<void> | undefined;
+  /** Set while close() waits: called whenever progress was made or a transport gave up. */
+  #onProgress: (() => void) | undefined;
+
+  constructor(opts: SyslogSinkOptions) {
+    const f = opts.facility;
+    if (!Number.isInteger(f) || f < 0 || f > 23)
+      throw new TrunklineError(ErrorCodes.SYSLOG_INVALID, `syslog facility ${f} is not 0-23`);
+    const t = opts.target;
+    if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535)
+      throw new TrunklineError(ErrorCodes.SYSLOG_INVALID, `syslog port ${t.port} is not 1-65535`);
+    if (t.host === "") throw new TrunklineError(ErrorCodes.SYSLOG_INVALID, "syslog host is empty");
+    const q = opts.maxQueue ?? DEFAULT_QUEUE;
+    const qb = opts.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
+    if (!Number.isInteger(q) || q < 1)
+      throw new TrunklineError(ErrorCodes.SYSLOG_INVALID, `maxQueue ${q} must be a positive integer`);
+    if (!Number.isInteger(qb) || qb < 1)
+      throw new TrunklineError(ErrorCodes.SYSLOG_INVALID, `maxQueueBytes ${qb} must be a positive integer`);
+    this.target = { transport: t.transport, host: t.host, port: t.port };
+    this.facility = f;
     this.#appName = opts.appName;
     this.#hostname = opts.hostname ?? hostname();
-    this.#maxQueue = opts.maxQueue ?? DEFAULT_QUEUE;
+    this.#maxQueue = q;
+    this.#maxQueueBytes = qb;
+    this.#max = t.transport === "udp" ? UDP_MAX : TCP_MAX;
   }
 
-  stats(): { sent: number; dropped: number; errors: number; queued: number } {
-    return { ...this.#stats, queued: this.#queue.length };
+  stats(): SyslogStats {
+    return {
+      sent: this.#sent,
+      dropped: this.#dropped,
+      errors: this.#errors,
+      queued: this.#queue.length,
+      queuedBytes: this.#queuedBytes,
+      lastError: this.#lastError,
+    };
   }
 
+  /** Queues one record; never throws, never waits. `msgId` fills the MSGID field. */
   write(severity: number, message: string, msgId?: string): void {
-    if (this.#closed) return;
-    const msg = formatRfc5424({
-      facility: this.facility,
-      severity,
-      timestamp: new Date(),
-      hostname: this.#hostname,
-      appName: this.#appName,
-      procId: String(process.pid),
-      ...(msgId !== undefined ? { msgId } : {}),
-      message,
-    });
+    if (this.#closing) {
+      this.#dropped++;
+      return;
+    }
     try {
-      if (this.target.transport === "udp") this.#sendUdp(msg);
-      else this.#enqueue(frameOctetCounting(msg));
-    } catch {
-      this.#stats.errors++;
+      const sev = Number.isFinite(severity) ? Math.min(7, Math.max(0, Math.trunc(severity))) : 6;
+      const msg = formatRfc5424({
+        facility: this.facility,
+        severity: sev,
+        timestamp: new Date(),
+        hostname: this.#hostname,
+        appName: this.#appName,
+        procId: this.#procId,
+        ...(msgId !== undefined ? { msgId } : {}),
+        message,
+      });
+      const cut = truncateUtf8(msg, this.#max);
+      this.#enqueue(this.target.transport === "tcp" ? frameOctetCounting(cut) : cut);
+      this.#pump();
+    } catch (err) {
+      this.#fail(err);
     }
   }
 
-  #sendUdp(msg: Buffer): void {
-    if (!this.#udp) {
-      this.#udp = createSocket(this.target.host.includes(":") ? "udp6" : "udp4");
-      this.#udp.on("error", () => {
-        this.#stats.errors++;
-      });
-      this.#udp.unref();
+  #fail(err: unknown): void {
+    this.#errors++;
+    this.#lastError = errorMessage(err);
+  }
+
+  #enqueue(item: Buffer): void {
+    while (
+      this.#queue.length > 0 &&
+      (this.#queue.length >= this.#maxQueue || this.#queuedBytes + item.length > this.#maxQueueBytes)
+    ) {
+      const old = this.#queue.shift() as Buffer;
+      this.#queuedBytes -= old.length;
+      this.#dropped++;
     }
-    const data = msg.length > UDP_MAX ? msg.subarray(0, UDP_MAX) : msg;
-    this.#udp.send(data, this.target.port, this.target.host, (err) => {
-      if (err) this.#stats.errors++;
-      else this.#stats.sent++;
+    this.#queue.push(item);
+    this.#queuedBytes += item.length;
+  }
+
+  #dequeue(): Buffer {
+    const item = this.#queue.shift() as Buffer;
+    this.#queuedBytes -= item.length;
+    return item;
+  }
+
+  /** Moves queued records to the transport as far as it can take them now. */
+  #pump(): void {
+    if (this.#queue.length > 0) {
+      const addr = this.#currentAddress();
+      if (addr) {
+        if (this.target.transport === "udp") this.#pumpUdp(addr);
+        else this.#pumpTcp(addr);
+      }
+    }
+    this.#onProgress?.();
+  }
+
+  /** The resolved address, stale if a refresh is under way; undefined while there is none. */
+  #currentAddress(): { ip: string; family: 4 | 6 } | undefined {
+    const a = this.#address;
+    if (a === undefined || a.expires <= Date.now()) this.#resolve();
+    return this.#address;
+  }
+
+  #resolve(): void {
+    if (this.#resolving || this.#retry) return;
+    const host = this.target.host;
+    const literal = isIP(host);
+    if (literal !== 0) {
+      this.#address = { ip: host, family: literal === 6 ? 6 : 4, expires: Number.POSITIVE_INFINITY };
+      return;
+    }
+    this.#resolving = true;
+    lookup(host, (err, ip, family) => {
+      this.#resolving = false;
+      if (err) {
+        this.#fail(err);
+        // With a stale address the sink keeps going; without one it retries later.
+        if (!this.#address) this.#scheduleRetry();
+        this.#onProgress?.();
+        return;
+      }
+      this.#address = { ip, family: family === 6 ? 6 : 4, expires: Date.now() + RESOLVE_TTL_MS };
+      this.#pump();
     });
   }
 
-  #enqueue(frame: Buffer): void {
-    if (this.#queue.length >= this.#maxQueue) {
-      this.#queue.shift();
-      this.#stats.dropped++;
-    }
-    this.#queue.push(frame);
-    if (!this.#tcp && !this.#retry) this.#connect();
-    else this.#flush();
+  #scheduleRetry(): void {
+    if (this.#retry || this.#closing) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#pump();
+    }, this.#backoff);
+    this.#retry.unref();
+    this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
   }
 
-  #connect(): void {
-    if (this.#closed) return;
-    const sock = connect({ host: this.target.host, port: this.target.port });
-    sock.unref();
-    sock.setNoDelay(true);
+  #pumpUdp(addr: { ip: string; family: 4 | 6 }): void {
+    let udp = this.#udp;
+    if (!udp || udp.family !== addr.family) {
+      udp?.sock.close();
+      const sock = createSocket(addr.family === 6 ? "udp6" : "udp4");
+      const fresh = { sock, family: addr.family, inFlight: 0 };
+      sock.on("error", (err) => {
+        this.#fail(err);
+        if (this.#udp === fresh) this.#udp = undefined;
+        sock.close();
+      });
+      if (this.#closing) sock.ref();
+      else sock.unref();
+      this.#udp = udp = fresh;
+    }
+    const u = udp;
+    while (this.#queue.length > 0 && u.inFlight < UDP_IN_FLIGHT) {
+      const datagram = this.#dequeue();
+      u.inFlight++;
+      try {
+        u.sock.send(datagram, this.target.port, addr.ip, (err) => {
+          u.inFlight--;
+          if (err) this.#fail(err);
+          else this.#sent++;
+          if (this.#udp === u) this.#pump();
+        });
+      } catch (err) {
+        // The socket was closed under us (its 'error' above): this record is lost.
+        u.inFlight--;
+        this.#fail(err);
+        break;
+      }
+    }
+  }
+
+  #pumpTcp(addr: { ip: string; family: 4 | 6 }): void {
+    const sock = this.#tcp;
+    if (!sock) {
+      if (!this.#retry) this.#connect(addr);
+      return;
+    }
+    if (!this.#connected) return;
+    // Backpressure: once write() says the socket buffer is full, wait for 'drain'; the
+    // queue (bounded) absorbs the rest, so a server that never reads costs a fixed amount.
+    while (this.#writable && this.#queue.length > 0) {
+      this.#sent++;
+      this.#writable = sock.write(this.#dequeue());
+    }
+  }
+
+  #connect(addr: { ip: string; family: 4 | 6 }): void {
+    const sock = connect({ host: addr.ip, port: this.target.port, family: addr.family });
+    if (this.#closing) sock.ref();
+    else sock.unref();
     this.#tcp = sock;
     this.#connected = false;
+    this.#writable = false;
+    // A black-holed server would otherwise hold the connect for the kernel's ~2 minutes.
+    sock.setTimeout(CONNECT_TIMEOUT_MS, () =>
+      sock.destroy(new Error(`connect to ${this.target.host}:${this.target.port} timed out`)),
+    );
     sock.on("connect", () => {
+      sock.setTimeout(0);
+      sock.setKeepAlive(true, 60_000);
       this.#connected = true;
       this.#writable = true;
-      this.#backoff = BACKOFF_MIN_MS;
-      this.#flush();
+      this.#connectedAt = Date.now();
+      this.#pump();
     });
     sock.on("drain", () => {
       this.#writable = true;
-      this.#flush();
+      this.#pump();
     });
-    // A syslog server never talks back; anything it sends is ignored.
-    sock.on("data", () => {});
-    sock.on("error", () => {
-      this.#stats.errors++;
-    });
+    // A syslog server never talks back (RFC 6587); anything it sends is discarded.
+    sock.resume();
+    sock.on("error", (err) => this.#fail(err));
     sock.on("close", () => {
       if (this.#tcp !== sock) return;
+      const lived = this.#connected ? Date.now() - this.#connectedAt : 0;
       this.#tcp = undefined;
       this.#connected = false;
-      if (this.#closed) return;
-      this.#retry = setTimeout(() => {
-        this.#retry = undefined;
-        if (this.#queue.length > 0) this.#connect();
-      }, this.#backoff);
-      this.#retry.unref();
-      this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
+      this.#writable = false;
+      if (lived >= STABLE_MS) this.#backoff = BACKOFF_MIN_MS;
+      // Reconnect only for records that wait; otherwise the next write() connects.
+      if (this.#queue.length > 0) this.#scheduleRetry();
+      this.#onProgress?.();
     });
   }
 
-  #flush(): void {
-    const sock = this.#tcp;
-    if (!sock || !this.#connected) return;
-    while (this.#writable && this.#queue.length > 0) {
-      const frame = this.#queue.shift() as Buffer;
-      this.#stats.sent++;
-      this.#writable = sock.write(frame);
-    }
-  }
-
-  /** Flushes what it can within `timeoutMs`, then lets go. */
-  async close(timeoutMs = 1000): Promise<void> {
-    this.#closed = true;
-    if (this.#retry) clearTimeout(this.#retry);
-    const tcp = this.#tcp;
-    if (tcp) {
-      this.#flush();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          tcp.destroy();
-          resolve();
-        }, timeoutMs);
-        t.unref();
-        tcp.end(() => {
-          clearTimeout(t);
-          resolve();
-        });
-        if (!this.#connected) {
-          clearTimeout(t);
-          tcp.destroy();
-          resolve();
+  /**
+   * Stops taking records and flushes what it can within `timeoutMs` (default 1 s): the
+   * queue, then a clean TCP close. Whatever is left then is dropped and counted. Never
+   * rejects; repeated calls share the same promise.
+   */
+  close(timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = new Promise<void>((resolve) => {
+      if (this.#retry) {
+        clearTimeout(this.#retry);
+        this.#retry = undefined;
+      }
+      // Hold the process open for the bounded flush only.
+      this.#tcp?.ref();
+      this.#udp?.sock.ref();
+      let done = false;
+      let ending = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.#onProgress = undefined;
+        this.#dropped += this.#queue.length;
+        this.#queue = [];
+        this.#queuedBytes = 0;
+        this.#tcp?.destroy();
+        this.#tcp = undefined;
+        this.#udp?.sock.close();
+        this.#udp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      // Within close, one failed attempt (DNS, connect) means the server is not there:
+      // nothing retries, so give up at once rather than at the deadline.
+      this.#onProgress = () => {
+        if (this.target.transport === "udp") {
+          if (this.#queue.length === 0 && (this.#udp?.inFlight ?? 0) === 0) finish();
+          else if (!this.#address && !this.#resolving) finish();
+          return;
         }
-      });
-    }
-    this.#udp?.close();
-    this.#udp = undefined;
+        const sock = this.#tcp;
+        if (!sock) {
+          if (!this.#resolving) finish();
+          return;
+        }
+        if (this.#connected && this.#writable && this.#queue.length === 0 && !ending) {
+          ending = true;
+          // 'finish': everything was handed to the kernel, which still delivers it after we close.
+          sock.end(finish);
+        }
+      };
+      this.#pump();
+    });
+    return this.#closing;
   }
 }
