@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { createLogger } from "../../src/observe/logger.ts";
 import { agiCall } from "../helpers/asterisk.ts";
-import { refusedPort } from "../helpers/blackhole.ts";
 import { startCli } from "../helpers/cli.ts";
 import { startRsyslog } from "../helpers/rsyslog.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
@@ -50,13 +49,12 @@ test("the running proxy logs its sessions to rsyslog (log.syslog in the config)"
   cleanup.push(rs.close);
   const up = await startAgiServer({ commands: ["NOOP"] });
   cleanup.push(up.close);
-  const port = await refusedPort();
   const dir = mkdtempSync(join(tmpdir(), "tl-syslog-"));
   const f = join(dir, "t.yaml");
   writeFileSync(
     f,
     `log: { level: info, syslog: "tcp://127.0.0.1:${rs.tcpPort}", syslog_facility: local3 }
-listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
 routes: [ { listener: agi, pool: main } ]
 pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
 `,
@@ -64,6 +62,8 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   const proc = startCli(["run", "-c", f]);
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started");
+  // Port 0 in the config: the kernel picks a free port, read back from the log.
+  const port = Number((await proc.waitFor((l) => l.msg === "listening")).port);
   assert.equal((await agiCall({ port, url: "agi://x/hello" })).status, "SUCCESS");
   const line = await rs.waitFor(/ session \{/);
   assert.match(

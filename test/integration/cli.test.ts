@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { agiCall } from "../helpers/asterisk.ts";
-import { refusedPort } from "../helpers/blackhole.ts";
 import { runCli, startCli } from "../helpers/cli.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
 
@@ -87,18 +86,19 @@ pools:
 test("run: SIGTERM drains (in-flight session completes, new ones refused), exits 0; SIGHUP reloads", async () => {
   const up = await startAgiServer({ commands: ["NOOP", "NOOP"], holdOpenMs: 800 });
   cleanup.push(up.close);
-  const port = await refusedPort();
   const f = join(dir, "run.yaml");
   writeFileSync(
     f,
-    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
   );
   const proc = startCli(["-c", f]);
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started");
+  // Port 0 in the config: the kernel picks a free port, read back from the log.
+  const port = Number((await proc.waitFor((l) => l.msg === "listening")).port);
   writeFileSync(
     f,
-    `log: { level: debug }\nlisteners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+    `log: { level: debug }\nlisteners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
   );
   proc.child.kill("SIGHUP");
   await proc.waitFor((l) => l.event === "reload" && l.msg === "configuration reloaded");
@@ -120,15 +120,15 @@ test("run: SIGTERM drains (in-flight session completes, new ones refused), exits
 test("run: a second signal exits at once", async () => {
   const up = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 10_000 });
   cleanup.push(up.close);
-  const port = await refusedPort();
   const f = join(dir, "run2.yaml");
   writeFileSync(
     f,
-    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
   );
   const proc = startCli(["run", "-c", f]);
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started");
+  const port = Number((await proc.waitFor((l) => l.msg === "listening")).port);
   const inflight = agiCall({ port, url: "agi://x/y", timeoutMs: 6000 });
   await new Promise((r) => setTimeout(r, 300));
   proc.child.kill("SIGINT");

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { agiCall } from "../helpers/asterisk.ts";
-import { refusedPort } from "../helpers/blackhole.ts";
 import { startCli } from "../helpers/cli.ts";
 import { startProxy } from "../helpers/proxy.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
@@ -117,16 +116,17 @@ pools:
 test("shutdown_timeout bounds the drain: a session still open then is closed and the proxy exits 0", async () => {
   const up = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 20_000 });
   cleanup.push(up.close);
-  const port = await refusedPort();
   const dir = mkdtempSync(join(tmpdir(), "tl-sd-"));
   const f = join(dir, "t.yaml");
   writeFileSync(
     f,
-    `shutdown_timeout: 500ms\nlisteners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
+    `shutdown_timeout: 500ms\nlisteners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]\nroutes: [ { listener: agi, pool: main } ]\npools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }\n`,
   );
   const proc = startCli(["run", "-c", f]);
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started");
+  // Port 0 in the config: the kernel picks a free port, read back from the log.
+  const port = Number((await proc.waitFor((l) => l.msg === "listening")).port);
   const call = agiCall({ port, url: "agi://x/y", timeoutMs: 10_000 });
   await new Promise((r) => setTimeout(r, 300));
   const t = Date.now();
