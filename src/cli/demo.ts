@@ -4,39 +4,13 @@
  */
 import { formatHostPort, parseHostPort } from "../core/address.ts";
 import { errorMessage } from "../core/errors.ts";
-import type { Log, LogFn } from "../core/types.ts";
+import { createLogger } from "../observe/logger.ts";
 import { startDemoServer } from "../protocols/fastagi/demo-server.ts";
 import { one, parseArgs } from "./args.ts";
 
 export const usage = "trunkline demo [--listen 127.0.0.1:4574]";
 
 const DEFAULT_LISTEN = "127.0.0.1:4574";
-const LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
-
-/**
- * JSON lines on stdout, info and above. A few lines of our own rather than the proxy's
- * logger: the demo has no config and no syslog.
- */
-function lineLog(bindings: Record<string, unknown> = {}): Log {
-  const fn =
-    (level: (typeof LEVELS)[number]): LogFn =>
-    (a: object | string, msg?: string) => {
-      if (LEVELS.indexOf(level) < LEVELS.indexOf("info")) return;
-      const fields = typeof a === "string" ? { msg: a } : { ...a, msg: msg ?? "" };
-      process.stdout.write(
-        `${JSON.stringify({ level, time: new Date().toISOString(), ...bindings, ...fields })}\n`,
-      );
-    };
-  return {
-    trace: fn("trace"),
-    debug: fn("debug"),
-    info: fn("info"),
-    warn: fn("warn"),
-    error: fn("error"),
-    child: (more) => lineLog({ ...bindings, ...more }),
-  };
-}
-
 export async function main(argv: string[]): Promise<number> {
   let listen: string;
   try {
@@ -60,12 +34,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`trunkline demo: --listen: ${hp}\n`);
     return 2;
   }
-  const log = lineLog({ component: "demo" });
+  const logger = createLogger({ level: "info", appName: "trunkline-demo" });
+  const log = logger.log;
   let server: Awaited<ReturnType<typeof startDemoServer>>;
   try {
     server = await startDemoServer({ host: hp.host, port: hp.port, log });
   } catch (err) {
     process.stderr.write(`trunkline demo: cannot listen on ${formatHostPort(hp)}: ${errorMessage(err)}\n`);
+    await logger.close();
     return 1;
   }
   log.info({ listen: formatHostPort({ host: hp.host, port: server.port }) }, "demo FastAGI server listening");
@@ -75,5 +51,6 @@ export async function main(argv: string[]): Promise<number> {
   });
   log.info({ signal }, "demo FastAGI server stopping");
   await server.close();
+  await logger.close();
   return 0;
 }
