@@ -263,6 +263,12 @@ async function startTrunkline(
     cfg,
     "--no-watch",
   ]);
+  await waitListening(name, child, port);
+  return { child, port };
+}
+
+/** Waits until a proxy child listens; fails with its last output if it exits first. */
+async function waitListening(name: string, child: Child, port: number): Promise<void> {
   await waitUntil(
     `${name} to listen on ${port}`,
     () => {
@@ -273,7 +279,6 @@ async function startTrunkline(
   ).catch((err: Error) => {
     throw new Error(`${err.message}; exit: ${child.exited}\n${child.tail()}`);
   });
-  return { child, port };
 }
 
 async function startHaproxy(
@@ -306,16 +311,7 @@ async function startHaproxy(
     ].join("\n"),
   );
   const child = launch(name, HAPROXY, ["-f", cfg, "-db"]);
-  await waitUntil(
-    `${name} to listen on ${port}`,
-    () => {
-      if (child.exited !== null) throw new Error(`${name} exited (${child.exited}) before listening`);
-      return isListening(port);
-    },
-    15_000,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; exit: ${child.exited}\n${child.tail()}`);
-  });
+  await waitListening(name, child, port);
   return { child, port };
 }
 
