@@ -214,6 +214,8 @@ export class SyslogSink {
         return;
       }
       this.#address = { ip, family: family === 6 ? 6 : 4, expires: Date.now() + RESOLVE_TTL_MS };
+      // For TCP the backoff is the connection's, reset once one holds.
+      if (this.target.transport === "udp") this.#backoff = BACKOFF_MIN_MS;
       this.#pump();
     });
   }
@@ -231,13 +233,13 @@ export class SyslogSink {
   #pumpUdp(addr: { ip: string; family: 4 | 6 }): void {
     let udp = this.#udp;
     if (!udp || udp.family !== addr.family) {
-      udp?.sock.close();
+      if (udp) closeQuietly(udp.sock);
       const sock = createSocket(addr.family === 6 ? "udp6" : "udp4");
       const fresh = { sock, family: addr.family, inFlight: 0 };
       sock.on("error", (err) => {
         this.#fail(err);
         if (this.#udp === fresh) this.#udp = undefined;
-        sock.close();
+        closeQuietly(sock);
       });
       if (this.#closing) sock.ref();
       else sock.unref();
@@ -344,7 +346,7 @@ export class SyslogSink {
         this.#queuedBytes = 0;
         this.#tcp?.destroy();
         this.#tcp = undefined;
-        this.#udp?.sock.close();
+        if (this.#udp) closeQuietly(this.#udp.sock);
         this.#udp = undefined;
         resolve();
       };
@@ -372,4 +374,11 @@ export class SyslogSink {
     });
     return this.#closing;
   }
+}
+
+/** dgram's close() throws when the socket is already closed; here that is not an error. */
+function closeQuietly(sock: UdpSocket): void {
+  try {
+    sock.close();
+  } catch {}
 }

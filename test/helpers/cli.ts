@@ -90,12 +90,12 @@ export function startCli(args: string[]): Running {
       }
     },
     exited(timeoutMs = 8000) {
-      return Promise.race([
-        exit,
-        new Promise<number | null>((_, rej) =>
-          setTimeout(() => rej(new Error("process did not exit")), timeoutMs),
-        ),
-      ]);
+      // The limit's timer is cleared once the race is decided, so it never holds the test file open.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<number | null>((_, rej) => {
+        timer = setTimeout(() => rej(new Error("process did not exit")), timeoutMs);
+      });
+      return Promise.race([exit, limit]).finally(() => clearTimeout(timer));
     },
     kill() {
       child.kill("SIGKILL");

@@ -97,15 +97,13 @@ test("TCP target refusing connections: 5,000 writes take milliseconds, the queue
     maxQueue: 100,
   });
   t.after(() => sink.close());
-  let writeMs = 0;
-  const lag = await maxLag(async () => {
-    const t0 = performance.now();
-    for (let i = 0; i < 5000; i++) sink.write(6, `message ${i}`);
-    writeMs = performance.now() - t0;
-    await sleep(450);
-  });
-  assert.ok(writeMs < 300, `5,000 writes took ${writeMs.toFixed(0)}ms`);
-  assert.ok(lag < 100, `event loop held ${lag.toFixed(0)}ms`);
+  const t0 = performance.now();
+  for (let i = 0; i < 5000; i++) sink.write(6, `message ${i}`);
+  const writeMs = performance.now() - t0;
+  // While it retries in the background, the event loop stays free.
+  const lag = await maxLag(() => sleep(450));
+  assert.ok(writeMs < 500, `5,000 writes took ${writeMs.toFixed(0)}ms`);
+  assert.ok(lag < 150, `event loop held ${lag.toFixed(0)}ms`);
   const st = sink.stats();
   assert.equal(st.sent, 0);
   assert.ok(st.queued <= 100, `queued ${st.queued}`);
@@ -140,18 +138,19 @@ test("TCP target that accepts but never reads: backpressure respected, memory bo
   t.after(() => sink.close());
   const big = "x".repeat(2000);
   const written = 20_000;
-  let firstBatchMs = 0;
+  let first5000Ms = 0;
+  // In batches of 1,000 so that the lag measured is the sink's, not this loop's.
   const lag = await maxLag(async () => {
-    for (let batch = 0; batch < written / 5000; batch++) {
+    for (let batch = 0; batch < written / 1000; batch++) {
       const t0 = performance.now();
-      for (let i = 0; i < 5000; i++) sink.write(6, big);
-      if (batch === 0) firstBatchMs = performance.now() - t0;
-      await sleep(20);
+      for (let i = 0; i < 1000; i++) sink.write(6, big);
+      if (batch < 5) first5000Ms += performance.now() - t0;
+      await sleep(10);
     }
     await sleep(200);
   });
-  assert.ok(firstBatchMs < 500, `5,000 writes of 2 kB took ${firstBatchMs.toFixed(0)}ms`);
-  assert.ok(lag < 300, `event loop held ${lag.toFixed(0)}ms`);
+  assert.ok(first5000Ms < 500, `5,000 writes of 2 kB took ${first5000Ms.toFixed(0)}ms`);
+  assert.ok(lag < 200, `event loop held ${lag.toFixed(0)}ms`);
   assert.equal(held.length, 1, "one connection, no reconnect storm");
   const st = sink.stats();
   assert.ok(
