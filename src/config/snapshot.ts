@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { createSecureContext } from "node:tls";
 import { formatHostPort, type HostPort, parseHostPort } from "../core/address.ts";
 import { errorMessage } from "../core/errors.ts";
 import { FACILITIES, parseSyslogTarget } from "../observe/syslog-format.ts";
@@ -95,6 +96,14 @@ export function buildSnapshot(
       return fail(path, `invalid regular expression: ${errorMessage(err)}`);
     }
   };
+  /** A key that does not match its certificate, or PEM that is not PEM, fails here, once. */
+  const checkTls = (path: ConfigPath, material: { cert?: Buffer; key?: Buffer; ca?: Buffer }): void => {
+    try {
+      createSecureContext(material);
+    } catch (err) {
+      fail(path, `TLS material does not load: ${errorMessage(err)}`);
+    }
+  };
   const clientTls = (
     path: ConfigPath,
     t: NonNullable<RawConfig["pools"]>[string]["servers"][number]["tls"],
@@ -110,6 +119,11 @@ export function buildSnapshot(
       servername: t.servername,
       verify: t.verify ?? true,
     };
+    checkTls(path, {
+      ...(out.ca ? { ca: out.ca } : {}),
+      ...(out.cert ? { cert: out.cert } : {}),
+      ...(out.key ? { key: out.key } : {}),
+    });
     return out;
   };
 
@@ -151,6 +165,7 @@ export function buildSnapshot(
       const key = readPem([...path, "tls", "key"], l.tls.key);
       const ca = l.tls.ca === undefined ? undefined : readPem([...path, "tls", "ca"], l.tls.ca);
       if (cert && key) {
+        checkTls([...path, "tls"], { cert, key, ...(ca ? { ca } : {}) });
         tls = { certFile: l.tls.cert, keyFile: l.tls.key, caFile: l.tls.ca, cert, key, ca };
       }
     }

@@ -1,6 +1,5 @@
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import {
-  createSecureContext,
   createServer as createTlsServer,
   type SecureContextOptions,
   type Server as TlsServer,
@@ -106,9 +105,8 @@ export class FastAgiListener {
         config.tls.ca !== old.tls?.ca
       ) {
         try {
+          // The snapshot already proved the material loads (config/snapshot.ts).
           server.setSecureContext(tlsOptions(config.tls));
-          // Verify the pair loads before we log success: createSecureContext throws on a bad key.
-          createSecureContext(tlsOptions(config.tls));
           this.#log.info({}, "TLS certificates reloaded");
         } catch (err) {
           this.#log.error(

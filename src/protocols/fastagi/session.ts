@@ -73,6 +73,8 @@ const MAX_PENDING = 64 * 1024;
 /** After one side has closed, how long the other may take to flush and close. */
 const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
+/** A `to:` target has no pool settings: the same connect bound as a pool's default. */
+const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 
 /**
  * One FastAGI session: read the header, route, connect (with failover), then relay both
@@ -308,7 +310,12 @@ export class FastAgiSession {
 
   async #connectTarget(target: RouteTarget): Promise<Socket | undefined> {
     try {
-      const sock = await this.#env.connect(target.address, target.tls, 1000, this.#cancel);
+      const sock = await this.#env.connect(
+        target.address,
+        target.tls,
+        TARGET_CONNECT_TIMEOUT_MS,
+        this.#cancel,
+      );
       if (this.#finished) {
         sock.destroy();
         return undefined;
