@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { buildGeneration } from "../../src/app/runtime.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { type AgiRequest, fullUrl, splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
+import { type AgiRequest, fullUrl, queryParams, splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
 import { decide } from "../../src/protocols/fastagi/router.ts";
 
 function req(url: string, vars: Record<string, string> = {}): AgiRequest {
@@ -59,6 +59,43 @@ test("rewrite with named groups, numbered groups and header variables; query kep
   );
   assert.ok(r2.kind === "pool");
   assert.equal(fullUrl(r2.request), "agi://h/b/a?cid=555");
+});
+
+test("rewrite encodes header values: a caller name adds no parameter, + stays +, path captures stay URL text", async () => {
+  const r = await route(
+    `  - { listener: agi, match: { path: "^/ivr/(?<app>[^/]+)$" }, rewrite: "/apps/$<app>?name=\${agi_calleridname}&cid=\${agi_callerid}", pool: ivr }\n`,
+    req("agi://h:4573/ivr/main%20menu?old=1", { agi_calleridname: "Bob&admin=1", agi_callerid: "+4930123" }),
+  );
+  assert.ok(r.kind === "pool");
+  assert.equal(fullUrl(r.request), "agi://h:4573/apps/main%20menu?name=Bob%26admin%3D1&cid=%2B4930123");
+  assert.deepEqual(
+    queryParams(r.request.query),
+    new Map([
+      ["name", "Bob&admin=1"],
+      ["cid", "+4930123"],
+    ]),
+  );
+});
+
+test("a ? in a header value in the rewritten path starts no query: the request's query is kept", async () => {
+  const r = await route(
+    `  - { listener: agi, match: { path: ^/by-name$ }, rewrite: "/n/\${agi_calleridname}", pool: ivr }\n`,
+    req("agi://h/by-name?lang=fr", { agi_calleridname: "a?b=1/c" }),
+  );
+  assert.ok(r.kind === "pool");
+  assert.equal(r.request.path, "/n/a%3Fb%3D1%2Fc");
+  assert.equal(r.request.query, "lang=fr");
+});
+
+test("a re-injected request is matched on its encoded path, as on any raw path", async () => {
+  const routes = `
+  - { listener: agi, match: { path: ^/old$ }, rewrite: "/cid/\${agi_callerid}", reinject: true }
+  - { listener: agi, match: { path: ^/cid/%2B49 }, pool: fr }
+  - { listener: agi, pool: default }
+`;
+  const r = await route(routes, req("agi://h/old", { agi_callerid: "+4930123" }));
+  assert.ok(r.kind === "pool" && r.pool === "fr" && r.hops === 1);
+  assert.equal(r.request.path, "/cid/%2B4930123");
 });
 
 test("reinject: the rewritten request re-enters the routes, bounded", async () => {

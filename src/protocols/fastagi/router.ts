@@ -2,7 +2,14 @@ import { parseAgiUrl } from "../../config/snapshot.ts";
 import type { RouteConfig, RouteTarget } from "../../config/types.ts";
 import { formatHostPort } from "../../core/address.ts";
 import type { ScriptOutcome } from "../../core/script-runner.ts";
-import { type AgiRequest, expandTemplate, fullUrl, queryParams, splitAgiUrl } from "./request.ts";
+import {
+  type AgiRequest,
+  type CompiledTemplate,
+  compileTemplate,
+  fullUrl,
+  queryParams,
+  splitAgiUrl,
+} from "./request.ts";
 
 /** Re-injection is bounded: a rewritten request re-enters the routes at most this many times. */
 export const MAX_HOPS = 4;
@@ -39,9 +46,24 @@ function matches(route: RouteConfig, req: AgiRequest): RegExpExecArray | null | 
   return m;
 }
 
+/**
+ * Rewrite templates compiled once per template text. A bridge until the config snapshot
+ * holds the compiled template itself; it grows only with distinct templates ever configured.
+ */
+const compiled = new Map<string, CompiledTemplate>();
+
+function rewriteTemplate(template: string): CompiledTemplate {
+  let t = compiled.get(template);
+  if (t === undefined) {
+    t = compileTemplate(template, "url");
+    compiled.set(template, t);
+  }
+  return t;
+}
+
 /** Applies a rewrite: a new path, and a new query only if the template gives one. */
 function rewrite(req: AgiRequest, template: string, m: RegExpExecArray | null): AgiRequest {
-  const out = expandTemplate(template, m, req.vars);
+  const out = rewriteTemplate(template)(m, req.vars);
   const q = out.indexOf("?");
   if (q < 0) return { ...req, path: out };
   return { ...req, path: out.slice(0, q), query: out.slice(q + 1) };
