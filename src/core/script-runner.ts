@@ -48,6 +48,8 @@ import(workerData.url).then(
 export type ScriptOutcome = { ok: true; value: unknown } | { ok: false; error: string };
 
 export interface ScriptRunnerOptions {
+  /** Digest of the script file's bytes, computed by the caller; lets a reload keep this runner. */
+  readonly digest?: string;
   /** Calls that may wait for a starting worker; more fail at once. */
   readonly maxQueued?: number;
   /** Bound on worker start-up (spawn to ready); default max(5 s, 10 × timeout). */
@@ -74,6 +76,7 @@ const DEFAULT_MAX_QUEUED = 1000;
 export class ScriptRunner {
   readonly file: string;
   readonly exportName: string;
+  readonly digest: string | undefined;
   readonly #maxQueued: number;
   readonly #startTimeoutMs: number | undefined;
   #timeoutMs: number;
@@ -93,6 +96,7 @@ export class ScriptRunner {
     this.file = file;
     this.exportName = exportName;
     this.#timeoutMs = timeoutMs;
+    this.digest = options.digest;
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#startTimeoutMs = options.startTimeoutMs;
   }
@@ -100,6 +104,11 @@ export class ScriptRunner {
   /** Per-call bound, counted from the moment a ready worker is handed the call. */
   get timeoutMs(): number {
     return this.#timeoutMs;
+  }
+
+  /** Adopts a new script_timeout for calls handed over from now on; no restart. */
+  setTimeoutMs(ms: number): void {
+    this.#timeoutMs = ms;
   }
 
   /** A worker has loaded the module and waits for calls. */
@@ -115,6 +124,22 @@ export class ScriptRunner {
   /** Milliseconds from spawn to ready of the last worker that became ready. */
   get startupMs(): number | undefined {
     return this.#startupMs;
+  }
+
+  /**
+   * True when a reload naming this file, export and content digest may keep this runner
+   * (and its warm worker). Without digests on both sides the content cannot be vouched for;
+   * a runner that failed to load or is closed is not worth keeping.
+   */
+  reusableFor(file: string, exportName: string, digest: string | undefined): boolean {
+    return (
+      !this.#closed &&
+      this.#loadError === undefined &&
+      this.digest !== undefined &&
+      digest === this.digest &&
+      file === this.file &&
+      exportName === this.exportName
+    );
   }
 
   /**

@@ -198,6 +198,32 @@ test("close() fails queued calls, and later calls and start() return at once", a
   assert.equal(r.ready, false);
 });
 
+test("setTimeoutMs() adopts a new bound without a restart", async () => {
+  const { file, loads } = routeModule();
+  const r = runner(file, "default", 50);
+  await r.start();
+  r.setTimeoutMs(2000);
+  assert.equal(r.timeoutMs, 2000);
+  assert.deepEqual(await r.call({ n: 1, sleepMs: 150 }), { ok: true, value: { echo: 1 } });
+  assert.equal(loads.count, 1);
+});
+
+test("reusableFor() keeps a runner only for the same file, export and content digest", async () => {
+  const { file } = routeModule();
+  const r = runner(file, "default", 50, { digest: "abc" });
+  assert.equal(r.reusableFor(file, "default", "abc"), true);
+  assert.equal(r.reusableFor(file, "default", "abd"), false);
+  assert.equal(r.reusableFor(file, "route", "abc"), false);
+  assert.equal(r.reusableFor(`${file}x`, "default", "abc"), false);
+  assert.equal(r.reusableFor(file, "default", undefined), false);
+  assert.equal(runner(file, "default", 50).reusableFor(file, "default", undefined), false);
+  const broken = runner(file, "nope", 50, { digest: "abc" });
+  await broken.start();
+  assert.equal(broken.reusableFor(file, "nope", "abc"), false, "a load error is retried on reload");
+  await r.close();
+  assert.equal(r.reusableFor(file, "default", "abc"), false);
+});
+
 test("a ready, idle runner does not keep the process alive", () => {
   const { file } = routeModule();
   const src = fileURLToPath(new URL("../../src/core/script-runner.ts", import.meta.url));
