@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
@@ -5,106 +6,329 @@ import { Worker } from "node:worker_threads";
  * Runs a user's routing function in a worker thread, so that a throw, a rejected promise,
  * a slow answer or even an endless loop in it costs one session a FAILURE and never the
  * proxy: each call is bounded by a timeout, and a worker that misses one is terminated and
- * started afresh on the next call.
+ * replaced at once.
+ *
+ * The worker imports the module and resolves the export before it says `ready`, and a
+ * call's timeout only starts when the call is handed to a ready worker: thread start-up and
+ * module import (tens of milliseconds idle, much more on a loaded machine) would otherwise
+ * eat into a short script_timeout. Calls made while the worker starts wait in a bounded
+ * queue, and start-up itself is bounded, so no call waits forever.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-let fnPromise;
-function load() {
-  if (!fnPromise) {
-    fnPromise = import(workerData.url).then((m) => {
-      const fn = workerData.exportName === "default" ? (m.default ?? m.route) : m[workerData.exportName];
-      if (typeof fn !== "function") throw new Error("export '" + workerData.exportName + "' of " + workerData.url + " is not a function");
-      return fn;
-    });
-  }
-  return fnPromise;
-}
+let fn;
 parentPort.on("message", async (msg) => {
   try {
-    const fn = await load();
     const result = await fn(msg.request);
     parentPort.postMessage({ id: msg.id, result: result === undefined ? null : result });
   } catch (err) {
     parentPort.postMessage({ id: msg.id, error: String(err && err.stack ? err.message : err) });
   }
 });
+import(workerData.url).then(
+  (m) => {
+    const f = workerData.exportName === "default" ? (m.default ?? m.route) : m[workerData.exportName];
+    if (typeof f !== "function") {
+      parentPort.postMessage({
+        loadError: "route script " + workerData.file + " does not export a function named '" + workerData.exportName + "'",
+      });
+      return;
+    }
+    fn = f;
+    parentPort.postMessage({ ready: true });
+  },
+  (err) => {
+    parentPort.postMessage({
+      loadError: "route script " + workerData.file + " failed to load: " + String(err && err.stack ? err.message : err),
+    });
+  },
+);
 `;
 
 export type ScriptOutcome = { ok: true; value: unknown } | { ok: false; error: string };
 
+export interface ScriptRunnerOptions {
+  /** Digest of the script file's bytes, computed by the caller; lets a reload keep this runner. */
+  readonly digest?: string;
+  /** Calls that may wait for a starting worker; more fail at once. */
+  readonly maxQueued?: number;
+  /** Bound on worker start-up (spawn to ready); default max(5 s, 10 × timeout). */
+  readonly startTimeoutMs?: number;
+}
+
+type WorkerMessage =
+  | { ready: true }
+  | { loadError: string }
+  | { id: number; result?: unknown; error?: string };
+
+interface Pending {
+  readonly resolve: (o: ScriptOutcome) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Queued {
+  readonly request: unknown;
+  readonly resolve: (o: ScriptOutcome) => void;
+}
+
+const DEFAULT_MAX_QUEUED = 1000;
+
 export class ScriptRunner {
   readonly file: string;
   readonly exportName: string;
-  readonly timeoutMs: number;
+  readonly digest: string | undefined;
+  readonly #maxQueued: number;
+  readonly #startTimeoutMs: number | undefined;
+  #timeoutMs: number;
   #worker: Worker | undefined;
+  #workerReady = false;
+  #spawnedAt = 0;
+  #startupMs: number | undefined;
+  #startTimer: NodeJS.Timeout | undefined;
+  #startWaiters: (() => void)[] = [];
+  #loadError: string | undefined;
+  #closed = false;
   #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (o: ScriptOutcome) => void; timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<number, Pending>();
+  #queue: Queued[] = [];
 
-  constructor(file: string, exportName: string, timeoutMs: number) {
+  constructor(file: string, exportName: string, timeoutMs: number, options: ScriptRunnerOptions = {}) {
     this.file = file;
     this.exportName = exportName;
-    this.timeoutMs = timeoutMs;
+    this.#timeoutMs = timeoutMs;
+    this.digest = options.digest;
+    this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.#startTimeoutMs = options.startTimeoutMs;
   }
 
-  #spawn(): Worker {
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { url: pathToFileURL(this.file).href, exportName: this.exportName },
-      // Route scripts are small: cap their heap so a runaway one cannot eat the proxy's memory.
-      resourceLimits: { maxOldGenerationSizeMb: 64 },
-      execArgv: [],
-    });
-    w.unref();
-    w.on("message", (msg: { id: number; result?: unknown; error?: string }) => {
-      const p = this.#pending.get(msg.id);
-      if (!p) return;
-      this.#pending.delete(msg.id);
-      clearTimeout(p.timer);
-      p.resolve(msg.error !== undefined ? { ok: false, error: msg.error } : { ok: true, value: msg.result });
+  /** Per-call bound, counted from the moment a ready worker is handed the call. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /** Adopts a new script_timeout for calls handed over from now on; no restart. */
+  setTimeoutMs(ms: number): void {
+    this.#timeoutMs = ms;
+  }
+
+  /** A worker has loaded the module and waits for calls. */
+  get ready(): boolean {
+    return this.#worker !== undefined && this.#workerReady;
+  }
+
+  /** Why the module could not be loaded; set, every call fails with it at once. */
+  get loadError(): string | undefined {
+    return this.#loadError;
+  }
+
+  /** Milliseconds from spawn to ready of the last worker that became ready. */
+  get startupMs(): number | undefined {
+    return this.#startupMs;
+  }
+
+  /**
+   * True when a reload naming this file, export and content digest may keep this runner
+   * (and its warm worker). Without digests on both sides the content cannot be vouched for;
+   * a runner that failed to load or is closed is not worth keeping.
+   */
+  reusableFor(file: string, exportName: string, digest: string | undefined): boolean {
+    return (
+      !this.#closed &&
+      this.#loadError === undefined &&
+      this.digest !== undefined &&
+      digest === this.digest &&
+      file === this.file &&
+      exportName === this.exportName
+    );
+  }
+
+  /**
+   * Spawns the worker now; resolves once it is ready, failed to load (see loadError), did
+   * not start in time, or the runner closed. Never rejects.
+   */
+  start(): Promise<void> {
+    if (this.#closed || this.#loadError !== undefined || this.ready) return Promise.resolve();
+    if (this.#worker === undefined) this.#spawn();
+    return new Promise((resolve) => this.#startWaiters.push(resolve));
+  }
+
+  call(request: unknown): Promise<ScriptOutcome> {
+    if (this.#closed) return Promise.resolve({ ok: false, error: "route script closed" });
+    if (this.#loadError !== undefined) return Promise.resolve({ ok: false, error: this.#loadError });
+    const worker = this.#worker;
+    if (worker !== undefined && this.#workerReady) {
+      return new Promise((resolve) => this.#dispatch(worker, request, resolve));
+    }
+    if (this.#queue.length >= this.#maxQueued) {
+      return Promise.resolve({
+        ok: false,
+        error: `route script worker is starting and ${this.#maxQueued} calls already wait for it`,
+      });
+    }
+    if (worker === undefined) this.#spawn();
+    return new Promise((resolve) => this.#queue.push({ request, resolve }));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#failQueued("route script closed");
+    this.#failPending("route script closed");
+    const w = this.#dropWorker();
+    this.#settleStart();
+    if (w) await w.terminate();
+  }
+
+  #startBoundMs(): number {
+    return this.#startTimeoutMs ?? Math.max(5000, 10 * this.#timeoutMs);
+  }
+
+  #spawn(): void {
+    let w: Worker;
+    try {
+      w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { url: pathToFileURL(this.file).href, file: this.file, exportName: this.exportName },
+        // Route scripts are small: cap their heap so a runaway one cannot eat the proxy's memory.
+        resourceLimits: { maxOldGenerationSizeMb: 64 },
+        execArgv: [],
+      });
+    } catch (err) {
+      this.#loadFailed(
+        `route script worker could not be started: ${err instanceof Error ? err.message : err}`,
+      );
+      return;
+    }
+    this.#worker = w;
+    this.#workerReady = false;
+    this.#spawnedAt = performance.now();
+    const bound = this.#startBoundMs();
+    // Unref'd: while it matters the worker itself is ref'd (see #updateRef).
+    this.#startTimer = setTimeout(() => {
+      if (this.#worker !== w || this.#workerReady) return;
+      // Not made permanent: a loaded machine may be slower than the bound. The next call
+      // spawns again (lazily, so a module looping at top level does not burn a core forever).
+      void this.#dropWorker()?.terminate();
+      this.#failQueued(`route script worker did not start within ${bound}ms`);
+      this.#settleStart();
+    }, bound).unref();
+    this.#updateRef();
+
+    w.on("message", (msg: WorkerMessage) => {
+      if (this.#worker !== w) return;
+      if ("ready" in msg) {
+        this.#workerReady = true;
+        this.#startupMs = performance.now() - this.#spawnedAt;
+        clearTimeout(this.#startTimer);
+        this.#startTimer = undefined;
+        const queued = this.#queue;
+        this.#queue = [];
+        for (const q of queued) this.#dispatch(w, q.request, q.resolve);
+        this.#updateRef();
+        this.#settleStart();
+      } else if ("loadError" in msg) {
+        this.#loadFailed(msg.loadError);
+      } else {
+        const p = this.#pending.get(msg.id);
+        if (!p) return;
+        this.#pending.delete(msg.id);
+        clearTimeout(p.timer);
+        p.resolve(
+          msg.error !== undefined ? { ok: false, error: msg.error } : { ok: true, value: msg.result },
+        );
+        this.#updateRef();
+      }
     });
     const onDead = (reason: string) => {
       if (this.#worker !== w) return;
-      this.#worker = undefined;
-      this.#failAll(reason);
+      if (!this.#workerReady) {
+        // Died while importing the module (process.exit at top level, out of memory):
+        // as broken as a module that throws.
+        this.#loadFailed(`${reason} while loading ${this.file}`);
+        return;
+      }
+      const hadCalls = this.#pending.size > 0;
+      this.#dropWorker();
+      this.#failPending(reason);
+      // A call killed it: replace it now so the next call finds a warm worker. One that
+      // dies on its own with nothing in flight is replaced lazily, so a module that exits
+      // from a timer cannot make a respawn loop.
+      if (hadCalls && !this.#closed) this.#spawn();
     };
     w.on("error", (err) => onDead(`route script crashed: ${err.message}`));
     w.on("exit", (code) => onDead(`route script worker exited with code ${code}`));
+  }
+
+  #dispatch(worker: Worker, request: unknown, resolve: (o: ScriptOutcome) => void): void {
+    const id = this.#nextId++;
+    const timeoutMs = this.#timeoutMs;
+    const timer = setTimeout(() => {
+      if (!this.#pending.delete(id)) return;
+      resolve({ ok: false, error: `route script did not answer within ${timeoutMs}ms` });
+      // It may be stuck in a loop: replace it now; the other calls in flight fail too.
+      if (this.#worker === worker) {
+        void this.#dropWorker()?.terminate();
+        this.#failPending("route script restarted after a timeout");
+        if (!this.#closed) this.#spawn();
+      }
+    }, timeoutMs).unref();
+    this.#pending.set(id, { resolve, timer });
+    try {
+      worker.postMessage({ id, request });
+    } catch (err) {
+      // The request could not be cloned: this call fails, the worker is fine.
+      this.#pending.delete(id);
+      clearTimeout(timer);
+      resolve({
+        ok: false,
+        error: `route script request not sendable: ${err instanceof Error ? err.message : err}`,
+      });
+    }
+    this.#updateRef();
+  }
+
+  #loadFailed(reason: string): void {
+    this.#loadError = reason;
+    void this.#dropWorker()?.terminate();
+    this.#failQueued(reason);
+    this.#failPending(reason);
+    this.#settleStart();
+  }
+
+  /** Forgets the current worker (its late events are ignored) and returns it. */
+  #dropWorker(): Worker | undefined {
+    const w = this.#worker;
+    this.#worker = undefined;
+    this.#workerReady = false;
+    clearTimeout(this.#startTimer);
+    this.#startTimer = undefined;
     return w;
   }
 
-  #failAll(reason: string): void {
+  /** The worker keeps the process alive only while someone waits for it. */
+  #updateRef(): void {
+    const w = this.#worker;
+    if (!w) return;
+    if (!this.#workerReady || this.#pending.size > 0) w.ref();
+    else w.unref();
+  }
+
+  #settleStart(): void {
+    const waiters = this.#startWaiters;
+    this.#startWaiters = [];
+    for (const r of waiters) r();
+  }
+
+  #failQueued(reason: string): void {
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const q of queued) q.resolve({ ok: false, error: reason });
+  }
+
+  #failPending(reason: string): void {
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer);
       this.#pending.delete(id);
       p.resolve({ ok: false, error: reason });
     }
-  }
-
-  call(request: unknown): Promise<ScriptOutcome> {
-    this.#worker ??= this.#spawn();
-    const worker = this.#worker;
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        resolve({ ok: false, error: `route script did not answer within ${this.timeoutMs}ms` });
-        // It may be stuck in a loop: replace it; the other calls in flight fail too.
-        if (this.#worker === worker) {
-          this.#worker = undefined;
-          this.#failAll("route script restarted after a timeout");
-          void worker.terminate();
-        }
-      }, this.timeoutMs);
-      this.#pending.set(id, { resolve, timer });
-      worker.postMessage({ id, request });
-    });
-  }
-
-  async close(): Promise<void> {
-    this.#failAll("route script closed");
-    const w = this.#worker;
-    this.#worker = undefined;
-    if (w) await w.terminate();
   }
 }
