@@ -1,9 +1,13 @@
-import { loadConfigFile } from "../config/load.ts";
+import { FileProvider } from "../config/providers/file.ts";
+import type { ConfigProvider } from "../config/providers/types.ts";
 import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
 import type { Log } from "../core/types.ts";
+import { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
 import { HealthMonitor } from "../health/monitor.ts";
-import { logServerChange, logSession } from "../observe/events.ts";
+import { attachLogging } from "../observe/events.ts";
+import { parseSource } from "./config.ts";
 import { Runtime } from "./runtime.ts";
 
 export interface ProxyLogging {
@@ -14,43 +18,38 @@ export interface ProxyLogging {
 
 export interface ProxyOptions {
   readonly configFile: string;
+  /** Where complete configs come from; the config file by default. */
+  readonly provider?: ConfigProvider;
   /** Builds the logger from the first snapshot. */
   readonly logging: (s: Snapshot) => ProxyLogging;
   readonly watch?: boolean;
 }
 
 /**
- * The composition root of `trunkline run`: config → runtime (listeners, pools, routes) →
- * health → watcher. Every reload (file change, SIGHUP) goes through `reload()`: load,
+ * The composition root of `trunkline run`: config source → watcher → runtime (listeners,
+ * pools, routes) → health, all publishing on one event bus that observe/ turns into logs.
+ * Every reload (file change, SIGHUP) goes through the watcher: read, drop if unchanged,
  * validate, swap whole, or keep the running config and say why.
  */
 export class TrunklineProxy {
   readonly runtime: Runtime;
+  readonly events: EventBus<TrunklineEvents>;
   readonly #opts: ProxyOptions;
   readonly #logging: ProxyLogging;
-  readonly #log: Log;
   readonly #watcher: ConfigWatcher;
   readonly #health: HealthMonitor;
+  readonly #detach: () => void;
   #current: Snapshot;
 
-  private constructor(opts: ProxyOptions, snapshot: Snapshot, logging: ProxyLogging) {
+  private constructor(opts: ProxyOptions, watcher: ConfigWatcher, snapshot: Snapshot, logging: ProxyLogging) {
     this.#opts = opts;
     this.#current = snapshot;
     this.#logging = logging;
-    this.#log = logging.log;
-    const log = this.#log;
-    this.#health = new HealthMonitor(log);
-    this.runtime = new Runtime({
-      log,
-      onSession: (r) => logSession(log, r),
-      onServerChange: (c) => logServerChange(log, c),
-      onGeneration: (gen) => this.#health.update(gen.pools),
-    });
-    this.#watcher = new ConfigWatcher(
-      opts.configFile,
-      (s) => this.#apply(s),
-      (r, reason) => this.#logReload(r, reason),
-    );
+    this.events = new EventBus<TrunklineEvents>();
+    this.#detach = attachLogging(this.events, logging.log);
+    this.#health = new HealthMonitor(this.events);
+    this.runtime = new Runtime(this.events);
+    this.#watcher = watcher;
   }
 
   get snapshot(): Snapshot {
@@ -58,58 +57,67 @@ export class TrunklineProxy {
   }
 
   get log(): Log {
-    return this.#log;
+    return this.#logging.log;
   }
 
   /** Loads the config (throws ConfigError), starts listening (throws on bind errors). */
   static async start(opts: ProxyOptions): Promise<TrunklineProxy> {
-    const snapshot = loadConfigFile(opts.configFile);
+    let self: TrunklineProxy | undefined;
+    const provider = opts.provider ?? new FileProvider(opts.configFile);
+    const watcher = new ConfigWatcher({
+      provider,
+      parse: parseSource,
+      apply: (s) => (self ? self.#apply(s) : Promise.resolve("not started")),
+      onResult: (r, reason) => {
+        if (self) self.#reloaded(r, reason);
+      },
+    });
+    const snapshot = await watcher.initial();
     const logging = opts.logging(snapshot);
-    const p = new TrunklineProxy(opts, snapshot, logging);
+    const p = new TrunklineProxy(opts, watcher, snapshot, logging);
+    self = p;
     try {
       await p.runtime.start(snapshot);
     } catch (err) {
       await p.runtime.close();
+      p.#detach();
       await logging.close();
       throw err;
     }
-    if (opts.watch !== false) p.#watcher.watch(snapshot);
-    p.#log.info(
-      {
-        config: opts.configFile,
-        listeners: snapshot.listeners.length,
-        routes: snapshot.routes.length,
-        pools: snapshot.pools.size,
-      },
-      "trunkline started",
-    );
+    p.#health.update(p.runtime.generation.pools);
+    watcher.adopt(snapshot);
+    if (opts.watch !== false) watcher.watch();
+    p.events.emit("proxy.started", {
+      config: opts.configFile,
+      listeners: snapshot.listeners.length,
+      routes: snapshot.routes.length,
+      pools: snapshot.pools.size,
+    });
     return p;
   }
 
-  async #apply(s: Snapshot): Promise<ReloadResult> {
-    if (s.digest === this.#current.digest) return { kind: "unchanged" };
+  async #apply(s: Snapshot): Promise<string | undefined> {
     const err = await this.runtime.apply(s);
-    if (err) return { kind: "rejected", error: err.message };
+    if (err) return err.message;
     this.#current = s;
+    this.#health.update(this.runtime.generation.pools);
     this.#logging.reconfigure(s);
-    if (this.#opts.watch !== false) this.#watcher.watch(s);
-    return { kind: "applied", snapshot: s };
+    return undefined;
   }
 
-  /** Reloads from the file now (SIGHUP). Logs the result; never throws. */
+  #reloaded(r: ReloadResult, reason: string): void {
+    this.events.emit("reload", {
+      outcome: r.kind,
+      reason,
+      source: this.#opts.configFile,
+      generation: this.runtime.generation.number,
+      ...(r.kind === "rejected" ? { error: r.error } : {}),
+    });
+  }
+
+  /** Reloads from the source now (SIGHUP). Logs the result; never throws. */
   reload(reason: string): Promise<ReloadResult> {
     return this.#watcher.reload(reason);
-  }
-
-  #logReload(r: ReloadResult, reason: string): void {
-    if (r.kind === "applied")
-      this.#log.info({ event: "reload", reason, config: this.#opts.configFile }, "configuration reloaded");
-    else if (r.kind === "unchanged") this.#log.info({ event: "reload", reason }, "configuration unchanged");
-    else
-      this.#log.error(
-        { event: "reload", reason, error: r.error },
-        "configuration rejected; the running configuration stays",
-      );
   }
 
   /** Stops accepting, waits for sessions until the deadline, then closes what is left. */
@@ -118,7 +126,8 @@ export class TrunklineProxy {
     this.#health.close();
     await this.runtime.drain(deadline);
     await this.runtime.close();
-    this.#log.info({ event: "shutdown" }, "trunkline stopped");
+    this.events.emit("proxy.stopped", {});
+    this.#detach();
     await this.#logging.close();
   }
 
@@ -126,6 +135,7 @@ export class TrunklineProxy {
     this.#watcher.close();
     this.#health.close();
     await this.runtime.close();
+    this.#detach();
     await this.#logging.close();
   }
 }

@@ -1,58 +1,39 @@
-import { buildPools, type Pool } from "../balance/pool.ts";
-import type { ChangeSink } from "../balance/server-state.ts";
-import type { ListenerConfig, RouteConfig, Snapshot } from "../config/types.ts";
+import { buildPools } from "../balance/pool.ts";
+import type { ListenerConfig, Snapshot } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
 import { errorMessage } from "../core/errors.ts";
-import { ScriptRunner } from "../core/script-runner.ts";
-import type { Log } from "../core/types.ts";
-import { connectUpstream } from "../protocols/fastagi/connect.ts";
-import { FastAgiListener } from "../protocols/fastagi/listener.ts";
-import { decide, type RouteTable } from "../protocols/fastagi/router.ts";
-import type { SessionEnv, SessionRecord } from "../protocols/fastagi/session.ts";
+import { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
+import type {
+  GenerationView,
+  ListenerContext,
+  ProtocolListener,
+  ProtocolRoutes,
+} from "../protocols/protocol.ts";
+import { PROTOCOLS, protocolNamed } from "../protocols/registry.ts";
+import { ServerRegistry } from "../servers/registry.ts";
 
-/** Everything derived from one snapshot. Sessions capture the generation they started in. */
-export interface Generation {
-  readonly snapshot: Snapshot;
-  readonly pools: ReadonlyMap<string, Pool>;
-  readonly table: RouteTable;
-  readonly scripts: ReadonlyMap<number, ScriptRunner>;
+/** Everything derived from one snapshot. Sessions capture the generation they routed in. */
+export interface Generation extends GenerationView {
+  readonly routers: ReadonlyMap<string, ProtocolRoutes>;
 }
 
-export interface RuntimeHooks {
-  readonly log: Log;
-  readonly onSession?: (record: SessionRecord) => void;
-  readonly onServerChange?: ChangeSink;
-  /** Called after a generation is applied (health checks hook in here). */
-  readonly onGeneration?: (gen: Generation, previous: Generation | undefined) => void;
-}
-
-export function buildGeneration(snapshot: Snapshot, emit: ChangeSink, previous?: Generation): Generation {
-  const pools = buildPools(snapshot.pools, emit, previous?.pools);
-  const scripts = new Map<number, ScriptRunner>();
-  for (const r of snapshot.routes) {
-    if (r.script)
-      scripts.set(r.index, new ScriptRunner(r.script.file, r.script.exportName, r.script.timeoutMs));
+/** Builds a generation: pools over the registry's servers, and each protocol's routes. */
+export function buildGeneration(
+  snapshot: Snapshot,
+  registry: ServerRegistry,
+  previous?: Generation,
+  number = (previous?.number ?? 0) + 1,
+): Generation {
+  const pools = buildPools(snapshot.pools, registry, previous?.pools);
+  const routers = new Map<string, ProtocolRoutes>();
+  for (const p of PROTOCOLS) {
+    routers.set(
+      p.name,
+      p.buildRoutes(snapshot.routes, (n) => pools.has(n), previous?.routers.get(p.name)),
+    );
   }
-  const table: RouteTable = {
-    routes: snapshot.routes,
-    hasPool: (name) => pools.has(name),
-    runScript: (route: RouteConfig, request) => {
-      const runner = scripts.get(route.index);
-      return runner ? runner.call(request) : Promise.resolve({ ok: false, error: "route script not loaded" });
-    },
-  };
-  return { snapshot, pools, table, scripts };
-}
-
-function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
-  // Turning TLS or client-certificate checking on or off needs a new socket: a live
-  // setSecureContext() swaps certificates but cannot change requestCert.
-  return (
-    a.protocol === b.protocol &&
-    formatHostPort(a.listen) === formatHostPort(b.listen) &&
-    (a.tls === undefined) === (b.tls === undefined) &&
-    (a.tls?.ca === undefined) === (b.tls?.ca === undefined)
-  );
+  return { number, snapshot, pools, routers, routes: (p) => routers.get(p) };
 }
 
 /**
@@ -60,19 +41,17 @@ function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
  * in whole; if a new listener cannot bind, nothing changes and the error is returned.
  */
 export class Runtime {
+  readonly events: EventBus<TrunklineEvents>;
+  readonly registry: ServerRegistry;
   #gen: Generation | undefined;
-  readonly #listeners = new Map<string, FastAgiListener>();
-  readonly #draining = new Set<FastAgiListener>();
-  readonly #hooks: RuntimeHooks;
-  readonly #log: Log;
-  readonly #emit: ChangeSink;
+  readonly #listeners = new Map<string, ProtocolListener>();
+  readonly #draining = new Set<ProtocolListener>();
+  readonly #ctx: ListenerContext;
 
-  constructor(hooks: RuntimeHooks) {
-    this.#hooks = hooks;
-    this.#log = hooks.log;
-    this.#emit = (c) => {
-      hooks.onServerChange?.(c);
-    };
+  constructor(events = new EventBus<TrunklineEvents>()) {
+    this.events = events;
+    this.registry = new ServerRegistry((c) => events.emit("server.state", c));
+    this.#ctx = { events, current: () => this.generation };
   }
 
   get generation(): Generation {
@@ -80,8 +59,12 @@ export class Runtime {
     return this.#gen;
   }
 
-  listener(name: string): FastAgiListener | undefined {
+  listener(name: string): ProtocolListener | undefined {
     return this.#listeners.get(name);
+  }
+
+  get listeners(): ReadonlyMap<string, ProtocolListener> {
+    return this.#listeners;
   }
 
   get activeSessions(): number {
@@ -91,38 +74,57 @@ export class Runtime {
     return n;
   }
 
-  #envFactory = (listener: ListenerConfig): SessionEnv => {
-    let gen: Generation | undefined;
-    return {
-      listener,
-      decide: (req) => {
-        gen = this.generation;
-        return decide(gen.table, listener.name, req);
-      },
-      pool: (name) => (gen ?? this.generation).pools.get(name),
-      connect: connectUpstream,
-      ended: (record) => this.#hooks.onSession?.(record),
-    };
-  };
-
   async start(snapshot: Snapshot): Promise<void> {
     const err = await this.apply(snapshot);
     if (err) throw err;
   }
 
+  /** The listener (current or draining) bound to the address a config names. */
+  #holder(cfg: ListenerConfig): ProtocolListener | undefined {
+    const want = formatHostPort(cfg.listen);
+    for (const l of [...this.#listeners.values(), ...this.#draining])
+      if (cfg.listen.port !== 0 && formatHostPort(l.config.listen) === want) return l;
+    return undefined;
+  }
+
+  /**
+   * Starts a new listener. When its address is held by one that is being replaced (TLS
+   * turned on or off, a protocol change, a rename), that one hands the address over: it
+   * closes its listening socket (its sessions go on), the new one binds, and on failure the
+   * old one takes the address back.
+   */
+  async #bind(l: ProtocolListener, handedOver: ProtocolListener[]): Promise<void> {
+    try {
+      await l.start();
+      return;
+    } catch (err) {
+      const holder =
+        (err as NodeJS.ErrnoException).code === "EADDRINUSE" ? this.#holder(l.config) : undefined;
+      if (!holder) throw err;
+      await holder.release();
+      handedOver.push(holder);
+      await l.start();
+    }
+  }
+
   /** Applies a validated snapshot. Returns an error (and changes nothing) if a listener cannot bind. */
   async apply(snapshot: Snapshot): Promise<Error | undefined> {
     const previous = this.#gen;
-    const started: FastAgiListener[] = [];
-    const replaced: FastAgiListener[] = [];
+    const started: ProtocolListener[] = [];
+    const replaced: ProtocolListener[] = [];
+    const handedOver: ProtocolListener[] = [];
     for (const cfg of snapshot.listeners) {
+      const proto = protocolNamed(cfg.protocol);
+      if (!proto) return new Error(`listener ${cfg.name}: no protocol "${cfg.protocol}"`);
       const cur = this.#listeners.get(cfg.name);
-      if (cur && sameBinding(cur.config, cfg)) continue;
-      const l = new FastAgiListener(cfg, this.#envFactory, this.#log);
+      if (cur && cur.config.protocol === cfg.protocol && proto.sameBinding(cur.config, cfg)) continue;
+      const l = proto.createListener(cfg, this.#ctx);
       try {
-        await l.start();
+        await this.#bind(l, handedOver);
       } catch (e) {
         for (const s of started) await s.close();
+        await l.close();
+        for (const h of handedOver) await h.rebind().catch(() => {});
         return new Error(
           `listener ${cfg.name} cannot listen on ${formatHostPort(cfg.listen)}: ${errorMessage(e)}`,
         );
@@ -130,7 +132,7 @@ export class Runtime {
       started.push(l);
       if (cur) replaced.push(cur);
     }
-    const gen = buildGeneration(snapshot, this.#emit, previous);
+    const gen = buildGeneration(snapshot, this.registry, previous);
     this.#gen = gen;
     const names = new Set(snapshot.listeners.map((l) => l.name));
     for (const [name, l] of this.#listeners) {
@@ -146,18 +148,17 @@ export class Runtime {
       else this.#listeners.get(cfg.name)?.update(cfg);
     }
     if (previous) {
-      // In-flight script calls keep their runner until their own timeout; then it goes.
-      const maxTimeout = Math.max(0, ...[...previous.scripts.values()].map((s) => s.timeoutMs));
-      setTimeout(() => {
-        for (const s of previous.scripts.values()) void s.close();
-      }, maxTimeout + 100).unref();
+      // Calls in flight keep the old routes (and any worker not handed on) until their own timeout.
+      for (const [name, routes] of previous.routers) {
+        if (gen.routers.get(name) === routes) continue;
+        setTimeout(() => void routes.close(), routes.lingerMs).unref();
+      }
     }
-    this.#hooks.onGeneration?.(gen, previous);
     return undefined;
   }
 
   /** A listener leaving the config stops accepting; its sessions run to their end. */
-  #retire(l: FastAgiListener): void {
+  #retire(l: ProtocolListener): void {
     this.#draining.add(l);
     void l.drain(Number.POSITIVE_INFINITY).then(() => this.#draining.delete(l));
   }
@@ -168,6 +169,6 @@ export class Runtime {
 
   async close(): Promise<void> {
     await Promise.all([...this.#listeners.values(), ...this.#draining].map((l) => l.close()));
-    for (const s of this.#gen?.scripts.values() ?? []) await s.close();
+    for (const r of this.#gen?.routers.values() ?? []) await r.close();
   }
 }

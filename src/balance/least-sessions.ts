@@ -17,12 +17,24 @@ export class LeastSessions<S extends Balanceable> implements Balancer<S> {
     return chosen;
   }
 
+  /**
+   * The sequence a session would try: what pick() would take now, then (that server having
+   * failed and been released) what the next pick() would take, and so on. The turn advances
+   * with each simulated pick exactly as it does with real ones.
+   */
   order(candidates: readonly S[]): S[] {
-    const turn = this.#turn;
-    return candidates
-      .map((s, i) => ({ s, i, r: ratio(s) }))
-      .sort((a, b) => a.r - b.r || rot(a.i, turn, candidates.length) - rot(b.i, turn, candidates.length))
-      .map((x) => x.s);
+    const left = [...candidates];
+    const out: S[] = [];
+    let turn = this.#turn;
+    while (left.length > 0) {
+      const tied = this.#tied(left);
+      const chosen = tied[turn % tied.length];
+      if (chosen === undefined) break;
+      out.push(chosen);
+      left.splice(left.indexOf(chosen), 1);
+      turn = (turn + 1) % 1_000_000_007;
+    }
+    return out;
   }
 
   #tied(candidates: readonly S[]): S[] {
@@ -41,8 +53,4 @@ export class LeastSessions<S extends Balanceable> implements Balancer<S> {
 
 function ratio(s: Balanceable): number {
   return s.weight > 0 ? s.active / s.weight : Number.POSITIVE_INFINITY;
-}
-
-function rot(i: number, turn: number, n: number): number {
-  return (i - (turn % n) + n) % n;
 }

@@ -1,114 +1,163 @@
-import type { PoolConfig } from "../config/types.ts";
+import type { PoolConfig, ServerConfig } from "../config/types.ts";
+import type { ServerRegistry } from "../servers/registry.ts";
+import type { ServerEntry } from "../servers/server.ts";
+import type { TryOutcome } from "../servers/types.ts";
+import type { AttemptPool } from "./attempt.ts";
 import { createBalancer } from "./index.ts";
-import { type ChangeSink, ServerState } from "./server-state.ts";
-import type { Balancer } from "./types.ts";
+import type { Balanceable, Balancer } from "./types.ts";
 
 /**
- * A pool of servers for one snapshot: candidate filtering (primaries, then backups),
- * exact session accounting and passive health. Protocol code uses only acquire/release/
- * connectFailed/connectSucceeded.
+ * A server as one pool sees it: the shared ServerEntry (state, counts) plus this pool's
+ * settings for it (weight, backup, TLS). Kept across reloads while the pool keeps the server,
+ * so balancers' per-server state (rotation scores) carries over.
  */
-export class Pool {
+export class PoolMember implements Balanceable {
+  readonly pool: string;
+  readonly server: ServerEntry;
+  config: ServerConfig;
+
+  constructor(pool: string, server: ServerEntry, config: ServerConfig) {
+    this.pool = pool;
+    this.server = server;
+    this.config = config;
+  }
+
+  get key(): string {
+    return this.server.key;
+  }
+  get active(): number {
+    return this.server.active;
+  }
+  get total(): number {
+    return this.server.total;
+  }
+  /** The configured weight, scaled by the agent's % or replaced by the operator's weight. */
+  get weight(): number {
+    return this.server.weightFor(this.config.weight);
+  }
+  get admin() {
+    return this.server.admin;
+  }
+  get health() {
+    return this.server.health;
+  }
+  get agentDown(): string | undefined {
+    return this.server.agentDown;
+  }
+  get agentMaxconn(): number {
+    return this.server.agentMaxconn;
+  }
+  get maxSessions(): number {
+    return this.server.maxSessions;
+  }
+
+  canTake(now: number): boolean {
+    return this.server.canTake(now) && this.weight > 0;
+  }
+}
+
+/**
+ * A pool of servers for one generation: candidate filtering (primaries, then backups),
+ * exact session accounting through the server registry, and passive health.
+ */
+export class Pool implements AttemptPool<PoolMember> {
   readonly name: string;
   readonly config: PoolConfig;
-  readonly servers: readonly ServerState[];
-  /** Servers removed from the config that still carry sessions; revived if they come back. */
-  readonly retired: readonly ServerState[];
-  readonly balancer: Balancer<ServerState>;
+  readonly servers: readonly PoolMember[];
+  readonly balancer: Balancer<PoolMember>;
+  readonly #registry: ServerRegistry;
 
-  constructor(config: PoolConfig, emit: ChangeSink, previous?: Pool) {
+  /** The registry must already hold every server of `config` (ServerRegistry.sync). */
+  constructor(config: PoolConfig, registry: ServerRegistry, previous?: Pool) {
     this.name = config.name;
     this.config = config;
-    const old = new Map([...(previous?.retired ?? []), ...(previous?.servers ?? [])].map((s) => [s.key, s]));
+    this.#registry = registry;
+    const old = new Map((previous?.servers ?? []).map((m) => [m.key, m]));
     this.servers = config.servers.map((sc) => {
+      const entry = registry.get(sc.key);
+      if (!entry) throw new Error(`server ${sc.key} of pool ${config.name} is not registered`);
       const kept = old.get(sc.key);
-      if (kept) {
-        old.delete(sc.key);
+      if (kept && kept.server === entry) {
         kept.config = sc;
-        kept.setSink(emit);
         return kept;
       }
-      return new ServerState(config.name, sc, emit);
+      return new PoolMember(config.name, entry, sc);
     });
-    this.retired = [...old.values()].filter((s) => s.active > 0);
     this.balancer =
       previous && previous.config.balance === config.balance
         ? previous.balancer
-        : createBalancer<ServerState>(config.balance);
+        : createBalancer<PoolMember>(config.balance);
     this.balancer.setServers(this.servers);
   }
 
-  #candidates(now: number, tried: ReadonlySet<ServerState>, backup: boolean): ServerState[] {
-    return this.servers.filter((s) => s.config.backup === backup && !tried.has(s) && s.canTake(now));
+  get connectTimeoutMs(): number {
+    return this.config.connectTimeoutMs;
+  }
+
+  get totalTimeoutMs(): number {
+    return this.config.totalTimeoutMs;
+  }
+
+  #candidates(now: number, skip: ReadonlySet<PoolMember>, backup: boolean): PoolMember[] {
+    return this.servers.filter((s) => s.config.backup === backup && !skip.has(s) && s.canTake(now));
   }
 
   /**
    * Picks a server not yet tried and counts the session on it at once, in the same tick,
    * so concurrent sessions can never overshoot max_sessions. Backups only when no primary can.
    */
-  acquire(hashKey: string, tried: ReadonlySet<ServerState>, now = Date.now()): ServerState | undefined {
-    let s = this.balancer.pick(this.#candidates(now, tried, false), hashKey);
-    if (!s) s = this.balancer.pick(this.#candidates(now, tried, true), hashKey);
-    if (!s) return undefined;
-    s.active++;
-    s.total++;
-    return s;
+  acquire(hashKey: string, tried: ReadonlySet<PoolMember>, now = Date.now()): PoolMember | undefined {
+    let skip: Set<PoolMember> | undefined;
+    for (let i = 0; i <= this.servers.length; i++) {
+      const excluded = skip ?? tried;
+      const s =
+        this.balancer.pick(this.#candidates(now, excluded, false), hashKey) ??
+        this.balancer.pick(this.#candidates(now, excluded, true), hashKey);
+      if (!s) return undefined;
+      if (this.#registry.acquire(s.server)) return s;
+      skip ??= new Set(tried);
+      skip.add(s);
+    }
+    return undefined;
   }
 
   /** Servers in the order a new session would try them (no state changes). */
-  preview(hashKey: string, now = Date.now()): ServerState[] {
-    const none = new Set<ServerState>();
+  preview(hashKey: string, now = Date.now()): PoolMember[] {
+    const none = new Set<PoolMember>();
     return [
       ...this.balancer.order(this.#candidates(now, none, false), hashKey),
       ...this.balancer.order(this.#candidates(now, none, true), hashKey),
     ];
   }
 
-  connectSucceeded(s: ServerState): void {
-    s.consecutiveConnectFails = 0;
-    const h = this.config.health;
-    if (h) s.recordCheck(true, "session connected", h.rise, h.fall);
-    else if (s.downUntil > 0) {
-      s.downUntil = 0;
-      s.change("passive", "down", "up", "session connected");
-    }
+  release(s: PoolMember): void {
+    this.#registry.release(s.server);
   }
 
-  /** A real session could not connect: passive health. */
-  connectFailed(s: ServerState, reason: string, now = Date.now()): void {
-    s.consecutiveConnectFails++;
+  /** What one try of a server came to: passive health (rise/fall with checks, max_fails without). */
+  report(s: PoolMember, outcome: TryOutcome, now = Date.now()): void {
     const h = this.config.health;
-    if (h) {
-      s.recordCheck(false, `session connect failed: ${reason}`, h.rise, h.fall);
-      return;
-    }
-    const max = this.config.maxFails;
-    if (max > 0 && s.consecutiveConnectFails >= max) {
-      const wasDown = s.downUntil > now;
-      s.downUntil = now + this.config.failTimeoutMs;
-      if (!wasDown) {
-        s.change(
-          "passive",
-          "up",
-          "down",
-          `${s.consecutiveConnectFails} connect failures in a row (${reason}); retry in ${this.config.failTimeoutMs}ms`,
-        );
-      }
-    }
-  }
-
-  release(s: ServerState): void {
-    if (s.active > 0) s.active--;
+    const reason = outcome.ok ? "session connected" : `session ${outcome.reason}`;
+    if (h) s.server.recordCheck(outcome.ok, reason, h.rise, h.fall, now);
+    else
+      s.server.recordPassive(
+        outcome.ok,
+        outcome.ok ? reason : outcome.reason,
+        this.config.maxFails,
+        this.config.failTimeoutMs,
+        now,
+      );
   }
 }
 
-/** All pools of one snapshot, reusing server state from the previous set. */
+/** All pools of one generation, reusing members and balancers from the previous set. */
 export function buildPools(
   configs: ReadonlyMap<string, PoolConfig>,
-  emit: ChangeSink,
+  registry: ServerRegistry,
   previous?: ReadonlyMap<string, Pool>,
 ): Map<string, Pool> {
+  registry.sync(configs.values());
   const out = new Map<string, Pool>();
-  for (const [name, cfg] of configs) out.set(name, new Pool(cfg, emit, previous?.get(name)));
+  for (const [name, cfg] of configs) out.set(name, new Pool(cfg, registry, previous?.get(name)));
   return out;
 }

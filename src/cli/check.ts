@@ -1,4 +1,5 @@
-import { ConfigError, loadConfigFile } from "../config/load.ts";
+import { loadConfigFile } from "../app/config.ts";
+import { ConfigError } from "../config/load.ts";
 import { errorMessage } from "../core/errors.ts";
 import { one, parseArgs } from "./args.ts";
 

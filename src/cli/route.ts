@@ -1,15 +1,12 @@
+import { loadConfigFile } from "../app/config.ts";
 import { buildGeneration } from "../app/runtime.ts";
-import { ConfigError, loadConfigFile } from "../config/load.ts";
+import { ConfigError } from "../config/load.ts";
 import { formatHostPort } from "../core/address.ts";
 import { errorMessage } from "../core/errors.ts";
-import {
-  type AgiRequest,
-  expandTemplate,
-  fullUrl,
-  networkScript,
-  splitAgiUrl,
-} from "../protocols/fastagi/request.ts";
+import { type AgiRequest, fullUrl, networkScript, splitAgiUrl } from "../protocols/fastagi/request.ts";
 import { decide } from "../protocols/fastagi/router.ts";
+import type { FastAgiRoutes } from "../protocols/fastagi/routes.ts";
+import { ServerRegistry } from "../servers/registry.ts";
 import { headerPairs, one, parseArgs, UsageError } from "./args.ts";
 
 export const usage = "trunkline route -c FILE URL [--header name=value ...] [--listener NAME]";
@@ -78,9 +75,10 @@ export async function main(argv: string[]): Promise<number> {
     ...Object.entries(extra),
   ]);
   const request: AgiRequest = { ...parts, vars };
-  const gen = buildGeneration(snapshot, () => {});
+  const gen = buildGeneration(snapshot, new ServerRegistry(() => {}));
   try {
-    const d = await decide(gen.table, listener.name, request);
+    const routes = gen.routes("fastagi") as FastAgiRoutes;
+    const d = await decide(routes.table, listener.name, request);
     out(`listener: ${listener.name} (${formatHostPort(listener.listen)}${listener.tls ? ", tls" : ""})`);
     if (d.kind === "none") {
       process.stderr.write(`no route of listener ${listener.name} matches ${url}\n`);
@@ -108,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     const pool = gen.pools.get(d.pool);
     if (!pool) throw new UsageError(`pool ${d.pool} missing`);
     out(`pool:     ${pool.name} (balance: ${pool.config.balance})`);
-    const hashKey = expandTemplate(pool.config.hashKey, null, vars);
+    const hashKey = pool.config.hashKeyOf(vars);
     if (pool.config.balance === "hash") out(`hash key: ${JSON.stringify(hashKey)}`);
     out("servers (in the order they would be tried):");
     pool.preview(hashKey).forEach((s, i) => {
@@ -120,6 +118,6 @@ export async function main(argv: string[]): Promise<number> {
     });
     return 0;
   } finally {
-    for (const s of gen.scripts.values()) await s.close();
+    for (const r of gen.routers.values()) await r.close();
   }
 }

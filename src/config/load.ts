@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
-import { configSchema } from "./schema.ts";
-import { buildSnapshot, type ConfigPath } from "./snapshot.ts";
+import { type ErrorCode, ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
+import { configSchema, zodIssues } from "./schema.ts";
+import { buildSnapshot, type ConfigPath, itemIssues } from "./snapshot.ts";
+import type { ProtocolConfigSpec } from "./spec.ts";
 import type { Snapshot } from "./types.ts";
 
 /** One problem in a config, located in its source. Formats as `file:line:col path: message`. */
@@ -20,8 +21,8 @@ export function formatProblem(p: ConfigProblem): string {
 
 export class ConfigError extends TrunklineError {
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[]) {
-    super(ErrorCodes.CONFIG_INVALID, problems.map(formatProblem).join("\n"));
+  constructor(problems: readonly ConfigProblem[], code: ErrorCode = ErrorCodes.CONFIG_INVALID) {
+    super(code, problems.map(formatProblem).join("\n"));
     this.name = "ConfigError";
     this.problems = problems;
   }
@@ -59,7 +60,7 @@ function locate(doc: ReturnType<typeof parseDocument>, path: ConfigPath): number
 }
 
 /** Parses and validates YAML text into a frozen snapshot, or throws a ConfigError listing every problem. */
-export function parseConfig(text: string, file: string): Snapshot {
+export function parseConfig(text: string, file: string, protocols: readonly ProtocolConfigSpec[]): Snapshot {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
@@ -84,29 +85,22 @@ export function parseConfig(text: string, file: string): Snapshot {
     return { file, line: pos.line, col: pos.col, path: pathText(path), message };
   };
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const path = i.path.filter((s): s is string | number => typeof s !== "symbol");
-        let message = i.message;
-        if (i.code === "unrecognized_keys")
-          message = `unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
-        return problem(path, message);
-      }),
-    );
+    const issues = [...zodIssues(parsed.error), ...itemIssues(data, file, protocols)];
+    throw new ConfigError(issues.map((i) => problem(i.path, i.message)));
   }
-  const built = buildSnapshot(parsed.data, file, text);
+  const built = buildSnapshot(parsed.data, file, text, protocols);
   if (!built.ok) throw new ConfigError(built.issues.map((i) => problem(i.path, i.message)));
   return built.snapshot;
 }
 
-export function loadConfigFile(file: string): Snapshot {
-  let text: string;
+/** Reads the file's text; a file that cannot be read is one E_CONFIG_READ problem at 1:1. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigError([
-      { file, line: 1, col: 1, path: "", message: `cannot read config: ${errorMessage(err)}` },
-    ]);
+    throw new ConfigError(
+      [{ file, line: 1, col: 1, path: "", message: `cannot read config: ${errorMessage(err)}` }],
+      ErrorCodes.CONFIG_READ,
+    );
   }
-  return parseConfig(text, file);
 }

@@ -2,11 +2,13 @@ import { z } from "zod";
 import { parseDuration } from "../core/duration.ts";
 
 /**
- * The user-facing YAML contract. Strict objects: an unknown key is an error, never ignored.
- * Values are checked here for shape; cross-references (route → pool, regexes, files) are
- * checked in snapshot.ts, which reports them with the same `path: message` form.
+ * The user-facing YAML contract, common part. Strict objects: an unknown key is an error,
+ * never ignored. Listeners and routes are checked here only for the keys every protocol
+ * shares; each is then checked against its protocol's own keys (config/sections/), with the
+ * same `path: message` reports. Cross-references (route → pool, regexes, files) are checked
+ * when the snapshot is built.
  */
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({ code: "custom", message: `invalid duration "${v}" (use e.g. 500ms, 2s, 1m)` });
@@ -15,11 +17,12 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 
-const nonEmpty = z.string().min(1, "must not be empty");
-const regexMap = z.record(z.string().min(1), nonEmpty);
+export const nonEmpty = z.string().min(1, "must not be empty");
+export const regexMap = z.record(z.string().min(1), nonEmpty);
+const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
-const listenerTls = z.strictObject({ cert: nonEmpty, key: nonEmpty, ca: nonEmpty.optional() });
-const clientTls = z.union([
+export const listenerTls = z.strictObject({ cert: nonEmpty, key: nonEmpty, ca: nonEmpty.optional() });
+export const clientTls = z.union([
   z.literal(true),
   z.strictObject({
     ca: nonEmpty.optional(),
@@ -29,30 +32,22 @@ const clientTls = z.union([
     verify: z.boolean().optional(),
   }),
 ]);
+export type RawClientTls = z.output<typeof clientTls>;
 
-const listener = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . -"),
-  protocol: z.literal("fastagi"),
+/** Keys every listener has; a protocol adds its own (ProtocolConfigSpec.listenerShape). */
+export const listenerCommon = {
+  name: z.string().regex(NAME_RE, "use letters, digits, _ . -"),
+  protocol: nonEmpty,
   listen: nonEmpty,
   tls: listenerTls.optional(),
-  forwarded_for: z.boolean().optional(),
-  hangup_grace: duration.optional(),
-  header_timeout: duration.optional(),
-});
+};
 
-const route = z.strictObject({
+/** Keys every route has; a protocol adds its own (ProtocolConfigSpec.routeShape). */
+export const routeCommon = {
   name: nonEmpty.optional(),
   listener: nonEmpty,
-  match: z
-    .strictObject({ path: nonEmpty.optional(), query: regexMap.optional(), header: regexMap.optional() })
-    .optional(),
-  rewrite: nonEmpty.optional(),
-  reinject: z.boolean().optional(),
   pool: nonEmpty.optional(),
-  to: nonEmpty.optional(),
-  script: nonEmpty.optional(),
-  script_timeout: duration.optional(),
-});
+};
 
 const server = z.strictObject({
   address: nonEmpty,
@@ -77,7 +72,7 @@ const health = z.strictObject({
   checks: z.array(healthCheck).min(1, "list at least one check"),
 });
 
-const pool = z.strictObject({
+export const poolSchema = z.strictObject({
   balance: z.enum(["least-sessions", "round-robin", "failover", "hash"]).optional(),
   hash_key: nonEmpty.optional(),
   connect_timeout: duration.optional(),
@@ -87,6 +82,10 @@ const pool = z.strictObject({
   servers: z.array(server).min(1, "a pool needs at least one server"),
   health: health.optional(),
 });
+export type RawPool = z.output<typeof poolSchema>;
+
+/** A listener or route before its protocol's keys are checked: an object, checked later. */
+const item = z.record(z.string(), z.unknown());
 
 export const configSchema = z.strictObject({
   log: z
@@ -97,9 +96,23 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   shutdown_timeout: duration.optional(),
-  listeners: z.array(listener).min(1, "define at least one listener"),
-  routes: z.array(route).min(1, "define at least one route"),
-  pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . -"), pool).optional(),
+  listeners: z.array(item).min(1, "define at least one listener"),
+  routes: z.array(item).min(1, "define at least one route"),
+  pools: z.record(z.string().regex(NAME_RE, "use letters, digits, _ . -"), poolSchema).optional(),
 });
 
 export type RawConfig = z.output<typeof configSchema>;
+
+/** zod issues as config issues under `prefix`, unknown keys named as such. */
+export function zodIssues(
+  error: z.ZodError,
+  prefix: readonly (string | number)[] = [],
+): { path: (string | number)[]; message: string }[] {
+  return error.issues.map((i) => {
+    const path = [...prefix, ...i.path.filter((s): s is string | number => typeof s !== "symbol")];
+    let message = i.message;
+    if (i.code === "unrecognized_keys")
+      message = `unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+    return { path, message };
+  });
+}

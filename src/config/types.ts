@@ -5,6 +5,8 @@ export interface Snapshot {
   readonly source: string;
   /** sha256 of the config text and every file it loaded. */
   readonly digest: string;
+  /** Every file the snapshot loaded besides the config (certificates, scripts), absolute. */
+  readonly files: readonly string[];
   readonly log: LogSettings;
   readonly shutdownTimeoutMs: number | undefined;
   readonly listeners: readonly ListenerConfig[];
@@ -39,43 +41,23 @@ export interface TlsClientConfig {
   readonly verify: boolean;
 }
 
-export interface ListenerConfig {
+/** What every listener has; `options` holds its protocol's own settings (built by that protocol). */
+export interface ListenerConfig<O = unknown> {
   readonly name: string;
-  readonly protocol: "fastagi";
+  readonly protocol: string;
   readonly listen: HostPort;
   readonly tls: TlsServerConfig | undefined;
-  readonly forwardedFor: boolean;
-  readonly hangupGraceMs: number;
-  readonly headerTimeoutMs: number;
+  readonly options: O;
 }
 
-export interface RouteMatch {
-  readonly path: RegExp | undefined;
-  readonly query: readonly (readonly [string, RegExp])[];
-  readonly header: readonly (readonly [string, RegExp])[];
-}
-
-export interface RouteTarget {
-  readonly address: HostPort;
-  /** agi://host:port of the target, used as the new agi_request authority. */
-  readonly authority: string;
-  readonly tls: TlsClientConfig | undefined;
-  /** Path (and ?query) from the target URL; replaces the request's when set. */
-  readonly pathAndQuery: string | undefined;
-}
-
+/** What every route has; protocols extend it with their own match and action fields. */
 export interface RouteConfig {
   readonly index: number;
   readonly name: string;
   readonly listener: string;
-  readonly match: RouteMatch;
-  readonly rewrite: string | undefined;
-  readonly reinject: boolean;
+  readonly protocol: string;
+  /** The pool this route names, if any (checked against the pools here). */
   readonly pool: string | undefined;
-  readonly to: RouteTarget | undefined;
-  readonly script:
-    | { readonly file: string; readonly exportName: string; readonly timeoutMs: number }
-    | undefined;
 }
 
 export type BalanceName = "least-sessions" | "round-robin" | "failover" | "hash";
@@ -105,8 +87,12 @@ export interface HealthConfig {
 
 export interface PoolConfig {
   readonly name: string;
+  /** The protocol of the routes that use it (its default port and hash key come from there). */
+  readonly protocol: string;
   readonly balance: BalanceName;
   readonly hashKey: string;
+  /** hash_key compiled once: header variables in, the key out. */
+  readonly hashKeyOf: (vars: ReadonlyMap<string, string>) => string;
   readonly connectTimeoutMs: number;
   /** Bound on the whole search for a server: Asterisk's caller hears silence meanwhile. */
   readonly totalTimeoutMs: number;

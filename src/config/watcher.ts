@@ -1,7 +1,5 @@
-import { type FSWatcher, watch } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
 import { errorMessage } from "../core/errors.ts";
-import { loadConfigFile } from "./load.ts";
+import type { ConfigProvider, RawSource } from "./providers/types.ts";
 import type { Snapshot } from "./types.ts";
 
 export type ReloadResult =
@@ -9,65 +7,48 @@ export type ReloadResult =
   | { kind: "unchanged" }
   | { kind: "rejected"; error: string };
 
+export interface WatcherOptions {
+  readonly provider: ConfigProvider;
+  /** Validates a raw config into a snapshot; throws a ConfigError listing every problem. */
+  readonly parse: (raw: RawSource) => Snapshot;
+  /** Swaps the snapshot in whole; returns an error message and changes nothing if it cannot. */
+  readonly apply: (s: Snapshot) => Promise<string | undefined>;
+  readonly onResult: (r: ReloadResult, reason: string) => void;
+  readonly debounceMs?: number;
+}
+
 /**
- * Watches the config file's folder (editors replace files rather than write them, so
- * watching the file itself loses track after the first save) and the folders of the files
- * it references. Changes are debounced; one path loads, validates and hands a complete
- * snapshot to `apply`, and SIGHUP takes the same path with `force`.
+ * The one path from a config source to the running proxy (style.md practice 7): a source
+ * says "changed" (a file event, SIGHUP, later etcd), the watcher reads the whole config,
+ * drops it if identical to the running one, validates it and hands it to `apply`. Reloads
+ * never overlap; the last good config stays when one fails.
  */
 export class ConfigWatcher {
-  readonly #file: string;
-  readonly #apply: (s: Snapshot, reason: string) => Promise<ReloadResult>;
+  readonly #o: WatcherOptions;
   readonly #debounceMs: number;
-  readonly #onResult: (r: ReloadResult, reason: string) => void;
-  #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
+  #current: Snapshot | undefined;
 
-  constructor(
-    file: string,
-    apply: (s: Snapshot, reason: string) => Promise<ReloadResult>,
-    onResult: (r: ReloadResult, reason: string) => void,
-    debounceMs = 250,
-  ) {
-    this.#file = resolve(file);
-    this.#apply = apply;
-    this.#onResult = onResult;
-    this.#debounceMs = debounceMs;
+  constructor(opts: WatcherOptions) {
+    this.#o = opts;
+    this.#debounceMs = opts.debounceMs ?? 250;
   }
 
-  /** (Re)starts watching the folders of the config and of the files it names. */
-  watch(s: Snapshot | undefined): void {
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
-    const dirs = new Set([dirname(this.#file)]);
-    if (s) {
-      for (const l of s.listeners)
-        if (l.tls)
-          for (const f of [l.tls.certFile, l.tls.keyFile, l.tls.caFile])
-            if (f) dirs.add(dirname(resolve(dirname(this.#file), f)));
-      for (const r of s.routes) if (r.script) dirs.add(dirname(r.script.file));
-    }
-    const name = basename(this.#file);
-    for (const dir of dirs) {
-      try {
-        const w = watch(dir, { persistent: false }, (_event, changed) => {
-          // In the config's own folder only the config matters; other folders hold certs or scripts.
-          if (
-            dir === dirname(this.#file) &&
-            changed !== null &&
-            changed !== name &&
-            !String(changed).match(/\.(pem|key|crt|mjs|js)$/)
-          )
-            return;
-          this.#schedule("file changed");
-        });
-        w.on("error", () => {});
-        this.#watchers.push(w);
-      } catch {
-        // A folder that cannot be watched is not fatal: SIGHUP still reloads.
-      }
-    }
+  /** Reads and validates the first config (throws a ConfigError); the caller starts it. */
+  async initial(): Promise<Snapshot> {
+    const s = this.#o.parse(await this.#o.provider.read());
+    return s;
+  }
+
+  /** The snapshot now running; sources follow the files it names. */
+  adopt(s: Snapshot): void {
+    this.#current = s;
+    this.#o.provider.follow(s);
+  }
+
+  watch(): void {
+    this.#o.provider.watch((reason) => this.#schedule(reason));
   }
 
   #schedule(reason: string): void {
@@ -79,16 +60,25 @@ export class ConfigWatcher {
     this.#timer.unref();
   }
 
-  /** Loads the file and applies it; reloads never overlap. */
+  /** Reads, validates and applies now; resolves with what happened, never rejects. */
   reload(reason: string): Promise<ReloadResult> {
     const next = this.#running.then(async (): Promise<ReloadResult> => {
       let r: ReloadResult;
       try {
-        r = await this.#apply(loadConfigFile(this.#file), reason);
+        const s = this.#o.parse(await this.#o.provider.read());
+        if (s.digest === this.#current?.digest) r = { kind: "unchanged" };
+        else {
+          const err = await this.#o.apply(s);
+          if (err !== undefined) r = { kind: "rejected", error: err };
+          else {
+            this.adopt(s);
+            r = { kind: "applied", snapshot: s };
+          }
+        }
       } catch (err) {
         r = { kind: "rejected", error: errorMessage(err) };
       }
-      this.#onResult(r, reason);
+      this.#o.onResult(r, reason);
       return r;
     });
     this.#running = next.catch(() => {});
@@ -97,7 +87,6 @@ export class ConfigWatcher {
 
   close(): void {
     if (this.#timer) clearTimeout(this.#timer);
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    this.#o.provider.close();
   }
 }

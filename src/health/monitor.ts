@@ -1,17 +1,15 @@
 import type { AgentReport } from "../agent/reply.ts";
-import type { Pool } from "../balance/pool.ts";
-import type { ServerState } from "../balance/server-state.ts";
-import type { HealthConfig } from "../config/types.ts";
-import type { Log } from "../core/types.ts";
+import type { PoolConfig, ServerConfig } from "../config/types.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
+import type { ServerEntry } from "../servers/server.ts";
 import { probeAgent } from "./agent-probe.ts";
 import { probeTcp } from "./tcp-probe.ts";
 
-/** Applies an agent's reply as HAProxy does: admin state, then weight, then maxconn, then health. */
-export function applyAgentReport(s: ServerState, r: AgentReport): void {
+/** Applies an agent's reply to the agent layer as HAProxy does: admin, then weight, maxconn, health. */
+export function applyAgentReport(s: ServerEntry, r: AgentReport): void {
   const why = (w: string) => `agent: ${w}${r.description ? ` #${r.description}` : ""}`;
-  if (r.admin === "ready") s.setAdmin("ready", why("ready"));
-  else if (r.admin === "drain") s.setAdmin("drain", why("drain"));
-  else if (r.admin === "maint") s.setAdmin("maint", why("maint"));
+  if (r.admin !== undefined) s.setAgentAdmin(r.admin, why(r.admin));
   if (r.weightPercent !== undefined) s.setWeightPercent(r.weightPercent, why(`${r.weightPercent}%`));
   if (r.maxconn !== undefined) s.setAgentMaxconn(r.maxconn, why(`maxconn:${r.maxconn}`));
   if (r.health === "up") {
@@ -21,27 +19,31 @@ export function applyAgentReport(s: ServerState, r: AgentReport): void {
   }
 }
 
-export function resetHealth(s: ServerState, reason: string): void {
-  if (s.health !== "up") s.setHealth("up", reason);
-  if (s.agentDown !== undefined) s.setAgentDown(undefined, reason);
-  if (s.admin !== "ready") s.setAdmin("ready", reason);
-  if (s.weightPercent !== 100) s.setWeightPercent(100, reason);
-  if (s.agentMaxconn !== 0) s.setAgentMaxconn(0, reason);
-  s.streak = 0;
+/** What the monitor needs of a pool: its health settings and its servers. */
+export interface MonitoredPool {
+  readonly config: Pick<PoolConfig, "health">;
+  readonly servers: readonly { readonly server: ServerEntry; readonly config: ServerConfig }[];
 }
 
-/** Runs one server's checks every interval (with ±10% jitter so checks of many servers spread out). */
+/** Runs one server's checks every interval (±10% jitter, so checks of many servers spread out). */
 class ServerChecker {
-  readonly server: ServerState;
-  config: HealthConfig;
-  readonly #log: Log;
+  readonly server: ServerEntry;
+  config: NonNullable<PoolConfig["health"]>;
+  member: ServerConfig;
+  readonly #events: EventBus<TrunklineEvents>;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(server: ServerState, config: HealthConfig, log: Log) {
+  constructor(
+    server: ServerEntry,
+    config: NonNullable<PoolConfig["health"]>,
+    member: ServerConfig,
+    events: EventBus<TrunklineEvents>,
+  ) {
     this.server = server;
     this.config = config;
-    this.#log = log;
+    this.member = member;
+    this.#events = events;
   }
 
   start(): void {
@@ -58,15 +60,18 @@ class ServerChecker {
   async #round(): Promise<void> {
     const s = this.server;
     const c = this.config;
-    const host = s.config.agentAddress ?? s.config.address.host;
     for (const check of c.checks) {
       if (this.#stopped) return;
+      const t0 = performance.now();
       if (check.kind === "tcp") {
-        const r = await probeTcp(s.config.address.host, s.config.address.port, c.timeoutMs);
-        s.recordCheck(r.ok, r.ok ? "tcp check passed" : r.reason, c.rise, c.fall);
+        const r = await probeTcp(s.address.host, s.address.port, c.timeoutMs);
+        if (this.#stopped) return;
+        const reason = r.ok ? "tcp check passed" : r.reason;
+        s.recordCheck(r.ok, reason, c.rise, c.fall);
+        this.#probe("tcp", r.ok, performance.now() - t0, reason);
       } else {
         const r = await probeAgent({
-          host,
+          host: this.member.agentAddress ?? s.address.host,
           port: check.port,
           ...(check.send !== undefined ? { send: check.send } : {}),
           timeoutMs: c.timeoutMs,
@@ -74,15 +79,35 @@ class ServerChecker {
         if (this.#stopped) return;
         // An agent that cannot be reached is no information, not a failure (HAProxy's rule).
         if (r.ok) applyAgentReport(s, r.report);
-        else
-          this.#log.debug({ pool: s.pool, server: s.key, reason: r.reason }, "agent check: no information");
-        if (r.ok && r.report.errors.length > 0) {
-          this.#log.warn({ pool: s.pool, server: s.key, words: r.report.errors }, "agent reports an error");
-        }
+        this.#probe(
+          "agent",
+          r.ok,
+          performance.now() - t0,
+          r.ok ? "agent replied" : r.reason,
+          r.ok ? r.report.errors : undefined,
+        );
       }
     }
-    const jitter = c.intervalMs * (0.9 + Math.random() * 0.2);
-    this.#schedule(jitter);
+    this.#schedule(c.intervalMs * (0.9 + Math.random() * 0.2));
+  }
+
+  #probe(
+    check: "tcp" | "agent",
+    ok: boolean,
+    durationMs: number,
+    reason: string,
+    errors?: readonly string[],
+  ) {
+    if (!this.#events.has("health.probe")) return;
+    this.#events.emit("health.probe", {
+      server: this.server.key,
+      pools: this.server.pools,
+      check,
+      ok,
+      durationMs,
+      reason,
+      ...(errors && errors.length > 0 ? { agentErrors: errors } : {}),
+    });
   }
 
   stop(): void {
@@ -92,42 +117,45 @@ class ServerChecker {
 }
 
 /**
- * Active health checks of every pool that has a `health:` section. Protocol-independent:
- * it only moves ServerState (health, admin, weight, cap), which the balancers read.
+ * Active health checks. Protocol-independent: it only moves the health and agent layers of
+ * server entries, which the balancers read. A server is checked once however many pools
+ * list it, with the `health:` of the first pool (in config order) that has one.
  */
 export class HealthMonitor {
-  readonly #log: Log;
-  readonly #checkers = new Map<ServerState, ServerChecker>();
+  readonly #events: EventBus<TrunklineEvents>;
+  readonly #checkers = new Map<ServerEntry, ServerChecker>();
 
-  constructor(log: Log) {
-    this.#log = log;
+  constructor(events: EventBus<TrunklineEvents>) {
+    this.#events = events;
   }
 
-  update(pools: ReadonlyMap<string, Pool>): void {
-    const keep = new Set<ServerState>();
+  update(pools: ReadonlyMap<string, MonitoredPool>): void {
+    const keep = new Set<ServerEntry>();
+    const present = new Set<ServerEntry>();
     for (const pool of pools.values()) {
       const h = pool.config.health;
-      if (!h) continue;
-      for (const s of pool.servers) {
-        keep.add(s);
-        const cur = this.#checkers.get(s);
-        if (cur) cur.config = h;
-        else {
-          const c = new ServerChecker(s, h, this.#log);
-          this.#checkers.set(s, c);
+      for (const m of pool.servers) {
+        present.add(m.server);
+        if (!h || keep.has(m.server)) continue;
+        keep.add(m.server);
+        const cur = this.#checkers.get(m.server);
+        if (cur) {
+          cur.config = h;
+          cur.member = m.config;
+        } else {
+          const c = new ServerChecker(m.server, h, m.config, this.#events);
+          this.#checkers.set(m.server, c);
           c.start();
         }
       }
     }
-    const present = new Set<ServerState>();
-    for (const pool of pools.values()) for (const s of pool.servers) present.add(s);
     for (const [s, c] of this.#checkers) {
-      if (!keep.has(s)) {
-        c.stop();
-        this.#checkers.delete(s);
-        // Its pool no longer has checks: what they (or an agent) said no longer holds.
-        if (present.has(s)) resetHealth(s, "health checks removed from the pool");
-      }
+      if (keep.has(s)) continue;
+      c.stop();
+      this.#checkers.delete(s);
+      // No pool checks it any more: what its checks (or its agent) said no longer holds.
+      // The operator's override is another layer and stays.
+      if (present.has(s)) s.resetChecks("health checks removed from the pool");
     }
   }
 

@@ -1,9 +1,10 @@
-import type { ServerChange } from "../balance/server-state.ts";
 import type { Log } from "../core/types.ts";
-import type { SessionRecord } from "../protocols/fastagi/session.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
+import type { ServerChange } from "../servers/types.ts";
 
 /** One line per session at its end: who, what, where, how long, how much, how it ended. */
-export function logSession(log: Log, r: SessionRecord): void {
+export function logSession(log: Log, r: SessionEnded): void {
   const fields: Record<string, unknown> = {
     event: "session",
     client: r.client,
@@ -20,22 +21,77 @@ export function logSession(log: Log, r: SessionRecord): void {
   if (r.upstreamRequest !== undefined) fields.upstream_request = r.upstreamRequest;
   if (r.attempts.length > 0) fields.failed_attempts = r.attempts;
   if (r.error !== undefined) fields.error = r.error;
-  if (r.outcome === "completed") log.info(fields, "session ended");
+  if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");
 }
 
-/** Server state changes are logged once each, with the reason. */
+/** Server state changes are logged once each, with the layer that made them and the reason. */
 export function logServerChange(log: Log, c: ServerChange): void {
-  const fields = {
+  const pool = c.pools[0];
+  const fields: Record<string, unknown> = {
     event: "server_state",
-    pool: c.pool,
+    pool,
     server: c.server,
     what: c.what,
+    layer: c.layer,
     from: c.from,
     to: c.to,
     reason: c.reason,
   };
+  if (c.pools.length > 1) fields.pools = c.pools;
+  const where = pool === undefined ? "" : ` in pool ${c.pools.join(", ")}`;
   const bad = (c.what === "health" || c.what === "passive") && c.to === "down";
-  if (bad) log.warn(fields, `server ${c.server} in pool ${c.pool} is down`);
-  else log.info(fields, `server ${c.server} in pool ${c.pool}: ${c.what} ${c.from} -> ${c.to}`);
+  if (bad) log.warn(fields, `server ${c.server}${where} is down`);
+  else log.info(fields, `server ${c.server}${where}: ${c.what} ${c.from} -> ${c.to}`);
+}
+
+/** Maps every event of one proxy to log lines. The only place protocol events become logs. */
+export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log): () => void {
+  const offs = [
+    bus.on("session.end", (r) => logSession(log, r)),
+    bus.on("server.state", (c) => logServerChange(log, c)),
+    bus.on("health.probe", (p) => {
+      if (p.check === "agent" && !p.ok)
+        log.debug({ pools: p.pools, server: p.server, reason: p.reason }, "agent check: no information");
+      if (p.agentErrors && p.agentErrors.length > 0)
+        log.warn({ pools: p.pools, server: p.server, words: p.agentErrors }, "agent reports an error");
+    }),
+    bus.on("reload", (r) => {
+      if (r.outcome === "applied")
+        log.info(
+          { event: "reload", reason: r.reason, config: r.source, generation: r.generation },
+          "configuration reloaded",
+        );
+      else if (r.outcome === "unchanged")
+        log.info({ event: "reload", reason: r.reason }, "configuration unchanged");
+      else
+        log.error(
+          { event: "reload", reason: r.reason, error: r.error },
+          "configuration rejected; the running configuration stays",
+        );
+    }),
+    bus.on("listener.listening", (l) =>
+      log.info({ listener: l.listener, listen: l.listen, tls: l.tls, port: l.port }, "listening"),
+    ),
+    bus.on("listener.error", (e) => {
+      const fields = {
+        listener: e.listener,
+        kind: e.kind,
+        err: e.error,
+        ...(e.client ? { client: e.client } : {}),
+      };
+      if (e.kind === "tls_handshake") log.warn(fields, "TLS handshake with client failed");
+      else if (e.kind === "pending_limit")
+        log.warn(fields, "too many connections still in their handshake or header");
+      else if (e.kind === "tls_reload")
+        log.error(fields, "TLS certificates could not be loaded; keeping the previous ones");
+      else log.error(fields, "listener error");
+    }),
+    bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
+    bus.on("proxy.started", (e) => log.info(e, "trunkline started")),
+    bus.on("proxy.stopped", () => log.info({ event: "shutdown" }, "trunkline stopped")),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
 }

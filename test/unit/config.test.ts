@@ -3,7 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.ts";
+import { loadConfigFile, parseConfigText as parseConfig } from "../../src/app/config.ts";
+import { ConfigError } from "../../src/config/load.ts";
+import type { FastAgiRoute } from "../../src/protocols/fastagi/types.ts";
 
 const GOOD = `
 listeners:
@@ -47,12 +49,12 @@ function problems(text: string): string[] {
 test("a valid config normalises with defaults and is frozen", () => {
   const s = parseConfig(GOOD, "t.yaml");
   assert.equal(s.listeners[0]?.listen.port, 4573);
-  assert.equal(s.listeners[0]?.hangupGraceMs, 30_000);
+  assert.equal((s.listeners[0]!.options as { hangupGraceMs: number }).hangupGraceMs, 30_000);
   const ivr = s.pools.get("ivr")!;
   assert.equal(ivr.connectTimeoutMs, 500);
   assert.equal(ivr.servers[1]?.address.port, 4573);
   assert.equal(ivr.servers[1]?.backup, true);
-  assert.equal(s.routes[1]?.to?.pathAndQuery, "/legacy");
+  assert.equal((s.routes[1] as FastAgiRoute).to?.pathAndQuery, "/legacy");
   assert.ok(Object.isFrozen(s) && Object.isFrozen(s.routes[0]) && Object.isFrozen(ivr.servers));
   assert.throws(() => {
     (s.listeners as unknown as unknown[]).push(1);

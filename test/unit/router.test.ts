@@ -3,10 +3,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { parseConfigText as parseConfig } from "../../src/app/config.ts";
 import { buildGeneration } from "../../src/app/runtime.ts";
-import { parseConfig } from "../../src/config/load.ts";
 import { type AgiRequest, fullUrl, queryParams, splitAgiUrl } from "../../src/protocols/fastagi/request.ts";
 import { decide } from "../../src/protocols/fastagi/router.ts";
+import type { FastAgiRoutes } from "../../src/protocols/fastagi/routes.ts";
+import { ServerRegistry } from "../../src/servers/registry.ts";
 
 function req(url: string, vars: Record<string, string> = {}): AgiRequest {
   const parts = splitAgiUrl(url)!;
@@ -24,11 +26,11 @@ pools:
 async function route(routes: string, r: AgiRequest, dir?: string) {
   const file = dir ? join(dir, "c.yaml") : "t.yaml";
   const s = parseConfig(`${BASE}routes:\n${routes}`, file);
-  const gen = buildGeneration(s, () => {});
+  const gen = buildGeneration(s, new ServerRegistry(() => {}));
   try {
-    return await decide(gen.table, "agi", r);
+    return await decide((gen.routes("fastagi") as FastAgiRoutes).table, "agi", r);
   } finally {
-    for (const x of gen.scripts.values()) await x.close();
+    for (const x of gen.routers.values()) await x.close();
   }
 }
 

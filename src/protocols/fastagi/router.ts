@@ -1,15 +1,7 @@
-import { parseAgiUrl } from "../../config/snapshot.ts";
-import type { RouteConfig, RouteTarget } from "../../config/types.ts";
-import { formatHostPort } from "../../core/address.ts";
 import type { ScriptOutcome } from "../../core/script-runner.ts";
-import {
-  type AgiRequest,
-  type CompiledTemplate,
-  compileTemplate,
-  fullUrl,
-  queryParams,
-  splitAgiUrl,
-} from "./request.ts";
+import { type AgiRequest, type CompiledTemplate, fullUrl, queryParams, splitAgiUrl } from "./request.ts";
+import { parseAgiUrl } from "./target.ts";
+import type { FastAgiRoute as RouteConfig, RouteTarget } from "./types.ts";
 
 /** Re-injection is bounded: a rewritten request re-enters the routes at most this many times. */
 export const MAX_HOPS = 4;
@@ -46,24 +38,9 @@ function matches(route: RouteConfig, req: AgiRequest): RegExpExecArray | null | 
   return m;
 }
 
-/**
- * Rewrite templates compiled once per template text. A bridge until the config snapshot
- * holds the compiled template itself; it grows only with distinct templates ever configured.
- */
-const compiled = new Map<string, CompiledTemplate>();
-
-function rewriteTemplate(template: string): CompiledTemplate {
-  let t = compiled.get(template);
-  if (t === undefined) {
-    t = compileTemplate(template, "url");
-    compiled.set(template, t);
-  }
-  return t;
-}
-
 /** Applies a rewrite: a new path, and a new query only if the template gives one. */
-function rewrite(req: AgiRequest, template: string, m: RegExpExecArray | null): AgiRequest {
-  const out = rewriteTemplate(template)(m, req.vars);
+function rewrite(req: AgiRequest, template: CompiledTemplate, m: RegExpExecArray | null): AgiRequest {
+  const out = template(m, req.vars);
   const q = out.indexOf("?");
   if (q < 0) return { ...req, path: out };
   return { ...req, path: out.slice(0, q), query: out.slice(q + 1) };
@@ -116,13 +93,7 @@ async function fromScript(
     const u = parseAgiUrl(to);
     if (typeof u === "string")
       return { kind: "error", route, message: `route script returned a bad target: ${u}`, hops };
-    const target: RouteTarget = {
-      address: u.address,
-      authority: formatHostPort(u.address),
-      tls: undefined,
-      pathAndQuery: u.pathAndQuery,
-    };
-    return { kind: "target", route, target, request: retarget(req, target), hops };
+    return { kind: "target", route, target: u, request: retarget(req, u), hops };
   }
   return {
     kind: "error",
@@ -151,7 +122,7 @@ export async function decide(
       if (d) return d;
       continue;
     }
-    const req = route.rewrite === undefined ? request : rewrite(request, route.rewrite, m);
+    const req = route.rewriteTemplate === undefined ? request : rewrite(request, route.rewriteTemplate, m);
     if (route.reinject) {
       if (hops + 1 >= MAX_HOPS) {
         return {

@@ -1,25 +1,28 @@
 import type { Socket } from "node:net";
-import type { ListenerConfig, PoolConfig, RouteTarget, TlsClientConfig } from "../../config/types.ts";
+import { attempt } from "../../balance/attempt.ts";
+import type { PoolMember } from "../../balance/pool.ts";
+import type { ListenerConfig, PoolConfig, TlsClientConfig } from "../../config/types.ts";
 import type { HostPort } from "../../core/address.ts";
 import { errorMessage } from "../../core/errors.ts";
-import { type CancelToken, cancel } from "./connect.ts";
+import type { EventBus } from "../../events/bus.ts";
+import type { FailedTry, TrunklineEvents } from "../../events/types.ts";
+import { type CancelToken, cancel } from "../../net/connect.ts";
+import type { Accepted } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
-import { type AgiRequest, expandTemplate, fullUrl, splitAgiUrl } from "./request.ts";
+import { type AgiRequest, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
 import type { RouteDecision } from "./router.ts";
+import type { FastAgiListenerOptions, RouteTarget } from "./types.ts";
 
-/** What a session needs of a pool: nothing more (style.md practice 2). */
+/** What a session needs of a pool (style.md practice 2): the attempt loop's pool and its hash key. */
 export interface SessionPool {
-  readonly config: Pick<PoolConfig, "connectTimeoutMs" | "totalTimeoutMs" | "hashKey">;
-  acquire(hashKey: string, tried: ReadonlySet<SessionServer>): SessionServer | undefined;
-  release(server: SessionServer): void;
-  connectFailed(server: SessionServer, reason: string): void;
-  connectSucceeded(server: SessionServer): void;
-}
-
-export interface SessionServer {
-  readonly key: string;
-  readonly config: { readonly address: HostPort; readonly tls: TlsClientConfig | undefined };
+  readonly name: string;
+  readonly config: Pick<PoolConfig, "hashKeyOf">;
+  readonly connectTimeoutMs: number;
+  readonly totalTimeoutMs: number;
+  acquire(hashKey: string, tried: ReadonlySet<PoolMember>, now?: number): PoolMember | undefined;
+  release(server: PoolMember): void;
+  report(server: PoolMember, outcome: { ok: true } | { ok: false; reason: string }, now?: number): void;
 }
 
 export type Outcome =
@@ -36,25 +39,10 @@ export type Outcome =
   | "line_too_long"
   | "closed";
 
-export interface SessionRecord {
-  readonly client: string;
-  readonly listener: string;
-  readonly request: string | undefined;
-  readonly upstreamRequest: string | undefined;
-  readonly route: string | undefined;
-  readonly pool: string | undefined;
-  readonly server: string | undefined;
-  readonly attempts: readonly { server: string; error: string }[];
-  readonly durationMs: number;
-  /** Bytes from Asterisk (header included) and bytes delivered to Asterisk. */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly outcome: Outcome;
-  readonly error: string | undefined;
-}
-
 export interface SessionEnv {
   readonly listener: ListenerConfig;
+  readonly options: FastAgiListenerOptions;
+  readonly events: EventBus<TrunklineEvents>;
   decide(request: AgiRequest): Promise<RouteDecision>;
   pool(name: string): SessionPool | undefined;
   connect(
@@ -63,7 +51,6 @@ export interface SessionEnv {
     timeoutMs: number,
     token: CancelToken,
   ): Promise<Socket>;
-  ended(record: SessionRecord): void;
 }
 
 /** A line longer than this from an upstream is not AGI (Asterisk's own buffer is 2 KiB). */
@@ -79,21 +66,26 @@ const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 /**
  * One FastAGI session: read the header, route, connect (with failover), then relay both
  * ways. Toward Asterisk only whole lines are written, so a fragmenting upstream cannot make
- * the channel thread spin (see reference/fastagi.md). Every path out goes through finish().
+ * the channel thread spin (it busy-loops on a partial line: res_agi.c agi_handle_command
+ * reads with ast_agi_fdprintf's counterpart get_agi_line). Every path out goes through finish().
  */
 export class FastAgiSession {
   readonly #client: Socket;
+  readonly #conn: Accepted;
   readonly #env: SessionEnv;
   readonly #started = Date.now();
+  #connectedAt: number | undefined;
   readonly #peer: string;
   #upstream: Socket | undefined;
-  #server: SessionServer | undefined;
+  /** The server this session holds a slot on (pool sessions), or its target's name. */
+  #member: PoolMember | undefined;
+  #serverName: string | undefined;
   #pool: SessionPool | undefined;
   #poolName: string | undefined;
   #route: string | undefined;
   #request: string | undefined;
   #upstreamRequest: string | undefined;
-  readonly #attempts: { server: string; error: string }[] = [];
+  #attempts: readonly FailedTry[] = [];
   #bytesIn = 0;
   #bytesOut = 0;
   #pending: Buffer[] = [];
@@ -109,12 +101,12 @@ export class FastAgiSession {
   #hangupScan = "";
   readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
   #lingering = false;
-  #onFinish: (() => void) | undefined;
 
-  constructor(client: Socket, env: SessionEnv) {
-    this.#client = client;
+  constructor(conn: Accepted, env: SessionEnv) {
+    this.#conn = conn;
+    this.#client = conn.socket;
     this.#env = env;
-    this.#peer = `${client.remoteAddress ?? "?"}:${client.remotePort ?? "?"}`;
+    this.#peer = `${this.#client.remoteAddress ?? "?"}:${this.#client.remotePort ?? "?"}`;
   }
 
   get peer(): string {
@@ -126,18 +118,20 @@ export class FastAgiSession {
     return this.#finished;
   }
 
-  onFinish(cb: () => void): void {
-    this.#onFinish = cb;
-  }
-
   start(): void {
     const client = this.#client;
     // TCP_NODELAY is set by the listener at accept (createServer({ noDelay: true })).
     const reader = new HeaderReader();
-    const headerTimer = this.#timer(this.#env.listener.headerTimeoutMs, () => {
+    if (this.#env.events.has("session.start"))
+      this.#env.events.emit("session.start", {
+        protocol: "fastagi",
+        listener: this.#env.listener.name,
+        client: this.#peer,
+      });
+    const headerTimer = this.#timer(this.#env.options.headerTimeoutMs, () => {
       this.#reject(
         "header_timeout",
-        `no complete header within ${this.#env.listener.headerTimeoutMs}ms (${reader.received} bytes received)`,
+        `no complete header within ${this.#env.options.headerTimeoutMs}ms (${reader.received} bytes received)`,
       );
     });
     const onData = (chunk: Buffer) => {
@@ -152,6 +146,7 @@ export class FastAgiSession {
       if (!r.done) return;
       client.removeListener("data", onData);
       clearTimeout(headerTimer);
+      this.#conn.established();
       if (r.rest.length > 0) this.#hold(r.rest);
       void this.#route_(r.header);
     };
@@ -245,7 +240,7 @@ export class FastAgiSession {
     this.#route = decision.route.name;
     const final = decision.request;
     this.#upstreamRequest = fullUrl(final);
-    const fwd = this.#env.listener.forwardedFor ? (this.#client.remoteAddress ?? "unknown") : undefined;
+    const fwd = this.#env.options.forwardedFor ? (this.#client.remoteAddress ?? "unknown") : undefined;
     const headerOut = upstreamHeader(header, raw, parts, final, fwd);
     const upstream =
       decision.kind === "pool"
@@ -272,40 +267,30 @@ export class FastAgiSession {
     this.#poolName = name;
     if (!pool) return undefined;
     this.#pool = pool;
-    const hashKey = expandTemplate(pool.config.hashKey, null, final.vars);
-    const tried = new Set<SessionServer>();
-    const deadline = Date.now() + pool.config.totalTimeoutMs;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const server = pool.acquire(hashKey, tried);
-      if (!server) break;
-      tried.add(server);
-      try {
-        const sock = await this.#env.connect(
-          server.config.address,
-          server.config.tls,
-          Math.min(pool.config.connectTimeoutMs, left),
-          this.#cancel,
-        );
-        pool.connectSucceeded(server);
-        if (this.#finished) {
-          // Asterisk left while we connected: the session was already accounted for.
-          pool.release(server);
-          sock.destroy();
-          return undefined;
-        }
-        this.#server = server;
-        return sock;
-      } catch (err) {
-        const msg = errorMessage(err);
-        pool.release(server);
-        if (this.#cancel.cancelled) return undefined;
-        pool.connectFailed(server, msg);
-        this.#attempts.push({ server: server.key, error: msg });
-      }
-    }
-    return undefined;
+    const env = this.#env;
+    const r = await attempt<PoolMember, Socket>(pool, pool.config.hashKeyOf(final.vars), {
+      what: "connect",
+      tryOne: (m, timeoutMs) => env.connect(m.config.address, m.config.tls, timeoutMs, this.#cancel),
+      discard: (sock) => sock.destroy(),
+      cancelled: () => this.#cancel.cancelled || this.#finished,
+      name: (m) => m.key,
+      onFailure: (m, error) => {
+        if (env.events.has("attempt.failed"))
+          env.events.emit("attempt.failed", {
+            protocol: "fastagi",
+            listener: env.listener.name,
+            pool: name,
+            server: m.key,
+            error,
+          });
+      },
+    });
+    this.#attempts = r.failures;
+    if (!r.ok) return undefined;
+    this.#member = r.server;
+    this.#serverName = r.server.key;
+    this.#connectedAt = Date.now();
+    return r.result;
   }
 
   async #connectTarget(target: RouteTarget): Promise<Socket | undefined> {
@@ -320,10 +305,11 @@ export class FastAgiSession {
         sock.destroy();
         return undefined;
       }
-      this.#server = { key: target.authority, config: { address: target.address, tls: target.tls } };
+      this.#serverName = target.authority;
+      this.#connectedAt = Date.now();
       return sock;
     } catch (err) {
-      this.#attempts.push({ server: target.authority, error: errorMessage(err) });
+      this.#attempts = [{ server: target.authority, error: errorMessage(err) }];
       return undefined;
     }
   }
@@ -428,7 +414,7 @@ export class FastAgiSession {
   }
 
   #startGrace(): void {
-    const ms = this.#env.listener.hangupGraceMs;
+    const ms = this.#env.options.hangupGraceMs;
     this.#timer(ms, () => {
       if (this.#finished) return;
       this.#outcome = "hangup_grace";
@@ -478,22 +464,26 @@ export class FastAgiSession {
     this.#timers = [];
     this.#upstream?.destroy();
     this.#client.destroy();
-    if (this.#server && this.#pool) this.#pool.release(this.#server);
-    this.#env.ended({
+    if (this.#member && this.#pool) this.#pool.release(this.#member);
+    this.#conn.finished();
+    if (!this.#env.events.has("session.end")) return;
+    this.#env.events.emit("session.end", {
+      protocol: "fastagi",
       client: this.#peer,
       listener: this.#env.listener.name,
       request: this.#request,
       upstreamRequest: this.#upstreamRequest !== this.#request ? this.#upstreamRequest : undefined,
       route: this.#route,
       pool: this.#poolName,
-      server: this.#server?.key,
+      server: this.#serverName,
       attempts: this.#attempts,
       durationMs: Date.now() - this.#started,
+      setupMs: this.#connectedAt === undefined ? undefined : this.#connectedAt - this.#started,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       outcome,
+      ok: outcome === "completed",
       error,
     });
-    this.#onFinish?.();
   }
 }

@@ -1,8 +1,8 @@
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { TlsClientConfig } from "../../config/types.ts";
-import type { HostPort } from "../../core/address.ts";
-import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
+import type { TlsClientConfig } from "../config/types.ts";
+import type { HostPort } from "../core/address.ts";
+import { ErrorCodes, TrunklineError } from "../core/errors.ts";
 
 /**
  * Opens a TCP (or TLS) connection to an upstream, bounded by `timeoutMs` including the TLS

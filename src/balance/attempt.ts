@@ -1,0 +1,93 @@
+import type { TryOutcome } from "../servers/types.ts";
+
+/** What the attempt loop needs of a pool (style.md practice 2). */
+export interface AttemptPool<S> {
+  readonly connectTimeoutMs: number;
+  readonly totalTimeoutMs: number;
+  /** Picks a server not in `tried` and counts a session on it; undefined when none can take one. */
+  acquire(hashKey: string, tried: ReadonlySet<S>, now?: number): S | undefined;
+  release(server: S): void;
+  report(server: S, outcome: TryOutcome, now?: number): void;
+}
+
+/** A failed try, for the session's log line. */
+export interface FailedTry {
+  readonly server: string;
+  readonly error: string;
+}
+
+export interface AttemptHooks<S, R> {
+  /** Tries one server within `timeoutMs`; resolves with the result, rejects on failure. */
+  tryOne(server: S, timeoutMs: number): Promise<R>;
+  /** Judges a result that arrived: a failure reason (the next server is tried), or undefined. */
+  judge?(result: R): string | undefined;
+  /** Disposes of a result that is not kept (a failure by judge, or the caller is gone). */
+  discard?(result: R): void;
+  /** True once the caller has gone: stop trying, report nothing. */
+  cancelled(): boolean;
+  /** What a try is, for passive health's reasons ("connect", "INVITE"). */
+  readonly what: string;
+  /** Server name for the failure list. */
+  name(server: S): string;
+  onFailure?(server: S, error: string): void;
+  now?(): number;
+}
+
+export type AttemptResult<S, R> =
+  | { readonly ok: true; readonly server: S; readonly result: R; readonly failures: readonly FailedTry[] }
+  | {
+      readonly ok: false;
+      readonly reason: "no_server" | "all_failed" | "cancelled";
+      readonly failures: readonly FailedTry[];
+    };
+
+/**
+ * The one attempt loop every protocol drives: pick a server (counted at once), try it,
+ * report the outcome to passive health, and on failure try the next one, each server at
+ * most once, bounded by the pool's total_timeout and per try by its connect_timeout. On
+ * success the session keeps the server's slot; the caller releases it when it ends.
+ */
+export async function attempt<S, R>(
+  pool: AttemptPool<S>,
+  hashKey: string,
+  hooks: AttemptHooks<S, R>,
+): Promise<AttemptResult<S, R>> {
+  const now = hooks.now ?? Date.now;
+  const tried = new Set<S>();
+  const failures: FailedTry[] = [];
+  const deadline = now() + pool.totalTimeoutMs;
+  for (;;) {
+    const left = deadline - now();
+    if (left <= 0) break;
+    const server = pool.acquire(hashKey, tried);
+    if (!server) break;
+    tried.add(server);
+    let error: string;
+    try {
+      const result = await hooks.tryOne(server, Math.min(pool.connectTimeoutMs, left));
+      if (hooks.cancelled()) {
+        pool.release(server);
+        hooks.discard?.(result);
+        return { ok: false, reason: "cancelled", failures };
+      }
+      const bad = hooks.judge?.(result);
+      if (bad === undefined) {
+        pool.report(server, { ok: true });
+        return { ok: true, server, result, failures };
+      }
+      hooks.discard?.(result);
+      error = bad;
+    } catch (err) {
+      if (hooks.cancelled()) {
+        pool.release(server);
+        return { ok: false, reason: "cancelled", failures };
+      }
+      error = err instanceof Error ? err.message : String(err);
+    }
+    pool.release(server);
+    pool.report(server, { ok: false, reason: `${hooks.what} failed: ${error}` });
+    failures.push({ server: hooks.name(server), error });
+    hooks.onFailure?.(server, error);
+  }
+  return { ok: false, reason: failures.length === 0 ? "no_server" : "all_failed", failures };
+}

@@ -1,0 +1,66 @@
+import { z } from "zod";
+import { formatHostPort, parseHostPort } from "../../core/address.ts";
+import type { SnapshotContext } from "../context.ts";
+import { listenerCommon, zodIssues } from "../schema.ts";
+import type { ProtocolConfigSpec } from "../spec.ts";
+import type { ListenerConfig, TlsServerConfig } from "../types.ts";
+
+/** Listeners: common keys, then each against its protocol's own keys and defaults. */
+export function buildListeners(
+  raw: readonly Record<string, unknown>[],
+  protocols: ReadonlyMap<string, ProtocolConfigSpec>,
+  ctx: SnapshotContext,
+): { listeners: ListenerConfig[]; broken: Set<string> } {
+  const out: ListenerConfig[] = [];
+  // Listeners reported invalid: routes naming them are not reported again.
+  const broken = new Set<string>();
+  const names = new Set<string>();
+  const addrs = new Set<string>();
+  raw.forEach((item, i) => {
+    const path = ["listeners", i];
+    const spec = typeof item.protocol === "string" ? protocols.get(item.protocol) : undefined;
+    if (typeof item.name === "string") broken.add(item.name);
+    if (!spec) {
+      ctx.fail(
+        [...path, "protocol"],
+        `unknown protocol ${JSON.stringify(item.protocol)} (use ${[...protocols.keys()].join(", ")})`,
+      );
+      return;
+    }
+    const parsed = z.strictObject({ ...listenerCommon, ...spec.listenerShape }).safeParse(item);
+    if (!parsed.success) {
+      for (const is of zodIssues(parsed.error, path)) ctx.fail(is.path, is.message);
+      return;
+    }
+    const l = parsed.data as Record<string, unknown> & z.output<z.ZodObject<typeof listenerCommon>>;
+    broken.delete(l.name);
+    if (names.has(l.name)) ctx.fail([...path, "name"], `duplicate listener name "${l.name}"`);
+    names.add(l.name);
+    const parsedAddr = parseHostPort(l.listen, spec.defaultPort);
+    // A bad address is reported; the listener still counts for its routes' checks.
+    if (typeof parsedAddr === "string") ctx.fail([...path, "listen"], parsedAddr);
+    const hp = typeof parsedAddr === "string" ? { host: "", port: 0 } : parsedAddr;
+    const key = formatHostPort(hp);
+    if (typeof parsedAddr !== "string" && addrs.has(key))
+      ctx.fail([...path, "listen"], `${key} is already used by another listener`);
+    addrs.add(key);
+    let tls: TlsServerConfig | undefined;
+    if (l.tls !== undefined) {
+      const cert = ctx.readFile([...path, "tls", "cert"], l.tls.cert);
+      const keyPem = ctx.readFile([...path, "tls", "key"], l.tls.key);
+      const ca = l.tls.ca === undefined ? undefined : ctx.readFile([...path, "tls", "ca"], l.tls.ca);
+      if (cert && keyPem) {
+        ctx.checkTls([...path, "tls"], { cert, key: keyPem, ...(ca ? { ca } : {}) });
+        tls = { certFile: l.tls.cert, keyFile: l.tls.key, caFile: l.tls.ca, cert, key: keyPem, ca };
+      }
+    }
+    out.push({
+      name: l.name,
+      protocol: spec.name,
+      listen: hp,
+      tls,
+      options: spec.buildListenerOptions(l, path, ctx),
+    });
+  });
+  return { listeners: out, broken };
+}

@@ -1,0 +1,104 @@
+import { formatHostPort, parseHostPort } from "../../core/address.ts";
+import type { SnapshotContext } from "../context.ts";
+import type { RawPool } from "../schema.ts";
+import type { ProtocolConfigSpec } from "../spec.ts";
+import type { HealthCheckConfig, PoolConfig, ServerConfig } from "../types.ts";
+
+const DEFAULTS = {
+  connectTimeoutMs: 1_000,
+  totalTimeoutMs: 3_000,
+  maxFails: 3,
+  failTimeoutMs: 10_000,
+  healthIntervalMs: 2_000,
+  healthTimeoutMs: 1_000,
+  rise: 2,
+  fall: 3,
+} as const;
+
+function buildHealth(p: RawPool, path: (string | number)[], ctx: SnapshotContext): PoolConfig["health"] {
+  if (p.health === undefined) return undefined;
+  const checks: HealthCheckConfig[] = p.health.checks.map((c) =>
+    c === "tcp" || "tcp" in c ? { kind: "tcp" } : { kind: "agent", port: c.agent, send: c.send },
+  );
+  const intervalMs = p.health.interval ?? DEFAULTS.healthIntervalMs;
+  if (intervalMs < 100) ctx.fail([...path, "health", "interval"], "must be at least 100ms");
+  return {
+    intervalMs,
+    timeoutMs: p.health.timeout ?? DEFAULTS.healthTimeoutMs,
+    rise: p.health.rise ?? DEFAULTS.rise,
+    fall: p.health.fall ?? DEFAULTS.fall,
+    checks,
+  };
+}
+
+/**
+ * Pools. A pool takes its protocol (default port, default hash key) from the routes that
+ * name it; one that no route names takes the first listener's. A server listed in several
+ * pools is one server (servers/registry.ts): its max_sessions, where given, must agree.
+ */
+export function buildPools(
+  raw: Readonly<Record<string, RawPool>>,
+  protocolOf: (pool: string) => ProtocolConfigSpec | string,
+  ctx: SnapshotContext,
+): Map<string, PoolConfig> {
+  const pools = new Map<string, PoolConfig>();
+  const caps = new Map<string, { pool: string; max: number }>();
+  for (const [name, p] of Object.entries(raw)) {
+    const path = ["pools", name];
+    const spec = protocolOf(name);
+    if (typeof spec === "string") {
+      ctx.fail(path, spec);
+      continue;
+    }
+    const servers: ServerConfig[] = [];
+    const keys = new Set<string>();
+    p.servers.forEach((s, i) => {
+      const sp = [...path, "servers", i];
+      const hp = parseHostPort(s.address, spec.defaultPort);
+      if (typeof hp === "string") {
+        ctx.fail([...sp, "address"], hp);
+        return;
+      }
+      const key = formatHostPort(hp);
+      if (keys.has(key)) ctx.fail([...sp, "address"], `${key} is listed twice in pool "${name}"`);
+      keys.add(key);
+      if (s.max_sessions !== undefined) {
+        const other = caps.get(key);
+        if (other && other.max !== s.max_sessions)
+          ctx.fail(
+            [...sp, "max_sessions"],
+            `${key} has max_sessions ${other.max} in pool "${other.pool}": a server's capacity is the server's, give the same value (or one) in every pool`,
+          );
+        else caps.set(key, { pool: name, max: s.max_sessions });
+      }
+      servers.push({
+        key,
+        address: hp,
+        weight: s.weight ?? 1,
+        maxSessions: s.max_sessions ?? 0,
+        backup: s.backup ?? false,
+        tls: ctx.clientTls([...sp, "tls"], s.tls),
+        agentAddress: s.agent_addr,
+      });
+    });
+    const balance = p.balance ?? "least-sessions";
+    if (p.hash_key !== undefined && balance !== "hash") {
+      ctx.fail([...path, "hash_key"], `hash_key only applies to balance: hash (this pool uses ${balance})`);
+    }
+    const hashKey = p.hash_key ?? spec.defaultHashKey;
+    pools.set(name, {
+      name,
+      protocol: spec.name,
+      balance,
+      hashKey,
+      hashKeyOf: spec.compileHashKey(hashKey),
+      connectTimeoutMs: p.connect_timeout ?? DEFAULTS.connectTimeoutMs,
+      totalTimeoutMs: p.total_timeout ?? DEFAULTS.totalTimeoutMs,
+      maxFails: p.max_fails ?? DEFAULTS.maxFails,
+      failTimeoutMs: p.fail_timeout ?? DEFAULTS.failTimeoutMs,
+      servers,
+      health: buildHealth(p, path, ctx),
+    });
+  }
+  return pools;
+}

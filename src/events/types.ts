@@ -1,0 +1,85 @@
+import type { ServerChange } from "../servers/types.ts";
+
+/** A failed try of one server during a session's search for one. */
+export interface FailedTry {
+  readonly server: string;
+  readonly error: string;
+}
+
+/** One session, at its end: protocol-neutral fields every protocol fills. */
+export interface SessionEnded {
+  readonly protocol: string;
+  readonly listener: string;
+  readonly client: string;
+  readonly request: string | undefined;
+  /** The request as sent upstream, when a route rewrote it. */
+  readonly upstreamRequest: string | undefined;
+  readonly route: string | undefined;
+  readonly pool: string | undefined;
+  readonly server: string | undefined;
+  readonly attempts: readonly FailedTry[];
+  readonly durationMs: number;
+  /** From the session's start until the upstream was connected (undefined: never). */
+  readonly setupMs: number | undefined;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly outcome: string;
+  /** True when the outcome is the protocol's normal end. */
+  readonly ok: boolean;
+  readonly error: string | undefined;
+}
+
+/** Every event Trunkline publishes; observe/ maps them to logs (and metrics). */
+export interface TrunklineEvents {
+  "session.start": { readonly protocol: string; readonly listener: string; readonly client: string };
+  "session.end": SessionEnded;
+  "attempt.failed": {
+    readonly protocol: string;
+    readonly listener: string;
+    readonly pool: string;
+    readonly server: string;
+    readonly error: string;
+  };
+  "server.state": ServerChange;
+  "health.probe": {
+    readonly server: string;
+    readonly pools: readonly string[];
+    readonly check: "tcp" | "agent";
+    readonly ok: boolean;
+    readonly durationMs: number;
+    readonly reason: string;
+    /** Words of an agent reply that mean nothing to HAProxy's grammar. */
+    readonly agentErrors?: readonly string[];
+  };
+  reload: {
+    readonly outcome: "applied" | "unchanged" | "rejected";
+    readonly reason: string;
+    readonly source: string;
+    readonly generation: number;
+    readonly error?: string;
+  };
+  "listener.listening": {
+    readonly listener: string;
+    readonly protocol: string;
+    readonly listen: string;
+    readonly port: number | undefined;
+    readonly tls: boolean;
+  };
+  "listener.error": {
+    readonly listener: string;
+    /** listen, tls_handshake, tls_reload, pending_limit, accept */
+    readonly kind: string;
+    readonly error: string;
+    readonly client?: string;
+  };
+  "listener.tls_reloaded": { readonly listener: string };
+  "proxy.started": {
+    readonly config: string;
+    readonly listeners: number;
+    readonly routes: number;
+    readonly pools: number;
+  };
+  "proxy.stopped": Record<string, never>;
+}
+
+export type Events = import("./bus.ts").EventBus<TrunklineEvents>;

@@ -1,0 +1,286 @@
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type Server as TlsServer,
+} from "node:tls";
+import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
+import { formatHostPort } from "../core/address.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
+
+/** What the listener needs of a session: to be told to stop, and to say when it ended. */
+export interface StreamSession {
+  /** Ends the session now (shutdown deadline passed). */
+  destroy(reason: string): void;
+}
+
+/** Handed to a protocol for each accepted connection. */
+export interface Accepted {
+  readonly socket: Socket;
+  readonly listener: ListenerConfig;
+  /** The protocol's opening (header) is complete: the connection no longer counts as pending. */
+  established(): void;
+  /** The session ended: forget it (a drain waits for these). */
+  finished(): void;
+}
+
+export interface StreamListenerOptions {
+  readonly events: EventBus<TrunklineEvents>;
+  readonly accept: (conn: Accepted) => StreamSession;
+  /** How long a TLS handshake may take before the socket is closed. */
+  readonly handshakeTimeoutMs: (config: ListenerConfig) => number;
+  /** Connections still in their TLS handshake or protocol opening, at most. */
+  readonly maxPending?: number;
+}
+
+export const DEFAULT_MAX_PENDING = 1024;
+
+function tlsOptions(
+  t: TlsServerConfig,
+): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+  return {
+    cert: t.cert,
+    key: t.key,
+    ...(t.ca ? { ca: t.ca } : {}),
+    // A CA in the config means: clients must present a certificate it signed.
+    requestCert: t.ca !== undefined,
+    rejectUnauthorized: t.ca !== undefined,
+  };
+}
+
+/** Whether two configs can share one listening socket (else the socket is handed over). */
+export function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
+  // Turning TLS or client-certificate checking on or off needs a new socket: a live
+  // setSecureContext() swaps certificates but cannot change requestCert.
+  return (
+    a.protocol === b.protocol &&
+    formatHostPort(a.listen) === formatHostPort(b.listen) &&
+    (a.tls === undefined) === (b.tls === undefined) &&
+    (a.tls?.ca === undefined) === (b.tls?.ca === undefined)
+  );
+}
+
+/**
+ * A TCP or TLS listening socket for a stream protocol (FastAGI now, HTTP later) and the
+ * sessions it accepted. Every connection is bounded before the protocol sees it: a TLS
+ * handshake that does not finish within its timeout is closed, and at most `maxPending`
+ * connections may be in their handshake or protocol opening at once (the rest are closed at
+ * accept), so clients that never speak cost a timeout, never file descriptors for good.
+ */
+export class StreamListener {
+  #config: ListenerConfig;
+  readonly #o: StreamListenerOptions;
+  readonly #sessions = new Set<StreamSession>();
+  #server: Server | TlsServer | undefined;
+  #idle: (() => void)[] = [];
+  #accepting = false;
+  /** Connections not yet established, by remote address:port (the raw socket for TLS). */
+  readonly #pending = new Map<string, { readonly release: () => void; readonly raw: Socket }>();
+
+  constructor(config: ListenerConfig, opts: StreamListenerOptions) {
+    this.#config = config;
+    this.#o = opts;
+  }
+
+  get config(): ListenerConfig {
+    return this.#config;
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** The bound address (port 0 in the config becomes the real port). */
+  get address(): { host: string; port: number } | undefined {
+    const a = this.#server?.address();
+    return a && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
+  }
+
+  #create(): Server | TlsServer {
+    const cfg = this.#config;
+    const onConn = (sock: Socket) => this.#accept(sock);
+    const server = cfg.tls
+      ? createTlsServer(
+          { ...tlsOptions(cfg.tls), handshakeTimeout: this.#o.handshakeTimeoutMs(cfg), noDelay: true },
+          onConn,
+        )
+      : createNetServer({ noDelay: true });
+    // A TLS server wraps the raw socket first and hands the TLS socket to onConn later.
+    if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw));
+    else server.on("connection", (raw: Socket) => this.#track(raw) && onConn(raw));
+    if (cfg.tls) {
+      server.on("tlsClientError", (err: Error, sock: Socket) => {
+        // Node reports a failed or timed-out handshake here and leaves the socket open.
+        sock.destroy();
+        this.#o.events.emit("listener.error", {
+          listener: this.#config.name,
+          kind: "tls_handshake",
+          error: err.message,
+          client: `${sock.remoteAddress}:${sock.remotePort}`,
+        });
+      });
+    }
+    server.on("error", (err) =>
+      this.#o.events.emit("listener.error", {
+        listener: this.#config.name,
+        kind: "accept",
+        error: err.message,
+      }),
+    );
+    return server;
+  }
+
+  /** Counts a raw connection as pending until the protocol says its opening is complete. */
+  #track(raw: Socket): boolean {
+    const max = this.#o.maxPending ?? DEFAULT_MAX_PENDING;
+    if (this.#pending.size >= max) {
+      raw.destroy();
+      this.#o.events.emit("listener.error", {
+        listener: this.#config.name,
+        kind: "pending_limit",
+        error: `${max} connections already in their handshake or header`,
+        client: `${raw.remoteAddress}:${raw.remotePort}`,
+      });
+      return false;
+    }
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    const entry = {
+      raw,
+      release: () => {
+        if (this.#pending.get(key) === entry) this.#pending.delete(key);
+      },
+    };
+    this.#pending.set(key, entry);
+    raw.once("close", entry.release);
+    return true;
+  }
+
+  #listen(server: Server | TlsServer): Promise<void> {
+    const cfg = this.#config;
+    return new Promise((resolve, reject) => {
+      const onErr = (err: Error) => reject(err);
+      server.once("error", onErr);
+      server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
+        server.removeListener("error", onErr);
+        this.#accepting = true;
+        this.#o.events.emit("listener.listening", {
+          listener: cfg.name,
+          protocol: cfg.protocol,
+          listen: formatHostPort(cfg.listen),
+          port: this.address?.port,
+          tls: cfg.tls !== undefined,
+        });
+        resolve();
+      });
+    });
+  }
+
+  start(): Promise<void> {
+    this.#server = this.#create();
+    return this.#listen(this.#server);
+  }
+
+  /** Closes the listening socket only (sessions go on), so a successor can bind the address. */
+  async release(): Promise<void> {
+    this.#accepting = false;
+    const s = this.#server;
+    if (!s?.listening) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      // close() waits for connections; only the listening socket matters here.
+      setImmediate(resolve);
+    });
+  }
+
+  /** Takes the address back after a failed hand-over. */
+  async rebind(): Promise<void> {
+    if (!this.#server || this.#server.listening) return;
+    await this.#listen(this.#server);
+  }
+
+  /** Applies a new config with the same binding; a new certificate serves the next handshake. */
+  update(config: ListenerConfig): void {
+    const old = this.#config;
+    this.#config = config;
+    const server = this.#server;
+    if (!config.tls || !server || !("setSecureContext" in server)) return;
+    if (config.tls.cert === old.tls?.cert && config.tls.key === old.tls?.key && config.tls.ca === old.tls?.ca)
+      return;
+    try {
+      // The snapshot already proved the material loads (config/context.ts checkTls).
+      server.setSecureContext(tlsOptions(config.tls));
+      this.#o.events.emit("listener.tls_reloaded", { listener: config.name });
+    } catch (err) {
+      this.#o.events.emit("listener.error", {
+        listener: config.name,
+        kind: "tls_reload",
+        error: errorMessage(err),
+      });
+    }
+  }
+
+  #accept(sock: Socket): void {
+    if (!this.#accepting) {
+      sock.destroy();
+      return;
+    }
+    const key = `${sock.remoteAddress}:${sock.remotePort}`;
+    let session: StreamSession | undefined;
+    let done = false;
+    const conn: Accepted = {
+      socket: sock,
+      listener: this.#config,
+      established: () => this.#pending.get(key)?.release(),
+      finished: () => {
+        if (done) return;
+        done = true;
+        this.#pending.get(key)?.release();
+        if (session) this.#sessions.delete(session);
+        if (this.#sessions.size === 0) for (const cb of this.#idle.splice(0)) cb();
+      },
+    };
+    session = this.#o.accept(conn);
+    if (!done) this.#sessions.add(session);
+  }
+
+  /** Stops accepting; resolves when every session has ended or the deadline passed. */
+  async drain(deadline: number): Promise<void> {
+    await this.release();
+    if (this.#sessions.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = Number.isFinite(deadline)
+        ? setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        : undefined;
+      this.#idle.push(() => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Ends every session now; resolves once they have all said so (their close events run). */
+  async close(): Promise<void> {
+    this.#accepting = false;
+    this.#server?.close();
+    const ended =
+      this.#sessions.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 1_000);
+            this.#idle.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+    for (const s of this.#sessions) s.destroy("proxy closing");
+    // Connections still in their handshake or header belong to no session yet.
+    for (const p of this.#pending.values()) p.raw.destroy();
+    await ended;
+  }
+}

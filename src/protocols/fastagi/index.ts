@@ -1,0 +1,52 @@
+import type { ListenerConfig } from "../../config/types.ts";
+import { connectUpstream } from "../../net/connect.ts";
+import { StreamListener, sameBinding } from "../../net/stream-listener.ts";
+import type { ListenerContext, Protocol } from "../protocol.ts";
+import { fastagiConfig } from "./config.ts";
+import { decide } from "./router.ts";
+import { FastAgiRoutes } from "./routes.ts";
+import { FastAgiSession, type SessionEnv } from "./session.ts";
+import type { FastAgiListenerOptions, FastAgiRoute } from "./types.ts";
+
+function options(l: ListenerConfig): FastAgiListenerOptions {
+  return l.options as FastAgiListenerOptions;
+}
+
+/** A session's view of the application: the generation it routed in, and the events. */
+function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv {
+  let gen: ReturnType<ListenerContext["current"]> | undefined;
+  return {
+    listener,
+    options: options(listener),
+    events: ctx.events,
+    decide: (req) => {
+      gen = ctx.current();
+      const routes = gen.routes("fastagi") as FastAgiRoutes | undefined;
+      if (!routes) return Promise.resolve({ kind: "none", hops: 0 });
+      return decide(routes.table, listener.name, req);
+    },
+    pool: (name) => (gen ?? ctx.current()).pools.get(name),
+    connect: connectUpstream,
+  };
+}
+
+/** FastAGI (Asterisk's AGI over TCP, res_agi.c): the first protocol of the registry. */
+export const fastagi: Protocol = {
+  ...fastagiConfig,
+  sameBinding,
+  buildRoutes(routes, hasPool, previous) {
+    const mine = routes.filter((r): r is FastAgiRoute => r.protocol === "fastagi");
+    return new FastAgiRoutes(mine, hasPool, previous instanceof FastAgiRoutes ? previous : undefined);
+  },
+  createListener(config: ListenerConfig, ctx: ListenerContext) {
+    return new StreamListener(config, {
+      events: ctx.events,
+      handshakeTimeoutMs: (l) => options(l).headerTimeoutMs,
+      accept: (conn) => {
+        const s = new FastAgiSession(conn, sessionEnv(conn.listener, ctx));
+        s.start();
+        return s;
+      },
+    });
+  },
+};

@@ -1,0 +1,69 @@
+import { ScriptRunner } from "../../core/script-runner.ts";
+import type { ProtocolRoutes } from "../protocol.ts";
+import type { RouteTable } from "./router.ts";
+import type { FastAgiRoute } from "./types.ts";
+
+function scriptKey(r: FastAgiRoute): string | undefined {
+  return r.script ? `${r.script.file}#${r.script.exportName}#${r.script.digest}` : undefined;
+}
+
+/**
+ * FastAGI's routes for one generation: the route table and the route scripts' workers.
+ * Workers start when the generation is built (not on the first session), and a script
+ * whose file and export are unchanged keeps its worker across reloads.
+ */
+export class FastAgiRoutes implements ProtocolRoutes {
+  readonly table: RouteTable;
+  readonly #runners = new Map<string, ScriptRunner>();
+  /** Runners a later generation took over: not ours to close. */
+  readonly #handedOn = new Set<ScriptRunner>();
+
+  constructor(routes: readonly FastAgiRoute[], hasPool: (name: string) => boolean, previous?: FastAgiRoutes) {
+    for (const r of routes) {
+      const key = scriptKey(r);
+      if (!key || !r.script || this.#runners.has(key)) continue;
+      const kept = previous ? previous.#take(key) : undefined;
+      if (kept) {
+        kept.setTimeoutMs(r.script.timeoutMs);
+        this.#runners.set(key, kept);
+      } else {
+        const runner = new ScriptRunner(r.script.file, r.script.exportName, r.script.timeoutMs);
+        void runner.start();
+        this.#runners.set(key, runner);
+      }
+    }
+    const byIndex = new Map<number, ScriptRunner>();
+    for (const r of routes) {
+      const key = scriptKey(r);
+      const runner = key ? this.#runners.get(key) : undefined;
+      if (runner) byIndex.set(r.index, runner);
+    }
+    this.table = {
+      routes,
+      hasPool,
+      runScript: (route, request) => {
+        const runner = byIndex.get(route.index);
+        return runner
+          ? runner.call(request)
+          : Promise.resolve({ ok: false, error: "route script not loaded" });
+      },
+    };
+  }
+
+  #take(key: string): ScriptRunner | undefined {
+    const r = this.#runners.get(key);
+    if (r) this.#handedOn.add(r);
+    return r;
+  }
+
+  /** The longest script timeout, and a little: how long in-flight calls may still need their workers. */
+  get lingerMs(): number {
+    let max = 0;
+    for (const r of this.#runners.values()) max = Math.max(max, r.timeoutMs);
+    return max + 100;
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.#runners.values()) if (!this.#handedOn.has(r)) await r.close();
+  }
+}

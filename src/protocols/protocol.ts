@@ -1,0 +1,59 @@
+import type { Pool } from "../balance/pool.ts";
+import type { ProtocolConfigSpec } from "../config/spec.ts";
+import type { ListenerConfig, RouteConfig, Snapshot } from "../config/types.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
+
+/** A protocol's routes for one generation (a route table, script workers): closed when unused. */
+export interface ProtocolRoutes {
+  /** How long, once replaced, it may still serve calls that started before (ms). */
+  readonly lingerMs: number;
+  close(): Promise<void>;
+}
+
+/** One generation as protocols see it: the snapshot, its pools and each protocol's routes. */
+export interface GenerationView {
+  readonly number: number;
+  readonly snapshot: Snapshot;
+  readonly pools: ReadonlyMap<string, Pool>;
+  routes(protocol: string): ProtocolRoutes | undefined;
+}
+
+/** What the application gives every listener it builds. */
+export interface ListenerContext {
+  readonly events: EventBus<TrunklineEvents>;
+  /** The generation now; a session captures it when it routes, and keeps it. */
+  current(): GenerationView;
+}
+
+/** Every listener: start, drain with a deadline, close (style.md practice 11), plus hand-over. */
+export interface ProtocolListener {
+  readonly config: ListenerConfig;
+  readonly sessions: number;
+  readonly address: { host: string; port: number } | undefined;
+  start(): Promise<void>;
+  /** A config with the same binding: applied to new sessions, without rebinding. */
+  update(config: ListenerConfig): void;
+  /** Closes the listening socket only, so a successor can bind the address. */
+  release(): Promise<void>;
+  /** Takes the address back after a failed hand-over. */
+  rebind(): Promise<void>;
+  drain(deadline: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A protocol: its config section (ProtocolConfigSpec), its routes and its listeners. A new
+ * protocol is a folder under protocols/ and a line in registry.ts.
+ */
+export interface Protocol extends ProtocolConfigSpec {
+  /** Whether a listener's new config can keep its socket (else it is handed over). */
+  sameBinding(a: ListenerConfig, b: ListenerConfig): boolean;
+  /** Builds the routes of this protocol for a generation; `previous` lets it reuse workers. */
+  buildRoutes(
+    routes: readonly RouteConfig[],
+    hasPool: (name: string) => boolean,
+    previous: ProtocolRoutes | undefined,
+  ): ProtocolRoutes;
+  createListener(config: ListenerConfig, ctx: ListenerContext): ProtocolListener;
+}

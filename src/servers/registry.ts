@@ -1,0 +1,105 @@
+import type { HostPort } from "../core/address.ts";
+import { SlotCounters } from "./counters.ts";
+import { ServerEntry } from "./server.ts";
+import type { ChangeSink, OperatorOverride } from "./types.ts";
+
+/** What the registry needs of the config: each pool's servers, by address. */
+export interface RegistryPoolView {
+  readonly name: string;
+  readonly servers: readonly {
+    readonly key: string;
+    readonly address: HostPort;
+    readonly weight: number;
+    readonly maxSessions: number;
+  }[];
+}
+
+/**
+ * Every server Trunkline knows, one entry per address, outliving generations. A server
+ * listed in two pools is one entry: one session count, one `max_sessions`, one health and
+ * agent state. An entry stays while the config lists it, while sessions still hold it (so a
+ * pool that leaves the config for a generation cannot reset a count) and while an operator
+ * override is set on it (so a drain survives a pool's removal and return).
+ */
+export class ServerRegistry {
+  readonly #counters = new SlotCounters();
+  readonly #entries = new Map<string, ServerEntry>();
+  #emit: ChangeSink;
+
+  constructor(emit: ChangeSink) {
+    this.#emit = emit;
+  }
+
+  get(key: string): ServerEntry | undefined {
+    return this.#entries.get(key);
+  }
+
+  entries(): IterableIterator<ServerEntry> {
+    return this.#entries.values();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Adopts a new config: creates entries for new addresses, updates the config layer of the
+   * others, and forgets entries nothing holds any more.
+   */
+  sync(pools: Iterable<RegistryPoolView>): void {
+    const seen = new Map<string, { pools: string[]; max: number; weight: number }>();
+    for (const p of pools) {
+      for (const s of p.servers) {
+        let e = this.#entries.get(s.key);
+        if (!e) {
+          e = new ServerEntry(s.key, s.address, this.#counters.alloc(), this.#counters, this.#emit);
+          this.#entries.set(s.key, e);
+        }
+        const cur = seen.get(s.key);
+        if (cur) {
+          cur.pools.push(p.name);
+          // The config layer rejects pools that disagree; a cap given in one pool holds for all.
+          if (s.maxSessions > 0) cur.max = s.maxSessions;
+        } else seen.set(s.key, { pools: [p.name], max: s.maxSessions, weight: s.weight });
+      }
+    }
+    for (const [key, e] of this.#entries) {
+      const c = seen.get(key);
+      if (c) {
+        e.pools = c.pools;
+        e.maxSessionsConfig = c.max;
+        e.firstWeight = c.weight;
+      } else {
+        e.pools = [];
+        if (!e.pinned) {
+          this.#entries.delete(key);
+          this.#counters.free(e.slot);
+        }
+      }
+    }
+  }
+
+  /** Counts a session on the server if its effective cap allows; the only writer of counts. */
+  acquire(e: ServerEntry): boolean {
+    // A pool of an older generation may still name an entry the registry has since dropped.
+    if (this.#entries.get(e.key) !== e) return false;
+    return this.#counters.acquire(e.slot, e.maxSessions);
+  }
+
+  release(e: ServerEntry): void {
+    if (this.#entries.get(e.key) !== e) return;
+    this.#counters.release(e.slot);
+    if (e.pools.length === 0 && !e.pinned) {
+      this.#entries.delete(e.key);
+      this.#counters.free(e.slot);
+    }
+  }
+
+  /** Sets or lifts an operator override; undefined when no such server is configured. */
+  override(key: string, next: OperatorOverride, reason: string): ServerEntry | undefined {
+    const e = this.#entries.get(key);
+    if (!e) return undefined;
+    e.setOperator(next, reason);
+    return e;
+  }
+}

@@ -1,0 +1,34 @@
+/** Types of the server registry, apart from its code (style.md practice 4). */
+
+export type Health = "up" | "down";
+export type Admin = "ready" | "drain" | "maint";
+
+/**
+ * Where a piece of a server's state comes from. The effective state reads them in this
+ * order, a later layer winning: config < health < passive < agent < operator.
+ */
+export type Layer = "config" | "health" | "passive" | "agent" | "operator";
+
+/** A change worth one log line: health, admin state, weight or cap, with the layer that made it. */
+export interface ServerChange {
+  /** The pools the server is in now (config order); empty for a server that left the config. */
+  readonly pools: readonly string[];
+  readonly server: string;
+  readonly layer: Layer;
+  readonly what: "health" | "admin" | "weight" | "maxconn" | "passive";
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+export type ChangeSink = (change: ServerChange) => void;
+
+/** What the operator set (admin API, `trunkline ctl`): kept until the operator lifts it. */
+export interface OperatorOverride {
+  readonly admin: Admin | undefined;
+  /** Absolute weight for every pool the server is in (HAProxy's `set server … weight`). */
+  readonly weight: number | undefined;
+}
+
+/** The outcome of one try of a server, as the protocol judged it: feeds passive health. */
+export type TryOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
