@@ -13,6 +13,7 @@ after(async () => {
 /** A fake agent that answers whatever `reply.text` says now (or nothing when undefined). */
 async function fakeAgent(
   host: string,
+  fixedPort = 0,
 ): Promise<{ port: number; reply: { text: string | undefined }; hits: number; close(): Promise<void> }> {
   const state = { reply: { text: "up\n" as string | undefined }, hits: 0 };
   const socks = new Set<import("node:net").Socket>();
@@ -24,7 +25,7 @@ async function fakeAgent(
     if (state.reply.text !== undefined) s.end(state.reply.text);
     else s.destroy();
   });
-  await new Promise<void>((r) => srv.listen(0, host, () => r()));
+  await new Promise<void>((r) => srv.listen(fixedPort, host, () => r()));
   const port = (srv.address() as { port: number }).port;
   return {
     port,
@@ -112,9 +113,11 @@ test("agent replies act as HAProxy's: drain, maint, NN%, maxconn, down with desc
   const b = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 100 });
   cleanup.push(a.close, b.close);
   const agentA = await fakeAgent("127.0.0.1");
-  const agentB = await fakeAgent("127.0.0.2");
+  // Server b's agent lives at its agent_addr, on the same agent port; it closes without a
+  // reply line, which is "no information" to HAProxy's rules.
+  const agentB = await fakeAgent("127.0.0.3", agentA.port);
+  agentB.reply.text = undefined;
   cleanup.push(agentA.close, agentB.close);
-  assert.equal(agentA.port === agentB.port, false);
   const p = await startProxy(`
 listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
 routes: [ { listener: agi, pool: main } ]
@@ -171,9 +174,11 @@ pools:
   await until(() => sa!.admin === "maint", 2000, "maint");
   agentA.reply.text = "up ready\n";
   await until(() => sa!.admin === "ready" && sa!.agentDown === undefined, 2000, "back");
-  // Server b's agent address (127.0.0.3) has no agent: no information, b stays up.
+  // Server b is probed at its agent_addr (127.0.0.3), whose agent never answers a line:
+  // no information, so b stays up however often it is asked.
+  await until(() => agentB.hits >= 2, 2000, "b's agent polled at its agent_addr");
   assert.equal(sb!.canTake(Date.now()), true);
-  assert.equal(agentB.hits, 0);
+  assert.equal(sb!.agentDown, undefined);
 });
 
 test("passive health: real sessions' connect failures count as failed checks", async () => {

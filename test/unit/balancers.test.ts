@@ -78,3 +78,31 @@ test("consistent hash: same key same server; removing one server moves only its 
   }
   assert.equal(moved, 0);
 });
+
+test("least-sessions: order() names first what pick() takes (a=1, b=0, c=0 after one pick)", () => {
+  const ls = new LeastSessions<S>();
+  const all = [mk("a", 1, 1), mk("b"), mk("c")];
+  ls.setServers(all);
+  ls.pick(all);
+  const preview = ls.order(all).map((s) => s.key);
+  assert.deepEqual(preview, ["c", "b", "a"]);
+  assert.equal(ls.pick(all)?.key, preview[0]);
+});
+
+test("least-sessions: order() is the sequence a failing-over session would try, for any state", () => {
+  for (let turns = 0; turns < 12; turns++) {
+    const ls = new LeastSessions<S>();
+    const all = [mk("a", 2, 1), mk("b", 1, 0), mk("c", 1, 0), mk("d", 3, 2)];
+    for (let i = 0; i < turns; i++) ls.pick(all);
+    const preview = ls.order(all).map((s) => s.key);
+    // Simulate the attempt loop: pick, fail (released: counts unchanged), pick among the rest.
+    const left = [...all];
+    const tried: string[] = [];
+    while (left.length > 0) {
+      const s = ls.pick(left)!;
+      tried.push(s.key);
+      left.splice(left.indexOf(s), 1);
+    }
+    assert.deepEqual(preview, tried, `after ${turns} picks`);
+  }
+});
