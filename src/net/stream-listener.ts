@@ -32,10 +32,13 @@ export interface StreamListenerOptions {
   /** How long a TLS handshake may take before the socket is closed. */
   readonly handshakeTimeoutMs: (config: ListenerConfig) => number;
   /** Connections still in their TLS handshake or protocol opening, at most. */
-  readonly maxPending?: number;
+  readonly maxPending: (config: ListenerConfig) => number;
+  /**
+   * Turns away a plain-TCP connection over the cap in the protocol's own words (FastAGI
+   * answers FAILURE, so the dialplan sees AGISTATUS=FAILURE rather than a silent SUCCESS).
+   */
+  readonly refuse?: (socket: Socket) => void;
 }
-
-export const DEFAULT_MAX_PENDING = 1024;
 
 function tlsOptions(
   t: TlsServerConfig,
@@ -112,8 +115,8 @@ export class StreamListener {
         )
       : createNetServer({ noDelay: true });
     // A TLS server wraps the raw socket first and hands the TLS socket to onConn later.
-    if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw));
-    else server.on("connection", (raw: Socket) => this.#track(raw) && onConn(raw));
+    if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw, false));
+    else server.on("connection", (raw: Socket) => this.#track(raw, true) && onConn(raw));
     if (cfg.tls) {
       server.on("tlsClientError", (err: Error, sock: Socket) => {
         // Node reports a failed or timed-out handshake here and leaves the socket open.
@@ -137,10 +140,12 @@ export class StreamListener {
   }
 
   /** Counts a raw connection as pending until the protocol says its opening is complete. */
-  #track(raw: Socket): boolean {
-    const max = this.#o.maxPending ?? DEFAULT_MAX_PENDING;
+  #track(raw: Socket, plain: boolean): boolean {
+    const max = this.#o.maxPending(this.#config);
     if (this.#pending.size >= max) {
-      raw.destroy();
+      raw.on("error", () => {});
+      if (plain && this.#o.refuse) this.#o.refuse(raw);
+      else raw.destroy();
       this.#o.events.emit("listener.error", {
         listener: this.#config.name,
         kind: "pending_limit",

@@ -30,6 +30,8 @@ export interface ListenerContext {
 export interface ProtocolListener {
   readonly config: ListenerConfig;
   readonly sessions: number;
+  /** Connections still in their handshake or protocol opening. */
+  readonly pending: number;
   readonly address: { host: string; port: number } | undefined;
   start(): Promise<void>;
   /** A config with the same binding: applied to new sessions, without rebinding. */

@@ -50,8 +50,24 @@ export interface Running {
 }
 
 /** Starts a long-running `trunkline ARGS` and parses its JSON log lines. */
-export function startCli(args: string[]): Running {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT });
+export function startCli(args: string[], opts: { maxOpenFiles?: number } = {}): Running {
+  // A file-descriptor limit needs a shell's ulimit: Node has no setrlimit.
+  const child =
+    opts.maxOpenFiles === undefined
+      ? spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT })
+      : spawn(
+          "bash",
+          [
+            "-c",
+            `ulimit -n ${opts.maxOpenFiles} && exec "$0" "$@"`,
+            process.execPath,
+            "--import",
+            "tsx",
+            MAIN,
+            ...args,
+          ],
+          { cwd: ROOT },
+        );
   const lines: Record<string, unknown>[] = [];
   let buf = "";
   let err = "";

@@ -41,7 +41,7 @@ export function buildListeners(
     if (typeof parsedAddr === "string") ctx.fail([...path, "listen"], parsedAddr);
     const hp = typeof parsedAddr === "string" ? { host: "", port: 0 } : parsedAddr;
     const key = formatHostPort(hp);
-    if (typeof parsedAddr !== "string" && addrs.has(key))
+    if (typeof parsedAddr !== "string" && hp.port !== 0 && addrs.has(key))
       ctx.fail([...path, "listen"], `${key} is already used by another listener`);
     addrs.add(key);
     let tls: TlsServerConfig | undefined;

@@ -7,7 +7,12 @@ import { compileTemplate } from "./request.ts";
 import { FASTAGI_PORT, parseAgiUrl } from "./target.ts";
 import type { FastAgiListenerOptions, FastAgiRoute, RouteScript, RouteTarget } from "./types.ts";
 
-const DEFAULTS = { hangupGraceMs: 30_000, headerTimeoutMs: 5_000, scriptTimeoutMs: 500 } as const;
+const DEFAULTS = {
+  hangupGraceMs: 30_000,
+  headerTimeoutMs: 5_000,
+  scriptTimeoutMs: 500,
+  maxPending: 256,
+} as const;
 
 /** A template, not a JS template literal: the caller's number keeps a caller on one server. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: a Trunkline template string
@@ -17,6 +22,7 @@ const listenerShape = {
   forwarded_for: z.boolean().optional(),
   hangup_grace: duration.optional(),
   header_timeout: duration.optional(),
+  max_pending: z.number().int().min(1).max(65_535).optional(),
 };
 
 const routeShape = {
@@ -44,6 +50,7 @@ function buildListenerOptions(raw: Record<string, unknown>): FastAgiListenerOpti
     forwardedFor: l.forwarded_for ?? false,
     hangupGraceMs: l.hangup_grace ?? DEFAULTS.hangupGraceMs,
     headerTimeoutMs: l.header_timeout ?? DEFAULTS.headerTimeoutMs,
+    maxPending: l.max_pending ?? DEFAULTS.maxPending,
   };
 }
 

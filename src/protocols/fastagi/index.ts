@@ -8,6 +8,8 @@ import { FastAgiRoutes } from "./routes.ts";
 import { FastAgiSession, type SessionEnv } from "./session.ts";
 import type { FastAgiListenerOptions, FastAgiRoute } from "./types.ts";
 
+const FAILURE_LINE = Buffer.from("FAILURE\n");
+
 function options(l: ListenerConfig): FastAgiListenerOptions {
   return l.options as FastAgiListenerOptions;
 }
@@ -42,6 +44,12 @@ export const fastagi: Protocol = {
     return new StreamListener(config, {
       events: ctx.events,
       handshakeTimeoutMs: (l) => options(l).headerTimeoutMs,
+      maxPending: (l) => options(l).maxPending,
+      refuse: (sock) => {
+        // AGISTATUS=FAILURE for the dialplan; a peer that does not close is not waited for.
+        sock.end(FAILURE_LINE);
+        setTimeout(() => sock.destroy(), 1_000).unref();
+      },
       accept: (conn) => {
         const s = new FastAgiSession(conn, sessionEnv(conn.listener, ctx));
         s.start();

@@ -50,6 +50,11 @@ export class FastAgiRoutes implements ProtocolRoutes {
     };
   }
 
+  /** The script workers of this generation (tests and the admin API look at them). */
+  get runners(): readonly ScriptRunner[] {
+    return [...this.#runners.values()];
+  }
+
   #take(key: string): ScriptRunner | undefined {
     const r = this.#runners.get(key);
     if (r) this.#handedOn.add(r);

@@ -10,6 +10,8 @@ export interface FastAgiListenerOptions {
   readonly hangupGraceMs: number;
   /** The whole header (and a TLS handshake) must arrive within this. */
   readonly headerTimeoutMs: number;
+  /** Connections still in their TLS handshake or header, at most; more are closed at accept. */
+  readonly maxPending: number;
 }
 
 export interface RouteMatch {
