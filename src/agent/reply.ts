@@ -1,7 +1,8 @@
 /**
  * HAProxy's agent-check reply line, both directions: the line our agent writes and how
- * HAProxy 2.6 reads one. Pure functions; see ../../../shared/reference/agent-check.md and
- * the HAProxy 2.6 configuration manual §5.2 "agent-check".
+ * HAProxy 2.6 reads one. Pure functions; the grammar is the HAProxy 2.6 configuration
+ * manual §5.2 "agent-check" (and src/check.c, agent reply parsing), as measured against
+ * HAProxy 2.6.12 in test/e2e/agent-haproxy.test.ts.
  */
 
 export const AGENT_STATUSES = ["UP", "DOWN", "READY", "DRAIN", "FAIL", "MAINT", "STOPPED"] as const;

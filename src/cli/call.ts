@@ -1,6 +1,6 @@
 /**
  * `trunkline call agi://host:port/path?query [--header name=value ...] [--timeout 30s]`:
- * plays Asterisk for one FastAGI session (reference/fastagi.md) so ops can test a live proxy
+ * plays Asterisk for one FastAGI session (as res_agi.c does; see test/helpers/asterisk.ts) so ops can test a live proxy
  * or server: sends an Asterisk 23 header, answers every command with `200 result=0`, and
  * ends as Asterisk does, with `HANGUP` after the server closed. Exit 0 for AGISTATUS=SUCCESS,
  * 1 for FAILURE (refused, no answer, a `FAILURE` line) or an error, 2 for bad usage.

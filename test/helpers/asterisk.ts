@@ -1,6 +1,6 @@
 /**
  * A simulated Asterisk for FastAGI tests, built from the bytes a real Asterisk 23.4.1 sent
- * (test/fixtures/agi/) and behaving as ../shared/reference/fastagi.md describes:
+ * (test/fixtures/agi/) and behaving as Asterisk 23.4.1 was measured to (res_agi.c):
  * - the header goes first, optionally in small delayed pieces (Asterisk does not set
  *   TCP_NODELAY, so its lines arrive split);
  * - every whole command line gets a reply (default `200 result=0`); a multi-line 520 reply

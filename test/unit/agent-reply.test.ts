@@ -8,7 +8,7 @@ import {
 } from "../../src/agent/reply.ts";
 
 /**
- * A model of how HAProxy 2.6 applies a reply to a server (reference/agent-check.md): admin
+ * A model of how HAProxy 2.6 applies a reply to a server (HAProxy 2.6 manual §5.2 agent-check, measured on 2.6.12): admin
  * first, then weight (percent of the configured weight, capped at 256), then maxconn, then
  * health. Used to check both our reader and our writer against the observed table.
  */
