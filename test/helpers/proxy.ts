@@ -59,7 +59,7 @@ export async function startProxy(
     logging: () => ({ log, reconfigure() {}, close: async () => {} }),
   });
   let closed = false;
-  return {
+  const api: TestProxy = {
     proxy,
     file,
     dir,
@@ -91,7 +91,7 @@ export async function startProxy(
     },
     async session(i: number) {
       const all = () => logs.filter((r) => r.event === "session");
-      await this.waitForLog(() => all().length > i);
+      await api.waitForLog(() => all().length > i);
       return all()[i]!;
     },
     async close() {
@@ -101,6 +101,7 @@ export async function startProxy(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return api;
 }
 
 /** Waits until `cond()` holds, polling; fails after `timeoutMs`. */

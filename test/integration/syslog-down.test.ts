@@ -101,7 +101,7 @@ test("TCP target refusing connections: 5,000 writes take milliseconds, the queue
   for (let i = 0; i < 5000; i++) sink.write(6, `message ${i}`);
   const writeMs = performance.now() - t0;
   // While it retries in the background, the event loop stays free.
-  const lag = await maxLag(() => sleep(450));
+  const lag = await maxLag(() => sleep(450).then(() => {}));
   assert.ok(writeMs < 500, `5,000 writes took ${writeMs.toFixed(0)}ms`);
   assert.ok(lag < 150, `event loop held ${lag.toFixed(0)}ms`);
   const st = sink.stats();

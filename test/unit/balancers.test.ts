@@ -82,7 +82,6 @@ test("consistent hash: same key same server; removing one server moves only its 
 test("least-sessions: order() names first what pick() takes (a=1, b=0, c=0 after one pick)", () => {
   const ls = new LeastSessions<S>();
   const all = [mk("a", 1, 1), mk("b"), mk("c")];
-  ls.setServers(all);
   ls.pick(all);
   const preview = ls.order(all).map((s) => s.key);
   assert.deepEqual(preview, ["c", "b", "a"]);
