@@ -2,6 +2,7 @@ import { FileProvider } from "../config/providers/file.ts";
 import type { ConfigProvider } from "../config/providers/types.ts";
 import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
+import { ErrorCodes, TrunklineError } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
@@ -67,7 +68,8 @@ export class TrunklineProxy {
     const watcher = new ConfigWatcher({
       provider,
       parse: parseSource,
-      apply: (s) => (self ? self.#apply(s) : Promise.resolve("not started")),
+      apply: (s) =>
+        self ? self.#apply(s) : Promise.resolve(new TrunklineError(ErrorCodes.LISTEN, "not started")),
       onResult: (r, reason) => {
         if (self) self.#reloaded(r, reason);
       },
@@ -96,9 +98,9 @@ export class TrunklineProxy {
     return p;
   }
 
-  async #apply(s: Snapshot): Promise<string | undefined> {
+  async #apply(s: Snapshot): Promise<TrunklineError | undefined> {
     const err = await this.runtime.apply(s);
-    if (err) return err.message;
+    if (err) return err;
     this.#current = s;
     this.#health.update(this.runtime.generation.pools);
     this.#logging.reconfigure(s);
@@ -111,7 +113,7 @@ export class TrunklineProxy {
       reason,
       source: this.#opts.configFile,
       generation: this.runtime.generation.number,
-      ...(r.kind === "rejected" ? { error: r.error } : {}),
+      ...(r.kind === "rejected" ? { error: r.error, code: r.code } : {}),
     });
   }
 

@@ -1,7 +1,7 @@
 import { buildPools } from "../balance/pool.ts";
 import type { ListenerConfig, Snapshot } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
-import { errorMessage } from "../core/errors.ts";
+import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type {
@@ -108,14 +108,15 @@ export class Runtime {
   }
 
   /** Applies a validated snapshot. Returns an error (and changes nothing) if a listener cannot bind. */
-  async apply(snapshot: Snapshot): Promise<Error | undefined> {
+  async apply(snapshot: Snapshot): Promise<TrunklineError | undefined> {
     const previous = this.#gen;
     const started: ProtocolListener[] = [];
     const replaced: ProtocolListener[] = [];
     const handedOver: ProtocolListener[] = [];
     for (const cfg of snapshot.listeners) {
       const proto = protocolNamed(cfg.protocol);
-      if (!proto) return new Error(`listener ${cfg.name}: no protocol "${cfg.protocol}"`);
+      if (!proto)
+        return new TrunklineError(ErrorCodes.LISTEN, `listener ${cfg.name}: no protocol "${cfg.protocol}"`);
       const cur = this.#listeners.get(cfg.name);
       if (cur && cur.config.protocol === cfg.protocol && proto.sameBinding(cur.config, cfg)) continue;
       const l = proto.createListener(cfg, this.#ctx);
@@ -125,8 +126,10 @@ export class Runtime {
         for (const s of started) await s.close();
         await l.close();
         for (const h of handedOver) await h.rebind().catch(() => {});
-        return new Error(
+        return new TrunklineError(
+          ErrorCodes.LISTEN,
           `listener ${cfg.name} cannot listen on ${formatHostPort(cfg.listen)}: ${errorMessage(e)}`,
+          { cause: e },
         );
       }
       started.push(l);

@@ -1,3 +1,5 @@
+import { ErrorCodes, errorCode } from "../core/errors.ts";
+import type { FailedTry } from "../events/types.ts";
 import type { TryOutcome } from "../servers/types.ts";
 
 /** What the attempt loop needs of a pool (style.md practice 2). */
@@ -10,11 +12,7 @@ export interface AttemptPool<S> {
   report(server: S, outcome: TryOutcome, now?: number): void;
 }
 
-/** A failed try, for the session's log line. */
-export interface FailedTry {
-  readonly server: string;
-  readonly error: string;
-}
+export type { FailedTry };
 
 export interface AttemptHooks<S, R> {
   /** Tries one server within `timeoutMs`; resolves with the result, rejects on failure. */
@@ -63,6 +61,7 @@ export async function attempt<S, R>(
     if (!server) break;
     tried.add(server);
     let error: string;
+    let code: FailedTry["code"] = ErrorCodes.CONNECT_FAILED;
     try {
       const result = await hooks.tryOne(server, Math.min(pool.connectTimeoutMs, left));
       if (hooks.cancelled()) {
@@ -83,10 +82,11 @@ export async function attempt<S, R>(
         return { ok: false, reason: "cancelled", failures };
       }
       error = err instanceof Error ? err.message : String(err);
+      code = errorCode(err, ErrorCodes.CONNECT_FAILED);
     }
     pool.release(server);
     pool.report(server, { ok: false, reason: `${hooks.what} failed: ${error}` });
-    failures.push({ server: hooks.name(server), error });
+    failures.push({ server: hooks.name(server), error, code });
     hooks.onFailure?.(server, error);
   }
   return { ok: false, reason: failures.length === 0 ? "no_server" : "all_failed", failures };

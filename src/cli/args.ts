@@ -1,3 +1,4 @@
+import { ErrorCodes, TrunklineError } from "../core/errors.ts";
 /** A small argv parser: `--name value`, `--name=value`, repeatable options, positionals. */
 export interface ParsedArgs {
   readonly positionals: string[];
@@ -5,8 +6,12 @@ export interface ParsedArgs {
   readonly flags: Set<string>;
 }
 
-export class UsageError extends Error {
+/** A bad command line: exit 2 with the message. */
+export class UsageError extends TrunklineError {
   override name = "UsageError";
+  constructor(message: string) {
+    super(ErrorCodes.USAGE, message);
+  }
 }
 
 export function parseArgs(

@@ -1,18 +1,18 @@
-import { errorMessage } from "../core/errors.ts";
+import { type ErrorCode, ErrorCodes, errorCode, errorMessage, type TrunklineError } from "../core/errors.ts";
 import type { ConfigProvider, RawSource } from "./providers/types.ts";
 import type { Snapshot } from "./types.ts";
 
 export type ReloadResult =
   | { kind: "applied"; snapshot: Snapshot }
   | { kind: "unchanged" }
-  | { kind: "rejected"; error: string };
+  | { kind: "rejected"; error: string; code: ErrorCode };
 
 export interface WatcherOptions {
   readonly provider: ConfigProvider;
   /** Validates a raw config into a snapshot; throws a ConfigError listing every problem. */
   readonly parse: (raw: RawSource) => Snapshot;
   /** Swaps the snapshot in whole; returns an error message and changes nothing if it cannot. */
-  readonly apply: (s: Snapshot) => Promise<string | undefined>;
+  readonly apply: (s: Snapshot) => Promise<TrunklineError | undefined>;
   readonly onResult: (r: ReloadResult, reason: string) => void;
   readonly debounceMs?: number;
 }
@@ -69,14 +69,14 @@ export class ConfigWatcher {
         if (s.digest === this.#current?.digest) r = { kind: "unchanged" };
         else {
           const err = await this.#o.apply(s);
-          if (err !== undefined) r = { kind: "rejected", error: err };
+          if (err !== undefined) r = { kind: "rejected", error: err.message, code: err.code };
           else {
             this.adopt(s);
             r = { kind: "applied", snapshot: s };
           }
         }
       } catch (err) {
-        r = { kind: "rejected", error: errorMessage(err) };
+        r = { kind: "rejected", error: errorMessage(err), code: errorCode(err, ErrorCodes.CONFIG_INVALID) };
       }
       this.#o.onResult(r, reason);
       return r;

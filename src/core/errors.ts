@@ -1,10 +1,17 @@
 /**
- * Typed errors with stable codes. Every error Trunkline raises on purpose is a
- * TrunklineError; `code` is part of the public contract (logs, tests, docs).
+ * Typed errors with stable codes. Every error Trunkline raises or logs on purpose carries
+ * one; `code` is part of the public contract (logs, tests, README "Error codes", which a
+ * test keeps in step with this list).
  */
 export const ErrorCodes = {
   CONFIG_INVALID: "E_CONFIG_INVALID",
   CONFIG_READ: "E_CONFIG_READ",
+  USAGE: "E_USAGE",
+  LISTEN: "E_LISTEN",
+  ACCEPT: "E_ACCEPT",
+  TLS_HANDSHAKE: "E_TLS_HANDSHAKE",
+  TLS_RELOAD: "E_TLS_RELOAD",
+  PENDING_LIMIT: "E_PENDING_LIMIT",
   HEADER_INVALID: "E_AGI_HEADER_INVALID",
   HEADER_TOO_LONG: "E_AGI_HEADER_TOO_LONG",
   HEADER_TIMEOUT: "E_AGI_HEADER_TIMEOUT",
@@ -15,7 +22,12 @@ export const ErrorCodes = {
   CONNECT_FAILED: "E_CONNECT_FAILED",
   CONNECT_TIMEOUT: "E_CONNECT_TIMEOUT",
   TLS_FAILED: "E_TLS_FAILED",
-  USAGE: "E_USAGE",
+  UPSTREAM_GONE: "E_UPSTREAM_GONE",
+  CLIENT_GONE: "E_CLIENT_GONE",
+  LINE_TOO_LONG: "E_LINE_TOO_LONG",
+  HANGUP_GRACE: "E_HANGUP_GRACE",
+  STALL_TIMEOUT: "E_STALL_TIMEOUT",
+  SHUTDOWN: "E_SHUTDOWN",
   SYSLOG_INVALID: "E_SYSLOG_INVALID",
 } as const;
 
@@ -33,4 +45,9 @@ export class TrunklineError extends Error {
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** The stable code of an error: its own when it has one of ours, else the fallback. */
+export function errorCode(err: unknown, fallback: ErrorCode): ErrorCode {
+  return err instanceof TrunklineError ? err.code : fallback;
 }

@@ -1,9 +1,11 @@
+import type { ErrorCode } from "../core/errors.ts";
 import type { ServerChange } from "../servers/types.ts";
 
 /** A failed try of one server during a session's search for one. */
 export interface FailedTry {
   readonly server: string;
   readonly error: string;
+  readonly code: ErrorCode;
 }
 
 /** One session, at its end: protocol-neutral fields every protocol fills. */
@@ -27,6 +29,8 @@ export interface SessionEnded {
   /** True when the outcome is the protocol's normal end. */
   readonly ok: boolean;
   readonly error: string | undefined;
+  /** The stable code of `error` (README "Error codes"). */
+  readonly errorCode: ErrorCode | undefined;
 }
 
 /** Every event Trunkline publishes; observe/ maps them to logs (and metrics). */
@@ -57,6 +61,7 @@ export interface TrunklineEvents {
     readonly source: string;
     readonly generation: number;
     readonly error?: string;
+    readonly code?: ErrorCode;
   };
   "listener.listening": {
     readonly listener: string;
@@ -67,8 +72,7 @@ export interface TrunklineEvents {
   };
   "listener.error": {
     readonly listener: string;
-    /** listen, tls_handshake, tls_reload, pending_limit, accept */
-    readonly kind: string;
+    readonly code: ErrorCode;
     readonly error: string;
     readonly client?: string;
   };

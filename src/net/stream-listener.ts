@@ -6,7 +6,7 @@ import {
 } from "node:tls";
 import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
-import { errorMessage } from "../core/errors.ts";
+import { ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 
@@ -123,7 +123,7 @@ export class StreamListener {
         sock.destroy();
         this.#o.events.emit("listener.error", {
           listener: this.#config.name,
-          kind: "tls_handshake",
+          code: ErrorCodes.TLS_HANDSHAKE,
           error: err.message,
           client: `${sock.remoteAddress}:${sock.remotePort}`,
         });
@@ -132,7 +132,7 @@ export class StreamListener {
     server.on("error", (err) =>
       this.#o.events.emit("listener.error", {
         listener: this.#config.name,
-        kind: "accept",
+        code: ErrorCodes.ACCEPT,
         error: err.message,
       }),
     );
@@ -148,7 +148,7 @@ export class StreamListener {
       else raw.destroy();
       this.#o.events.emit("listener.error", {
         listener: this.#config.name,
-        kind: "pending_limit",
+        code: ErrorCodes.PENDING_LIMIT,
         error: `${max} connections already in their handshake or header`,
         client: `${raw.remoteAddress}:${raw.remotePort}`,
       });
@@ -224,7 +224,7 @@ export class StreamListener {
     } catch (err) {
       this.#o.events.emit("listener.error", {
         listener: config.name,
-        kind: "tls_reload",
+        code: ErrorCodes.TLS_RELOAD,
         error: errorMessage(err),
       });
     }

@@ -1,3 +1,4 @@
+import { ErrorCodes } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
@@ -21,6 +22,7 @@ export function logSession(log: Log, r: SessionEnded): void {
   if (r.upstreamRequest !== undefined) fields.upstream_request = r.upstreamRequest;
   if (r.attempts.length > 0) fields.failed_attempts = r.attempts;
   if (r.error !== undefined) fields.error = r.error;
+  if (r.errorCode !== undefined) fields.error_code = r.errorCode;
   if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");
 }
@@ -66,7 +68,7 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log): () => v
         log.info({ event: "reload", reason: r.reason }, "configuration unchanged");
       else
         log.error(
-          { event: "reload", reason: r.reason, error: r.error },
+          { event: "reload", reason: r.reason, error: r.error, code: r.code },
           "configuration rejected; the running configuration stays",
         );
     }),
@@ -76,14 +78,14 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log): () => v
     bus.on("listener.error", (e) => {
       const fields = {
         listener: e.listener,
-        kind: e.kind,
+        code: e.code,
         err: e.error,
         ...(e.client ? { client: e.client } : {}),
       };
-      if (e.kind === "tls_handshake") log.warn(fields, "TLS handshake with client failed");
-      else if (e.kind === "pending_limit")
+      if (e.code === ErrorCodes.TLS_HANDSHAKE) log.warn(fields, "TLS handshake with client failed");
+      else if (e.code === ErrorCodes.PENDING_LIMIT)
         log.warn(fields, "too many connections still in their handshake or header");
-      else if (e.kind === "tls_reload")
+      else if (e.code === ErrorCodes.TLS_RELOAD)
         log.error(fields, "TLS certificates could not be loaded; keeping the previous ones");
       else log.error(fields, "listener error");
     }),

@@ -56,7 +56,7 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   const idle = await idleConnections(p.port(), 100);
   // Node 20 reports the timeout (tlsClientError) and leaves the socket open: we close it.
   await until(() => idle.closed() === 100, 5000, "every silent TLS client closed");
-  await p.waitForLog((l) => l.kind === "tls_handshake");
+  await p.waitForLog((l) => l.code === "E_TLS_HANDSHAKE");
 });
 
 test("max_pending caps connections still in their header: the rest are closed at accept, then sessions work", async () => {
@@ -71,7 +71,7 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   const idle = await idleConnections(p.port(), 12);
   // Seven are over the cap and are closed at once, long before the 10 s header timeout.
   await until(() => idle.closed() === 7, 3000, "connections over max_pending closed");
-  await p.waitForLog((l) => l.kind === "pending_limit");
+  await p.waitForLog((l) => l.code === "E_PENDING_LIMIT");
   // Over the cap, a FastAGI client hears FAILURE (AGISTATUS=FAILURE), not a silent close.
   const refused = await agiCall({ port: p.port(), url: "agi://x/y" });
   assert.equal(refused.status, "FAILURE");

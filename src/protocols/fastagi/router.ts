@@ -16,7 +16,7 @@ export type RouteDecision =
   | { kind: "pool"; route: RouteConfig; pool: string; request: AgiRequest; hops: number }
   | { kind: "target"; route: RouteConfig; target: RouteTarget; request: AgiRequest; hops: number }
   | { kind: "none"; hops: number }
-  | { kind: "error"; route: RouteConfig | undefined; message: string; hops: number };
+  | { kind: "error"; route: RouteConfig | undefined; message: string; hops: number; reinjectLoop?: true };
 
 function matches(route: RouteConfig, req: AgiRequest): RegExpExecArray | null | false {
   let m: RegExpExecArray | null = null;
@@ -130,6 +130,7 @@ export async function decide(
           route,
           message: `request re-injected more than ${MAX_HOPS - 1} times`,
           hops: hops + 1,
+          reinjectLoop: true,
         };
       }
       const again = await decide(table, listener, req, hops + 1);

@@ -3,7 +3,7 @@ import { attempt } from "../../balance/attempt.ts";
 import type { PoolMember } from "../../balance/pool.ts";
 import type { ListenerConfig, PoolConfig, TlsClientConfig } from "../../config/types.ts";
 import type { HostPort } from "../../core/address.ts";
-import { errorMessage } from "../../core/errors.ts";
+import { type ErrorCode, ErrorCodes, errorCode, errorMessage } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { FailedTry, TrunklineEvents } from "../../events/types.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
@@ -38,6 +38,22 @@ export type Outcome =
   | "client_error"
   | "line_too_long"
   | "closed";
+
+/** The stable code logged with each outcome's error (README "Error codes"). */
+const OUTCOME_CODES: Readonly<Record<Outcome, ErrorCode | undefined>> = {
+  completed: undefined,
+  hangup_grace: ErrorCodes.HANGUP_GRACE,
+  failure_no_server: ErrorCodes.NO_SERVER,
+  failure_no_route: ErrorCodes.NO_ROUTE,
+  failure_route_error: ErrorCodes.ROUTE_SCRIPT,
+  bad_header: ErrorCodes.HEADER_INVALID,
+  header_timeout: ErrorCodes.HEADER_TIMEOUT,
+  client_gone: ErrorCodes.CLIENT_GONE,
+  upstream_error: ErrorCodes.UPSTREAM_GONE,
+  client_error: ErrorCodes.CLIENT_GONE,
+  line_too_long: ErrorCodes.LINE_TOO_LONG,
+  closed: ErrorCodes.SHUTDOWN,
+};
 
 export interface SessionEnv {
   readonly listener: ListenerConfig;
@@ -101,6 +117,8 @@ export class FastAgiSession {
   #hangupScan = "";
   readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
   #lingering = false;
+  /** Set where the outcome alone does not tell the code (which header limit, which route error). */
+  #errorCode: ErrorCode | undefined;
 
   constructor(conn: Accepted, env: SessionEnv) {
     this.#conn = conn;
@@ -140,7 +158,11 @@ export class FastAgiSession {
       if ("error" in r) {
         client.removeListener("data", onData);
         clearTimeout(headerTimer);
-        this.#reject("bad_header", r.error.message);
+        this.#reject(
+          "bad_header",
+          r.error.message,
+          r.error.code === "invalid" ? ErrorCodes.HEADER_INVALID : ErrorCodes.HEADER_TOO_LONG,
+        );
         return;
       }
       if (!r.done) return;
@@ -187,7 +209,8 @@ export class FastAgiSession {
   }
 
   /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes: nothing could serve it. */
-  #reject(outcome: Outcome, message: string): void {
+  #reject(outcome: Outcome, message: string, code?: ErrorCode): void {
+    this.#errorCode = code;
     this.#outcome = outcome;
     this.#error = message;
     const c = this.#client;
@@ -235,7 +258,11 @@ export class FastAgiSession {
     if (decision.kind === "none") return this.#reject("failure_no_route", "no route matches");
     if (decision.kind === "error") {
       this.#route = decision.route?.name;
-      return this.#reject("failure_route_error", decision.message);
+      return this.#reject(
+        "failure_route_error",
+        decision.message,
+        decision.reinjectLoop ? ErrorCodes.REINJECT_LOOP : ErrorCodes.ROUTE_SCRIPT,
+      );
     }
     this.#route = decision.route.name;
     const final = decision.request;
@@ -309,7 +336,13 @@ export class FastAgiSession {
       this.#connectedAt = Date.now();
       return sock;
     } catch (err) {
-      this.#attempts = [{ server: target.authority, error: errorMessage(err) }];
+      this.#attempts = [
+        {
+          server: target.authority,
+          error: errorMessage(err),
+          code: errorCode(err, ErrorCodes.CONNECT_FAILED),
+        },
+      ];
       return undefined;
     }
   }
@@ -484,6 +517,7 @@ export class FastAgiSession {
       outcome,
       ok: outcome === "completed",
       error,
+      errorCode: error === undefined ? undefined : (this.#errorCode ?? OUTCOME_CODES[outcome]),
     });
   }
 }
