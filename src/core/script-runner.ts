@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 
 /**
  * Runs a user's routing function in a worker thread, so that a throw, a rejected promise,
@@ -15,30 +15,31 @@ import { Worker } from "node:worker_threads";
  * queue, and start-up itself is bounded, so no call waits forever.
  */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
+const { workerData } = require("node:worker_threads");
+const port = workerData.port;
 let fn;
-parentPort.on("message", async (msg) => {
+port.on("message", async (msg) => {
   try {
     const result = await fn(msg.request);
-    parentPort.postMessage({ id: msg.id, result: result === undefined ? null : result });
+    port.postMessage({ id: msg.id, result: result === undefined ? null : result });
   } catch (err) {
-    parentPort.postMessage({ id: msg.id, error: String(err && err.stack ? err.message : err) });
+    port.postMessage({ id: msg.id, error: String(err && err.stack ? err.message : err) });
   }
 });
 import(workerData.url).then(
   (m) => {
     const f = workerData.exportName === "default" ? (m.default ?? m.route) : m[workerData.exportName];
     if (typeof f !== "function") {
-      parentPort.postMessage({
+      port.postMessage({
         loadError: "route script " + workerData.file + " does not export a function named '" + workerData.exportName + "'",
       });
       return;
     }
     fn = f;
-    parentPort.postMessage({ ready: true });
+    port.postMessage({ ready: true });
   },
   (err) => {
-    parentPort.postMessage({
+    port.postMessage({
       loadError: "route script " + workerData.file + " failed to load: " + String(err && err.stack ? err.message : err),
     });
   },
@@ -81,6 +82,8 @@ export class ScriptRunner {
   readonly #startTimeoutMs: number | undefined;
   #timeoutMs: number;
   #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  #takeArrived: () => void = () => {};
   #workerReady = false;
   #spawnedAt = 0;
   #startupMs: number | undefined;
@@ -156,8 +159,9 @@ export class ScriptRunner {
     if (this.#closed) return Promise.resolve({ ok: false, error: "route script closed" });
     if (this.#loadError !== undefined) return Promise.resolve({ ok: false, error: this.#loadError });
     const worker = this.#worker;
-    if (worker !== undefined && this.#workerReady) {
-      return new Promise((resolve) => this.#dispatch(worker, request, resolve));
+    const port = this.#port;
+    if (worker !== undefined && port !== undefined && this.#workerReady) {
+      return new Promise((resolve) => this.#dispatch(worker, port, request, resolve));
     }
     if (this.#queue.length >= this.#maxQueued) {
       return Promise.resolve({
@@ -183,22 +187,33 @@ export class ScriptRunner {
   }
 
   #spawn(): void {
+    // Answers come over a channel of our own rather than the worker's built-in port, so a
+    // timer can take an answer that already arrived (see #dispatch) with receiveMessageOnPort.
+    const { port1: port, port2 } = new MessageChannel();
     let w: Worker;
     try {
       w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { url: pathToFileURL(this.file).href, file: this.file, exportName: this.exportName },
+        workerData: {
+          url: pathToFileURL(this.file).href,
+          file: this.file,
+          exportName: this.exportName,
+          port: port2,
+        },
+        transferList: [port2],
         // Route scripts are small: cap their heap so a runaway one cannot eat the proxy's memory.
         resourceLimits: { maxOldGenerationSizeMb: 64 },
         execArgv: [],
       });
     } catch (err) {
+      port.close();
       this.#loadFailed(
         `route script worker could not be started: ${err instanceof Error ? err.message : err}`,
       );
       return;
     }
     this.#worker = w;
+    this.#port = port;
     this.#workerReady = false;
     this.#spawnedAt = performance.now();
     const bound = this.#startBoundMs();
@@ -213,7 +228,7 @@ export class ScriptRunner {
     }, bound).unref();
     this.#updateRef();
 
-    w.on("message", (msg: WorkerMessage) => {
+    const onMessage = (msg: WorkerMessage) => {
       if (this.#worker !== w) return;
       if ("ready" in msg) {
         this.#workerReady = true;
@@ -222,7 +237,7 @@ export class ScriptRunner {
         this.#startTimer = undefined;
         const queued = this.#queue;
         this.#queue = [];
-        for (const q of queued) this.#dispatch(w, q.request, q.resolve);
+        for (const q of queued) this.#dispatch(w, port, q.request, q.resolve);
         this.#updateRef();
         this.#settleStart();
       } else if ("loadError" in msg) {
@@ -237,7 +252,19 @@ export class ScriptRunner {
         );
         this.#updateRef();
       }
-    });
+    };
+    port.on("message", onMessage);
+    // The worker's own ref decides liveness (see #updateRef); the port must not add to it.
+    port.unref();
+    this.#takeArrived = () => {
+      // Bounded: only what has already arrived, and never more than a worker could owe us.
+      const most = this.#pending.size + 2;
+      for (let i = 0; i < most && this.#worker === w; i++) {
+        const m = receiveMessageOnPort(port);
+        if (m === undefined) return;
+        onMessage(m.message as WorkerMessage);
+      }
+    };
     const onDead = (reason: string) => {
       if (this.#worker !== w) return;
       if (!this.#workerReady) {
@@ -258,10 +285,13 @@ export class ScriptRunner {
     w.on("exit", (code) => onDead(`route script worker exited with code ${code}`));
   }
 
-  #dispatch(worker: Worker, request: unknown, resolve: (o: ScriptOutcome) => void): void {
+  #dispatch(worker: Worker, port: MessagePort, request: unknown, resolve: (o: ScriptOutcome) => void): void {
     const id = this.#nextId++;
     const timeoutMs = this.#timeoutMs;
     const timer = setTimeout(() => {
+      // Timers run before I/O in the event loop: when the proxy's own thread was stalled
+      // (a loaded machine), the answer may be waiting behind this timer. Take it first.
+      if (this.#worker === worker) this.#takeArrived();
       if (!this.#pending.delete(id)) return;
       resolve({ ok: false, error: `route script did not answer within ${timeoutMs}ms` });
       // It may be stuck in a loop: replace it now; the other calls in flight fail too.
@@ -273,7 +303,7 @@ export class ScriptRunner {
     }, timeoutMs).unref();
     this.#pending.set(id, { resolve, timer });
     try {
-      worker.postMessage({ id, request });
+      port.postMessage({ id, request });
     } catch (err) {
       // The request could not be cloned: this call fails, the worker is fine.
       this.#pending.delete(id);
@@ -298,6 +328,9 @@ export class ScriptRunner {
   #dropWorker(): Worker | undefined {
     const w = this.#worker;
     this.#worker = undefined;
+    this.#port?.close();
+    this.#port = undefined;
+    this.#takeArrived = () => {};
     this.#workerReady = false;
     clearTimeout(this.#startTimer);
     this.#startTimer = undefined;
