@@ -22,12 +22,17 @@ export class FastAgiRoutes implements ProtocolRoutes {
     for (const r of routes) {
       const key = scriptKey(r);
       if (!key || !r.script || this.#runners.has(key)) continue;
-      const kept = previous ? previous.#take(key) : undefined;
+      const script = r.script;
+      const kept = previous
+        ? previous.#take(key, (k) => k.reusableFor(script.file, script.exportName, script.digest))
+        : undefined;
       if (kept) {
         kept.setTimeoutMs(r.script.timeoutMs);
         this.#runners.set(key, kept);
       } else {
-        const runner = new ScriptRunner(r.script.file, r.script.exportName, r.script.timeoutMs);
+        const runner = new ScriptRunner(r.script.file, r.script.exportName, r.script.timeoutMs, {
+          digest: r.script.digest,
+        });
         void runner.start();
         this.#runners.set(key, runner);
       }
@@ -55,9 +60,11 @@ export class FastAgiRoutes implements ProtocolRoutes {
     return [...this.#runners.values()];
   }
 
-  #take(key: string): ScriptRunner | undefined {
+  /** Hands a worker on to the next generation, if it can serve there. */
+  #take(key: string, usable: (r: ScriptRunner) => boolean): ScriptRunner | undefined {
     const r = this.#runners.get(key);
-    if (r) this.#handedOn.add(r);
+    if (!r || !usable(r)) return undefined;
+    this.#handedOn.add(r);
     return r;
   }
 
