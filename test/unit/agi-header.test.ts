@@ -141,3 +141,30 @@ test("a rewrite of a URL without a path inserts agi_network_script where Asteris
     "agi_network: yes\nagi_network_script: fallback\nagi_request: agi://h:4573/fallback\nagi_channel: x\n\n",
   );
 });
+
+test("a variable that appears twice makes the header invalid (Asterisk writes each once)", () => {
+  // Two agi_request lines: the route would read one and a server might read the other.
+  const twice = parseHeader(
+    Buffer.from("agi_network: yes\nagi_request: agi://h/a\nagi_channel: x\nagi_request: agi://h/b\n\n"),
+  );
+  assert.ok("code" in twice);
+  assert.equal(twice.code, "invalid");
+  assert.equal(twice.message, 'variable "agi_request" appears twice (lines 2 and 4)');
+
+  const other = parseHeader(
+    Buffer.from("agi_request: agi://h/x\r\nagi_callerid: 100\r\nagi_callerid: 200\r\n\r\n"),
+  );
+  assert.ok("code" in other);
+  assert.equal(other.code, "invalid");
+  assert.equal(other.message, 'variable "agi_callerid" appears twice (lines 2 and 3)');
+
+  // Even with the same value, and even when the repeat is the last line.
+  const same = parseHeader(Buffer.from("agi_request: agi://h/x\nagi_arg_1: a\nagi_arg_1: a\n\n"));
+  assert.ok("code" in same && /"agi_arg_1" appears twice/.test(same.message));
+
+  // Names are case-sensitive, as headerVar and the router read them: these are two variables.
+  const cased = parseHeader(Buffer.from("agi_request: agi://h/x\nAGI_REQUEST: agi://h/y\n\n"));
+  assert.ok(!("code" in cased));
+  assert.equal(cased.request, "agi://h/x");
+  assert.equal(headerVar(cased, "AGI_REQUEST"), "agi://h/y");
+});

@@ -22,7 +22,7 @@ export interface AgiHeader {
   /** The header bytes exactly as received, the closing empty line included. */
   readonly raw: Buffer;
   readonly lines: readonly HeaderLine[];
-  /** Variables by name (the first of a repeated name wins), as text. */
+  /** Variables by name, as text (each name appears once: parseHeader rejects a repeat). */
   readonly vars: ReadonlyMap<string, string>;
   /** The closing empty line as received (`\n` or `\r\n`). */
   readonly terminator: Buffer;
@@ -124,6 +124,8 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
   const utf8 = NON_ASCII_RE.test(text);
   const lines: HeaderLine[] = [];
   const vars = new Map<string, string>();
+  /** 1-based line number of each name, to name both lines of a repeat. */
+  const firstLine = new Map<string, number>();
   let start = 0;
   let request: string | undefined;
   while (start < text.length) {
@@ -144,8 +146,18 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
     let vstart = colon + 1;
     if (text.charCodeAt(vstart) === 0x20) vstart++;
     const value = utf8 ? header.toString("utf8", vstart, end) : text.slice(vstart, end);
+    // Asterisk writes each variable once (res_agi.c, setup_env()). A repeated name has no
+    // single meaning here: routing reads agi_request while a server may read either line,
+    // so the header is refused rather than guessed at.
+    const first = firstLine.get(name);
+    if (first !== undefined)
+      return {
+        code: "invalid",
+        message: `variable "${name}" appears twice (lines ${first} and ${lines.length + 1})`,
+      };
+    firstLine.set(name, lines.length + 1);
     if (name === "agi_request") request = value;
-    if (!vars.has(name)) vars.set(name, value);
+    vars.set(name, value);
     lines.push({ name, value, start, valueStart: vstart, valueEnd: end, end: nl + 1 });
     start = nl + 1;
   }
