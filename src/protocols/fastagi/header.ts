@@ -38,6 +38,16 @@ export type HeaderError = {
 /**
  * Accumulates bytes until the header is complete. Bytes after the empty line that came
  * in the same read (an early `HANGUP`) are returned as `rest`, never dropped.
+ *
+ * The outcome is defined on the byte stream, not on how it was split into reads: a limit
+ * counts as crossed at the byte that crosses it, and the first one crossed decides.
+ * - too_long: byte maxBytes+1 arrives before the header is complete, unless that very
+ *   byte is the line end of the (maxLines+1)-th line (then too_many_lines, below). The
+ *   closing empty line must fit too: a header is at most maxBytes bytes.
+ * - too_many_lines: the (maxLines+1)-th non-empty line is complete (its `\n` arrives)
+ *   within the first maxBytes+1 bytes.
+ * Bytes after the empty line are not counted: an early HANGUP behind a 64 KiB header is
+ * not a reason to refuse it.
  */
 export class HeaderReader {
   readonly #chunks: Buffer[] = [];
@@ -46,6 +56,8 @@ export class HeaderReader {
   /** Bytes of the current, unterminated line and its last byte (to spot a lone `\r`). */
   #lineLen = 0;
   #lastByte = -1;
+  /** Once refused, always refused: a later read cannot change the answer. */
+  #error: HeaderError | undefined;
 
   /**
    * Scans only the new chunk and concatenates once, when the header is complete: a peer
@@ -54,43 +66,58 @@ export class HeaderReader {
   push(
     chunk: Buffer,
   ): { done: false } | { done: true; header: Buffer; rest: Buffer } | { done: false; error: HeaderError } {
+    if (this.#error) return { done: false, error: this.#error };
     const base = this.#length;
     this.#chunks.push(chunk);
     this.#length += chunk.length;
+    // Only bytes up to stream position maxBytes+1 can decide anything: by then either a
+    // line limit or the byte limit has been crossed. Later bytes of the chunk are not
+    // looked at, so a large read cannot push the line count past a byte limit it crossed
+    // first (subarray is a view, not a copy).
+    const scan =
+      base + chunk.length > HEADER_LIMITS.maxBytes + 1 ? HEADER_LIMITS.maxBytes + 1 - base : chunk.length;
+    const view = scan === chunk.length ? chunk : chunk.subarray(0, scan);
     let pos = 0;
     for (;;) {
-      const nl = chunk.indexOf(0x0a, pos);
+      const nl = view.indexOf(0x0a, pos);
       if (nl < 0) {
-        if (chunk.length > pos) {
-          this.#lineLen += chunk.length - pos;
-          this.#lastByte = chunk[chunk.length - 1] as number;
+        if (scan > pos) {
+          this.#lineLen += scan - pos;
+          this.#lastByte = view[scan - 1] as number;
         }
         break;
       }
       if (nl > pos) {
         this.#lineLen += nl - pos;
-        this.#lastByte = chunk[nl - 1] as number;
+        this.#lastByte = view[nl - 1] as number;
       }
       const empty = this.#lineLen === 0 || (this.#lineLen === 1 && this.#lastByte === 0x0d);
       const end = base + nl + 1;
       if (empty) {
-        if (end > HEADER_LIMITS.maxBytes) return { done: false, error: tooLong() };
+        if (end > HEADER_LIMITS.maxBytes) return this.#fail(tooLong());
         const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
         return { done: true, header: all.subarray(0, end), rest: all.subarray(end) };
       }
       this.#lines++;
       if (this.#lines > HEADER_LIMITS.maxLines) {
-        return {
-          done: false,
-          error: { code: "too_many_lines", message: `header has more than ${HEADER_LIMITS.maxLines} lines` },
-        };
+        return this.#fail({
+          code: "too_many_lines",
+          message: `header has more than ${HEADER_LIMITS.maxLines} lines`,
+        });
       }
       this.#lineLen = 0;
       this.#lastByte = -1;
       pos = nl + 1;
     }
-    if (this.#length > HEADER_LIMITS.maxBytes) return { done: false, error: tooLong() };
+    if (this.#length > HEADER_LIMITS.maxBytes) return this.#fail(tooLong());
     return { done: false };
+  }
+
+  #fail(error: HeaderError): { done: false; error: HeaderError } {
+    this.#error = error;
+    // The bytes are not needed any more: a refused peer does not keep 64 KiB alive.
+    this.#chunks.length = 0;
+    return { done: false, error };
   }
 
   /** Bytes received so far (for logging a bad peer). */
