@@ -4,7 +4,14 @@
  * over bytes. Values are kept as bytes: a UTF-8 caller name must reach the server unchanged.
  */
 
-export const HEADER_LIMITS = { maxBytes: 64 * 1024, maxLines: 256 } as const;
+export interface HeaderLimits {
+  /** Bytes of the header, its closing empty line included. */
+  readonly maxBytes: number;
+  /** Non-empty lines (variables) of the header. */
+  readonly maxLines: number;
+}
+
+export const HEADER_LIMITS: HeaderLimits = Object.freeze({ maxBytes: 64 * 1024, maxLines: 256 });
 
 export interface HeaderLine {
   /** Variable name, ASCII. */
@@ -58,6 +65,12 @@ export class HeaderReader {
   #lastByte = -1;
   /** Once refused, always refused: a later read cannot change the answer. */
   #error: HeaderError | undefined;
+  readonly #max: HeaderLimits;
+
+  /** `limits` other than HEADER_LIMITS are for tests that explore the edges with small numbers. */
+  constructor(limits: HeaderLimits = HEADER_LIMITS) {
+    this.#max = limits;
+  }
 
   /**
    * Scans only the new chunk and concatenates once, when the header is complete: a peer
@@ -74,8 +87,8 @@ export class HeaderReader {
     // line limit or the byte limit has been crossed. Later bytes of the chunk are not
     // looked at, so a large read cannot push the line count past a byte limit it crossed
     // first (subarray is a view, not a copy).
-    const scan =
-      base + chunk.length > HEADER_LIMITS.maxBytes + 1 ? HEADER_LIMITS.maxBytes + 1 - base : chunk.length;
+    const { maxBytes, maxLines } = this.#max;
+    const scan = base + chunk.length > maxBytes + 1 ? maxBytes + 1 - base : chunk.length;
     const view = scan === chunk.length ? chunk : chunk.subarray(0, scan);
     let pos = 0;
     for (;;) {
@@ -94,22 +107,19 @@ export class HeaderReader {
       const empty = this.#lineLen === 0 || (this.#lineLen === 1 && this.#lastByte === 0x0d);
       const end = base + nl + 1;
       if (empty) {
-        if (end > HEADER_LIMITS.maxBytes) return this.#fail(tooLong());
+        if (end > maxBytes) return this.#fail(tooLong(maxBytes));
         const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
         return { done: true, header: all.subarray(0, end), rest: all.subarray(end) };
       }
       this.#lines++;
-      if (this.#lines > HEADER_LIMITS.maxLines) {
-        return this.#fail({
-          code: "too_many_lines",
-          message: `header has more than ${HEADER_LIMITS.maxLines} lines`,
-        });
+      if (this.#lines > maxLines) {
+        return this.#fail({ code: "too_many_lines", message: `header has more than ${maxLines} lines` });
       }
       this.#lineLen = 0;
       this.#lastByte = -1;
       pos = nl + 1;
     }
-    if (this.#length > HEADER_LIMITS.maxBytes) return this.#fail(tooLong());
+    if (this.#length > maxBytes) return this.#fail(tooLong(maxBytes));
     return { done: false };
   }
 
@@ -126,8 +136,8 @@ export class HeaderReader {
   }
 }
 
-function tooLong(): HeaderError {
-  return { code: "too_long", message: `header is longer than ${HEADER_LIMITS.maxBytes} bytes` };
+function tooLong(maxBytes: number): HeaderError {
+  return { code: "too_long", message: `header is longer than ${maxBytes} bytes` };
 }
 
 const NAME_RE = /^[A-Za-z0-9_]{1,64}$/;
