@@ -12,6 +12,16 @@ import {
 import { validateState } from "../../src/agent/state.ts";
 
 /**
+ * A fixed number of runs, and a time bound: a failure found in a large input can take
+ * fast-check's shrinking minutes, so both the search and the shrinking stop after 20 s
+ * (reporting the smallest failure found so far), and a run cut short fails.
+ */
+const runs = (numRuns: number) => ({
+  numRuns,
+  plugins: [fc.interruptAfterTimeLimit(20_000, { failOnInterrupt: true })],
+});
+
+/**
  * Properties of HAProxy's agent-check reply line (HAProxy 2.6 configuration manual §5.2,
  * "agent-check"): our reader never throws and ignores a reply without a line end in its
  * first KiB; what our agent writes reads back as the state it was written for; and the
@@ -88,7 +98,7 @@ test("parseAgentReply never throws; it reads a line only when CR or LF ends it w
         }
       },
     ),
-    { numRuns: 400 },
+    runs(400),
   );
   assert.ok(defined > 0 && ignored > 0, `${defined} read, ${ignored} ignored`);
 });
@@ -110,7 +120,7 @@ test("parseAgentReply never throws on any string, lone surrogates included", () 
         assert.deepEqual(parseAgentReply(bytes), r, "a string reads as its UTF-8 bytes");
       }
     }),
-    { numRuns: 300 },
+    runs(300),
   );
 });
 
@@ -127,7 +137,7 @@ test("a reply whose line end comes after the first KiB is ignored, however it st
         assert.ok(parseAgentReply(cut));
       },
     ),
-    { numRuns: 100 },
+    runs(100),
   );
 });
 
@@ -168,7 +178,7 @@ test("both ways: every valid state, formatted by the agent and read back, gives 
       };
       assert.deepEqual(parseAgentReply(line), want, line);
     }),
-    { numRuns: 300 },
+    runs(300),
   );
 });
 
@@ -225,7 +235,7 @@ test("word order, separators (space, tab, comma) and letter case do not change w
         assert.equal(gotDescription, description === null ? undefined : description.trim());
       },
     ),
-    { numRuns: 400 },
+    runs(400),
   );
 });
 
@@ -265,6 +275,6 @@ test("several words of one kind: the last one wins, each case and separator alik
         assert.deepEqual(parseAgentReply(line), want, JSON.stringify(line));
       },
     ),
-    { numRuns: 300 },
+    runs(300),
   );
 });

@@ -12,6 +12,16 @@ import {
 } from "../../src/protocols/fastagi/header.ts";
 
 /**
+ * A fixed number of runs, and a time bound: a failure found in a large input can take
+ * fast-check's shrinking minutes, so both the search and the shrinking stop after 20 s
+ * (reporting the smallest failure found so far), and a run cut short fails.
+ */
+const runs = (numRuns: number) => ({
+  numRuns,
+  plugins: [fc.interruptAfterTimeLimit(20_000, { failOnInterrupt: true })],
+});
+
+/**
  * Properties of the FastAGI header reader and parser. The reader's answer is a function of
  * the byte stream only (never of how TCP split it into reads), and it is checked against a
  * byte-at-a-time model of the limits written from the HeaderReader contract. Headers are
@@ -127,7 +137,7 @@ test("small limits: whole, byte by byte and at random cuts, the reader answers a
         assert.deepEqual(run(bytes, cuts, limits), want);
       },
     ),
-    { numRuns: 500 },
+    runs(500),
   );
   // The runs reached every answer, both limits included (each comes up dozens of times in 500).
   assert.deepEqual([...seen].sort(), ["done", "more", "too_long", "too_many_lines"]);
@@ -149,7 +159,7 @@ test("arbitrary bytes at the real limits: whole, byte by byte and at random cuts
         assert.deepEqual(run(bytes, cuts), want);
       },
     ),
-    { numRuns: 300 },
+    runs(300),
   );
 });
 
@@ -198,7 +208,7 @@ test("streams that cross 64 KiB or 256 lines get the same answer however they ar
       assert.deepEqual(run(bytes, []), want);
       assert.deepEqual(run(bytes, cuts), want);
     }),
-    { numRuns: 150 },
+    runs(150),
   );
   // Both limits were crossed, and headers completed, in these runs (each about 1 run in 10 or more).
   for (const kind of ["done", "too_long", "too_many_lines"]) assert.ok(seen.has(kind), kind);
@@ -208,7 +218,7 @@ test("streams that cross 64 KiB or 256 lines get the same answer however they ar
       const bytes = bytesOf(pieces);
       assert.deepEqual(trickle(bytes), model(bytes));
     }),
-    { numRuns: 25 },
+    runs(25),
   );
 });
 
@@ -298,7 +308,7 @@ test("generated Asterisk headers: read whole, byte by byte or cut anywhere, trai
         assert.deepEqual(run(stream, cuts), want);
       },
     ),
-    { numRuns: 300 },
+    runs(300),
   );
 });
 
@@ -321,7 +331,7 @@ test("generated Asterisk headers round-trip through parseHeader: variables, requ
         assert.equal(g.bytes.toString("latin1", l.valueEnd, l.end), g.eol);
       }
     }),
-    { numRuns: 300 },
+    runs(300),
   );
 });
 
@@ -336,7 +346,7 @@ test("a generated header with any one variable repeated is invalid, naming that 
       assert.equal(h.code, "invalid");
       assert.ok(h.message.includes(`"${name}" appears twice`), h.message);
     }),
-    { numRuns: 200 },
+    runs(200),
   );
 });
 
@@ -398,7 +408,7 @@ test("parseHeader never throws: any bytes give a consistent header or a document
         checkParsed(input, parseHeader(input));
       },
     ),
-    { numRuns: 500 },
+    runs(500),
   );
 });
 
@@ -409,7 +419,7 @@ test("whatever the reader completes, parseHeader answers without throwing", () =
       if (r.kind === "done") checkParsed(r.header, parseHeader(r.header));
       else if (r.kind === "error") assert.ok(ERROR_CODES.includes(r.code));
     }),
-    { numRuns: 300 },
+    runs(300),
   );
 });
 
