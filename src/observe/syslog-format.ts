@@ -110,8 +110,11 @@ export function formatRfc5424(m: SyslogMessage): Buffer {
   const ts = Number.isNaN(m.timestamp.getTime()) ? "-" : m.timestamp.toISOString();
   // PRI = facility * 8 + severity (§6.2.1); VERSION is 1.
   const head = `<${m.facility * 8 + m.severity}>1 ${ts} ${headerField(m.hostname, 255)} ${headerField(m.appName, 48)} ${headerField(m.procId, 128)} ${headerField(m.msgId, 32)} ${sd}`;
-  if (m.message === "") return Buffer.from(head, "ascii");
-  return Buffer.concat([Buffer.from(`${head} `, "ascii"), Buffer.from(m.message, "utf8")]);
+  // UTF-8, not "ascii": the header fields are ASCII by now, but a PARAM-VALUE is UTF-8
+  // (§6.3.3), and Node's "ascii" keeps only the low byte of each UTF-16 unit, so U+4E5D
+  // would become a bare `]` and end the SD-ELEMENT early.
+  if (m.message === "") return Buffer.from(head, "utf8");
+  return Buffer.concat([Buffer.from(`${head} `, "utf8"), Buffer.from(m.message, "utf8")]);
 }
 
 /** RFC 6587 §3.4.1 octet counting: `MSG-LEN SP SYSLOG-MSG`, MSG-LEN in octets. */

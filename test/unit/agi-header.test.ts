@@ -141,3 +141,123 @@ test("a rewrite of a URL without a path inserts agi_network_script where Asteris
     "agi_network: yes\nagi_network_script: fallback\nagi_request: agi://h:4573/fallback\nagi_channel: x\n\n",
   );
 });
+
+test("a variable that appears twice makes the header invalid (Asterisk writes each once)", () => {
+  // Two agi_request lines: the route would read one and a server might read the other.
+  const twice = parseHeader(
+    Buffer.from("agi_network: yes\nagi_request: agi://h/a\nagi_channel: x\nagi_request: agi://h/b\n\n"),
+  );
+  assert.ok("code" in twice);
+  assert.equal(twice.code, "invalid");
+  assert.equal(twice.message, 'variable "agi_request" appears twice (lines 2 and 4)');
+
+  const other = parseHeader(
+    Buffer.from("agi_request: agi://h/x\r\nagi_callerid: 100\r\nagi_callerid: 200\r\n\r\n"),
+  );
+  assert.ok("code" in other);
+  assert.equal(other.code, "invalid");
+  assert.equal(other.message, 'variable "agi_callerid" appears twice (lines 2 and 3)');
+
+  // Even with the same value, and even when the repeat is the last line.
+  const same = parseHeader(Buffer.from("agi_request: agi://h/x\nagi_arg_1: a\nagi_arg_1: a\n\n"));
+  assert.ok("code" in same && /"agi_arg_1" appears twice/.test(same.message));
+
+  // Names are case-sensitive, as headerVar and the router read them: these are two variables.
+  const cased = parseHeader(Buffer.from("agi_request: agi://h/x\nAGI_REQUEST: agi://h/y\n\n"));
+  assert.ok(!("code" in cased));
+  assert.equal(cased.request, "agi://h/x");
+  assert.equal(headerVar(cased, "AGI_REQUEST"), "agi://h/y");
+});
+
+/** Feeds `bytes` in pieces of `size` (the last one shorter) and returns the first answer that is not "need more". */
+function feed(bytes: Buffer, size: number) {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return readAll(chunks);
+}
+/** What a reader says, in a form that compares across splits (rest is only what came in the last read). */
+function outcome(r: ReturnType<HeaderReader["push"]>): string {
+  if ("error" in r) return r.error.code;
+  return r.done ? `done ${r.header.length}` : "more";
+}
+/** A line `agi_arg_N: xxx\n` of exactly `len` bytes (len ≥ 13). */
+const argLine = (n: number, len: number) => {
+  const head = `agi_arg_${n}: `;
+  return `${head}${"x".repeat(len - head.length - 1)}\n`;
+};
+const SPLITS = [1, 2, 7, 100, 4096, 65_536, Number.MAX_SAFE_INTEGER];
+
+test("the reason a header is refused does not depend on how its bytes were split into reads", () => {
+  const { maxBytes, maxLines } = HEADER_LIMITS;
+  const cases: [string, Buffer, string][] = [
+    // The byte limit is crossed long before the line limit: too_long, even fed whole (the
+    // 300 lines behind the long one were once counted first when they came in one read).
+    [
+      "a long first line, then many lines",
+      Buffer.from(
+        `agi_request: agi://h/${"x".repeat(maxBytes)}\n${"agi_arg_1: x\n".repeat(maxLines + 50)}\n`,
+      ),
+      "too_long",
+    ],
+    // The line limit is crossed long before the byte limit: too_many_lines, even when the
+    // bytes behind it run past 64 KiB in the same read.
+    [
+      "many lines, then a long one",
+      Buffer.from(`${"agi_arg_1: x\n".repeat(maxLines + 1)}agi_request: agi://h/${"x".repeat(maxBytes)}\n\n`),
+      "too_many_lines",
+    ],
+  ];
+  // 257 lines of 255 or 256 bytes that add up to maxBytes+1: the (maxLines+1)-th line ends
+  // exactly at byte maxBytes+1. Both limits are crossed at that byte; the line limit wins.
+  const lines = Array.from({ length: maxLines + 1 }, (_, i) => argLine(i + 1, i < 2 ? 256 : 255));
+  const tie = Buffer.from(`${lines.join("")}\n`);
+  assert.equal(tie.indexOf("\n\n") + 1, maxBytes + 1);
+  cases.push(["the last line ends at byte maxBytes+1", tie, "too_many_lines"]);
+  // One byte more and byte maxBytes+1 arrives while that line is still open.
+  lines[0] = argLine(1, 257);
+  cases.push(["the last line ends at byte maxBytes+2", Buffer.from(`${lines.join("")}\n`), "too_long"]);
+  // A header of exactly maxBytes bytes, the empty line included, is complete; one more is not.
+  const exact = [argLine(1, 1000), ...Array.from({ length: 63 }, (_, i) => argLine(i + 2, 1024))];
+  exact[0] = `agi_request: agi://h/${"x".repeat(1000 - 22)}\n`;
+  exact.push(argLine(65, maxBytes - exact.join("").length - 1));
+  const full = Buffer.from(`${exact.join("")}\n`);
+  assert.equal(full.length, maxBytes);
+  cases.push(["exactly maxBytes", full, `done ${maxBytes}`]);
+  cases.push(["maxBytes+1", Buffer.concat([Buffer.from("agi_x: y\n"), full]), "too_long"]);
+  // The empty line ending at byte maxBytes+1 does not fit either.
+  cases.push([
+    "empty line ends at maxBytes+1",
+    Buffer.concat([Buffer.from("x\n"), full.subarray(1)]),
+    "too_long",
+  ]);
+  // Bytes after the empty line are not part of the header, however many.
+  cases.push([
+    "a full header and 64 KiB behind it",
+    Buffer.concat([full, Buffer.alloc(maxBytes, 0x41)]),
+    `done ${maxBytes}`,
+  ]);
+
+  for (const [what, bytes, want] of cases) {
+    for (const size of SPLITS) assert.equal(outcome(feed(bytes, size)), want, `${what}, reads of ${size}`);
+  }
+});
+
+test("a refused reader stays refused; bytes after the header are all returned across reads", () => {
+  const r = new HeaderReader();
+  const first = r.push(Buffer.from("agi_request: agi://h/x\nGET / HTTP/1.1"));
+  assert.deepEqual(first, { done: false });
+  const big = r.push(Buffer.alloc(HEADER_LIMITS.maxBytes, 0x41));
+  assert.ok("error" in big && big.error.code === "too_long");
+  const after = r.push(Buffer.from("\n\n"));
+  assert.ok("error" in after && after.error.code === "too_long");
+
+  const hangup = Buffer.concat([RAW, Buffer.from("HANGUP\n")]);
+  for (const size of SPLITS) {
+    const got = feed(hangup, size);
+    assert.ok(got.done, `reads of ${size}`);
+    assert.deepEqual(got.header, RAW);
+    // The rest is what came after the empty line in the read that completed the header.
+    const readEnd = Math.min(Math.ceil(RAW.length / size) * size, hangup.length);
+    assert.deepEqual(got.rest, hangup.subarray(RAW.length, readEnd), `reads of ${size}`);
+  }
+});

@@ -4,7 +4,14 @@
  * over bytes. Values are kept as bytes: a UTF-8 caller name must reach the server unchanged.
  */
 
-export const HEADER_LIMITS = { maxBytes: 64 * 1024, maxLines: 256 } as const;
+export interface HeaderLimits {
+  /** Bytes of the header, its closing empty line included. */
+  readonly maxBytes: number;
+  /** Non-empty lines (variables) of the header. */
+  readonly maxLines: number;
+}
+
+export const HEADER_LIMITS: HeaderLimits = Object.freeze({ maxBytes: 64 * 1024, maxLines: 256 });
 
 export interface HeaderLine {
   /** Variable name, ASCII. */
@@ -22,7 +29,7 @@ export interface AgiHeader {
   /** The header bytes exactly as received, the closing empty line included. */
   readonly raw: Buffer;
   readonly lines: readonly HeaderLine[];
-  /** Variables by name (the first of a repeated name wins), as text. */
+  /** Variables by name, as text (each name appears once: parseHeader rejects a repeat). */
   readonly vars: ReadonlyMap<string, string>;
   /** The closing empty line as received (`\n` or `\r\n`). */
   readonly terminator: Buffer;
@@ -38,6 +45,16 @@ export type HeaderError = {
 /**
  * Accumulates bytes until the header is complete. Bytes after the empty line that came
  * in the same read (an early `HANGUP`) are returned as `rest`, never dropped.
+ *
+ * The outcome is defined on the byte stream, not on how it was split into reads: a limit
+ * counts as crossed at the byte that crosses it, and the first one crossed decides.
+ * - too_long: byte maxBytes+1 arrives before the header is complete, unless that very
+ *   byte is the line end of the (maxLines+1)-th line (then too_many_lines, below). The
+ *   closing empty line must fit too: a header is at most maxBytes bytes.
+ * - too_many_lines: the (maxLines+1)-th non-empty line is complete (its `\n` arrives)
+ *   within the first maxBytes+1 bytes.
+ * Bytes after the empty line are not counted: an early HANGUP behind a 64 KiB header is
+ * not a reason to refuse it.
  */
 export class HeaderReader {
   readonly #chunks: Buffer[] = [];
@@ -46,6 +63,14 @@ export class HeaderReader {
   /** Bytes of the current, unterminated line and its last byte (to spot a lone `\r`). */
   #lineLen = 0;
   #lastByte = -1;
+  /** Once refused, always refused: a later read cannot change the answer. */
+  #error: HeaderError | undefined;
+  readonly #max: HeaderLimits;
+
+  /** `limits` other than HEADER_LIMITS are for tests that explore the edges with small numbers. */
+  constructor(limits: HeaderLimits = HEADER_LIMITS) {
+    this.#max = limits;
+  }
 
   /**
    * Scans only the new chunk and concatenates once, when the header is complete: a peer
@@ -54,43 +79,55 @@ export class HeaderReader {
   push(
     chunk: Buffer,
   ): { done: false } | { done: true; header: Buffer; rest: Buffer } | { done: false; error: HeaderError } {
+    if (this.#error) return { done: false, error: this.#error };
     const base = this.#length;
     this.#chunks.push(chunk);
     this.#length += chunk.length;
+    // Only bytes up to stream position maxBytes+1 can decide anything: by then either a
+    // line limit or the byte limit has been crossed. Later bytes of the chunk are not
+    // looked at, so a large read cannot push the line count past a byte limit it crossed
+    // first (subarray is a view, not a copy).
+    const { maxBytes, maxLines } = this.#max;
+    const scan = base + chunk.length > maxBytes + 1 ? maxBytes + 1 - base : chunk.length;
+    const view = scan === chunk.length ? chunk : chunk.subarray(0, scan);
     let pos = 0;
     for (;;) {
-      const nl = chunk.indexOf(0x0a, pos);
+      const nl = view.indexOf(0x0a, pos);
       if (nl < 0) {
-        if (chunk.length > pos) {
-          this.#lineLen += chunk.length - pos;
-          this.#lastByte = chunk[chunk.length - 1] as number;
+        if (scan > pos) {
+          this.#lineLen += scan - pos;
+          this.#lastByte = view[scan - 1] as number;
         }
         break;
       }
       if (nl > pos) {
         this.#lineLen += nl - pos;
-        this.#lastByte = chunk[nl - 1] as number;
+        this.#lastByte = view[nl - 1] as number;
       }
       const empty = this.#lineLen === 0 || (this.#lineLen === 1 && this.#lastByte === 0x0d);
       const end = base + nl + 1;
       if (empty) {
-        if (end > HEADER_LIMITS.maxBytes) return { done: false, error: tooLong() };
+        if (end > maxBytes) return this.#fail(tooLong(maxBytes));
         const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
         return { done: true, header: all.subarray(0, end), rest: all.subarray(end) };
       }
       this.#lines++;
-      if (this.#lines > HEADER_LIMITS.maxLines) {
-        return {
-          done: false,
-          error: { code: "too_many_lines", message: `header has more than ${HEADER_LIMITS.maxLines} lines` },
-        };
+      if (this.#lines > maxLines) {
+        return this.#fail({ code: "too_many_lines", message: `header has more than ${maxLines} lines` });
       }
       this.#lineLen = 0;
       this.#lastByte = -1;
       pos = nl + 1;
     }
-    if (this.#length > HEADER_LIMITS.maxBytes) return { done: false, error: tooLong() };
+    if (this.#length > maxBytes) return this.#fail(tooLong(maxBytes));
     return { done: false };
+  }
+
+  #fail(error: HeaderError): { done: false; error: HeaderError } {
+    this.#error = error;
+    // The bytes are not needed any more: a refused peer does not keep 64 KiB alive.
+    this.#chunks.length = 0;
+    return { done: false, error };
   }
 
   /** Bytes received so far (for logging a bad peer). */
@@ -99,8 +136,8 @@ export class HeaderReader {
   }
 }
 
-function tooLong(): HeaderError {
-  return { code: "too_long", message: `header is longer than ${HEADER_LIMITS.maxBytes} bytes` };
+function tooLong(maxBytes: number): HeaderError {
+  return { code: "too_long", message: `header is longer than ${maxBytes} bytes` };
 }
 
 const NAME_RE = /^[A-Za-z0-9_]{1,64}$/;
@@ -124,6 +161,8 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
   const utf8 = NON_ASCII_RE.test(text);
   const lines: HeaderLine[] = [];
   const vars = new Map<string, string>();
+  /** 1-based line number of each name, to name both lines of a repeat. */
+  const firstLine = new Map<string, number>();
   let start = 0;
   let request: string | undefined;
   while (start < text.length) {
@@ -144,8 +183,18 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
     let vstart = colon + 1;
     if (text.charCodeAt(vstart) === 0x20) vstart++;
     const value = utf8 ? header.toString("utf8", vstart, end) : text.slice(vstart, end);
+    // Asterisk writes each variable once (res_agi.c, setup_env()). A repeated name has no
+    // single meaning here: routing reads agi_request while a server may read either line,
+    // so the header is refused rather than guessed at.
+    const first = firstLine.get(name);
+    if (first !== undefined)
+      return {
+        code: "invalid",
+        message: `variable "${name}" appears twice (lines ${first} and ${lines.length + 1})`,
+      };
+    firstLine.set(name, lines.length + 1);
     if (name === "agi_request") request = value;
-    if (!vars.has(name)) vars.set(name, value);
+    vars.set(name, value);
     lines.push({ name, value, start, valueStart: vstart, valueEnd: end, end: nl + 1 });
     start = nl + 1;
   }
