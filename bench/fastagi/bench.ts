@@ -239,6 +239,7 @@ async function startTrunkline(
   dir: string,
   name: string,
   servers: number[],
+  main = join(ROOT, "dist/cli/main.js"),
 ): Promise<{ child: Child; port: number }> {
   const port = await freePort();
   const cfg = join(dir, `${name}.yaml`);
@@ -256,13 +257,7 @@ async function startTrunkline(
       "",
     ].join("\n"),
   );
-  const child = launch(name, process.execPath, [
-    join(ROOT, "dist/cli/main.js"),
-    "run",
-    "-c",
-    cfg,
-    "--no-watch",
-  ]);
+  const child = launch(name, process.execPath, [main, "run", "-c", cfg, "--no-watch"]);
   await waitListening(name, child, port);
   return { child, port };
 }
@@ -646,6 +641,21 @@ export async function main(): Promise<number> {
     );
     await tl.child.stop();
 
+    // BENCH_BASELINE=path/to/other/dist/cli/main.js: another build in the same run (old vs new).
+    const baseline = process.env.BENCH_BASELINE;
+    if (baseline) {
+      say(`running (b') Trunkline baseline: ${baseline}`);
+      const bl = await startTrunkline(dir, "baseline", upPorts, baseline);
+      report(
+        await measure(
+          { name: "baseline", ports: [bl.port], pid: bl.child.pid, note: "another build, same settings" },
+          up.pid,
+          settings,
+        ),
+      );
+      await bl.child.stop();
+    }
+
     if (haveHaproxy) {
       say("running (c) HAProxy");
       const hp = await startHaproxy(dir, "haproxy", upPorts);
@@ -686,6 +696,15 @@ export async function main(): Promise<number> {
       "CPU/session Trunkline / HAProxy": ratio(t?.cpu_ms_per_session, h?.cpu_ms_per_session),
       "RTT p50 Trunkline / direct": ratio(t?.rtt_p50_ms, d?.rtt_p50_ms),
       "RTT p50 Trunkline / HAProxy": ratio(t?.rtt_p50_ms, h?.rtt_p50_ms),
+      ...(by("baseline")
+        ? {
+            "CPU/session Trunkline / baseline": ratio(
+              t?.cpu_ms_per_session,
+              by("baseline")?.cpu_ms_per_session,
+            ),
+            "sessions/s Trunkline / baseline": ratio(t?.sessions_per_s, by("baseline")?.sessions_per_s),
+          }
+        : {}),
     };
     const rateRatio = ratios["sessions/s Trunkline / HAProxy"];
     const cpuRatio = ratios["CPU/session Trunkline / HAProxy"];
