@@ -1,6 +1,20 @@
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { type MessagePort, receiveMessageOnPort, type Worker } from "node:worker_threads";
+import { CallQueue, PendingCalls, type ScriptOutcome, type SettleCall } from "./script-calls.ts";
+import { startWorker, type WorkerMessage } from "./script-worker.ts";
+
+export type { ScriptOutcome } from "./script-calls.ts";
+
+export interface ScriptRunnerOptions {
+  /** Digest of the script file's bytes, computed by the caller; lets a reload keep this runner. */
+  readonly digest?: string;
+  /** Calls that may wait for a starting worker; more fail at once. */
+  readonly maxQueued?: number;
+  /** Bound on worker start-up (spawn to ready); default max(5 s, 10 × timeout). */
+  readonly startTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_QUEUED = 1000;
 
 /**
  * Runs a user's routing function in a worker thread, so that a throw, a rejected promise,
@@ -14,71 +28,10 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
  * eat into a short script_timeout. Calls made while the worker starts wait in a bounded
  * queue, and start-up itself is bounded, so no call waits forever.
  */
-const WORKER_SOURCE = `
-const { workerData } = require("node:worker_threads");
-const port = workerData.port;
-let fn;
-port.on("message", async (msg) => {
-  try {
-    const result = await fn(msg.request);
-    port.postMessage({ id: msg.id, result: result === undefined ? null : result });
-  } catch (err) {
-    port.postMessage({ id: msg.id, error: String(err && err.stack ? err.message : err) });
-  }
-});
-import(workerData.url).then(
-  (m) => {
-    const f = workerData.exportName === "default" ? (m.default ?? m.route) : m[workerData.exportName];
-    if (typeof f !== "function") {
-      port.postMessage({
-        loadError: "route script " + workerData.file + " does not export a function named '" + workerData.exportName + "'",
-      });
-      return;
-    }
-    fn = f;
-    port.postMessage({ ready: true });
-  },
-  (err) => {
-    port.postMessage({
-      loadError: "route script " + workerData.file + " failed to load: " + String(err && err.stack ? err.message : err),
-    });
-  },
-);
-`;
-
-export type ScriptOutcome = { ok: true; value: unknown } | { ok: false; error: string };
-
-export interface ScriptRunnerOptions {
-  /** Digest of the script file's bytes, computed by the caller; lets a reload keep this runner. */
-  readonly digest?: string;
-  /** Calls that may wait for a starting worker; more fail at once. */
-  readonly maxQueued?: number;
-  /** Bound on worker start-up (spawn to ready); default max(5 s, 10 × timeout). */
-  readonly startTimeoutMs?: number;
-}
-
-type WorkerMessage =
-  | { ready: true }
-  | { loadError: string }
-  | { id: number; result?: unknown; error?: string };
-
-interface Pending {
-  readonly resolve: (o: ScriptOutcome) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-interface Queued {
-  readonly request: unknown;
-  readonly resolve: (o: ScriptOutcome) => void;
-}
-
-const DEFAULT_MAX_QUEUED = 1000;
-
 export class ScriptRunner {
   readonly file: string;
   readonly exportName: string;
   readonly digest: string | undefined;
-  readonly #maxQueued: number;
   readonly #startTimeoutMs: number | undefined;
   #timeoutMs: number;
   #worker: Worker | undefined;
@@ -92,15 +45,15 @@ export class ScriptRunner {
   #loadError: string | undefined;
   #closed = false;
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
-  #queue: Queued[] = [];
+  readonly #pending = new PendingCalls();
+  readonly #queue: CallQueue;
 
   constructor(file: string, exportName: string, timeoutMs: number, options: ScriptRunnerOptions = {}) {
     this.file = file;
     this.exportName = exportName;
     this.#timeoutMs = timeoutMs;
     this.digest = options.digest;
-    this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.#queue = new CallQueue(options.maxQueued ?? DEFAULT_MAX_QUEUED);
     this.#startTimeoutMs = options.startTimeoutMs;
   }
 
@@ -163,10 +116,10 @@ export class ScriptRunner {
     if (worker !== undefined && port !== undefined && this.#workerReady) {
       return new Promise((resolve) => this.#dispatch(worker, port, request, resolve));
     }
-    if (this.#queue.length >= this.#maxQueued) {
+    if (this.#queue.full) {
       return Promise.resolve({
         ok: false,
-        error: `route script worker is starting and ${this.#maxQueued} calls already wait for it`,
+        error: `route script worker is starting and ${this.#queue.max} calls already wait for it`,
       });
     }
     if (worker === undefined) this.#spawn();
@@ -175,8 +128,8 @@ export class ScriptRunner {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#failQueued("route script closed");
-    this.#failPending("route script closed");
+    this.#queue.failAll("route script closed");
+    this.#pending.failAll("route script closed");
     const w = this.#dropWorker();
     this.#settleStart();
     if (w) await w.terminate();
@@ -187,26 +140,11 @@ export class ScriptRunner {
   }
 
   #spawn(): void {
-    // Answers come over a channel of our own rather than the worker's built-in port, so a
-    // timer can take an answer that already arrived (see #dispatch) with receiveMessageOnPort.
-    const { port1: port, port2 } = new MessageChannel();
     let w: Worker;
+    let port: MessagePort;
     try {
-      w = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: {
-          url: pathToFileURL(this.file).href,
-          file: this.file,
-          exportName: this.exportName,
-          port: port2,
-        },
-        transferList: [port2],
-        // Route scripts are small: cap their heap so a runaway one cannot eat the proxy's memory.
-        resourceLimits: { maxOldGenerationSizeMb: 64 },
-        execArgv: [],
-      });
+      ({ worker: w, port } = startWorker(this.file, this.exportName));
     } catch (err) {
-      port.close();
       this.#loadFailed(
         `route script worker could not be started: ${err instanceof Error ? err.message : err}`,
       );
@@ -223,7 +161,7 @@ export class ScriptRunner {
       // Not made permanent: a loaded machine may be slower than the bound. The next call
       // spawns again (lazily, so a module looping at top level does not burn a core forever).
       void this.#dropWorker()?.terminate();
-      this.#failQueued(`route script worker did not start within ${bound}ms`);
+      this.#queue.failAll(`route script worker did not start within ${bound}ms`);
       this.#settleStart();
     }, bound).unref();
     this.#updateRef();
@@ -235,21 +173,15 @@ export class ScriptRunner {
         this.#startupMs = performance.now() - this.#spawnedAt;
         clearTimeout(this.#startTimer);
         this.#startTimer = undefined;
-        const queued = this.#queue;
-        this.#queue = [];
-        for (const q of queued) this.#dispatch(w, port, q.request, q.resolve);
+        for (const q of this.#queue.takeAll()) this.#dispatch(w, port, q.request, q.resolve);
         this.#updateRef();
         this.#settleStart();
       } else if ("loadError" in msg) {
         this.#loadFailed(msg.loadError);
       } else {
-        const p = this.#pending.get(msg.id);
-        if (!p) return;
-        this.#pending.delete(msg.id);
-        clearTimeout(p.timer);
-        p.resolve(
-          msg.error !== undefined ? { ok: false, error: msg.error } : { ok: true, value: msg.result },
-        );
+        const outcome: ScriptOutcome =
+          msg.error !== undefined ? { ok: false, error: msg.error } : { ok: true, value: msg.result };
+        if (!this.#pending.settle(msg.id, outcome)) return;
         this.#updateRef();
       }
     };
@@ -275,7 +207,7 @@ export class ScriptRunner {
       }
       const hadCalls = this.#pending.size > 0;
       this.#dropWorker();
-      this.#failPending(reason);
+      this.#pending.failAll(reason);
       // A call killed it: replace it now so the next call finds a warm worker. One that
       // dies on its own with nothing in flight is replaced lazily, so a module that exits
       // from a timer cannot make a respawn loop.
@@ -285,7 +217,7 @@ export class ScriptRunner {
     w.on("exit", (code) => onDead(`route script worker exited with code ${code}`));
   }
 
-  #dispatch(worker: Worker, port: MessagePort, request: unknown, resolve: (o: ScriptOutcome) => void): void {
+  #dispatch(worker: Worker, port: MessagePort, request: unknown, resolve: SettleCall): void {
     const id = this.#nextId++;
     const timeoutMs = this.#timeoutMs;
     const timer = setTimeout(() => {
@@ -297,18 +229,16 @@ export class ScriptRunner {
       // It may be stuck in a loop: replace it now; the other calls in flight fail too.
       if (this.#worker === worker) {
         void this.#dropWorker()?.terminate();
-        this.#failPending("route script restarted after a timeout");
+        this.#pending.failAll("route script restarted after a timeout");
         if (!this.#closed) this.#spawn();
       }
     }, timeoutMs).unref();
-    this.#pending.set(id, { resolve, timer });
+    this.#pending.add(id, resolve, timer);
     try {
       port.postMessage({ id, request });
     } catch (err) {
       // The request could not be cloned: this call fails, the worker is fine.
-      this.#pending.delete(id);
-      clearTimeout(timer);
-      resolve({
+      this.#pending.settle(id, {
         ok: false,
         error: `route script request not sendable: ${err instanceof Error ? err.message : err}`,
       });
@@ -319,8 +249,8 @@ export class ScriptRunner {
   #loadFailed(reason: string): void {
     this.#loadError = reason;
     void this.#dropWorker()?.terminate();
-    this.#failQueued(reason);
-    this.#failPending(reason);
+    this.#queue.failAll(reason);
+    this.#pending.failAll(reason);
     this.#settleStart();
   }
 
@@ -349,19 +279,5 @@ export class ScriptRunner {
     const waiters = this.#startWaiters;
     this.#startWaiters = [];
     for (const r of waiters) r();
-  }
-
-  #failQueued(reason: string): void {
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const q of queued) q.resolve({ ok: false, error: reason });
-  }
-
-  #failPending(reason: string): void {
-    for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
-      this.#pending.delete(id);
-      p.resolve({ ok: false, error: reason });
-    }
   }
 }
