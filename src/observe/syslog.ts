@@ -4,6 +4,7 @@ import { connect, isIP, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { formatRfc5424, frameOctetCounting, type SyslogTarget, truncateUtf8 } from "./syslog-format.ts";
+import { RecordQueue } from "./syslog-queue.ts";
 
 /** RFC 5426 §3.2: every receiver takes 2048 octets; larger datagrams may be cut or lost. */
 const UDP_MAX = 2048;
@@ -63,17 +64,15 @@ export class SyslogSink {
   readonly #appName: string;
   readonly #hostname: string;
   readonly #procId = String(process.pid);
-  readonly #maxQueue: number;
-  readonly #maxQueueBytes: number;
   readonly #max: number;
 
   #sent = 0;
-  #dropped = 0;
+  /** Records refused because close() had begun; the queue counts its own drops. */
+  #refused = 0;
   #errors = 0;
   #lastError: string | undefined;
 
-  #queue: Buffer[] = [];
-  #queuedBytes = 0;
+  readonly #queue: RecordQueue;
 
   #address: { ip: string; family: 4 | 6; expires: number } | undefined;
   #resolving = false;
@@ -110,18 +109,17 @@ export class SyslogSink {
     this.facility = f;
     this.#appName = opts.appName;
     this.#hostname = opts.hostname ?? hostname();
-    this.#maxQueue = q;
-    this.#maxQueueBytes = qb;
+    this.#queue = new RecordQueue(q, qb);
     this.#max = t.transport === "udp" ? UDP_MAX : TCP_MAX;
   }
 
   stats(): SyslogStats {
     return {
       sent: this.#sent,
-      dropped: this.#dropped,
+      dropped: this.#refused + this.#queue.dropped,
       errors: this.#errors,
       queued: this.#queue.length,
-      queuedBytes: this.#queuedBytes,
+      queuedBytes: this.#queue.bytes,
       lastError: this.#lastError,
     };
   }
@@ -129,7 +127,7 @@ export class SyslogSink {
   /** Queues one record; never throws, never waits. `msgId` fills the MSGID field. */
   write(severity: number, message: string, msgId?: string): void {
     if (this.#closing) {
-      this.#dropped++;
+      this.#refused++;
       return;
     }
     try {
@@ -145,7 +143,7 @@ export class SyslogSink {
         message,
       });
       const cut = truncateUtf8(msg, this.#max);
-      this.#enqueue(this.target.transport === "tcp" ? frameOctetCounting(cut) : cut);
+      this.#queue.push(this.target.transport === "tcp" ? frameOctetCounting(cut) : cut);
       this.#pump();
     } catch (err) {
       this.#fail(err);
@@ -155,25 +153,6 @@ export class SyslogSink {
   #fail(err: unknown): void {
     this.#errors++;
     this.#lastError = errorMessage(err);
-  }
-
-  #enqueue(item: Buffer): void {
-    while (
-      this.#queue.length > 0 &&
-      (this.#queue.length >= this.#maxQueue || this.#queuedBytes + item.length > this.#maxQueueBytes)
-    ) {
-      const old = this.#queue.shift() as Buffer;
-      this.#queuedBytes -= old.length;
-      this.#dropped++;
-    }
-    this.#queue.push(item);
-    this.#queuedBytes += item.length;
-  }
-
-  #dequeue(): Buffer {
-    const item = this.#queue.shift() as Buffer;
-    this.#queuedBytes -= item.length;
-    return item;
   }
 
   /** Moves queued records to the transport as far as it can take them now. */
@@ -247,7 +226,7 @@ export class SyslogSink {
     }
     const u = udp;
     while (this.#queue.length > 0 && u.inFlight < UDP_IN_FLIGHT) {
-      const datagram = this.#dequeue();
+      const datagram = this.#queue.shift();
       u.inFlight++;
       try {
         u.sock.send(datagram, this.target.port, addr.ip, (err) => {
@@ -276,7 +255,7 @@ export class SyslogSink {
     // queue (bounded) absorbs the rest, so a server that never reads costs a fixed amount.
     while (this.#writable && this.#queue.length > 0) {
       this.#sent++;
-      this.#writable = sock.write(this.#dequeue());
+      this.#writable = sock.write(this.#queue.shift());
     }
   }
 
@@ -341,9 +320,7 @@ export class SyslogSink {
         done = true;
         clearTimeout(timer);
         this.#onProgress = undefined;
-        this.#dropped += this.#queue.length;
-        this.#queue = [];
-        this.#queuedBytes = 0;
+        this.#queue.dropAll();
         this.#tcp?.destroy();
         this.#tcp = undefined;
         if (this.#udp) closeQuietly(this.#udp.sock);
