@@ -1,10 +1,10 @@
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns";
 import { connect, isIP, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { formatRfc5424, frameOctetCounting, type SyslogTarget, truncateUtf8 } from "./syslog-format.ts";
 import { RecordQueue } from "./syslog-queue.ts";
+import { UdpSender } from "./syslog-udp.ts";
 
 /** RFC 5426 §3.2: every receiver takes 2048 octets; larger datagrams may be cut or lost. */
 const UDP_MAX = 2048;
@@ -12,8 +12,6 @@ const UDP_MAX = 2048;
 const TCP_MAX = 8192;
 const DEFAULT_QUEUE = 1000;
 const DEFAULT_QUEUE_BYTES = 1024 * 1024;
-/** UDP sends handed to libuv and not yet called back; the rest wait in the bounded queue. */
-const UDP_IN_FLIGHT = 64;
 const CONNECT_TIMEOUT_MS = 5000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
@@ -79,8 +77,7 @@ export class SyslogSink {
   #retry: NodeJS.Timeout | undefined;
   #backoff = BACKOFF_MIN_MS;
 
-  /** The datagram socket with its own in-flight count, so a replaced socket's late callbacks cannot skew the new one's. */
-  #udp: { sock: UdpSocket; family: 4 | 6; inFlight: number } | undefined;
+  readonly #udp: UdpSender;
 
   #tcp: Socket | undefined;
   #connected = false;
@@ -111,6 +108,17 @@ export class SyslogSink {
     this.#hostname = opts.hostname ?? hostname();
     this.#queue = new RecordQueue(q, qb);
     this.#max = t.transport === "udp" ? UDP_MAX : TCP_MAX;
+    this.#udp = new UdpSender(
+      {
+        closing: () => this.#closing !== undefined,
+        fail: (err) => this.#fail(err),
+        sent: () => {
+          this.#sent++;
+        },
+        pump: () => this.#pump(),
+      },
+      t.port,
+    );
   }
 
   stats(): SyslogStats {
@@ -160,7 +168,7 @@ export class SyslogSink {
     if (this.#queue.length > 0) {
       const addr = this.#currentAddress();
       if (addr) {
-        if (this.target.transport === "udp") this.#pumpUdp(addr);
+        if (this.target.transport === "udp") this.#udp.send(this.#queue, addr);
         else this.#pumpTcp(addr);
       }
     }
@@ -207,41 +215,6 @@ export class SyslogSink {
     }, this.#backoff);
     this.#retry.unref();
     this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
-  }
-
-  #pumpUdp(addr: { ip: string; family: 4 | 6 }): void {
-    let udp = this.#udp;
-    if (!udp || udp.family !== addr.family) {
-      if (udp) closeQuietly(udp.sock);
-      const sock = createSocket(addr.family === 6 ? "udp6" : "udp4");
-      const fresh = { sock, family: addr.family, inFlight: 0 };
-      sock.on("error", (err) => {
-        this.#fail(err);
-        if (this.#udp === fresh) this.#udp = undefined;
-        closeQuietly(sock);
-      });
-      if (this.#closing) sock.ref();
-      else sock.unref();
-      this.#udp = udp = fresh;
-    }
-    const u = udp;
-    while (this.#queue.length > 0 && u.inFlight < UDP_IN_FLIGHT) {
-      const datagram = this.#queue.shift();
-      u.inFlight++;
-      try {
-        u.sock.send(datagram, this.target.port, addr.ip, (err) => {
-          u.inFlight--;
-          if (err) this.#fail(err);
-          else this.#sent++;
-          if (this.#udp === u) this.#pump();
-        });
-      } catch (err) {
-        // The socket was closed under us (its 'error' above): this record is lost.
-        u.inFlight--;
-        this.#fail(err);
-        break;
-      }
-    }
   }
 
   #pumpTcp(addr: { ip: string; family: 4 | 6 }): void {
@@ -312,7 +285,7 @@ export class SyslogSink {
       }
       // Hold the process open for the bounded flush only.
       this.#tcp?.ref();
-      this.#udp?.sock.ref();
+      this.#udp.ref();
       let done = false;
       let ending = false;
       const finish = () => {
@@ -323,8 +296,7 @@ export class SyslogSink {
         this.#queue.dropAll();
         this.#tcp?.destroy();
         this.#tcp = undefined;
-        if (this.#udp) closeQuietly(this.#udp.sock);
-        this.#udp = undefined;
+        this.#udp.close();
         resolve();
       };
       const timer = setTimeout(finish, timeoutMs);
@@ -332,7 +304,7 @@ export class SyslogSink {
       // nothing retries, so give up at once rather than at the deadline.
       this.#onProgress = () => {
         if (this.target.transport === "udp") {
-          if (this.#queue.length === 0 && (this.#udp?.inFlight ?? 0) === 0) finish();
+          if (this.#queue.length === 0 && this.#udp.inFlight === 0) finish();
           else if (!this.#address && !this.#resolving) finish();
           return;
         }
@@ -351,11 +323,4 @@ export class SyslogSink {
     });
     return this.#closing;
   }
-}
-
-/** dgram's close() throws when the socket is already closed; here that is not an error. */
-function closeQuietly(sock: UdpSocket): void {
-  try {
-    sock.close();
-  } catch {}
 }
