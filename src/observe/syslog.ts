@@ -1,9 +1,10 @@
 import { lookup } from "node:dns";
-import { connect, isIP, type Socket } from "node:net";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { formatRfc5424, frameOctetCounting, type SyslogTarget, truncateUtf8 } from "./syslog-format.ts";
 import { RecordQueue } from "./syslog-queue.ts";
+import { TcpConnection } from "./syslog-tcp.ts";
 import { UdpSender } from "./syslog-udp.ts";
 
 /** RFC 5426 §3.2: every receiver takes 2048 octets; larger datagrams may be cut or lost. */
@@ -12,11 +13,8 @@ const UDP_MAX = 2048;
 const TCP_MAX = 8192;
 const DEFAULT_QUEUE = 1000;
 const DEFAULT_QUEUE_BYTES = 1024 * 1024;
-const CONNECT_TIMEOUT_MS = 5000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
-/** A connection that lived this long was a real one: the next failure starts backing off anew. */
-const STABLE_MS = 2000;
 /** dns.lookup results are reused this long, so logging never floods the libuv thread pool. */
 const RESOLVE_TTL_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 1000;
@@ -79,10 +77,7 @@ export class SyslogSink {
 
   readonly #udp: UdpSender;
 
-  #tcp: Socket | undefined;
-  #connected = false;
-  #writable = false;
-  #connectedAt = 0;
+  readonly #tcp: TcpConnection;
 
   #closing: Promise<void> | undefined;
   /** Set while close() waits: called whenever progress was made or a transport gave up. */
@@ -108,17 +103,17 @@ export class SyslogSink {
     this.#hostname = opts.hostname ?? hostname();
     this.#queue = new RecordQueue(q, qb);
     this.#max = t.transport === "udp" ? UDP_MAX : TCP_MAX;
-    this.#udp = new UdpSender(
-      {
-        closing: () => this.#closing !== undefined,
-        fail: (err) => this.#fail(err),
-        sent: () => {
-          this.#sent++;
-        },
-        pump: () => this.#pump(),
+    // Only the target's transport is ever used; the other stays idle and never opens a socket.
+    const host = {
+      closing: () => this.#closing !== undefined,
+      fail: (err: unknown) => this.#fail(err),
+      sent: () => {
+        this.#sent++;
       },
-      t.port,
-    );
+      pump: () => this.#pump(),
+    };
+    this.#udp = new UdpSender(host, t.port);
+    this.#tcp = new TcpConnection({ ...host, closed: (stable) => this.#tcpClosed(stable) }, this.target);
   }
 
   stats(): SyslogStats {
@@ -169,7 +164,7 @@ export class SyslogSink {
       const addr = this.#currentAddress();
       if (addr) {
         if (this.target.transport === "udp") this.#udp.send(this.#queue, addr);
-        else this.#pumpTcp(addr);
+        else this.#tcp.send(this.#queue, addr, this.#retry === undefined);
       }
     }
     this.#onProgress?.();
@@ -217,58 +212,11 @@ export class SyslogSink {
     this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
   }
 
-  #pumpTcp(addr: { ip: string; family: 4 | 6 }): void {
-    const sock = this.#tcp;
-    if (!sock) {
-      if (!this.#retry) this.#connect(addr);
-      return;
-    }
-    if (!this.#connected) return;
-    // Backpressure: once write() says the socket buffer is full, wait for 'drain'; the
-    // queue (bounded) absorbs the rest, so a server that never reads costs a fixed amount.
-    while (this.#writable && this.#queue.length > 0) {
-      this.#sent++;
-      this.#writable = sock.write(this.#queue.shift());
-    }
-  }
-
-  #connect(addr: { ip: string; family: 4 | 6 }): void {
-    const sock = connect({ host: addr.ip, port: this.target.port, family: addr.family });
-    if (this.#closing) sock.ref();
-    else sock.unref();
-    this.#tcp = sock;
-    this.#connected = false;
-    this.#writable = false;
-    // A black-holed server would otherwise hold the connect for the kernel's ~2 minutes.
-    sock.setTimeout(CONNECT_TIMEOUT_MS, () =>
-      sock.destroy(new Error(`connect to ${this.target.host}:${this.target.port} timed out`)),
-    );
-    sock.on("connect", () => {
-      sock.setTimeout(0);
-      sock.setKeepAlive(true, 60_000);
-      this.#connected = true;
-      this.#writable = true;
-      this.#connectedAt = Date.now();
-      this.#pump();
-    });
-    sock.on("drain", () => {
-      this.#writable = true;
-      this.#pump();
-    });
-    // A syslog server never talks back (RFC 6587); anything it sends is discarded.
-    sock.resume();
-    sock.on("error", (err) => this.#fail(err));
-    sock.on("close", () => {
-      if (this.#tcp !== sock) return;
-      const lived = this.#connected ? Date.now() - this.#connectedAt : 0;
-      this.#tcp = undefined;
-      this.#connected = false;
-      this.#writable = false;
-      if (lived >= STABLE_MS) this.#backoff = BACKOFF_MIN_MS;
-      // Reconnect only for records that wait; otherwise the next write() connects.
-      if (this.#queue.length > 0) this.#scheduleRetry();
-      this.#onProgress?.();
-    });
+  #tcpClosed(stable: boolean): void {
+    if (stable) this.#backoff = BACKOFF_MIN_MS;
+    // Reconnect only for records that wait; otherwise the next write() connects.
+    if (this.#queue.length > 0) this.#scheduleRetry();
+    this.#onProgress?.();
   }
 
   /**
@@ -284,7 +232,7 @@ export class SyslogSink {
         this.#retry = undefined;
       }
       // Hold the process open for the bounded flush only.
-      this.#tcp?.ref();
+      this.#tcp.ref();
       this.#udp.ref();
       let done = false;
       let ending = false;
@@ -294,8 +242,7 @@ export class SyslogSink {
         clearTimeout(timer);
         this.#onProgress = undefined;
         this.#queue.dropAll();
-        this.#tcp?.destroy();
-        this.#tcp = undefined;
+        this.#tcp.destroy();
         this.#udp.close();
         resolve();
       };
@@ -308,15 +255,14 @@ export class SyslogSink {
           else if (!this.#address && !this.#resolving) finish();
           return;
         }
-        const sock = this.#tcp;
-        if (!sock) {
+        if (!this.#tcp.open) {
           if (!this.#resolving) finish();
           return;
         }
-        if (this.#connected && this.#writable && this.#queue.length === 0 && !ending) {
+        if (this.#tcp.writable && this.#queue.length === 0 && !ending) {
           ending = true;
           // 'finish': everything was handed to the kernel, which still delivers it after we close.
-          sock.end(finish);
+          this.#tcp.end(finish);
         }
       };
       this.#pump();
