@@ -19,8 +19,8 @@ export interface TcpHost {
 
 /**
  * Octet-counted frames (RFC 6587 §3.4.1) on one lazily opened connection, written only while
- * the socket is not applying backpressure. Reconnecting is the sink's: it owns the backoff,
- * which name resolution shares.
+ * the socket is not applying backpressure. Reconnecting is the sink's: its backoff
+ * (syslog-retry.ts) is shared with name resolution.
  */
 export class TcpConnection {
   readonly #host: TcpHost;

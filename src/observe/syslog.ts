@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { formatRfc5424, frameOctetCounting, type SyslogTarget, truncateUtf8 } from "./syslog-format.ts";
 import { RecordQueue } from "./syslog-queue.ts";
+import { Retry } from "./syslog-retry.ts";
 import { TcpConnection } from "./syslog-tcp.ts";
 import { UdpSender } from "./syslog-udp.ts";
 
@@ -13,8 +14,6 @@ const UDP_MAX = 2048;
 const TCP_MAX = 8192;
 const DEFAULT_QUEUE = 1000;
 const DEFAULT_QUEUE_BYTES = 1024 * 1024;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5000;
 /** dns.lookup results are reused this long, so logging never floods the libuv thread pool. */
 const RESOLVE_TTL_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 1000;
@@ -72,8 +71,7 @@ export class SyslogSink {
 
   #address: { ip: string; family: 4 | 6; expires: number } | undefined;
   #resolving = false;
-  #retry: NodeJS.Timeout | undefined;
-  #backoff = BACKOFF_MIN_MS;
+  readonly #retry = new Retry();
 
   readonly #udp: UdpSender;
 
@@ -164,7 +162,7 @@ export class SyslogSink {
       const addr = this.#currentAddress();
       if (addr) {
         if (this.target.transport === "udp") this.#udp.send(this.#queue, addr);
-        else this.#tcp.send(this.#queue, addr, this.#retry === undefined);
+        else this.#tcp.send(this.#queue, addr, !this.#retry.pending);
       }
     }
     this.#onProgress?.();
@@ -178,7 +176,7 @@ export class SyslogSink {
   }
 
   #resolve(): void {
-    if (this.#resolving || this.#retry) return;
+    if (this.#resolving || this.#retry.pending) return;
     const host = this.target.host;
     const literal = isIP(host);
     if (literal !== 0) {
@@ -197,23 +195,18 @@ export class SyslogSink {
       }
       this.#address = { ip, family: family === 6 ? 6 : 4, expires: Date.now() + RESOLVE_TTL_MS };
       // For TCP the backoff is the connection's, reset once one holds.
-      if (this.target.transport === "udp") this.#backoff = BACKOFF_MIN_MS;
+      if (this.target.transport === "udp") this.#retry.reset();
       this.#pump();
     });
   }
 
   #scheduleRetry(): void {
-    if (this.#retry || this.#closing) return;
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      this.#pump();
-    }, this.#backoff);
-    this.#retry.unref();
-    this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
+    if (this.#closing) return;
+    this.#retry.schedule(() => this.#pump());
   }
 
   #tcpClosed(stable: boolean): void {
-    if (stable) this.#backoff = BACKOFF_MIN_MS;
+    if (stable) this.#retry.reset();
     // Reconnect only for records that wait; otherwise the next write() connects.
     if (this.#queue.length > 0) this.#scheduleRetry();
     this.#onProgress?.();
@@ -227,10 +220,7 @@ export class SyslogSink {
   close(timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closing = new Promise<void>((resolve) => {
-      if (this.#retry) {
-        clearTimeout(this.#retry);
-        this.#retry = undefined;
-      }
+      this.#retry.cancel();
       // Hold the process open for the bounded flush only.
       this.#tcp.ref();
       this.#udp.ref();
