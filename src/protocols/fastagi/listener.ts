@@ -64,10 +64,15 @@ export class FastAgiListener {
     const onConn = (sock: Socket) => this.#accept(sock);
     const server = cfg.tls
       ? createTlsServer(
-          { ...tlsOptions(cfg.tls), handshakeTimeout: cfg.headerTimeoutMs, noDelay: true },
+          {
+            ...tlsOptions(cfg.tls),
+            handshakeTimeout: cfg.headerTimeoutMs,
+            noDelay: true,
+            allowHalfOpen: true,
+          },
           onConn,
         )
-      : createNetServer({ noDelay: true }, onConn);
+      : createNetServer({ noDelay: true, allowHalfOpen: true }, onConn);
     if (cfg.tls) {
       server.on("tlsClientError", (err: Error, sock: Socket) => {
         this.#log.warn(

@@ -70,7 +70,7 @@ export interface SessionEnv {
 const MAX_UPSTREAM_LINE = 64 * 1024;
 /** Bytes from Asterisk held while the upstream connect is in progress. */
 const MAX_PENDING = 64 * 1024;
-/** After one side has closed, how long the other may take to flush and close. */
+/** After one side has closed (FIN, reset), how long the other may take to flush and close. */
 const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
 /** A `to:` target has no pool settings: the same connect bound as a pool's default. */
@@ -157,6 +157,11 @@ export class FastAgiSession {
     };
     client.on("data", onData);
     client.on("error", (err) => this.#clientGone("client_error", err));
+    client.on("end", () => {
+      // The listener keeps sockets half-open (a FIN from the server must not end Asterisk's
+      // side). Before the relay runs, Asterisk closing its side means it is gone: close ours.
+      if (!this.#upstream) client.destroy();
+    });
     client.on("close", () => {
       this.#clientClosed = true;
       if (!this.#upstream) {
@@ -328,6 +333,13 @@ export class FastAgiSession {
     }
   }
 
+  /**
+   * Relays both ways as a TCP proxy does, half-closes included (both sockets are half-open:
+   * listener.ts, connect.ts): a FIN from one side ends the other side's writing once what is
+   * pending toward it has been written, and the open direction keeps flowing. Asterisk sends
+   * its final `HANGUP` after the server's FIN (res_agi.c), and the server must get it.
+   * After a FIN or a reset, LINGER_MS bounds the wait for the other side.
+   */
   #relay(upstream: Socket, headerOut: Buffer): void {
     this.#upstream = upstream;
     const client = this.#client;
@@ -339,24 +351,29 @@ export class FastAgiSession {
     client.on("data", (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
       this.#scanHangup(chunk);
-      if (!upstream.destroyed && !upstream.write(chunk)) client.pause();
+      // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
+      if (upstream.destroyed || !upstream.writable) return;
+      if (!upstream.write(chunk)) client.pause();
     });
     upstream.on("drain", () => client.resume());
     client.on("drain", () => upstream.resume());
     client.on("end", () => {
-      if (!upstream.destroyed) upstream.end();
+      if (!upstream.destroyed && upstream.writable) upstream.end();
       this.#linger();
     });
     upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
     upstream.on("end", () => {
       this.#outcome ??= "completed";
-      // The upstream is done: what is left of a last unterminated line still belongs to Asterisk.
-      if (this.#partial && !client.destroyed) {
-        this.#bytesOut += this.#partial.length;
-        client.write(this.#partial);
-        this.#partial = undefined;
+      // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
+      // a line cut by EOF as a command.
+      const tail = this.#partial;
+      this.#partial = undefined;
+      if (!client.destroyed && client.writable) {
+        if (tail) {
+          this.#bytesOut += tail.length;
+          client.end(tail);
+        } else client.end();
       }
-      if (!client.destroyed) client.end();
       this.#linger();
     });
     upstream.on("error", (err) => {
@@ -393,7 +410,7 @@ export class FastAgiSession {
         return;
       }
     } else this.#partial = undefined;
-    if (client.destroyed) return;
+    if (client.destroyed || !client.writable) return;
     this.#bytesOut += data.length;
     if (!client.write(data)) this.#upstream?.pause();
   }
@@ -448,18 +465,17 @@ export class FastAgiSession {
   }
 
   #maybeFinish(): void {
-    if (this.#clientClosed && (this.#upstreamClosed || !this.#upstream))
+    const up = this.#upstream;
+    if (!up || !this.#clientClosed) return;
+    if (this.#upstreamClosed) {
       this.#finish(this.#outcome ?? "completed", this.#error);
-    else if (
-      this.#clientClosed &&
-      this.#upstream &&
-      !this.#upstream.destroyed &&
-      !this.#upstream.writableEnded
-    ) {
-      // Asterisk is gone: let the server see the close, and do not wait on it forever.
-      this.#upstream.end();
-      this.#linger();
+      return;
     }
+    // Asterisk is gone: nothing more can reach it. The server gets what is pending and the
+    // close (a FIN), then its socket is closed; what it still sends is read and dropped.
+    up.resume();
+    up.destroySoon();
+    this.#linger();
   }
 
   /** Ends the session now (shutdown deadline passed). */
