@@ -93,3 +93,55 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   await until(() => p.proxy.runtime.activeSessions === 0, 2000, "sessions released");
   assert.equal(p.proxy.runtime.generation.pools.get("main")?.servers[0]?.active, 0);
 });
+
+test("after Asterisk's side closes first, what the server still sends reaches it, then the server's close", async () => {
+  // A server that answers the peer's FIN with one last line: a TCP proxy must carry it.
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+    sock.on("error", () => {});
+    let head = "";
+    sock.on("data", (chunk: Buffer) => {
+      if (head.includes("\n\n")) return;
+      head += chunk.toString("latin1");
+      if (head.includes("\n\n")) sock.write("NOOP\n");
+    });
+    sock.on("end", () => sock.end("VERBOSE bye\n"));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanup.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((resolve) => server.close(() => resolve()));
+  });
+  const p = await startProxy(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+routes: [ { listener: agi, pool: main } ]
+pools: { main: { servers: [ { address: 127.0.0.1:${(server.address() as net.AddressInfo).port} } ] } }
+`);
+  cleanup.push(p.close);
+  const received = await new Promise<string[]>((resolve, reject) => {
+    const sock = net.connect({ host: "127.0.0.1", port: p.port(), allowHalfOpen: true });
+    const lines = new LineReader();
+    const got: string[] = [];
+    const timer = setTimeout(
+      () => reject(new Error(`no close within 3000ms; got ${JSON.stringify(got)}`)),
+      3000,
+    );
+    sock.on("connect", () => sock.write("agi_network: yes\nagi_request: agi://x/y\n\n"));
+    sock.on("data", (chunk: Buffer) => {
+      got.push(...lines.push(chunk));
+      // The relay runs (the server spoke): now close our sending side only.
+      if (got.length === 1) sock.end();
+    });
+    sock.on("error", reject);
+    sock.on("close", () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+  assert.deepEqual(received, ["NOOP", "VERBOSE bye"]);
+  const s = await p.session(0);
+  assert.equal(s.outcome, "client_gone");
+  assert.equal(s.level, "warn");
+});

@@ -22,15 +22,27 @@ export interface SessionServer {
   readonly config: { readonly address: HostPort; readonly tls: TlsClientConfig | undefined };
 }
 
+/**
+ * How a session ended. Only `completed` is a normal end (logged at info); see README, Logging.
+ * - completed: the server closed once every command it sent had its reply, or after
+ *   Asterisk's HANGUP (the channel hung up; res_agi.c then waits for the server to close);
+ * - client_gone: Asterisk left (FIN or reset) while the server was still in session;
+ * - upstream_gone: the server closed or reset with a command unanswered or a line cut short;
+ * - failure_sent: the server sent a line starting "FAILURE" (AGISTATUS=FAILURE);
+ * - hangup_grace_expired: Asterisk's HANGUP came and the server did not close in time;
+ * - the rest end a session before or instead of the relay, or on a transport fault.
+ */
 export type Outcome =
   | "completed"
-  | "hangup_grace"
+  | "client_gone"
+  | "upstream_gone"
+  | "failure_sent"
+  | "hangup_grace_expired"
   | "failure_no_server"
   | "failure_no_route"
   | "failure_route_error"
   | "bad_header"
   | "header_timeout"
-  | "client_gone"
   | "upstream_error"
   | "client_error"
   | "line_too_long"
@@ -73,6 +85,10 @@ const MAX_PENDING = 64 * 1024;
 /** After one side has closed (FIN, reset), how long the other may take to flush and close. */
 const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
+/** res_agi.c run_agi(): a line from the server starting with "failure", in any case, ends the AGI. */
+const FAILURE_LOWER = Buffer.from("failure", "latin1");
+/** Socket errors that only say the peer went away (a reset, a write after its close). */
+const PEER_GONE_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
 /** A `to:` target has no pool settings: the same connect bound as a pool's default. */
 const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 
@@ -106,7 +122,20 @@ export class FastAgiSession {
   #upstreamClosed = false;
   #partial: Buffer | undefined;
   #hangupSeen = false;
+  /** The first bytes of Asterisk's current line: enough to tell `HANGUP`, `520-` and `520 `. */
   #hangupScan = "";
+  /** Inside a multi-line `520-` reply (its usage text), which ends with a line `520 `. */
+  #inUsage = false;
+  /** Command lines written toward Asterisk, and reply lines from it (HANGUPs not counted). */
+  #commands = 0;
+  #replies = 0;
+  #failureSent = false;
+  /** Which side closed or reset first, once the relay runs. */
+  #firstGone: "client" | "upstream" | undefined;
+  /** Set at the upstream's close when a command had no reply (and Asterisk said no HANGUP). */
+  #unsettled: string | undefined;
+  /** The socket error behind a `*_gone` outcome, for the log. */
+  #peerError: string | undefined;
   readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
   #lingering = false;
   #onFinish: (() => void) | undefined;
@@ -188,11 +217,19 @@ export class FastAgiSession {
     this.#pending.push(chunk);
   }
 
+  /** Asterisk's socket failed: a reset means Asterisk left; any other fault (TLS) is an error of its own. */
   #clientGone(outcome: Outcome, err: Error): void {
+    if (this.#upstream) {
+      this.#firstGone ??= "client";
+      this.#peerError ??= `Asterisk: ${err.message}`;
+      if (!peerGone(err)) this.#outcome ??= outcome;
+      // 'close' follows: #maybeFinish lets the server take what is left, then closes it.
+      this.#client.destroy();
+      return;
+    }
     this.#error ??= err.message;
-    this.#outcome ??= outcome;
+    this.#outcome ??= peerGone(err) ? "client_gone" : outcome;
     this.#client.destroy();
-    this.#upstream?.destroy();
     cancel(this.#cancel);
   }
 
@@ -358,18 +395,20 @@ export class FastAgiSession {
     upstream.on("drain", () => client.resume());
     client.on("drain", () => upstream.resume());
     client.on("end", () => {
+      this.#firstGone ??= "client";
       if (!upstream.destroyed && upstream.writable) upstream.end();
       this.#linger();
     });
     upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
     upstream.on("end", () => {
-      this.#outcome ??= "completed";
+      this.#firstGone ??= "upstream";
       // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
       // a line cut by EOF as a command.
       const tail = this.#partial;
       this.#partial = undefined;
       if (!client.destroyed && client.writable) {
         if (tail) {
+          this.#countCommands(tail);
           this.#bytesOut += tail.length;
           client.end(tail);
         } else client.end();
@@ -377,13 +416,19 @@ export class FastAgiSession {
       this.#linger();
     });
     upstream.on("error", (err) => {
-      this.#outcome ??= "upstream_error";
-      this.#error ??= err.message;
-      upstream.destroy();
-      client.destroy();
+      this.#firstGone ??= "upstream";
+      this.#peerError ??= `server: ${err.message}`;
+      if (!peerGone(err)) this.#outcome ??= "upstream_error";
     });
     upstream.on("close", () => {
       this.#upstreamClosed = true;
+      this.#firstGone ??= "upstream";
+      // A line cut by a reset is not a command: it is dropped, and the session was mid-command.
+      if (this.#hangupSeen) this.#unsettled = undefined;
+      else if (this.#partial !== undefined) this.#unsettled = "server closed in the middle of a command line";
+      else if (this.#commands > this.#replies)
+        this.#unsettled = `server closed with ${this.#commands - this.#replies} of ${this.#commands} commands unanswered`;
+      this.#partial = undefined;
       if (!client.destroyed && !client.writableEnded) client.end();
       this.#linger();
       this.#maybeFinish();
@@ -411,8 +456,25 @@ export class FastAgiSession {
       }
     } else this.#partial = undefined;
     if (client.destroyed || !client.writable) return;
+    this.#countCommands(data);
     this.#bytesOut += data.length;
     if (!client.write(data)) this.#upstream?.pause();
+  }
+
+  /**
+   * Counts the command lines in `data` (whole lines, or the last line cut by EOF) and spots a
+   * FAILURE line: only the first bytes of each line are looked at. Every other line is a
+   * command: res_agi.c answers even an empty one (510).
+   */
+  #countCommands(data: Buffer): void {
+    let start = 0;
+    while (start < data.length) {
+      if (startsWithFailure(data, start)) this.#failureSent = true;
+      else this.#commands++;
+      const nl = data.indexOf(0x0a, start);
+      if (nl < 0) return;
+      start = nl + 1;
+    }
   }
 
   #lineTooLong(): void {
@@ -422,34 +484,54 @@ export class FastAgiSession {
     this.#client.destroy();
   }
 
-  /** Watches Asterisk's bytes for its unprompted `HANGUP` line (channel hung up). */
+  /**
+   * Reads Asterisk's lines by their first bytes: its unprompted `HANGUP` (the channel hung
+   * up) starts hangup_grace; any other line is a reply, except the usage text of a
+   * multi-line `520-` reply, which counts once, at its closing `520 ` line.
+   */
   #scanHangup(chunk: Buffer): void {
-    if (this.#hangupSeen) return;
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl < 0 ? chunk.length : nl;
-      // Only the first 8 bytes of a line matter: "HANGUP" or "HANGUP\r".
-      if (this.#hangupScan.length <= 8)
-        this.#hangupScan += chunk.toString("latin1", start, Math.min(end, start + 9));
+      // 8 bytes tell "HANGUP" and "HANGUP\r" from longer lines, and hold "520-" / "520 ".
+      if (this.#hangupScan.length < 8 && end > start)
+        this.#hangupScan += chunk.toString(
+          "latin1",
+          start,
+          Math.min(end, start + 8 - this.#hangupScan.length),
+        );
       if (nl < 0) return;
-      const line = this.#hangupScan.endsWith("\r") ? this.#hangupScan.slice(0, -1) : this.#hangupScan;
+      this.#asteriskLine(this.#hangupScan);
       this.#hangupScan = "";
-      if (line === "HANGUP") {
-        this.#hangupSeen = true;
-        if (this.#upstream) this.#startGrace();
-        return;
-      }
       start = nl + 1;
     }
+  }
+
+  #asteriskLine(head: string): void {
+    if (head === "HANGUP" || head === "HANGUP\r") {
+      if (this.#hangupSeen) return;
+      this.#hangupSeen = true;
+      if (this.#upstream) this.#startGrace();
+      return;
+    }
+    if (this.#inUsage) {
+      if (head.startsWith("520 ") || head === "520" || head === "520\r") {
+        this.#inUsage = false;
+        this.#replies++;
+      }
+      return;
+    }
+    if (head.startsWith("520-")) this.#inUsage = true;
+    else if (head !== "" && head !== "\r") this.#replies++;
   }
 
   #startGrace(): void {
     const ms = this.#env.listener.hangupGraceMs;
     this.#timer(ms, () => {
       if (this.#finished) return;
-      this.#outcome = "hangup_grace";
-      this.#error = `upstream still open ${ms}ms after Asterisk's HANGUP`;
+      this.#outcome ??= "hangup_grace_expired";
+      this.#error ??= `upstream still open ${ms}ms after Asterisk's HANGUP`;
       this.#upstream?.destroy();
       this.#client.destroy();
     });
@@ -468,11 +550,27 @@ export class FastAgiSession {
     const up = this.#upstream;
     if (!up || !this.#clientClosed) return;
     if (this.#upstreamClosed) {
-      this.#finish(this.#outcome ?? "completed", this.#error);
+      const outcome: Outcome =
+        this.#outcome ??
+        (this.#failureSent
+          ? "failure_sent"
+          : this.#firstGone === "client"
+            ? "client_gone"
+            : this.#unsettled === undefined
+              ? "completed"
+              : "upstream_gone");
+      let error = this.#error;
+      if (outcome === "client_gone" || outcome === "upstream_gone") {
+        const why = outcome === "upstream_gone" ? this.#unsettled : undefined;
+        const peer = this.#peerError;
+        error = why && peer ? `${why} (${peer})` : (why ?? peer);
+      }
+      this.#finish(outcome, error);
       return;
     }
     // Asterisk is gone: nothing more can reach it. The server gets what is pending and the
     // close (a FIN), then its socket is closed; what it still sends is read and dropped.
+    this.#firstGone ??= "client";
     up.resume();
     up.destroySoon();
     this.#linger();
@@ -512,4 +610,16 @@ export class FastAgiSession {
     });
     this.#onFinish?.();
   }
+}
+
+function peerGone(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && PEER_GONE_CODES.has(code);
+}
+
+function startsWithFailure(b: Buffer, at: number): boolean {
+  if (b.length - at < FAILURE_LOWER.length) return false;
+  // ASCII letters only: OR 0x20 lowers a capital and leaves a lower-case letter as it is.
+  for (let i = 0; i < FAILURE_LOWER.length; i++) if ((b[at + i]! | 0x20) !== FAILURE_LOWER[i]) return false;
+  return true;
 }
