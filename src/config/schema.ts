@@ -38,6 +38,7 @@ const listener = z.strictObject({
   forwarded_for: z.boolean().optional(),
   hangup_grace: duration.optional(),
   header_timeout: duration.optional(),
+  stall_timeout: duration.optional(),
 });
 
 const route = z.strictObject({

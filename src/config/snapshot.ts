@@ -177,6 +177,7 @@ export function buildSnapshot(
       forwardedFor: l.forwarded_for ?? false,
       hangupGraceMs: l.hangup_grace ?? DEFAULTS.hangupGraceMs,
       headerTimeoutMs: l.header_timeout ?? DEFAULTS.headerTimeoutMs,
+      stallTimeoutMs: l.stall_timeout ?? 30_000,
     });
   });
 

@@ -47,6 +47,7 @@ export interface ListenerConfig {
   readonly forwardedFor: boolean;
   readonly hangupGraceMs: number;
   readonly headerTimeoutMs: number;
+  readonly stallTimeoutMs: number;
 }
 
 export interface RouteMatch {

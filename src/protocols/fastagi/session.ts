@@ -29,7 +29,7 @@ export interface SessionServer {
  * - client_gone: Asterisk left (FIN or reset) while the server was still in session;
  * - upstream_gone: the server closed or reset with a command unanswered or a line cut short;
  * - failure_sent: the server sent a line starting "FAILURE" (AGISTATUS=FAILURE);
- * - hangup_grace_expired: Asterisk's HANGUP came and the server did not close in time;
+ * - hangup_grace_expired, stall_timeout: a bound of the relay ended it;
  * - the rest end a session before or instead of the relay, or on a transport fault.
  */
 export type Outcome =
@@ -38,6 +38,7 @@ export type Outcome =
   | "upstream_gone"
   | "failure_sent"
   | "hangup_grace_expired"
+  | "stall_timeout"
   | "failure_no_server"
   | "failure_no_route"
   | "failure_route_error"
@@ -136,6 +137,12 @@ export class FastAgiSession {
   #unsettled: string | undefined;
   /** The socket error behind a `*_gone` outcome, for the log. */
   #peerError: string | undefined;
+  /** Per direction, since when the proxy holds bytes that its peer does not take (0: none). */
+  readonly #stall = {
+    client: { since: 0, held: 0 },
+    upstream: { since: 0, held: 0 },
+  };
+  #stallTimer: NodeJS.Timeout | undefined;
   readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
   #lingering = false;
   #onFinish: (() => void) | undefined;
@@ -375,7 +382,10 @@ export class FastAgiSession {
    * listener.ts, connect.ts): a FIN from one side ends the other side's writing once what is
    * pending toward it has been written, and the open direction keeps flowing. Asterisk sends
    * its final `HANGUP` after the server's FIN (res_agi.c), and the server must get it.
-   * After a FIN or a reset, LINGER_MS bounds the wait for the other side.
+   * Every state is bounded in time, as HAProxy's `timeout client`/`timeout server` bound a
+   * TCP proxy: after a FIN or a reset by LINGER_MS, after Asterisk's HANGUP by hangup_grace,
+   * and bytes a peer does not take by stall_timeout. A quiet session (Asterisk playing a long
+   * prompt) holds no bytes and is never ended by a timer.
    */
   #relay(upstream: Socket, headerOut: Buffer): void {
     this.#upstream = upstream;
@@ -390,13 +400,25 @@ export class FastAgiSession {
       this.#scanHangup(chunk);
       // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
       if (upstream.destroyed || !upstream.writable) return;
-      if (!upstream.write(chunk)) client.pause();
+      if (!upstream.write(chunk)) {
+        client.pause();
+        this.#held("upstream", upstream);
+      }
     });
-    upstream.on("drain", () => client.resume());
-    client.on("drain", () => upstream.resume());
+    upstream.on("drain", () => {
+      this.#stall.upstream.since = 0;
+      client.resume();
+    });
+    client.on("drain", () => {
+      this.#stall.client.since = 0;
+      upstream.resume();
+    });
     client.on("end", () => {
       this.#firstGone ??= "client";
-      if (!upstream.destroyed && upstream.writable) upstream.end();
+      if (!upstream.destroyed && upstream.writable) {
+        upstream.end();
+        if (upstream.writableLength > 0) this.#held("upstream", upstream);
+      }
       this.#linger();
     });
     upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
@@ -412,6 +434,7 @@ export class FastAgiSession {
           this.#bytesOut += tail.length;
           client.end(tail);
         } else client.end();
+        if (client.writableLength > 0) this.#held("client", client);
       }
       this.#linger();
     });
@@ -429,7 +452,12 @@ export class FastAgiSession {
       else if (this.#commands > this.#replies)
         this.#unsettled = `server closed with ${this.#commands - this.#replies} of ${this.#commands} commands unanswered`;
       this.#partial = undefined;
-      if (!client.destroyed && !client.writableEnded) client.end();
+      if (!client.destroyed) {
+        if (!client.writableEnded) client.end();
+        // Read on (and drop) what Asterisk still sends, so its close is seen even if the
+        // relay had paused it.
+        client.resume();
+      }
       this.#linger();
       this.#maybeFinish();
     });
@@ -458,7 +486,10 @@ export class FastAgiSession {
     if (client.destroyed || !client.writable) return;
     this.#countCommands(data);
     this.#bytesOut += data.length;
-    if (!client.write(data)) this.#upstream?.pause();
+    if (!client.write(data)) {
+      this.#upstream?.pause();
+      this.#held("client", client);
+    }
   }
 
   /**
@@ -537,6 +568,54 @@ export class FastAgiSession {
     });
   }
 
+  /**
+   * `sock` holds bytes it has not taken (a write was refused, or an end waits behind them):
+   * start its stall clock. One timer per session, armed only while something is held, so a
+   * burst of refused writes costs no timer each.
+   */
+  #held(side: "client" | "upstream", sock: Socket): void {
+    const s = this.#stall[side];
+    if (s.since === 0) {
+      s.since = Date.now();
+      s.held = sock.writableLength;
+    }
+    if (!this.#stallTimer && !this.#finished)
+      this.#stallTimer = setTimeout(() => this.#checkStall(), this.#env.listener.stallTimeoutMs);
+  }
+
+  /** A peer that took some of what is held made progress; one that took none for stall_timeout ends the session. */
+  #checkStall(): void {
+    this.#stallTimer = undefined;
+    if (this.#finished) return;
+    const ms = this.#env.listener.stallTimeoutMs;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const side of ["client", "upstream"] as const) {
+      const s = this.#stall[side];
+      const sock = side === "client" ? this.#client : this.#upstream;
+      if (s.since === 0) continue;
+      const left = sock && !sock.destroyed ? sock.writableLength : 0;
+      if (left === 0) {
+        s.since = 0;
+        continue;
+      }
+      if (left < s.held) {
+        s.since = now;
+        s.held = left;
+      }
+      const due = s.since + ms - now;
+      if (due <= 0) {
+        this.#outcome ??= "stall_timeout";
+        this.#error ??= `${side === "client" ? "Asterisk" : "the server"} took none of ${left} pending bytes for ${ms}ms`;
+        this.#upstream?.destroy();
+        this.#client.destroy();
+        return;
+      }
+      next = Math.min(next, due);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#stallTimer = setTimeout(() => this.#checkStall(), next);
+  }
+
   #linger(): void {
     if (this.#lingering) return;
     this.#lingering = true;
@@ -573,6 +652,7 @@ export class FastAgiSession {
     this.#firstGone ??= "client";
     up.resume();
     up.destroySoon();
+    if (up.writableLength > 0) this.#held("upstream", up);
     this.#linger();
   }
 
@@ -590,6 +670,7 @@ export class FastAgiSession {
     this.#finished = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
+    clearTimeout(this.#stallTimer);
     this.#upstream?.destroy();
     this.#client.destroy();
     if (this.#server && this.#pool) this.#pool.release(this.#server);
