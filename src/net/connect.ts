@@ -43,6 +43,7 @@ export function connectUpstream(
           rejectUnauthorized: tls.verify,
         })
       : netConnect({ host: address.host, port: address.port });
+    sock.allowHalfOpen = true; // the server's FIN must not end our side: Asterisk still answers it
     const done = (err?: TrunklineError) => {
       if (settled) return;
       settled = true;

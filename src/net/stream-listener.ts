@@ -110,10 +110,16 @@ export class StreamListener {
     const onConn = (sock: Socket) => this.#accept(sock);
     const server = cfg.tls
       ? createTlsServer(
-          { ...tlsOptions(cfg.tls), handshakeTimeout: this.#o.handshakeTimeoutMs(cfg), noDelay: true },
+          {
+            ...tlsOptions(cfg.tls),
+            handshakeTimeout: this.#o.handshakeTimeoutMs(cfg),
+            noDelay: true,
+            // A FIN from one side must not end the other's: the protocol relays half-closes.
+            allowHalfOpen: true,
+          },
           onConn,
         )
-      : createNetServer({ noDelay: true });
+      : createNetServer({ noDelay: true, allowHalfOpen: true });
     // A TLS server wraps the raw socket first and hands the TLS socket to onConn later.
     if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw, false));
     else server.on("connection", (raw: Socket) => this.#track(raw, true) && onConn(raw));

@@ -173,7 +173,7 @@ test("after Asterisk's HANGUP an upstream that never closes is closed after hang
   const took = Date.now() - started;
   assert.ok(took >= 250 && took < 2000, `closed after ${took}ms`);
   const s = await p.waitForLog((l) => l.event === "session");
-  assert.equal(s.outcome, "hangup_grace");
+  assert.equal(s.outcome, "hangup_grace_expired");
   await until(() => up.stats.active === 0, 2000, "upstream socket closed");
   assert.equal(p.proxy.runtime.generation.pools.get("main")?.servers[0]?.active, 0);
 });

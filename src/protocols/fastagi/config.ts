@@ -12,6 +12,7 @@ const DEFAULTS = {
   headerTimeoutMs: 5_000,
   scriptTimeoutMs: 500,
   maxPending: 256,
+  stallTimeoutMs: 30_000,
 } as const;
 
 /** A template, not a JS template literal: the caller's number keeps a caller on one server. */
@@ -23,6 +24,7 @@ const listenerShape = {
   hangup_grace: duration.optional(),
   header_timeout: duration.optional(),
   max_pending: z.number().int().min(1).max(65_535).optional(),
+  stall_timeout: duration.optional(),
 };
 
 const routeShape = {
@@ -51,6 +53,7 @@ function buildListenerOptions(raw: Record<string, unknown>): FastAgiListenerOpti
     hangupGraceMs: l.hangup_grace ?? DEFAULTS.hangupGraceMs,
     headerTimeoutMs: l.header_timeout ?? DEFAULTS.headerTimeoutMs,
     maxPending: l.max_pending ?? DEFAULTS.maxPending,
+    stallTimeoutMs: l.stall_timeout ?? DEFAULTS.stallTimeoutMs,
   };
 }
 

@@ -25,15 +25,28 @@ export interface SessionPool {
   report(server: PoolMember, outcome: { ok: true } | { ok: false; reason: string }, now?: number): void;
 }
 
+/**
+ * How a session ended. Only `completed` is a normal end (logged at info); see README, Logging.
+ * - completed: the server closed once every command it sent had its reply, or after
+ *   Asterisk's HANGUP (the channel hung up; res_agi.c then waits for the server to close);
+ * - client_gone: Asterisk left (FIN or reset) while the server was still in session;
+ * - upstream_gone: the server closed or reset with a command unanswered or a line cut short;
+ * - failure_sent: the server sent a line starting "FAILURE" (AGISTATUS=FAILURE);
+ * - hangup_grace_expired, stall_timeout: a bound of the relay ended it;
+ * - the rest end a session before or instead of the relay, or on a transport fault.
+ */
 export type Outcome =
   | "completed"
-  | "hangup_grace"
+  | "client_gone"
+  | "upstream_gone"
+  | "failure_sent"
+  | "hangup_grace_expired"
+  | "stall_timeout"
   | "failure_no_server"
   | "failure_no_route"
   | "failure_route_error"
   | "bad_header"
   | "header_timeout"
-  | "client_gone"
   | "upstream_error"
   | "client_error"
   | "line_too_long"
@@ -42,7 +55,10 @@ export type Outcome =
 /** The stable code logged with each outcome's error (README "Error codes"). */
 const OUTCOME_CODES: Readonly<Record<Outcome, ErrorCode | undefined>> = {
   completed: undefined,
-  hangup_grace: ErrorCodes.HANGUP_GRACE,
+  upstream_gone: ErrorCodes.UPSTREAM_GONE,
+  failure_sent: undefined,
+  hangup_grace_expired: ErrorCodes.HANGUP_GRACE,
+  stall_timeout: ErrorCodes.STALL_TIMEOUT,
   failure_no_server: ErrorCodes.NO_SERVER,
   failure_no_route: ErrorCodes.NO_ROUTE,
   failure_route_error: ErrorCodes.ROUTE_SCRIPT,
@@ -73,9 +89,13 @@ export interface SessionEnv {
 const MAX_UPSTREAM_LINE = 64 * 1024;
 /** Bytes from Asterisk held while the upstream connect is in progress. */
 const MAX_PENDING = 64 * 1024;
-/** After one side has closed, how long the other may take to flush and close. */
+/** After one side has closed (FIN, reset), how long the other may take to flush and close. */
 const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
+/** res_agi.c run_agi(): a line from the server starting with "failure", in any case, ends the AGI. */
+const FAILURE_LOWER = Buffer.from("failure", "latin1");
+/** Socket errors that only say the peer went away (a reset, a write after its close). */
+const PEER_GONE_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
 /** A `to:` target has no pool settings: the same connect bound as a pool's default. */
 const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 
@@ -114,7 +134,26 @@ export class FastAgiSession {
   #upstreamClosed = false;
   #partial: Buffer | undefined;
   #hangupSeen = false;
+  /** The first bytes of Asterisk's current line: enough to tell `HANGUP`, `520-` and `520 `. */
   #hangupScan = "";
+  /** Inside a multi-line `520-` reply (its usage text), which ends with a line `520 `. */
+  #inUsage = false;
+  /** Command lines written toward Asterisk, and reply lines from it (HANGUPs not counted). */
+  #commands = 0;
+  #replies = 0;
+  #failureSent = false;
+  /** Which side closed or reset first, once the relay runs. */
+  #firstGone: "client" | "upstream" | undefined;
+  /** Set at the upstream's close when a command had no reply (and Asterisk said no HANGUP). */
+  #unsettled: string | undefined;
+  /** The socket error behind a `*_gone` outcome, for the log. */
+  #peerError: string | undefined;
+  /** Per direction, since when the proxy holds bytes that its peer does not take (0: none). */
+  readonly #stall = {
+    client: { since: 0, held: 0 },
+    upstream: { since: 0, held: 0 },
+  };
+  #stallTimer: NodeJS.Timeout | undefined;
   readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
   #lingering = false;
   /** Set where the outcome alone does not tell the code (which header limit, which route error). */
@@ -174,6 +213,11 @@ export class FastAgiSession {
     };
     client.on("data", onData);
     client.on("error", (err) => this.#clientGone("client_error", err));
+    client.on("end", () => {
+      // The listener keeps sockets half-open (a FIN from the server must not end Asterisk's
+      // side). Before the relay runs, Asterisk closing its side means it is gone: close ours.
+      if (!this.#upstream) client.destroy();
+    });
     client.on("close", () => {
       this.#clientClosed = true;
       if (!this.#upstream) {
@@ -200,11 +244,19 @@ export class FastAgiSession {
     this.#pending.push(chunk);
   }
 
+  /** Asterisk's socket failed: a reset means Asterisk left; any other fault (TLS) is an error of its own. */
   #clientGone(outcome: Outcome, err: Error): void {
+    if (this.#upstream) {
+      this.#firstGone ??= "client";
+      this.#peerError ??= `Asterisk: ${err.message}`;
+      if (!peerGone(err)) this.#outcome ??= outcome;
+      // 'close' follows: #maybeFinish lets the server take what is left, then closes it.
+      this.#client.destroy();
+      return;
+    }
     this.#error ??= err.message;
-    this.#outcome ??= outcome;
+    this.#outcome ??= peerGone(err) ? "client_gone" : outcome;
     this.#client.destroy();
-    this.#upstream?.destroy();
     cancel(this.#cancel);
   }
 
@@ -347,6 +399,16 @@ export class FastAgiSession {
     }
   }
 
+  /**
+   * Relays both ways as a TCP proxy does, half-closes included (both sockets are half-open:
+   * listener.ts, connect.ts): a FIN from one side ends the other side's writing once what is
+   * pending toward it has been written, and the open direction keeps flowing. Asterisk sends
+   * its final `HANGUP` after the server's FIN (res_agi.c), and the server must get it.
+   * Every state is bounded in time, as HAProxy's `timeout client`/`timeout server` bound a
+   * TCP proxy: after a FIN or a reset by LINGER_MS, after Asterisk's HANGUP by hangup_grace,
+   * and bytes a peer does not take by stall_timeout. A quiet session (Asterisk playing a long
+   * prompt) holds no bytes and is never ended by a timer.
+   */
   #relay(upstream: Socket, headerOut: Buffer): void {
     this.#upstream = upstream;
     const client = this.#client;
@@ -358,35 +420,66 @@ export class FastAgiSession {
     client.on("data", (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
       this.#scanHangup(chunk);
-      if (!upstream.destroyed && !upstream.write(chunk)) client.pause();
+      // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
+      if (upstream.destroyed || !upstream.writable) return;
+      if (!upstream.write(chunk)) {
+        client.pause();
+        this.#held("upstream", upstream);
+      }
     });
-    upstream.on("drain", () => client.resume());
-    client.on("drain", () => upstream.resume());
+    upstream.on("drain", () => {
+      this.#stall.upstream.since = 0;
+      client.resume();
+    });
+    client.on("drain", () => {
+      this.#stall.client.since = 0;
+      upstream.resume();
+    });
     client.on("end", () => {
-      if (!upstream.destroyed) upstream.end();
+      this.#firstGone ??= "client";
+      if (!upstream.destroyed && upstream.writable) {
+        upstream.end();
+        if (upstream.writableLength > 0) this.#held("upstream", upstream);
+      }
       this.#linger();
     });
     upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
     upstream.on("end", () => {
-      this.#outcome ??= "completed";
-      // The upstream is done: what is left of a last unterminated line still belongs to Asterisk.
-      if (this.#partial && !client.destroyed) {
-        this.#bytesOut += this.#partial.length;
-        client.write(this.#partial);
-        this.#partial = undefined;
+      this.#firstGone ??= "upstream";
+      // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
+      // a line cut by EOF as a command.
+      const tail = this.#partial;
+      this.#partial = undefined;
+      if (!client.destroyed && client.writable) {
+        if (tail) {
+          this.#countCommands(tail);
+          this.#bytesOut += tail.length;
+          client.end(tail);
+        } else client.end();
+        if (client.writableLength > 0) this.#held("client", client);
       }
-      if (!client.destroyed) client.end();
       this.#linger();
     });
     upstream.on("error", (err) => {
-      this.#outcome ??= "upstream_error";
-      this.#error ??= err.message;
-      upstream.destroy();
-      client.destroy();
+      this.#firstGone ??= "upstream";
+      this.#peerError ??= `server: ${err.message}`;
+      if (!peerGone(err)) this.#outcome ??= "upstream_error";
     });
     upstream.on("close", () => {
       this.#upstreamClosed = true;
-      if (!client.destroyed && !client.writableEnded) client.end();
+      this.#firstGone ??= "upstream";
+      // A line cut by a reset is not a command: it is dropped, and the session was mid-command.
+      if (this.#hangupSeen) this.#unsettled = undefined;
+      else if (this.#partial !== undefined) this.#unsettled = "server closed in the middle of a command line";
+      else if (this.#commands > this.#replies)
+        this.#unsettled = `server closed with ${this.#commands - this.#replies} of ${this.#commands} commands unanswered`;
+      this.#partial = undefined;
+      if (!client.destroyed) {
+        if (!client.writableEnded) client.end();
+        // Read on (and drop) what Asterisk still sends, so its close is seen even if the
+        // relay had paused it.
+        client.resume();
+      }
       this.#linger();
       this.#maybeFinish();
     });
@@ -412,9 +505,29 @@ export class FastAgiSession {
         return;
       }
     } else this.#partial = undefined;
-    if (client.destroyed) return;
+    if (client.destroyed || !client.writable) return;
+    this.#countCommands(data);
     this.#bytesOut += data.length;
-    if (!client.write(data)) this.#upstream?.pause();
+    if (!client.write(data)) {
+      this.#upstream?.pause();
+      this.#held("client", client);
+    }
+  }
+
+  /**
+   * Counts the command lines in `data` (whole lines, or the last line cut by EOF) and spots a
+   * FAILURE line: only the first bytes of each line are looked at. Every other line is a
+   * command: res_agi.c answers even an empty one (510).
+   */
+  #countCommands(data: Buffer): void {
+    let start = 0;
+    while (start < data.length) {
+      if (startsWithFailure(data, start)) this.#failureSent = true;
+      else this.#commands++;
+      const nl = data.indexOf(0x0a, start);
+      if (nl < 0) return;
+      start = nl + 1;
+    }
   }
 
   #lineTooLong(): void {
@@ -424,37 +537,105 @@ export class FastAgiSession {
     this.#client.destroy();
   }
 
-  /** Watches Asterisk's bytes for its unprompted `HANGUP` line (channel hung up). */
+  /**
+   * Reads Asterisk's lines by their first bytes: its unprompted `HANGUP` (the channel hung
+   * up) starts hangup_grace; any other line is a reply, except the usage text of a
+   * multi-line `520-` reply, which counts once, at its closing `520 ` line.
+   */
   #scanHangup(chunk: Buffer): void {
-    if (this.#hangupSeen) return;
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl < 0 ? chunk.length : nl;
-      // Only the first 8 bytes of a line matter: "HANGUP" or "HANGUP\r".
-      if (this.#hangupScan.length <= 8)
-        this.#hangupScan += chunk.toString("latin1", start, Math.min(end, start + 9));
+      // 8 bytes tell "HANGUP" and "HANGUP\r" from longer lines, and hold "520-" / "520 ".
+      if (this.#hangupScan.length < 8 && end > start)
+        this.#hangupScan += chunk.toString(
+          "latin1",
+          start,
+          Math.min(end, start + 8 - this.#hangupScan.length),
+        );
       if (nl < 0) return;
-      const line = this.#hangupScan.endsWith("\r") ? this.#hangupScan.slice(0, -1) : this.#hangupScan;
+      this.#asteriskLine(this.#hangupScan);
       this.#hangupScan = "";
-      if (line === "HANGUP") {
-        this.#hangupSeen = true;
-        if (this.#upstream) this.#startGrace();
-        return;
-      }
       start = nl + 1;
     }
+  }
+
+  #asteriskLine(head: string): void {
+    if (head === "HANGUP" || head === "HANGUP\r") {
+      if (this.#hangupSeen) return;
+      this.#hangupSeen = true;
+      if (this.#upstream) this.#startGrace();
+      return;
+    }
+    if (this.#inUsage) {
+      if (head.startsWith("520 ") || head === "520" || head === "520\r") {
+        this.#inUsage = false;
+        this.#replies++;
+      }
+      return;
+    }
+    if (head.startsWith("520-")) this.#inUsage = true;
+    else if (head !== "" && head !== "\r") this.#replies++;
   }
 
   #startGrace(): void {
     const ms = this.#env.options.hangupGraceMs;
     this.#timer(ms, () => {
       if (this.#finished) return;
-      this.#outcome = "hangup_grace";
-      this.#error = `upstream still open ${ms}ms after Asterisk's HANGUP`;
+      this.#outcome ??= "hangup_grace_expired";
+      this.#error ??= `upstream still open ${ms}ms after Asterisk's HANGUP`;
       this.#upstream?.destroy();
       this.#client.destroy();
     });
+  }
+
+  /**
+   * `sock` holds bytes it has not taken (a write was refused, or an end waits behind them):
+   * start its stall clock. One timer per session, armed only while something is held, so a
+   * burst of refused writes costs no timer each.
+   */
+  #held(side: "client" | "upstream", sock: Socket): void {
+    const s = this.#stall[side];
+    if (s.since === 0) {
+      s.since = Date.now();
+      s.held = sock.writableLength;
+    }
+    if (!this.#stallTimer && !this.#finished)
+      this.#stallTimer = setTimeout(() => this.#checkStall(), this.#env.options.stallTimeoutMs);
+  }
+
+  /** A peer that took some of what is held made progress; one that took none for stall_timeout ends the session. */
+  #checkStall(): void {
+    this.#stallTimer = undefined;
+    if (this.#finished) return;
+    const ms = this.#env.options.stallTimeoutMs;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const side of ["client", "upstream"] as const) {
+      const s = this.#stall[side];
+      const sock = side === "client" ? this.#client : this.#upstream;
+      if (s.since === 0) continue;
+      const left = sock && !sock.destroyed ? sock.writableLength : 0;
+      if (left === 0) {
+        s.since = 0;
+        continue;
+      }
+      if (left < s.held) {
+        s.since = now;
+        s.held = left;
+      }
+      const due = s.since + ms - now;
+      if (due <= 0) {
+        this.#outcome ??= "stall_timeout";
+        this.#error ??= `${side === "client" ? "Asterisk" : "the server"} took none of ${left} pending bytes for ${ms}ms`;
+        this.#upstream?.destroy();
+        this.#client.destroy();
+        return;
+      }
+      next = Math.min(next, due);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#stallTimer = setTimeout(() => this.#checkStall(), next);
   }
 
   #linger(): void {
@@ -467,18 +648,34 @@ export class FastAgiSession {
   }
 
   #maybeFinish(): void {
-    if (this.#clientClosed && (this.#upstreamClosed || !this.#upstream))
-      this.#finish(this.#outcome ?? "completed", this.#error);
-    else if (
-      this.#clientClosed &&
-      this.#upstream &&
-      !this.#upstream.destroyed &&
-      !this.#upstream.writableEnded
-    ) {
-      // Asterisk is gone: let the server see the close, and do not wait on it forever.
-      this.#upstream.end();
-      this.#linger();
+    const up = this.#upstream;
+    if (!up || !this.#clientClosed) return;
+    if (this.#upstreamClosed) {
+      const outcome: Outcome =
+        this.#outcome ??
+        (this.#failureSent
+          ? "failure_sent"
+          : this.#firstGone === "client"
+            ? "client_gone"
+            : this.#unsettled === undefined
+              ? "completed"
+              : "upstream_gone");
+      let error = this.#error;
+      if (outcome === "client_gone" || outcome === "upstream_gone") {
+        const why = outcome === "upstream_gone" ? this.#unsettled : undefined;
+        const peer = this.#peerError;
+        error = why && peer ? `${why} (${peer})` : (why ?? peer);
+      }
+      this.#finish(outcome, error);
+      return;
     }
+    // Asterisk is gone: nothing more can reach it. The server gets what is pending and the
+    // close (a FIN), then its socket is closed; what it still sends is read and dropped.
+    this.#firstGone ??= "client";
+    up.resume();
+    up.destroySoon();
+    if (up.writableLength > 0) this.#held("upstream", up);
+    this.#linger();
   }
 
   /** Ends the session now (shutdown deadline passed). */
@@ -495,6 +692,7 @@ export class FastAgiSession {
     this.#finished = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
+    clearTimeout(this.#stallTimer);
     this.#upstream?.destroy();
     this.#client.destroy();
     if (this.#member && this.#pool) this.#pool.release(this.#member);
@@ -520,4 +718,16 @@ export class FastAgiSession {
       errorCode: error === undefined ? undefined : (this.#errorCode ?? OUTCOME_CODES[outcome]),
     });
   }
+}
+
+function peerGone(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && PEER_GONE_CODES.has(code);
+}
+
+function startsWithFailure(b: Buffer, at: number): boolean {
+  if (b.length - at < FAILURE_LOWER.length) return false;
+  // ASCII letters only: OR 0x20 lowers a capital and leaves a lower-case letter as it is.
+  for (let i = 0; i < FAILURE_LOWER.length; i++) if ((b[at + i]! | 0x20) !== FAILURE_LOWER[i]) return false;
+  return true;
 }
