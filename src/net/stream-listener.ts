@@ -80,7 +80,8 @@ export class StreamListener {
   #idle: (() => void)[] = [];
   #accepting = false;
   /** Connections not yet established, by remote address:port (the raw socket for TLS). */
-  readonly #pending = new Map<string, { readonly release: () => void; readonly raw: Socket }>();
+  /** Keyed by the socket itself on plain TCP; by peer address:port on TLS, whose socket wraps the raw one. */
+  readonly #pending = new Map<Socket | string, { readonly release: () => void; readonly raw: Socket }>();
 
   constructor(config: ListenerConfig, opts: StreamListenerOptions) {
     this.#config = config;
@@ -160,7 +161,7 @@ export class StreamListener {
       });
       return false;
     }
-    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    const key = plain ? raw : `${raw.remoteAddress}:${raw.remotePort}`;
     const entry = {
       raw,
       release: () => {
@@ -168,7 +169,9 @@ export class StreamListener {
       },
     };
     this.#pending.set(key, entry);
-    raw.once("close", entry.release);
+    // A plain socket is the session's own: its end releases the slot (finished()). A TLS raw
+    // socket may never reach a session (a handshake that fails), so its close does.
+    if (!plain) raw.once("close", entry.release);
     return true;
   }
 
@@ -241,7 +244,7 @@ export class StreamListener {
       sock.destroy();
       return;
     }
-    const key = `${sock.remoteAddress}:${sock.remotePort}`;
+    const key = this.#config.tls ? `${sock.remoteAddress}:${sock.remotePort}` : sock;
     let session: StreamSession | undefined;
     let done = false;
     const conn: Accepted = {

@@ -71,10 +71,7 @@ export class ServerRegistry {
         e.firstWeight = c.weight;
       } else {
         e.pools = [];
-        if (!e.pinned) {
-          this.#entries.delete(key);
-          this.#counters.free(e.slot);
-        }
+        if (!e.pinned) this.#drop(e);
       }
     }
   }
@@ -82,17 +79,20 @@ export class ServerRegistry {
   /** Counts a session on the server if its effective cap allows; the only writer of counts. */
   acquire(e: ServerEntry): boolean {
     // A pool of an older generation may still name an entry the registry has since dropped.
-    if (this.#entries.get(e.key) !== e) return false;
+    if (!e.registered) return false;
     return this.#counters.acquire(e.slot, e.maxSessions);
   }
 
   release(e: ServerEntry): void {
-    if (this.#entries.get(e.key) !== e) return;
+    if (!e.registered) return;
     this.#counters.release(e.slot);
-    if (e.pools.length === 0 && !e.pinned) {
-      this.#entries.delete(e.key);
-      this.#counters.free(e.slot);
-    }
+    if (e.pools.length === 0 && !e.pinned) this.#drop(e);
+  }
+
+  #drop(e: ServerEntry): void {
+    e.registered = false;
+    this.#entries.delete(e.key);
+    this.#counters.free(e.slot);
   }
 
   /** Sets or lifts an operator override; undefined when no such server is configured. */

@@ -18,6 +18,8 @@ export class ServerEntry {
   readonly key: string;
   readonly address: HostPort;
   readonly slot: number;
+  /** False once the registry has dropped it (a pool of an older generation may still name it). */
+  registered = true;
   readonly #counters: SlotCounters;
   #emit: ChangeSink;
 
