@@ -199,3 +199,17 @@ test("failure_sent at warn: a server line starting with FAILURE, in any case and
   assert.equal(r2.status, "SUCCESS");
   assert.equal((await p2.session(0)).outcome, "completed");
 });
+
+test("completed at info: the channel hung up (HANGUP) and then Asterisk closed, as AGIEXITONHANGUP=yes does", async () => {
+  const up = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 10_000 });
+  cleanup.push(up.close);
+  const p = await proxyTo(up.port);
+  const sock = net.connect({ host: "127.0.0.1", port: p.port() });
+  sock.on("error", () => {});
+  sock.write(defaultHeader({ url: "agi://x/exit-on-hangup" }));
+  await until(() => up.stats.sessions === 1, 2000, "session relayed");
+  sock.end("HANGUP\n");
+  const s = await p.session(0);
+  assert.equal(s.outcome, "completed", JSON.stringify(s));
+  assert.equal(s.level, "info");
+});

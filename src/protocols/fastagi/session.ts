@@ -656,7 +656,10 @@ export class FastAgiSession {
         (this.#failureSent
           ? "failure_sent"
           : this.#firstGone === "client"
-            ? "client_gone"
+            ? // The channel hung up and Asterisk left (AGIEXITONHANGUP=yes): a normal end.
+              this.#hangupSeen
+              ? "completed"
+              : "client_gone"
             : this.#unsettled === undefined
               ? "completed"
               : "upstream_gone");
