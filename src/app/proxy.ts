@@ -2,12 +2,15 @@ import { FileProvider } from "../config/providers/file.ts";
 import type { ConfigProvider } from "../config/providers/types.ts";
 import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
-import { ErrorCodes, TrunklineError } from "../core/errors.ts";
+import { formatHostPort } from "../core/address.ts";
+import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { HealthMonitor } from "../health/monitor.ts";
+import { AdminServer } from "../observe/admin/server.ts";
 import { attachLogging } from "../observe/events.ts";
+import { adminModel, type ReloadRecord } from "./admin-model.ts";
 import { parseSource } from "./config.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -40,7 +43,10 @@ export class TrunklineProxy {
   readonly #watcher: ConfigWatcher;
   readonly #health: HealthMonitor;
   readonly #detach: () => void;
+  readonly #startedAt = Date.now();
   #current: Snapshot;
+  #lastReload: ReloadRecord | undefined;
+  #admin: AdminServer | undefined;
 
   private constructor(opts: ProxyOptions, watcher: ConfigWatcher, snapshot: Snapshot, logging: ProxyLogging) {
     this.#opts = opts;
@@ -87,6 +93,14 @@ export class TrunklineProxy {
       throw err;
     }
     p.#health.update(p.runtime.generation.pools);
+    try {
+      await p.#adminFor(snapshot);
+    } catch (err) {
+      await p.runtime.close();
+      p.#detach();
+      await logging.close();
+      throw err;
+    }
     watcher.adopt(snapshot);
     if (opts.watch !== false) watcher.watch();
     p.events.emit("proxy.started", {
@@ -104,10 +118,56 @@ export class TrunklineProxy {
     this.#current = s;
     this.#health.update(this.runtime.generation.pools);
     this.#logging.reconfigure(s);
+    try {
+      await this.#adminFor(s);
+    } catch (e) {
+      // The proxy runs the new config; only the admin API stays where it was.
+      this.events.emit("listener.error", {
+        listener: "admin",
+        code: ErrorCodes.LISTEN,
+        error: `admin API cannot listen on ${s.admin ? formatHostPort(s.admin.listen) : "?"}: ${errorMessage(e)}`,
+      });
+    }
     return undefined;
   }
 
+  /** The admin API's address (port 0 in the config becomes the real port). */
+  get adminAddress(): { host: string; port: number } | undefined {
+    return this.#admin?.address;
+  }
+
+  /** Starts, moves, updates or stops the admin API to match a snapshot. */
+  async #adminFor(s: Snapshot): Promise<void> {
+    const want = s.admin;
+    const cur = this.#admin;
+    if (cur && want && formatHostPort(cur.settings.listen) === formatHostPort(want.listen)) {
+      cur.update(want);
+      return;
+    }
+    if (want) {
+      const next = new AdminServer(
+        want,
+        adminModel({
+          runtime: this.runtime,
+          startedAt: this.#startedAt,
+          configSource: this.#opts.configFile,
+          digest: () => this.#current.digest,
+          lastReload: () => this.#lastReload,
+          reload: (reason) => this.reload(reason),
+        }),
+      );
+      // A different address: bind the new one first, so a failure leaves the old one serving.
+      await next.start();
+      await cur?.close();
+      this.#admin = next;
+    } else if (cur) {
+      await cur.close();
+      this.#admin = undefined;
+    }
+  }
+
   #reloaded(r: ReloadResult, reason: string): void {
+    this.#lastReload = { at: Date.now(), reason, result: r };
     this.events.emit("reload", {
       outcome: r.kind,
       reason,
@@ -126,6 +186,7 @@ export class TrunklineProxy {
   async shutdown(deadline: number): Promise<void> {
     this.#watcher.close();
     this.#health.close();
+    await this.#admin?.close();
     await this.runtime.drain(deadline);
     await this.runtime.close();
     this.events.emit("proxy.stopped", {});
@@ -136,6 +197,7 @@ export class TrunklineProxy {
   async close(): Promise<void> {
     this.#watcher.close();
     this.#health.close();
+    await this.#admin?.close();
     await this.runtime.close();
     this.#detach();
     await this.#logging.close();

@@ -10,6 +10,8 @@ export interface AttemptPool<S> {
   acquire(hashKey: string, tried: ReadonlySet<S>, now?: number): S | undefined;
   release(server: S): void;
   report(server: S, outcome: TryOutcome, now?: number): void;
+  /** A session reached `server` after another server failed it. */
+  failedOver?(server: S): void;
 }
 
 export type { FailedTry };
@@ -72,6 +74,7 @@ export async function attempt<S, R>(
       const bad = hooks.judge?.(result);
       if (bad === undefined) {
         pool.report(server, { ok: true });
+        if (failures.length > 0) pool.failedOver?.(server);
         return { ok: true, server, result, failures };
       }
       hooks.discard?.(result);

@@ -130,12 +130,17 @@ export class Pool implements AttemptPool<PoolMember> {
     ];
   }
 
+  failedOver(s: PoolMember): void {
+    s.server.failovers++;
+  }
+
   release(s: PoolMember): void {
     this.#registry.release(s.server);
   }
 
   /** What one try of a server came to: passive health (rise/fall with checks, max_fails without). */
   report(s: PoolMember, outcome: TryOutcome, now = Date.now()): void {
+    if (!outcome.ok) s.server.failures++;
     const h = this.config.health;
     const reason = outcome.ok ? "session connected" : `session ${outcome.reason}`;
     if (h) s.server.recordCheck(outcome.ok, reason, h.rise, h.fall, now);

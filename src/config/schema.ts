@@ -96,6 +96,12 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   shutdown_timeout: duration.optional(),
+  admin: z
+    .strictObject({
+      listen: nonEmpty,
+      token_file: nonEmpty.optional(),
+    })
+    .optional(),
   listeners: z.array(item).min(1, "define at least one listener"),
   routes: z.array(item).min(1, "define at least one route"),
   pools: z.record(z.string().regex(NAME_RE, "use letters, digits, _ . -"), poolSchema).optional(),

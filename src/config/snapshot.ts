@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { buildContext } from "./context.ts";
 import type { RawConfig } from "./schema.ts";
+import { buildAdmin } from "./sections/admin.ts";
 import { buildListeners } from "./sections/listeners.ts";
 import { buildLog } from "./sections/log.ts";
 import { buildPools } from "./sections/pools.ts";
@@ -37,6 +38,7 @@ export function buildSnapshot(
   const protocols = new Map(protocolList.map((p) => [p.name, p]));
   const ctx = buildContext(source === "<inline>" ? process.cwd() : dirname(resolve(source)));
   const log = buildLog(raw.log, ctx);
+  const admin = buildAdmin(raw.admin, ctx);
   const { listeners, broken } = buildListeners(raw.listeners, protocols, ctx);
   const used = routeProtocols(raw.routes, listeners);
   const fallback = listeners[0] ? protocols.get(listeners[0].protocol) : protocolList[0];
@@ -62,6 +64,7 @@ export function buildSnapshot(
     files: [...new Set(ctx.paths)],
     log,
     shutdownTimeoutMs: raw.shutdown_timeout,
+    admin,
     listeners,
     routes,
     pools,

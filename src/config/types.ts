@@ -9,9 +9,18 @@ export interface Snapshot {
   readonly files: readonly string[];
   readonly log: LogSettings;
   readonly shutdownTimeoutMs: number | undefined;
+  readonly admin: AdminSettings | undefined;
   readonly listeners: readonly ListenerConfig[];
   readonly routes: readonly RouteConfig[];
   readonly pools: ReadonlyMap<string, PoolConfig>;
+}
+
+/** The admin API and dashboard (observe/admin/). */
+export interface AdminSettings {
+  readonly listen: HostPort;
+  readonly tokenFile: string | undefined;
+  /** The bearer token (the file's first line), read when the snapshot was built. */
+  readonly token: string | undefined;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";

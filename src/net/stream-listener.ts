@@ -14,6 +14,20 @@ import type { TrunklineEvents } from "../events/types.ts";
 export interface StreamSession {
   /** Ends the session now (shutdown deadline passed). */
   destroy(reason: string): void;
+  /** What it is doing, for the admin API's list of sessions in flight. */
+  info(): SessionInfo;
+}
+
+export interface SessionInfo {
+  readonly client: string;
+  readonly request: string | undefined;
+  readonly route: string | undefined;
+  readonly pool: string | undefined;
+  readonly server: string | undefined;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }
 
 /** Handed to a protocol for each accepted connection. */
@@ -94,6 +108,14 @@ export class StreamListener {
 
   get sessions(): number {
     return this.#sessions.size;
+  }
+
+  /** The sessions in flight, newest first, at most `limit`. */
+  sessionsInfo(limit: number): SessionInfo[] {
+    const out: SessionInfo[] = [];
+    for (const s of this.#sessions) out.push(s.info());
+    out.sort((a, b) => b.startedAt - a.startedAt);
+    return out.slice(0, limit);
   }
 
   get pending(): number {

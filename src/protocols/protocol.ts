@@ -3,6 +3,7 @@ import type { ProtocolConfigSpec } from "../config/spec.ts";
 import type { ListenerConfig, RouteConfig, Snapshot } from "../config/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
+import type { SessionInfo } from "../net/stream-listener.ts";
 
 /** A protocol's routes for one generation (a route table, script workers): closed when unused. */
 export interface ProtocolRoutes {
@@ -30,6 +31,8 @@ export interface ListenerContext {
 export interface ProtocolListener {
   readonly config: ListenerConfig;
   readonly sessions: number;
+  /** The sessions in flight, newest first, at most `limit`. */
+  sessionsInfo(limit: number): SessionInfo[];
   /** Connections still in their handshake or protocol opening. */
   readonly pending: number;
   readonly address: { host: string; port: number } | undefined;

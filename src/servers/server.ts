@@ -53,6 +53,12 @@ export class ServerEntry {
   /** operator layer */
   operator: OperatorOverride = { admin: undefined, weight: undefined };
 
+  /** Tries of this server by real sessions that failed, and sessions that reached it after another failed. */
+  failures = 0;
+  failovers = 0;
+  /** The last change of any layer, for the admin API. */
+  lastChange: (ServerChange & { readonly at: number }) | undefined;
+
   constructor(key: string, address: HostPort, slot: number, counters: SlotCounters, emit: ChangeSink) {
     this.key = key;
     this.address = address;
@@ -122,7 +128,9 @@ export class ServerEntry {
 
   change(layer: Layer, what: ServerChange["what"], from: string, to: string, reason: string): void {
     if (from === to) return;
-    this.#emit({ pools: this.pools, server: this.key, layer, what, from, to, reason });
+    const c: ServerChange = { pools: this.pools, server: this.key, layer, what, from, to, reason };
+    this.lastChange = { ...c, at: Date.now() };
+    this.#emit(c);
   }
 
   // health layer

@@ -7,7 +7,7 @@ import { type ErrorCode, ErrorCodes, errorCode, errorMessage } from "../../core/
 import type { EventBus } from "../../events/bus.ts";
 import type { FailedTry, TrunklineEvents } from "../../events/types.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
-import type { Accepted } from "../../net/stream-listener.ts";
+import type { Accepted, SessionInfo } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
 import { type AgiRequest, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
@@ -679,6 +679,20 @@ export class FastAgiSession {
     up.destroySoon();
     if (up.writableLength > 0) this.#held("upstream", up);
     this.#linger();
+  }
+
+  /** What it is doing now, for the admin API. */
+  info(): SessionInfo {
+    return {
+      client: this.#peer,
+      request: this.#request,
+      route: this.#route,
+      pool: this.#poolName,
+      server: this.#serverName,
+      startedAt: this.#started,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
   }
 
   /** Ends the session now (shutdown deadline passed). */

@@ -1,0 +1,112 @@
+/** What the admin API shows and changes: JSON views, and the model it reads them from. */
+
+export interface ListenerView {
+  readonly name: string;
+  readonly protocol: string;
+  readonly listen: string;
+  readonly port: number | null;
+  readonly tls: boolean;
+  readonly sessions_active: number;
+  readonly pending: number;
+}
+
+export interface StatusView {
+  readonly version: string;
+  readonly pid: number;
+  readonly uptime_s: number;
+  readonly config: { readonly source: string; readonly digest: string };
+  readonly generation: number;
+  readonly last_reload: {
+    readonly at: string;
+    readonly outcome: "applied" | "unchanged" | "rejected";
+    readonly reason: string;
+    readonly error?: string;
+    readonly errors?: readonly string[];
+    readonly code?: string;
+  } | null;
+  readonly listeners: readonly ListenerView[];
+}
+
+export interface ServerView {
+  readonly address: string;
+  /** Effective: maint, drain, down or up (in that order of precedence). */
+  readonly state: "up" | "down" | "drain" | "maint";
+  /** The layer that decides the admin state (config, agent, operator). */
+  readonly admin_layer: string;
+  readonly weight: number;
+  readonly backup: boolean;
+  readonly max_sessions: number;
+  readonly active: number;
+  readonly total: number;
+  readonly connect_failures: number;
+  readonly failovers: number;
+  readonly layers: {
+    readonly config: { readonly weight: number; readonly max_sessions: number };
+    readonly health: {
+      readonly state: "up" | "down";
+      readonly reason: string;
+      readonly last_probe: { readonly ok: boolean; readonly at: string; readonly reason: string } | null;
+    };
+    readonly passive: { readonly down_until: string | null; readonly consecutive_failures: number };
+    readonly agent: {
+      readonly admin: string | null;
+      readonly weight_percent: number;
+      readonly maxconn: number;
+      readonly down: string | null;
+    };
+    readonly operator: { readonly admin: string | null; readonly weight: number | null };
+  };
+  readonly last_change: {
+    readonly at: string;
+    readonly layer: string;
+    readonly what: string;
+    readonly from: string;
+    readonly to: string;
+    readonly reason: string;
+  } | null;
+}
+
+export interface PoolView {
+  readonly name: string;
+  readonly protocol: string;
+  readonly balance: string;
+  readonly servers: readonly ServerView[];
+}
+
+export interface SessionView {
+  readonly client: string;
+  readonly listener: string;
+  readonly protocol: string;
+  readonly request: string | null;
+  readonly route: string | null;
+  readonly pool: string | null;
+  readonly server: string | null;
+  readonly started_at: string;
+  readonly age_ms: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+}
+
+/** An operator change of one server: drain, maint, ready (lifts the operator's state), weight. */
+export type OperatorAction =
+  | { readonly kind: "drain" | "maint" | "ready" }
+  | { readonly kind: "weight"; readonly weight: number | null };
+
+export type ChangeResult =
+  | { readonly ok: true; readonly server: ServerView }
+  | { readonly ok: false; readonly status: 404; readonly message: string };
+
+export type ReloadOutcome =
+  | { readonly ok: true; readonly outcome: "applied" | "unchanged"; readonly generation: number }
+  | { readonly ok: false; readonly errors: readonly string[]; readonly code: string };
+
+/** What the admin API needs of the proxy (style.md practice 2); app/ implements it. */
+export interface AdminModel {
+  status(): StatusView;
+  pools(): PoolView[];
+  pool(name: string): PoolView | undefined;
+  sessions(limit: number): SessionView[];
+  change(pool: string, address: string, action: OperatorAction, reason: string): ChangeResult;
+  reload(reason: string): Promise<ReloadOutcome>;
+  metrics?(): Promise<{ readonly contentType: string; readonly body: string }>;
+}
