@@ -1,6 +1,8 @@
+import { isatty } from "node:tty";
 import { pino } from "pino";
 import { errorMessage } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
+import { prettyLine } from "./pretty.ts";
 import { SyslogSink, type SyslogStats } from "./syslog.ts";
 import { type SyslogTarget, severityOf } from "./syslog-format.ts";
 
@@ -19,6 +21,11 @@ export interface LoggerOptions {
   readonly syslog?: SyslogSettings;
   /** Where the JSON lines go: a stream, or a file descriptor (1, stdout, by default). */
   readonly destination?: NodeJS.WritableStream | number;
+  /**
+   * One human line per record instead of JSON (syslog still gets JSON). Default: when the
+   * destination is stdout and stdout is a terminal; TRUNKLINE_LOG_FORMAT=json|pretty decides.
+   */
+  readonly pretty?: boolean;
 }
 
 export interface Logger {
@@ -83,6 +90,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       ? stdoutDestination(opts.destination ?? 1)
       : opts.destination;
 
+  const pretty = opts.pretty ?? wantPretty(opts.destination);
+  const colour = pretty && opts.destination === undefined && process.stdout.isTTY === true;
   const fanOut: FanOut & { [k: symbol]: boolean } = {
     // pino sets lastLevel/lastObj on a destination with this symbol before each write.
     [Symbol.for("pino.metadata")]: true,
@@ -90,7 +99,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     lastObj: undefined,
     write(line: string) {
       try {
-        out.write(line);
+        out.write(pretty ? prettyLine(line, colour) : line);
       } catch {
         // A closed or broken stdout must not take a session down with it.
       }
@@ -156,6 +165,13 @@ export function createLogger(opts: LoggerOptions): Logger {
       await Promise.all(closing);
     },
   };
+}
+
+function wantPretty(destination: LoggerOptions["destination"]): boolean {
+  const f = process.env.TRUNKLINE_LOG_FORMAT;
+  if (f === "json") return false;
+  if (f === "pretty") return true;
+  return (destination === undefined || destination === 1) && isatty(1);
 }
 
 function stdoutDestination(fd: number): NodeJS.WritableStream {
