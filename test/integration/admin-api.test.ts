@@ -28,6 +28,7 @@ function api(p: TestProxy) {
       ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: the API's JSON answers, checked field by field below
     return { status: res.status, json: text ? (JSON.parse(text) as Record<string, any>) : {} };
   };
 }
