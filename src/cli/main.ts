@@ -16,6 +16,10 @@ usage:
                                         HAProxy agent-check responder for this app server
   trunkline agent set STATUS [--weight N] [--maxconn N]
                                         change the running agent's state
+  trunkline ctl [--admin URL] [--token-file F] [--json] COMMAND
+                                        the admin API from a shell: status, pools [NAME],
+                                        sessions, drain|maint|ready POOL ADDRESS,
+                                        weight POOL ADDRESS N|none, reload
   trunkline --version
 `;
 
@@ -28,6 +32,7 @@ const commands: Record<string, () => Promise<Command>> = {
   call: async () => (await import("./call.ts")).main,
   demo: async () => (await import("./demo.ts")).main,
   agent: async () => (await import("./agent.ts")).main,
+  ctl: async () => (await import("./ctl.ts")).main,
 };
 
 async function dispatch(argv: string[]): Promise<number> {
