@@ -150,13 +150,18 @@ export class AdminServer {
   }
 
   #get(rest: string[], url: URL, res: ServerResponse): void {
+    sendJson(res, 200, this.#view(rest, url));
+  }
+
+  /** The JSON a GET answers with; a path that names nothing throws (404, 400). */
+  #view(rest: string[], url: URL): unknown {
     const m = this.#model;
-    if (rest.length === 1 && rest[0] === "status") return sendJson(res, 200, m.status());
-    if (rest.length === 1 && rest[0] === "pools") return sendJson(res, 200, { pools: m.pools() });
+    if (rest.length === 1 && rest[0] === "status") return m.status();
+    if (rest.length === 1 && rest[0] === "pools") return { pools: m.pools() };
     if (rest.length === 2 && rest[0] === "pools") {
       const p = m.pool(rest[1] as string);
       if (!p) throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, `no pool named "${rest[1]}"`);
-      return sendJson(res, 200, p);
+      return p;
     }
     if (rest.length === 1 && rest[0] === "sessions") {
       const raw = url.searchParams.get("limit");
@@ -167,7 +172,7 @@ export class AdminServer {
           ErrorCodes.ADMIN_BAD_REQUEST,
           `limit is an integer from 1 to ${MAX_SESSIONS}`,
         );
-      return sendJson(res, 200, { sessions: m.sessions(limit) });
+      return { sessions: m.sessions(limit) };
     }
     throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, "not found");
   }
