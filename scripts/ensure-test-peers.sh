@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the real peers the tests run against are installed (Debian packages):
-# haproxy, rsyslog, libasterisk-agi-perl, plus perl, python3 and openssl. Run by `npm test`
-# (pretest) and by .ci/run. Installs what is missing when it can (root with apt-get); else it
-# says what to install and fails: a test never skips silently because a tool is missing.
+# haproxy, rsyslog, libasterisk-agi-perl, chromium (the dashboard's browser test), plus perl,
+# python3 and openssl. Run by `npm test` (pretest) and by .ci/run. Installs what is missing when
+# it can (root with apt-get); else it says what to install and fails: a test never skips
+# silently because a tool is missing.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -12,6 +13,8 @@ have perl || need+=(perl)
 have python3 || need+=(python3)
 have openssl || need+=(openssl)
 [ -f /usr/share/perl5/Asterisk/AGI.pm ] || need+=(libasterisk-agi-perl)
+# test/e2e/dashboard.test.ts drives Debian's build by path (playwright-core downloads no browser).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing test peers: ${need[*]}" >&2

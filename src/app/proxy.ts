@@ -8,6 +8,7 @@ import type { Log } from "../core/types.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { HealthMonitor } from "../health/monitor.ts";
+import { dashboardPages } from "../observe/admin/dashboard.ts";
 import { AdminServer } from "../observe/admin/server.ts";
 import { attachLogging } from "../observe/events.ts";
 import { adminModel, type ReloadRecord } from "./admin-model.ts";
@@ -155,6 +156,7 @@ export class TrunklineProxy {
           lastReload: () => this.#lastReload,
           reload: (reason) => this.reload(reason),
         }),
+        { pages: dashboardPages() },
       );
       // A different address: bind the new one first, so a failure leaves the old one serving.
       await next.start();
