@@ -9,6 +9,7 @@ import type { FailedTry, TrunklineEvents } from "../../events/types.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { Accepted } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
+import { AsteriskLines, LINE_TOO_LONG, MAX_UPSTREAM_LINE, UpstreamLines, unsettled } from "./lines.ts";
 import { OUTCOME_CODES, type Outcome, peerGone } from "./outcomes.ts";
 import { type AgiRequest, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
@@ -40,15 +41,11 @@ export interface SessionEnv {
   ): Promise<Socket>;
 }
 
-/** A line longer than this from an upstream is not AGI (Asterisk's own buffer is 2 KiB). */
-const MAX_UPSTREAM_LINE = 64 * 1024;
 /** Bytes from Asterisk held while the upstream connect is in progress. */
 const MAX_PENDING = 64 * 1024;
 /** After one side has closed (FIN, reset), how long the other may take to flush and close. */
 const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
-/** res_agi.c run_agi(): a line from the server starting with "failure", in any case, ends the AGI. */
-const FAILURE_LOWER = Buffer.from("failure", "latin1");
 /** A `to:` target has no pool settings: the same connect bound as a pool's default. */
 const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 
@@ -85,16 +82,10 @@ export class FastAgiSession {
   #timers: NodeJS.Timeout[] = [];
   #clientClosed = false;
   #upstreamClosed = false;
-  #partial: Buffer | undefined;
-  #hangupSeen = false;
-  /** The first bytes of Asterisk's current line: enough to tell `HANGUP`, `520-` and `520 `. */
-  #hangupScan = "";
-  /** Inside a multi-line `520-` reply (its usage text), which ends with a line `520 `. */
-  #inUsage = false;
-  /** Command lines written toward Asterisk, and reply lines from it (HANGUPs not counted). */
-  #commands = 0;
-  #replies = 0;
-  #failureSent = false;
+  /** Asterisk's lines (HANGUP, replies), read from its first byte after the header. */
+  readonly #asterisk = new AsteriskLines();
+  /** The server's lines (whole lines toward Asterisk, commands), once the relay runs. */
+  readonly #lines = new UpstreamLines();
   /** Which side closed or reset first, once the relay runs. */
   #firstGone: "client" | "upstream" | undefined;
   /** Set at the upstream's close when a command had no reply (and Asterisk said no HANGUP). */
@@ -188,7 +179,7 @@ export class FastAgiSession {
 
   /** Bytes from Asterisk that arrive before the upstream is ready (an early HANGUP) are kept. */
   #hold(chunk: Buffer): void {
-    this.#scanHangup(chunk);
+    this.#asterisk.scan(chunk);
     this.#pendingBytes += chunk.length;
     if (this.#pendingBytes > MAX_PENDING) {
       this.#clientGone("client_error", new Error("client sent too much before the upstream was ready"));
@@ -372,7 +363,7 @@ export class FastAgiSession {
 
     client.on("data", (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
-      this.#scanHangup(chunk);
+      if (this.#asterisk.scan(chunk)) this.#startGrace();
       // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
       if (upstream.destroyed || !upstream.writable) return;
       if (!upstream.write(chunk)) {
@@ -401,11 +392,10 @@ export class FastAgiSession {
       this.#firstGone ??= "upstream";
       // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
       // a line cut by EOF as a command.
-      const tail = this.#partial;
-      this.#partial = undefined;
+      const tail = this.#lines.takeTail();
       if (!client.destroyed && client.writable) {
         if (tail) {
-          this.#countCommands(tail);
+          this.#lines.count(tail);
           this.#bytesOut += tail.length;
           client.end(tail);
         } else client.end();
@@ -422,11 +412,11 @@ export class FastAgiSession {
       this.#upstreamClosed = true;
       this.#firstGone ??= "upstream";
       // A line cut by a reset is not a command: it is dropped, and the session was mid-command.
-      if (this.#hangupSeen) this.#unsettled = undefined;
-      else if (this.#partial !== undefined) this.#unsettled = "server closed in the middle of a command line";
-      else if (this.#commands > this.#replies)
-        this.#unsettled = `server closed with ${this.#commands - this.#replies} of ${this.#commands} commands unanswered`;
-      this.#partial = undefined;
+      const lines = this.#lines;
+      this.#unsettled = this.#asterisk.hangupSeen
+        ? undefined
+        : unsettled(lines.cut, lines.commands, this.#asterisk.replies);
+      lines.drop();
       if (!client.destroyed) {
         if (!client.writableEnded) client.end();
         // Read on (and drop) what Asterisk still sends, so its close is seen even if the
@@ -436,50 +426,25 @@ export class FastAgiSession {
       this.#linger();
       this.#maybeFinish();
     });
-    if (this.#hangupSeen) this.#startGrace();
+    if (this.#asterisk.hangupSeen) this.#startGrace();
     client.resume();
   }
 
   /** Forward only whole lines toward Asterisk; hold the tail until its newline arrives. */
   #fromUpstream(chunk: Buffer): void {
-    const client = this.#client;
-    let data = this.#partial ? Buffer.concat([this.#partial, chunk]) : chunk;
-    const last = data.lastIndexOf(0x0a);
-    if (last < 0) {
-      this.#partial = data;
-      if (data.length > MAX_UPSTREAM_LINE) this.#lineTooLong();
+    const data = this.#lines.push(chunk);
+    if (data === undefined) return;
+    if (data === LINE_TOO_LONG) {
+      this.#lineTooLong();
       return;
     }
-    if (last + 1 < data.length) {
-      this.#partial = data.subarray(last + 1);
-      data = data.subarray(0, last + 1);
-      if (this.#partial.length > MAX_UPSTREAM_LINE) {
-        this.#lineTooLong();
-        return;
-      }
-    } else this.#partial = undefined;
+    const client = this.#client;
     if (client.destroyed || !client.writable) return;
-    this.#countCommands(data);
+    this.#lines.count(data);
     this.#bytesOut += data.length;
     if (!client.write(data)) {
       this.#upstream?.pause();
       this.#held("client", client);
-    }
-  }
-
-  /**
-   * Counts the command lines in `data` (whole lines, or the last line cut by EOF) and spots a
-   * FAILURE line: only the first bytes of each line are looked at. Every other line is a
-   * command: res_agi.c answers even an empty one (510).
-   */
-  #countCommands(data: Buffer): void {
-    let start = 0;
-    while (start < data.length) {
-      if (startsWithFailure(data, start)) this.#failureSent = true;
-      else this.#commands++;
-      const nl = data.indexOf(0x0a, start);
-      if (nl < 0) return;
-      start = nl + 1;
     }
   }
 
@@ -488,48 +453,6 @@ export class FastAgiSession {
     this.#error = `upstream sent a line longer than ${MAX_UPSTREAM_LINE} bytes`;
     this.#upstream?.destroy();
     this.#client.destroy();
-  }
-
-  /**
-   * Reads Asterisk's lines by their first bytes: its unprompted `HANGUP` (the channel hung
-   * up) starts hangup_grace; any other line is a reply, except the usage text of a
-   * multi-line `520-` reply, which counts once, at its closing `520 ` line.
-   */
-  #scanHangup(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl < 0 ? chunk.length : nl;
-      // 8 bytes tell "HANGUP" and "HANGUP\r" from longer lines, and hold "520-" / "520 ".
-      if (this.#hangupScan.length < 8 && end > start)
-        this.#hangupScan += chunk.toString(
-          "latin1",
-          start,
-          Math.min(end, start + 8 - this.#hangupScan.length),
-        );
-      if (nl < 0) return;
-      this.#asteriskLine(this.#hangupScan);
-      this.#hangupScan = "";
-      start = nl + 1;
-    }
-  }
-
-  #asteriskLine(head: string): void {
-    if (head === "HANGUP" || head === "HANGUP\r") {
-      if (this.#hangupSeen) return;
-      this.#hangupSeen = true;
-      if (this.#upstream) this.#startGrace();
-      return;
-    }
-    if (this.#inUsage) {
-      if (head.startsWith("520 ") || head === "520" || head === "520\r") {
-        this.#inUsage = false;
-        this.#replies++;
-      }
-      return;
-    }
-    if (head.startsWith("520-")) this.#inUsage = true;
-    else if (head !== "" && head !== "\r") this.#replies++;
   }
 
   #startGrace(): void {
@@ -606,11 +529,11 @@ export class FastAgiSession {
     if (this.#upstreamClosed) {
       const outcome: Outcome =
         this.#outcome ??
-        (this.#failureSent
+        (this.#lines.failureSent
           ? "failure_sent"
           : this.#firstGone === "client"
             ? // The channel hung up and Asterisk left (AGIEXITONHANGUP=yes): a normal end.
-              this.#hangupSeen
+              this.#asterisk.hangupSeen
               ? "completed"
               : "client_gone"
             : this.#unsettled === undefined
@@ -674,11 +597,4 @@ export class FastAgiSession {
       errorCode: error === undefined ? undefined : (this.#errorCode ?? OUTCOME_CODES[outcome]),
     });
   }
-}
-
-function startsWithFailure(b: Buffer, at: number): boolean {
-  if (b.length - at < FAILURE_LOWER.length) return false;
-  // ASCII letters only: OR 0x20 lowers a capital and leaves a lower-case letter as it is.
-  for (let i = 0; i < FAILURE_LOWER.length; i++) if ((b[at + i]! | 0x20) !== FAILURE_LOWER[i]) return false;
-  return true;
 }
