@@ -1,11 +1,5 @@
 import type { Socket } from "node:net";
-import { attempt } from "../../balance/attempt.ts";
-import type { PoolMember } from "../../balance/pool.ts";
-import type { ListenerConfig, PoolConfig, TlsClientConfig } from "../../config/types.ts";
-import type { HostPort } from "../../core/address.ts";
-import { type ErrorCode, ErrorCodes, errorCode, errorMessage } from "../../core/errors.ts";
-import type { EventBus } from "../../events/bus.ts";
-import type { FailedTry, TrunklineEvents } from "../../events/types.ts";
+import { type ErrorCode, ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { Accepted } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
@@ -14,40 +8,12 @@ import { OUTCOME_CODES, type Outcome, peerGone } from "./outcomes.ts";
 import { type AgiRequest, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
 import type { RouteDecision } from "./router.ts";
-import type { FastAgiListenerOptions, RouteTarget } from "./types.ts";
+import type { SessionEnv } from "./session-env.ts";
+import { UpstreamLeg } from "./upstream.ts";
 
-/** What a session needs of a pool (style.md practice 2): the attempt loop's pool and its hash key. */
-export interface SessionPool {
-  readonly name: string;
-  readonly config: Pick<PoolConfig, "hashKeyOf">;
-  readonly connectTimeoutMs: number;
-  readonly totalTimeoutMs: number;
-  acquire(hashKey: string, tried: ReadonlySet<PoolMember>, now?: number): PoolMember | undefined;
-  release(server: PoolMember): void;
-  report(server: PoolMember, outcome: { ok: true } | { ok: false; reason: string }, now?: number): void;
-}
-
-export interface SessionEnv {
-  readonly listener: ListenerConfig;
-  readonly options: FastAgiListenerOptions;
-  readonly events: EventBus<TrunklineEvents>;
-  decide(request: AgiRequest): Promise<RouteDecision>;
-  pool(name: string): SessionPool | undefined;
-  connect(
-    address: HostPort,
-    tls: TlsClientConfig | undefined,
-    timeoutMs: number,
-    token: CancelToken,
-  ): Promise<Socket>;
-}
-
-/** Bytes from Asterisk held while the upstream connect is in progress. */
-const MAX_PENDING = 64 * 1024;
 /** After one side has closed (FIN, reset), how long the other may take to flush and close. */
 const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
-/** A `to:` target has no pool settings: the same connect bound as a pool's default. */
-const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 
 /**
  * One FastAGI session: read the header, route, connect (with failover), then relay both
@@ -60,22 +26,15 @@ export class FastAgiSession {
   readonly #conn: Accepted;
   readonly #env: SessionEnv;
   readonly #started = Date.now();
-  #connectedAt: number | undefined;
   readonly #peer: string;
   #upstream: Socket | undefined;
-  /** The server this session holds a slot on (pool sessions), or its target's name. */
-  #member: PoolMember | undefined;
-  #serverName: string | undefined;
-  #pool: SessionPool | undefined;
-  #poolName: string | undefined;
+  /** Where the session was sent, the tries that failed, and the pool slot it holds. */
+  readonly #leg: UpstreamLeg;
   #route: string | undefined;
   #request: string | undefined;
   #upstreamRequest: string | undefined;
-  #attempts: readonly FailedTry[] = [];
   #bytesIn = 0;
   #bytesOut = 0;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
   #finished = false;
   #outcome: Outcome | undefined;
   #error: string | undefined;
@@ -108,6 +67,7 @@ export class FastAgiSession {
     this.#client = conn.socket;
     this.#env = env;
     this.#peer = `${this.#client.remoteAddress ?? "?"}:${this.#client.remotePort ?? "?"}`;
+    this.#leg = new UpstreamLeg(env, this.#cancel);
   }
 
   get peer(): string {
@@ -180,12 +140,8 @@ export class FastAgiSession {
   /** Bytes from Asterisk that arrive before the upstream is ready (an early HANGUP) are kept. */
   #hold(chunk: Buffer): void {
     this.#asterisk.scan(chunk);
-    this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes > MAX_PENDING) {
+    if (!this.#leg.hold(chunk))
       this.#clientGone("client_error", new Error("client sent too much before the upstream was ready"));
-      return;
-    }
-    this.#pending.push(chunk);
   }
 
   /** Asterisk's socket failed: a reset means Asterisk left; any other fault (TLS) is an error of its own. */
@@ -267,15 +223,15 @@ export class FastAgiSession {
     const headerOut = upstreamHeader(header, raw, parts, final, fwd);
     const upstream =
       decision.kind === "pool"
-        ? await this.#connectPool(decision.pool, final)
-        : await this.#connectTarget(decision.target);
+        ? await this.#leg.viaPool(decision.pool, final)
+        : await this.#leg.viaTarget(decision.target);
     this.#client.removeListener("data", onEarly);
     if (!upstream) {
       if (this.#clientClosed || this.#client.destroyed)
         return this.#finish(this.#outcome ?? "client_gone", this.#error);
       return this.#reject(
         "failure_no_server",
-        this.#attempts.length === 0 ? "no server can take the session" : "every server failed",
+        this.#leg.attempts.length === 0 ? "no server can take the session" : "every server failed",
       );
     }
     if (this.#clientClosed || this.#client.destroyed) {
@@ -283,64 +239,6 @@ export class FastAgiSession {
       return this.#finish(this.#outcome ?? "client_gone", this.#error);
     }
     this.#relay(upstream, headerOut);
-  }
-
-  async #connectPool(name: string, final: AgiRequest): Promise<Socket | undefined> {
-    const pool = this.#env.pool(name);
-    this.#poolName = name;
-    if (!pool) return undefined;
-    this.#pool = pool;
-    const env = this.#env;
-    const r = await attempt<PoolMember, Socket>(pool, pool.config.hashKeyOf(final.vars), {
-      what: "connect",
-      tryOne: (m, timeoutMs) => env.connect(m.config.address, m.config.tls, timeoutMs, this.#cancel),
-      discard: (sock) => sock.destroy(),
-      cancelled: () => this.#cancel.cancelled || this.#finished,
-      name: (m) => m.key,
-      onFailure: (m, error) => {
-        if (env.events.has("attempt.failed"))
-          env.events.emit("attempt.failed", {
-            protocol: "fastagi",
-            listener: env.listener.name,
-            pool: name,
-            server: m.key,
-            error,
-          });
-      },
-    });
-    this.#attempts = r.failures;
-    if (!r.ok) return undefined;
-    this.#member = r.server;
-    this.#serverName = r.server.key;
-    this.#connectedAt = Date.now();
-    return r.result;
-  }
-
-  async #connectTarget(target: RouteTarget): Promise<Socket | undefined> {
-    try {
-      const sock = await this.#env.connect(
-        target.address,
-        target.tls,
-        TARGET_CONNECT_TIMEOUT_MS,
-        this.#cancel,
-      );
-      if (this.#finished) {
-        sock.destroy();
-        return undefined;
-      }
-      this.#serverName = target.authority;
-      this.#connectedAt = Date.now();
-      return sock;
-    } catch (err) {
-      this.#attempts = [
-        {
-          server: target.authority,
-          error: errorMessage(err),
-          code: errorCode(err, ErrorCodes.CONNECT_FAILED),
-        },
-      ];
-      return undefined;
-    }
   }
 
   /**
@@ -356,10 +254,7 @@ export class FastAgiSession {
   #relay(upstream: Socket, headerOut: Buffer): void {
     this.#upstream = upstream;
     const client = this.#client;
-    // One write for the header and what Asterisk sent meanwhile: one syscall, one segment.
-    upstream.write(this.#pending.length === 0 ? headerOut : Buffer.concat([headerOut, ...this.#pending]));
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    upstream.write(this.#leg.first(headerOut));
 
     client.on("data", (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
@@ -574,7 +469,8 @@ export class FastAgiSession {
     clearTimeout(this.#stallTimer);
     this.#upstream?.destroy();
     this.#client.destroy();
-    if (this.#member && this.#pool) this.#pool.release(this.#member);
+    const leg = this.#leg;
+    leg.end();
     this.#conn.finished();
     if (!this.#env.events.has("session.end")) return;
     this.#env.events.emit("session.end", {
@@ -584,11 +480,11 @@ export class FastAgiSession {
       request: this.#request,
       upstreamRequest: this.#upstreamRequest !== this.#request ? this.#upstreamRequest : undefined,
       route: this.#route,
-      pool: this.#poolName,
-      server: this.#serverName,
-      attempts: this.#attempts,
+      pool: leg.poolName,
+      server: leg.server,
+      attempts: leg.attempts,
       durationMs: Date.now() - this.#started,
-      setupMs: this.#connectedAt === undefined ? undefined : this.#connectedAt - this.#started,
+      setupMs: leg.connectedAt === undefined ? undefined : leg.connectedAt - this.#started,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       outcome,
