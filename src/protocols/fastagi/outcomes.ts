@@ -54,3 +54,33 @@ export function peerGone(err: Error): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code !== undefined && PEER_GONE_CODES.has(code);
 }
+
+/**
+ * How a relay ended, once both sockets have closed: an outcome already given (a bound, a
+ * fault, the shutdown) stands; else a FAILURE line from the server; else who left first and
+ * whether the session was settled then. `unsettled` says why the server's close came
+ * mid-command (lines.ts), `peerError` is the socket error of the side that left.
+ */
+export function relayOutcome(
+  given: Outcome | undefined,
+  failureSent: boolean,
+  clientFirst: boolean,
+  hangupSeen: boolean,
+  unsettled: string | undefined,
+): Outcome {
+  if (given !== undefined) return given;
+  if (failureSent) return "failure_sent";
+  // The channel hung up and Asterisk left (AGIEXITONHANGUP=yes): a normal end.
+  if (clientFirst) return hangupSeen ? "completed" : "client_gone";
+  return unsettled === undefined ? "completed" : "upstream_gone";
+}
+
+/** The error logged with `client_gone` / `upstream_gone`: why the session was unsettled, and the socket error. */
+export function goneError(
+  outcome: "client_gone" | "upstream_gone",
+  unsettled: string | undefined,
+  peerError: string | undefined,
+): string | undefined {
+  const why = outcome === "upstream_gone" ? unsettled : undefined;
+  return why && peerError ? `${why} (${peerError})` : (why ?? peerError);
+}
