@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { type AsteriskLines, LINE_TOO_LONG, MAX_UPSTREAM_LINE, UpstreamLines, unsettled } from "./lines.ts";
 import { goneError, type Outcome, peerGone, relayOutcome } from "./outcomes.ts";
-import { StallClock } from "./stall.ts";
+import { type Side, StallClock } from "./stall.ts";
 import type { FastAgiListenerOptions } from "./types.ts";
 
 /** After one side has closed (FIN, reset), how long the other may take to flush and close. */
@@ -31,7 +31,8 @@ export class Relay {
   readonly #lines = new UpstreamLines();
   readonly #bounds: RelayBounds;
   readonly #end: RelayEnd;
-  readonly #stall: StallClock;
+  /** stall_timeout's clock, made when bytes are first held (most sessions never hold any). */
+  #stall: StallClock | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
   #outcome: Outcome | undefined;
@@ -46,6 +47,7 @@ export class Relay {
   #peerError: string | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   /**
    * `asterisk` has read what Asterisk sent before the relay (an early HANGUP); `outcome` and
@@ -67,13 +69,6 @@ export class Relay {
     this.#end = end;
     this.#outcome = outcome;
     this.#error = error;
-    const ms = bounds.stallTimeoutMs;
-    this.#stall = new StallClock(client, upstream, ms, (side, left) =>
-      this.#cut(
-        "stall_timeout",
-        `${side === "client" ? "Asterisk" : "the server"} took none of ${left} pending bytes for ${ms}ms`,
-      ),
-    );
   }
 
   /** Bytes read from Asterisk since the relay began. */
@@ -89,7 +84,6 @@ export class Relay {
   start(): void {
     const client = this.#client;
     const upstream = this.#upstream;
-    const stall = this.#stall;
     client.on("data", (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
       if (this.#asterisk.scan(chunk)) this.#startGrace();
@@ -97,22 +91,22 @@ export class Relay {
       if (upstream.destroyed || !upstream.writable) return;
       if (!upstream.write(chunk)) {
         client.pause();
-        stall.held("upstream");
+        this.#held("upstream");
       }
     });
     upstream.on("drain", () => {
-      stall.drained("upstream");
+      this.#stall?.drained("upstream");
       client.resume();
     });
     client.on("drain", () => {
-      stall.drained("client");
+      this.#stall?.drained("client");
       upstream.resume();
     });
     client.on("end", () => {
       this.#firstGone ??= "client";
       if (!upstream.destroyed && upstream.writable) {
         upstream.end();
-        if (upstream.writableLength > 0) stall.held("upstream");
+        if (upstream.writableLength > 0) this.#held("upstream");
       }
       this.#linger();
     });
@@ -128,7 +122,7 @@ export class Relay {
           this.#bytesOut += tail.length;
           client.end(tail);
         } else client.end();
-        if (client.writableLength > 0) stall.held("client");
+        if (client.writableLength > 0) this.#held("client");
       }
       this.#linger();
     });
@@ -164,9 +158,10 @@ export class Relay {
 
   /** The session has ended: no timer is left, and the server's socket is closed. */
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#lingerTimer);
-    this.#stall.stop();
+    this.#stall?.stop();
     this.#upstream.destroy();
   }
 
@@ -187,7 +182,7 @@ export class Relay {
     this.#bytesOut += data.length;
     if (!client.write(data)) {
       this.#upstream.pause();
-      this.#stall.held("client");
+      this.#held("client");
     }
   }
 
@@ -209,6 +204,21 @@ export class Relay {
     }
     this.#linger();
     this.#maybeFinish();
+  }
+
+  /** `side`'s socket holds bytes it has not taken (a write was refused, or an end waits behind them). */
+  #held(side: Side): void {
+    if (this.#stopped) return;
+    if (!this.#stall) {
+      const ms = this.#bounds.stallTimeoutMs;
+      this.#stall = new StallClock(this.#client, this.#upstream, ms, (which, left) =>
+        this.#cut(
+          "stall_timeout",
+          `${which === "client" ? "Asterisk" : "the server"} took none of ${left} pending bytes for ${ms}ms`,
+        ),
+      );
+    }
+    this.#stall.held(side);
   }
 
   #startGrace(): void {
@@ -258,7 +268,7 @@ export class Relay {
     this.#firstGone ??= "client";
     up.resume();
     up.destroySoon();
-    if (up.writableLength > 0) this.#stall.held("upstream");
+    if (up.writableLength > 0) this.#held("upstream");
     this.#linger();
   }
 }
