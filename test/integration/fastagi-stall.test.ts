@@ -16,7 +16,7 @@ const FLOOD_BYTES = 32 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 0x41);
 /** How long a stalled session may take to be logged: the stall bound plus scheduling slack. */
 const BOUND_MS = STALL_MS + 2_000;
-/** session.ts LINGER_MS: the bound on a half-closed session (the server keeps it open). */
+/** relay.ts LINGER_MS: the bound on a half-closed session (the server keeps it open). */
 const LINGER_MS = 5_000;
 /** The bound on a session Asterisk left by FIN or reset while nothing was held for the server. */
 const GONE_BOUND_MS = LINGER_MS + 2_000;

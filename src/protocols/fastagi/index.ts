@@ -5,7 +5,8 @@ import type { ListenerContext, Protocol } from "../protocol.ts";
 import { fastagiConfig } from "./config.ts";
 import { decide } from "./router.ts";
 import { FastAgiRoutes } from "./routes.ts";
-import { FastAgiSession, type SessionEnv } from "./session.ts";
+import { FastAgiSession } from "./session.ts";
+import type { SessionEnv } from "./session-env.ts";
 import type { FastAgiListenerOptions, FastAgiRoute } from "./types.ts";
 
 const FAILURE_LINE = Buffer.from("FAILURE\n");

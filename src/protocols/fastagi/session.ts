@@ -1,161 +1,51 @@
 import type { Socket } from "node:net";
-import { attempt } from "../../balance/attempt.ts";
-import type { PoolMember } from "../../balance/pool.ts";
-import type { ListenerConfig, PoolConfig, TlsClientConfig } from "../../config/types.ts";
-import type { HostPort } from "../../core/address.ts";
-import { type ErrorCode, ErrorCodes, errorCode, errorMessage } from "../../core/errors.ts";
-import type { EventBus } from "../../events/bus.ts";
-import type { FailedTry, TrunklineEvents } from "../../events/types.ts";
+import { type ErrorCode, ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { Accepted, SessionInfo } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
+import { AsteriskLines } from "./lines.ts";
+import { OUTCOME_CODES, type Outcome, peerGone } from "./outcomes.ts";
+import { LINGER_MS, Relay } from "./relay.ts";
 import { type AgiRequest, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
 import type { RouteDecision } from "./router.ts";
-import type { FastAgiListenerOptions, RouteTarget } from "./types.ts";
+import type { SessionEnv } from "./session-env.ts";
+import { UpstreamLeg } from "./upstream.ts";
 
-/** What a session needs of a pool (style.md practice 2): the attempt loop's pool and its hash key. */
-export interface SessionPool {
-  readonly name: string;
-  readonly config: Pick<PoolConfig, "hashKeyOf">;
-  readonly connectTimeoutMs: number;
-  readonly totalTimeoutMs: number;
-  acquire(hashKey: string, tried: ReadonlySet<PoolMember>, now?: number): PoolMember | undefined;
-  release(server: PoolMember): void;
-  report(server: PoolMember, outcome: { ok: true } | { ok: false; reason: string }, now?: number): void;
-}
-
-/**
- * How a session ended. Only `completed` is a normal end (logged at info); see README, Logging.
- * - completed: the server closed once every command it sent had its reply, or after
- *   Asterisk's HANGUP (the channel hung up; res_agi.c then waits for the server to close);
- * - client_gone: Asterisk left (FIN or reset) while the server was still in session;
- * - upstream_gone: the server closed or reset with a command unanswered or a line cut short;
- * - failure_sent: the server sent a line starting "FAILURE" (AGISTATUS=FAILURE);
- * - hangup_grace_expired, stall_timeout: a bound of the relay ended it;
- * - the rest end a session before or instead of the relay, or on a transport fault.
- */
-export type Outcome =
-  | "completed"
-  | "client_gone"
-  | "upstream_gone"
-  | "failure_sent"
-  | "hangup_grace_expired"
-  | "stall_timeout"
-  | "failure_no_server"
-  | "failure_no_route"
-  | "failure_route_error"
-  | "bad_header"
-  | "header_timeout"
-  | "upstream_error"
-  | "client_error"
-  | "line_too_long"
-  | "closed";
-
-/** The stable code logged with each outcome's error (README "Error codes"). */
-const OUTCOME_CODES: Readonly<Record<Outcome, ErrorCode | undefined>> = {
-  completed: undefined,
-  upstream_gone: ErrorCodes.UPSTREAM_GONE,
-  failure_sent: undefined,
-  hangup_grace_expired: ErrorCodes.HANGUP_GRACE,
-  stall_timeout: ErrorCodes.STALL_TIMEOUT,
-  failure_no_server: ErrorCodes.NO_SERVER,
-  failure_no_route: ErrorCodes.NO_ROUTE,
-  failure_route_error: ErrorCodes.ROUTE_SCRIPT,
-  bad_header: ErrorCodes.HEADER_INVALID,
-  header_timeout: ErrorCodes.HEADER_TIMEOUT,
-  client_gone: ErrorCodes.CLIENT_GONE,
-  upstream_error: ErrorCodes.UPSTREAM_GONE,
-  client_error: ErrorCodes.CLIENT_GONE,
-  line_too_long: ErrorCodes.LINE_TOO_LONG,
-  closed: ErrorCodes.SHUTDOWN,
-};
-
-export interface SessionEnv {
-  readonly listener: ListenerConfig;
-  readonly options: FastAgiListenerOptions;
-  readonly events: EventBus<TrunklineEvents>;
-  decide(request: AgiRequest): Promise<RouteDecision>;
-  pool(name: string): SessionPool | undefined;
-  connect(
-    address: HostPort,
-    tls: TlsClientConfig | undefined,
-    timeoutMs: number,
-    token: CancelToken,
-  ): Promise<Socket>;
-}
-
-/** A line longer than this from an upstream is not AGI (Asterisk's own buffer is 2 KiB). */
-const MAX_UPSTREAM_LINE = 64 * 1024;
-/** Bytes from Asterisk held while the upstream connect is in progress. */
-const MAX_PENDING = 64 * 1024;
-/** After one side has closed (FIN, reset), how long the other may take to flush and close. */
-const LINGER_MS = 5_000;
 const FAILURE = Buffer.from("FAILURE\n");
-/** res_agi.c run_agi(): a line from the server starting with "failure", in any case, ends the AGI. */
-const FAILURE_LOWER = Buffer.from("failure", "latin1");
-/** Socket errors that only say the peer went away (a reset, a write after its close). */
-const PEER_GONE_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
-/** A `to:` target has no pool settings: the same connect bound as a pool's default. */
-const TARGET_CONNECT_TIMEOUT_MS = 1_000;
 
 /**
- * One FastAGI session: read the header, route, connect (with failover), then relay both
- * ways. Toward Asterisk only whole lines are written, so a fragmenting upstream cannot make
- * the channel thread spin (it busy-loops on a partial line: res_agi.c agi_handle_command
- * reads with ast_agi_fdprintf's counterpart get_agi_line). Every path out goes through finish().
+ * One FastAGI session: read the header, route, connect (with failover: upstream.ts), then
+ * relay both ways (relay.ts). Toward Asterisk only whole lines are written, so a fragmenting
+ * upstream cannot make the channel thread spin (it busy-loops on a partial line: res_agi.c
+ * agi_handle_command reads with ast_agi_fdprintf's counterpart get_agi_line). Every path out
+ * goes through finish(), which emits the one session.end event.
  */
 export class FastAgiSession {
   readonly #client: Socket;
   readonly #conn: Accepted;
   readonly #env: SessionEnv;
   readonly #started = Date.now();
-  #connectedAt: number | undefined;
   readonly #peer: string;
-  #upstream: Socket | undefined;
-  /** The server this session holds a slot on (pool sessions), or its target's name. */
-  #member: PoolMember | undefined;
-  #serverName: string | undefined;
-  #pool: SessionPool | undefined;
-  #poolName: string | undefined;
+  readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
+  /** Where the session was sent, the tries that failed, and the pool slot it holds. */
+  readonly #leg: UpstreamLeg;
+  /** Asterisk's lines (HANGUP, replies), read from its first byte after the header. */
+  readonly #asterisk = new AsteriskLines();
+  /** Set once the upstream is connected: from then on Asterisk's socket events go to it. */
+  #relay: Relay | undefined;
   #route: string | undefined;
   #request: string | undefined;
   #upstreamRequest: string | undefined;
-  #attempts: readonly FailedTry[] = [];
   #bytesIn = 0;
   #bytesOut = 0;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
   #finished = false;
   #outcome: Outcome | undefined;
   #error: string | undefined;
-  #timers: NodeJS.Timeout[] = [];
+  #headerTimer: NodeJS.Timeout | undefined;
+  /** After a FAILURE answer, the bound on Asterisk's close. */
+  #rejectTimer: NodeJS.Timeout | undefined;
   #clientClosed = false;
-  #upstreamClosed = false;
-  #partial: Buffer | undefined;
-  #hangupSeen = false;
-  /** The first bytes of Asterisk's current line: enough to tell `HANGUP`, `520-` and `520 `. */
-  #hangupScan = "";
-  /** Inside a multi-line `520-` reply (its usage text), which ends with a line `520 `. */
-  #inUsage = false;
-  /** Command lines written toward Asterisk, and reply lines from it (HANGUPs not counted). */
-  #commands = 0;
-  #replies = 0;
-  #failureSent = false;
-  /** Which side closed or reset first, once the relay runs. */
-  #firstGone: "client" | "upstream" | undefined;
-  /** Set at the upstream's close when a command had no reply (and Asterisk said no HANGUP). */
-  #unsettled: string | undefined;
-  /** The socket error behind a `*_gone` outcome, for the log. */
-  #peerError: string | undefined;
-  /** Per direction, since when the proxy holds bytes that its peer does not take (0: none). */
-  readonly #stall = {
-    client: { since: 0, held: 0 },
-    upstream: { since: 0, held: 0 },
-  };
-  #stallTimer: NodeJS.Timeout | undefined;
-  readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
-  #lingering = false;
   /** Set where the outcome alone does not tell the code (which header limit, which route error). */
   #errorCode: ErrorCode | undefined;
 
@@ -164,6 +54,7 @@ export class FastAgiSession {
     this.#client = conn.socket;
     this.#env = env;
     this.#peer = `${this.#client.remoteAddress ?? "?"}:${this.#client.remotePort ?? "?"}`;
+    this.#leg = new UpstreamLeg(env, this.#cancel);
   }
 
   get peer(): string {
@@ -185,12 +76,13 @@ export class FastAgiSession {
         listener: this.#env.listener.name,
         client: this.#peer,
       });
-    const headerTimer = this.#timer(this.#env.options.headerTimeoutMs, () => {
+    const headerTimer = setTimeout(() => {
       this.#reject(
         "header_timeout",
         `no complete header within ${this.#env.options.headerTimeoutMs}ms (${reader.received} bytes received)`,
       );
-    });
+    }, this.#env.options.headerTimeoutMs);
+    this.#headerTimer = headerTimer;
     const onData = (chunk: Buffer) => {
       this.#bytesIn += chunk.length;
       const r = reader.push(chunk);
@@ -216,42 +108,28 @@ export class FastAgiSession {
     client.on("end", () => {
       // The listener keeps sockets half-open (a FIN from the server must not end Asterisk's
       // side). Before the relay runs, Asterisk closing its side means it is gone: close ours.
-      if (!this.#upstream) client.destroy();
+      if (!this.#relay) client.destroy();
     });
     client.on("close", () => {
       this.#clientClosed = true;
-      if (!this.#upstream) {
+      if (!this.#relay) {
         cancel(this.#cancel);
         this.#finish(this.#outcome ?? "client_gone", this.#error);
-      } else this.#maybeFinish();
+      } else this.#relay.clientClosed();
     });
-  }
-
-  #timer(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(fn, ms);
-    this.#timers.push(t);
-    return t;
   }
 
   /** Bytes from Asterisk that arrive before the upstream is ready (an early HANGUP) are kept. */
   #hold(chunk: Buffer): void {
-    this.#scanHangup(chunk);
-    this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes > MAX_PENDING) {
+    this.#asterisk.scan(chunk);
+    if (!this.#leg.hold(chunk))
       this.#clientGone("client_error", new Error("client sent too much before the upstream was ready"));
-      return;
-    }
-    this.#pending.push(chunk);
   }
 
   /** Asterisk's socket failed: a reset means Asterisk left; any other fault (TLS) is an error of its own. */
   #clientGone(outcome: Outcome, err: Error): void {
-    if (this.#upstream) {
-      this.#firstGone ??= "client";
-      this.#peerError ??= `Asterisk: ${err.message}`;
-      if (!peerGone(err)) this.#outcome ??= outcome;
-      // 'close' follows: #maybeFinish lets the server take what is left, then closes it.
-      this.#client.destroy();
+    if (this.#relay) {
+      this.#relay.clientError(err);
       return;
     }
     this.#error ??= err.message;
@@ -270,7 +148,7 @@ export class FastAgiSession {
       c.end(FAILURE);
       this.#bytesOut += FAILURE.length;
       // Asterisk closes after FAILURE; a peer that does not is not kept around.
-      this.#timer(LINGER_MS, () => c.destroy());
+      this.#rejectTimer ??= setTimeout(() => c.destroy(), LINGER_MS);
       c.resume();
     } else {
       c.destroy();
@@ -305,8 +183,7 @@ export class FastAgiSession {
     } catch (err) {
       decision = { kind: "error", route: undefined, message: errorMessage(err), hops: 0 };
     }
-    if (this.#clientClosed || this.#client.destroyed)
-      return this.#finish(this.#outcome ?? "client_gone", this.#error);
+    if (this.#left()) return;
     if (decision.kind === "none") return this.#reject("failure_no_route", "no route matches");
     if (decision.kind === "error") {
       this.#route = decision.route?.name;
@@ -323,362 +200,46 @@ export class FastAgiSession {
     const headerOut = upstreamHeader(header, raw, parts, final, fwd);
     const upstream =
       decision.kind === "pool"
-        ? await this.#connectPool(decision.pool, final)
-        : await this.#connectTarget(decision.target);
+        ? await this.#leg.viaPool(decision.pool, final)
+        : await this.#leg.viaTarget(decision.target);
     this.#client.removeListener("data", onEarly);
     if (!upstream) {
-      if (this.#clientClosed || this.#client.destroyed)
-        return this.#finish(this.#outcome ?? "client_gone", this.#error);
+      if (this.#left()) return;
       return this.#reject(
         "failure_no_server",
-        this.#attempts.length === 0 ? "no server can take the session" : "every server failed",
+        this.#leg.attempts.length === 0 ? "no server can take the session" : "every server failed",
       );
     }
-    if (this.#clientClosed || this.#client.destroyed) {
-      upstream.destroy();
-      return this.#finish(this.#outcome ?? "client_gone", this.#error);
-    }
-    this.#relay(upstream, headerOut);
+    if (this.#left(upstream)) return;
+    this.#startRelay(upstream, headerOut);
   }
 
-  async #connectPool(name: string, final: AgiRequest): Promise<Socket | undefined> {
-    const pool = this.#env.pool(name);
-    this.#poolName = name;
-    if (!pool) return undefined;
-    this.#pool = pool;
-    const env = this.#env;
-    const r = await attempt<PoolMember, Socket>(pool, pool.config.hashKeyOf(final.vars), {
-      what: "connect",
-      tryOne: (m, timeoutMs) => env.connect(m.config.address, m.config.tls, timeoutMs, this.#cancel),
-      discard: (sock) => sock.destroy(),
-      cancelled: () => this.#cancel.cancelled || this.#finished,
-      name: (m) => m.key,
-      onFailure: (m, error) => {
-        if (env.events.has("attempt.failed"))
-          env.events.emit("attempt.failed", {
-            protocol: "fastagi",
-            listener: env.listener.name,
-            pool: name,
-            server: m.key,
-            error,
-          });
-      },
-    });
-    this.#attempts = r.failures;
-    if (!r.ok) return undefined;
-    this.#member = r.server;
-    this.#serverName = r.server.key;
-    this.#connectedAt = Date.now();
-    return r.result;
-  }
-
-  async #connectTarget(target: RouteTarget): Promise<Socket | undefined> {
-    try {
-      const sock = await this.#env.connect(
-        target.address,
-        target.tls,
-        TARGET_CONNECT_TIMEOUT_MS,
-        this.#cancel,
-      );
-      if (this.#finished) {
-        sock.destroy();
-        return undefined;
-      }
-      this.#serverName = target.authority;
-      this.#connectedAt = Date.now();
-      return sock;
-    } catch (err) {
-      this.#attempts = [
-        {
-          server: target.authority,
-          error: errorMessage(err),
-          code: errorCode(err, ErrorCodes.CONNECT_FAILED),
-        },
-      ];
-      return undefined;
-    }
+  /** Asterisk left while the session routed or connected: the session ends there. */
+  #left(upstream?: Socket): boolean {
+    if (!this.#clientClosed && !this.#client.destroyed) return false;
+    upstream?.destroy();
+    this.#finish(this.#outcome ?? "client_gone", this.#error);
+    return true;
   }
 
   /**
-   * Relays both ways as a TCP proxy does, half-closes included (both sockets are half-open:
-   * listener.ts, connect.ts): a FIN from one side ends the other side's writing once what is
-   * pending toward it has been written, and the open direction keeps flowing. Asterisk sends
-   * its final `HANGUP` after the server's FIN (res_agi.c), and the server must get it.
-   * Every state is bounded in time, as HAProxy's `timeout client`/`timeout server` bound a
-   * TCP proxy: after a FIN or a reset by LINGER_MS, after Asterisk's HANGUP by hangup_grace,
-   * and bytes a peer does not take by stall_timeout. A quiet session (Asterisk playing a long
-   * prompt) holds no bytes and is never ended by a timer.
+   * Hands the session to its relay, once the upstream has the header and what Asterisk sent
+   * meanwhile. An outcome already given (a FAILURE answered at header_timeout, while the
+   * header's end still came) stands.
    */
-  #relay(upstream: Socket, headerOut: Buffer): void {
-    this.#upstream = upstream;
-    const client = this.#client;
-    // One write for the header and what Asterisk sent meanwhile: one syscall, one segment.
-    upstream.write(this.#pending.length === 0 ? headerOut : Buffer.concat([headerOut, ...this.#pending]));
-    this.#pending = [];
-    this.#pendingBytes = 0;
-
-    client.on("data", (chunk: Buffer) => {
-      this.#bytesIn += chunk.length;
-      this.#scanHangup(chunk);
-      // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
-      if (upstream.destroyed || !upstream.writable) return;
-      if (!upstream.write(chunk)) {
-        client.pause();
-        this.#held("upstream", upstream);
-      }
-    });
-    upstream.on("drain", () => {
-      this.#stall.upstream.since = 0;
-      client.resume();
-    });
-    client.on("drain", () => {
-      this.#stall.client.since = 0;
-      upstream.resume();
-    });
-    client.on("end", () => {
-      this.#firstGone ??= "client";
-      if (!upstream.destroyed && upstream.writable) {
-        upstream.end();
-        if (upstream.writableLength > 0) this.#held("upstream", upstream);
-      }
-      this.#linger();
-    });
-    upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
-    upstream.on("end", () => {
-      this.#firstGone ??= "upstream";
-      // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
-      // a line cut by EOF as a command.
-      const tail = this.#partial;
-      this.#partial = undefined;
-      if (!client.destroyed && client.writable) {
-        if (tail) {
-          this.#countCommands(tail);
-          this.#bytesOut += tail.length;
-          client.end(tail);
-        } else client.end();
-        if (client.writableLength > 0) this.#held("client", client);
-      }
-      this.#linger();
-    });
-    upstream.on("error", (err) => {
-      this.#firstGone ??= "upstream";
-      this.#peerError ??= `server: ${err.message}`;
-      if (!peerGone(err)) this.#outcome ??= "upstream_error";
-    });
-    upstream.on("close", () => {
-      this.#upstreamClosed = true;
-      this.#firstGone ??= "upstream";
-      // A line cut by a reset is not a command: it is dropped, and the session was mid-command.
-      if (this.#hangupSeen) this.#unsettled = undefined;
-      else if (this.#partial !== undefined) this.#unsettled = "server closed in the middle of a command line";
-      else if (this.#commands > this.#replies)
-        this.#unsettled = `server closed with ${this.#commands - this.#replies} of ${this.#commands} commands unanswered`;
-      this.#partial = undefined;
-      if (!client.destroyed) {
-        if (!client.writableEnded) client.end();
-        // Read on (and drop) what Asterisk still sends, so its close is seen even if the
-        // relay had paused it.
-        client.resume();
-      }
-      this.#linger();
-      this.#maybeFinish();
-    });
-    if (this.#hangupSeen) this.#startGrace();
-    client.resume();
-  }
-
-  /** Forward only whole lines toward Asterisk; hold the tail until its newline arrives. */
-  #fromUpstream(chunk: Buffer): void {
-    const client = this.#client;
-    let data = this.#partial ? Buffer.concat([this.#partial, chunk]) : chunk;
-    const last = data.lastIndexOf(0x0a);
-    if (last < 0) {
-      this.#partial = data;
-      if (data.length > MAX_UPSTREAM_LINE) this.#lineTooLong();
-      return;
-    }
-    if (last + 1 < data.length) {
-      this.#partial = data.subarray(last + 1);
-      data = data.subarray(0, last + 1);
-      if (this.#partial.length > MAX_UPSTREAM_LINE) {
-        this.#lineTooLong();
-        return;
-      }
-    } else this.#partial = undefined;
-    if (client.destroyed || !client.writable) return;
-    this.#countCommands(data);
-    this.#bytesOut += data.length;
-    if (!client.write(data)) {
-      this.#upstream?.pause();
-      this.#held("client", client);
-    }
-  }
-
-  /**
-   * Counts the command lines in `data` (whole lines, or the last line cut by EOF) and spots a
-   * FAILURE line: only the first bytes of each line are looked at. Every other line is a
-   * command: res_agi.c answers even an empty one (510).
-   */
-  #countCommands(data: Buffer): void {
-    let start = 0;
-    while (start < data.length) {
-      if (startsWithFailure(data, start)) this.#failureSent = true;
-      else this.#commands++;
-      const nl = data.indexOf(0x0a, start);
-      if (nl < 0) return;
-      start = nl + 1;
-    }
-  }
-
-  #lineTooLong(): void {
-    this.#outcome = "line_too_long";
-    this.#error = `upstream sent a line longer than ${MAX_UPSTREAM_LINE} bytes`;
-    this.#upstream?.destroy();
-    this.#client.destroy();
-  }
-
-  /**
-   * Reads Asterisk's lines by their first bytes: its unprompted `HANGUP` (the channel hung
-   * up) starts hangup_grace; any other line is a reply, except the usage text of a
-   * multi-line `520-` reply, which counts once, at its closing `520 ` line.
-   */
-  #scanHangup(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl < 0 ? chunk.length : nl;
-      // 8 bytes tell "HANGUP" and "HANGUP\r" from longer lines, and hold "520-" / "520 ".
-      if (this.#hangupScan.length < 8 && end > start)
-        this.#hangupScan += chunk.toString(
-          "latin1",
-          start,
-          Math.min(end, start + 8 - this.#hangupScan.length),
-        );
-      if (nl < 0) return;
-      this.#asteriskLine(this.#hangupScan);
-      this.#hangupScan = "";
-      start = nl + 1;
-    }
-  }
-
-  #asteriskLine(head: string): void {
-    if (head === "HANGUP" || head === "HANGUP\r") {
-      if (this.#hangupSeen) return;
-      this.#hangupSeen = true;
-      if (this.#upstream) this.#startGrace();
-      return;
-    }
-    if (this.#inUsage) {
-      if (head.startsWith("520 ") || head === "520" || head === "520\r") {
-        this.#inUsage = false;
-        this.#replies++;
-      }
-      return;
-    }
-    if (head.startsWith("520-")) this.#inUsage = true;
-    else if (head !== "" && head !== "\r") this.#replies++;
-  }
-
-  #startGrace(): void {
-    const ms = this.#env.options.hangupGraceMs;
-    this.#timer(ms, () => {
-      if (this.#finished) return;
-      this.#outcome ??= "hangup_grace_expired";
-      this.#error ??= `upstream still open ${ms}ms after Asterisk's HANGUP`;
-      this.#upstream?.destroy();
-      this.#client.destroy();
-    });
-  }
-
-  /**
-   * `sock` holds bytes it has not taken (a write was refused, or an end waits behind them):
-   * start its stall clock. One timer per session, armed only while something is held, so a
-   * burst of refused writes costs no timer each.
-   */
-  #held(side: "client" | "upstream", sock: Socket): void {
-    const s = this.#stall[side];
-    if (s.since === 0) {
-      s.since = Date.now();
-      s.held = sock.writableLength;
-    }
-    if (!this.#stallTimer && !this.#finished)
-      this.#stallTimer = setTimeout(() => this.#checkStall(), this.#env.options.stallTimeoutMs);
-  }
-
-  /** A peer that took some of what is held made progress; one that took none for stall_timeout ends the session. */
-  #checkStall(): void {
-    this.#stallTimer = undefined;
-    if (this.#finished) return;
-    const ms = this.#env.options.stallTimeoutMs;
-    const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const side of ["client", "upstream"] as const) {
-      const s = this.#stall[side];
-      const sock = side === "client" ? this.#client : this.#upstream;
-      if (s.since === 0) continue;
-      const left = sock && !sock.destroyed ? sock.writableLength : 0;
-      if (left === 0) {
-        s.since = 0;
-        continue;
-      }
-      if (left < s.held) {
-        s.since = now;
-        s.held = left;
-      }
-      const due = s.since + ms - now;
-      if (due <= 0) {
-        this.#outcome ??= "stall_timeout";
-        this.#error ??= `${side === "client" ? "Asterisk" : "the server"} took none of ${left} pending bytes for ${ms}ms`;
-        this.#upstream?.destroy();
-        this.#client.destroy();
-        return;
-      }
-      next = Math.min(next, due);
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.#stallTimer = setTimeout(() => this.#checkStall(), next);
-  }
-
-  #linger(): void {
-    if (this.#lingering) return;
-    this.#lingering = true;
-    this.#timer(LINGER_MS, () => {
-      this.#upstream?.destroy();
-      this.#client.destroy();
-    });
-  }
-
-  #maybeFinish(): void {
-    const up = this.#upstream;
-    if (!up || !this.#clientClosed) return;
-    if (this.#upstreamClosed) {
-      const outcome: Outcome =
-        this.#outcome ??
-        (this.#failureSent
-          ? "failure_sent"
-          : this.#firstGone === "client"
-            ? // The channel hung up and Asterisk left (AGIEXITONHANGUP=yes): a normal end.
-              this.#hangupSeen
-              ? "completed"
-              : "client_gone"
-            : this.#unsettled === undefined
-              ? "completed"
-              : "upstream_gone");
-      let error = this.#error;
-      if (outcome === "client_gone" || outcome === "upstream_gone") {
-        const why = outcome === "upstream_gone" ? this.#unsettled : undefined;
-        const peer = this.#peerError;
-        error = why && peer ? `${why} (${peer})` : (why ?? peer);
-      }
-      this.#finish(outcome, error);
-      return;
-    }
-    // Asterisk is gone: nothing more can reach it. The server gets what is pending and the
-    // close (a FIN), then its socket is closed; what it still sends is read and dropped.
-    this.#firstGone ??= "client";
-    up.resume();
-    up.destroySoon();
-    if (up.writableLength > 0) this.#held("upstream", up);
-    this.#linger();
+  #startRelay(upstream: Socket, headerOut: Buffer): void {
+    upstream.write(this.#leg.first(headerOut));
+    const relay = new Relay(
+      this.#client,
+      upstream,
+      this.#asterisk,
+      this.#env.options,
+      (outcome, error) => this.#finish(outcome, error),
+      this.#outcome,
+      this.#error,
+    );
+    this.#relay = relay;
+    relay.start();
   }
 
   /** What it is doing now, for the admin API. */
@@ -697,22 +258,26 @@ export class FastAgiSession {
 
   /** Ends the session now (shutdown deadline passed). */
   destroy(reason: string): void {
+    if (this.#relay) {
+      this.#relay.destroy(reason);
+      return;
+    }
     this.#outcome ??= "closed";
     this.#error ??= reason;
     cancel(this.#cancel);
-    this.#upstream?.destroy();
     this.#client.destroy();
   }
 
   #finish(outcome: Outcome, error: string | undefined): void {
     if (this.#finished) return;
     this.#finished = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers = [];
-    clearTimeout(this.#stallTimer);
-    this.#upstream?.destroy();
+    clearTimeout(this.#headerTimer);
+    clearTimeout(this.#rejectTimer);
+    const relay = this.#relay;
+    relay?.stop();
     this.#client.destroy();
-    if (this.#member && this.#pool) this.#pool.release(this.#member);
+    const leg = this.#leg;
+    leg.end();
     this.#conn.finished();
     if (!this.#env.events.has("session.end")) return;
     this.#env.events.emit("session.end", {
@@ -722,29 +287,17 @@ export class FastAgiSession {
       request: this.#request,
       upstreamRequest: this.#upstreamRequest !== this.#request ? this.#upstreamRequest : undefined,
       route: this.#route,
-      pool: this.#poolName,
-      server: this.#serverName,
-      attempts: this.#attempts,
+      pool: leg.poolName,
+      server: leg.server,
+      attempts: leg.attempts,
       durationMs: Date.now() - this.#started,
-      setupMs: this.#connectedAt === undefined ? undefined : this.#connectedAt - this.#started,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
+      setupMs: leg.connectedAt === undefined ? undefined : leg.connectedAt - this.#started,
+      bytesIn: relay ? this.#bytesIn + relay.bytesIn : this.#bytesIn,
+      bytesOut: relay ? this.#bytesOut + relay.bytesOut : this.#bytesOut,
       outcome,
       ok: outcome === "completed",
       error,
       errorCode: error === undefined ? undefined : (this.#errorCode ?? OUTCOME_CODES[outcome]),
     });
   }
-}
-
-function peerGone(err: Error): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code !== undefined && PEER_GONE_CODES.has(code);
-}
-
-function startsWithFailure(b: Buffer, at: number): boolean {
-  if (b.length - at < FAILURE_LOWER.length) return false;
-  // ASCII letters only: OR 0x20 lowers a capital and leaves a lower-case letter as it is.
-  for (let i = 0; i < FAILURE_LOWER.length; i++) if ((b[at + i]! | 0x20) !== FAILURE_LOWER[i]) return false;
-  return true;
 }
