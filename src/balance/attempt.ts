@@ -2,7 +2,7 @@ import { ErrorCodes, errorCode } from "../core/errors.ts";
 import type { FailedTry } from "../events/types.ts";
 import type { TryOutcome } from "../servers/types.ts";
 
-/** What the attempt loop needs of a pool (style.md practice 2). */
+/** What the attempt loop needs of a pool. */
 export interface AttemptPool<S> {
   readonly connectTimeoutMs: number;
   readonly totalTimeoutMs: number;

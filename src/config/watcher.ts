@@ -18,7 +18,7 @@ export interface WatcherOptions {
 }
 
 /**
- * The one path from a config source to the running proxy (style.md practice 7): a source
+ * The one path from a config source to the running proxy: a source
  * says "changed" (a file event, SIGHUP, later etcd), the watcher reads the whole config,
  * drops it if identical to the running one, validates it and hands it to `apply`. Reloads
  * never overlap; the last good config stays when one fails.

@@ -27,7 +27,7 @@ export interface ListenerContext {
   current(): GenerationView;
 }
 
-/** Every listener: start, drain with a deadline, close (style.md practice 11), plus hand-over. */
+/** Every listener: start, drain with a deadline, close, plus hand-over. */
 export interface ProtocolListener {
   readonly config: ListenerConfig;
   readonly sessions: number;

@@ -1,4 +1,4 @@
-/** Types of the server registry, apart from its code (style.md practice 4). */
+/** Types of the server registry, apart from its code. */
 
 export type Health = "up" | "down";
 export type Admin = "ready" | "drain" | "maint";

@@ -100,7 +100,7 @@ export type ReloadOutcome =
   | { readonly ok: true; readonly outcome: "applied" | "unchanged"; readonly generation: number }
   | { readonly ok: false; readonly errors: readonly string[]; readonly code: string };
 
-/** What the admin API needs of the proxy (style.md practice 2); app/ implements it. */
+/** What the admin API needs of the proxy; app/ implements it. */
 export interface AdminModel {
   status(): StatusView;
   pools(): PoolView[];

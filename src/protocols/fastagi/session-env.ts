@@ -9,7 +9,7 @@ import type { AgiRequest } from "./request.ts";
 import type { RouteDecision } from "./router.ts";
 import type { FastAgiListenerOptions } from "./types.ts";
 
-/** What a session needs of a pool (style.md practice 2): the attempt loop's pool and its hash key. */
+/** What a session needs of a pool: the attempt loop's pool and its hash key. */
 export interface SessionPool {
   readonly name: string;
   readonly config: Pick<PoolConfig, "hashKeyOf">;

@@ -17,9 +17,8 @@ const FAILURE = Buffer.from("FAILURE\n");
 /**
  * One FastAGI session: read the header, route, connect (with failover: upstream.ts), then
  * relay both ways (relay.ts). Toward Asterisk only whole lines are written, so a fragmenting
- * upstream cannot make the channel thread spin (it busy-loops on a partial line: res_agi.c
- * agi_handle_command reads with ast_agi_fdprintf's counterpart get_agi_line). Every path out
- * goes through finish(), which emits the one session.end event.
+ * upstream cannot make the channel thread spin (res_agi.c busy-loops on a partial line).
+ * Every path out goes through finish(), which emits the one session.end event.
  */
 export class FastAgiSession {
   readonly #client: Socket;
@@ -57,18 +56,8 @@ export class FastAgiSession {
     this.#leg = new UpstreamLeg(env, this.#cancel);
   }
 
-  get peer(): string {
-    return this.#peer;
-  }
-
-  /** True once the header has been answered or relayed: a drain waits for these. */
-  get finished(): boolean {
-    return this.#finished;
-  }
-
   start(): void {
     const client = this.#client;
-    // TCP_NODELAY is set by the listener at accept (createServer({ noDelay: true })).
     const reader = new HeaderReader();
     if (this.#env.events.has("session.start"))
       this.#env.events.emit("session.start", {
@@ -77,10 +66,10 @@ export class FastAgiSession {
         client: this.#peer,
       });
     const headerTimer = setTimeout(() => {
-      this.#reject(
-        "header_timeout",
-        `no complete header within ${this.#env.options.headerTimeoutMs}ms (${reader.received} bytes received)`,
-      );
+      // Too late is too late: the rest of a header arriving after FAILURE is not routed.
+      client.removeListener("data", onData);
+      const ms = this.#env.options.headerTimeoutMs;
+      this.#reject("header_timeout", `no complete header within ${ms}ms (${reader.received} bytes received)`);
     }, this.#env.options.headerTimeoutMs);
     this.#headerTimer = headerTimer;
     const onData = (chunk: Buffer) => {
@@ -244,13 +233,15 @@ export class FastAgiSession {
 
   /** What it is doing now, for the admin API. */
   info(): SessionInfo {
+    const { poolName: pool, server } = this.#leg;
+    const [client, request, route, startedAt] = [this.#peer, this.#request, this.#route, this.#started];
     return {
-      client: this.#peer,
-      request: this.#request,
-      route: this.#route,
-      pool: this.#poolName,
-      server: this.#serverName,
-      startedAt: this.#started,
+      client,
+      request,
+      route,
+      pool,
+      server,
+      startedAt,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
     };
