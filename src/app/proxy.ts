@@ -8,6 +8,7 @@ import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { HealthMonitor } from "../health/monitor.ts";
 import { attachLogging } from "../observe/events.ts";
+import { createMetrics, type ProxyMetrics } from "../observe/metrics.ts";
 import { parseSource } from "./config.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -35,6 +36,11 @@ export interface ProxyOptions {
 export class TrunklineProxy {
   readonly runtime: Runtime;
   readonly events: EventBus<TrunklineEvents>;
+  /**
+   * Always on in service; undefined only under TRUNKLINE_METRICS=off, a benchmark knob that
+   * measures what the metrics cost (bench/README.md).
+   */
+  readonly metrics: ProxyMetrics | undefined;
   readonly #opts: ProxyOptions;
   readonly #logging: ProxyLogging;
   readonly #watcher: ConfigWatcher;
@@ -50,6 +56,16 @@ export class TrunklineProxy {
     this.#detach = attachLogging(this.events, logging.log);
     this.#health = new HealthMonitor(this.events);
     this.runtime = new Runtime(this.events);
+    const rt = this.runtime;
+    this.metrics =
+      process.env.TRUNKLINE_METRICS === "off"
+        ? undefined
+        : createMetrics({
+            events: this.events,
+            servers: () => rt.registry.entries(),
+            generation: () => (rt.started ? rt.generation : undefined),
+            listeners: () => rt.allListeners(),
+          });
     this.#watcher = watcher;
   }
 
@@ -82,6 +98,7 @@ export class TrunklineProxy {
       await p.runtime.start(snapshot);
     } catch (err) {
       await p.runtime.close();
+      p.metrics?.close();
       p.#detach();
       await logging.close();
       throw err;
@@ -129,6 +146,7 @@ export class TrunklineProxy {
     await this.runtime.drain(deadline);
     await this.runtime.close();
     this.events.emit("proxy.stopped", {});
+    this.metrics?.close();
     this.#detach();
     await this.#logging.close();
   }
@@ -137,6 +155,7 @@ export class TrunklineProxy {
     this.#watcher.close();
     this.#health.close();
     await this.runtime.close();
+    this.metrics?.close();
     this.#detach();
     await this.#logging.close();
   }
