@@ -7,9 +7,8 @@ export const SEP = "\u0000";
 export const DEFAULT_MAX_SERIES = 10_000;
 
 /**
- * The pre-bound children of one metric, keyed by the label values joined with SEP, so the
- * hot path builds one short string and does one Map lookup; prom-client's own lookup by
- * label object runs only once per new label set. Label values come from the config (names,
+ * The pre-bound children (cells) of one metric, keyed by the label values joined with SEP,
+ * so the hot path builds one short string and does one Map lookup. Label values come from the config (names,
  * server addresses, outcomes, error codes) and are bounded, but a bug or a route script
  * must never make the process grow without bound: past `limit` label sets, updates that
  * would need a new one are dropped and counted instead.
@@ -38,6 +37,14 @@ export class Series<T> {
 
   get size(): number {
     return this.#children.size;
+  }
+
+  values(): IterableIterator<T> {
+    return this.#children.values();
+  }
+
+  clear(): void {
+    this.#children.clear();
   }
 
   /** The child of the label values in `key`; undefined (counted) when it would be one too many. */

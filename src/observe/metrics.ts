@@ -1,12 +1,12 @@
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Registry } from "prom-client";
 import type { SessionEnded } from "../events/types.ts";
+import { counterFamily, histogramFamily } from "./metrics-cells.ts";
 import {
   DEFAULT_MAX_SERIES,
   DURATION_BUCKETS,
   PROBE_BUCKETS,
   SEP,
   SETUP_BUCKETS,
-  Series,
   sharedProcessMetrics,
 } from "./metrics-series.ts";
 import { type MetricsSource, registerStateGauges } from "./metrics-state.ts";
@@ -32,8 +32,8 @@ export interface MetricsOptions {
 
 /**
  * Maps one proxy's events to Prometheus metrics, as observe/events.ts maps them to logs.
- * Counters and histograms move on events (one cached child per label set, found by one
- * string key); gauges of state are read from the runtime when scraped. Labels carry only
+ * Counters and histograms move on events (one cached cell per label set, found by one
+ * string key: metrics-cells.ts); gauges of state are read from the runtime when scraped. Labels carry only
  * bounded values: names from the config, server addresses from the config, outcomes and
  * error codes; never a client address, a request or an error message.
  */
@@ -48,14 +48,11 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     registers,
   });
   const dropped = (metric: string) => droppedSeries.inc({ metric });
-  const counter = (name: string, help: string, labelNames: readonly string[]) => {
-    const c = new Counter({ name, help, labelNames, registers });
-    return new Series(name, labelNames.length, limit, (v) => c.labels(...v), dropped);
-  };
-  const histogram = (name: string, help: string, labelNames: readonly string[], buckets: number[]) => {
-    const h = new Histogram({ name, help, labelNames, buckets, registers });
-    return new Series(name, labelNames.length, limit, (v) => h.labels(...v), dropped);
-  };
+  const fam = { registry, limit, dropped };
+  const counter = (name: string, help: string, labelNames: readonly string[]) =>
+    counterFamily(fam, name, help, labelNames);
+  const histogram = (name: string, help: string, labelNames: readonly string[], buckets: number[]) =>
+    histogramFamily(fam, name, help, labelNames, buckets);
 
   const sessions = counter(
     "trunkline_sessions_total",

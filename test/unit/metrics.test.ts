@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { test } from "node:test";
-import { register } from "prom-client";
+import { Counter, Histogram, Registry, register } from "prom-client";
 import { EventBus } from "../../src/events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../../src/events/types.ts";
 import { createMetrics, type MetricsServer, type MetricsSource } from "../../src/observe/metrics.ts";
+import { counterFamily, histogramFamily } from "../../src/observe/metrics-cells.ts";
+import { SEP } from "../../src/observe/metrics-series.ts";
 import { parsePromText, select, total, value } from "../helpers/prom-text.ts";
 
 function session(over: Partial<SessionEnded> = {}): SessionEnded {
@@ -207,4 +209,45 @@ test("attempts, failovers and targets: codes as results, and no address a route 
   for (const bad of ["192.0.2.7", "203.0.113.9", "ECONNREFUSED", "/ivr", "bad cert"])
     assert.ok(!values.some((v) => v.includes(bad)), bad);
   m.close();
+});
+
+test("cell histograms and counters print what prom-client's own would for the same observations", async () => {
+  const mine = new Registry();
+  const theirs = new Registry();
+  const fam = { registry: mine, limit: 100, dropped: () => {} };
+  const bounds = [0.001, 0.01, 0.1, 1];
+  const h = histogramFamily(fam, "t_seconds", "help", ["a", "b"], bounds);
+  const c = counterFamily(fam, "t_total", "help", ["a"]);
+  const ph = new Histogram({
+    name: "t_seconds",
+    help: "help",
+    labelNames: ["a", "b"],
+    buckets: bounds,
+    registers: [theirs],
+  });
+  const pc = new Counter({ name: "t_total", help: "help", labelNames: ["a"], registers: [theirs] });
+  // On a bound (le is inclusive), between bounds, above the last, zero; two label sets.
+  const obs: [string, string, number][] = [
+    ["x", "y", 0.001],
+    ["x", "y", 0.005],
+    ["x", "y", 0.1],
+    ["x", "y", 7],
+    ["x", "z", 0],
+    ["x", "z", 0.5],
+  ];
+  for (const [a, b, v] of obs) {
+    h.get(`${a}${SEP}${b}`)?.observe(v);
+    ph.observe({ a, b }, v);
+    c.get(a)?.inc();
+    pc.inc({ a });
+  }
+  const norm = (text: string) =>
+    parsePromText(text)
+      .samples.map((s) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())} ${s.value}`)
+      .sort();
+  assert.deepEqual(norm(await mine.metrics()), norm(await theirs.metrics()));
+  assert.equal(
+    value(parsePromText(await mine.metrics()), "t_seconds_bucket", { a: "x", b: "y", le: "0.001" }),
+    1,
+  );
 });
