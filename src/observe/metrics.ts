@@ -33,9 +33,9 @@ export interface MetricsOptions {
 /**
  * Maps one proxy's events to Prometheus metrics, as observe/events.ts maps them to logs.
  * Counters and histograms move on events (one cached cell per label set, found by one
- * string key: metrics-cells.ts); gauges of state are read from the runtime when scraped. Labels carry only
- * bounded values: names from the config, server addresses from the config, outcomes and
- * error codes; never a client address, a request or an error message.
+ * string key: metrics-cells.ts); gauges of state are read from the runtime when scraped.
+ * Labels carry only bounded values: names from the config, server addresses from the
+ * config, outcomes and error codes; never a client address, a request or an error message.
  */
 export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}): ProxyMetrics {
   const registry = new Registry();
