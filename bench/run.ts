@@ -7,7 +7,9 @@ const USAGE = `usage: npm run bench -- <protocol>
 
 protocols:
   fastagi   short FastAGI sessions: direct vs Trunkline vs HAProxy, and idle-session memory
-            (env: BENCH_SECONDS, default 8; BENCH_CONCURRENCY, default 32)
+            (env: BENCH_SECONDS, default 8; BENCH_CONCURRENCY, default 32;
+             A/B rounds: BENCH_BASELINE=other/dist/cli/main.js or BENCH_METRICS_AB=1,
+             BENCH_AB_ROUNDS, default 3; see bench/README.md)
 `;
 
 const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {

@@ -32,8 +32,42 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-/** The bar of issue 2. */
-const BAR = { minRateVsHaproxy: 0.6, maxCpuVsHaproxy: 2, maxIdleKiB: 20 };
+/** The bar of issue 2, and of issue 11 for the cost of metrics. */
+const BAR = { minRateVsHaproxy: 0.6, maxCpuVsHaproxy: 2, maxIdleKiB: 20, maxMetricsCost: 1.05 };
+
+interface Variant {
+  name: string;
+  note: string;
+  /** Another build's dist/cli/main.js; this build's when undefined. */
+  main?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The two variants an A/B run alternates (A is measured against B), if one is asked for. */
+function abPair(): { kind: "baseline" | "metrics"; label: string; a: Variant; b: Variant } | undefined {
+  const baseline = process.env.BENCH_BASELINE;
+  const metrics = process.env.BENCH_METRICS_AB === "1";
+  if (baseline && metrics) throw new Error("BENCH_BASELINE and BENCH_METRICS_AB=1 cannot be combined");
+  if (baseline)
+    return {
+      kind: "baseline",
+      label: "CPU/session this build / baseline (medians of A/B rounds)",
+      a: { name: "trunkline", note: "this build" },
+      b: { name: "baseline", note: "baseline build", main: baseline },
+    };
+  if (!metrics) return undefined;
+  const { TRUNKLINE_METRICS: _, ...on } = process.env;
+  return {
+    kind: "metrics",
+    label: "CPU/session metrics on / off (medians)",
+    a: { name: "metrics-on", note: "this build, metrics on", env: on },
+    b: {
+      name: "metrics-off",
+      note: "this build, TRUNKLINE_METRICS=off",
+      env: { ...on, TRUNKLINE_METRICS: "off" },
+    },
+  };
+}
 
 // ---------------------------------------------------------------------------------------
 // /proc readers (Linux only; the benchmark says so and stops elsewhere)
@@ -211,10 +245,16 @@ let fdTarget = 0;
  * Spawns through `sh` to raise the open-files limit to `fdTarget` first (5,000 held sessions
  * need over 10,000 descriptors in the proxy); `exec` keeps the PID the program's own.
  */
-function launch(name: string, cmd: string, args: string[], opts: { stdin?: boolean } = {}): Child {
+function launch(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: { stdin?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Child {
   const proc = spawn("sh", ["-c", `ulimit -n ${fdTarget} 2>/dev/null; exec "$@"`, "sh", cmd, ...args], {
     cwd: ROOT,
     stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    env: opts.env ?? process.env,
   });
   const c = new Child(name, proc);
   children.add(c);
@@ -246,6 +286,7 @@ async function startTrunkline(
   name: string,
   servers: number[],
   main = join(ROOT, "dist/cli/main.js"),
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ child: Child; port: number }> {
   const port = await freePort();
   const cfg = join(dir, `${name}.yaml`);
@@ -263,7 +304,7 @@ async function startTrunkline(
       "",
     ].join("\n"),
   );
-  const child = launch(name, process.execPath, [main, "run", "-c", cfg, "--no-watch"]);
+  const child = launch(name, process.execPath, [main, "run", "-c", cfg, "--no-watch"], env ? { env } : {});
   await waitListening(name, child, port);
   return { child, port };
 }
@@ -647,25 +688,22 @@ export async function main(): Promise<number> {
     );
     await tl.child.stop();
 
-    // BENCH_BASELINE=path/to/other/dist/cli/main.js: another build in the same run (old vs new).
-    // Run-to-run noise on a shared 2-core machine is about ±5%, as large as the difference
-    // sought, so the two builds alternate for BENCH_AB_ROUNDS pairs (ABBA order) and the
-    // verdict compares medians of CPU per session.
-    const baseline = process.env.BENCH_BASELINE;
-    const ab: { new: number[]; base: number[] } = { new: [], base: [] };
-    if (baseline) {
+    // Two variants of Trunkline in the same run, alternating for BENCH_AB_ROUNDS pairs (ABBA
+    // order) because run-to-run noise on a shared 2-core machine is about ±5%, as large as
+    // the difference sought; the verdict compares medians of CPU per session.
+    // - BENCH_BASELINE=path/to/other/dist/cli/main.js: another build (old vs new);
+    // - BENCH_METRICS_AB=1: this build with metrics on and with TRUNKLINE_METRICS=off.
+    const pair = abPair();
+    const ab: { a: number[]; b: number[] } = { a: [], b: [] };
+    if (pair) {
       const rounds = envInt("BENCH_AB_ROUNDS", 3, 1, 20);
-      const once = async (which: "new" | "base", round: number) => {
-        const name = which === "new" ? `trunkline-ab${round}` : `baseline-ab${round}`;
-        say(`running (b') ${name}${which === "base" ? `: ${baseline}` : ""}`);
-        const inst = await startTrunkline(dir, name, upPorts, which === "base" ? baseline : undefined);
+      const once = async (which: "a" | "b", round: number) => {
+        const v = pair[which];
+        const name = `${v.name}-ab${round}`;
+        say(`running (b') ${name}${v.main ? `: ${v.main}` : ""}`);
+        const inst = await startTrunkline(dir, name, upPorts, v.main, v.env);
         const r = await measure(
-          {
-            name,
-            ports: [inst.port],
-            pid: inst.child.pid,
-            note: which === "base" ? "baseline build" : "this build",
-          },
+          { name, ports: [inst.port], pid: inst.child.pid, note: v.note },
           up.pid,
           settings,
         );
@@ -674,9 +712,13 @@ export async function main(): Promise<number> {
         await inst.child.stop();
       };
       for (let i = 1; i <= rounds; i++) {
-        const order: ("new" | "base")[] = i % 2 === 1 ? ["base", "new"] : ["new", "base"];
+        const order: ("a" | "b")[] = i % 2 === 1 ? ["b", "a"] : ["a", "b"];
         for (const w of order) await once(w, i);
       }
+      if (ab.a.length > 0 && ab.b.length > 0)
+        say(
+          `${pair.label}: ${fmt(median(ab.a) / median(ab.b), 3)} (${fmt(median(ab.a), 4)} / ${fmt(median(ab.b), 4)} ms)`,
+        );
     }
 
     if (haveHaproxy) {
@@ -712,6 +754,7 @@ export async function main(): Promise<number> {
       a === null || a === undefined || b === null || b === undefined || b === 0
         ? null
         : Math.round((a / b) * 1000) / 1000;
+    const abRatio = ab.a.length > 0 && ab.b.length > 0 ? ratio(median(ab.a), median(ab.b)) : undefined;
     const ratios = {
       "sessions/s Trunkline / direct": ratio(t?.sessions_per_s, d?.sessions_per_s),
       "sessions/s Trunkline / HAProxy": ratio(t?.sessions_per_s, h?.sessions_per_s),
@@ -719,18 +762,12 @@ export async function main(): Promise<number> {
       "CPU/session Trunkline / HAProxy": ratio(t?.cpu_ms_per_session, h?.cpu_ms_per_session),
       "RTT p50 Trunkline / direct": ratio(t?.rtt_p50_ms, d?.rtt_p50_ms),
       "RTT p50 Trunkline / HAProxy": ratio(t?.rtt_p50_ms, h?.rtt_p50_ms),
-      ...(ab.new.length > 0 && ab.base.length > 0
-        ? {
-            "CPU/session this build / baseline (medians of A/B rounds)": ratio(
-              median(ab.new),
-              median(ab.base),
-            ),
-          }
-        : {}),
+      ...(pair && abRatio !== undefined ? { [pair.label]: abRatio } : {}),
     };
     const rateRatio = ratios["sessions/s Trunkline / HAProxy"];
     const cpuRatio = ratios["CPU/session Trunkline / HAProxy"];
     const idleT = idle.find((i) => i.target === "trunkline");
+    const metricsCost = pair?.kind === "metrics" ? abRatio : undefined;
     const verdicts: Verdict[] = [
       {
         check: "sessions/s vs HAProxy",
@@ -750,6 +787,16 @@ export async function main(): Promise<number> {
         value: idleT ? `${idleT.kib_per_session.toFixed(2)} KiB` : "n/a",
         pass: idleT ? idleT.kib_per_session < BAR.maxIdleKiB && idleT.sessions_held >= HOLD_SESSIONS : null,
       },
+      ...(metricsCost === undefined
+        ? []
+        : [
+            {
+              check: "metrics cost: CPU per session on / off",
+              bar: `≤ ${BAR.maxMetricsCost}×`,
+              value: metricsCost === null ? "n/a" : `${metricsCost.toFixed(3)}×`,
+              pass: metricsCost === null ? null : metricsCost <= BAR.maxMetricsCost,
+            },
+          ]),
     ];
 
     // Is the load generator (or the machine) the limit rather than the proxy?

@@ -11,6 +11,7 @@ import { HealthMonitor } from "../health/monitor.ts";
 import { dashboardPages } from "../observe/admin/dashboard.ts";
 import { AdminServer } from "../observe/admin/server.ts";
 import { attachLogging } from "../observe/events.ts";
+import { createMetrics, type ProxyMetrics } from "../observe/metrics.ts";
 import { adminModel, type ReloadRecord } from "./admin-model.ts";
 import { parseSource } from "./config.ts";
 import { Runtime } from "./runtime.ts";
@@ -39,6 +40,11 @@ export interface ProxyOptions {
 export class TrunklineProxy {
   readonly runtime: Runtime;
   readonly events: EventBus<TrunklineEvents>;
+  /**
+   * Always on in service; undefined only under TRUNKLINE_METRICS=off, a benchmark knob that
+   * measures what the metrics cost (bench/README.md).
+   */
+  readonly metrics: ProxyMetrics | undefined;
   readonly #opts: ProxyOptions;
   readonly #logging: ProxyLogging;
   readonly #watcher: ConfigWatcher;
@@ -57,6 +63,16 @@ export class TrunklineProxy {
     this.#detach = attachLogging(this.events, logging.log);
     this.#health = new HealthMonitor(this.events);
     this.runtime = new Runtime(this.events);
+    const rt = this.runtime;
+    this.metrics =
+      process.env.TRUNKLINE_METRICS === "off"
+        ? undefined
+        : createMetrics({
+            events: this.events,
+            servers: () => rt.registry.entries(),
+            generation: () => (rt.started ? rt.generation : undefined),
+            listeners: () => rt.allListeners(),
+          });
     this.#watcher = watcher;
   }
 
@@ -89,6 +105,7 @@ export class TrunklineProxy {
       await p.runtime.start(snapshot);
     } catch (err) {
       await p.runtime.close();
+      p.metrics?.close();
       p.#detach();
       await logging.close();
       throw err;
@@ -155,6 +172,7 @@ export class TrunklineProxy {
           digest: () => this.#current.digest,
           lastReload: () => this.#lastReload,
           reload: (reason) => this.reload(reason),
+          ...(this.metrics ? { metrics: metricsBody(this.metrics) } : {}),
         }),
         { pages: dashboardPages() },
       );
@@ -192,6 +210,7 @@ export class TrunklineProxy {
     await this.runtime.drain(deadline);
     await this.runtime.close();
     this.events.emit("proxy.stopped", {});
+    this.metrics?.close();
     this.#detach();
     await this.#logging.close();
   }
@@ -201,7 +220,13 @@ export class TrunklineProxy {
     this.#health.close();
     await this.#admin?.close();
     await this.runtime.close();
+    this.metrics?.close();
     this.#detach();
     await this.#logging.close();
   }
+}
+
+/** `GET /metrics` for the admin server: the Prometheus text and its content type. */
+function metricsBody(m: ProxyMetrics): () => Promise<{ contentType: string; body: string }> {
+  return async () => ({ contentType: m.contentType, body: await m.text() });
 }

@@ -67,6 +67,17 @@ export class Runtime {
     return this.#listeners;
   }
 
+  /** Listeners taking sessions, then those a reload retired that still run theirs. */
+  *allListeners(): IterableIterator<ProtocolListener> {
+    yield* this.#listeners.values();
+    yield* this.#draining;
+  }
+
+  /** Whether a config has been applied (`generation` throws before). */
+  get started(): boolean {
+    return this.#gen !== undefined;
+  }
+
   get activeSessions(): number {
     let n = 0;
     for (const l of this.#listeners.values()) n += l.sessions;

@@ -4,6 +4,7 @@ import { after, test } from "node:test";
 import { AdminServer } from "../../src/observe/admin/server.ts";
 import type { AdminModel } from "../../src/observe/admin/types.ts";
 import { agiCall } from "../helpers/asterisk.ts";
+import { parsePromText, total } from "../helpers/prom-text.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
 
@@ -109,6 +110,13 @@ ${extra}`;
   const st = await call("GET", "/api/v1/status");
   assert.equal(st.json.generation, 2);
   assert.equal(st.json.last_reload.outcome, "applied");
+  // GET /metrics on the same listener: Prometheus text, counting the sessions just run.
+  const res = await fetch(`http://127.0.0.1:${p.proxy.adminAddress!.port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const prom = parsePromText(await res.text());
+  assert.equal(total(prom, "trunkline_sessions_total", { outcome: "completed" }), 3);
+  assert.equal(total(prom, "trunkline_config_generation"), 2);
 });
 
 test("every 4xx path: unknown pool or server, bad weight, bad limit, oversized body, wrong or missing token, wrong method; a rejected reload lists its errors", async () => {
