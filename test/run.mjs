@@ -32,7 +32,9 @@ if (files.length === 0) {
 
 const tmp = mkdtempSync(join(tmpdir(), "trunkline-tests-"));
 const counts = join(tmp, "counts.jsonl");
-const concurrency = process.env.TEST_CONCURRENCY ?? "2";
+// Most test time is waiting on sockets and timers, not CPU: 4 files at a time halves the
+// wall time on this 2-core machine (measured: 57-62 s at 2, 36 s at 4, with two CPU hogs).
+const concurrency = process.env.TEST_CONCURRENCY ?? "4";
 const res = spawnSync(
   process.execPath,
   [

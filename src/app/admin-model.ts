@@ -12,6 +12,7 @@ import type {
   SessionView,
   StatusView,
 } from "../observe/admin/types.ts";
+import { protocolNamed } from "../protocols/registry.ts";
 import type { Runtime } from "./runtime.ts";
 
 const VERSION = (() => {
@@ -134,6 +135,12 @@ export function adminModel(src: AdminSource): AdminModel {
             }
           : null,
         listeners,
+        routes: rt.generation.snapshot.routes.map((r) => ({
+          name: r.name,
+          listener: r.listener,
+          protocol: r.protocol,
+          ...(protocolNamed(r.protocol)?.describeRoute(r) ?? { match: "?", action: r.pool ?? "?" }),
+        })),
       };
     },
     pools() {

@@ -61,4 +61,6 @@ export interface Protocol extends ProtocolConfigSpec {
     previous: ProtocolRoutes | undefined,
   ): ProtocolRoutes;
   createListener(config: ListenerConfig, ctx: ListenerContext): ProtocolListener;
+  /** A route in words, for the admin API and dashboard: what it matches, what it does. */
+  describeRoute(route: RouteConfig): { readonly match: string; readonly action: string };
 }

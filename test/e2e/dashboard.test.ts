@@ -128,6 +128,8 @@ pools:
   await seeText(page, "#listener-rows tr td:nth-child(2)", "fastagi");
   await seeText(page, "#listener-rows tr td:nth-child(3)", `127.0.0.1:${p.port()}`);
   await seeText(page, '[data-pool="main"] .meta', "fastagi · failover");
+  await seeText(page, "#route-rows tr td:nth-child(3)", "any");
+  await seeText(page, "#route-rows tr td:nth-child(4)", "pool main");
   await seeText(page, `${A} .c-state`, "up");
   await seeText(page, `${B} .c-state`, "up");
   await seeText(page, `${A} .c-active`, "0 / no max");

@@ -52,6 +52,16 @@ test("trunkline ctl against a running proxy: tables and --json, drain/ready/weig
   const a = await startAgiServer({ commands: ["NOOP"], neverClose: true });
   const b = await startAgiServer({ commands: ["NOOP"] });
   cleanup.push(a.close, b.close);
+  // The servers' agent answers `up` to every poll: it must not undo an operator's drain.
+  let agentPolls = 0;
+  const agent = createServer((s) => {
+    agentPolls++;
+    s.on("error", () => {});
+    s.end("up\n");
+  });
+  await new Promise<void>((r) => agent.listen(0, "127.0.0.1", () => r()));
+  cleanup.push(() => new Promise<void>((r) => agent.close(() => r())));
+  const agentPort = (agent.address() as { port: number }).port;
   const cfg = (extra: string) => `
 admin: { listen: 127.0.0.1:0, token_file: admin.token }
 listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
@@ -59,6 +69,7 @@ routes: [ { listener: agi, pool: main } ]
 pools:
   main:
     balance: failover
+    health: { interval: 100ms, timeout: 300ms, checks: [ { agent: ${agentPort} } ] }
     servers: [ { address: 127.0.0.1:${a.port}, max_sessions: 10 }, { address: 127.0.0.1:${b.port} } ]
 ${extra}`;
   const p = await startProxy(cfg(""), { files: { "admin.token": `${TOKEN}\n` } });
@@ -74,6 +85,12 @@ ${extra}`;
 
   const held = agiCall({ port: p.port(), url: "agi://x/held", timeoutMs: 20_000 });
   await until(() => a.stats.active === 1, 3000, "a session held on a");
+  // Its command has reached Asterisk: bytes have gone both ways.
+  await until(
+    () => (p.proxy.runtime.listener("agi")?.sessionsInfo(1)[0]?.bytesOut ?? 0) > 0,
+    3000,
+    "the held session relayed its command",
+  );
 
   // Reads and the failures that change nothing, side by side: each spawn costs a tsx start.
   const refused = await refusedPort();
@@ -147,6 +164,17 @@ ${extra}`;
   assert.equal(a.stats.sessions, 1, "the drained server got none");
   assert.deepEqual(rows(poolMain.stdout)[1]!.slice(0, 4), ["main", addrA, "drain", "operator"]);
 
+  // The drain outlives the agent's `up` and a reload made through ctl.
+  const polled = agentPolls;
+  await until(() => agentPolls >= polled + 4, 3000, "the agent said up to both servers twice");
+  p.writeConfig(cfg("shutdown_timeout: 5s"));
+  const reloaded = await change("reload");
+  assert.equal(reloaded.code, 0, reloaded.stderr);
+  assert.equal(reloaded.stdout, "reload applied: generation 2\n");
+  assert.equal((await agiCall({ port: p.port(), url: "agi://x/after" })).status, "SUCCESS");
+  assert.equal(b.stats.sessions, 2, "still drained after the agent's up and a reload");
+  assert.equal(a.stats.active, 1, "its open session carries on");
+
   const ready = await change("ready", "main", addrA);
   assert.equal(ready.code, 0, ready.stderr);
   assert.deepEqual(rows(ready.stdout)[1]!.slice(2, 4), ["up", "config"]);
@@ -160,10 +188,10 @@ ${extra}`;
   assert.equal(lifted.code, 0, lifted.stderr);
   assert.equal(rows(lifted.stdout)[1]![4], "1");
 
-  p.writeConfig(cfg("shutdown_timeout: 5s"));
-  const reloaded = await change("reload");
-  assert.equal(reloaded.code, 0, reloaded.stderr);
-  assert.equal(reloaded.stdout, "reload applied: generation 2\n");
+  p.writeConfig(cfg("shutdown_timeout: 6s"));
+  const reloadedAgain = await change("reload");
+  assert.equal(reloadedAgain.code, 0, reloadedAgain.stderr);
+  assert.equal(reloadedAgain.stdout, "reload applied: generation 3\n");
   p.writeConfig("listeners: [ { name: agi, protocol: nope } ]\n");
   const rejected = await change("reload");
   assert.equal(rejected.code, 1);

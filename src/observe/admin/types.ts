@@ -25,6 +25,15 @@ export interface StatusView {
     readonly code?: string;
   } | null;
   readonly listeners: readonly ListenerView[];
+  readonly routes: readonly RouteView[];
+}
+
+export interface RouteView {
+  readonly name: string;
+  readonly listener: string;
+  readonly protocol: string;
+  readonly match: string;
+  readonly action: string;
 }
 
 export interface ServerView {

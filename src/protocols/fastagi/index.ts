@@ -41,6 +41,21 @@ export const fastagi: Protocol = {
     const mine = routes.filter((r): r is FastAgiRoute => r.protocol === "fastagi");
     return new FastAgiRoutes(mine, hasPool, previous instanceof FastAgiRoutes ? previous : undefined);
   },
+  describeRoute(route) {
+    const r = route as FastAgiRoute;
+    const m = [
+      ...(r.match.path ? [`path ${r.match.path.source}`] : []),
+      ...r.match.query.map(([k, re]) => `query ${k} ${re.source}`),
+      ...r.match.header.map(([k, re]) => `${k} ${re.source}`),
+    ];
+    const to = r.to ? `to agi://${r.to.authority}${r.to.pathAndQuery ?? ""}` : undefined;
+    const script = r.script ? `script ${r.script.file}#${r.script.exportName}` : undefined;
+    const action = [
+      ...(r.rewrite !== undefined ? [`rewrite ${r.rewrite}${r.reinject ? " (reinject)" : ""}`] : []),
+      r.pool !== undefined ? `pool ${r.pool}` : (to ?? script ?? "the routes again"),
+    ];
+    return { match: m.length > 0 ? m.join(", ") : "any", action: action.join(" → ") };
+  },
   createListener(config: ListenerConfig, ctx: ListenerContext) {
     return new StreamListener(config, {
       events: ctx.events,

@@ -231,19 +231,18 @@ export class FastAgiSession {
     relay.start();
   }
 
-  /** What it is doing now, for the admin API. */
+  /** What it is doing now, for the admin API (the relay counts its own bytes). */
   info(): SessionInfo {
-    const { poolName: pool, server } = this.#leg;
-    const [client, request, route, startedAt] = [this.#peer, this.#request, this.#route, this.#started];
+    const r = this.#relay;
     return {
-      client,
-      request,
-      route,
-      pool,
-      server,
-      startedAt,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
+      client: this.#peer,
+      request: this.#request,
+      route: this.#route,
+      pool: this.#leg.poolName,
+      server: this.#leg.server,
+      startedAt: this.#started,
+      bytesIn: this.#bytesIn + (r?.bytesIn ?? 0),
+      bytesOut: this.#bytesOut + (r?.bytesOut ?? 0),
     };
   }
 

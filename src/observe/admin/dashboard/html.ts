@@ -80,6 +80,13 @@ export const INDEX_HTML = `<!doctype html>
       <tbody id="listener-rows"></tbody>
     </table>
   </section>
+  <section class="card" id="routes">
+    <h2>Routes <span class="meta">tried in order; the first match wins</span></h2>
+    <table class="rows">
+      <thead><tr><th>Route</th><th>Listener</th><th>Matches</th><th>Then</th></tr></thead>
+      <tbody id="route-rows"></tbody>
+    </table>
+  </section>
   <div id="pools"></div>
 </main>
 </body>

@@ -246,6 +246,7 @@ async function poll() {
     record(status, pools.pools, now);
     renderStatus(status);
     renderListeners(status.listeners);
+    renderRoutes(status.routes);
     renderPools(pools.pools);
     renderCharts(now);
     live.className = "live ok";

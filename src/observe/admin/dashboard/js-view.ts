@@ -158,4 +158,15 @@ function renderCharts(now) {
   setText(byId("rate-max"), drawPlot(byId("rate-chart"), "rate", now) + " /s");
   setText(byId("active-max"), drawPlot(byId("active-chart"), "active", now));
 }
+
+// Routes change only with a reload: rebuilt whole, values as text.
+function renderRoutes(routes) {
+  const rows = routes.map((r) => {
+    const tr = el("tr");
+    for (const [label, v] of [["Route", r.name], ["Listener", r.listener], ["Matches", r.match], ["Then", r.action]])
+      setText(cell(tr, label, ""), v);
+    return tr;
+  });
+  byId("route-rows").replaceChildren(...rows);
+}
 `;
