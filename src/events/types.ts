@@ -21,7 +21,7 @@ export interface SessionEnded {
   readonly server: string | undefined;
   readonly attempts: readonly FailedTry[];
   readonly durationMs: number;
-  /** From the session's start until the upstream was connected (undefined: never). */
+  /** From the session's start (accept) until the server's first command reached the client (undefined: none did). */
   readonly setupMs: number | undefined;
   readonly bytesIn: number;
   readonly bytesOut: number;

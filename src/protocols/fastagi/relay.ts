@@ -35,6 +35,7 @@ export class Relay {
   #stall: StallClock | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
+  #firstLineAt: number | undefined;
   #outcome: Outcome | undefined;
   #error: string | undefined;
   #clientClosed = false;
@@ -77,6 +78,11 @@ export class Relay {
   }
 
   /** Bytes written toward Asterisk. */
+  /** When the server's first command went to Asterisk (epoch ms), if it did. */
+  get firstLineAt(): number | undefined {
+    return this.#firstLineAt;
+  }
+
   get bytesOut(): number {
     return this.#bytesOut;
   }
@@ -179,6 +185,7 @@ export class Relay {
     const client = this.#client;
     if (client.destroyed || !client.writable) return;
     this.#lines.count(data);
+    this.#firstLineAt ??= Date.now();
     this.#bytesOut += data.length;
     if (!client.write(data)) {
       this.#upstream.pause();

@@ -281,7 +281,8 @@ export class FastAgiSession {
       server: leg.server,
       attempts: leg.attempts,
       durationMs: Date.now() - this.#started,
-      setupMs: leg.connectedAt === undefined ? undefined : leg.connectedAt - this.#started,
+      // Setup as Asterisk lives it: from its connect to the server's first command.
+      setupMs: relay?.firstLineAt === undefined ? undefined : relay.firstLineAt - this.#started,
       bytesIn: relay ? this.#bytesIn + relay.bytesIn : this.#bytesIn,
       bytesOut: relay ? this.#bytesOut + relay.bytesOut : this.#bytesOut,
       outcome,
