@@ -121,7 +121,8 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     if (r.setupMs !== undefined) setup.get(r.listener + SEP + r.protocol)?.observe(r.setupMs / 1000);
     for (const a of r.attempts)
       attempts.get(pool + SEP + (r.pool === undefined ? "" : a.server) + SEP + a.code)?.inc();
-    if (r.setupMs === undefined) return;
+    // A session names its server only once it connected to one.
+    if (r.server === undefined) return;
     attempts.get(pool + SEP + server + SEP + "ok")?.inc();
     if (r.attempts.length > 0 && r.pool !== undefined) failovers.get(pool)?.inc();
   };
