@@ -1,14 +1,13 @@
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
-import {
-  createServer as createTlsServer,
-  type SecureContextOptions,
-  type Server as TlsServer,
-} from "node:tls";
-import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
+import type { ListenerConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
+import { tlsOptions } from "./binding.ts";
+
+export { sameBinding } from "./binding.ts";
 
 /** What the listener needs of a session: to be told to stop, and to say when it ended. */
 export interface StreamSession {
@@ -52,31 +51,6 @@ export interface StreamListenerOptions {
    * answers FAILURE, so the dialplan sees AGISTATUS=FAILURE rather than a silent SUCCESS).
    */
   readonly refuse?: (socket: Socket) => void;
-}
-
-function tlsOptions(
-  t: TlsServerConfig,
-): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
-  return {
-    cert: t.cert,
-    key: t.key,
-    ...(t.ca ? { ca: t.ca } : {}),
-    // A CA in the config means: clients must present a certificate it signed.
-    requestCert: t.ca !== undefined,
-    rejectUnauthorized: t.ca !== undefined,
-  };
-}
-
-/** Whether two configs can share one listening socket (else the socket is handed over). */
-export function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
-  // Turning TLS or client-certificate checking on or off needs a new socket: a live
-  // setSecureContext() swaps certificates but cannot change requestCert.
-  return (
-    a.protocol === b.protocol &&
-    formatHostPort(a.listen) === formatHostPort(b.listen) &&
-    (a.tls === undefined) === (b.tls === undefined) &&
-    (a.tls?.ca === undefined) === (b.tls?.ca === undefined)
-  );
 }
 
 /**

@@ -1,0 +1,28 @@
+import type { SecureContextOptions } from "node:tls";
+import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
+import { formatHostPort } from "../core/address.ts";
+
+export function tlsOptions(
+  t: TlsServerConfig,
+): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+  return {
+    cert: t.cert,
+    key: t.key,
+    ...(t.ca ? { ca: t.ca } : {}),
+    // A CA in the config means: clients must present a certificate it signed.
+    requestCert: t.ca !== undefined,
+    rejectUnauthorized: t.ca !== undefined,
+  };
+}
+
+/** Whether two configs can share one listening socket (else the socket is handed over). */
+export function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
+  // Turning TLS or client-certificate checking on or off needs a new socket: a live
+  // setSecureContext() swaps certificates but cannot change requestCert.
+  return (
+    a.protocol === b.protocol &&
+    formatHostPort(a.listen) === formatHostPort(b.listen) &&
+    (a.tls === undefined) === (b.tls === undefined) &&
+    (a.tls?.ca === undefined) === (b.tls?.ca === undefined)
+  );
+}
