@@ -1,4 +1,4 @@
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { type Running, startCli } from "./cli.ts";
 
 /** One agent-check exchange: connect, optionally send, read until close. */
@@ -49,4 +49,22 @@ export async function untilReply(
     await new Promise((r) => setTimeout(r, 30));
   }
   throw new Error(`agent reply ${JSON.stringify(last)} never matched ${want}`);
+}
+
+/** A stand-in agent on loopback that answers every poll with `reply` and counts the polls. */
+export async function replyingAgent(
+  reply = "up ready\n",
+): Promise<{ port: number; hits: () => number; close(): Promise<void> }> {
+  let hits = 0;
+  const srv = createServer((sock) => {
+    hits++;
+    sock.on("error", () => {});
+    sock.end(reply);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (srv.address() as { port: number }).port,
+    hits: () => hits,
+    close: () => new Promise((r) => srv.close(() => r())),
+  };
 }

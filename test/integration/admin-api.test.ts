@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { connect, createServer, type Server } from "node:net";
+import { connect } from "node:net";
 import { after, test } from "node:test";
 import { AdminServer } from "../../src/observe/admin/server.ts";
 import type { AdminModel } from "../../src/observe/admin/types.ts";
+import { replyingAgent } from "../helpers/agent.ts";
 import { agiCall } from "../helpers/asterisk.ts";
 import { parsePromText, total } from "../helpers/prom-text.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
@@ -34,26 +35,10 @@ function api(p: TestProxy) {
   };
 }
 
-/** An agent that always answers `up ready`, counting its polls. */
-async function readyAgent(): Promise<{ port: number; hits: () => number; close(): Promise<void> }> {
-  let hits = 0;
-  const srv: Server = createServer((s) => {
-    hits++;
-    s.on("error", () => {});
-    s.end("up ready\n");
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (srv.address() as { port: number }).port,
-    hits: () => hits,
-    close: () => new Promise((r) => srv.close(() => r())),
-  };
-}
-
 test("status, pools and sessions follow real sessions; a drain survives a reload and an agent's up, ready lifts it", async () => {
   const a = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 500 });
   const b = await startAgiServer({ commands: ["NOOP"] });
-  const agent = await readyAgent();
+  const agent = await replyingAgent();
   cleanup.push(a.close, b.close, agent.close);
   const cfg = (extra: string) => `
 admin: { listen: 127.0.0.1:0, token_file: admin.token }

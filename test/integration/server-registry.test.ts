@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
 import { after, test } from "node:test";
+import { replyingAgent } from "../helpers/agent.ts";
 import { agiCall } from "../helpers/asterisk.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
@@ -82,26 +82,10 @@ pools:
   );
 });
 
-/** An agent that always says `up ready` (and counts its polls). */
-async function readyAgent(): Promise<{ port: number; hits: () => number; close(): Promise<void> }> {
-  let hits = 0;
-  const srv: Server = createServer((sock) => {
-    hits++;
-    sock.on("error", () => {});
-    sock.end("up ready\n");
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (srv.address() as { port: number }).port,
-    hits: () => hits,
-    close: () => new Promise((r) => srv.close(() => r())),
-  };
-}
-
 test("an operator drain survives reloads, agent polls, the removal of health checks and a pool rename, until lifted", async () => {
   const a = await startAgiServer({ commands: ["NOOP"], holdOpenMs: 400 });
   const b = await startAgiServer({ commands: ["NOOP"] });
-  const agent = await readyAgent();
+  const agent = await replyingAgent();
   cleanup.push(a.close, b.close, agent.close);
   const cfg = (pool: string, health: boolean) => `
 listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
