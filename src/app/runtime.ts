@@ -80,8 +80,7 @@ export class Runtime {
 
   get activeSessions(): number {
     let n = 0;
-    for (const l of this.#listeners.values()) n += l.sessions;
-    for (const l of this.#draining) n += l.sessions;
+    for (const l of this.allListeners()) n += l.sessions;
     return n;
   }
 
@@ -93,7 +92,7 @@ export class Runtime {
   /** The listener (current or draining) bound to the address a config names. */
   #holder(cfg: ListenerConfig): ProtocolListener | undefined {
     const want = formatHostPort(cfg.listen);
-    for (const l of [...this.#listeners.values(), ...this.#draining])
+    for (const l of this.allListeners())
       if (cfg.listen.port !== 0 && formatHostPort(l.config.listen) === want) return l;
     return undefined;
   }
@@ -178,11 +177,11 @@ export class Runtime {
   }
 
   async drain(deadline: number): Promise<void> {
-    await Promise.all([...this.#listeners.values(), ...this.#draining].map((l) => l.drain(deadline)));
+    await Promise.all([...this.allListeners()].map((l) => l.drain(deadline)));
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#listeners.values(), ...this.#draining].map((l) => l.close()));
+    await Promise.all([...this.allListeners()].map((l) => l.close()));
     for (const r of this.#gen?.routers.values() ?? []) await r.close();
   }
 }

@@ -67,7 +67,7 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
   );
   const setup = histogram(
     "trunkline_session_setup_seconds",
-    "From the accepted connection until the upstream was connected (header, routing, connect tries).",
+    "From the accepted connection until the server's first command reached the client (header, routing, connect tries).",
     ["listener", "protocol"],
     SETUP_BUCKETS,
   );

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AdminSettings } from "../../config/types.ts";
-import { formatHostPort } from "../../core/address.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { authorized, HttpError, readJson, sendError, sendJson } from "./http.ts";
 import type { AdminModel, OperatorAction } from "./types.ts";
@@ -216,8 +215,4 @@ function toAction(kind: string, body: unknown): OperatorAction {
       'give {"weight": N} with N from 0 to 256 (null lifts it)',
     );
   return { kind: "weight", weight: w };
-}
-
-export function adminUrl(a: AdminSettings): string {
-  return `http://${formatHostPort(a.listen)}`;
 }

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { AttemptPool } from "../../balance/attempt.ts";
 import type { PoolMember } from "../../balance/pool.ts";
 import type { ListenerConfig, PoolConfig, TlsClientConfig } from "../../config/types.ts";
 import type { HostPort } from "../../core/address.ts";
@@ -10,14 +11,9 @@ import type { RouteDecision } from "./router.ts";
 import type { FastAgiListenerOptions } from "./types.ts";
 
 /** What a session needs of a pool: the attempt loop's pool and its hash key. */
-export interface SessionPool {
+export interface SessionPool extends AttemptPool<PoolMember> {
   readonly name: string;
   readonly config: Pick<PoolConfig, "hashKeyOf">;
-  readonly connectTimeoutMs: number;
-  readonly totalTimeoutMs: number;
-  acquire(hashKey: string, tried: ReadonlySet<PoolMember>, now?: number): PoolMember | undefined;
-  release(server: PoolMember): void;
-  report(server: PoolMember, outcome: { ok: true } | { ok: false; reason: string }, now?: number): void;
 }
 
 /** What a session needs of the application: its listener, routing, pools, connecting. */
