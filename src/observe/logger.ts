@@ -2,6 +2,7 @@ import { isatty } from "node:tty";
 import { pino } from "pino";
 import { errorMessage } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
+import { LineSink, type LineSinkStats } from "./line-sink.ts";
 import { prettyLine } from "./pretty.ts";
 import { SyslogSink, type SyslogStats } from "./syslog.ts";
 import { type SyslogTarget, severityOf } from "./syslog-format.ts";
@@ -39,6 +40,8 @@ export interface Logger {
   reconfigure(opts: Pick<LoggerOptions, "level" | "syslog">): void;
   /** The current syslog sink's counters, if syslog is configured. */
   syslogStats(): SyslogStats | undefined;
+  /** The counters of the batched writing to a file descriptor, when that is the destination. */
+  stdoutStats(): LineSinkStats | undefined;
   /** Flushes syslog (bounded, about 1 s) and stops sending to it. Idempotent. */
   close(): Promise<void>;
 }
@@ -64,10 +67,10 @@ function sameSyslog(a: SyslogSink | undefined, b: SyslogSettings | undefined): b
 /**
  * JSON lines on stdout (pino) and, if configured, every record again to syslog.
  *
- * stdout is written synchronously (pino.destination with `sync: true`), as Node itself
- * writes stdout to pipes and files on Linux: the lines just before an exit or a crash are
- * never lost. A reader that stops reading stdout therefore stalls the process, as with
- * any program; syslog, which is remote, never can.
+ * stdout is written in batches (line-sink.ts: one write(2) per 64 KiB or 25 ms, not one per
+ * line), and whatever is queued is written synchronously at exit, so the lines just before
+ * an exit or an uncaught exception are never lost. A reader that stops reading a blocking
+ * stdout stalls the process, as with any program; syslog, which is remote, never can.
  *
  * Syslog MSG is the very same compact JSON line, so one parser serves both outputs;
  * MSGID is the record's `event` field when it has one (RFC 5424 §6.2.7: the type of
@@ -85,10 +88,11 @@ export function createLogger(opts: LoggerOptions): Logger {
     s ? new SyslogSink({ target: s.target, facility: s.facility, appName }) : undefined;
   let sink = makeSink(opts.syslog);
 
-  const out =
+  const fdSink =
     opts.destination === undefined || typeof opts.destination === "number"
-      ? stdoutDestination(opts.destination ?? 1)
-      : opts.destination;
+      ? new LineSink(opts.destination ?? 1)
+      : undefined;
+  const out: { write(line: string): unknown } = fdSink ?? (opts.destination as NodeJS.WritableStream);
 
   const pretty = opts.pretty ?? wantPretty(opts.destination);
   const colour = pretty && opts.destination === undefined && process.stdout.isTTY === true;
@@ -156,7 +160,9 @@ export function createLogger(opts: LoggerOptions): Logger {
       retire(old);
     },
     syslogStats: () => sink?.stats(),
+    stdoutStats: () => fdSink?.stats(),
     async close() {
+      fdSink?.flushSync();
       if (!closed) {
         closed = true;
         retire(sink);
@@ -172,12 +178,4 @@ function wantPretty(destination: LoggerOptions["destination"]): boolean {
   if (f === "json") return false;
   if (f === "pretty") return true;
   return (destination === undefined || destination === 1) && isatty(1);
-}
-
-function stdoutDestination(fd: number): NodeJS.WritableStream {
-  const dest = pino.destination({ fd, sync: true });
-  // pino already stops on EPIPE (the reader went away); any other write error (EBADF, EIO)
-  // would be an unhandled 'error' event, i.e. a crash, for want of a place to log it.
-  dest.on("error", () => {});
-  return dest as unknown as NodeJS.WritableStream;
 }
