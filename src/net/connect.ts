@@ -3,11 +3,8 @@ import { connect as tlsConnect } from "node:tls";
 import type { TlsClientConfig } from "../config/types.ts";
 import type { HostPort } from "../core/address.ts";
 import { ErrorCodes, TrunklineError } from "../core/errors.ts";
+import { type ReadTap, readBuffer } from "./read-tap.ts";
 
-/**
- * Opens a TCP (or TLS) connection to an upstream, bounded by `timeoutMs` including the TLS
- * handshake. Rejects with a TrunklineError whose code tells refused/timeout/TLS apart.
- */
 /** Lets a caller abandon a connect in progress without an AbortController per session. */
 export interface CancelToken {
   cancelled: boolean;
@@ -20,11 +17,19 @@ export function cancel(token: CancelToken): void {
   token.onCancel?.();
 }
 
+/**
+ * Opens a TCP (or TLS) connection to an upstream, bounded by `timeoutMs` including the TLS
+ * handshake. Rejects with a TrunklineError whose code tells refused/timeout/TLS apart.
+ * With a `tap`, what the socket reads goes to it and not to 'data' events: a plain socket
+ * reads through Node's `onread` into the shared buffer (read-tap.ts), a TLS one through
+ * 'data'.
+ */
 export function connectUpstream(
   address: HostPort,
   tls: TlsClientConfig | undefined,
   timeoutMs: number,
   token?: CancelToken,
+  tap?: ReadTap,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -42,7 +47,17 @@ export function connectUpstream(
               : { servername: address.host }),
           rejectUnauthorized: tls.verify,
         })
-      : netConnect({ host: address.host, port: address.port });
+      : tap
+        ? netConnect({
+            host: address.host,
+            port: address.port,
+            onread: { buffer: readBuffer, callback: tap.onread },
+          })
+        : netConnect({ host: address.host, port: address.port });
+    if (tls && tap)
+      sock.on("data", (chunk: Buffer) => {
+        if (!tap.deliver(chunk)) sock.pause();
+      });
     sock.allowHalfOpen = true; // the server's FIN must not end our side: Asterisk still answers it
     const done = (err?: TrunklineError) => {
       if (settled) return;

@@ -76,11 +76,23 @@ export function relayOutcome(
 }
 
 /** The error logged with `client_gone` / `upstream_gone`: why the session was unsettled, and the socket error. */
-export function goneError(
+function goneError(
   outcome: "client_gone" | "upstream_gone",
   unsettled: string | undefined,
   peerError: string | undefined,
 ): string | undefined {
   const why = outcome === "upstream_gone" ? unsettled : undefined;
   return why && peerError ? `${why} (${peerError})` : (why ?? peerError);
+}
+
+/** The error a relay's end is logged with: the one given, or for a peer gone, why and how. */
+export function relayError(
+  outcome: Outcome,
+  given: string | undefined,
+  unsettled: string | undefined,
+  peerError: string | undefined,
+): string | undefined {
+  return outcome === "client_gone" || outcome === "upstream_gone"
+    ? goneError(outcome, unsettled, peerError)
+    : given;
 }

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
+import type { ReadTap } from "../../net/read-tap.ts";
 import { type AsteriskLines, LINE_TOO_LONG, MAX_UPSTREAM_LINE, UpstreamLines, unsettled } from "./lines.ts";
-import { goneError, type Outcome, peerGone, relayOutcome } from "./outcomes.ts";
+import { type Outcome, peerGone, relayError, relayOutcome } from "./outcomes.ts";
 import { type Side, StallClock } from "./stall.ts";
 import type { FastAgiListenerOptions } from "./types.ts";
 
@@ -23,6 +24,11 @@ export type RelayEnd = (outcome: Outcome, error: string | undefined) => void;
  * TCP proxy: after a FIN or a reset by LINGER_MS, after Asterisk's HANGUP by hangup_grace,
  * and bytes a peer does not take by stall_timeout. A quiet session (Asterisk playing a long
  * prompt) holds no bytes and is never ended by a timer.
+ *
+ * The hot path does no more than a TCP relay must: the session hands it Asterisk's socket
+ * events (one listener each per session), the server's bytes come through a ReadTap (Node's
+ * `onread`), 'drain' is listened to only while a write waits, one timer runs in the normal
+ * end, and a server whose FIN came is closed, not shut down, when Asterisk's FIN follows.
  */
 export class Relay {
   readonly #client: Socket;
@@ -40,6 +46,8 @@ export class Relay {
   #error: string | undefined;
   #clientClosed = false;
   #upstreamClosed = false;
+  /** The server's FIN came. */
+  #upstreamEnded = false;
   /** Which side closed or reset first. */
   #firstGone: "client" | "upstream" | undefined;
   /** Set at the upstream's close when a command had no reply (and Asterisk said no HANGUP). */
@@ -77,69 +85,59 @@ export class Relay {
     return this.#bytesIn;
   }
 
-  /** Bytes written toward Asterisk. */
   /** When the server's first command went to Asterisk (epoch ms), if it did. */
   get firstLineAt(): number | undefined {
     return this.#firstLineAt;
   }
 
+  /** Bytes written toward Asterisk. */
   get bytesOut(): number {
     return this.#bytesOut;
   }
 
-  start(): void {
-    const client = this.#client;
+  /** Starts relaying; `tap` brings the server's bytes. */
+  start(tap: ReadTap): void {
     const upstream = this.#upstream;
-    client.on("data", (chunk: Buffer) => {
-      this.#bytesIn += chunk.length;
-      if (this.#asterisk.scan(chunk)) this.#startGrace();
-      // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
-      if (upstream.destroyed || !upstream.writable) return;
-      if (!upstream.write(chunk)) {
-        client.pause();
-        this.#held("upstream");
-      }
-    });
-    upstream.on("drain", () => {
-      this.#stall?.drained("upstream");
-      client.resume();
-    });
-    client.on("drain", () => {
-      this.#stall?.drained("client");
-      upstream.resume();
-    });
-    client.on("end", () => {
-      this.#firstGone ??= "client";
-      if (!upstream.destroyed && upstream.writable) {
-        upstream.end();
-        if (upstream.writableLength > 0) this.#held("upstream");
-      }
-      this.#linger();
-    });
-    upstream.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
-    upstream.on("end", () => {
-      this.#firstGone ??= "upstream";
-      // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
-      // a line cut by EOF as a command.
-      const tail = this.#lines.takeTail();
-      if (!client.destroyed && client.writable) {
-        if (tail) {
-          this.#lines.count(tail);
-          this.#bytesOut += tail.length;
-          client.end(tail);
-        } else client.end();
-        if (client.writableLength > 0) this.#held("client");
-      }
-      this.#linger();
-    });
+    upstream.on("end", () => this.#upstreamEnd());
     upstream.on("error", (err) => {
       this.#firstGone ??= "upstream";
       this.#peerError ??= `server: ${err.message}`;
       if (!peerGone(err)) this.#outcome ??= "upstream_error";
     });
     upstream.on("close", () => this.#upstreamClose());
+    tap.attach((chunk) => this.#fromUpstream(chunk), upstream);
     if (this.#asterisk.hangupSeen) this.#startGrace();
-    client.resume();
+    this.#client.resume();
+  }
+
+  /** Bytes from Asterisk (the session's 'data' listener hands them on). */
+  fromClient(chunk: Buffer): void {
+    this.#bytesIn += chunk.length;
+    if (this.#asterisk.scan(chunk) && !this.#upstreamEnded) this.#startGrace();
+    const upstream = this.#upstream;
+    // Once the server is gone, what Asterisk still sends (its final HANGUP) goes nowhere.
+    if (upstream.destroyed || !upstream.writable) return;
+    if (!upstream.write(chunk)) {
+      this.#client.pause();
+      this.#clock()?.wait("upstream");
+    }
+  }
+
+  /** Asterisk's FIN. */
+  clientEnd(): void {
+    this.#firstGone ??= "client";
+    const upstream = this.#upstream;
+    if (!upstream.destroyed && upstream.writable) {
+      // The server's FIN came and it has all we wrote: closing sends our FIN, without the
+      // shutdown(2) and its extra trip through the event loop that end() would cost.
+      if (this.#upstreamEnded && upstream.writableLength === 0) {
+        upstream.destroy();
+        return;
+      }
+      upstream.end();
+      if (upstream.writableLength > 0) this.#held("upstream");
+    }
+    this.#linger();
   }
 
   /** Asterisk's socket failed: a reset means Asterisk left; any other fault (TLS) is an error of its own. */
@@ -189,8 +187,27 @@ export class Relay {
     this.#bytesOut += data.length;
     if (!client.write(data)) {
       this.#upstream.pause();
-      this.#held("client");
+      this.#clock()?.wait("client");
     }
+  }
+
+  /** The server's FIN: Asterisk gets it once what is pending toward it is written. */
+  #upstreamEnd(): void {
+    this.#upstreamEnded = true;
+    this.#firstGone ??= "upstream";
+    // What is left of a last unterminated line still belongs to Asterisk: res_agi.c runs
+    // a line cut by EOF as a command.
+    const client = this.#client;
+    const tail = this.#lines.takeTail();
+    if (!client.destroyed && client.writable) {
+      if (tail) {
+        this.#lines.count(tail);
+        this.#bytesOut += tail.length;
+        client.end(tail);
+      } else client.end();
+      if (client.writableLength > 0) this.#held("client");
+    }
+    this.#linger();
   }
 
   #upstreamClose(): void {
@@ -215,7 +232,12 @@ export class Relay {
 
   /** `side`'s socket holds bytes it has not taken (a write was refused, or an end waits behind them). */
   #held(side: Side): void {
-    if (this.#stopped) return;
+    this.#clock()?.held(side);
+  }
+
+  /** stall_timeout's clock, made the first time bytes are held; none once the relay stopped. */
+  #clock(): StallClock | undefined {
+    if (this.#stopped) return undefined;
     if (!this.#stall) {
       const ms = this.#bounds.stallTimeoutMs;
       this.#stall = new StallClock(this.#client, this.#upstream, ms, (which, left) =>
@@ -225,10 +247,11 @@ export class Relay {
         ),
       );
     }
-    this.#stall.held(side);
+    return this.#stall;
   }
 
   #startGrace(): void {
+    if (this.#graceTimer) return;
     const ms = this.#bounds.hangupGraceMs;
     this.#graceTimer = setTimeout(
       () => this.#cut("hangup_grace_expired", `upstream still open ${ms}ms after Asterisk's HANGUP`),
@@ -263,11 +286,7 @@ export class Relay {
         this.#asterisk.hangupSeen,
         this.#unsettled,
       );
-      const error =
-        outcome === "client_gone" || outcome === "upstream_gone"
-          ? goneError(outcome, this.#unsettled, this.#peerError)
-          : this.#error;
-      this.#end(outcome, error);
+      this.#end(outcome, relayError(outcome, this.#error, this.#unsettled, this.#peerError));
       return;
     }
     // Asterisk is gone: nothing more can reach it. The server gets what is pending and the

@@ -6,6 +6,7 @@ import type { HostPort } from "../../core/address.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
 import type { CancelToken } from "../../net/connect.ts";
+import type { ReadTap } from "../../net/read-tap.ts";
 import type { AgiRequest } from "./request.ts";
 import type { RouteDecision } from "./router.ts";
 import type { FastAgiListenerOptions } from "./types.ts";
@@ -28,5 +29,6 @@ export interface SessionEnv {
     tls: TlsClientConfig | undefined,
     timeoutMs: number,
     token: CancelToken,
+    tap: ReadTap,
   ): Promise<Socket>;
 }

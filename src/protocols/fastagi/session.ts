@@ -45,6 +45,8 @@ export class FastAgiSession {
   /** After a FAILURE answer, the bound on Asterisk's close. */
   #rejectTimer: NodeJS.Timeout | undefined;
   #clientClosed = false;
+  /** What Asterisk's bytes are, until the relay takes them: header, held while routing, or ignored. */
+  #phase: "header" | "routing" | "done" = "header";
   /** Set where the outcome alone does not tell the code (which header limit, which route error). */
   #errorCode: ErrorCode | undefined;
 
@@ -65,39 +67,26 @@ export class FastAgiSession {
         listener: this.#env.listener.name,
         client: this.#peer,
       });
-    const headerTimer = setTimeout(() => {
+    this.#headerTimer = setTimeout(() => {
       // Too late is too late: the rest of a header arriving after FAILURE is not routed.
-      client.removeListener("data", onData);
+      this.#phase = "done";
       const ms = this.#env.options.headerTimeoutMs;
       this.#reject("header_timeout", `no complete header within ${ms}ms (${reader.received} bytes received)`);
     }, this.#env.options.headerTimeoutMs);
-    this.#headerTimer = headerTimer;
-    const onData = (chunk: Buffer) => {
+    // One listener per event for the whole session; what a chunk means depends on the phase.
+    client.on("data", (chunk: Buffer) => {
+      const relay = this.#relay;
+      if (relay) return relay.fromClient(chunk);
       this.#bytesIn += chunk.length;
-      const r = reader.push(chunk);
-      if ("error" in r) {
-        client.removeListener("data", onData);
-        clearTimeout(headerTimer);
-        this.#reject(
-          "bad_header",
-          r.error.message,
-          r.error.code === "invalid" ? ErrorCodes.HEADER_INVALID : ErrorCodes.HEADER_TOO_LONG,
-        );
-        return;
-      }
-      if (!r.done) return;
-      client.removeListener("data", onData);
-      clearTimeout(headerTimer);
-      this.#conn.established();
-      if (r.rest.length > 0) this.#hold(r.rest);
-      void this.#route_(r.header);
-    };
-    client.on("data", onData);
+      if (this.#phase === "routing") return this.#hold(chunk);
+      if (this.#phase === "header") this.#header(reader, chunk);
+    });
     client.on("error", (err) => this.#clientGone("client_error", err));
     client.on("end", () => {
       // The listener keeps sockets half-open (a FIN from the server must not end Asterisk's
       // side). Before the relay runs, Asterisk closing its side means it is gone: close ours.
-      if (!this.#relay) client.destroy();
+      if (this.#relay) this.#relay.clientEnd();
+      else client.destroy();
     });
     client.on("close", () => {
       this.#clientClosed = true;
@@ -106,6 +95,27 @@ export class FastAgiSession {
         this.#finish(this.#outcome ?? "client_gone", this.#error);
       } else this.#relay.clientClosed();
     });
+  }
+
+  /** The header's bytes: once it is whole, routing starts and later bytes are held. */
+  #header(reader: HeaderReader, chunk: Buffer): void {
+    const r = reader.push(chunk);
+    if ("error" in r) {
+      this.#phase = "done";
+      clearTimeout(this.#headerTimer);
+      this.#reject(
+        "bad_header",
+        r.error.message,
+        r.error.code === "invalid" ? ErrorCodes.HEADER_INVALID : ErrorCodes.HEADER_TOO_LONG,
+      );
+      return;
+    }
+    if (!r.done) return;
+    this.#phase = "routing";
+    clearTimeout(this.#headerTimer);
+    this.#conn.established();
+    if (r.rest.length > 0) this.#hold(r.rest);
+    void this.#route_(r.header);
   }
 
   /** Bytes from Asterisk that arrive before the upstream is ready (an early HANGUP) are kept. */
@@ -129,6 +139,7 @@ export class FastAgiSession {
 
   /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes: nothing could serve it. */
   #reject(outcome: Outcome, message: string, code?: ErrorCode): void {
+    this.#phase = "done";
     this.#errorCode = code;
     this.#outcome = outcome;
     this.#error = message;
@@ -160,12 +171,6 @@ export class FastAgiSession {
       query: parts.query,
       vars: header.vars,
     };
-    // Keep reading what Asterisk sends while we route and connect.
-    const onEarly = (chunk: Buffer) => {
-      this.#bytesIn += chunk.length;
-      this.#hold(chunk);
-    };
-    this.#client.on("data", onEarly);
     let decision: RouteDecision;
     try {
       decision = await this.#env.decide(request);
@@ -191,7 +196,7 @@ export class FastAgiSession {
       decision.kind === "pool"
         ? await this.#leg.viaPool(decision.pool, final)
         : await this.#leg.viaTarget(decision.target);
-    this.#client.removeListener("data", onEarly);
+    this.#phase = "done";
     if (!upstream) {
       if (this.#left()) return;
       return this.#reject(
@@ -228,7 +233,7 @@ export class FastAgiSession {
       this.#error,
     );
     this.#relay = relay;
-    relay.start();
+    relay.start(this.#leg.tap);
   }
 
   /** What it is doing now, for the admin API (the relay counts its own bytes). */

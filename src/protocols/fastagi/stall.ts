@@ -22,6 +22,8 @@ export class StallClock {
   };
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Listening for that side's 'drain'. */
+  #waiting = { client: false, upstream: false };
 
   constructor(client: Socket, upstream: Socket, ms: number, onStall: (side: Side, left: number) => void) {
     this.#client = client;
@@ -40,9 +42,21 @@ export class StallClock {
     if (!this.#timer && !this.#stopped) this.#timer = setTimeout(() => this.#check(), this.#ms);
   }
 
-  /** `side`'s socket took all it held ('drain'). */
-  drained(side: Side): void {
-    this.#sides[side].since = 0;
+  /**
+   * A write to `side` was refused and the other side's reading paused: its 'drain' resumes
+   * that reading. Listened to only while a write waits (most sessions never have one).
+   */
+  wait(side: Side): void {
+    this.held(side);
+    if (this.#waiting[side]) return;
+    this.#waiting[side] = true;
+    const sock = side === "client" ? this.#client : this.#upstream;
+    const other = side === "client" ? this.#upstream : this.#client;
+    sock.once("drain", () => {
+      this.#waiting[side] = false;
+      this.#sides[side].since = 0;
+      other.resume();
+    });
   }
 
   stop(): void {

@@ -4,6 +4,7 @@ import type { PoolMember } from "../../balance/pool.ts";
 import { ErrorCodes, errorCode, errorMessage } from "../../core/errors.ts";
 import type { FailedTry } from "../../events/types.ts";
 import type { CancelToken } from "../../net/connect.ts";
+import { ReadTap } from "../../net/read-tap.ts";
 import type { AgiRequest } from "./request.ts";
 import type { SessionEnv, SessionPool } from "./session-env.ts";
 import type { RouteTarget } from "./types.ts";
@@ -24,6 +25,8 @@ type UpstreamEnv = Pick<SessionEnv, "listener" | "events" | "pool" | "connect">;
 export class UpstreamLeg {
   readonly #env: UpstreamEnv;
   readonly #cancel: CancelToken;
+  /** Where the connected socket's reads go (the relay's, once it runs). */
+  readonly tap = new ReadTap();
   #pool: SessionPool | undefined;
   #member: PoolMember | undefined;
   #poolName: string | undefined;
@@ -68,7 +71,8 @@ export class UpstreamLeg {
     const env = this.#env;
     const r = await attempt<PoolMember, Socket>(pool, pool.config.hashKeyOf(final.vars), {
       what: "connect",
-      tryOne: (m, timeoutMs) => env.connect(m.config.address, m.config.tls, timeoutMs, this.#cancel),
+      tryOne: (m, timeoutMs) =>
+        env.connect(m.config.address, m.config.tls, timeoutMs, this.#cancel, this.tap),
       discard: (sock) => sock.destroy(),
       cancelled: () => this.#cancel.cancelled || this.#ended,
       name: (m) => m.key,
@@ -99,6 +103,7 @@ export class UpstreamLeg {
         target.tls,
         TARGET_CONNECT_TIMEOUT_MS,
         this.#cancel,
+        this.tap,
       );
       if (this.#ended) {
         sock.destroy();
