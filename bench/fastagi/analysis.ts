@@ -98,8 +98,10 @@ export function ratios(
     put("system/session Trunkline / relay", c, ratio(t?.system_ms_per_session, rl?.system_ms_per_session));
     put("RTT p50 Trunkline / direct", c, ratio(t?.rtt_p50_ms, d?.rtt_p50_ms));
     put("RTT p50 Trunkline / HAProxy", c, ratio(t?.rtt_p50_ms, h?.rtt_p50_ms));
-    put("syscalls/session Trunkline / HAProxy", c, ratio(calls("trunkline"), calls("haproxy")));
-    put("syscalls/session Trunkline / relay", c, ratio(calls("trunkline"), calls("relay")));
+    if (straces.length) {
+      put("syscalls/session Trunkline / HAProxy", c, ratio(calls("trunkline"), calls("haproxy")));
+      put("syscalls/session Trunkline / relay", c, ratio(calls("trunkline"), calls("relay")));
+    }
     if (ab) put(ab.label, c, ratio(s(ab.a)?.cpu_ms_per_session, s(ab.b)?.cpu_ms_per_session));
   }
   return out;
