@@ -4,7 +4,7 @@
 //
 // Load mode (default):
 //   node bench/fastagi/loadgen.mjs --ports P[,P2…] [--host H] [--concurrency 32] [--seconds 6]
-//                                  [--warmup 1] [--commands 3]
+//                                  [--warmup 1] [--commands 3] [--wait-start]
 // Each of `concurrency` workers loops one session after another, written as Asterisk 23.4.1
 // writes it (res_agi.c, measured): Nagle left on (no TCP_NODELAY), the header captured from
 // Asterisk (test/fixtures/agi/asterisk-23.4.1-originate-query.raw) written one `name: value`
@@ -15,14 +15,16 @@
 // closed without error. With several ports, sessions alternate between them. Prints JSON
 // lines on stdout: {"event":"measure"} when the warm-up ends and the measured window starts,
 // {"event":"end"} when it ends (the orchestrator samples the target's CPU on these two), then
-// {"event":"result",…} with the figures of the window.
+// {"event":"result",…} with the figures of the window. With --wait-start it prints
+// {"event":"warm"} when the warm-up ends and opens the window only on `start` on stdin (so
+// the orchestrator can attach strace first); it exits if stdin closes before that.
 //
 // Hold mode:
 //   node bench/fastagi/loadgen.mjs --ports P --hold 5000 [--concurrency 200]
-// Opens `hold` sessions (at most `concurrency` connecting at a time), writes the header on
-// each (in one write: only the memory of the held session matters here) and keeps them open
-// and silent. Prints {"event":"held",…} once all are open; on `release` on stdin (or stdin
-// closing) it closes them all and prints {"event":"released"}.
+// (hold.mjs) Opens `hold` sessions (at most `concurrency` connecting at a time), writes the
+// header on each (in one write: only the memory of the held session matters here) and keeps
+// them open and silent. Prints {"event":"held",…} once all are open; on `release` on stdin
+// (or stdin closing) it closes them all and prints {"event":"released"}.
 //
 // Round trip of one command = from writing the reply to command k until command k+1 arrives
 // (what Asterisk waits between two commands: the proxy both ways plus the server). "setup" =
@@ -57,9 +59,22 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { host: "127.0.0.1", ports: [], concurrency: 32, seconds: 6, warmup: 1, hold: 0, commands: 3 };
+  const o = {
+    host: "127.0.0.1",
+    ports: [],
+    concurrency: 32,
+    seconds: 6,
+    warmup: 1,
+    hold: 0,
+    commands: 3,
+    waitStart: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === "--wait-start") {
+      o.waitStart = true;
+      continue;
+    }
     const v = argv[i + 1];
     if (v === undefined) fail(`${a} needs a value`);
     i++;
@@ -215,73 +230,26 @@ function runLoad() {
   };
 
   for (let i = 0; i < opts.concurrency; i++) session();
-  if (opts.warmup > 0) setTimeout(start, opts.warmup * 1000);
-  else start();
+  // With --wait-start the window opens on `start` (stdin) after the warm-up, not by itself.
+  const warm = () => {
+    if (!opts.waitStart) return start();
+    let started = false;
+    const rl = createInterface({ input: process.stdin });
+    rl.on("line", (line) => {
+      if (line.trim() !== "start" || started) return;
+      started = true;
+      start();
+    });
+    rl.on("close", () => {
+      if (!started) process.exit(3);
+    });
+    emit({ event: "warm" });
+  };
+  if (opts.warmup > 0) setTimeout(warm, opts.warmup * 1000);
+  else warm();
 }
 
-function runHold() {
-  const socks = new Set();
-  let opened = 0;
-  let started = 0;
-  const errors = {};
-  let done = false;
-  const t0 = performance.now();
-
-  const check = () => {
-    if (done || opened + Object.values(errors).reduce((a, b) => a + b, 0) < opts.hold) return;
-    done = true;
-    emit({
-      event: "held",
-      held: socks.size,
-      errors: Object.values(errors).reduce((a, b) => a + b, 0),
-      error_kinds: errors,
-      seconds: Math.round(performance.now() - t0) / 1000,
-    });
-  };
-
-  const open = () => {
-    if (started >= opts.hold) return;
-    started++;
-    const sock = connect({ host: opts.host, port: opts.ports[started % opts.ports.length], noDelay: true });
-    let connected = false;
-    sock.on("connect", () => {
-      connected = true;
-      socks.add(sock);
-      sock.write(HEADER, () => {
-        opened++;
-        check();
-        open();
-      });
-    });
-    sock.on("data", (chunk) => {
-      // An idle session gets nothing; a FAILURE means the proxy did not hold it.
-      if (chunk[0] === 0x46) errors.FAILURE = (errors.FAILURE ?? 0) + 1;
-    });
-    sock.on("error", (err) => {
-      if (!connected) {
-        errors[err.code ?? "error"] = (errors[err.code ?? "error"] ?? 0) + 1;
-        check();
-        open();
-      }
-    });
-    sock.on("close", () => socks.delete(sock));
-  };
-
-  const release = () => {
-    for (const s of socks) s.destroy();
-    emit({ event: "released" });
-    process.exit(0);
-  };
-
-  for (let i = 0; i < Math.min(opts.concurrency, opts.hold); i++) open();
-  const rl = createInterface({ input: process.stdin });
-  rl.on("line", (line) => {
-    const cmd = line.trim();
-    if (cmd === "release") release();
-    else if (cmd === "stats") emit({ event: "stats", open: socks.size, opened, errors });
-  });
-  rl.on("close", release);
-}
-
-if (opts.hold > 0) runHold();
-else runLoad();
+if (opts.hold > 0) {
+  const { runHold } = await import("./hold.mjs");
+  runHold(opts, HEADER, emit);
+} else runLoad();

@@ -72,13 +72,17 @@ export interface LoadgenResult {
   unfinished_at_exit?: number;
 }
 
-/** Starts a load generator; `seconds` measured after `warmup`. */
+/**
+ * Starts a load generator; `seconds` measured after `warmup` (with `waitStart`, after the
+ * warm-up and a `start` sent to its stdin).
+ */
 export function startLoadgen(
   target: Target,
   commands: number,
   s: { concurrency: number; seconds: number; warmup: number },
+  waitStart = false,
 ): Child {
-  return launch(`loadgen→${target.name}`, process.execPath, [
+  const args = [
     join(HERE, "loadgen.mjs"),
     "--ports",
     target.ports.join(","),
@@ -90,7 +94,9 @@ export function startLoadgen(
     String(s.warmup),
     "--commands",
     String(commands),
-  ]);
+  ];
+  if (waitStart) args.push("--wait-start");
+  return launch(`loadgen→${target.name}`, process.execPath, args, { stdin: waitStart });
 }
 
 /** How long a load generator may take: its run, its drain (3 s) and a margin. */

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { launch } from "../lib/children.ts";
 import { round } from "../lib/stats.ts";
+import { waitUntil } from "../lib/wait.ts";
 import { type LoadgenResult, loadgenTimeoutMs, startLoadgen } from "./measure.ts";
 import type { Target } from "./targets.ts";
 
@@ -91,9 +92,9 @@ function group(rows: SyscallRow[], sessions: number): Record<string, number> {
 }
 
 /**
- * One window: the load generator warms up for `warmup` s, strace attaches at its "measure"
- * mark and is stopped with SIGINT at its "end" mark (so attach and detach cost a few ms at
- * either end of the window); the calls are divided by the sessions of the window.
+ * One window: the load generator warms up for `warmup` s, strace attaches, and once it says
+ * so (all threads seized) the load generator opens its window; strace is stopped with
+ * SIGINT at the window's end. The calls are divided by the sessions of the window.
  */
 export async function straceWindow(
   target: Target,
@@ -104,13 +105,25 @@ export async function straceWindow(
   const proxy = target.proxy;
   if (!proxy) throw new Error(`${target.name}: strace needs a proxy process`);
   const out = join(dir, `strace-${target.name}-${commands}.txt`);
-  const lg = startLoadgen(target, commands, s);
-  await lg.waitFor("measure", loadgenTimeoutMs(s));
+  const lg = startLoadgen(target, commands, s, true);
+  await lg.waitFor("warm", loadgenTimeoutMs(s));
   const st = launch(`strace→${target.name}`, STRACE, ["-c", "-f", "-p", String(proxy.pid), "-o", out], {
     logFile: join(dir, `strace-${target.name}-${commands}.stdout`),
   });
+  let attachError: string | undefined;
+  await waitUntil(
+    "strace to attach",
+    () => {
+      if (st.exited !== null) throw new Error(`strace exited (${st.exited}) before attaching`);
+      return /attached/.test(st.tail());
+    },
+    10_000,
+    5,
+  ).catch((err: Error) => {
+    attachError = `${err.message}: ${st.tail() || "no output"}`;
+  });
+  lg.send("start");
   await lg.waitFor("end", loadgenTimeoutMs(s));
-  const early = st.exited;
   await st.stop(10_000, "SIGINT");
   const r = (await lg.waitFor("result", loadgenTimeoutMs(s))) as unknown as LoadgenResult;
   const base = {
@@ -127,11 +140,12 @@ export async function straceWindow(
     // no summary written: said below
   }
   const parsed = parseStraceSummary(text);
-  if (!parsed || r.sessions === 0) {
+  if (attachError || !parsed || r.sessions === 0) {
     const why =
-      r.sessions === 0
+      attachError ??
+      (r.sessions === 0
         ? "no session completed in the window"
-        : `strace gave no summary${early !== null ? ` (it exited early: ${early})` : ""}: ${st.tail() || "no output"}`;
+        : `strace gave no summary: ${st.tail() || "no output"}`);
     return { ...base, calls_per_session: null, groups: null, syscalls: [], error: why };
   }
   return {
