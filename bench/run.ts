@@ -6,10 +6,13 @@ import { fileURLToPath } from "node:url";
 const USAGE = `usage: npm run bench -- <protocol>
 
 protocols:
-  fastagi   short FastAGI sessions: direct vs Trunkline vs HAProxy, and idle-session memory
-            (env: BENCH_SECONDS, default 8; BENCH_CONCURRENCY, default 32;
-             A/B rounds: BENCH_BASELINE=other/dist/cli/main.js or BENCH_METRICS_AB=1,
-             BENCH_AB_ROUNDS, default 3; see bench/README.md)
+  fastagi   short FastAGI sessions played as Asterisk: direct vs bare Node relay vs Trunkline
+            vs HAProxy in rounds, 3 and 2 commands per session, syscalls per session under
+            strace, and idle-session memory
+            (env: BENCH_SECONDS, default 6; BENCH_CONCURRENCY, default 32; BENCH_ROUNDS,
+             default 3; BENCH_LOG_LEVEL, Trunkline's log level, default its own (info);
+             BENCH_STRACE=0 skips strace; A/B rounds: BENCH_BASELINE=other/dist/cli/main.js
+             or BENCH_METRICS_AB=1, BENCH_AB_ROUNDS, default 3; see bench/README.md)
 `;
 
 const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {

@@ -3,35 +3,53 @@
 // in its own process, so that its CPU is measured apart from the target's.
 //
 // Load mode (default):
-//   node bench/fastagi/loadgen.mjs --ports P[,P2…] [--host H] [--concurrency 32] [--seconds 8] [--warmup 1]
-// Each of `concurrency` workers loops: connect, write a real Asterisk header (captured bytes
-// from Asterisk 23.4.1), answer every command line with `200 result=0`, and count a session
-// when the server closes after 3 commands. With several ports, sessions alternate between
-// them. Prints JSON lines on stdout: {"event":"measure"} when the warm-up ends and the
-// measured window starts, {"event":"end"} when it ends (the orchestrator samples the target's
-// CPU on these two), then {"event":"result",…} with the figures of the window.
+//   node bench/fastagi/loadgen.mjs --ports P[,P2…] [--host H] [--concurrency 32] [--seconds 6]
+//                                  [--warmup 1] [--commands 3] [--wait-start]
+// Each of `concurrency` workers loops one session after another, written as Asterisk 23.4.1
+// writes it (res_agi.c, measured): Nagle left on (no TCP_NODELAY), the header captured from
+// Asterisk (test/fixtures/agi/asterisk-23.4.1-originate-query.raw) written one `name: value`
+// line per write, then the blank line as a write of its own; each command answered with
+// `200 result=0` in a write of its own; and when the server's FIN arrives, one more write,
+// `HANGUP`, then its own FIN (the socket is half-open: it writes after the server closed).
+// A session counts when the server sent exactly `commands` commands and the connection then
+// closed without error. With several ports, sessions alternate between them. Prints JSON
+// lines on stdout: {"event":"measure"} when the warm-up ends and the measured window starts,
+// {"event":"end"} when it ends (the orchestrator samples the target's CPU on these two), then
+// {"event":"result",…} with the figures of the window. With --wait-start it prints
+// {"event":"warm"} when the warm-up ends and opens the window only on `start` on stdin (so
+// the orchestrator can attach strace first); it exits if stdin closes before that.
 //
 // Hold mode:
 //   node bench/fastagi/loadgen.mjs --ports P --hold 5000 [--concurrency 200]
-// Opens `hold` sessions (at most `concurrency` connecting at a time), writes the header on
-// each and keeps them open and silent. Prints {"event":"held",…} once all are open; on
-// `release` on stdin (or stdin closing) it closes them all and prints {"event":"released"}.
+// (hold.mjs) Opens `hold` sessions (at most `concurrency` connecting at a time), writes the
+// header on each (in one write: only the memory of the held session matters here) and keeps
+// them open and silent. Prints {"event":"held",…} once all are open; on `release` on stdin
+// (or stdin closing) it closes them all and prints {"event":"released"}.
 //
 // Round trip of one command = from writing the reply to command k until command k+1 arrives
 // (what Asterisk waits between two commands: the proxy both ways plus the server). "setup" =
-// from writing the header until the first command arrives (includes the proxy's upstream
-// connect).
+// from opening the connection (connect, then the header line by line) until the first
+// command arrives (includes the proxy's upstream connect).
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
+import { Histogram } from "../lib/histogram.mjs";
 
 const HEADER = readFileSync(
   new URL("../../test/fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url),
 );
+/** The header as Asterisk writes it: one line per write, the blank line last, on its own. */
+const HEADER_LINES = [];
+for (let at = 0; at < HEADER.length; ) {
+  const nl = HEADER.indexOf(0x0a, at);
+  const end = nl === -1 ? HEADER.length : nl + 1;
+  HEADER_LINES.push(HEADER.subarray(at, end));
+  at = end;
+}
 const REPLY = Buffer.from("200 result=0\n");
+const HANGUP = Buffer.from("HANGUP\n");
 const NL = 0x0a;
-const COMMANDS_PER_SESSION = 3;
 const SESSION_IDLE_TIMEOUT_MS = 10_000;
 const DRAIN_MS = 3_000;
 
@@ -41,9 +59,22 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { host: "127.0.0.1", ports: [], concurrency: 32, seconds: 8, warmup: 1, hold: 0 };
+  const o = {
+    host: "127.0.0.1",
+    ports: [],
+    concurrency: 32,
+    seconds: 6,
+    warmup: 1,
+    hold: 0,
+    commands: 3,
+    waitStart: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === "--wait-start") {
+      o.waitStart = true;
+      continue;
+    }
     const v = argv[i + 1];
     if (v === undefined) fail(`${a} needs a value`);
     i++;
@@ -53,6 +84,7 @@ function parseArgs(argv) {
     else if (a === "--seconds") o.seconds = Number(v);
     else if (a === "--warmup") o.warmup = Number(v);
     else if (a === "--hold") o.hold = Number(v);
+    else if (a === "--commands") o.commands = Number(v);
     else fail(`unknown argument ${a}`);
   }
   if (o.ports.length === 0 || o.ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
@@ -63,62 +95,8 @@ function parseArgs(argv) {
   if (!(o.seconds > 0 && o.seconds <= 600)) fail("--seconds must be in (0, 600]");
   if (!(o.warmup >= 0 && o.warmup <= 60)) fail("--warmup must be in [0, 60]");
   if (!Number.isInteger(o.hold) || o.hold < 0 || o.hold > 60_000) fail("--hold 0..60000");
+  if (!Number.isInteger(o.commands) || o.commands < 1 || o.commands > 10) fail("--commands 1..10");
   return o;
-}
-
-/**
- * Log-linear histogram of integer microseconds: exact below 1024 µs, then 512 sub-buckets
- * per power of two (under 0.2 % error), like HdrHistogram with 3 significant digits.
- */
-class Histogram {
-  constructor() {
-    this.counts = new Uint32Array(1024 + 32 * 512);
-    this.total = 0;
-    this.sum = 0;
-    this.max = 0;
-  }
-  record(us) {
-    const v = us < 0 ? 0 : Math.round(us);
-    let idx;
-    if (v < 1024) idx = v;
-    else {
-      const e = 31 - Math.clz32(v) - 9;
-      idx = 1024 + (e - 1) * 512 + ((v >>> e) - 512);
-    }
-    if (idx >= this.counts.length) idx = this.counts.length - 1;
-    this.counts[idx]++;
-    this.total++;
-    this.sum += v;
-    if (v > this.max) this.max = v;
-  }
-  /** Midpoint of the bucket holding quantile q, in µs. */
-  quantile(q) {
-    if (this.total === 0) return null;
-    const rank = Math.max(1, Math.ceil(q * this.total));
-    let seen = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      seen += this.counts[i];
-      if (seen >= rank) {
-        if (i < 1024) return i;
-        const k = i - 1024;
-        const e = Math.floor(k / 512) + 1;
-        const m = (k % 512) + 512;
-        return Math.min(this.max, (m + 0.5) * 2 ** e);
-      }
-    }
-    return this.max;
-  }
-  summary() {
-    const ms = (us) => (us === null ? null : Math.round(us) / 1000);
-    return {
-      count: this.total,
-      p50_ms: ms(this.quantile(0.5)),
-      p90_ms: ms(this.quantile(0.9)),
-      p99_ms: ms(this.quantile(0.99)),
-      max_ms: ms(this.total ? this.max : null),
-      mean_ms: this.total ? Math.round(this.sum / this.total) / 1000 : null,
-    };
-  }
 }
 
 function emit(obj) {
@@ -153,9 +131,14 @@ function runLoad() {
     let failed = null;
     let lineStart = true;
     let firstByte = 0;
-    const sock = connect({ host: opts.host, port, noDelay: true });
+    // As Asterisk: no TCP_NODELAY (Nagle on), and writing on after the server's FIN.
+    const sock = connect({ host: opts.host, port, allowHalfOpen: true });
     let tSent = performance.now();
-    sock.write(HEADER);
+    sock.on("connect", () => {
+      sock.setNoDelay(false);
+      // One write() per header line, the blank line last (ast_agi_send per line, res_agi.c).
+      for (const line of HEADER_LINES) sock.write(line);
+    });
     sock.setTimeout(SESSION_IDLE_TIMEOUT_MS, () => {
       failed ??= "timeout";
       sock.destroy();
@@ -181,13 +164,19 @@ function runLoad() {
         sock.write(REPLY);
       }
     });
+    // The server closed its side: Asterisk writes HANGUP once more, then closes (res_agi.c).
+    sock.on("end", () => {
+      if (sock.destroyed || sock.writableEnded) return;
+      sock.write(HANGUP);
+      sock.end();
+    });
     sock.on("error", (err) => {
       failed ??= err.code ?? "error";
     });
     sock.on("close", () => {
       inFlight--;
       if (failed) countError(failed);
-      else if (commands !== COMMANDS_PER_SESSION) countError(`closed after ${commands} commands`);
+      else if (commands !== opts.commands) countError(`closed after ${commands} commands`);
       else if (running) sessions++;
       session();
     });
@@ -212,6 +201,7 @@ function runLoad() {
       event: "result",
       seconds: Math.round(wall * 1000) / 1000,
       concurrency: opts.concurrency,
+      commands: opts.commands,
       sessions,
       sessions_per_s: Math.round((sessions / wall) * 10) / 10,
       errors: Object.values(errors).reduce((a, b) => a + b, 0),
@@ -240,73 +230,26 @@ function runLoad() {
   };
 
   for (let i = 0; i < opts.concurrency; i++) session();
-  if (opts.warmup > 0) setTimeout(start, opts.warmup * 1000);
-  else start();
+  // With --wait-start the window opens on `start` (stdin) after the warm-up, not by itself.
+  const warm = () => {
+    if (!opts.waitStart) return start();
+    let started = false;
+    const rl = createInterface({ input: process.stdin });
+    rl.on("line", (line) => {
+      if (line.trim() !== "start" || started) return;
+      started = true;
+      start();
+    });
+    rl.on("close", () => {
+      if (!started) process.exit(3);
+    });
+    emit({ event: "warm" });
+  };
+  if (opts.warmup > 0) setTimeout(warm, opts.warmup * 1000);
+  else warm();
 }
 
-function runHold() {
-  const socks = new Set();
-  let opened = 0;
-  let started = 0;
-  const errors = {};
-  let done = false;
-  const t0 = performance.now();
-
-  const check = () => {
-    if (done || opened + Object.values(errors).reduce((a, b) => a + b, 0) < opts.hold) return;
-    done = true;
-    emit({
-      event: "held",
-      held: socks.size,
-      errors: Object.values(errors).reduce((a, b) => a + b, 0),
-      error_kinds: errors,
-      seconds: Math.round(performance.now() - t0) / 1000,
-    });
-  };
-
-  const open = () => {
-    if (started >= opts.hold) return;
-    started++;
-    const sock = connect({ host: opts.host, port: opts.ports[started % opts.ports.length], noDelay: true });
-    let connected = false;
-    sock.on("connect", () => {
-      connected = true;
-      socks.add(sock);
-      sock.write(HEADER, () => {
-        opened++;
-        check();
-        open();
-      });
-    });
-    sock.on("data", (chunk) => {
-      // An idle session gets nothing; a FAILURE means the proxy did not hold it.
-      if (chunk[0] === 0x46) errors.FAILURE = (errors.FAILURE ?? 0) + 1;
-    });
-    sock.on("error", (err) => {
-      if (!connected) {
-        errors[err.code ?? "error"] = (errors[err.code ?? "error"] ?? 0) + 1;
-        check();
-        open();
-      }
-    });
-    sock.on("close", () => socks.delete(sock));
-  };
-
-  const release = () => {
-    for (const s of socks) s.destroy();
-    emit({ event: "released" });
-    process.exit(0);
-  };
-
-  for (let i = 0; i < Math.min(opts.concurrency, opts.hold); i++) open();
-  const rl = createInterface({ input: process.stdin });
-  rl.on("line", (line) => {
-    const cmd = line.trim();
-    if (cmd === "release") release();
-    else if (cmd === "stats") emit({ event: "stats", open: socks.size, opened, errors });
-  });
-  rl.on("close", release);
-}
-
-if (opts.hold > 0) runHold();
-else runLoad();
+if (opts.hold > 0) {
+  const { runHold } = await import("./hold.mjs");
+  runHold(opts, HEADER, emit);
+} else runLoad();

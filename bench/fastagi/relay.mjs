@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// A bare Node TCP relay, the floor of what any Node proxy costs: no header parsing, no
+// routing, no logs, no metrics, no timers. Plain JS on purpose: it starts in milliseconds.
+//
+//   node bench/fastagi/relay.mjs --upstream P1[,P2…] [--port 0] [--host 127.0.0.1]
+//
+// Listens on --port (0 = picked by the kernel) and prints one JSON line
+// `{"event":"listening","port":N}` on stdout. Per connection it connects to the upstream
+// ports in turn (alternately with 2) and pipes both ways; both sockets are half-open
+// (allowHalfOpen), so Asterisk's late HANGUP after the server's FIN still reaches the server.
+// An error or a close on either side destroys both. It exits when stdin closes, so it never
+// outlives the orchestrator.
+import { connect, createServer } from "node:net";
+import { createInterface } from "node:readline";
+
+function fail(msg) {
+  process.stderr.write(`relay: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const o = { host: "127.0.0.1", port: 0, upstream: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (v === undefined) fail(`${a} needs a value`);
+    i++;
+    if (a === "--host") o.host = v;
+    else if (a === "--port") o.port = Number(v);
+    else if (a === "--upstream") o.upstream = v.split(",").map(Number);
+    else fail(`unknown argument ${a}`);
+  }
+  const bad = (p) => !Number.isInteger(p) || p < 1 || p > 65535;
+  if (o.upstream.length === 0 || o.upstream.some(bad)) fail("--upstream needs one or more ports 1..65535");
+  if (o.port !== 0 && bad(o.port)) fail("--port must be 0..65535");
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+let next = 0;
+
+const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
+  const port = opts.upstream[next];
+  next = (next + 1) % opts.upstream.length;
+  const up = connect({ host: opts.host, port, noDelay: true, allowHalfOpen: true });
+  const done = () => {
+    client.destroy();
+    up.destroy();
+  };
+  client.on("error", done);
+  up.on("error", done);
+  client.on("close", done);
+  up.on("close", done);
+  client.pipe(up);
+  up.pipe(client);
+});
+server.on("error", (err) => fail(err.message));
+server.listen({ host: opts.host, port: opts.port, backlog: 4096 }, () => {
+  process.stdout.write(`${JSON.stringify({ event: "listening", port: server.address().port })}\n`);
+});
+
+createInterface({ input: process.stdin }).on("close", () => process.exit(0));

@@ -1,0 +1,140 @@
+// The proxies under test, each started fresh for one measurement: Trunkline (this build or
+// another), HAProxy in `mode tcp`, and the bare Node relay. Each one's stdout goes to a log
+// file in the benchmark's temp dir, never through the orchestrator.
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Child, launch } from "../lib/children.ts";
+import { isListening } from "../lib/procfs.ts";
+import { freePort, waitUntil } from "../lib/wait.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..", "..");
+export const HAPROXY = "/usr/sbin/haproxy";
+export const TRUNKLINE_MAIN = join(ROOT, "dist/cli/main.js");
+
+/** What a load generator runs against: the upstream ports themselves, or a proxy. */
+export interface Target {
+  name: string;
+  /** direct, relay, trunkline, haproxy, or an A/B variant's name. */
+  kind: string;
+  ports: number[];
+  /** The proxy, whose CPU counts as the target's; none for direct. */
+  proxy?: Child;
+  note: string;
+}
+
+export interface Started {
+  child: Child;
+  port: number;
+}
+
+/** Waits until a proxy child listens; fails with its last output if it exits first. */
+async function waitListening(name: string, child: Child, port: number): Promise<void> {
+  await waitUntil(
+    `${name} to listen on ${port}`,
+    () => {
+      if (child.exited !== null) throw new Error(`${name} exited (${child.exited}) before listening`);
+      return isListening(port);
+    },
+    15_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; exit: ${child.exited}\n${child.tail()}`);
+  });
+}
+
+export interface TrunklineOptions {
+  /** Another build's dist/cli/main.js; this build's when undefined. */
+  main?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** `log: { level }`; Trunkline's default (info) when undefined. */
+  logLevel?: string | undefined;
+}
+
+/**
+ * Trunkline at its defaults (log level info: one line per session; metrics on), one listener,
+ * `least-sessions` over `servers`.
+ */
+export async function startTrunkline(
+  dir: string,
+  name: string,
+  servers: number[],
+  opts: TrunklineOptions = {},
+): Promise<Started> {
+  const port = await freePort();
+  const cfg = join(dir, `${name}.yaml`);
+  writeFileSync(
+    cfg,
+    [
+      ...(opts.logLevel === undefined ? [] : [`log: { level: ${opts.logLevel} }`]),
+      "shutdown_timeout: 2s",
+      `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]`,
+      "routes: [ { listener: agi, pool: main } ]",
+      "pools:",
+      "  main:",
+      "    balance: least-sessions",
+      `    servers: [ ${servers.map((p) => `{ address: 127.0.0.1:${p} }`).join(", ")} ]`,
+      "",
+    ].join("\n"),
+  );
+  const child = launch(
+    name,
+    process.execPath,
+    [opts.main ?? TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"],
+    {
+      logFile: join(dir, `${name}.log`),
+      ...(opts.env ? { env: opts.env } : {}),
+    },
+  );
+  await waitListening(name, child, port);
+  return { child, port };
+}
+
+/** HAProxy, `mode tcp`, `balance leastconn`, one thread (Trunkline is one Node thread). */
+export async function startHaproxy(
+  dir: string,
+  name: string,
+  servers: number[],
+  fdLimit: number,
+): Promise<Started> {
+  const port = await freePort();
+  const cfg = join(dir, `${name}.cfg`);
+  // Descriptors: two per session plus a few; haproxy checks maxconn against its limit itself.
+  const maxconn = Math.max(1_000, Math.min(20_000, Math.floor((fdLimit - 200) / 2)));
+  writeFileSync(
+    cfg,
+    [
+      "global",
+      "  nbthread 1",
+      `  maxconn ${maxconn}`,
+      "defaults",
+      "  mode tcp",
+      "  timeout connect 1s",
+      "  timeout client 60s",
+      "  timeout server 60s",
+      "frontend agi",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend main",
+      "backend main",
+      "  balance leastconn",
+      ...servers.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`),
+      "",
+    ].join("\n"),
+  );
+  const child = launch(name, HAPROXY, ["-f", cfg, "-db"], { logFile: join(dir, `${name}.log`) });
+  await waitListening(name, child, port);
+  return { child, port };
+}
+
+/** The bare Node relay (relay.mjs): Node's own floor for a TCP proxy. */
+export async function startRelay(dir: string, name: string, servers: number[]): Promise<Started> {
+  const port = await freePort();
+  const child = launch(
+    name,
+    process.execPath,
+    [join(HERE, "relay.mjs"), "--port", String(port), "--upstream", servers.join(",")],
+    { stdin: true, logFile: join(dir, `${name}.log`) },
+  );
+  await waitListening(name, child, port);
+  return { child, port };
+}
