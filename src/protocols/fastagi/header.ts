@@ -161,8 +161,6 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
   const utf8 = NON_ASCII_RE.test(text);
   const lines: HeaderLine[] = [];
   const vars = new Map<string, string>();
-  /** 1-based line number of each name, to name both lines of a repeat. */
-  const firstLine = new Map<string, number>();
   let start = 0;
   let request: string | undefined;
   while (start < text.length) {
@@ -186,13 +184,11 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
     // Asterisk writes each variable once (res_agi.c, setup_env()). A repeated name has no
     // single meaning here: routing reads agi_request while a server may read either line,
     // so the header is refused rather than guessed at.
-    const first = firstLine.get(name);
-    if (first !== undefined)
+    if (vars.has(name))
       return {
         code: "invalid",
-        message: `variable "${name}" appears twice (lines ${first} and ${lines.length + 1})`,
+        message: `variable "${name}" appears twice (lines ${lines.findIndex((l) => l.name === name) + 1} and ${lines.length + 1})`,
       };
-    firstLine.set(name, lines.length + 1);
     if (name === "agi_request") request = value;
     vars.set(name, value);
     lines.push({ name, value, start, valueStart: vstart, valueEnd: end, end: nl + 1 });
