@@ -63,14 +63,16 @@ export function connectUpstream(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sock.removeListener("error", onError);
       if (token) token.onCancel = undefined;
       if (err) {
         sock.destroy();
         reject(err);
       } else resolve(sock);
     };
+    // One 'error' listener for the socket's life: before the connect it fails the connect;
+    // after it, until the caller's own handlers, an error must not crash the process.
     const onError = (err: NodeJS.ErrnoException) => {
+      if (settled) return;
       const code = tls && !err.code?.startsWith("E") ? ErrorCodes.TLS_FAILED : ErrorCodes.CONNECT_FAILED;
       const tlsCode =
         err.code && /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code) ? ErrorCodes.TLS_FAILED : code;
@@ -83,7 +85,7 @@ export function connectUpstream(
       () => done(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no connection within ${timeoutMs}ms`)),
       timeoutMs,
     );
-    sock.once("error", onError);
+    sock.on("error", onError);
     if (token) {
       if (token.cancelled) {
         onAbort();
@@ -93,8 +95,6 @@ export function connectUpstream(
     }
     sock.once(tls ? "secureConnect" : "connect", () => {
       sock.setNoDelay(true);
-      // Until the caller attaches its own handlers, an error must not crash the process.
-      sock.on("error", () => {});
       done();
     });
   });
