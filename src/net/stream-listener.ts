@@ -6,38 +6,12 @@ import { ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { tlsOptions } from "./binding.ts";
+import { type Link, LinkedSet } from "./linked-set.ts";
+import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
 
 export { sameBinding } from "./binding.ts";
 
-/** What the listener needs of a session: to be told to stop, and to say when it ended. */
-export interface StreamSession {
-  /** Ends the session now (shutdown deadline passed). */
-  destroy(reason: string): void;
-  /** What it is doing, for the admin API's list of sessions in flight. */
-  info(): SessionInfo;
-}
-
-export interface SessionInfo {
-  readonly client: string;
-  readonly request: string | undefined;
-  readonly route: string | undefined;
-  readonly pool: string | undefined;
-  readonly server: string | undefined;
-  /** Epoch ms. */
-  readonly startedAt: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-}
-
-/** Handed to a protocol for each accepted connection. */
-export interface Accepted {
-  readonly socket: Socket;
-  readonly listener: ListenerConfig;
-  /** The protocol's opening (header) is complete: the connection no longer counts as pending. */
-  established(): void;
-  /** The session ended: forget it (a drain waits for these). */
-  finished(): void;
-}
+export type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
 
 export interface StreamListenerOptions {
   readonly events: EventBus<TrunklineEvents>;
@@ -63,13 +37,14 @@ export interface StreamListenerOptions {
 export class StreamListener {
   #config: ListenerConfig;
   readonly #o: StreamListenerOptions;
-  readonly #sessions = new Set<StreamSession>();
+  readonly #sessions = new LinkedSet<StreamSession>();
   #server: Server | TlsServer | undefined;
   #idle: (() => void)[] = [];
   #accepting = false;
-  /** Connections not yet established, by remote address:port (the raw socket for TLS). */
-  /** Keyed by the socket itself on plain TCP; by peer address:port on TLS, whose socket wraps the raw one. */
-  readonly #pending = new Map<Socket | string, { readonly release: () => void; readonly raw: Socket }>();
+  /** Connections not yet established (the raw socket, for TLS the one under the TLS socket). */
+  readonly #pending = new LinkedSet<Socket>();
+  /** TLS only: a pending raw socket's place by peer address:port (the TLS socket wraps it). */
+  readonly #tlsPending = new Map<string, Link<Socket>>();
 
   constructor(config: ListenerConfig, opts: StreamListenerOptions) {
     this.#config = config;
@@ -87,7 +62,7 @@ export class StreamListener {
   /** The sessions in flight, newest first, at most `limit`. */
   sessionsInfo(limit: number): SessionInfo[] {
     const out: SessionInfo[] = [];
-    for (const s of this.#sessions) out.push(s.info());
+    for (const s of this.#sessions.values()) out.push(s.info());
     out.sort((a, b) => b.startedAt - a.startedAt);
     return out.slice(0, limit);
   }
@@ -104,7 +79,12 @@ export class StreamListener {
 
   #create(): Server | TlsServer {
     const cfg = this.#config;
-    const onConn = (sock: Socket) => this.#accept(sock);
+    const onConn = (sock: Socket) => {
+      const key = `${sock.remoteAddress}:${sock.remotePort}`;
+      const link = this.#tlsPending.get(key);
+      this.#tlsPending.delete(key);
+      this.#accept(sock, link);
+    };
     const server = cfg.tls
       ? createTlsServer(
           {
@@ -119,7 +99,11 @@ export class StreamListener {
       : createNetServer({ noDelay: true, allowHalfOpen: true });
     // A TLS server wraps the raw socket first and hands the TLS socket to onConn later.
     if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw, false));
-    else server.on("connection", (raw: Socket) => this.#track(raw, true) && onConn(raw));
+    else
+      server.on("connection", (raw: Socket) => {
+        const link = this.#track(raw, true);
+        if (link) this.#accept(raw, link);
+      });
     if (cfg.tls) {
       server.on("tlsClientError", (err: Error, sock: Socket) => {
         // Node reports a failed or timed-out handshake here and leaves the socket open.
@@ -143,7 +127,7 @@ export class StreamListener {
   }
 
   /** Counts a raw connection as pending until the protocol says its opening is complete. */
-  #track(raw: Socket, plain: boolean): boolean {
+  #track(raw: Socket, plain: boolean): Link<Socket> | undefined {
     const max = this.#o.maxPending(this.#config);
     if (this.#pending.size >= max) {
       raw.on("error", () => {});
@@ -155,20 +139,19 @@ export class StreamListener {
         error: `${max} connections already in their handshake or header`,
         client: `${raw.remoteAddress}:${raw.remotePort}`,
       });
-      return false;
+      return undefined;
     }
-    const key = plain ? raw : `${raw.remoteAddress}:${raw.remotePort}`;
-    const entry = {
-      raw,
-      release: () => {
-        if (this.#pending.get(key) === entry) this.#pending.delete(key);
-      },
-    };
-    this.#pending.set(key, entry);
-    // A plain socket is the session's own: its end releases the slot (finished()). A TLS raw
-    // socket may never reach a session (a handshake that fails), so its close does.
-    if (!plain) raw.once("close", entry.release);
-    return true;
+    const link = this.#pending.add(raw);
+    if (plain) return link;
+    // A TLS raw socket may never reach a session (a handshake that fails): its close frees
+    // the slot. A plain socket is the session's own: its end does (finished()).
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    this.#tlsPending.set(key, link);
+    raw.once("close", () => {
+      this.#pending.remove(link);
+      if (this.#tlsPending.get(key) === link) this.#tlsPending.delete(key);
+    });
+    return link;
   }
 
   #listen(server: Server | TlsServer): Promise<void> {
@@ -235,28 +218,29 @@ export class StreamListener {
     }
   }
 
-  #accept(sock: Socket): void {
+  #accept(sock: Socket, pending: Link<Socket> | undefined): void {
     if (!this.#accepting) {
       sock.destroy();
       return;
     }
-    const key = this.#config.tls ? `${sock.remoteAddress}:${sock.remotePort}` : sock;
-    let session: StreamSession | undefined;
+    let session: Link<StreamSession> | undefined;
     let done = false;
     const conn: Accepted = {
       socket: sock,
       listener: this.#config,
-      established: () => this.#pending.get(key)?.release(),
+      established: () => {
+        if (pending) this.#pending.remove(pending);
+      },
       finished: () => {
         if (done) return;
         done = true;
-        this.#pending.get(key)?.release();
-        if (session) this.#sessions.delete(session);
+        if (pending) this.#pending.remove(pending);
+        if (session) this.#sessions.remove(session);
         if (this.#sessions.size === 0) for (const cb of this.#idle.splice(0)) cb();
       },
     };
-    session = this.#o.accept(conn);
-    if (!done) this.#sessions.add(session);
+    const s = this.#o.accept(conn);
+    if (!done) session = this.#sessions.add(s);
   }
 
   /** Stops accepting; resolves when every session has ended or the deadline passed. */
@@ -288,9 +272,9 @@ export class StreamListener {
               resolve();
             });
           });
-    for (const s of this.#sessions) s.destroy("proxy closing");
+    for (const s of this.#sessions.values()) s.destroy("proxy closing");
     // Connections still in their handshake or header belong to no session yet.
-    for (const p of this.#pending.values()) p.raw.destroy();
+    for (const raw of this.#pending.values()) raw.destroy();
     await ended;
   }
 }

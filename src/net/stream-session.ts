@@ -1,0 +1,32 @@
+import type { Socket } from "node:net";
+import type { ListenerConfig } from "../config/types.ts";
+
+/** What the listener needs of a session: to be told to stop, and to say when it ended. */
+export interface StreamSession {
+  /** Ends the session now (shutdown deadline passed). */
+  destroy(reason: string): void;
+  /** What it is doing, for the admin API's list of sessions in flight. */
+  info(): SessionInfo;
+}
+
+export interface SessionInfo {
+  readonly client: string;
+  readonly request: string | undefined;
+  readonly route: string | undefined;
+  readonly pool: string | undefined;
+  readonly server: string | undefined;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/** Handed to a protocol for each accepted connection. */
+export interface Accepted {
+  readonly socket: Socket;
+  readonly listener: ListenerConfig;
+  /** The protocol's opening (header) is complete: the connection no longer counts as pending. */
+  established(): void;
+  /** The session ended: forget it (a drain waits for these). */
+  finished(): void;
+}
