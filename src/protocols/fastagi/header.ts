@@ -149,7 +149,8 @@ const NON_ASCII_RE = /[^\x00-\x7f]/;
  * Parses a complete header (as returned by HeaderReader) and checks it is a FastAGI header.
  * Works on one latin1 view of the bytes (offsets are byte offsets); values are decoded as
  * UTF-8 only when the header holds non-ASCII bytes. Line bytes are sliced only on demand
- * (lineBytes), so an unmodified header is forwarded as the very buffer that arrived.
+ * (lineBytes), so an unmodified header is forwarded as the very buffer that arrived; the
+ * line records themselves are made only when asked for (a rewrite), not per session.
  */
 export function parseHeader(header: Buffer): AgiHeader | HeaderError {
   const text = header.toString("latin1");
@@ -159,42 +160,105 @@ export function parseHeader(header: Buffer): AgiHeader | HeaderError {
     return { code: "invalid", message: `line ${line} holds control bytes` };
   }
   const utf8 = NON_ASCII_RE.test(text);
-  const lines: HeaderLine[] = [];
   const vars = new Map<string, string>();
+  const r = scanLines(header, text, utf8, (name, value, n) => {
+    if (vars.has(name)) {
+      let first = 0;
+      scanLines(header, text, utf8, (other, _v, k) => {
+        if (first === 0 && other === name) first = k;
+        return undefined;
+      });
+      return `variable "${name}" appears twice (lines ${first} and ${n})`;
+    }
+    vars.set(name, value);
+    return undefined;
+  });
+  if (typeof r === "string") return { code: "invalid", message: r };
+  const request = vars.get("agi_request");
+  if (request === undefined) return { code: "invalid", message: "no agi_request in header" };
+  return new ParsedHeader(header, text, utf8, vars, header.subarray(r), request);
+}
+
+/** A checked header; its line records are made on first use. */
+class ParsedHeader implements AgiHeader {
+  readonly raw: Buffer;
+  readonly vars: ReadonlyMap<string, string>;
+  readonly terminator: Buffer;
+  readonly request: string;
+  readonly #text: string;
+  readonly #utf8: boolean;
+  #lines: HeaderLine[] | undefined;
+
+  constructor(
+    raw: Buffer,
+    text: string,
+    utf8: boolean,
+    vars: ReadonlyMap<string, string>,
+    terminator: Buffer,
+    request: string,
+  ) {
+    this.raw = raw;
+    this.#text = text;
+    this.#utf8 = utf8;
+    this.vars = vars;
+    this.terminator = terminator;
+    this.request = request;
+  }
+
+  get lines(): readonly HeaderLine[] {
+    if (this.#lines === undefined) {
+      const out: HeaderLine[] = [];
+      scanLines(this.raw, this.#text, this.#utf8, (name, value, _n, start, valueStart, valueEnd, end) => {
+        out.push({ name, value, start, valueStart, valueEnd, end });
+        return undefined;
+      });
+      this.#lines = out;
+    }
+    return this.#lines;
+  }
+}
+
+/**
+ * Walks the `name: value` lines of a header; `each` may refuse a line (its message). Returns
+ * the offset of the closing empty line, or why the header is not one.
+ */
+function scanLines(
+  header: Buffer,
+  text: string,
+  utf8: boolean,
+  each: (
+    name: string,
+    value: string,
+    lineNumber: number,
+    start: number,
+    valueStart: number,
+    valueEnd: number,
+    end: number,
+  ) => string | undefined,
+): number | string {
   let start = 0;
-  let request: string | undefined;
+  let n = 0;
   while (start < text.length) {
     const nl = text.indexOf("\n", start);
-    if (nl < 0) return { code: "invalid", message: "header does not end with an empty line" };
+    if (nl < 0) return "header does not end with an empty line";
     const end = nl > start && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
-    if (end === start) {
-      if (nl + 1 !== text.length) return { code: "invalid", message: "bytes after the empty line" };
-      if (request === undefined) return { code: "invalid", message: "no agi_request in header" };
-      return { raw: header, lines, vars, terminator: header.subarray(start, nl + 1), request };
-    }
+    if (end === start) return nl + 1 !== text.length ? "bytes after the empty line" : start;
+    n++;
     const colon = text.indexOf(":", start);
-    if (colon < 0 || colon >= end)
-      return { code: "invalid", message: `line ${lines.length + 1} is not "name: value"` };
+    if (colon < 0 || colon >= end) return `line ${n} is not "name: value"`;
     const name = text.slice(start, colon);
-    if (!NAME_RE.test(name))
-      return { code: "invalid", message: `line ${lines.length + 1} has an invalid variable name` };
+    if (!NAME_RE.test(name)) return `line ${n} has an invalid variable name`;
     let vstart = colon + 1;
     if (text.charCodeAt(vstart) === 0x20) vstart++;
     const value = utf8 ? header.toString("utf8", vstart, end) : text.slice(vstart, end);
     // Asterisk writes each variable once (res_agi.c, setup_env()). A repeated name has no
     // single meaning here: routing reads agi_request while a server may read either line,
-    // so the header is refused rather than guessed at.
-    if (vars.has(name))
-      return {
-        code: "invalid",
-        message: `variable "${name}" appears twice (lines ${lines.findIndex((l) => l.name === name) + 1} and ${lines.length + 1})`,
-      };
-    if (name === "agi_request") request = value;
-    vars.set(name, value);
-    lines.push({ name, value, start, valueStart: vstart, valueEnd: end, end: nl + 1 });
+    // so the header is refused rather than guessed at (the caller's `each` says so).
+    const refused = each(name, value, n, start, vstart, end, nl + 1);
+    if (refused !== undefined) return refused;
     start = nl + 1;
   }
-  return { code: "invalid", message: "header does not end with an empty line" };
+  return "header does not end with an empty line";
 }
 
 /** The bytes of one line as received, its line ending included. */
