@@ -20,6 +20,8 @@ export interface ProxyLogging {
   readonly log: Log;
   reconfigure(s: Snapshot): void;
   close(): Promise<void>;
+  /** Lines each output gave up since start (for the metrics). */
+  dropped?(): readonly { readonly output: "stdout" | "syslog"; readonly lines: number }[];
 }
 
 export interface ProxyOptions {
@@ -72,6 +74,7 @@ export class TrunklineProxy {
             servers: () => rt.registry.entries(),
             generation: () => (rt.started ? rt.generation : undefined),
             listeners: () => rt.allListeners(),
+            logDropped: () => logging.dropped?.() ?? [],
           });
     this.#watcher = watcher;
   }

@@ -20,6 +20,10 @@ function logging(s: Snapshot): ProxyLogging {
     log: l.log,
     reconfigure: (next) => l.reconfigure(opts(next)),
     close: () => l.close(),
+    dropped: () => [
+      { output: "stdout", lines: l.stdoutStats()?.dropped ?? 0 },
+      { output: "syslog", lines: l.syslogDropped() },
+    ],
   };
 }
 

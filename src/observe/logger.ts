@@ -42,6 +42,8 @@ export interface Logger {
   syslogStats(): SyslogStats | undefined;
   /** The counters of the batched writing to a file descriptor, when that is the destination. */
   stdoutStats(): LineSinkStats | undefined;
+  /** Syslog records given up since start, by every sink a reload replaced as well as the current one. */
+  syslogDropped(): number;
   /** Flushes syslog (bounded, about 1 s) and stops sending to it. Idempotent. */
   close(): Promise<void>;
 }
@@ -130,11 +132,19 @@ export function createLogger(opts: LoggerOptions): Logger {
 
   const log: Log = root;
 
+  /** Sinks replaced by a reload (or closed) still flushing, and what the finished ones dropped. */
+  const retiring = new Set<SyslogSink>();
+  let retiredDropped = 0;
   const retire = (old: SyslogSink | undefined) => {
     if (!old) return;
+    retiring.add(old);
     const p = old.close();
     closing.add(p);
-    void p.then(() => closing.delete(p));
+    void p.then(() => {
+      closing.delete(p);
+      retiring.delete(old);
+      retiredDropped += old.stats().dropped;
+    });
   };
 
   return {
@@ -161,6 +171,11 @@ export function createLogger(opts: LoggerOptions): Logger {
     },
     syslogStats: () => sink?.stats(),
     stdoutStats: () => fdSink?.stats(),
+    syslogDropped() {
+      let n = retiredDropped + (sink?.stats().dropped ?? 0);
+      for (const r of retiring) n += r.stats().dropped;
+      return n;
+    },
     async close() {
       fdSink?.flushSync();
       if (!closed) {

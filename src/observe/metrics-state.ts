@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { Admin } from "../servers/types.ts";
@@ -40,6 +40,8 @@ export interface MetricsSource {
   generation(): { readonly number: number; readonly pools: ReadonlyMap<string, MetricsPool> } | undefined;
   /** Listeners taking sessions, and those a reload retired that still run theirs. */
   listeners(): Iterable<MetricsListener>;
+  /** Log lines given up by each output (a full queue, a broken descriptor), since start. */
+  logDropped?(): readonly { readonly output: "stdout" | "syslog"; readonly lines: number }[];
 }
 
 export const SERVER_STATES = ["up", "down", "drain", "maint"] as const;
@@ -130,6 +132,16 @@ export function registerStateGauges(registry: Registry, source: MetricsSource): 
     registers,
     collect() {
       this.set(source.generation()?.number ?? 0);
+    },
+  });
+  new Counter({
+    name: "trunkline_log_dropped_lines_total",
+    help: "Log lines given up, by output: stdout (its reader stalled a non-blocking pipe past 8 MiB, or it broke) or syslog (its queue was full, or it was down at close).",
+    labelNames: ["output"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const o of source.logDropped?.() ?? []) this.inc({ output: o.output }, o.lines);
     },
   });
 }

@@ -370,3 +370,33 @@ test("createLogger with syslog down or unresolvable: every line still reaches st
     assert.ok(closeMs < 1100, `close took ${closeMs.toFixed(0)}ms`);
   }
 });
+
+test("syslog records given up are counted since start, across a reload that replaces the target (the counter never goes down)", async (t) => {
+  const port = await refusedPort();
+  const other = await refusedPort();
+  const destination = new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+  const l = createLogger({
+    level: "info",
+    destination,
+    syslog: { target: { transport: "tcp", host: "127.0.0.1", port }, facility: 16 },
+  });
+  t.after(() => l.close());
+  assert.equal(l.syslogDropped(), 0);
+  // The queue holds 1,000 records: the oldest 1,500 of 2,500 are given up at once.
+  for (let i = 0; i < 2500; i++) l.log.info({ event: "session", i }, "session ended");
+  assert.equal(l.syslogDropped(), 1500);
+  l.reconfigure({
+    level: "info",
+    syslog: { target: { transport: "tcp", host: "127.0.0.1", port: other }, facility: 16 },
+  });
+  // The replaced sink still flushes (and fails) in the background: its count stays in.
+  assert.ok(l.syslogDropped() >= 1500, `${l.syslogDropped()} after the swap`);
+  for (let i = 0; i < 1200; i++) l.log.info({ event: "session", i }, "session ended");
+  await l.close();
+  // Everything written reached nobody: 2,500 + 1,200 given up in all, by the two sinks.
+  assert.equal(l.syslogDropped(), 3700);
+});

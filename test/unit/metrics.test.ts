@@ -251,3 +251,26 @@ test("cell histograms and counters print what prom-client's own would for the sa
     1,
   );
 });
+
+test("log lines given up are a counter per output, read from the logger at scrape", async () => {
+  const bus = new EventBus<TrunklineEvents>();
+  let stdout = 0;
+  const m = createMetrics({
+    ...source(bus, [], 0),
+    logDropped: () => [
+      { output: "stdout", lines: stdout },
+      { output: "syslog", lines: 42 },
+    ],
+  });
+  try {
+    let fams = parsePromText(await m.text());
+    assert.equal(value(fams, "trunkline_log_dropped_lines_total", { output: "stdout" }), 0);
+    assert.equal(value(fams, "trunkline_log_dropped_lines_total", { output: "syslog" }), 42);
+    stdout = 7;
+    fams = parsePromText(await m.text());
+    assert.equal(value(fams, "trunkline_log_dropped_lines_total", { output: "stdout" }), 7);
+    assert.equal(select(fams, "trunkline_log_dropped_lines_total").length, 2);
+  } finally {
+    m.close();
+  }
+});
