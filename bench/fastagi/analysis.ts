@@ -209,6 +209,21 @@ export function notes(
         : `${c} commands: direct runs only ${headroom}× the fastest proxy: the load generator and upstream may bound sessions/s; compare the proxies by CPU per session`,
     );
   }
+  // The same round's pair moves together with the machine: its ratio shows the spread the
+  // medians hide.
+  for (const c of new Set(runs.map((r) => r.commands))) {
+    const pairs: string[] = [];
+    for (const n of new Set(runs.filter((r) => r.round !== null).map((r) => r.round))) {
+      const of = (k: string) => runs.find((r) => r.kind === k && r.commands === c && r.round === n);
+      const t = of("trunkline");
+      const h = of("haproxy");
+      const rate = ratio(t?.sessions_per_s, h?.sessions_per_s);
+      const cpu = ratio(t?.cpu_ms_per_session, h?.cpu_ms_per_session);
+      if (rate !== null && cpu !== null)
+        pairs.push(`round ${n}: ${fmt(rate, 2)}× sessions/s, ${fmt(cpu, 2)}× CPU`);
+    }
+    if (pairs.length > 0) out.push(`${c} commands, Trunkline / HAProxy round by round: ${pairs.join("; ")}`);
+  }
   for (const s of straces)
     if (s.error) out.push(`syscalls of ${s.target} ${s.commands}c: n/a (${s.error.split("\n")[0]})`);
   for (const i of idle)
