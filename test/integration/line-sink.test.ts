@@ -65,11 +65,7 @@ test("a burst of lines costs far fewer writes than lines, and they arrive in ord
 });
 
 test("1,000 short lines go out in one write, within the flush delay", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "line-sink-"));
-  const fifo = join(dir, "fifo");
-  execFileSync("mkfifo", [fifo]);
-  const rd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const wr = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  const { dir, rd, wr } = fifoPair();
   const sink = new LineSink(wr);
   try {
     for (const l of lines(1_000)) sink.write(l);
@@ -92,11 +88,7 @@ test("1,000 short lines go out in one write, within the flush delay", async () =
 });
 
 test("a full non-blocking pipe (EAGAIN): lines wait and then arrive whole and in order; past the cap they are dropped and counted", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "line-sink-"));
-  const fifo = join(dir, "fifo");
-  execFileSync("mkfifo", [fifo]);
-  const rd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const wr = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  const { dir, rd, wr } = fifoPair();
   const sink = new LineSink(wr);
   try {
     // 2 MiB: far more than a pipe holds (64 KiB by default), so writes hit EAGAIN.
@@ -119,6 +111,16 @@ test("a full non-blocking pipe (EAGAIN): lines wait and then arrive whole and in
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Both ends of a new FIFO, non-blocking: what a LineSink meets when its reader is slow. */
+function fifoPair(): { dir: string; rd: number; wr: number } {
+  const dir = mkdtempSync(join(tmpdir(), "line-sink-"));
+  const fifo = join(dir, "fifo");
+  execFileSync("mkfifo", [fifo]);
+  const rd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const wr = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  return { dir, rd, wr };
+}
 
 /** Reads a non-blocking descriptor until `bytes` arrived, polling every few ms, bounded. */
 async function readUntil(fd: number, bytes: number, timeoutMs: number): Promise<string> {
