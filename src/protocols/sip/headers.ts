@@ -1,0 +1,149 @@
+/**
+ * Header names and values: compact forms, case, and the values several of which may share
+ * one line (`Via: a, b`, as SIPp writes it). Pure functions over text.
+ */
+
+import type { SipHeader, SipMessage } from "./types.ts";
+
+/**
+ * Compact forms (RFC 3261 §7.3.3 and §20; RFC 3265 o/u, 3515 r, 3892 b, 4028 x, 3841 a/j/d,
+ * 4474 y/n). A Map, not an object: `constructor` is no header name.
+ */
+const COMPACT: ReadonlyMap<string, string> = new Map([
+  ["i", "call-id"],
+  ["m", "contact"],
+  ["e", "content-encoding"],
+  ["l", "content-length"],
+  ["c", "content-type"],
+  ["f", "from"],
+  ["s", "subject"],
+  ["k", "supported"],
+  ["t", "to"],
+  ["v", "via"],
+  ["o", "event"],
+  ["u", "allow-events"],
+  ["r", "refer-to"],
+  ["b", "referred-by"],
+  ["x", "session-expires"],
+  ["a", "accept-contact"],
+  ["j", "reject-contact"],
+  ["d", "request-disposition"],
+  ["y", "identity"],
+  ["n", "identity-info"],
+]);
+
+/**
+ * Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: such a header may be
+ * written as several lines or as one). Not From, To, Call-ID, CSeq, Date (`Sat, 13 Nov`), nor
+ * the authentication headers (`Digest a="x", b="y"` is one value).
+ */
+const MULTI_VALUE: ReadonlySet<string> = new Set([
+  "via",
+  "route",
+  "record-route",
+  "contact",
+  "allow",
+  "supported",
+  "require",
+  "proxy-require",
+  "unsupported",
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "allow-events",
+  "content-encoding",
+  "content-language",
+  "in-reply-to",
+  "path",
+  "service-route",
+  "alert-info",
+  "call-info",
+  "error-info",
+  "warning",
+]);
+
+/** Spellings that are not Title-Case, for headers this library writes itself. */
+const DISPLAY: ReadonlyMap<string, string> = new Map([
+  ["call-id", "Call-ID"],
+  ["cseq", "CSeq"],
+  ["www-authenticate", "WWW-Authenticate"],
+]);
+
+/** A token (RFC 3261 §25.1): header names and methods. */
+export const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+/** The canonical name of a header: lower case, compact form expanded. */
+export function canonicalName(name: string): string {
+  const lower = name.toLowerCase();
+  return COMPACT.get(lower) ?? lower;
+}
+
+/** How to write a canonical name: `max-forwards` → `Max-Forwards`, `call-id` → `Call-ID`. */
+export function displayName(canonical: string): string {
+  return (
+    DISPLAY.get(canonical) ??
+    canonical.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
+  );
+}
+
+export function isMultiValue(canonical: string): boolean {
+  return MULTI_VALUE.has(canonical);
+}
+
+/**
+ * Splits a value at its top-level commas: a comma inside a quoted string (with its `\`
+ * escapes) or inside `<...>` does not separate. Each part is trimmed; empty parts are dropped.
+ * One pass over the text.
+ */
+export function splitTopLevel(value: string): string[] {
+  const out: string[] = [];
+  let quoted = false;
+  let angle = false;
+  let from = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x3c) angle = true;
+    else if (c === 0x3e) angle = false;
+    else if (c === 0x2c && !angle) {
+      push(out, value.slice(from, i));
+      from = i + 1;
+    }
+  }
+  push(out, value.slice(from));
+  return out;
+}
+
+function push(out: string[], part: string): void {
+  const t = part.trim();
+  if (t !== "") out.push(t);
+}
+
+/**
+ * Every value of a header, in order, by any spelling of its name (`v`, `VIA`): the values of
+ * a list header are split at their top-level commas; any other header gives one value a line.
+ */
+export function headerValues(m: Pick<SipMessage, "headers">, name: string): string[] {
+  const wanted = canonicalName(name);
+  const multi = isMultiValue(wanted);
+  const out: string[] = [];
+  for (const h of m.headers) {
+    if (h.name !== wanted) continue;
+    if (multi) out.push(...splitTopLevel(h.value));
+    else out.push(h.value);
+  }
+  return out;
+}
+
+/** The first value of a header (the topmost Via for `via`), or undefined. */
+export function headerValue(m: Pick<SipMessage, "headers">, name: string): string | undefined {
+  return headerValues(m, name)[0];
+}
+
+/** A header line as this library writes it: canonical name, displayed spelling. */
+export function makeHeader(canonical: string, value: string): SipHeader {
+  return { name: canonical, rawName: displayName(canonical), value };
+}

@@ -1,0 +1,188 @@
+/**
+ * parseMessage: bytes to a SIP message (RFC 3261 §7), as real peers write them: compact and
+ * any-case header names, folded lines (§7.3.1), bare LF line ends, CRLFs before the start
+ * line (§7.5). A pure function: bad bytes give an error value with a stable code, never a
+ * throw, and every loop is bounded by the input.
+ */
+
+import { canonicalName, TOKEN_RE } from "./headers.ts";
+import {
+  SIP_LIMITS,
+  type SipError,
+  type SipHeader,
+  type SipLimits,
+  type SipMessage,
+  sipError,
+} from "./types.ts";
+
+export interface ParseOptions {
+  /**
+   * A stream transport (TCP, TLS): Content-Length is mandatory. On a datagram a missing one
+   * means the body is the rest of the datagram (RFC 3261 §18.3).
+   */
+  readonly stream: boolean;
+  readonly limits?: Partial<SipLimits>;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly message: SipMessage }
+  | { readonly ok: false; readonly error: SipError };
+
+/** The start line and headers of a message, and where its body starts. */
+export interface SipHead {
+  readonly start:
+    | { readonly kind: "request"; readonly method: string; readonly uri: string }
+    | { readonly kind: "response"; readonly status: number; readonly reason: string };
+  readonly headers: readonly SipHeader[];
+  readonly bodyStart: number;
+}
+
+const MANDATORY = ["via", "call-id", "cseq", "from", "to"] as const;
+/** Bytes no SIP header holds (HTAB aside; CR only before LF). */
+const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
+const NON_ASCII_RE = /[^\x00-\x7f]/;
+const VERSION_RE = /^SIP\/\d+\.\d+$/i;
+const CSEQ_RE = /^(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/;
+
+export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
+  const limits: SipLimits = { ...SIP_LIMITS, ...opts.limits };
+  if (bytes.length > limits.maxMessageBytes)
+    return sipError("too_large", `message is ${bytes.length} bytes, more than ${limits.maxMessageBytes}`);
+  const head = parseHead(bytes.toString("latin1"), limits);
+  if (!head.ok) return head;
+  const { start, headers, bodyStart } = head.head;
+  for (const name of MANDATORY)
+    if (!headers.some((h) => h.name === name)) return sipError("missing_header", `no ${name} header`);
+  const cseqs = headers.filter((h) => h.name === "cseq");
+  if (cseqs.length > 1) return sipError("bad_cseq", "more than one CSeq header");
+  const cseq = CSEQ_RE.exec(cseqs[0]?.value ?? "");
+  if (!cseq || Number(cseq[1]) > 0xffffffff)
+    return sipError("bad_cseq", `CSeq "${cseqs[0]?.value}" is not "number method"`);
+  // RFC 3261 §8.1.1.5: the CSeq method matches the request's (CANCEL and ACK carry their own).
+  if (start.kind === "request" && cseq[2] !== start.method)
+    return sipError("bad_cseq", `CSeq method ${cseq[2]} is not the request's ${start.method}`);
+  const length = contentLength(headers);
+  if (typeof length === "object") return { ok: false, error: length };
+  const available = bytes.length - bodyStart;
+  let bodyLength = available;
+  if (length === undefined) {
+    if (opts.stream) return sipError("missing_content_length", "no Content-Length on a stream transport");
+  } else if (length > available) {
+    return sipError("bad_content_length", `Content-Length ${length} but only ${available} body bytes`);
+  } else bodyLength = length;
+  // Bytes after the body are ignored: on UDP they are padding (RFC 3261 §18.3), and on a
+  // stream the framer cuts each message at its Content-Length before parsing it.
+  const body = bytes.subarray(bodyStart, bodyStart + bodyLength);
+  const common = { version: "SIP/2.0", headers, body };
+  const message: SipMessage =
+    start.kind === "request"
+      ? { kind: "request", method: start.method, uri: start.uri, ...common }
+      : { kind: "response", status: start.status, reason: start.reason, ...common };
+  return { ok: true, message };
+}
+
+/**
+ * The Content-Length of a header list: undefined when absent, an error when it is not a
+ * number or when two of them disagree (a request smuggling classic).
+ */
+export function contentLength(headers: readonly SipHeader[]): number | undefined | SipError {
+  let found: number | undefined;
+  for (const h of headers) {
+    if (h.name !== "content-length") continue;
+    if (!/^\d{1,10}$/.test(h.value))
+      return { code: "bad_content_length", message: `Content-Length "${h.value}" is not a number` };
+    const n = Number(h.value);
+    if (found !== undefined && found !== n)
+      return { code: "bad_content_length", message: `Content-Length given as both ${found} and ${n}` };
+    found = n;
+  }
+  return found;
+}
+
+/**
+ * Reads the start line and headers from a latin1 view of the bytes (so offsets are byte
+ * offsets). Used by parseMessage and by the stream framer, which needs Content-Length before
+ * the body has arrived.
+ */
+export function parseHead(
+  text: string,
+  limits: SipLimits,
+): { readonly ok: true; readonly head: SipHead } | { readonly ok: false; readonly error: SipError } {
+  let pos = 0;
+  // RFC 3261 §7.5: CRLFs before the start line are ignored (keep-alives on a stream).
+  while (pos < text.length && (text.charCodeAt(pos) === 0x0d || text.charCodeAt(pos) === 0x0a)) pos++;
+  const first = nextLine(text, pos);
+  if (first === undefined) return sipError("truncated", "no complete start line");
+  const startText = text.slice(pos, first.end);
+  if (CONTROL_RE.test(startText)) return sipError("bad_start_line", "start line holds control bytes");
+  const start = parseStartLine(startText);
+  if (!start.ok) return start;
+  pos = first.next;
+  const headers: { name: string; rawName: string; value: string }[] = [];
+  let lineNo = 1;
+  for (;;) {
+    const line = nextLine(text, pos);
+    if (line === undefined) return sipError("truncated", "headers do not end with an empty line");
+    lineNo++;
+    const raw = text.slice(pos, line.end);
+    pos = line.next;
+    if (raw === "") break;
+    if (CONTROL_RE.test(raw)) return sipError("bad_header_line", `line ${lineNo} holds control bytes`);
+    const c = raw.charCodeAt(0);
+    let last = headers[headers.length - 1];
+    if (c === 0x20 || c === 0x09) {
+      // RFC 3261 §7.3.1: a line starting with whitespace continues the previous one.
+      if (last === undefined) return sipError("bad_header_line", `line ${lineNo} continues no header`);
+      const more = raw.trim();
+      if (more !== "") last.value = last.value === "" ? more : `${last.value} ${more}`;
+    } else {
+      const colon = raw.indexOf(":");
+      const rawName = colon < 0 ? "" : raw.slice(0, colon).replace(/[ \t]+$/, "");
+      if (!TOKEN_RE.test(rawName)) return sipError("bad_header_line", `line ${lineNo} is not "name: value"`);
+      if (headers.length >= limits.maxHeaders)
+        return sipError("too_many_headers", `more than ${limits.maxHeaders} headers`);
+      last = { name: canonicalName(rawName), rawName, value: raw.slice(colon + 1).trim() };
+      headers.push(last);
+    }
+    if (last.value.length > limits.maxHeaderValueBytes)
+      return sipError(
+        "header_too_large",
+        `${last.rawName} value is longer than ${limits.maxHeaderValueBytes} bytes`,
+      );
+  }
+  for (const h of headers) if (NON_ASCII_RE.test(h.value)) h.value = utf8(h.value);
+  return { ok: true, head: { start: start.start, headers, bodyStart: pos } };
+}
+
+/** The line at `pos`: where its text ends (before CR LF or LF) and the next line starts. */
+function nextLine(text: string, pos: number): { end: number; next: number } | undefined {
+  const nl = text.indexOf("\n", pos);
+  if (nl < 0) return undefined;
+  return { end: nl > pos && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl, next: nl + 1 };
+}
+
+function parseStartLine(
+  line: string,
+):
+  | { readonly ok: true; readonly start: SipHead["start"] }
+  | { readonly ok: false; readonly error: SipError } {
+  const parts = line.split(" ");
+  const [a = "", b = "", c = ""] = parts;
+  if (VERSION_RE.test(a)) {
+    // Status-Line: SIP-Version SP Status-Code SP Reason-Phrase (the phrase may hold spaces).
+    if (a.toUpperCase() !== "SIP/2.0") return sipError("bad_version", `version ${a} is not SIP/2.0`);
+    if (!/^[1-6]\d\d$/.test(b)) return sipError("bad_start_line", `status code "${b}" is not 100-699`);
+    const reason = line.slice(a.length + b.length + 2);
+    return { ok: true, start: { kind: "response", status: Number(b), reason: utf8(reason) } };
+  }
+  // Request-Line: Method SP Request-URI SP SIP-Version, single spaces (RFC 3261 §7.1).
+  if (parts.length !== 3 || !TOKEN_RE.test(a) || b === "")
+    return sipError("bad_start_line", `"${line.slice(0, 80)}" is neither a request nor a status line`);
+  if (c.toUpperCase() !== "SIP/2.0") return sipError("bad_version", `version ${c} is not SIP/2.0`);
+  return { ok: true, start: { kind: "request", method: a, uri: utf8(b) } };
+}
+
+/** A latin1 string (one char a byte) read back as UTF-8, when it holds non-ASCII bytes. */
+function utf8(latin1: string): string {
+  return NON_ASCII_RE.test(latin1) ? Buffer.from(latin1, "latin1").toString("utf8") : latin1;
+}

@@ -1,0 +1,73 @@
+/**
+ * One Via value (RFC 3261 §20.42, RFC 3581 rport): `SIP/2.0/UDP host:port;branch=z9hG4bK...`.
+ * A proxy matches responses by its branch and sends them back to received/rport.
+ */
+
+import { hasParam, paramValue, parseParams, type SipParam } from "./params.ts";
+import { type SipError, sipError } from "./types.ts";
+
+export interface Via {
+  /** `SIP/2.0`, as the protocol name and version are the only ones we accept. */
+  readonly protocol: string;
+  /** Upper case: `UDP`, `TCP`, `TLS`, `WS`, `WSS`, `SCTP`. */
+  readonly transport: string;
+  /** A host name, an IPv4 address, or an IPv6 reference with its brackets (`[::1]`). */
+  readonly host: string;
+  readonly port: number | undefined;
+  /** Every parameter, in order, as written. */
+  readonly params: readonly SipParam[];
+  readonly branch: string | undefined;
+  readonly received: string | undefined;
+  /** Present (RFC 3581): without a value in a request, with the source port once filled. */
+  readonly rport: { readonly port: number | undefined } | undefined;
+}
+
+// sent-protocol: name LWS? "/" LWS? version LWS? "/" LWS? transport, then LWS sent-by.
+const SENT_PROTOCOL_RE =
+  /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+/;
+// sent-by: host [ ":" port ]; the host is a name, IPv4, or a bracketed IPv6 reference.
+const SENT_BY_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*(\d{1,5}))?[ \t]*/;
+
+export function parseVia(
+  value: string,
+): { readonly ok: true; readonly via: Via } | { readonly ok: false; readonly error: SipError } {
+  const text = value.trim();
+  const proto = SENT_PROTOCOL_RE.exec(text);
+  if (!proto) return sipError("bad_via", `"${text.slice(0, 80)}" does not start with SIP/2.0/transport`);
+  const [whole, name = "", version = "", transport = ""] = proto;
+  if (name.toUpperCase() !== "SIP" || version !== "2.0")
+    return sipError("bad_via", `Via protocol ${name}/${version} is not SIP/2.0`);
+  const rest = text.slice(whole.length);
+  const sentBy = SENT_BY_RE.exec(rest);
+  if (!sentBy) return sipError("bad_via", `Via "${text.slice(0, 80)}" has no host`);
+  const [by, host = "", portText] = sentBy;
+  const port = portText === undefined ? undefined : Number(portText);
+  if (port !== undefined && (port < 1 || port > 65535))
+    return sipError("bad_via", `Via port ${portText} is not 1-65535`);
+  const params = parseParams(rest.slice(by.length));
+  if ("code" in params) return sipError("bad_via", `Via parameters: ${params.message}`);
+  // RFC 3261 §20.42: branch and received always carry a value.
+  for (const name of ["branch", "received"])
+    if (hasParam(params, name) && paramValue(params, name) === undefined)
+      return sipError("bad_via", `Via ${name} has no value`);
+  let rport: Via["rport"];
+  if (hasParam(params, "rport")) {
+    const r = paramValue(params, "rport");
+    if (r !== undefined && (!/^\d{1,5}$/.test(r) || Number(r) < 1 || Number(r) > 65535))
+      return sipError("bad_via", `Via rport=${r} is not a port`);
+    rport = { port: r === undefined ? undefined : Number(r) };
+  }
+  return {
+    ok: true,
+    via: {
+      protocol: "SIP/2.0",
+      transport: transport.toUpperCase(),
+      host,
+      port,
+      params,
+      branch: paramValue(params, "branch"),
+      received: paramValue(params, "received"),
+      rport,
+    },
+  };
+}
