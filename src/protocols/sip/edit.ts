@@ -1,0 +1,125 @@
+/**
+ * The edits a proxy makes to a request or response before forwarding it (RFC 3261 §16.6,
+ * §16.7): pure functions that return a new message and leave the given one as it was.
+ */
+
+import { makeHeader, splitTopLevel } from "./headers.ts";
+import { type SipError, type SipHeader, type SipMessage, sipError } from "./types.ts";
+
+export type EditResult =
+  | { readonly ok: true; readonly message: SipMessage }
+  | { readonly ok: false; readonly error: SipError };
+
+/** The value Max-Forwards gets when a request has none (RFC 3261 §16.6 step 3). */
+export const DEFAULT_MAX_FORWARDS = 70;
+
+/** A value to write must be one line of text: no CR, LF or other control byte. */
+function badValue(value: string): SipError | undefined {
+  if (value.trim() === "") return { code: "bad_value", message: "empty header value" };
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value))
+    return { code: "bad_value", message: "header value holds a line break or control byte" };
+  return undefined;
+}
+
+function withHeaders(m: SipMessage, headers: SipHeader[]): SipMessage {
+  return { ...m, headers };
+}
+
+function firstIndex(m: SipMessage, canonical: string): number {
+  return m.headers.findIndex((h) => h.name === canonical);
+}
+
+/** Inserts a header line before the first of that name, else at `fallback`. */
+function insertTop(m: SipMessage, header: SipHeader, fallback: number): SipMessage {
+  const at = firstIndex(m, header.name);
+  const headers = [...m.headers];
+  headers.splice(at < 0 ? fallback : at, 0, header);
+  return withHeaders(m, headers);
+}
+
+/** Our Via on top (RFC 3261 §16.6 step 8): a line of its own before the first Via. */
+export function prependVia(m: SipMessage, value: string): EditResult {
+  const bad = badValue(value);
+  if (bad) return { ok: false, error: bad };
+  return { ok: true, message: insertTop(m, makeHeader("via", value.trim()), 0) };
+}
+
+/**
+ * Takes the topmost Via value off (RFC 3261 §16.7 step 3), which may be the first of several
+ * on one line (`Via: a, b` keeps `Via: b`). Gives the value removed.
+ */
+export function removeTopVia(
+  m: SipMessage,
+):
+  | { readonly ok: true; readonly message: SipMessage; readonly removed: string }
+  | { readonly ok: false; readonly error: SipError } {
+  const at = firstIndex(m, "via");
+  const line = m.headers[at];
+  const [removed, ...others] = line === undefined ? [] : splitTopLevel(line.value);
+  if (line === undefined || removed === undefined) return sipError("no_via", "the message has no Via");
+  const headers = [...m.headers];
+  if (others.length === 0) headers.splice(at, 1);
+  else headers[at] = { ...line, value: others.join(", ") };
+  return { ok: true, message: withHeaders(m, headers), removed };
+}
+
+/** Sets Max-Forwards, in place of the first one (repeats dropped), else after the Vias. */
+export function setMaxForwards(m: SipMessage, value: number): EditResult {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+    return sipError("bad_value", `Max-Forwards ${value} is not a whole number 0-4294967295`);
+  const header = makeHeader("max-forwards", String(value));
+  const at = firstIndex(m, "max-forwards");
+  const headers: SipHeader[] = [];
+  for (let i = 0; i < m.headers.length; i++) {
+    const h = m.headers[i]!;
+    if (i === at) headers.push({ ...h, value: String(value) });
+    else if (h.name !== "max-forwards") headers.push(h);
+  }
+  if (at < 0) headers.splice(afterLast(m, "via"), 0, header);
+  return ok(withHeaders(m, headers));
+}
+
+function ok(message: SipMessage): EditResult {
+  return { ok: true, message };
+}
+
+/** The index after the last header of that name (0 when there is none). */
+function afterLast(m: SipMessage, canonical: string): number {
+  let at = 0;
+  m.headers.forEach((h, i) => {
+    if (h.name === canonical) at = i + 1;
+  });
+  return at;
+}
+
+/**
+ * Max-Forwards minus one (RFC 3261 §16.6 step 3), DEFAULT_MAX_FORWARDS when absent. A request
+ * that arrives with 0 gets `max_forwards_zero`: the proxy answers 483 (§16.3 step 3).
+ */
+export function decrementMaxForwards(
+  m: SipMessage,
+):
+  | { readonly ok: true; readonly message: SipMessage; readonly value: number }
+  | { readonly ok: false; readonly error: SipError } {
+  const h = m.headers.find((x) => x.name === "max-forwards");
+  if (h === undefined) {
+    const r = setMaxForwards(m, DEFAULT_MAX_FORWARDS);
+    return r.ok ? { ...r, value: DEFAULT_MAX_FORWARDS } : r;
+  }
+  if (!/^\d{1,10}$/.test(h.value))
+    return sipError("bad_max_forwards", `Max-Forwards "${h.value}" is not a number`);
+  const n = Number(h.value);
+  if (n === 0) return sipError("max_forwards_zero", "Max-Forwards is 0");
+  const r = setMaxForwards(m, n - 1);
+  return r.ok ? { ...r, value: n - 1 } : r;
+}
+
+/**
+ * Our Record-Route on top of the others (RFC 3261 §16.6 step 4), `<sip:proxy;lr>`, as a line
+ * before the first Record-Route, else after the Vias.
+ */
+export function addRecordRoute(m: SipMessage, value: string): EditResult {
+  const bad = badValue(value);
+  if (bad) return { ok: false, error: bad };
+  return ok(insertTop(m, makeHeader("record-route", value.trim()), afterLast(m, "via")));
+}
