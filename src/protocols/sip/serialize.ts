@@ -7,8 +7,8 @@
 import type { SipMessage } from "./types.ts";
 
 export function serializeMessage(m: SipMessage): Buffer {
-  const start =
-    m.kind === "request" ? `${m.method} ${m.uri} SIP/2.0` : `SIP/2.0 ${m.status} ${m.reason}`.trimEnd();
+  // The space after the status code is there even with an empty reason (RFC 3261 §7.2).
+  const start = m.kind === "request" ? `${m.method} ${m.uri} SIP/2.0` : `SIP/2.0 ${m.status} ${m.reason}`;
   const lines = [oneLine(start)];
   let lengthWritten = false;
   for (const h of m.headers) {
