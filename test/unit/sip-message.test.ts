@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCSeq, parseNameAddr, tagOf } from "../../src/protocols/sip/fields.ts";
+import { fromTag, parseCSeq, parseNameAddr, tagOf, toTag } from "../../src/protocols/sip/fields.ts";
 import { headerValue, headerValues } from "../../src/protocols/sip/headers.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
 import type { SipMessage } from "../../src/protocols/sip/types.ts";
@@ -70,6 +70,9 @@ test("180 and 200 responses: status, reason, Record-Route and Via lists", () => 
   assert.deepEqual(headerValues(ok, "record-route"), ["<sip:10.0.0.1;lr>", "<sip:10.0.0.2;lr>"]);
   assert.equal(headerValues(ok, "via").length, 2);
   assert.equal(tagOf(headerValue(ok, "to") ?? ""), "as5f1c2b");
+  assert.equal(fromTag(ok), "12345SIPpTag001");
+  assert.equal(toTag(ok), "as5f1c2b");
+  assert.equal(toTag(parse(INVITE_SIPP)), undefined);
   assert.equal(headerValue(ok, "content-type"), "application/sdp");
 });
 
