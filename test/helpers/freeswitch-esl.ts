@@ -1,5 +1,6 @@
 import { EventEmitter, once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
+import type { EslClient, EslClientEvents } from "../../src/health/esl/client.ts";
 
 /**
  * A stand-in FreeSWITCH event socket (mod_event_socket, inbound) on loopback, speaking as
@@ -189,4 +190,49 @@ export async function startFakeFreeSwitch(port = 0): Promise<FakeFreeSwitch> {
   const fs = new FakeFreeSwitch();
   await fs.listen(port);
   return fs;
+}
+
+/** A client's next `name` event (matching `pred`); rejects after `ms` so a test never hangs. */
+export function nextEvent<K extends keyof EslClientEvents>(
+  client: EslClient,
+  name: K,
+  pred: (p: EslClientEvents[K]) => boolean = () => true,
+  ms = 5000,
+): Promise<EslClientEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      off();
+      reject(new Error(`no ${String(name)} event within ${ms}ms`));
+    }, ms);
+    const off = client.on(name, (p) => {
+      if (!pred(p)) return;
+      clearTimeout(t);
+      off();
+      resolve(p);
+    });
+  });
+}
+
+/** Real timers that count the live ones, to show that close() leaves none behind. */
+export function countingTimers(): {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(h: unknown): void;
+  live(): number;
+} {
+  const live = new Set<NodeJS.Timeout>();
+  return {
+    setTimeout(fn, ms) {
+      const h: NodeJS.Timeout = setTimeout(() => {
+        live.delete(h);
+        fn();
+      }, ms);
+      live.add(h);
+      return h;
+    },
+    clearTimeout(h) {
+      live.delete(h as NodeJS.Timeout);
+      clearTimeout(h as NodeJS.Timeout);
+    },
+    live: () => live.size,
+  };
 }
