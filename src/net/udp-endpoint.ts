@@ -1,0 +1,201 @@
+/**
+ * A UDP socket for SIP (RFC 3261 §18): one bound address, every datagram handed on with the
+ * address it came from, sends that never throw. A SIP proxy on UDP is a loop of "datagram in,
+ * datagram out", so what matters here is that nothing a peer sends, and no send that fails,
+ * can crash the process, and that losses are counted where an operator can see them.
+ */
+
+import { createSocket, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
+
+/** 4 MiB: below that, loopback SIP drops packets from about 1,500 calls/s (see sip.md). */
+export const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The largest UDP payload there is; SIP's own message limit is the same number. */
+export const UDP_MAX_DATAGRAM_BYTES = 65_535;
+
+export interface UdpRemote {
+  readonly address: string;
+  readonly port: number;
+  readonly family: "IPv4" | "IPv6";
+}
+
+export interface UdpEndpointOptions {
+  /** The address to bind: an IPv6 literal gives a udp6 socket, anything else udp4. */
+  readonly host: string;
+  /** 0 for a port the kernel chooses (read it back from `address`). */
+  readonly port: number;
+  /** Called for each datagram within the size limit. Its throw is counted, never fatal. */
+  readonly onDatagram: (msg: Buffer, from: UdpRemote) => void;
+  /** Asked-for receive and send buffer bytes (default UDP_BUFFER_BYTES). */
+  readonly bufferBytes?: number;
+  /** Datagrams longer than this are dropped and counted (default UDP_MAX_DATAGRAM_BYTES). */
+  readonly maxDatagramBytes?: number;
+  /** Socket errors after start, send failures and handler throws, for logging. */
+  readonly onError?: (err: Error, where: "socket" | "send" | "handler") => void;
+}
+
+/** Counters since start, plain numbers; a fresh copy on every read. */
+export interface UdpEndpointStats {
+  readonly received: number;
+  readonly sent: number;
+  readonly sendErrors: number;
+  readonly oversizeDropped: number;
+  readonly handlerErrors: number;
+  readonly socketErrors: number;
+  /** The buffer sizes the kernel actually gave (Linux reports twice what it grants). */
+  readonly recvBufferBytes: number;
+  readonly sendBufferBytes: number;
+}
+
+export class UdpEndpoint {
+  readonly #o: UdpEndpointOptions;
+  readonly #max: number;
+  #socket: Socket | undefined;
+  #closed: Promise<void> | undefined;
+  #received = 0;
+  #sent = 0;
+  #sendErrors = 0;
+  #oversize = 0;
+  #handlerErrors = 0;
+  #socketErrors = 0;
+  #recvBuffer = 0;
+  #sendBuffer = 0;
+
+  constructor(opts: UdpEndpointOptions) {
+    this.#o = opts;
+    this.#max = opts.maxDatagramBytes ?? UDP_MAX_DATAGRAM_BYTES;
+  }
+
+  /** The bound address once started, else undefined. */
+  get address(): { readonly host: string; readonly port: number } | undefined {
+    try {
+      const a = this.#socket?.address();
+      return a ? { host: a.address, port: a.port } : undefined;
+    } catch {
+      return undefined; // not bound yet, or closed
+    }
+  }
+
+  get stats(): UdpEndpointStats {
+    return {
+      received: this.#received,
+      sent: this.#sent,
+      sendErrors: this.#sendErrors,
+      oversizeDropped: this.#oversize,
+      handlerErrors: this.#handlerErrors,
+      socketErrors: this.#socketErrors,
+      recvBufferBytes: this.#recvBuffer,
+      sendBufferBytes: this.#sendBuffer,
+    };
+  }
+
+  /** Binds (no address sharing: a second proxy on the port is an error, not a split). */
+  async start(): Promise<void> {
+    if (this.#socket || this.#closed) throw new Error("UdpEndpoint already started or closed");
+    const socket = createSocket({ type: isIPv6(this.#o.host) ? "udp6" : "udp4", reuseAddr: false });
+    this.#socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        socket.close();
+        this.#closed = Promise.resolve();
+        reject(err);
+      };
+      socket.once("error", onError);
+      // exclusive: a cluster worker gets a socket of its own, never one shared via the primary.
+      socket.bind({ address: this.#o.host, port: this.#o.port, exclusive: true }, () => {
+        socket.off("error", onError);
+        resolve();
+      });
+    });
+    socket.on("error", (err) => {
+      this.#socketErrors++;
+      this.#o.onError?.(err, "socket");
+    });
+    socket.on("message", (msg, rinfo) => this.#message(msg, rinfo));
+    this.#sizeBuffers(socket);
+  }
+
+  /**
+   * Asks for the buffers; the kernel caps them (net.core.rmem_max / wmem_max) or refuses,
+   * which is no reason not to run: the size got is what the stats report.
+   */
+  #sizeBuffers(socket: Socket): void {
+    const want = this.#o.bufferBytes ?? UDP_BUFFER_BYTES;
+    try {
+      socket.setRecvBufferSize(want);
+    } catch {
+      // keep the default
+    }
+    try {
+      socket.setSendBufferSize(want);
+    } catch {
+      // keep the default
+    }
+    try {
+      this.#recvBuffer = socket.getRecvBufferSize();
+      this.#sendBuffer = socket.getSendBufferSize();
+    } catch {
+      // unreadable: report 0
+    }
+  }
+
+  #message(msg: Buffer, rinfo: { address: string; port: number; family: string }): void {
+    if (msg.length > this.#max) {
+      this.#oversize++;
+      return;
+    }
+    this.#received++;
+    try {
+      this.#o.onDatagram(msg, {
+        address: rinfo.address,
+        port: rinfo.port,
+        family: rinfo.family === "IPv6" ? "IPv6" : "IPv4",
+      });
+    } catch (err) {
+      this.#handlerErrors++;
+      this.#o.onError?.(err instanceof Error ? err : new Error(String(err)), "handler");
+    }
+  }
+
+  /**
+   * Sends one datagram. Never throws: a bad port, a closed endpoint or a failure the kernel
+   * reports later all count as send errors. Nothing on UDP is delivered for sure anyway; SIP
+   * retransmits.
+   */
+  send(buf: Buffer, port: number, host: string): void {
+    const socket = this.#socket;
+    if (socket === undefined || this.#closed !== undefined) {
+      this.#sendErrors++;
+      return;
+    }
+    try {
+      socket.send(buf, port, host, (err) => {
+        if (err) {
+          this.#sendErrors++;
+          this.#o.onError?.(err, "send");
+        } else this.#sent++;
+      });
+    } catch (err) {
+      this.#sendErrors++;
+      this.#o.onError?.(err instanceof Error ? err : new Error(String(err)), "send");
+    }
+  }
+
+  /** Closes the socket and releases the port; safe to call more than once, or never started. */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closed;
+    const socket = this.#socket;
+    if (socket === undefined) {
+      this.#closed = Promise.resolve();
+      return this.#closed;
+    }
+    this.#closed = new Promise<void>((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+    return this.#closed;
+  }
+}
