@@ -51,6 +51,12 @@ export class LinkedSet<T> {
     this.#size--;
   }
 
+  /** The first member's link that `match` accepts, oldest first; undefined when none does. */
+  find(match: (value: T) => boolean): Link<T> | undefined {
+    for (let l = this.#head; l; l = l.next) if (l.value !== undefined && match(l.value)) return l;
+    return undefined;
+  }
+
   /** The members now, oldest first (a copy: callers may remove while they walk it). */
   values(): T[] {
     const out: T[] = [];

@@ -13,6 +13,12 @@ export { sameBinding } from "./binding.ts";
 
 export type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
 
+/** A connection in its TLS handshake or protocol opening; `peer` (address:port) for TLS only. */
+interface PendingConn {
+  readonly raw: Socket;
+  readonly peer: string | undefined;
+}
+
 export interface StreamListenerOptions {
   readonly events: EventBus<TrunklineEvents>;
   readonly accept: (conn: Accepted) => StreamSession;
@@ -42,9 +48,7 @@ export class StreamListener {
   #idle: (() => void)[] = [];
   #accepting = false;
   /** Connections not yet established (the raw socket, for TLS the one under the TLS socket). */
-  readonly #pending = new LinkedSet<Socket>();
-  /** TLS only: a pending raw socket's place by peer address:port (the TLS socket wraps it). */
-  readonly #tlsPending = new Map<string, Link<Socket>>();
+  readonly #pending = new LinkedSet<PendingConn>();
 
   constructor(config: ListenerConfig, opts: StreamListenerOptions) {
     this.#config = config;
@@ -80,10 +84,13 @@ export class StreamListener {
   #create(): Server | TlsServer {
     const cfg = this.#config;
     const onConn = (sock: Socket) => {
-      const key = `${sock.remoteAddress}:${sock.remotePort}`;
-      const link = this.#tlsPending.get(key);
-      this.#tlsPending.delete(key);
-      this.#accept(sock, link);
+      // The TLS socket wraps a raw one that is pending: found by its peer address and port
+      // (a walk of at most max_pending links, next to a handshake that costs far more).
+      const peer = `${sock.remoteAddress}:${sock.remotePort}`;
+      this.#accept(
+        sock,
+        this.#pending.find((p) => p.peer === peer),
+      );
     };
     const server = cfg.tls
       ? createTlsServer(
@@ -127,7 +134,7 @@ export class StreamListener {
   }
 
   /** Counts a raw connection as pending until the protocol says its opening is complete. */
-  #track(raw: Socket, plain: boolean): Link<Socket> | undefined {
+  #track(raw: Socket, plain: boolean): Link<PendingConn> | undefined {
     const max = this.#o.maxPending(this.#config);
     if (this.#pending.size >= max) {
       raw.on("error", () => {});
@@ -141,16 +148,16 @@ export class StreamListener {
       });
       return undefined;
     }
-    const link = this.#pending.add(raw);
+    // The peer is read now, before a TLS socket wraps the raw one: it is how the TLS socket
+    // finds its pending slot when the handshake completes.
+    const link = this.#pending.add({
+      raw,
+      peer: plain ? undefined : `${raw.remoteAddress}:${raw.remotePort}`,
+    });
     if (plain) return link;
     // A TLS raw socket may never reach a session (a handshake that fails): its close frees
     // the slot. A plain socket is the session's own: its end does (finished()).
-    const key = `${raw.remoteAddress}:${raw.remotePort}`;
-    this.#tlsPending.set(key, link);
-    raw.once("close", () => {
-      this.#pending.remove(link);
-      if (this.#tlsPending.get(key) === link) this.#tlsPending.delete(key);
-    });
+    raw.once("close", () => this.#pending.remove(link));
     return link;
   }
 
@@ -218,7 +225,7 @@ export class StreamListener {
     }
   }
 
-  #accept(sock: Socket, pending: Link<Socket> | undefined): void {
+  #accept(sock: Socket, pending: Link<PendingConn> | undefined): void {
     if (!this.#accepting) {
       sock.destroy();
       return;
@@ -274,7 +281,7 @@ export class StreamListener {
           });
     for (const s of this.#sessions.values()) s.destroy("proxy closing");
     // Connections still in their handshake or header belong to no session yet.
-    for (const raw of this.#pending.values()) raw.destroy();
+    for (const p of this.#pending.values()) p.raw.destroy();
     await ended;
   }
 }

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { agiCall } from "../helpers/asterisk.ts";
 import { startCli } from "../helpers/cli.ts";
@@ -113,4 +114,52 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   assert.equal(r.status, "SUCCESS");
   assert.deepEqual(r.commands, ["NOOP"]);
   await until(() => idle.closed() === 1100, 8000, "the rest closed at header_timeout");
+});
+
+test("TLS: a session whose header is complete no longer counts as pending (max_pending: 1 serves three at once)", async () => {
+  // A server that takes the session and says nothing: the sessions stay open.
+  const held: Socket[] = [];
+  const up = createServer((s) => {
+    held.push(s);
+    s.resume();
+  });
+  await new Promise<void>((r) => up.listen(0, "127.0.0.1", r));
+  const upPort = (up.address() as { port: number }).port;
+  cleanup.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of held) s.destroy();
+        up.close(() => r());
+      }),
+  );
+  const p = await startProxy(
+    `
+listeners:
+  - { name: agi, protocol: fastagi, listen: 127.0.0.1:0, max_pending: 1, tls: { cert: ${TLS}server.pem, key: ${TLS}server.key } }
+routes: [ { listener: agi, pool: main } ]
+pools: { main: { servers: [ { address: 127.0.0.1:${upPort} } ] } }
+`,
+  );
+  cleanup.push(p.close);
+  const header = readFileSync(
+    new URL("../fixtures/agi/asterisk-23.4.1-originate-query.raw", import.meta.url),
+  );
+  const clients: Socket[] = [];
+  cleanup.push(() => {
+    for (const c of clients) c.destroy();
+  });
+  for (let i = 1; i <= 3; i++) {
+    const c = tlsConnect({ host: "127.0.0.1", port: p.port(), rejectUnauthorized: false });
+    c.on("error", () => {});
+    clients.push(c);
+    c.once("secureConnect", () => c.write(header));
+    // Each one reaches the server, and its pending slot is free again for the next.
+    await until(() => held.length === i, 5000, `session ${i} reached the server`);
+    await until(() => p.proxy.runtime.listener("agi")?.pending === 0, 3000, `session ${i} no longer pending`);
+  }
+  assert.equal(p.proxy.runtime.listener("agi")?.sessions, 3);
+  assert.ok(
+    clients.every((c) => !c.destroyed),
+    "no client was turned away",
+  );
 });
