@@ -4,7 +4,7 @@ import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
 import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
-import type { Log } from "../core/types.ts";
+import type { Log, RecordFn } from "../core/types.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { HealthMonitor } from "../health/monitor.ts";
@@ -20,6 +20,8 @@ export interface ProxyLogging {
   readonly log: Log;
   reconfigure(s: Snapshot): void;
   close(): Promise<void>;
+  /** The fast writer of one flat record (the per-session line); `log` when absent. */
+  readonly record?: RecordFn;
   /** Lines each output gave up since start (for the metrics). */
   dropped?(): readonly { readonly output: "stdout" | "syslog"; readonly lines: number }[];
 }
@@ -62,7 +64,7 @@ export class TrunklineProxy {
     this.#current = snapshot;
     this.#logging = logging;
     this.events = new EventBus<TrunklineEvents>();
-    this.#detach = attachLogging(this.events, logging.log);
+    this.#detach = attachLogging(this.events, logging.log, logging.record);
     this.#health = new HealthMonitor(this.events);
     this.runtime = new Runtime(this.events);
     const rt = this.runtime;

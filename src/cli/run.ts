@@ -18,6 +18,7 @@ function logging(s: Snapshot): ProxyLogging {
   const l = createLogger(opts(s));
   return {
     log: l.log,
+    record: l.record,
     reconfigure: (next) => l.reconfigure(opts(next)),
     close: () => l.close(),
     dropped: () => [

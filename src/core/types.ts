@@ -16,6 +16,16 @@ export interface Log {
   child(bindings: Record<string, unknown>): Log;
 }
 
+/**
+ * Writes one flat record (fields that are plain values, arrays or plain objects) as the same
+ * JSON line the Log would, without its general machinery: for the one line per session.
+ */
+export type RecordFn = (
+  level: "info" | "warn",
+  fields: Readonly<Record<string, unknown>>,
+  msg: string,
+) => void;
+
 /** A logger that drops everything: for tests and library use. */
 export const silentLog: Log = {
   trace() {},

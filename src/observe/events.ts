@@ -1,11 +1,11 @@
 import { ErrorCodes } from "../core/errors.ts";
-import type { Log } from "../core/types.ts";
+import type { Log, RecordFn } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
 import type { ServerChange } from "../servers/types.ts";
 
 /** One line per session at its end: who, what, where, how long, how much, how it ended. */
-export function logSession(log: Log, r: SessionEnded): void {
+export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
   const fields: Record<string, unknown> = {
     event: "session",
     client: r.client,
@@ -23,7 +23,8 @@ export function logSession(log: Log, r: SessionEnded): void {
   if (r.attempts.length > 0) fields.failed_attempts = r.attempts;
   if (r.error !== undefined) fields.error = r.error;
   if (r.errorCode !== undefined) fields.error_code = r.errorCode;
-  if (r.ok) log.info(fields, "session ended");
+  if (record) record(r.ok ? "info" : "warn", fields, "session ended");
+  else if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");
 }
 
@@ -48,9 +49,9 @@ export function logServerChange(log: Log, c: ServerChange): void {
 }
 
 /** Maps every event of one proxy to log lines. The only place protocol events become logs. */
-export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log): () => void {
+export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?: RecordFn): () => void {
   const offs = [
-    bus.on("session.end", (r) => logSession(log, r)),
+    bus.on("session.end", (r) => logSession(log, r, record)),
     bus.on("server.state", (c) => logServerChange(log, c)),
     bus.on("health.probe", (p) => {
       if (p.check === "agent" && !p.ok)

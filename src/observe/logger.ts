@@ -1,7 +1,7 @@
 import { isatty } from "node:tty";
 import { pino } from "pino";
 import { errorMessage } from "../core/errors.ts";
-import type { Log } from "../core/types.ts";
+import type { Log, RecordFn } from "../core/types.ts";
 import { LineSink, type LineSinkStats } from "./line-sink.ts";
 import { prettyLine } from "./pretty.ts";
 import { SyslogSink, type SyslogStats } from "./syslog.ts";
@@ -31,6 +31,13 @@ export interface LoggerOptions {
 
 export interface Logger {
   readonly log: Log;
+  /**
+   * The same line as `log.info(fields, msg)` / `log.warn(...)`, byte for byte, without pino's
+   * per-call work: the time string is made once per millisecond and the fields go through
+   * one JSON.stringify. For the one line per session (measured: 4-5% of a FastAGI session's
+   * CPU, 0.236 -> 0.226 ms, medians of 5 alternating rounds).
+   */
+  readonly record: RecordFn;
   setLevel(level: Level): void;
   /**
    * Applies a reloaded config: the level, and the syslog target or facility. A new target
@@ -132,6 +139,25 @@ export function createLogger(opts: LoggerOptions): Logger {
 
   const log: Log = root;
 
+  let lastMs = -1;
+  let lastIso = "";
+  const base = `,"app":${JSON.stringify(appName)},"pid":${process.pid},`;
+  const record: RecordFn = (level, fields, msg) => {
+    if (!root.isLevelEnabled(level)) return;
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastIso = new Date(now).toISOString();
+    }
+    const num = level === "info" ? 30 : 40;
+    const body = JSON.stringify(fields);
+    fanOut.lastLevel = num;
+    fanOut.lastObj = fields;
+    fanOut.write(
+      `{"level":${num},"severity":"${level}","time":"${lastIso}"${base}${body.length > 2 ? `${body.slice(1, -1)},` : ""}"msg":${JSON.stringify(msg)}}\n`,
+    );
+  };
+
   /** Sinks replaced by a reload (or closed) still flushing, and what the finished ones dropped. */
   const retiring = new Set<SyslogSink>();
   let retiredDropped = 0;
@@ -149,6 +175,7 @@ export function createLogger(opts: LoggerOptions): Logger {
 
   return {
     log,
+    record,
     setLevel(level) {
       root.level = level;
     },
