@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { agiCall } from "../helpers/asterisk.ts";
 import { runCli, startCli } from "../helpers/cli.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
@@ -146,4 +148,10 @@ test("run: a broken config at start exits 1 with the problem", async () => {
   const r = await runCli(["run", "-c", f]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /broken\.yaml:1:12 listeners: define at least one listener/);
+});
+
+test("the built bin runs as a program (what npx trunkline and the package's bin execute): the build keeps it executable", () => {
+  const bin = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+  const out = execFileSync(bin, ["--help"], { encoding: "utf8", timeout: 10_000 });
+  assert.match(out, /^trunkline/);
 });
