@@ -1,6 +1,7 @@
 import { EventEmitter, once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
-import type { EslClient, EslClientEvents } from "../../src/health/esl/client.ts";
+import { after } from "node:test";
+import { EslClient, type EslClientEvents, type EslClientOptions } from "../../src/health/esl/client.ts";
 
 /**
  * A stand-in FreeSWITCH event socket (mod_event_socket, inbound) on loopback, speaking as
@@ -234,5 +235,42 @@ export function countingTimers(): {
       clearTimeout(h as NodeJS.Timeout);
     },
     live: () => live.size,
+  };
+}
+
+/** Backoff small enough for tests: 5, 10, 20, 40, 40 ms. */
+export const FAST_BACKOFF = { baseMs: 5, factor: 2, maxMs: 40 };
+
+/**
+ * What an ESL test file makes again and again: stand-in FreeSWITCHes and clients, all closed
+ * after the file's tests (newest first).
+ */
+export function eslTestKit(): {
+  fake(): Promise<FakeFreeSwitch>;
+  client(port: number, opts?: Partial<EslClientOptions>): EslClient;
+  onCleanup(fn: () => unknown): void;
+} {
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  return {
+    async fake() {
+      const fs = await startFakeFreeSwitch();
+      cleanups.push(() => fs.close());
+      return fs;
+    },
+    client(port, opts = {}) {
+      const c = new EslClient({
+        host: "127.0.0.1",
+        port,
+        password: "ClueCon",
+        backoff: FAST_BACKOFF,
+        ...opts,
+      });
+      cleanups.push(() => c.close());
+      return c;
+    },
+    onCleanup: (fn) => cleanups.push(fn),
   };
 }

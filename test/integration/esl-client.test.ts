@@ -1,34 +1,18 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { EslClient, type EslClientEvents, type EslClientOptions } from "../../src/health/esl/client.ts";
+import type { EslClient, EslClientEvents } from "../../src/health/esl/client.ts";
 import {
   countingTimers,
   eslFrame,
-  type FakeFreeSwitch,
+  eslTestKit,
   nextEvent,
   startFakeFreeSwitch,
 } from "../helpers/freeswitch-esl.ts";
 
-const FAST = { baseMs: 5, factor: 2, maxMs: 40 };
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function fake(): Promise<FakeFreeSwitch> {
-  const fs = await startFakeFreeSwitch();
-  cleanups.push(() => fs.close());
-  return fs;
-}
-
-function client(port: number, opts: Partial<EslClientOptions> = {}): EslClient {
-  const c = new EslClient({ host: "127.0.0.1", port, password: "ClueCon", backoff: FAST, ...opts });
-  cleanups.push(() => c.close());
-  return c;
-}
+const { fake, client, onCleanup } = eslTestKit();
 
 /** The next `n` down events. */
 function downs(c: EslClient, n: number): Promise<EslClientEvents["down"][]> {
@@ -125,7 +109,7 @@ test("server down: attempts back off, and the client comes back up when the serv
   );
   const up = nextEvent(c, "up");
   const fs = await startFakeFreeSwitch(port);
-  cleanups.push(() => fs.close());
+  onCleanup(() => fs.close());
   await up;
   const beat = nextEvent(c, "heartbeat");
   fs.heartbeat();

@@ -1,27 +1,11 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { after, test } from "node:test";
-import { EslClient, type EslClientOptions } from "../../src/health/esl/client.ts";
+import { test } from "node:test";
+import { EslClient } from "../../src/health/esl/client.ts";
 import { startBlackhole } from "../helpers/blackhole.ts";
-import { type FakeFreeSwitch, nextEvent, startFakeFreeSwitch } from "../helpers/freeswitch-esl.ts";
+import { eslTestKit, type FakeFreeSwitch, nextEvent } from "../helpers/freeswitch-esl.ts";
 
-const FAST = { baseMs: 5, factor: 2, maxMs: 40 };
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function fake(): Promise<FakeFreeSwitch> {
-  const fs = await startFakeFreeSwitch();
-  cleanups.push(() => fs.close());
-  return fs;
-}
-
-function client(port: number, opts: Partial<EslClientOptions> = {}): EslClient {
-  const c = new EslClient({ host: "127.0.0.1", port, password: "ClueCon", backoff: FAST, ...opts });
-  cleanups.push(() => c.close());
-  return c;
-}
+const { fake, client, onCleanup } = eslTestKit();
 
 async function upClient(fs: FakeFreeSwitch): Promise<EslClient> {
   const c = client(fs.port);
@@ -118,7 +102,7 @@ test("auth timeout: connected, but no auth request within authTimeoutMs", async 
 
 test("connect timeout: a connect that never completes is abandoned after connectTimeoutMs", async () => {
   const hole = await startBlackhole();
-  cleanups.push(() => hole.close());
+  onCleanup(() => hole.close());
   const c = client(hole.port, { connectTimeoutMs: 60 });
   const down = nextEvent(c, "down");
   c.start();
