@@ -131,3 +131,19 @@ test("tls: an outbound connection to a name the certificate does not hold is dro
   assert.equal(server.got.length, 0);
   await until("no connection left", () => proxy.t.connections === 0);
 });
+
+test("tcp: an onMessage that throws is counted and the connection goes on", async (t) => {
+  let calls = 0;
+  const server = await side(t, "tcp", {
+    onMessage: () => {
+      calls++;
+      if (calls === 1) throw new Error("handler bug");
+    },
+  });
+  const peer = await rawPeer(t, server.port);
+  peer.socket.write(Buffer.concat([request(1), request(2)]));
+  await until("both messages", () => calls === 2);
+  assert.equal(server.t.stats().handlerErrors, 1);
+  assert.equal(server.t.connections, 1);
+  assert.equal(peer.isClosed(), false);
+});
