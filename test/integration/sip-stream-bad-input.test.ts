@@ -3,7 +3,7 @@
 // case is counted and told to onDropped, and the messages before it are still delivered.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { rawPeer, request, side, until } from "./sip-stream-kit.ts";
+import { rawPeer, request, side, until } from "../helpers/sip-stream-kit.ts";
 
 const HEAD =
   "Via: SIP/2.0/TCP 10.0.0.9:5060;branch=z9hG4bK-bad\r\nFrom: <sip:a@10.0.0.9>;tag=a1\r\n" +

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { type TestContext, test } from "node:test";
-import { rawPeer, request, side, until } from "./sip-stream-kit.ts";
+import { rawPeer, request, side, until } from "../helpers/sip-stream-kit.ts";
 
 /** A TCP server that accepts and then neither reads nor writes. */
 async function blackhole(t: TestContext): Promise<{ port: number; sockets: Socket[] }> {

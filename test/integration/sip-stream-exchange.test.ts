@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SipFlow } from "../../src/protocols/sip/transport.ts";
-import { CA, callId, rawPeer, request, response, side, until } from "./sip-stream-kit.ts";
+import { CA, callId, rawPeer, request, response, side, until } from "../helpers/sip-stream-kit.ts";
 
 for (const transport of ["tcp", "tls"] as const) {
   test(`${transport}: a request, its response and a request back all travel on one connection`, async (t) => {

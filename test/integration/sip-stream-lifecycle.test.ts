@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { SipStreamTransport } from "../../src/protocols/sip/stream-transport.ts";
-import { rawPeer, request, response, side, until } from "./sip-stream-kit.ts";
+import { rawPeer, request, response, side, until } from "../helpers/sip-stream-kit.ts";
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -56,7 +56,7 @@ test("release() frees the port for a successor while open connections go on; reb
 
 test("close() ends connections, timers and connects in progress: the process exits by itself", async (t) => {
   const transportUrl = new URL("../../src/protocols/sip/stream-transport.ts", import.meta.url).href;
-  const kitUrl = new URL("./sip-stream-kit.ts", import.meta.url).href;
+  const kitUrl = new URL("../helpers/sip-stream-kit.ts", import.meta.url).href;
   // Two TLS transports that talk, a half-sent message (its timer running), a silent raw
   // socket, an outbound connect to a peer that never handshakes; then close() on both.
   const script = `

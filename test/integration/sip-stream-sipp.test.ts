@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { buildResponse } from "../../src/protocols/sip/response.ts";
 import { serializeMessage } from "../../src/protocols/sip/serialize.ts";
 import { runSipp, SIPP } from "../helpers/sipp.ts";
-import { side } from "./sip-stream-kit.ts";
+import { side } from "../helpers/sip-stream-kit.ts";
 
 async function freePort(): Promise<number> {
   const s = createServer();
