@@ -30,8 +30,6 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const tmp = mkdtempSync(join(tmpdir(), "trunkline-tests-"));
-const counts = join(tmp, "counts.jsonl");
 // Most test time is waiting on sockets and timers, not CPU: 4 files at a time halves the
 // wall time on this 2-core machine (measured: 57-62 s at 2, 36 s at 4, with two CPU hogs).
 const concurrency = process.env.TEST_CONCURRENCY ?? "4";

@@ -8,8 +8,8 @@ import { createServer } from "node:net";
 import { test } from "node:test";
 import { buildResponse } from "../../src/protocols/sip/response.ts";
 import { serializeMessage } from "../../src/protocols/sip/serialize.ts";
-import { runSipp, SIPP } from "../helpers/sipp.ts";
 import { side } from "../helpers/sip-stream-kit.ts";
+import { runSipp, SIPP } from "../helpers/sipp.ts";
 
 async function freePort(): Promise<number> {
   const s = createServer();
