@@ -220,7 +220,7 @@ export class InviteTransaction<S extends InviteServer> {
     }
     b.provisional();
     if (res.status === 100) return;
-    this.#last = serializeMessage(res);
+    this.#last = serializeMessage(this.#upstreamCopy(res));
     this.#env.sendBytes(this.#upstream, this.#last);
   }
 
@@ -228,7 +228,7 @@ export class InviteTransaction<S extends InviteServer> {
   #success(b: InviteBranch<S>, res: SipResponse): void {
     const first = b.state !== "done";
     b.final(res);
-    const bytes = serializeMessage(res);
+    const bytes = serializeMessage(this.#upstreamCopy(res));
     this.#env.sendBytes(this.#upstream, bytes);
     if (!first || this.#final !== undefined) return;
     const cur = this.#current;
@@ -258,8 +258,21 @@ export class InviteTransaction<S extends InviteServer> {
       this.#ownFinal(b.timerCFired ? 408 : status, undefined, b.server);
       return;
     }
-    const up = upstreamStatus(res);
+    const up = upstreamStatus(this.#upstreamCopy(res));
     this.#sendFinal(up.status, serializeMessage(up), b.server);
+  }
+
+  /**
+   * The response as the caller gets it: the Via lines of the caller's INVITE in place of what
+   * is left after ours (§16.7 step 3 leaves the same values; a server that builds its 487 from
+   * our CANCEL, which carries only our Via, would leave none).
+   */
+  #upstreamCopy(res: SipResponse): SipResponse {
+    const vias = this.request.headers.filter((h) => h.name === "via");
+    const at = res.headers.findIndex((h) => h.name === "via");
+    const rest = res.headers.filter((h) => h.name !== "via");
+    const from = at < 0 ? 0 : res.headers.slice(0, at).filter((h) => h.name !== "via").length;
+    return { ...res, headers: [...rest.slice(0, from), ...vias, ...rest.slice(from)] };
   }
 
   /** A non-2xx final upstream: retransmitted (Timer G) until the ACK, kept 64·T1 (Timer H). */
