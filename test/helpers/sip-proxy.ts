@@ -1,7 +1,7 @@
 // A Trunkline with one SIP listener over a pool of SIPp answerers, for the sip-proxy-* tests.
 import { join } from "node:path";
 import type { SipListener } from "../../src/protocols/sip/listener.ts";
-import { startProxy, type TestProxy } from "./proxy.ts";
+import type { TestProxy } from "./proxy.ts";
 import { freeUdpPort, SIPP_SCENARIOS, type SippRun, startSipp, waitForSippAnswer } from "./sipp.ts";
 
 export interface Answerer {

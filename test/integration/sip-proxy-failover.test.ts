@@ -45,7 +45,7 @@ test("a server answering 503: its calls fail over to the other, none lost, the 5
   }
   // Round robin sent the first call to the 503 server; passive health (max_fails 3) then took it out.
   assert.ok(failedOver.length >= 1, JSON.stringify(lines.slice(0, 3)));
-  const first = (failedOver[0]?.failed_attempts as { server: string; error: string }[])[0];
+  const first = (failedOver[0]?.failed_attempts as { server: string; error: string }[] | undefined)?.[0];
   assert.deepEqual(first?.server, `127.0.0.1:${bad.port}`);
   assert.equal(first?.error, "answered 503");
   t.diagnostic(`${CALLS} calls, ${failedOver.length} failed over from the 503 server`);

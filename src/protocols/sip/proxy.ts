@@ -8,7 +8,7 @@
 
 import { createHash } from "node:crypto";
 import type { PoolMember } from "../../balance/pool.ts";
-import { branchParts, isRfc3261Branch, loopCheck, statelessBranch } from "./branch.ts";
+import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
 import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
 import { addRecordRoute, decrementMaxForwards, prependVia, removeTopVia } from "./edit.ts";
 import { parseCSeq, toTag } from "./fields.ts";
@@ -23,6 +23,7 @@ import { preprocessRoute, recordRouteValue, validateRequest } from "./route.ts";
 import { RR_TOKEN_PARAM, signServer, verifyServer } from "./rr-token.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
+import { nameAddrUri, txKey } from "./tx-key.ts";
 import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
 import { parseUri, sameHost, sameHostPort } from "./uri.ts";
 import { parseVia } from "./via.ts";
@@ -334,18 +335,4 @@ export class SipProxy {
     for (const tx of [...this.#serverTx.values()]) tx.close();
     this.calls.closeAll(this.#env.clock.now());
   }
-}
-
-/** What identifies a server transaction: the client's RFC 3261 branch, else RFC 2543 fields. */
-export function txKey(req: SipRequest): string {
-  const via = parseVia(headerValue(req, "via") ?? "");
-  const branch = via.ok ? via.via.branch : undefined;
-  if (branch !== undefined && isRfc3261Branch(branch)) return `${branch}\0${via.ok ? via.via.host : ""}`;
-  return `2543\0${headerValue(req, "call-id") ?? ""}\0${headerValue(req, "from") ?? ""}\0${parseCSeq(headerValue(req, "cseq") ?? "").ok ? (headerValue(req, "cseq") ?? "").split(/\s+/)[0] : ""}`;
-}
-
-function nameAddrUri(value: string): string {
-  const open = value.indexOf("<");
-  const close = value.indexOf(">", open);
-  return open >= 0 && close > open ? value.slice(open + 1, close) : (value.split(";")[0]?.trim() ?? value);
 }
