@@ -31,6 +31,19 @@ export interface SessionEnded {
   readonly error: string | undefined;
   /** The stable code of `error` (README "Error codes"). */
   readonly errorCode: ErrorCode | undefined;
+  /** A SIP call's own fields (protocol `sip`; `outcome` is then its final status code). */
+  readonly sip?: SipCallFields;
+}
+
+/** What identifies a SIP call and how it ended, for its one log line. */
+export interface SipCallFields {
+  readonly callId: string;
+  readonly from: string;
+  readonly to: string;
+  /** The final status the caller got; undefined for a call seen only in-dialog (rebuilt). */
+  readonly finalCode: number | undefined;
+  /** bye, rejected (a final non-2xx), timeout (call_timeout), closed (listener closed). */
+  readonly end: string;
 }
 
 /** Every event Trunkline publishes; observe/ maps them to logs (and metrics). */
@@ -84,6 +97,8 @@ export interface TrunklineEvents {
     readonly pools: number;
   };
   "proxy.stopped": Record<string, never>;
+  /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
+  "sip.dropped": { readonly listener: string; readonly reason: string };
 }
 
 export type Events = import("./bus.ts").EventBus<TrunklineEvents>;

@@ -23,6 +23,14 @@ export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
   if (r.attempts.length > 0) fields.failed_attempts = r.attempts;
   if (r.error !== undefined) fields.error = r.error;
   if (r.errorCode !== undefined) fields.error_code = r.errorCode;
+  if (r.sip !== undefined) {
+    fields.call_id = r.sip.callId;
+    fields.from = r.sip.from;
+    fields.to = r.sip.to;
+    fields.final_code = r.sip.finalCode;
+    fields.setup_ms = r.setupMs;
+    fields.end = r.sip.end;
+  }
   if (record) record(r.ok ? "info" : "warn", fields, "session ended");
   else if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");

@@ -1,0 +1,50 @@
+/**
+ * What the SIP proxy core needs from the rest of Trunkline (style.md practice 2): its
+ * listener's settings and address, a sender, a clock, the events, and the pools and routes
+ * of the generation now. Defined here so the core never imports the application.
+ */
+
+import type { Pool, PoolMember } from "../../balance/pool.ts";
+import type { EventBus } from "../../events/bus.ts";
+import type { TrunklineEvents } from "../../events/types.ts";
+import type { SipClock } from "./clock.ts";
+import type { SipListenerOptions } from "./config.ts";
+import type { ProxyAddress } from "./route.ts";
+import type { SipRoutes } from "./routes.ts";
+import type { SipPeer, SipSender } from "./transport.ts";
+
+export interface SipProxyEnv {
+  readonly listener: string;
+  readonly options: SipListenerOptions;
+  /** Our address as written in Via and Record-Route (the advertised one). */
+  readonly us: ProxyAddress;
+  /** Record-Route token keys: the first signs, all verify. */
+  readonly keys: readonly Buffer[];
+  readonly sender: SipSender;
+  readonly clock: SipClock;
+  readonly events: EventBus<TrunklineEvents>;
+  pools(): ReadonlyMap<string, Pool>;
+  routes(): SipRoutes | undefined;
+}
+
+/** Defaults until the pool config carries them (issue #13: failover_codes, invite_timeout). */
+export const DEFAULT_FAILOVER_CODES: readonly number[] = [500, 503, 408];
+export const DEFAULT_INVITE_TIMEOUT_MS = 2_000;
+
+export function failoverCodes(pool: Pool): readonly number[] {
+  return (pool.config as { failoverCodes?: readonly number[] }).failoverCodes ?? DEFAULT_FAILOVER_CODES;
+}
+
+export function inviteTimeoutMs(pool: Pool): number {
+  return (pool.config as { inviteTimeoutMs?: number }).inviteTimeoutMs ?? DEFAULT_INVITE_TIMEOUT_MS;
+}
+
+export function memberTarget(m: PoolMember): SipPeer {
+  return { transport: "udp", host: m.config.address.host, port: m.config.address.port };
+}
+
+/** The pool member of that key in any pool of the generation: a token can name no other server. */
+export function findMember(pools: ReadonlyMap<string, Pool>, key: string): PoolMember | undefined {
+  for (const p of pools.values()) for (const m of p.servers) if (m.key === key) return m;
+  return undefined;
+}
