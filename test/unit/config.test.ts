@@ -146,3 +146,42 @@ test("a FastAGI pool still gets the SIP defaults, unused: no esl, the default co
   assert.equal(ivr?.servers[0]?.esl, undefined);
   assert.ok(Object.isFrozen(ivr?.failoverCodes));
 });
+
+test("a SIP pool takes failover_codes, invite_timeout, esl and sip-options, with ESL defaults", () => {
+  const snap = parseConfig(
+    `
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools:
+  fs:
+    failover_codes: [503, 500, 503]
+    invite_timeout: 1500ms
+    servers:
+      - { address: 10.0.0.21, esl: { port: 8022, password: s3cret } }
+      - { address: 10.0.0.22, esl: {} }
+      - { address: 10.0.0.23:5080 }
+    health: { checks: [ sip-options ] }
+`,
+    "t.yaml",
+  );
+  const fs = snap.pools.get("fs");
+  assert.deepEqual(fs?.failoverCodes, [503, 500]);
+  assert.equal(fs?.inviteTimeoutMs, 1_500);
+  assert.deepEqual(fs?.health?.checks, [{ kind: "sip-options" }]);
+  assert.deepEqual(
+    fs?.servers.map((s) => [s.key, s.esl]),
+    [
+      ["10.0.0.21:5060", { host: "10.0.0.21", port: 8022, password: "s3cret" }],
+      ["10.0.0.22:5060", { host: "10.0.0.22", port: 8021, password: "ClueCon" }],
+      ["10.0.0.23:5080", undefined],
+    ],
+  );
+  assert.deepEqual(
+    problems(`
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools: { fs: { invite_timeout: 5m, servers: [ { address: 10.0.0.21 } ] } }
+`).filter((l) => l.includes("invite_timeout")).length,
+    1,
+  );
+});

@@ -158,6 +158,7 @@ export const sipConfig: ProtocolConfigSpec = {
   defaultHashKey: "${call_id}",
   listenerShape,
   routeShape,
+  poolKeys: ["failover_codes", "invite_timeout", "esl", "sip-options"],
   buildListenerOptions,
   buildRoute,
   compileHashKey,

@@ -27,16 +27,12 @@ export interface SipProxyEnv {
   routes(): SipRoutes | undefined;
 }
 
-/** Defaults until the pool config carries them (issue #13: failover_codes, invite_timeout). */
-export const DEFAULT_FAILOVER_CODES: readonly number[] = [500, 503, 408];
-export const DEFAULT_INVITE_TIMEOUT_MS = 2_000;
-
 export function failoverCodes(pool: Pool): readonly number[] {
-  return (pool.config as { failoverCodes?: readonly number[] }).failoverCodes ?? DEFAULT_FAILOVER_CODES;
+  return pool.config.failoverCodes;
 }
 
 export function inviteTimeoutMs(pool: Pool): number {
-  return (pool.config as { inviteTimeoutMs?: number }).inviteTimeoutMs ?? DEFAULT_INVITE_TIMEOUT_MS;
+  return pool.config.inviteTimeoutMs;
 }
 
 export function memberTarget(m: PoolMember): SipPeer {
