@@ -65,13 +65,14 @@ test("sip routes: every regex must match; first matching route wins; headers by 
 test("sip config errors name the file, the path and what is wrong", () => {
   const bad = BASE.replace(
     "listen: 127.0.0.1:5060 }",
-    'listen: 127.0.0.1:5060, transports: [udp, tcp], secret: short, advertise: "h:x", max_calls: 0 }',
+    'listen: 127.0.0.1:5060, transports: [tcp, tls], secret: short, advertise: "h:x", max_calls: 0 }',
   ).replace("^alice$", "(");
   const p = problems(bad).join("\n");
   assert.match(p, /t\.yaml:\d+:\d+ listeners\[0\]\.max_calls: /);
   // zod rejects max_calls first; the rest is checked once the keys are well typed.
   const p2 = problems(bad.replace(", max_calls: 0", "")).join("\n");
-  assert.match(p2, /listeners\[0\]\.transports: transport tcp is not available yet/);
+  assert.match(p2, /listeners\[0\]\.transports: tcp and tls cannot share a port/);
+  assert.match(p2, /listeners\[0\]\.transports: transport tls needs tls: \{ cert, key \}/);
   assert.match(p2, /listeners\[0\]\.secret: the secret must be at least 16 bytes/);
   assert.match(p2, /listeners\[0\]\.advertise: /);
   assert.match(p2, /routes\[0\]\.match\.from_user: invalid regular expression/);

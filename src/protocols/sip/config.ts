@@ -44,9 +44,6 @@ export interface SipRoute extends RouteConfig {
 
 const DEFAULTS = { maxCalls: 100_000, callTimeoutMs: 4 * 3600_000 } as const;
 
-/** Stream transports are accepted in config but start only once stream-transport.ts is wired. */
-const STARTED_TRANSPORTS: readonly SipTransportName[] = ["udp"];
-
 const listenerShape = {
   transports: z
     .array(z.enum(["udp", "tcp", "tls"]))
@@ -80,10 +77,17 @@ function buildListenerOptions(
   ctx: BuildContext,
 ): SipListenerOptions {
   const l = raw as RawListener;
-  const transports: SipTransportName[] = [...new Set<SipTransportName>(l.transports ?? ["udp"])];
-  for (const t of transports)
-    if (!STARTED_TRANSPORTS.includes(t))
-      ctx.fail([...path, "transports"], `transport ${t} is not available yet (use udp)`);
+  const hasTls = raw.tls !== undefined;
+  const transports: SipTransportName[] = [
+    ...new Set<SipTransportName>(l.transports ?? (hasTls ? ["tls"] : ["udp"])),
+  ];
+  // UDP and TCP share a port number; TLS needs one of its own (5061 by convention).
+  if (transports.includes("tls") && transports.includes("tcp"))
+    ctx.fail([...path, "transports"], "tcp and tls cannot share a port: give tls a listener of its own");
+  if (transports.includes("tls") && !hasTls)
+    ctx.fail([...path, "transports"], "transport tls needs tls: { cert, key } on the listener");
+  if (hasTls && !transports.includes("tls"))
+    ctx.fail([...path, "tls"], "tls: is set but transports does not list tls");
   let advertise: HostPort | undefined;
   if (l.advertise !== undefined) {
     const hp = parseHostPort(l.advertise, SIP_PORT);

@@ -27,13 +27,18 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
   const v = parseVia(top);
   if (!v.ok) return m;
   const wantReceived = !sameHost(v.via.host, source.host);
-  const wantRport = v.via.rport !== undefined && v.via.rport.port === undefined;
+  // On a stream the answer must go back on the connection it came on (§18.2.2), whose port
+  // is the source port, not sent-by's: rport is filled even when not asked for (OpenSIPS'
+  // force_rport), so that the Via alone says where the response goes, statelessly.
+  const forceRport = source.transport !== "udp" && v.via.rport === undefined;
+  const wantRport = forceRport || (v.via.rport !== undefined && v.via.rport.port === undefined);
   if (!wantReceived && !wantRport) return m;
   const params = v.via.params
     .filter(([n]) => !(wantReceived && n.toLowerCase() === "received"))
     .map(([n, val]) =>
       wantRport && n.toLowerCase() === "rport" ? ([n, String(source.port)] as const) : ([n, val] as const),
     );
+  if (forceRport) params.push(["rport", String(source.port)]);
   if (wantReceived) params.push(["received", source.host]);
   const sentBy = v.via.port === undefined ? v.via.host : `${v.via.host}:${v.via.port}`;
   const value = `SIP/2.0/${v.via.transport} ${sentBy}${formatParamsList(params)}`;
@@ -44,11 +49,13 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
 
 /**
  * Where a response to the sender of this Via goes (RFC 3261 §18.2.2, RFC 3581 §4): received
- * (else sent-by) host, rport (else the sent-by port, else 5060).
+ * (else sent-by) host, rport (else the sent-by port, else 5060), over the Via's transport
+ * (`fallback` when it names one we do not speak).
  */
-export function viaTarget(viaValue: string, transport: SipTransportName): SipPeer | undefined {
+export function viaTarget(viaValue: string, fallback: SipTransportName): SipPeer | undefined {
   const v = parseVia(viaValue);
   if (!v.ok) return undefined;
+  const transport = transportNamed(v.via.transport) ?? fallback;
   const raw = v.via.received ?? v.via.host;
   const host = raw.startsWith("[") ? raw.slice(1, -1) : raw;
   const port = v.via.rport?.port ?? v.via.port ?? (v.via.transport === "TLS" ? 5061 : 5060);
@@ -76,13 +83,29 @@ export function routeToken(routeValue: string, param: string): string | undefine
 }
 
 /** The next hop a Request-URI or Route URI names (host as an IP or name, no brackets). */
-export function uriTarget(uriText: string, transport: SipTransportName): SipPeer | undefined {
+export function uriTarget(uriText: string, fallback: SipTransportName): SipPeer | undefined {
   const u = parseUri(uriText);
   if (!u.ok) return undefined;
+  const transport =
+    transportNamed(uriParam(u.uri, "transport") ?? "") ?? (u.uri.scheme === "sips" ? "tls" : fallback);
   const maddr = uriParam(u.uri, "maddr");
   const raw = maddr ?? u.uri.host;
   const host = raw.startsWith("[") ? raw.slice(1, -1) : raw;
   return { transport, host, port: u.uri.port ?? (u.uri.scheme === "sips" ? 5061 : 5060) };
+}
+
+/** udp, tcp or tls from a Via's or URI's transport (any case); undefined for others (sctp, ws). */
+export function transportNamed(name: string): SipTransportName | undefined {
+  const t = name.toLowerCase();
+  return t === "udp" || t === "tcp" || t === "tls" ? t : undefined;
+}
+
+/** The transport a Route value's URI names (its `transport` param), if one we speak. */
+export function routeTransport(routeValue: string): SipTransportName | undefined {
+  const a = parseNameAddr(routeValue);
+  if (!a.ok) return undefined;
+  const u = parseUri(a.addr.uri);
+  return u.ok ? transportNamed(uriParam(u.uri, "transport") ?? "") : undefined;
 }
 
 function formatParamsList(params: readonly SipParam[]): string {

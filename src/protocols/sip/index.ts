@@ -22,6 +22,13 @@ export const sip: Protocol = {
     return (
       a.listen.host === b.listen.host &&
       a.listen.port === b.listen.port &&
+      (a.tls === b.tls ||
+        (a.tls !== undefined &&
+          b.tls !== undefined &&
+          a.tls.cert.equals(b.tls.cert) &&
+          a.tls.key.equals(b.tls.key) &&
+          (a.tls.ca === b.tls.ca ||
+            (a.tls.ca !== undefined && b.tls.ca !== undefined && a.tls.ca.equals(b.tls.ca))))) &&
       sameOptions(a.options as SipListenerOptions, b.options as SipListenerOptions)
     );
   },

@@ -13,8 +13,7 @@ import { ourVia } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { InviteTransaction } from "./invite-tx.ts";
 import { failoverCodes, inviteTimeoutMs, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
-import { recordRouteValue } from "./route.ts";
-import { RR_TOKEN_PARAM, signServer } from "./rr-token.ts";
+import { recordRoutes } from "./record-route.ts";
 import type { SipPeer } from "./transport.ts";
 import type { SipRequest } from "./types.ts";
 
@@ -79,17 +78,12 @@ export function startInvite(
       clock: env.clock,
       sendBytes: (to, bytes) => env.sender.send(to, bytes),
       retransmit: upstream.transport === "udp",
+      retransmitBranches: env.serverTransport === "udp",
       failoverCodes: failoverCodes(pool),
       inviteTimeoutMs: inviteTimeoutMs(pool),
-      via: (branch) => ourVia(env.us, branch),
-      recordRoute: (server) => {
-        const key = env.keys[0];
-        const token = key === undefined ? undefined : signServer(server.key, key, { context: callId });
-        if (token === undefined || !token.ok) return undefined;
-        const v = recordRouteValue(env.us, [[RR_TOKEN_PARAM, token.token]]);
-        return v.ok ? v.value : undefined;
-      },
-      target: memberTarget,
+      via: (branch) => ourVia({ ...env.us, transport: env.serverTransport }, branch),
+      recordRoute: (server) => recordRoutes(env, upstream.transport, server.key, callId),
+      target: (m) => memberTarget(m, env.serverTransport),
       acquire: (tried) => pool.acquire(hashKey, tried),
       release: (s) => pool.release(s),
       report: (s, ok, reason) => pool.report(s, ok ? { ok: true } : { ok: false, reason }),

@@ -31,13 +31,17 @@ export interface FailedBranch {
 export interface InviteEnv<S extends InviteServer> {
   readonly clock: SipClock;
   readonly sendBytes: (to: SipPeer, bytes: Buffer) => void;
+  /** Toward the caller: Timer G for a non-2xx final (an unreliable transport only). */
   readonly retransmit: boolean;
+  /** Toward servers: Timer A/E (an unreliable transport only). */
+  readonly retransmitBranches: boolean;
   readonly failoverCodes: readonly number[];
   readonly inviteTimeoutMs: number;
   /** Our Via for a branch id. */
   via(branch: string): string;
   /** Our Record-Route value naming this server (undefined: the request gets none). */
-  recordRoute(server: S): string | undefined;
+  /** Record-Route values to add, in order (record-route.ts). */
+  recordRoute(server: S): readonly string[];
   target(server: S): SipPeer;
   /** The next server not in `tried`, its session counted; undefined when none can take it. */
   acquire(tried: ReadonlySet<S>): S | undefined;
@@ -81,7 +85,7 @@ export class InviteTransaction<S extends InviteServer> {
     loopKey?: string,
   ) {
     this.#env = env;
-    this.#branchEnv = { clock: env.clock, send: env.sendBytes, retransmit: env.retransmit };
+    this.#branchEnv = { clock: env.clock, send: env.sendBytes, retransmit: env.retransmitBranches };
     this.request = request;
     this.#base = base;
     this.#upstream = upstream;
@@ -145,9 +149,8 @@ export class InviteTransaction<S extends InviteServer> {
     }
     this.#tried.add(server);
     const id = newBranch(this.#loopKey);
-    const rr = this.#env.recordRoute(server);
     let msg = this.#base;
-    if (rr !== undefined) {
+    for (const rr of this.#env.recordRoute(server)) {
       const r = addRecordRoute(msg, rr);
       if (r.ok) msg = r.message as SipRequest;
     }

@@ -9,14 +9,14 @@ import { networkInterfaces } from "node:os";
 import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import type { SessionInfo } from "../../net/stream-listener.ts";
-import { UdpEndpoint, type UdpEndpointStats } from "../../net/udp-endpoint.ts";
+import type { UdpEndpointStats } from "../../net/udp-endpoint.ts";
 import type { ListenerContext, ProtocolListener } from "../protocol.ts";
 import type { CallEnd, CallRecord } from "./calls.ts";
 import { realClock, type SipClock } from "./clock.ts";
 import { rrKey, type SipListenerOptions } from "./config.ts";
-import { parseMessage } from "./message.ts";
 import { SipProxy } from "./proxy.ts";
 import type { SipRoutes } from "./routes.ts";
+import { SipTransports } from "./transports.ts";
 
 function options(l: ListenerConfig): SipListenerOptions {
   return l.options as SipListenerOptions;
@@ -34,7 +34,7 @@ export class SipListener implements ProtocolListener {
   #config: ListenerConfig;
   readonly #ctx: ListenerContext;
   readonly #clock: SipClock;
-  #endpoint: UdpEndpoint | undefined;
+  #transports: SipTransports | undefined;
   #proxy: SipProxy | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
@@ -60,7 +60,7 @@ export class SipListener implements ProtocolListener {
   }
 
   get address(): { host: string; port: number } | undefined {
-    return this.#endpoint?.address;
+    return this.#transports?.address;
   }
 
   get proxy(): SipProxy | undefined {
@@ -68,7 +68,11 @@ export class SipListener implements ProtocolListener {
   }
 
   get udpStats(): UdpEndpointStats | undefined {
-    return this.#endpoint?.stats;
+    return this.#transports?.udpStats;
+  }
+
+  get transports(): SipTransports | undefined {
+    return this.#transports;
   }
 
   sessionsInfo(limit: number): SessionInfo[] {
@@ -85,24 +89,37 @@ export class SipListener implements ProtocolListener {
   }
 
   async start(): Promise<void> {
-    await this.#bind();
-    const a = this.#endpoint?.address;
+    const cfg = this.#config;
+    const o = options(cfg);
+    const transports = new SipTransports({
+      host: cfg.listen.host,
+      port: cfg.listen.port,
+      transports: o.transports,
+      tls: cfg.tls,
+      onMessage: (m) => this.#proxy?.handle(m),
+      onDropped: (d) => {
+        const code = d.error.code;
+        this.malformed.set(code, (this.malformed.get(code) ?? 0) + 1);
+        this.#proxy?.drop(code === "no_transport" ? code : `malformed_${code}`);
+      },
+      onError: (error) =>
+        this.#ctx.events.emit("listener.error", { listener: cfg.name, code: ErrorCodes.ACCEPT, error }),
+    });
+    await transports.start();
+    this.#transports = transports;
+    const a = transports.address;
     if (a === undefined) throw new Error("SIP listener bound to no address");
-    const o = options(this.#config);
     const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
+    const first = o.transports[0] ?? "udp";
     const gen = () => this.#ctx.current();
     this.#proxy = new SipProxy(
       {
-        listener: this.#config.name,
+        listener: cfg.name,
         options: o,
-        us: { ...us, transport: "udp" },
-        keys: [rrKey(this.#config.name, o, us)],
-        sender: {
-          send: (to, bytes) => {
-            this.#endpoint?.send(bytes, to.port, to.host);
-            return this.#endpoint !== undefined;
-          },
-        },
+        us: { ...us, transport: first },
+        serverTransport: first,
+        keys: [rrKey(cfg.name, o, us)],
+        sender: transports,
         clock: this.#clock,
         events: this.#ctx.events,
         pools: () => gen().pools,
@@ -114,44 +131,12 @@ export class SipListener implements ProtocolListener {
     this.#sweep = setInterval(() => this.#proxy?.calls.sweep(this.#clock.now()), every);
     this.#sweep.unref();
     this.#ctx.events.emit("listener.listening", {
-      listener: this.#config.name,
+      listener: cfg.name,
       protocol: "sip",
-      listen: `${this.#config.listen.host}:${this.#config.listen.port}`,
+      listen: `${cfg.listen.host}:${cfg.listen.port}`,
       port: a.port,
-      tls: false,
+      tls: o.transports.includes("tls"),
     });
-  }
-
-  async #bind(): Promise<void> {
-    const ep = new UdpEndpoint({
-      host: this.#config.listen.host,
-      port: this.#config.listen.port,
-      onDatagram: (buf, from) => {
-        const parsed = parseMessage(buf, { stream: false });
-        if (!parsed.ok) {
-          const code = parsed.error.code;
-          this.malformed.set(code, (this.malformed.get(code) ?? 0) + 1);
-          this.#proxy?.drop(`malformed_${code}`);
-          return;
-        }
-        this.#proxy?.handle({
-          message: parsed.message,
-          source: { transport: "udp", host: from.address, port: from.port },
-          flow: undefined,
-          size: buf.length,
-        });
-      },
-      onError: (err, where) => {
-        if (where === "send") return;
-        this.#ctx.events.emit("listener.error", {
-          listener: this.#config.name,
-          code: ErrorCodes.ACCEPT,
-          error: `udp ${where}: ${err.message}`,
-        });
-      },
-    });
-    await ep.start();
-    this.#endpoint = ep;
   }
 
   #ended(c: CallRecord, why: CallEnd, now: number): void {
@@ -188,12 +173,11 @@ export class SipListener implements ProtocolListener {
   }
 
   async release(): Promise<void> {
-    await this.#endpoint?.close();
-    this.#endpoint = undefined;
+    await this.#transports?.release();
   }
 
   async rebind(): Promise<void> {
-    if (this.#endpoint === undefined && !this.#closed) await this.#bind();
+    if (!this.#closed) await this.#transports?.rebind();
   }
 
   async drain(deadline: number): Promise<void> {
@@ -218,6 +202,6 @@ export class SipListener implements ProtocolListener {
     this.#closed = true;
     clearInterval(this.#sweep);
     this.#proxy?.close();
-    await this.#endpoint?.close();
+    await this.#transports?.close();
   }
 }

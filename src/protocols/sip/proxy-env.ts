@@ -11,13 +11,18 @@ import type { SipClock } from "./clock.ts";
 import type { SipListenerOptions } from "./config.ts";
 import type { ProxyAddress } from "./route.ts";
 import type { SipRoutes } from "./routes.ts";
-import type { SipPeer, SipSender } from "./transport.ts";
+import type { SipPeer, SipSender, SipTransportName } from "./transport.ts";
 
 export interface SipProxyEnv {
   readonly listener: string;
   readonly options: SipListenerOptions;
   /** Our address as written in Via and Record-Route (the advertised one). */
   readonly us: ProxyAddress;
+  /**
+   * The transport toward servers: the listener's first. A caller on another transport gets a
+   * double Record-Route (§16.6 step 4, RFC 5658), one entry facing each side.
+   */
+  readonly serverTransport: SipTransportName;
   /** Record-Route token keys: the first signs, all verify. */
   readonly keys: readonly Buffer[];
   readonly sender: SipSender;
@@ -35,8 +40,8 @@ export function inviteTimeoutMs(pool: Pool): number {
   return pool.config.inviteTimeoutMs;
 }
 
-export function memberTarget(m: PoolMember): SipPeer {
-  return { transport: "udp", host: m.config.address.host, port: m.config.address.port };
+export function memberTarget(m: PoolMember, transport: SipTransportName): SipPeer {
+  return { transport, host: m.config.address.host, port: m.config.address.port };
 }
 
 /** The pool member of that key in any pool of the generation: a token can name no other server. */

@@ -12,15 +12,24 @@ import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
 import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
 import { addRecordRoute, decrementMaxForwards, prependVia, removeTopVia } from "./edit.ts";
 import { parseCSeq, toTag } from "./fields.ts";
-import { isOurVia, ourVia, routeToken, stampTopVia, uriTarget, viaTarget } from "./forward.ts";
+import {
+  isOurVia,
+  ourVia,
+  routeToken,
+  routeTransport,
+  stampTopVia,
+  uriTarget,
+  viaTarget,
+} from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { upstreamStatus } from "./hop.ts";
 import { type InviteContext, startInvite } from "./initial-invite.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
 import { findMember, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { recordRoutes } from "./record-route.ts";
 import { buildResponse } from "./response.ts";
-import { preprocessRoute, recordRouteValue, validateRequest } from "./route.ts";
-import { RR_TOKEN_PARAM, signServer, verifyServer } from "./rr-token.ts";
+import { preprocessRoute, validateRequest } from "./route.ts";
+import { RR_TOKEN_PARAM, verifyServer } from "./rr-token.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
 import { nameAddrUri, txKey } from "./tx-key.ts";
@@ -132,7 +141,7 @@ export class SipProxy {
       return;
     }
     if (routed.popped > 0) {
-      this.#inDialog(req, routed.message, source, upstream);
+      this.#inDialog(req, routed.message, routed.popped, source, upstream);
       return;
     }
     if (toTag(req) !== undefined) {
@@ -172,7 +181,8 @@ export class SipProxy {
         return;
       }
       pool.release(member);
-      this.#forward(stamped, routed, upstream, memberTarget(member), this.#rr(stamped, member.key));
+      const to = memberTarget(member, this.#env.serverTransport);
+      this.#forward(stamped, routed, upstream, to, this.#rr(stamped, upstream, member.key));
       return;
     }
     if (this.#draining) {
@@ -200,14 +210,9 @@ export class SipProxy {
     tx.start();
   }
 
-  #rr(req: SipRequest, server: string): string | undefined {
-    if (!DIALOG_METHODS.has(req.method)) return undefined;
-    const key = this.#env.keys[0];
-    const callId = headerValue(req, "call-id") ?? "";
-    const t = key === undefined ? undefined : signServer(server, key, { context: callId });
-    if (t === undefined || !t.ok) return undefined;
-    const v = recordRouteValue(this.#env.us, [[RR_TOKEN_PARAM, t.token]]);
-    return v.ok ? v.value : undefined;
+  #rr(req: SipRequest, upstream: SipPeer, server: string): readonly string[] {
+    if (!DIALOG_METHODS.has(req.method)) return [];
+    return recordRoutes(this.#env, upstream.transport, server, headerValue(req, "call-id") ?? "");
   }
 
   /**
@@ -215,7 +220,13 @@ export class SipProxy {
    * From that server, it goes on by loose routing toward the caller (next Route, else the
    * Request-URI); from anyone else, to that server.
    */
-  #inDialog(original: SipRequest, routed: SipRequest, source: SipPeer, upstream: SipPeer): void {
+  #inDialog(
+    original: SipRequest,
+    routed: SipRequest,
+    popped: number,
+    source: SipPeer,
+    upstream: SipPeer,
+  ): void {
     const ourRoute = headerValues(original, "route")[0] ?? "";
     const token = routeToken(ourRoute, RR_TOKEN_PARAM);
     const callId = headerValue(original, "call-id") ?? "";
@@ -231,12 +242,16 @@ export class SipProxy {
       this.#reply(routed, upstream, 404, [["Warning", '399 trunkline "server no longer known"']]);
       return;
     }
-    const server = memberTarget(member);
+    const server = memberTarget(member, this.#env.serverTransport);
     const fromServer = sameHost(source.host, server.host) && source.port === server.port;
     let target: SipPeer | undefined = server;
     if (fromServer) {
+      // Toward the caller: the transport its URI names, else the one of our entry that faces
+      // it (the last of ours popped: the lower one of a double Record-Route).
+      const ours = headerValues(original, "route").slice(0, popped);
+      const facing = routeTransport(ours.at(-1) ?? "") ?? source.transport;
       const next = headerValues(routed, "route")[0];
-      target = next === undefined ? uriTarget(routed.uri, "udp") : uriTarget(nameAddrUri(next), "udp");
+      target = next === undefined ? uriTarget(routed.uri, facing) : uriTarget(nameAddrUri(next), facing);
     }
     if (target === undefined) {
       this.#reply(routed, upstream, 400);
@@ -244,7 +259,7 @@ export class SipProxy {
     }
     if (original.method !== "BYE" && original.method !== "CANCEL" && this.calls.get(callId) === undefined)
       this.#rebuild(original, callId, member, fromServer ? target : upstream);
-    this.#forward(original, routed, upstream, target, undefined);
+    this.#forward(original, routed, upstream, target, []);
   }
 
   /** After a restart (or on a sibling proxy), a dialog's first request enters the table again. */
@@ -272,7 +287,7 @@ export class SipProxy {
     routed: SipRequest,
     upstream: SipPeer,
     to: SipPeer,
-    rr: string | undefined,
+    rr: readonly string[],
   ): void {
     const parts = branchParts(routed);
     if (!parts.ok) {
@@ -290,11 +305,11 @@ export class SipProxy {
       return;
     }
     let m: SipMessage = mf.message;
-    if (rr !== undefined) {
-      const r = addRecordRoute(m, rr);
+    for (const value of rr) {
+      const r = addRecordRoute(m, value);
       if (r.ok) m = r.message;
     }
-    const via = prependVia(m, ourVia(this.#env.us, branch));
+    const via = prependVia(m, ourVia({ ...this.#env.us, transport: to.transport }, branch));
     if (!via.ok) {
       this.drop("bad_via");
       return;
@@ -318,7 +333,7 @@ export class SipProxy {
       return;
     }
     const next = headerValue(top.message, "via");
-    const target = next === undefined ? undefined : viaTarget(next, "udp");
+    const target = next === undefined ? undefined : viaTarget(next, this.#env.serverTransport);
     if (target === undefined) {
       this.drop("no_next_via");
       return;
