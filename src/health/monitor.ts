@@ -69,7 +69,7 @@ class ServerChecker {
         const reason = r.ok ? "tcp check passed" : r.reason;
         s.recordCheck(r.ok, reason, c.rise, c.fall);
         this.#probe("tcp", r.ok, performance.now() - t0, reason);
-      } else {
+      } else if (check.kind === "agent") {
         const r = await probeAgent({
           host: this.member.agentAddress ?? s.address.host,
           port: check.port,

@@ -111,3 +111,38 @@ test("a missing file and a missing certificate are clear errors", () => {
   );
   assert.throws(() => loadConfigFile(f), /listeners\[0\]\.tls\.cert: cannot read .*missing\.pem/);
 });
+
+test("SIP-only pool keys in a FastAGI pool are errors that say where they belong", () => {
+  const lines = problems(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:4573 } ]
+routes: [ { listener: agi, pool: p } ]
+pools:
+  p:
+    failover_codes: [503]
+    invite_timeout: 2s
+    servers: [ { address: 127.0.0.1:4574, esl: { password: x } } ]
+    health: { checks: [ tcp, sip-options ] }
+`);
+  for (const [where, key] of [
+    ["pools.p.failover_codes", "failover_codes"],
+    ["pools.p.invite_timeout", "invite_timeout"],
+    ["pools.p.servers[0].esl", "esl"],
+    ["pools.p.health.checks[1]", "sip-options"],
+  ] as const)
+    assert.ok(
+      lines.some((l) =>
+        l.includes(`${where}: ${key} applies to sip pools only (this pool is used by fastagi routes)`),
+      ),
+      `${where} in ${lines.join("\n")}`,
+    );
+  assert.equal(lines.filter((l) => l.includes("applies to sip pools only")).length, 4);
+});
+
+test("a FastAGI pool still gets the SIP defaults, unused: no esl, the default codes", () => {
+  const snap = parseConfig(GOOD, "t.yaml");
+  const ivr = snap.pools.get("ivr");
+  assert.deepEqual(ivr?.failoverCodes, [500, 503, 408]);
+  assert.equal(ivr?.inviteTimeoutMs, 2_000);
+  assert.equal(ivr?.servers[0]?.esl, undefined);
+  assert.ok(Object.isFrozen(ivr?.failoverCodes));
+});
