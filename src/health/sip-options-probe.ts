@@ -27,7 +27,12 @@ export type SipOptionsResult =
 const hostPart = (h: string) => (isIPv6(h) ? `[${h}]` : h);
 
 /** A fresh ping: a branch, a Call-ID and a From tag never used before (RFC 3261 §8.1.1). */
-export function newOptionsPing(host: string, port: number, localHost: string, localPort: number): OptionsPing {
+export function newOptionsPing(
+  host: string,
+  port: number,
+  localHost: string,
+  localPort: number,
+): OptionsPing {
   return {
     host,
     port,
@@ -135,7 +140,11 @@ export function probeSipOptions(opts: {
       const local = sock.address();
       ping = newOptionsPing(opts.host, opts.port, local.address, local.port);
       sock.send(buildOptions(ping), (err) => {
-        if (err) done({ ok: false, reason: `sip-options: send: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+        if (err)
+          done({
+            ok: false,
+            reason: `sip-options: send: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          });
       });
     });
   });

@@ -24,7 +24,12 @@ export function echoedHeaders(request: string): string {
     .join("");
 }
 
-export function sipResponse(request: string, status: number, reason = "Whatever", headers = echoedHeaders(request)): string {
+export function sipResponse(
+  request: string,
+  status: number,
+  reason = "Whatever",
+  headers = echoedHeaders(request),
+): string {
   return `SIP/2.0 ${status} ${reason}\r\n${headers}Content-Length: 0\r\n\r\n`;
 }
 

@@ -28,7 +28,8 @@ test("sip-options probe: 200, 404 and 503 answers all mean alive (Kamailio's dis
 test("sip-options probe: a stray answer and a 100 Trying are waited past; the matching final answer counts", async () => {
   const r = await responder(486);
   r.before.push(
-    (req) => sipResponse(req, 200, "OK", "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKstray\r\nCall-ID: stray\r\n"),
+    (req) =>
+      sipResponse(req, 200, "OK", "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKstray\r\nCall-ID: stray\r\n"),
     (req) => sipResponse(req, 100, "Trying"),
   );
   const res = await probeSipOptions({ host: "127.0.0.1", port: r.port, timeoutMs: 5000 });
