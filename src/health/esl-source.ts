@@ -41,8 +41,9 @@ function downWhy(d: EslClientEvents["down"], heartbeatTimeoutMs: number): string
  * server that has `esl:` (FreeSWITCH), kept across generations like the checkers. Its
  * heartbeats feed the server's esl layer (load report, calls routed since); a lost connection
  * or heartbeats that stop (2–3 missed, the client's watchdog) put that layer down with the
- * reason, and a reconnect (subscribed again) brings it back up. A server whose event socket
- * never answered yet counts as up: no information is not a failure.
+ * reason; a reconnect (subscribed again) brings it back up, or after silence the next
+ * heartbeat. A server whose event socket never answered yet counts as up: no information is
+ * not a failure.
  */
 export class EslSources {
   readonly #events: EventBus<TrunklineEvents>;
@@ -102,16 +103,21 @@ export class EslSources {
     const src: Source = { client, key: keyOf(esl) };
     this.#sources.set(server, src);
     const where = `${esl.host}:${esl.port}`;
+    // After heartbeats stopped, a new connection proves only that the socket answers, as the
+    // old one did: a box that hangs but accepts would flap back in after every watchdog. So
+    // after silence only a heartbeat brings it back; after any other loss, the reconnect does.
+    let silent = false;
     client.on("up", () => {
-      server.setEslDown(undefined, `esl: connected to ${where}, subscribed to HEARTBEAT`);
       this.#emit(server, { state: "up", reason: `connected to ${where}`, wasUp: false });
+      if (!silent) server.setEslDown(undefined, `esl: connected to ${where}, subscribed to HEARTBEAT`);
     });
     client.on("heartbeat", (r) => {
+      silent = false;
       server.setLoadReport(r);
-      // A heartbeat proves it alive whatever came before.
       if (server.eslDown !== undefined) server.setEslDown(undefined, "esl: heartbeat");
     });
     client.on("down", (d) => {
+      if (d.reason === "silent") silent = true;
       const why = downWhy(d, heartbeatTimeoutMs);
       server.setEslDown(why, why);
       this.#emit(server, { state: "down", reason: why, wasUp: d.wasUp, retryInMs: d.retryInMs });
