@@ -61,12 +61,22 @@ export interface TrunklineEvents {
   "health.probe": {
     readonly server: string;
     readonly pools: readonly string[];
-    readonly check: "tcp" | "agent";
+    readonly check: "tcp" | "agent" | "sip-options";
     readonly ok: boolean;
     readonly durationMs: number;
     readonly reason: string;
     /** Words of an agent reply that mean nothing to HAProxy's grammar. */
     readonly agentErrors?: readonly string[];
+  };
+  /** A server's event socket (FreeSWITCH ESL) came up, or went down (each failed retry too). */
+  "esl.state": {
+    readonly server: string;
+    readonly pools: readonly string[];
+    readonly state: "up" | "down";
+    readonly reason: string;
+    /** Down: whether the connection had been up (else an attempt failed). */
+    readonly wasUp: boolean;
+    readonly retryInMs?: number;
   };
   reload: {
     readonly outcome: "applied" | "unchanged" | "rejected";

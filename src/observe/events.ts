@@ -67,6 +67,14 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
       if (p.agentErrors && p.agentErrors.length > 0)
         log.warn({ pools: p.pools, server: p.server, words: p.agentErrors }, "agent reports an error");
     }),
+    bus.on("esl.state", (e) => {
+      const fields = { event: "esl", pool: e.pools[0], server: e.server, state: e.state, reason: e.reason };
+      if (e.state === "up") log.info(fields, `event socket of ${e.server} is up`);
+      // The first failure shows as the server going down (server_state); retries are detail.
+      else if (e.wasUp)
+        log.warn({ ...fields, retry_in_ms: e.retryInMs }, `event socket of ${e.server} is down`);
+      else log.debug({ ...fields, retry_in_ms: e.retryInMs }, `event socket of ${e.server}: attempt failed`);
+    }),
     bus.on("reload", (r) => {
       if (r.outcome === "applied")
         log.info(
