@@ -71,7 +71,7 @@ export function memberLoadScore(m: PoolMember, now = Date.now()): LoadScore {
     routedSince: s.routedSinceReport,
     active: s.active,
     now,
-    maxAgeMs: LOAD_REPORT_MAX_AGE_MS,
+    maxAgeMs: m.config.esl?.heartbeatTimeoutMs ?? LOAD_REPORT_MAX_AGE_MS,
   });
 }
 

@@ -62,6 +62,8 @@ const server = z.strictObject({
       host: nonEmpty.optional(),
       port: z.number().int().min(1).max(65535).optional(),
       password: nonEmpty.optional(),
+      /** No HEARTBEAT for this long: down (3 of FreeSWITCH's default 20 s event-heartbeat-interval). */
+      heartbeat_timeout: duration.optional(),
     })
     .optional(),
 });

@@ -91,6 +91,8 @@ export interface EslConfig {
   readonly port: number;
   /** ClueCon by default, FreeSWITCH's own default. */
   readonly password: string;
+  /** No HEARTBEAT for this long: the server is down and its last report no longer ranks it (60 s). */
+  readonly heartbeatTimeoutMs: number;
 }
 
 export type HealthCheckConfig =

@@ -82,7 +82,7 @@ export class EslSources {
 
   #start(server: ServerEntry, esl: EslConfig): void {
     const o = this.#o;
-    const heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 60_000;
+    const heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? esl.heartbeatTimeoutMs;
     let client: EslClient;
     try {
       client = new EslClient({
@@ -140,5 +140,5 @@ export class EslSources {
 }
 
 function keyOf(e: EslConfig): string {
-  return JSON.stringify([e.host, e.port, e.password]);
+  return JSON.stringify([e.host, e.port, e.password, e.heartbeatTimeoutMs]);
 }

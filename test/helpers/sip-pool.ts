@@ -32,7 +32,12 @@ export function serverConfig(s: ServerSpec): ServerConfig {
     tls: undefined,
     agentAddress: undefined,
     esl: s.esl
-      ? { host: s.esl.host ?? host, port: s.esl.port, password: s.esl.password ?? "ClueCon" }
+      ? {
+          host: s.esl.host ?? host,
+          port: s.esl.port,
+          password: s.esl.password ?? "ClueCon",
+          heartbeatTimeoutMs: 60_000,
+        }
       : undefined,
   };
 }

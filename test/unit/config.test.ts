@@ -171,8 +171,8 @@ pools:
   assert.deepEqual(
     fs?.servers.map((s) => [s.key, s.esl]),
     [
-      ["10.0.0.21:5060", { host: "10.0.0.21", port: 8022, password: "s3cret" }],
-      ["10.0.0.22:5060", { host: "10.0.0.22", port: 8021, password: "ClueCon" }],
+      ["10.0.0.21:5060", { host: "10.0.0.21", port: 8022, password: "s3cret", heartbeatTimeoutMs: 60_000 }],
+      ["10.0.0.22:5060", { host: "10.0.0.22", port: 8021, password: "ClueCon", heartbeatTimeoutMs: 60_000 }],
       ["10.0.0.23:5080", undefined],
     ],
   );

@@ -9,6 +9,7 @@ const DEFAULTS = {
   inviteTimeoutMs: 2_000,
   eslPort: 8021,
   eslPassword: "ClueCon",
+  eslHeartbeatTimeoutMs: 60_000,
   connectTimeoutMs: 1_000,
   totalTimeoutMs: 3_000,
   maxFails: 3,
@@ -111,6 +112,7 @@ export function buildPools(
                 host: s.esl.host ?? hp.host,
                 port: s.esl.port ?? DEFAULTS.eslPort,
                 password: s.esl.password ?? DEFAULTS.eslPassword,
+                heartbeatTimeoutMs: s.esl.heartbeat_timeout ?? DEFAULTS.eslHeartbeatTimeoutMs,
               }
             : undefined,
       });
@@ -120,6 +122,11 @@ export function buildPools(
       ctx.fail([...path, "hash_key"], `hash_key only applies to balance: hash (this pool uses ${balance})`);
     }
     const hashKey = p.hash_key ?? spec.defaultHashKey;
+    p.servers.forEach((s, i) => {
+      const t = s.esl?.heartbeat_timeout;
+      if (t !== undefined && t < 100)
+        ctx.fail([...path, "servers", i, "esl", "heartbeat_timeout"], "must be at least 100ms");
+    });
     // Past Timer C's 3 minutes (RFC 3261 §16.6 step 11) the INVITE is over anyway.
     if (p.invite_timeout !== undefined && (p.invite_timeout < 100 || p.invite_timeout > 180_000))
       ctx.fail([...path, "invite_timeout"], "must be between 100ms and 3m");

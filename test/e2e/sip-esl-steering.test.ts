@@ -1,0 +1,77 @@
+// FreeSWITCH's event socket steering real SIPp calls through Trunkline (issue #13, "Health"):
+// two SIPp answerers stand for two FreeSWITCH boxes, each with a simulated event socket
+// (test/helpers/freeswitch-esl.ts) named by `esl:` in the pool. Heartbeats send new calls to
+// the least loaded box, a box at Max-Sessions gets none, and a box whose heartbeats stop is
+// marked down and gets none.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { type FakeFreeSwitch, startFakeFreeSwitch } from "../helpers/freeswitch-esl.ts";
+import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
+import { callLines, startAnswerers } from "../helpers/sip-proxy.ts";
+import { freeUdpPort, runSipp, SIPP_SCENARIOS } from "../helpers/sipp.ts";
+
+const CALLS = 20;
+
+async function calls(p: TestProxy): Promise<Map<string, number>> {
+  const before = callLines(p).length;
+  const uac = await runSipp({
+    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
+    remote: { host: "127.0.0.1", port: p.port("sip") },
+    localPort: await freeUdpPort(),
+    calls: CALLS,
+    rate: 50,
+    timeoutMs: 30_000,
+  });
+  assert.equal(uac.successful, CALLS, `${uac.errors}\n${uac.output.slice(-1500)}`);
+  await until(() => callLines(p).length === before + CALLS, 10_000, "a log line per call");
+  const by = new Map<string, number>();
+  for (const r of callLines(p).slice(before)) by.set(String(r.server), (by.get(String(r.server)) ?? 0) + 1);
+  return by;
+}
+
+test("ESL heartbeats steer calls: least loaded first, none to a full box, none to a silent one", {
+  timeout: 90_000,
+}, async (t) => {
+  const uas = await startAnswerers(["uas-rr.xml", "uas-rr.xml"]);
+  const fs: FakeFreeSwitch[] = [await startFakeFreeSwitch(), await startFakeFreeSwitch()];
+  t.after(async () => {
+    for (const a of uas) await a.run.kill();
+    for (const f of fs) await f.close();
+  });
+  const [a, b] = uas.map((u) => `127.0.0.1:${u.port}`);
+  const p = await startProxy(`
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:0 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools:
+  fs:
+    balance: least-sessions
+    servers:
+${uas.map((u, i) => `      - { address: 127.0.0.1:${u.port}, esl: { port: ${fs[i]?.port}, heartbeat_timeout: 1500ms } }`).join("\n")}
+`);
+  t.after(() => p.close());
+  await until(() => fs.every((f) => f.subscribers === 1), 10_000, "both event sockets subscribed");
+  const entry = (key: string | undefined) => p.proxy.runtime.registry.get(key ?? "");
+  const beat = (i: number, sessionCount: number, idleCpu: number) =>
+    fs[i]?.heartbeat({ sessionCount, maxSessions: 1000, idleCpu });
+
+  // A: 100 of 1000 sessions, 90% idle (score 81); B: 500 sessions, 40% idle (score 20).
+  beat(0, 100, 90);
+  beat(1, 500, 40);
+  await until(() => entry(a)?.load?.sessionCount === 100 && entry(b)?.load?.sessionCount === 500);
+  assert.deepEqual([...(await calls(p))], [[a, CALLS]]);
+
+  // A full (1000 of 1000), B idle: every call to B.
+  beat(0, 1000, 90);
+  beat(1, 10, 95);
+  await until(() => entry(a)?.load?.sessionCount === 1000 && entry(b)?.load?.sessionCount === 10);
+  assert.deepEqual([...(await calls(p))], [[b, CALLS]]);
+
+  // B falls silent, A has room again and keeps beating: B is marked down, every call to A.
+  beat(0, 50, 90);
+  const keepA = setInterval(() => beat(0, 50, 90), 300);
+  t.after(() => clearInterval(keepA));
+  await until(() => entry(b)?.eslDown !== undefined, 10_000, "the silent box marked down");
+  assert.match(entry(b)?.eslDown ?? "", /no heartbeat/);
+  assert.deepEqual([...(await calls(p))], [[a, CALLS]]);
+});

@@ -1,0 +1,81 @@
+// A FreeSWITCH box dies mid-load (issue #13, "Tests"): one of two SIPp answerers is killed
+// while a SIPp caller runs through Trunkline. OPTIONS pings (health: sip-options) take it out
+// within fall × interval; the calls sent to it meanwhile fail over on invite_timeout; the
+// caller's calls keep completing, and after the ping marks it down no call tries it again.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { startProxy, until } from "../helpers/proxy.ts";
+import { callLines, startAnswerers } from "../helpers/sip-proxy.ts";
+import { freeUdpPort, SIPP_SCENARIOS, startSipp } from "../helpers/sipp.ts";
+
+const CALLS = 150;
+
+test("a killed server is taken out by OPTIONS and calls keep completing", { timeout: 90_000 }, async (t) => {
+  const uas = await startAnswerers(["uas-rr.xml", "uas-rr.xml"]);
+  t.after(async () => {
+    for (const a of uas) await a.run.kill();
+  });
+  const [live, doomed] = uas;
+  assert.ok(live && doomed);
+  const p = await startProxy(`
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:0 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools:
+  fs:
+    balance: round-robin
+    invite_timeout: 500ms
+    servers: [ { address: 127.0.0.1:${live.port} }, { address: 127.0.0.1:${doomed.port} } ]
+    health: { checks: [ sip-options ], interval: 200ms, timeout: 200ms, rise: 2, fall: 2 }
+`);
+  t.after(() => p.close());
+  const deadKey = `127.0.0.1:${doomed.port}`;
+  // Each call's end, with when it started (by our clock) and the servers it tried.
+  const ended: { startedAt: number; server: string | undefined; attempts: readonly { server: string }[] }[] =
+    [];
+  p.proxy.runtime.events.on("session.end", (e) => {
+    if (e.protocol === "sip")
+      ended.push({ startedAt: Date.now() - e.durationMs, server: e.server, attempts: e.attempts });
+  });
+  const dead = () => p.proxy.runtime.registry.get(deadKey);
+  await until(
+    () => dead()?.health === "up" && dead()?.lastProbe?.ok === true,
+    10_000,
+    "first pings answered",
+  );
+  const uac = startSipp({
+    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
+    remote: { host: "127.0.0.1", port: p.port("sip") },
+    localPort: await freeUdpPort(),
+    calls: CALLS,
+    rate: 30,
+    timeoutMs: 60_000,
+  });
+  t.after(() => uac.kill());
+  await until(() => callLines(p).length >= 30, 20_000, "30 calls done before the kill");
+  const killedAt = Date.now();
+  await doomed.run.kill();
+  await until(() => dead()?.health === "down", 10_000, "the killed server marked down by OPTIONS");
+  const downAt = Date.now();
+  const r = await uac.done;
+  const detail = `${r.errors}\n${r.output.slice(-1500)}`;
+  // A call whose BYE was on its way to the box when it died cannot complete; no other may fail.
+  assert.ok(r.successful >= CALLS - 2, detail);
+  assert.equal(r.successful + r.failed, CALLS, detail);
+  await until(() => ended.length >= r.successful, 10_000, "a session.end per completed call");
+  // Calls placed on the dead box before the ping said so failed over (no provisional reply).
+  const failedOver = ended.filter((e) => e.attempts.some((x) => x.server === deadKey));
+  assert.ok(failedOver.length > 0, "a call failed over from the killed server");
+  for (const e of failedOver) assert.ok(e.startedAt < downAt, "only calls placed before the down mark");
+  // Every call placed after the down mark went straight to the live server.
+  const after = ended.filter((e) => e.startedAt > downAt);
+  assert.ok(after.length > 50, `${after.length} calls after the down mark`);
+  for (const e of after) {
+    assert.equal(e.server, `127.0.0.1:${live.port}`);
+    assert.deepEqual(e.attempts, []);
+  }
+  t.diagnostic(
+    `down ${downAt - killedAt} ms after the kill (${dead()?.healthReason}); ${r.successful}/${CALLS} completed, ` +
+      `${failedOver.length} failed over before it, ${after.length} placed after it, all on the live server`,
+  );
+});
