@@ -188,6 +188,11 @@ export class Pool implements AttemptPool<PoolMember> {
     s.server.failovers++;
   }
 
+  /** Counts a session that exists already on `s` (registry.adopt); false when it is unregistered. */
+  adopt(s: PoolMember): boolean {
+    return this.#registry.adopt(s.server);
+  }
+
   release(s: PoolMember): void {
     this.#registry.release(s.server);
   }

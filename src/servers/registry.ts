@@ -83,6 +83,15 @@ export class ServerRegistry {
     return this.#counters.acquire(e.slot, e.maxSessions);
   }
 
+  /**
+   * Counts a session that exists already, whatever the cap: a SIP dialog learned from its
+   * traffic after a restart (or on a sibling proxy) is on the server whether or not it fits.
+   */
+  adopt(e: ServerEntry): boolean {
+    if (!e.registered) return false;
+    return this.#counters.acquire(e.slot, 0);
+  }
+
   release(e: ServerEntry): void {
     if (!e.registered) return;
     this.#counters.release(e.slot);

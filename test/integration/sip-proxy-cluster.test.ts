@@ -99,6 +99,10 @@ test("a second Trunkline with the same advertise and secret routes the BYE of a 
   assert.equal(sipListener(one).sessions, 1);
   // ACK and BYE go to the other proxy with the route set from the 200.
   send(request("ACK", "sip:srv@127.0.0.1", client.port, 2, [`Route: ${rr[0]}`]), two);
+  // The ACK taught the second proxy the call: in its table, and counted on its server.
+  const srvKey = `127.0.0.1:${server.port}`;
+  await until(() => sipListener(two).sessions === 1, 5_000, "the call learned from the ACK");
+  assert.equal(two.proxy.runtime.registry.get(srvKey)?.active, 1);
   send(request("BYE", "sip:srv@127.0.0.1", client.port, 3, [`Route: ${rr[0]}`]), two);
   await waitFor(client, (x) => x.startsWith("SIP/2.0 200") && x.includes("BYE"), "200 to BYE");
   const bye = server.got.find((g) => g.text.startsWith("BYE "));
@@ -108,6 +112,7 @@ test("a second Trunkline with the same advertise and secret routes the BYE of a 
   await until(() => callLines(two).length === 1, 5_000, "the second proxy's call line");
   assert.equal(callLines(two)[0]?.end, "bye");
   assert.equal(sipListener(two).sessions, 0);
+  assert.equal(two.proxy.runtime.registry.get(srvKey)?.active, 0, "its slot given back");
 });
 
 test("a forged or altered route token is refused with 403 and reaches no server", {

@@ -1,3 +1,4 @@
+import { parseHostPort } from "../../core/address.ts";
 /**
  * What the SIP proxy core needs from the rest of Trunkline (style.md practice 2): its
  * listener's settings and address, a sender, a clock, the events, and the pools and routes
@@ -45,6 +46,12 @@ export function memberTarget(m: PoolMember, transport: SipTransportName): SipPee
 }
 
 /** The pool member of that key in any pool of the generation: a token can name no other server. */
+/** The address of a server by its key (host:port, IPv6 in brackets), when no pool lists it now. */
+export function keyTarget(key: string, transport: SipTransportName): SipPeer | undefined {
+  const hp = parseHostPort(key, 0);
+  return typeof hp === "string" || hp.port === 0 ? undefined : { transport, host: hp.host, port: hp.port };
+}
+
 export function findMember(pools: ReadonlyMap<string, Pool>, key: string): PoolMember | undefined {
   for (const p of pools.values()) for (const m of p.servers) if (m.key === key) return m;
   return undefined;

@@ -25,7 +25,7 @@ import { headerValue, headerValues } from "./headers.ts";
 import { upstreamStatus } from "./hop.ts";
 import { type InviteContext, startInvite } from "./initial-invite.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
-import { findMember, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { findMember, keyTarget, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
 import { recordRoutes } from "./record-route.ts";
 import { buildResponse } from "./response.ts";
 import { preprocessRoute, validateRequest } from "./route.ts";
@@ -237,12 +237,20 @@ export class SipProxy {
       return;
     }
     const member = findMember(this.#env.pools(), v.server);
-    if (member === undefined) {
+    // A server a reload took out of every pool still serves the dialogs we set up on it: the
+    // calls table vouches for those (a token alone does not, when the key is the derived one).
+    const known = member === undefined && this.calls.get(callId)?.server === v.server;
+    const server =
+      member !== undefined
+        ? memberTarget(member, this.#env.serverTransport)
+        : known
+          ? keyTarget(v.server, this.#env.serverTransport)
+          : undefined;
+    if (server === undefined) {
       this.drop("unknown_server");
       this.#reply(routed, upstream, 404, [["Warning", '399 trunkline "server no longer known"']]);
       return;
     }
-    const server = memberTarget(member, this.#env.serverTransport);
     const fromServer = sameHost(source.host, server.host) && source.port === server.port;
     let target: SipPeer | undefined = server;
     if (fromServer) {
@@ -257,13 +265,18 @@ export class SipProxy {
       this.#reply(routed, upstream, 400);
       return;
     }
-    if (original.method !== "BYE" && original.method !== "CANCEL" && this.calls.get(callId) === undefined)
+    const rebuild = original.method !== "BYE" && original.method !== "CANCEL";
+    if (rebuild && member !== undefined && this.calls.get(callId) === undefined)
       this.#rebuild(original, callId, member, fromServer ? target : upstream);
     this.#forward(original, routed, upstream, target, []);
   }
 
   /** After a restart (or on a sibling proxy), a dialog's first request enters the table again. */
   #rebuild(req: SipRequest, callId: string, member: PoolMember, caller: SipPeer): void {
+    if (this.calls.full) return;
+    const pool = this.#env.pools().get(member.pool);
+    // Counted on its server again, so least-sessions and max_sessions see it.
+    const held = pool?.adopt(member) === true;
     this.calls.add({
       callId,
       client: `${caller.host}:${caller.port}`,
@@ -276,7 +289,7 @@ export class SipProxy {
       startedAt: this.#env.clock.now(),
       setupMs: undefined,
       finalCode: undefined,
-      release: undefined,
+      release: held && pool !== undefined ? () => pool.release(member) : undefined,
       failures: [],
     });
   }
