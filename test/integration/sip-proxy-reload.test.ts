@@ -59,3 +59,47 @@ test("a reload that removes a server keeps its calls in progress on it until the
   await until(() => p.proxy.runtime.registry.get(keyB) === undefined, 5_000, "B dropped from the registry");
   assert.equal(p.proxy.runtime.registry.get(`127.0.0.1:${a.port}`)?.active, 0);
 });
+
+test("an operator drain: the server gets no new call while its calls in progress go on to their BYE", {
+  timeout: 60_000,
+}, async (t) => {
+  const uas = await startAnswerers(["uas-rr.xml", "uas-rr.xml"]);
+  t.after(async () => {
+    for (const a of uas) await a.run.kill();
+  });
+  const [a, b] = uas;
+  assert.ok(a && b);
+  const p = await startProxy(sipConfig([a.port, b.port]));
+  t.after(() => p.close());
+  const keyB = `127.0.0.1:${b.port}`;
+  const long = startSipp({
+    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
+    remote: { host: "127.0.0.1", port: p.port("sip") },
+    localPort: await freeUdpPort(),
+    calls: 4,
+    rate: 20,
+    timeoutMs: 30_000,
+    extraArgs: ["-d", "3000"],
+  });
+  t.after(() => long.kill());
+  const l = sipListener(p);
+  await until(() => l.sessions === 4, 10_000, "four calls in progress");
+  assert.ok(p.proxy.runtime.registry.override(keyB, { admin: "drain", weight: undefined }, "test"));
+  const more = await runSipp({
+    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
+    remote: { host: "127.0.0.1", port: p.port("sip") },
+    localPort: await freeUdpPort(),
+    calls: 6,
+    rate: 20,
+    timeoutMs: 30_000,
+  });
+  assert.equal(more.successful, 6, more.errors);
+  assert.equal((await long.done).successful, 4);
+  await until(() => callLines(p).length === 10, 10_000, "a line per call");
+  assert.equal(
+    callLines(p).filter((x) => x.server === keyB).length,
+    2,
+    "B's two calls from before the drain",
+  );
+  assert.equal(p.proxy.runtime.registry.get(keyB)?.active, 0);
+});
