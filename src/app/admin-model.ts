@@ -79,6 +79,21 @@ function serverView(m: PoolMember, now: number): ServerView {
         maxconn: s.agentMaxconn,
         down: s.agentDown ?? null,
       },
+      esl:
+        m.config.esl === undefined
+          ? null
+          : {
+              down: s.eslDown ?? null,
+              report: s.load
+                ? {
+                    session_count: s.load.sessionCount,
+                    max_sessions: s.load.maxSessions,
+                    idle_cpu: s.load.idleCpu,
+                    at: iso(s.load.at),
+                    routed_since: s.routedSinceReport,
+                  }
+                : null,
+            },
       operator: { admin: s.operator.admin ?? null, weight: s.operator.weight ?? null },
     },
     last_change: s.lastChange

@@ -41,6 +41,7 @@ test("ESL heartbeats steer calls: least loaded first, none to a full box, none t
   });
   const [a, b] = uas.map((u) => `127.0.0.1:${u.port}`);
   const p = await startProxy(`
+admin: { listen: 127.0.0.1:0 }
 listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:0 } ]
 routes: [ { listener: sip, pool: fs } ]
 pools:
@@ -74,4 +75,16 @@ ${uas.map((u, i) => `      - { address: 127.0.0.1:${u.port}, esl: { port: ${fs[i
   await until(() => entry(b)?.eslDown !== undefined, 10_000, "the silent box marked down");
   assert.match(entry(b)?.eslDown ?? "", /no heartbeat/);
   assert.deepEqual([...(await calls(p))], [[a, CALLS]]);
+  // The admin API shows each box's event-socket layer: the report, the calls sent since, the silence.
+  const res = await fetch(`http://127.0.0.1:${p.proxy.adminAddress?.port}/api/v1/pools/fs`);
+  const pool = (await res.json()) as {
+    servers: {
+      address: string;
+      layers: { esl: { down: string | null; report: { session_count: number } | null } };
+    }[];
+  };
+  const view = new Map(pool.servers.map((s) => [s.address, s.layers.esl]));
+  assert.equal(view.get(a ?? "")?.down, null);
+  assert.equal(view.get(a ?? "")?.report?.session_count, 50);
+  assert.match(view.get(b ?? "")?.down ?? "", /no heartbeat/);
 });

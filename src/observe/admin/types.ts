@@ -63,6 +63,18 @@ export interface ServerView {
       readonly maxconn: number;
       readonly down: string | null;
     };
+    /** FreeSWITCH's event socket (SIP servers with `esl:`): its last HEARTBEAT and whether it went quiet. */
+    readonly esl: {
+      readonly down: string | null;
+      readonly report: {
+        readonly session_count: number;
+        readonly max_sessions: number;
+        readonly idle_cpu: number;
+        readonly at: string;
+        /** Calls sent to it since that report (the herding correction). */
+        readonly routed_since: number;
+      } | null;
+    } | null;
     readonly operator: { readonly admin: string | null; readonly weight: number | null };
   };
   readonly last_change: {

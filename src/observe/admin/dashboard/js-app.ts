@@ -120,6 +120,7 @@ function why(s) {
   const L = s.layers;
   if (s.state === "down") {
     if (L.agent.down) return "agent: " + L.agent.down;
+    if (L.esl && L.esl.down) return L.esl.down;
     if (L.health.state === "down") return "health: " + L.health.reason;
     if (L.passive.down_until) return "passive: down until " + clock(L.passive.down_until);
     return "down";
