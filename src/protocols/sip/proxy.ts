@@ -12,29 +12,21 @@ import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
 import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
 import { addRecordRoute, decrementMaxForwards, prependVia, removeTopVia } from "./edit.ts";
 import { parseCSeq, toTag } from "./fields.ts";
-import {
-  isOurVia,
-  ourVia,
-  routeToken,
-  routeTransport,
-  stampTopVia,
-  uriTarget,
-  viaTarget,
-} from "./forward.ts";
+import { isOurVia, ourVia, stampTopVia, viaTarget } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { upstreamStatus } from "./hop.ts";
+import { dialogHop, rebuildCall } from "./in-dialog.ts";
 import { type InviteContext, startInvite } from "./initial-invite.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
-import { findMember, keyTarget, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { memberTarget, type SipProxyEnv } from "./proxy-env.ts";
 import { recordRoutes } from "./record-route.ts";
 import { buildResponse } from "./response.ts";
 import { preprocessRoute, validateRequest } from "./route.ts";
-import { RR_TOKEN_PARAM, verifyServer } from "./rr-token.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
-import { nameAddrUri, txKey } from "./tx-key.ts";
+import { txKey } from "./tx-key.ts";
 import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
-import { parseUri, sameHost, sameHostPort } from "./uri.ts";
+import { parseUri, sameHostPort } from "./uri.ts";
 import { parseVia } from "./via.ts";
 
 /** Requests whose answer may set up a dialog: they get our Record-Route (§16.6 step 4). */
@@ -215,11 +207,7 @@ export class SipProxy {
     return recordRoutes(this.#env, upstream.transport, server, headerValue(req, "call-id") ?? "");
   }
 
-  /**
-   * A request that carried our Route (§16.4): the token says which server the dialog is on.
-   * From that server, it goes on by loose routing toward the caller (next Route, else the
-   * Request-URI); from anyone else, to that server.
-   */
+  /** A request that carried our Route (§16.4): on to where its token says (in-dialog.ts). */
   #inDialog(
     original: SipRequest,
     routed: SipRequest,
@@ -227,71 +215,25 @@ export class SipProxy {
     source: SipPeer,
     upstream: SipPeer,
   ): void {
-    const ourRoute = headerValues(original, "route")[0] ?? "";
-    const token = routeToken(ourRoute, RR_TOKEN_PARAM);
+    const hop = dialogHop(this.#env, this.calls, original, routed, popped, source);
+    if (!hop.ok) {
+      if (hop.drop !== undefined) this.drop(hop.drop);
+      const warning: [string, string][] = hop.warning ? [["Warning", `399 trunkline "${hop.warning}"`]] : [];
+      this.#reply(routed, upstream, hop.status, warning);
+      return;
+    }
     const callId = headerValue(original, "call-id") ?? "";
-    const v = token === undefined ? undefined : verifyServer(token, this.#env.keys, { context: callId });
-    if (v === undefined || !v.ok) {
-      this.drop("bad_token");
-      this.#reply(routed, upstream, 403, [["Warning", '399 trunkline "bad route token"']]);
-      return;
-    }
-    const member = findMember(this.#env.pools(), v.server);
-    // A server a reload took out of every pool still serves the dialogs we set up on it: the
-    // calls table vouches for those (a token alone does not, when the key is the derived one).
-    const known = member === undefined && this.calls.get(callId)?.server === v.server;
-    const server =
-      member !== undefined
-        ? memberTarget(member, this.#env.serverTransport)
-        : known
-          ? keyTarget(v.server, this.#env.serverTransport)
-          : undefined;
-    if (server === undefined) {
-      this.drop("unknown_server");
-      this.#reply(routed, upstream, 404, [["Warning", '399 trunkline "server no longer known"']]);
-      return;
-    }
-    const fromServer = sameHost(source.host, server.host) && source.port === server.port;
-    let target: SipPeer | undefined = server;
-    if (fromServer) {
-      // Toward the caller: the transport its URI names, else the one of our entry that faces
-      // it (the last of ours popped: the lower one of a double Record-Route).
-      const ours = headerValues(original, "route").slice(0, popped);
-      const facing = routeTransport(ours.at(-1) ?? "") ?? source.transport;
-      const next = headerValues(routed, "route")[0];
-      target = next === undefined ? uriTarget(routed.uri, facing) : uriTarget(nameAddrUri(next), facing);
-    }
-    if (target === undefined) {
-      this.#reply(routed, upstream, 400);
-      return;
-    }
     const rebuild = original.method !== "BYE" && original.method !== "CANCEL";
-    if (rebuild && member !== undefined && this.calls.get(callId) === undefined)
-      this.#rebuild(original, callId, member, fromServer ? target : upstream);
-    this.#forward(original, routed, upstream, target, []);
-  }
-
-  /** After a restart (or on a sibling proxy), a dialog's first request enters the table again. */
-  #rebuild(req: SipRequest, callId: string, member: PoolMember, caller: SipPeer): void {
-    if (this.calls.full) return;
-    const pool = this.#env.pools().get(member.pool);
-    // Counted on its server again, so least-sessions and max_sessions see it.
-    const held = pool?.adopt(member) === true;
-    this.calls.add({
-      callId,
-      client: `${caller.host}:${caller.port}`,
-      request: req.uri,
-      from: headerValue(req, "from") ?? "",
-      to: headerValue(req, "to") ?? "",
-      route: undefined,
-      pool: member.pool,
-      server: member.key,
-      startedAt: this.#env.clock.now(),
-      setupMs: undefined,
-      finalCode: undefined,
-      release: held && pool !== undefined ? () => pool.release(member) : undefined,
-      failures: [],
-    });
+    if (rebuild && hop.member !== undefined && this.calls.get(callId) === undefined)
+      rebuildCall(
+        this.#env,
+        this.calls,
+        original,
+        callId,
+        hop.member,
+        hop.fromServer ? hop.target : upstream,
+      );
+    this.#forward(original, routed, upstream, hop.target, []);
   }
 
   /** §16.6 statelessly (§16.11): loop check, Max-Forwards, Record-Route, our Via, send. */
