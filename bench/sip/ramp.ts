@@ -43,8 +43,8 @@ export interface StepResult {
   busy_cores: number;
   /** Datagrams the kernel dropped at full receive buffers over the step. */
   drops: { proxy: number | null; answerers: number };
-  /** At the plateau: the caller's open calls and the proxy's memory (KiB). */
-  plateau: { sipp_current_calls: number; pss_kib: number; rss_kib: number } | null;
+  /** At the plateau: the caller's open calls and the proxy's memory (KiB; null for direct). */
+  plateau: { sipp_current_calls: number; pss_kib: number | null; rss_kib: number | null } | null;
 }
 
 export interface Peers {
@@ -109,8 +109,8 @@ export async function runStep(
         Date.now() - t0 >= s.holdMs &&
         last.created < calls
       ) {
-        const mem = treeMemory(target.pids);
-        plateau = { sipp_current_calls: last.current, pss_kib: mem.pss, rss_kib: mem.rss };
+        const mem = target.pids.length > 0 ? treeMemory(target.pids) : null;
+        plateau = { sipp_current_calls: last.current, pss_kib: mem?.pss ?? null, rss_kib: mem?.rss ?? null };
       }
       // The step has failed: SIGUSR1 tells SIPp to start no more calls and end the open ones.
       if (!stopping && (last.failed > 0 || last.retransmissions > 0)) {

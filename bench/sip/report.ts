@@ -39,8 +39,10 @@ export function summarise(t: TargetResult, s: RampSettings): Summary {
   const best = t.steps.filter((x) => x.passed).at(-1);
   const failed = t.steps.find((x) => !x.passed);
   const inProgress = best ? (best.rate * s.holdMs) / 1000 : null;
-  const growth = (key: "pss_kib" | "rss_kib") =>
-    best?.plateau && t.idle && inProgress ? round((best.plateau[key] - t.idle[key]) / inProgress, 3) : null;
+  const growth = (key: "pss_kib" | "rss_kib") => {
+    const at = best?.plateau?.[key];
+    return typeof at === "number" && t.idle && inProgress ? round((at - t.idle[key]) / inProgress, 3) : null;
+  };
   return {
     target: t.name,
     sustained: t.unavailable !== null ? null : (best?.rate ?? 0),
