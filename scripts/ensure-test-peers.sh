@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the real peers the tests run against are installed (Debian packages):
 # haproxy, rsyslog, libasterisk-agi-perl, chromium (the dashboard's browser test), sip-tester
-# (SIPp, the SIP caller and answerer of the SIP tests), plus perl,
+# (SIPp, the SIP caller and answerer of the SIP tests), iproute2 (ss), plus perl,
 # python3 and openssl. Run by `npm test` (pretest) and by .ci/run. Installs what is missing when
 # it can (root with apt-get); else it says what to install and fails: a test never skips
 # silently because a tool is missing.
@@ -14,6 +14,8 @@ have perl || need+=(perl)
 have python3 || need+=(python3)
 have openssl || need+=(openssl)
 have sipp || need+=(sip-tester)
+# ss reads TCP keep-alive timers in test/integration/tcp-keepalive.test.ts.
+have ss || need+=(iproute2)
 [ -f /usr/share/perl5/Asterisk/AGI.pm ] || need+=(libasterisk-agi-perl)
 # test/e2e/dashboard.test.ts drives Debian's build by path (playwright-core downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -30,43 +30,80 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const tmp = mkdtempSync(join(tmpdir(), "trunkline-tests-"));
-const counts = join(tmp, "counts.jsonl");
 // Most test time is waiting on sockets and timers, not CPU: 4 files at a time halves the
 // wall time on this 2-core machine (measured: 57-62 s at 2, 36 s at 4, with two CPU hogs).
 const concurrency = process.env.TEST_CONCURRENCY ?? "4";
-const res = spawnSync(
-  process.execPath,
-  [
-    "--import",
-    "tsx",
-    "--test",
-    `--test-concurrency=${concurrency}`,
-    "--test-reporter=spec",
-    "--test-reporter-destination=stdout",
-    "--test-reporter=./test/counting-reporter.mjs",
-    `--test-reporter-destination=${counts}`,
-    ...files,
-  ],
-  { cwd: root, stdio: "inherit", env: { ...process.env, TRUNKLINE_TEST: "1" } },
-);
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-try {
-  for (const line of readFileSync(counts, "utf8").split("\n")) {
-    if (!line) continue;
-    const ev = JSON.parse(line);
-    if (ev.kind === "pass") passed++;
-    else if (ev.kind === "fail") failed++;
-    else if (ev.kind === "skip") skipped++;
+/**
+ * The Nodes to run the suite on: this one, then Node 24 (scripts/ensure-node24.sh puts it in
+ * the cache; `npm test` runs that script first). A filtered run (`node test/run.mjs sip`) uses
+ * this Node only, unless TEST_NODE24=1; TEST_NODE24=0 skips the second run, and says so.
+ */
+function nodes() {
+  const want = process.env.TEST_NODE24 ?? (filters.length > 0 ? "0" : "1");
+  if (want === "0") {
+    if (filters.length === 0) console.log("TEST_NODE24=0: the suite runs on this Node only");
+    return [process.execPath];
   }
-} catch (err) {
-  console.error(`could not read test counts: ${err.message}`);
-  failed++;
+  const found = spawnSync("bash", [join(root, "scripts/ensure-node24.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const bin = found.stdout.trim().split("\n").pop();
+  if (found.status !== 0 || !bin) {
+    console.error("Node 24 is missing and could not be fetched (scripts/ensure-node24.sh)");
+    process.exit(1);
+  }
+  return [process.execPath, bin];
 }
-rmSync(tmp, { recursive: true, force: true });
-if (res.status !== 0 && failed === 0) failed = 1; // a crash outside any test still fails the run
-console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(failed > 0 ? 1 : 0);
+
+/** One run of every file on `node`; its counts. */
+function runOn(node) {
+  const tmp = mkdtempSync(join(tmpdir(), "trunkline-tests-"));
+  const counts = join(tmp, "counts.jsonl");
+  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
+  console.log(`# the suite on Node ${version} (${node})`);
+  const res = spawnSync(
+    node,
+    [
+      "--import",
+      "tsx",
+      "--test",
+      `--test-concurrency=${concurrency}`,
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=./test/counting-reporter.mjs",
+      `--test-reporter-destination=${counts}`,
+      ...files,
+    ],
+    // PATH first: tests that start `node` by name (CLI tests) get the same Node.
+    {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, TRUNKLINE_TEST: "1", PATH: `${dirname(node)}:${process.env.PATH ?? ""}` },
+    },
+  );
+  const c = { version, passed: 0, failed: 0, skipped: 0 };
+  try {
+    for (const line of readFileSync(counts, "utf8").split("\n")) {
+      if (!line) continue;
+      const ev = JSON.parse(line);
+      if (ev.kind === "pass") c.passed++;
+      else if (ev.kind === "fail") c.failed++;
+      else if (ev.kind === "skip") c.skipped++;
+    }
+  } catch (err) {
+    console.error(`could not read test counts: ${err.message}`);
+    c.failed++;
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  if (res.status !== 0 && c.failed === 0) c.failed = 1; // a crash outside any test still fails the run
+  return c;
+}
+
+const runs = nodes().map(runOn);
+for (const r of runs)
+  console.log(`Node ${r.version}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
+const sum = (k) => runs.reduce((n, r) => n + r[k], 0);
+console.log(`${sum("passed")} passed, ${sum("failed")} failed, ${sum("skipped")} skipped`);
+process.exit(sum("failed") > 0 ? 1 : 0);

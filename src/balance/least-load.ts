@@ -6,7 +6,7 @@ import type { Balanceable, Balancer } from "./types.ts";
  * Highest heartbeat load score (load-score.ts), for FreeSWITCH pools. The scores come from
  * outside (`scoreOf` reads the server's last heartbeat, the calls sent since and the clock),
  * so this class holds no load state of its own; when a score is unknown it defers to
- * least-sessions, whose rotation it keeps. Not registered as a `balance:` name yet.
+ * least-sessions, whose rotation it keeps. What `balance: least-sessions` becomes in SIP pools.
  */
 export class LeastLoad<S extends Balanceable> implements Balancer<S> {
   readonly #scoreOf: (server: S) => LoadScore;

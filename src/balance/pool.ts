@@ -4,6 +4,7 @@ import type { ServerEntry } from "../servers/server.ts";
 import type { TryOutcome } from "../servers/types.ts";
 import type { AttemptPool } from "./attempt.ts";
 import { createBalancer } from "./index.ts";
+import { type LoadScore, loadScore } from "./load-score.ts";
 import type { Balanceable, Balancer } from "./types.ts";
 
 /**
@@ -57,8 +58,33 @@ export class PoolMember implements Balanceable {
 }
 
 /**
+ * How old a load report may be and still rank servers: 3 heartbeats at FreeSWITCH's default
+ * 20 s (reference sip.md: "treat 2–3 missed heartbeats as unhealthy"), the ESL watchdog's bound.
+ */
+export const LOAD_REPORT_MAX_AGE_MS = 60_000;
+
+/** A member's score from its server's last heartbeat and the calls sent there since (load-score.ts). */
+export function memberLoadScore(m: PoolMember, now = Date.now()): LoadScore {
+  const s = m.server;
+  return loadScore({
+    report: s.load,
+    routedSince: s.routedSinceReport,
+    active: s.active,
+    now,
+    maxAgeMs: LOAD_REPORT_MAX_AGE_MS,
+  });
+}
+
+/**
  * A pool of servers for one generation: candidate filtering (primaries, then backups),
  * exact session accounting through the server registry, and passive health.
+ *
+ * SIP pools differ in two ways. `least-sessions` ranks by the servers' own load reports when
+ * they have them (LeastLoad). And overload is not death (reference sip.md, "Lessons from
+ * overload runs"): when packet loss makes every ping time out, health checks take every server
+ * out at once and every call fails until pings recover; so when no server can take a call
+ * because of health alone, the down ones are used rather than none. Operator drain/maint,
+ * agent admin states and caps still hold. FastAGI pools keep strict health.
  */
 export class Pool implements AttemptPool<PoolMember> {
   readonly name: string;
@@ -66,6 +92,7 @@ export class Pool implements AttemptPool<PoolMember> {
   readonly servers: readonly PoolMember[];
   readonly balancer: Balancer<PoolMember>;
   readonly #registry: ServerRegistry;
+  readonly #sip: boolean;
 
   /** The registry must already hold every server of `config` (ServerRegistry.sync). */
   constructor(config: PoolConfig, registry: ServerRegistry, previous?: Pool) {
@@ -83,10 +110,11 @@ export class Pool implements AttemptPool<PoolMember> {
       }
       return new PoolMember(config.name, entry, sc);
     });
+    this.#sip = config.protocol === "sip";
     this.balancer =
-      previous && previous.config.balance === config.balance
+      previous && previous.config.balance === config.balance && previous.config.protocol === config.protocol
         ? previous.balancer
-        : createBalancer<PoolMember>(config.balance);
+        : createBalancer<PoolMember>(config.balance, this.#sip ? { scoreOf: (m) => memberLoadScore(m) } : {});
     this.balancer.setServers(this.servers);
   }
 
@@ -102,6 +130,26 @@ export class Pool implements AttemptPool<PoolMember> {
     return this.servers.filter((s) => s.config.backup === backup && !skip.has(s) && s.canTake(now));
   }
 
+  /** SIP pools with no candidate: the servers kept out by health alone (overload is not death). */
+  #downCandidates(skip: ReadonlySet<PoolMember>, backup: boolean): PoolMember[] {
+    return this.servers.filter(
+      (s) => s.config.backup === backup && !skip.has(s) && s.weight > 0 && s.server.canTakeIgnoringHealth(),
+    );
+  }
+
+  #pick(now: number, skip: ReadonlySet<PoolMember>, hashKey: string): PoolMember | undefined {
+    const b = this.balancer;
+    const s =
+      b.pick(this.#candidates(now, skip, false), hashKey) ??
+      b.pick(this.#candidates(now, skip, true), hashKey);
+    // Only when none could take it at all: a healthy server that was tried and failed does
+    // not send the call to the down ones.
+    if (s || !this.#sip || this.servers.some((m) => m.canTake(now))) return s;
+    return (
+      b.pick(this.#downCandidates(skip, false), hashKey) ?? b.pick(this.#downCandidates(skip, true), hashKey)
+    );
+  }
+
   /**
    * Picks a server not yet tried and counts the session on it at once, in the same tick,
    * so concurrent sessions can never overshoot max_sessions. Backups only when no primary can.
@@ -110,11 +158,12 @@ export class Pool implements AttemptPool<PoolMember> {
     let skip: Set<PoolMember> | undefined;
     for (let i = 0; i <= this.servers.length; i++) {
       const excluded = skip ?? tried;
-      const s =
-        this.balancer.pick(this.#candidates(now, excluded, false), hashKey) ??
-        this.balancer.pick(this.#candidates(now, excluded, true), hashKey);
+      const s = this.#pick(now, excluded, hashKey);
       if (!s) return undefined;
-      if (this.#registry.acquire(s.server)) return s;
+      if (this.#registry.acquire(s.server)) {
+        s.server.noteRouted();
+        return s;
+      }
       skip ??= new Set(tried);
       skip.add(s);
     }
@@ -124,9 +173,14 @@ export class Pool implements AttemptPool<PoolMember> {
   /** Servers in the order a new session would try them (no state changes). */
   preview(hashKey: string, now = Date.now()): PoolMember[] {
     const none = new Set<PoolMember>();
-    return [
+    const up = [
       ...this.balancer.order(this.#candidates(now, none, false), hashKey),
       ...this.balancer.order(this.#candidates(now, none, true), hashKey),
+    ];
+    if (up.length > 0 || !this.#sip) return up;
+    return [
+      ...this.balancer.order(this.#downCandidates(none, false), hashKey),
+      ...this.balancer.order(this.#downCandidates(none, true), hashKey),
     ];
   }
 

@@ -56,10 +56,19 @@ const server = z.strictObject({
   backup: z.boolean().optional(),
   tls: clientTls.optional(),
   agent_addr: nonEmpty.optional(),
+  /** FreeSWITCH's event socket on a SIP server: HEARTBEATs report its load (health/esl/). */
+  esl: z
+    .strictObject({
+      host: nonEmpty.optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      password: nonEmpty.optional(),
+    })
+    .optional(),
 });
 
 const healthCheck = z.union([
   z.literal("tcp"),
+  z.literal("sip-options"),
   z.strictObject({ tcp: z.literal(true) }),
   z.strictObject({ agent: z.number().int().min(1).max(65535), send: z.string().optional() }),
 ]);
@@ -81,6 +90,10 @@ export const poolSchema = z.strictObject({
   fail_timeout: duration.optional(),
   servers: z.array(server).min(1, "a pool needs at least one server"),
   health: health.optional(),
+  /** SIP pools: final responses to an initial INVITE that send it to the next server. */
+  failover_codes: z.array(z.number().int().min(300).max(699)).optional(),
+  /** SIP pools: no provisional reply within this and the INVITE goes to the next server. */
+  invite_timeout: duration.optional(),
 });
 export type RawPool = z.output<typeof poolSchema>;
 

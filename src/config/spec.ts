@@ -20,6 +20,9 @@ export interface BuildContext {
   clientTls(path: ConfigPath, raw: unknown): TlsClientConfig | undefined;
 }
 
+/** Pool and server keys that only some protocols' pools take (SIP's, so far). */
+export type ProtocolPoolKey = "failover_codes" | "invite_timeout" | "esl" | "sip-options";
+
 /**
  * What the config layer needs of a protocol: its own listener and route keys, their
  * defaults, and how to turn validated input into frozen settings. Each protocol's folder
@@ -43,6 +46,8 @@ export interface ProtocolConfigSpec {
     path: ConfigPath,
     ctx: BuildContext,
   ): RouteConfig | undefined;
+  /** Pool keys beyond the common ones that this protocol's pools take (none when absent). */
+  readonly poolKeys?: readonly ProtocolPoolKey[];
   /** Compiles a hash_key template into a function of the header variables. */
   compileHashKey(template: string): (vars: ReadonlyMap<string, string>) => string;
 }

@@ -80,10 +80,22 @@ export interface ServerConfig {
   readonly backup: boolean;
   readonly tls: TlsClientConfig | undefined;
   readonly agentAddress: string | undefined;
+  /** FreeSWITCH's event socket (SIP pools): its HEARTBEATs feed health and load. */
+  readonly esl: EslConfig | undefined;
+}
+
+export interface EslConfig {
+  /** Defaults to the server's own host. */
+  readonly host: string;
+  /** 8021 by default, as FreeSWITCH's event socket listens. */
+  readonly port: number;
+  /** ClueCon by default, FreeSWITCH's own default. */
+  readonly password: string;
 }
 
 export type HealthCheckConfig =
   | { readonly kind: "tcp" }
+  | { readonly kind: "sip-options" }
   | { readonly kind: "agent"; readonly port: number; readonly send: string | undefined };
 
 export interface HealthConfig {
@@ -109,4 +121,8 @@ export interface PoolConfig {
   readonly failTimeoutMs: number;
   readonly servers: readonly ServerConfig[];
   readonly health: HealthConfig | undefined;
+  /** SIP: final codes to an initial INVITE that fail it over to the next server (486 is an answer). */
+  readonly failoverCodes: readonly number[];
+  /** SIP: no provisional reply within this and the INVITE goes to the next server. */
+  readonly inviteTimeoutMs: number;
 }

@@ -31,6 +31,19 @@ export interface SessionEnded {
   readonly error: string | undefined;
   /** The stable code of `error` (README "Error codes"). */
   readonly errorCode: ErrorCode | undefined;
+  /** A SIP call's own fields (protocol `sip`; `outcome` is then its final status code). */
+  readonly sip?: SipCallFields;
+}
+
+/** What identifies a SIP call and how it ended, for its one log line. */
+export interface SipCallFields {
+  readonly callId: string;
+  readonly from: string;
+  readonly to: string;
+  /** The final status the caller got; undefined for a call seen only in-dialog (rebuilt). */
+  readonly finalCode: number | undefined;
+  /** bye, rejected (a final non-2xx), timeout (call_timeout), closed (listener closed). */
+  readonly end: string;
 }
 
 /** Every event Trunkline publishes; observe/ maps them to logs (and metrics). */
@@ -48,12 +61,22 @@ export interface TrunklineEvents {
   "health.probe": {
     readonly server: string;
     readonly pools: readonly string[];
-    readonly check: "tcp" | "agent";
+    readonly check: "tcp" | "agent" | "sip-options";
     readonly ok: boolean;
     readonly durationMs: number;
     readonly reason: string;
     /** Words of an agent reply that mean nothing to HAProxy's grammar. */
     readonly agentErrors?: readonly string[];
+  };
+  /** A server's event socket (FreeSWITCH ESL) came up, or went down (each failed retry too). */
+  "esl.state": {
+    readonly server: string;
+    readonly pools: readonly string[];
+    readonly state: "up" | "down";
+    readonly reason: string;
+    /** Down: whether the connection had been up (else an attempt failed). */
+    readonly wasUp: boolean;
+    readonly retryInMs?: number;
   };
   reload: {
     readonly outcome: "applied" | "unchanged" | "rejected";
@@ -84,6 +107,8 @@ export interface TrunklineEvents {
     readonly pools: number;
   };
   "proxy.stopped": Record<string, never>;
+  /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
+  "sip.dropped": { readonly listener: string; readonly reason: string };
 }
 
 export type Events = import("./bus.ts").EventBus<TrunklineEvents>;

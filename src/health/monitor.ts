@@ -4,7 +4,12 @@ import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { ServerEntry } from "../servers/server.ts";
 import { probeAgent } from "./agent-probe.ts";
+import { type EslSourceOptions, EslSources } from "./esl-source.ts";
+import { probeSipOptions } from "./sip-options-probe.ts";
 import { probeTcp } from "./tcp-probe.ts";
+import type { MonitoredPool } from "./types.ts";
+
+export type { MonitoredPool } from "./types.ts";
 
 /** Applies an agent's reply to the agent layer as HAProxy does: admin, then weight, maxconn, health. */
 export function applyAgentReport(s: ServerEntry, r: AgentReport): void {
@@ -17,12 +22,6 @@ export function applyAgentReport(s: ServerEntry, r: AgentReport): void {
   } else if (r.health !== undefined) {
     s.setAgentDown(r.description ?? r.health, why(r.health));
   }
-}
-
-/** What the monitor needs of a pool: its health settings and its servers. */
-export interface MonitoredPool {
-  readonly config: Pick<PoolConfig, "health">;
-  readonly servers: readonly { readonly server: ServerEntry; readonly config: ServerConfig }[];
 }
 
 /** Runs one server's checks every interval (±10% jitter, so checks of many servers spread out). */
@@ -69,7 +68,17 @@ class ServerChecker {
         const reason = r.ok ? "tcp check passed" : r.reason;
         s.recordCheck(r.ok, reason, c.rise, c.fall);
         this.#probe("tcp", r.ok, performance.now() - t0, reason);
-      } else {
+      } else if (check.kind === "sip-options") {
+        const r = await probeSipOptions({
+          host: s.address.host,
+          port: s.address.port,
+          timeoutMs: c.timeoutMs,
+        });
+        if (this.#stopped) return;
+        const reason = r.ok ? `sip-options: answered ${r.status}` : r.reason;
+        s.recordCheck(r.ok, reason, c.rise, c.fall);
+        this.#probe("sip-options", r.ok, performance.now() - t0, reason);
+      } else if (check.kind === "agent") {
         const r = await probeAgent({
           host: this.member.agentAddress ?? s.address.host,
           port: check.port,
@@ -92,7 +101,7 @@ class ServerChecker {
   }
 
   #probe(
-    check: "tcp" | "agent",
+    check: "tcp" | "agent" | "sip-options",
     ok: boolean,
     durationMs: number,
     reason: string,
@@ -117,19 +126,23 @@ class ServerChecker {
 }
 
 /**
- * Active health checks. Protocol-independent: it only moves the health and agent layers of
- * server entries, which the balancers read. A server is checked once however many pools
+ * Active health checks (tcp, agent, sip-options) and the event-socket source. It only moves
+ * the health, agent and esl layers of server entries, which the balancers read. A server is checked once however many pools
  * list it, with the `health:` of the first pool (in config order) that has one.
  */
 export class HealthMonitor {
   readonly #events: EventBus<TrunklineEvents>;
   readonly #checkers = new Map<ServerEntry, ServerChecker>();
+  /** The push-fed source: event sockets of servers that have `esl:`, pool health or not. */
+  readonly esl: EslSources;
 
-  constructor(events: EventBus<TrunklineEvents>) {
+  constructor(events: EventBus<TrunklineEvents>, options: { readonly esl?: EslSourceOptions } = {}) {
     this.#events = events;
+    this.esl = new EslSources(events, options.esl);
   }
 
   update(pools: ReadonlyMap<string, MonitoredPool>): void {
+    this.esl.update(pools);
     const keep = new Set<ServerEntry>();
     const present = new Set<ServerEntry>();
     for (const pool of pools.values()) {
@@ -160,6 +173,7 @@ export class HealthMonitor {
   }
 
   close(): void {
+    this.esl.close();
     for (const c of this.#checkers.values()) c.stop();
     this.#checkers.clear();
   }

@@ -3,6 +3,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { TlsClientConfig } from "../config/types.ts";
 import type { HostPort } from "../core/address.ts";
 import { ErrorCodes, TrunklineError } from "../core/errors.ts";
+import { KEEPALIVE } from "./keepalive.ts";
 import { type ReadTap, readBuffer } from "./read-tap.ts";
 
 /** Lets a caller abandon a connect in progress without an AbortController per session. */
@@ -46,14 +47,18 @@ export function connectUpstream(
               ? {}
               : { servername: address.host }),
           rejectUnauthorized: tls.verify,
+          ...KEEPALIVE,
         })
       : tap
         ? netConnect({
             host: address.host,
             port: address.port,
             onread: { buffer: readBuffer, callback: tap.onread },
+            ...KEEPALIVE,
           })
-        : netConnect({ host: address.host, port: address.port });
+        : netConnect({ host: address.host, port: address.port, ...KEEPALIVE });
+    // tls.connect does not pass keep-alive on to the TCP socket it opens.
+    if (tls) sock.setKeepAlive(true, KEEPALIVE.keepAliveInitialDelay);
     if (tls && tap)
       sock.on("data", (chunk: Buffer) => {
         if (!tap.deliver(chunk)) sock.pause();

@@ -6,6 +6,7 @@ import { ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { tlsOptions } from "./binding.ts";
+import { KEEPALIVE } from "./keepalive.ts";
 import { type Link, LinkedSet } from "./linked-set.ts";
 import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
 
@@ -98,12 +99,13 @@ export class StreamListener {
             ...tlsOptions(cfg.tls),
             handshakeTimeout: this.#o.handshakeTimeoutMs(cfg),
             noDelay: true,
+            ...KEEPALIVE,
             // A FIN from one side must not end the other's: the protocol relays half-closes.
             allowHalfOpen: true,
           },
           onConn,
         )
-      : createNetServer({ noDelay: true, allowHalfOpen: true });
+      : createNetServer({ noDelay: true, ...KEEPALIVE, allowHalfOpen: true });
     // A TLS server wraps the raw socket first and hands the TLS socket to onConn later.
     if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw, false));
     else

@@ -23,6 +23,14 @@ export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
   if (r.attempts.length > 0) fields.failed_attempts = r.attempts;
   if (r.error !== undefined) fields.error = r.error;
   if (r.errorCode !== undefined) fields.error_code = r.errorCode;
+  if (r.sip !== undefined) {
+    fields.call_id = r.sip.callId;
+    fields.from = r.sip.from;
+    fields.to = r.sip.to;
+    fields.final_code = r.sip.finalCode;
+    fields.setup_ms = r.setupMs;
+    fields.end = r.sip.end;
+  }
   if (record) record(r.ok ? "info" : "warn", fields, "session ended");
   else if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");
@@ -58,6 +66,14 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
         log.debug({ pools: p.pools, server: p.server, reason: p.reason }, "agent check: no information");
       if (p.agentErrors && p.agentErrors.length > 0)
         log.warn({ pools: p.pools, server: p.server, words: p.agentErrors }, "agent reports an error");
+    }),
+    bus.on("esl.state", (e) => {
+      const fields = { event: "esl", pool: e.pools[0], server: e.server, state: e.state, reason: e.reason };
+      if (e.state === "up") log.info(fields, `event socket of ${e.server} is up`);
+      // The first failure shows as the server going down (server_state); retries are detail.
+      else if (e.wasUp)
+        log.warn({ ...fields, retry_in_ms: e.retryInMs }, `event socket of ${e.server} is down`);
+      else log.debug({ ...fields, retry_in_ms: e.retryInMs }, `event socket of ${e.server}: attempt failed`);
     }),
     bus.on("reload", (r) => {
       if (r.outcome === "applied")

@@ -11,6 +11,12 @@ export interface MetricsServer {
   /** Sessions on it now, across every pool and generation. */
   readonly active: number;
   isUp(now: number): boolean;
+  /** The server's own last load report (FreeSWITCH heartbeat), when it has an event socket. */
+  readonly load?:
+    | { readonly sessionCount: number; readonly maxSessions: number; readonly idleCpu: number }
+    | undefined;
+  /** Calls sent to it since that report. */
+  readonly routedSinceReport?: number;
 }
 
 /** What the metrics read of one pool of the current generation. */
@@ -124,6 +130,23 @@ export function registerStateGauges(registry: Registry, source: MetricsSource): 
     collect() {
       this.reset();
       for (const s of source.servers()) this.set({ server: s.key }, s.active);
+    },
+  });
+  new Gauge({
+    name: "trunkline_server_reported_load",
+    help: "What a server's event socket (FreeSWITCH HEARTBEAT) last reported: sessions, max_sessions, idle_cpu (%); and routed_since, the calls sent there since.",
+    labelNames: ["server", "figure"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const s of source.servers()) {
+        const l = s.load;
+        if (!l) continue;
+        this.set({ server: s.key, figure: "sessions" }, l.sessionCount);
+        this.set({ server: s.key, figure: "max_sessions" }, l.maxSessions);
+        this.set({ server: s.key, figure: "idle_cpu" }, l.idleCpu);
+        this.set({ server: s.key, figure: "routed_since" }, s.routedSinceReport ?? 0);
+      }
     },
   });
   new Gauge({

@@ -97,6 +97,11 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     "Errors of listeners (accept, TLS handshake, pending limit, TLS reload), by error code.",
     ["listener", "code"],
   );
+  const sipDropped = counter(
+    "trunkline_sip_dropped_total",
+    "SIP messages not taken (malformed, oversized, not ours, bad route token...), by reason.",
+    ["listener", "reason"],
+  );
   const reloads = new Counter({
     name: "trunkline_reloads_total",
     help: "Configuration reloads, by outcome.",
@@ -135,6 +140,7 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     }),
     source.events.on("reload", (r) => reloads.inc({ outcome: r.outcome })),
     source.events.on("listener.error", (e) => listenerErrors.get(e.listener + SEP + e.code)?.inc()),
+    source.events.on("sip.dropped", (e) => sipDropped.get(e.listener + SEP + e.reason)?.inc()),
   ];
   let closed = false;
   return {

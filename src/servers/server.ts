@@ -1,6 +1,14 @@
 import type { HostPort } from "../core/address.ts";
 import type { SlotCounters } from "./counters.ts";
-import type { Admin, ChangeSink, Health, Layer, OperatorOverride, ServerChange } from "./types.ts";
+import type {
+  Admin,
+  ChangeSink,
+  Health,
+  Layer,
+  LoadReport,
+  OperatorOverride,
+  ServerChange,
+} from "./types.ts";
 
 /**
  * One upstream server, identified by its address: one object for every pool that lists it,
@@ -10,6 +18,9 @@ import type { Admin, ChangeSink, Health, Layer, OperatorOverride, ServerChange }
  * agent < operator):
  * - config: `max_sessions` (from the pools that list it);
  * - health: active checks (rise/fall);
+ * - esl: the server's own event socket (FreeSWITCH): its load reports, and down while the
+ *   connection is lost or its heartbeats stop. Apart from `health` so that a passing OPTIONS
+ *   ping cannot undo a silent event socket, nor a heartbeat a failing ping;
  * - passive: connect failures of real sessions (`max_fails`/`fail_timeout`);
  * - agent: what the server's agent-check agent said (admin, weight %, maxconn, down);
  * - operator: drain/maint/ready/weight from the admin API, kept until lifted.
@@ -35,6 +46,12 @@ export class ServerEntry {
   /** Consecutive results for rise/fall (positive: successes, negative: failures). */
   streak = 0;
   lastProbe: { readonly ok: boolean; readonly at: number; readonly reason: string } | undefined;
+
+  /** esl layer: the last load report and the calls we sent since it came. */
+  load: LoadReport | undefined;
+  routedSinceReport = 0;
+  /** Set while the event socket is down or silent: why, for the logs. */
+  eslDown: string | undefined;
 
   /** passive layer */
   consecutiveConnectFails = 0;
@@ -111,7 +128,22 @@ export class ServerEntry {
 
   /** Up for new sessions as far as health goes (checks, passive, agent). */
   isUp(now: number): boolean {
-    return this.health === "up" && this.agentDown === undefined && this.downUntil <= now;
+    return (
+      this.health === "up" &&
+      this.eslDown === undefined &&
+      this.agentDown === undefined &&
+      this.downUntil <= now
+    );
+  }
+
+  /**
+   * May this server take a new session if health is set aside? Admin ready and below its
+   * cap: what "use the down ones when none is up" (overload is not death) may fall back to.
+   */
+  canTakeIgnoringHealth(): boolean {
+    if (this.admin !== "ready") return false;
+    const max = this.maxSessions;
+    return max === 0 || this.active < max;
   }
 
   /** May this server take a new session now? In-flight sessions are never affected. */
@@ -155,6 +187,32 @@ export class ServerEntry {
       this.streak = this.streak < 0 ? this.streak - 1 : -1;
       if (this.health === "up" && -this.streak >= fall) this.setHealth("down", reason);
     }
+  }
+
+  // esl layer
+
+  /** A new load report: the calls sent since the last one are in its Session-Count now. */
+  setLoadReport(r: LoadReport): void {
+    this.load = r;
+    this.routedSinceReport = 0;
+  }
+
+  /** A session was placed here: counts toward the load until the next report. */
+  noteRouted(): void {
+    if (this.load !== undefined) this.routedSinceReport++;
+  }
+
+  setEslDown(why: string | undefined, reason: string): void {
+    const from = this.eslDown === undefined ? "up" : "down";
+    this.eslDown = why;
+    this.change("esl", "health", from, why === undefined ? "up" : "down", reason);
+  }
+
+  /** The event socket is gone from the config: what it said no longer holds. */
+  resetLoad(reason: string): void {
+    if (this.eslDown !== undefined) this.setEslDown(undefined, reason);
+    this.load = undefined;
+    this.routedSinceReport = 0;
   }
 
   // passive layer

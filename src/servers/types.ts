@@ -5,9 +5,20 @@ export type Admin = "ready" | "drain" | "maint";
 
 /**
  * Where a piece of a server's state comes from. The effective state reads them in this
- * order, a later layer winning: config < health < passive < agent < operator.
+ * order, a later layer winning: config < health < esl < passive < agent < operator.
  */
-export type Layer = "config" | "health" | "passive" | "agent" | "operator";
+export type Layer = "config" | "health" | "esl" | "passive" | "agent" | "operator";
+
+/**
+ * The load a server reports about itself (FreeSWITCH's HEARTBEAT through its event socket):
+ * an EslHeartbeatReport is one. `at` is our clock when it came.
+ */
+export interface LoadReport {
+  readonly sessionCount: number;
+  readonly maxSessions: number;
+  readonly idleCpu: number;
+  readonly at: number;
+}
 
 /** A change worth one log line: health, admin state, weight or cap, with the layer that made it. */
 export interface ServerChange {

@@ -111,3 +111,77 @@ test("a missing file and a missing certificate are clear errors", () => {
   );
   assert.throws(() => loadConfigFile(f), /listeners\[0\]\.tls\.cert: cannot read .*missing\.pem/);
 });
+
+test("SIP-only pool keys in a FastAGI pool are errors that say where they belong", () => {
+  const lines = problems(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:4573 } ]
+routes: [ { listener: agi, pool: p } ]
+pools:
+  p:
+    failover_codes: [503]
+    invite_timeout: 2s
+    servers: [ { address: 127.0.0.1:4574, esl: { password: x } } ]
+    health: { checks: [ tcp, sip-options ] }
+`);
+  for (const [where, key] of [
+    ["pools.p.failover_codes", "failover_codes"],
+    ["pools.p.invite_timeout", "invite_timeout"],
+    ["pools.p.servers[0].esl", "esl"],
+    ["pools.p.health.checks[1]", "sip-options"],
+  ] as const)
+    assert.ok(
+      lines.some((l) =>
+        l.includes(`${where}: ${key} applies to sip pools only (this pool is used by fastagi routes)`),
+      ),
+      `${where} in ${lines.join("\n")}`,
+    );
+  assert.equal(lines.filter((l) => l.includes("applies to sip pools only")).length, 4);
+});
+
+test("a FastAGI pool still gets the SIP defaults, unused: no esl, the default codes", () => {
+  const snap = parseConfig(GOOD, "t.yaml");
+  const ivr = snap.pools.get("ivr");
+  assert.deepEqual(ivr?.failoverCodes, [500, 503, 408]);
+  assert.equal(ivr?.inviteTimeoutMs, 2_000);
+  assert.equal(ivr?.servers[0]?.esl, undefined);
+  assert.ok(Object.isFrozen(ivr?.failoverCodes));
+});
+
+test("a SIP pool takes failover_codes, invite_timeout, esl and sip-options, with ESL defaults", () => {
+  const snap = parseConfig(
+    `
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools:
+  fs:
+    failover_codes: [503, 500, 503]
+    invite_timeout: 1500ms
+    servers:
+      - { address: 10.0.0.21, esl: { port: 8022, password: s3cret } }
+      - { address: 10.0.0.22, esl: {} }
+      - { address: 10.0.0.23:5080 }
+    health: { checks: [ sip-options ] }
+`,
+    "t.yaml",
+  );
+  const fs = snap.pools.get("fs");
+  assert.deepEqual(fs?.failoverCodes, [503, 500]);
+  assert.equal(fs?.inviteTimeoutMs, 1_500);
+  assert.deepEqual(fs?.health?.checks, [{ kind: "sip-options" }]);
+  assert.deepEqual(
+    fs?.servers.map((s) => [s.key, s.esl]),
+    [
+      ["10.0.0.21:5060", { host: "10.0.0.21", port: 8022, password: "s3cret" }],
+      ["10.0.0.22:5060", { host: "10.0.0.22", port: 8021, password: "ClueCon" }],
+      ["10.0.0.23:5080", undefined],
+    ],
+  );
+  assert.deepEqual(
+    problems(`
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools: { fs: { invite_timeout: 5m, servers: [ { address: 10.0.0.21 } ] } }
+`).filter((l) => l.includes("invite_timeout")).length,
+    1,
+  );
+});

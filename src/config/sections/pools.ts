@@ -1,10 +1,14 @@
 import { formatHostPort, parseHostPort } from "../../core/address.ts";
 import type { SnapshotContext } from "../context.ts";
 import type { RawPool } from "../schema.ts";
-import type { ProtocolConfigSpec } from "../spec.ts";
+import type { ProtocolConfigSpec, ProtocolPoolKey } from "../spec.ts";
 import type { HealthCheckConfig, PoolConfig, ServerConfig } from "../types.ts";
 
 const DEFAULTS = {
+  failoverCodes: [500, 503, 408],
+  inviteTimeoutMs: 2_000,
+  eslPort: 8021,
+  eslPassword: "ClueCon",
   connectTimeoutMs: 1_000,
   totalTimeoutMs: 3_000,
   maxFails: 3,
@@ -15,11 +19,33 @@ const DEFAULTS = {
   fall: 3,
 } as const;
 
-function buildHealth(p: RawPool, path: (string | number)[], ctx: SnapshotContext): PoolConfig["health"] {
+/** A protocol-specific key in a pool of a protocol that does not take it: reported, ignored. */
+function takes(
+  spec: ProtocolConfigSpec,
+  key: ProtocolPoolKey,
+  path: (string | number)[],
+  ctx: SnapshotContext,
+): boolean {
+  if (spec.poolKeys?.includes(key)) return true;
+  ctx.fail(path, `${key} applies to sip pools only (this pool is used by ${spec.name} routes)`);
+  return false;
+}
+
+function buildHealth(
+  p: RawPool,
+  path: (string | number)[],
+  spec: ProtocolConfigSpec,
+  ctx: SnapshotContext,
+): PoolConfig["health"] {
   if (p.health === undefined) return undefined;
-  const checks: HealthCheckConfig[] = p.health.checks.map((c) =>
-    c === "tcp" || "tcp" in c ? { kind: "tcp" } : { kind: "agent", port: c.agent, send: c.send },
-  );
+  const checks: HealthCheckConfig[] = [];
+  p.health.checks.forEach((c, i) => {
+    if (c === "sip-options") {
+      if (takes(spec, "sip-options", [...path, "health", "checks", i], ctx))
+        checks.push({ kind: "sip-options" });
+    } else if (c === "tcp" || "tcp" in c) checks.push({ kind: "tcp" });
+    else checks.push({ kind: "agent", port: c.agent, send: c.send });
+  });
   const intervalMs = p.health.interval ?? DEFAULTS.healthIntervalMs;
   if (intervalMs < 100) ctx.fail([...path, "health", "interval"], "must be at least 100ms");
   return {
@@ -79,6 +105,14 @@ export function buildPools(
         backup: s.backup ?? false,
         tls: ctx.clientTls([...sp, "tls"], s.tls),
         agentAddress: s.agent_addr,
+        esl:
+          s.esl !== undefined && takes(spec, "esl", [...sp, "esl"], ctx)
+            ? {
+                host: s.esl.host ?? hp.host,
+                port: s.esl.port ?? DEFAULTS.eslPort,
+                password: s.esl.password ?? DEFAULTS.eslPassword,
+              }
+            : undefined,
       });
     });
     const balance = p.balance ?? "least-sessions";
@@ -86,6 +120,9 @@ export function buildPools(
       ctx.fail([...path, "hash_key"], `hash_key only applies to balance: hash (this pool uses ${balance})`);
     }
     const hashKey = p.hash_key ?? spec.defaultHashKey;
+    // Past Timer C's 3 minutes (RFC 3261 §16.6 step 11) the INVITE is over anyway.
+    if (p.invite_timeout !== undefined && (p.invite_timeout < 100 || p.invite_timeout > 180_000))
+      ctx.fail([...path, "invite_timeout"], "must be between 100ms and 3m");
     pools.set(name, {
       name,
       protocol: spec.name,
@@ -97,7 +134,16 @@ export function buildPools(
       maxFails: p.max_fails ?? DEFAULTS.maxFails,
       failTimeoutMs: p.fail_timeout ?? DEFAULTS.failTimeoutMs,
       servers,
-      health: buildHealth(p, path, ctx),
+      health: buildHealth(p, path, spec, ctx),
+      failoverCodes: Object.freeze(
+        p.failover_codes !== undefined && takes(spec, "failover_codes", [...path, "failover_codes"], ctx)
+          ? [...new Set(p.failover_codes)]
+          : DEFAULTS.failoverCodes,
+      ),
+      inviteTimeoutMs:
+        p.invite_timeout !== undefined && takes(spec, "invite_timeout", [...path, "invite_timeout"], ctx)
+          ? p.invite_timeout
+          : DEFAULTS.inviteTimeoutMs,
     });
   }
   return pools;

@@ -1,0 +1,11 @@
+/**
+ * TCP keep-alive on every proxied connection. A FastAGI session or a SIP stream may carry no
+ * byte for hours (a call parked in Dial), so there is no idle timeout to bound it; a peer
+ * that vanishes without a FIN or RST (power loss, a dropped NAT entry) would hold the other
+ * side's socket for good. Keep-alive probes from 60 s of silence turn that into an error
+ * within minutes (the kernel's probe interval and count do the rest).
+ */
+export const TCP_KEEPALIVE_DELAY_MS = 60_000;
+
+/** Options for net/tls createServer and connect. */
+export const KEEPALIVE = { keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS } as const;

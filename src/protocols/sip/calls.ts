@@ -1,0 +1,99 @@
+/**
+ * The calls in progress through one listener, by Call-ID: for counting (sessions), draining,
+ * and the one log line at a call's end. Bounded (max_calls: a new INVITE beyond it is refused
+ * by the proxy) and expiring (call_timeout: a call whose BYE never came through is forgotten).
+ * Not what routes in-dialog requests: that is the Record-Route token, so after a restart the
+ * table is rebuilt from the traffic that carries one.
+ */
+
+export interface CallRecord {
+  readonly callId: string;
+  readonly client: string;
+  readonly request: string;
+  readonly from: string;
+  readonly to: string;
+  readonly route: string | undefined;
+  pool: string | undefined;
+  server: string | undefined;
+  /** Epoch ms of the INVITE (or of the first in-dialog request seen, for a rebuilt call). */
+  readonly startedAt: number;
+  /** From the INVITE to its final response; undefined while ringing or for a rebuilt call. */
+  setupMs: number | undefined;
+  finalCode: number | undefined;
+  /** Gives the server's session slot back; called once, at the end. */
+  release: (() => void) | undefined;
+  /** A server that failed the INVITE before one took it. */
+  failures: readonly { readonly server: string; readonly error: string }[];
+}
+
+/** Why a call left the table. */
+export type CallEnd = "bye" | "rejected" | "timeout" | "closed";
+
+export class CallTable {
+  readonly #calls = new Map<string, CallRecord>();
+  readonly #max: number;
+  readonly #timeoutMs: number;
+  readonly #onEnd: (c: CallRecord, why: CallEnd, now: number) => void;
+  readonly #emptyWaiters: (() => void)[] = [];
+
+  constructor(max: number, timeoutMs: number, onEnd: (c: CallRecord, why: CallEnd, now: number) => void) {
+    this.#max = max;
+    this.#timeoutMs = timeoutMs;
+    this.#onEnd = onEnd;
+  }
+
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  get full(): boolean {
+    return this.#calls.size >= this.#max;
+  }
+
+  get(callId: string): CallRecord | undefined {
+    return this.#calls.get(callId);
+  }
+
+  /** Adds a call; false when the table is full or the Call-ID is already there. */
+  add(c: CallRecord): boolean {
+    if (this.full || this.#calls.has(c.callId)) return false;
+    this.#calls.set(c.callId, c);
+    return true;
+  }
+
+  end(callId: string, why: CallEnd, now: number): void {
+    const c = this.#calls.get(callId);
+    if (c === undefined) return;
+    this.#calls.delete(callId);
+    c.release?.();
+    c.release = undefined;
+    this.#onEnd(c, why, now);
+    if (this.#calls.size === 0) for (const w of this.#emptyWaiters.splice(0)) w();
+  }
+
+  /** Ends the calls older than call_timeout. Calls are kept in start order: stops at the first young one. */
+  sweep(now: number): number {
+    let n = 0;
+    for (const c of this.#calls.values()) {
+      if (now - c.startedAt < this.#timeoutMs) break;
+      this.end(c.callId, "timeout", now);
+      n++;
+    }
+    return n;
+  }
+
+  /** Resolves when the table is empty. */
+  whenEmpty(): Promise<void> {
+    if (this.#calls.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
+  /** The newest calls first, at most `limit`. */
+  newest(limit: number): CallRecord[] {
+    return [...this.#calls.values()].slice(-limit).reverse();
+  }
+
+  closeAll(now: number): void {
+    for (const id of [...this.#calls.keys()]) this.end(id, "closed", now);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * What the proxy does to every message it passes on, whatever the transaction: RFC 3581 on
+ * the sender's Via, our own Via on requests (§16.6 step 8), where a response goes back to
+ * (§18.2.2), and the Record-Route token (rr-token.ts) in and out of Route URIs.
+ */
+
+import { parseNameAddr } from "./fields.ts";
+import { splitTopLevel } from "./headers.ts";
+import type { SipParam } from "./params.ts";
+import type { SipPeer, SipTransportName } from "./transport.ts";
+import type { SipMessage } from "./types.ts";
+import { parseUri, sameHost, uriParam } from "./uri.ts";
+import { parseVia } from "./via.ts";
+
+/**
+ * RFC 3581 §4 (and RFC 3261 §18.2.1): on the top Via of a request, `received=` with the
+ * source address when it differs from sent-by, and `rport=` filled with the source port when
+ * the client asked for it. The message comes back unchanged when there is nothing to add or
+ * the Via cannot be read (the caller has already refused a request without a Via).
+ */
+export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
+  const at = m.headers.findIndex((h) => h.name === "via");
+  const line = m.headers[at];
+  if (line === undefined) return m;
+  const [top, ...rest] = splitTopLevel(line.value);
+  if (top === undefined) return m;
+  const v = parseVia(top);
+  if (!v.ok) return m;
+  const wantReceived = !sameHost(v.via.host, source.host);
+  // On a stream the answer must go back on the connection it came on (§18.2.2), whose port
+  // is the source port, not sent-by's: rport is filled even when not asked for (OpenSIPS'
+  // force_rport), so that the Via alone says where the response goes, statelessly.
+  const forceRport = source.transport !== "udp" && v.via.rport === undefined;
+  const wantRport = forceRport || (v.via.rport !== undefined && v.via.rport.port === undefined);
+  if (!wantReceived && !wantRport) return m;
+  const params = v.via.params
+    .filter(([n]) => !(wantReceived && n.toLowerCase() === "received"))
+    .map(([n, val]) =>
+      wantRport && n.toLowerCase() === "rport" ? ([n, String(source.port)] as const) : ([n, val] as const),
+    );
+  if (forceRport) params.push(["rport", String(source.port)]);
+  if (wantReceived) params.push(["received", source.host]);
+  const sentBy = v.via.port === undefined ? v.via.host : `${v.via.host}:${v.via.port}`;
+  const value = `SIP/2.0/${v.via.transport} ${sentBy}${formatParamsList(params)}`;
+  const headers = [...m.headers];
+  headers[at] = { ...line, value: [value, ...rest].join(", ") };
+  return { ...m, headers };
+}
+
+/**
+ * Where a response to the sender of this Via goes (RFC 3261 §18.2.2, RFC 3581 §4): received
+ * (else sent-by) host, rport (else the sent-by port, else 5060), over the Via's transport
+ * (`fallback` when it names one we do not speak).
+ */
+export function viaTarget(viaValue: string, fallback: SipTransportName): SipPeer | undefined {
+  const v = parseVia(viaValue);
+  if (!v.ok) return undefined;
+  const transport = transportNamed(v.via.transport) ?? fallback;
+  const raw = v.via.received ?? v.via.host;
+  const host = raw.startsWith("[") ? raw.slice(1, -1) : raw;
+  const port = v.via.rport?.port ?? v.via.port ?? (v.via.transport === "TLS" ? 5061 : 5060);
+  return { transport, host, port };
+}
+
+/** Whether a Via value names us as its sent-by: a response carrying it on top is ours to route. */
+export function isOurVia(viaValue: string, us: { host: string; port: number }): boolean {
+  const v = parseVia(viaValue);
+  return v.ok && sameHost(v.via.host, us.host) && (v.via.port ?? 5060) === us.port;
+}
+
+/** Our Via (§16.6 step 8, with `rport` so a server behind any NAT answers to our socket). */
+export function ourVia(us: { host: string; port: number; transport: string }, branch: string): string {
+  const host = us.host.includes(":") && !us.host.startsWith("[") ? `[${us.host}]` : us.host;
+  return `SIP/2.0/${us.transport.toUpperCase()} ${host}:${us.port};branch=${branch};rport`;
+}
+
+/** The `tl` parameter of a Route or Record-Route value's URI, or undefined. */
+export function routeToken(routeValue: string, param: string): string | undefined {
+  const a = parseNameAddr(routeValue);
+  if (!a.ok) return undefined;
+  const u = parseUri(a.addr.uri);
+  return u.ok ? uriParam(u.uri, param) : undefined;
+}
+
+/** The next hop a Request-URI or Route URI names (host as an IP or name, no brackets). */
+export function uriTarget(uriText: string, fallback: SipTransportName): SipPeer | undefined {
+  const u = parseUri(uriText);
+  if (!u.ok) return undefined;
+  const transport =
+    transportNamed(uriParam(u.uri, "transport") ?? "") ?? (u.uri.scheme === "sips" ? "tls" : fallback);
+  const maddr = uriParam(u.uri, "maddr");
+  const raw = maddr ?? u.uri.host;
+  const host = raw.startsWith("[") ? raw.slice(1, -1) : raw;
+  return { transport, host, port: u.uri.port ?? (u.uri.scheme === "sips" ? 5061 : 5060) };
+}
+
+/** udp, tcp or tls from a Via's or URI's transport (any case); undefined for others (sctp, ws). */
+export function transportNamed(name: string): SipTransportName | undefined {
+  const t = name.toLowerCase();
+  return t === "udp" || t === "tcp" || t === "tls" ? t : undefined;
+}
+
+/** The transport a Route value's URI names (its `transport` param), if one we speak. */
+export function routeTransport(routeValue: string): SipTransportName | undefined {
+  const a = parseNameAddr(routeValue);
+  if (!a.ok) return undefined;
+  const u = parseUri(a.addr.uri);
+  return u.ok ? transportNamed(uriParam(u.uri, "transport") ?? "") : undefined;
+}
+
+function formatParamsList(params: readonly SipParam[]): string {
+  return params.map(([n, v]) => (v === undefined ? `;${n}` : `;${n}=${v}`)).join("");
+}

@@ -1,0 +1,177 @@
+/**
+ * One client INVITE transaction of the proxy (RFC 3261 §17.1.1), toward one server: the
+ * INVITE retransmitted over UDP (Timer A from T1, doubling) until any response, given up
+ * after Timer B; the balancer's invite_timeout for a first provisional reply; Timer C
+ * (§16.6 step 11) once it rings; the CANCEL (§9.1) sent only after a provisional reply and
+ * retransmitted (Timer E/F) until answered; the ACK of a non-2xx final.
+ */
+
+import { type SipClock, T1, T2, TIMER_64T1, TIMER_C, type TimerHandle } from "./clock.ts";
+import { ackFor, cancelFor } from "./hop.ts";
+import { serializeMessage } from "./serialize.ts";
+import type { SipPeer } from "./transport.ts";
+import type { SipRequest, SipResponse } from "./types.ts";
+
+export type BranchState = "calling" | "proceeding" | "done" | "abandoned";
+
+export interface BranchEnv {
+  readonly clock: SipClock;
+  readonly send: (to: SipPeer, bytes: Buffer) => void;
+  /** False on stream transports: no retransmissions there (§17.1.1.2). */
+  readonly retransmit: boolean;
+}
+
+export interface BranchEvents {
+  /** No provisional reply within invite_timeout (nor any reply before Timer B). */
+  noAnswer(): void;
+  /** Timer C fired: the branch has been CANCELled, and the final that comes will be replaced by 408. */
+  timerC(): void;
+  /** A CANCEL sent got no final response to the INVITE within 64·T1: the server is gone. */
+  cancelUnanswered(): void;
+  /** 64·T1 after the start: late responses no longer match this branch. */
+  expired(): void;
+}
+
+export class InviteBranch<S> {
+  readonly id: string;
+  readonly server: S;
+  readonly target: SipPeer;
+  readonly invite: SipRequest;
+  state: BranchState = "calling";
+  /** Whether a CANCEL has been sent (Timer C or the caller's CANCEL). */
+  cancelSent = false;
+  timerCFired = false;
+  #pendingCancel = false;
+  readonly #env: BranchEnv;
+  readonly #events: BranchEvents;
+  readonly #bytes: Buffer;
+  #timerA: TimerHandle | undefined;
+  #timerB: TimerHandle | undefined;
+  #noAnswer: TimerHandle | undefined;
+  #timerC: TimerHandle | undefined;
+  #cancelTimer: TimerHandle | undefined;
+  #cancelGiveUp: TimerHandle | undefined;
+
+  constructor(
+    env: BranchEnv,
+    id: string,
+    server: S,
+    target: SipPeer,
+    invite: SipRequest,
+    events: BranchEvents,
+  ) {
+    this.#env = env;
+    this.id = id;
+    this.server = server;
+    this.target = target;
+    this.invite = invite;
+    this.#events = events;
+    this.#bytes = serializeMessage(invite);
+  }
+
+  start(inviteTimeoutMs: number): void {
+    const { clock } = this.#env;
+    this.#env.send(this.target, this.#bytes);
+    if (this.#env.retransmit) this.#armA(T1);
+    this.#noAnswer = clock.set(
+      () => {
+        this.#noAnswer = undefined;
+        if (this.state === "calling") this.#events.noAnswer();
+      },
+      Math.min(inviteTimeoutMs, TIMER_64T1),
+    );
+    this.#timerB = clock.set(() => {
+      this.#timerB = undefined;
+      this.#events.expired();
+    }, TIMER_64T1);
+  }
+
+  #armA(interval: number): void {
+    this.#timerA = this.#env.clock.set(() => {
+      if (this.state !== "calling") return;
+      this.#env.send(this.target, this.#bytes);
+      this.#armA(interval * 2);
+    }, interval);
+  }
+
+  /** A 1xx: retransmissions stop, Timer C (re)starts, and a CANCEL waiting for it goes. */
+  provisional(): void {
+    if (this.state !== "calling" && this.state !== "proceeding") return;
+    this.state = "proceeding";
+    this.#env.clock.clear(this.#timerA);
+    this.#env.clock.clear(this.#noAnswer);
+    this.#env.clock.clear(this.#timerC);
+    this.#timerC = this.#env.clock.set(() => {
+      this.#timerC = undefined;
+      if (this.state !== "proceeding") return;
+      this.timerCFired = true;
+      this.cancel();
+      this.#events.timerC();
+    }, TIMER_C);
+    if (this.#pendingCancel) this.cancel();
+  }
+
+  /** A final response: the branch is over; a non-2xx one is ACKed here, hop by hop. */
+  final(res: SipResponse): void {
+    this.#stopInvite();
+    this.state = "done";
+    this.#env.clock.clear(this.#cancelGiveUp);
+    if (res.status >= 300) this.#env.send(this.target, serializeMessage(ackFor(this.invite, res)));
+  }
+
+  /** No longer the branch we wait on (invite_timeout): quiet, but late responses still match it. */
+  abandon(): void {
+    if (this.state === "done") return;
+    this.#stopInvite();
+    this.state = "abandoned";
+  }
+
+  /**
+   * Sends a CANCEL if the server has sent a provisional reply; else remembers to send it when
+   * one comes (§9.1: never CANCEL a branch that has sent none).
+   */
+  cancel(): void {
+    if (this.cancelSent || this.state === "done") return;
+    if (this.state !== "proceeding") {
+      this.#pendingCancel = true;
+      return;
+    }
+    this.cancelSent = true;
+    const bytes = serializeMessage(cancelFor(this.invite));
+    const resend = (interval: number) => {
+      this.#cancelTimer = this.#env.clock.set(() => {
+        this.#env.send(this.target, bytes);
+        resend(Math.min(interval * 2, T2));
+      }, interval);
+    };
+    this.#env.send(this.target, bytes);
+    if (this.#env.retransmit) resend(T1);
+    this.#cancelGiveUp = this.#env.clock.set(() => {
+      this.#cancelGiveUp = undefined;
+      this.#env.clock.clear(this.#cancelTimer);
+      if (this.state !== "done") this.#events.cancelUnanswered();
+    }, TIMER_64T1);
+  }
+
+  /** A response to our CANCEL: stop retransmitting it (the 487 to the INVITE comes apart). */
+  cancelAnswered(): void {
+    this.#env.clock.clear(this.#cancelTimer);
+  }
+
+  #stopInvite(): void {
+    const { clock } = this.#env;
+    clock.clear(this.#timerA);
+    clock.clear(this.#noAnswer);
+    clock.clear(this.#timerC);
+  }
+
+  /** Every timer off: the transaction is forgotten. */
+  stop(): void {
+    this.#stopInvite();
+    const { clock } = this.#env;
+    clock.clear(this.#timerB);
+    clock.clear(this.#cancelTimer);
+    clock.clear(this.#cancelGiveUp);
+    if (this.state !== "done") this.state = "abandoned";
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * An initial INVITE through the proxy, transaction-stateful (RFC 3261 §16, §17.2.1): the
+ * server transaction toward the caller (100 Trying at once, retransmitted INVITEs answered
+ * with the last response, a non-2xx final retransmitted with Timer G until the caller's ACK,
+ * which is absorbed) and, one after another, client branches toward the pool's servers
+ * (invite-branch.ts): failover on a code of failover_codes or on no provisional reply within
+ * invite_timeout, each server at most once. The caller sees one final answer; every 2xx is
+ * forwarded, even a late one.
+ */
+
+import { newBranch } from "./branch.ts";
+import { type SipClock, T1, T2, TIMER_64T1, type TimerHandle } from "./clock.ts";
+import { addRecordRoute, prependVia } from "./edit.ts";
+import { upstreamStatus } from "./hop.ts";
+import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
+import { buildResponse } from "./response.ts";
+import { serializeMessage } from "./serialize.ts";
+import type { SipPeer } from "./transport.ts";
+import type { SipRequest, SipResponse } from "./types.ts";
+
+export interface InviteServer {
+  readonly key: string;
+}
+
+/** A server that failed the INVITE, for the call's log line and passive health. */
+export interface FailedBranch {
+  readonly server: string;
+  readonly error: string;
+}
+
+export interface InviteEnv<S extends InviteServer> {
+  readonly clock: SipClock;
+  readonly sendBytes: (to: SipPeer, bytes: Buffer) => void;
+  /** Toward the caller: Timer G for a non-2xx final (an unreliable transport only). */
+  readonly retransmit: boolean;
+  /** Toward servers: Timer A/E (an unreliable transport only). */
+  readonly retransmitBranches: boolean;
+  readonly failoverCodes: readonly number[];
+  readonly inviteTimeoutMs: number;
+  /** Our Via for a branch id. */
+  via(branch: string): string;
+  /** Our Record-Route value naming this server (undefined: the request gets none). */
+  /** Record-Route values to add, in order (record-route.ts). */
+  recordRoute(server: S): readonly string[];
+  target(server: S): SipPeer;
+  /** The next server not in `tried`, its session counted; undefined when none can take it. */
+  acquire(tried: ReadonlySet<S>): S | undefined;
+  release(server: S): void;
+  report(server: S, ok: boolean, reason: string): void;
+  /** Indexes (or, with undefined, forgets) a branch id so responses find their transaction. */
+  bind(branch: string, tx: InviteTransaction<S> | undefined): void;
+  /** The final answer the caller got; `server` holds the call's session slot when `held`. */
+  answered(code: number, server: S | undefined, held: boolean, failures: readonly FailedBranch[]): void;
+  /** The transaction is over (its retransmission window closed): forget it. */
+  done(): void;
+}
+
+export class InviteTransaction<S extends InviteServer> {
+  readonly #env: InviteEnv<S>;
+  /** The caller's INVITE, its top Via stamped (RFC 3581): what our own responses copy. */
+  readonly request: SipRequest;
+  /** The INVITE to forward, before a branch's Via and Record-Route. */
+  readonly #base: SipRequest;
+  readonly #upstream: SipPeer;
+  readonly #toTag: string;
+  readonly #loopKey: string | undefined;
+  readonly #tried = new Set<S>();
+  readonly #failures: FailedBranch[] = [];
+  readonly #branches: InviteBranch<S>[] = [];
+  #current: InviteBranch<S> | undefined;
+  #last: Buffer;
+  #final: number | undefined;
+  #cancelled = false;
+  #timerG: TimerHandle | undefined;
+  #linger: TimerHandle | undefined;
+  #over = false;
+  readonly #branchEnv: BranchEnv;
+
+  constructor(
+    env: InviteEnv<S>,
+    request: SipRequest,
+    base: SipRequest,
+    upstream: SipPeer,
+    toTag: string,
+    loopKey?: string,
+  ) {
+    this.#env = env;
+    this.#branchEnv = { clock: env.clock, send: env.sendBytes, retransmit: env.retransmitBranches };
+    this.request = request;
+    this.#base = base;
+    this.#upstream = upstream;
+    this.#toTag = toTag;
+    this.#loopKey = loopKey;
+    this.#last = this.#own(100) ?? Buffer.alloc(0);
+  }
+
+  get finalStatus(): number | undefined {
+    return this.#final;
+  }
+
+  get server(): S | undefined {
+    return this.#current?.server;
+  }
+
+  /** §16.2: 100 Trying at once, then the first server. */
+  start(): void {
+    this.#env.sendBytes(this.#upstream, this.#last);
+    this.#next();
+  }
+
+  /** A retransmitted INVITE: the last response again (§17.2.1). */
+  retransmission(): void {
+    this.#env.sendBytes(this.#upstream, this.#last);
+  }
+
+  /** The caller's ACK of a non-2xx final: absorbed here (§16.7 hop by hop), retransmits stop. */
+  ack(): void {
+    this.#env.clock.clear(this.#timerG);
+  }
+
+  /** The caller's CANCEL (already answered 200 by the proxy): CANCEL the pending branch. */
+  cancel(): void {
+    if (this.#final !== undefined || this.#cancelled) return;
+    this.#cancelled = true;
+    const b = this.#current;
+    if (b === undefined) this.#ownFinal(487);
+    else b.cancel();
+  }
+
+  #own(status: number, headers?: readonly (readonly [string, string])[]): Buffer | undefined {
+    const r = buildResponse(this.request, status, { toTag: this.#toTag, ...(headers ? { headers } : {}) });
+    return r.ok ? serializeMessage(r.response) : undefined;
+  }
+
+  #ownFinal(status: number, headers?: readonly (readonly [string, string])[], server?: S): void {
+    this.#sendFinal(status, this.#own(status, headers) ?? Buffer.alloc(0), server);
+  }
+
+  #next(): void {
+    if (this.#cancelled) {
+      this.#ownFinal(487);
+      return;
+    }
+    const server = this.#env.acquire(this.#tried);
+    if (server === undefined) {
+      this.#current = undefined;
+      this.#ownFinal(503, [["Retry-After", "5"]]);
+      return;
+    }
+    this.#tried.add(server);
+    const id = newBranch(this.#loopKey);
+    let msg = this.#base;
+    for (const rr of this.#env.recordRoute(server)) {
+      const r = addRecordRoute(msg, rr);
+      if (r.ok) msg = r.message as SipRequest;
+    }
+    const v = prependVia(msg, this.#env.via(id));
+    if (!v.ok) {
+      this.#env.release(server);
+      this.#ownFinal(500);
+      return;
+    }
+    const b: InviteBranch<S> = new InviteBranch(
+      this.#branchEnv,
+      id,
+      server,
+      this.#env.target(server),
+      v.message as SipRequest,
+      {
+        noAnswer: () => this.#noAnswer(b),
+        timerC: () => {},
+        cancelUnanswered: () => this.#branchFinal(b, this.#cancelled ? 487 : 408, undefined),
+        expired: () => this.#env.bind(b.id, undefined),
+      },
+    );
+    this.#branches.push(b);
+    this.#current = b;
+    this.#env.bind(id, this);
+    b.start(this.#env.inviteTimeoutMs);
+  }
+
+  #noAnswer(b: InviteBranch<S>): void {
+    if (b !== this.#current || this.#final !== undefined) return;
+    b.abandon();
+    const reason = `no provisional reply within ${this.#env.inviteTimeoutMs}ms`;
+    this.#fail(b, reason);
+  }
+
+  #fail(b: InviteBranch<S>, reason: string): void {
+    this.#env.release(b.server);
+    this.#env.report(b.server, false, `INVITE failed: ${reason}`);
+    this.#failures.push({ server: b.server.key, error: reason });
+    this.#current = undefined;
+    this.#next();
+  }
+
+  /** A response from a server, our Via already taken off. */
+  onResponse(branchId: string, res: SipResponse, method: string): void {
+    const b = this.#branches.find((x) => x.id === branchId);
+    if (b === undefined) return;
+    if (method === "CANCEL") {
+      b.cancelAnswered();
+      return;
+    }
+    if (res.status < 200) {
+      this.#provisional(b, res);
+      return;
+    }
+    if (res.status < 300) {
+      this.#success(b, res);
+      return;
+    }
+    b.final(res);
+    this.#branchFinal(b, res.status, res);
+  }
+
+  #provisional(b: InviteBranch<S>, res: SipResponse): void {
+    if (b !== this.#current || this.#final !== undefined) {
+      // A branch we moved on from rings after all: it must not set up a call nobody takes.
+      b.provisional();
+      b.cancel();
+      return;
+    }
+    b.provisional();
+    if (res.status === 100) return;
+    this.#last = serializeMessage(this.#upstreamCopy(res));
+    this.#env.sendBytes(this.#upstream, this.#last);
+  }
+
+  /** Every 2xx goes upstream (§16.7 step 5), a late one from another branch too. */
+  #success(b: InviteBranch<S>, res: SipResponse): void {
+    const first = b.state !== "done";
+    b.final(res);
+    const bytes = serializeMessage(this.#upstreamCopy(res));
+    this.#env.sendBytes(this.#upstream, bytes);
+    if (!first || this.#final !== undefined) return;
+    const cur = this.#current;
+    if (cur !== undefined && cur !== b) {
+      // An abandoned branch answered while another was trying: that one is not wanted now.
+      cur.cancel();
+      this.#env.release(cur.server);
+    }
+    this.#env.report(b.server, true, "answered");
+    this.#env.answered(res.status, b.server, b === cur, this.#failures);
+    this.#current = b;
+    this.#last = bytes;
+    this.#final = res.status;
+    this.#finish(TIMER_64T1);
+  }
+
+  #branchFinal(b: InviteBranch<S>, status: number, res: SipResponse | undefined): void {
+    if (res === undefined) b.stop();
+    if (b !== this.#current || this.#final !== undefined) return;
+    if (!this.#cancelled && !b.timerCFired && this.#env.failoverCodes.includes(status)) {
+      this.#fail(b, `answered ${status}`);
+      return;
+    }
+    this.#env.release(b.server);
+    this.#env.report(b.server, true, `answered ${status}`);
+    if (res === undefined || b.timerCFired) {
+      this.#ownFinal(b.timerCFired ? 408 : status, undefined, b.server);
+      return;
+    }
+    const up = upstreamStatus(this.#upstreamCopy(res));
+    this.#sendFinal(up.status, serializeMessage(up), b.server);
+  }
+
+  /**
+   * The response as the caller gets it: the Via lines of the caller's INVITE in place of what
+   * is left after ours (§16.7 step 3 leaves the same values; a server that builds its 487 from
+   * our CANCEL, which carries only our Via, would leave none).
+   */
+  #upstreamCopy(res: SipResponse): SipResponse {
+    const vias = this.request.headers.filter((h) => h.name === "via");
+    const at = res.headers.findIndex((h) => h.name === "via");
+    const rest = res.headers.filter((h) => h.name !== "via");
+    const from = at < 0 ? 0 : res.headers.slice(0, at).filter((h) => h.name !== "via").length;
+    return { ...res, headers: [...rest.slice(0, from), ...vias, ...rest.slice(from)] };
+  }
+
+  /** A non-2xx final upstream: retransmitted (Timer G) until the ACK, kept 64·T1 (Timer H). */
+  #sendFinal(status: number, bytes: Buffer, server: S | undefined): void {
+    if (this.#final !== undefined) return;
+    this.#final = status;
+    this.#last = bytes;
+    this.#env.answered(status, server, false, this.#failures);
+    this.#env.sendBytes(this.#upstream, bytes);
+    if (this.#env.retransmit && status >= 300) {
+      const resend = (interval: number) => {
+        this.#timerG = this.#env.clock.set(() => {
+          this.#env.sendBytes(this.#upstream, bytes);
+          resend(Math.min(interval * 2, T2));
+        }, interval);
+      };
+      resend(T1);
+    }
+    this.#finish(TIMER_64T1);
+  }
+
+  #finish(ms: number): void {
+    this.#env.clock.clear(this.#linger);
+    this.#linger = this.#env.clock.set(() => this.close(), ms);
+  }
+
+  /** Every timer off, every branch forgotten; a call still being set up is answered 408 first. */
+  close(): void {
+    if (this.#over) return;
+    const cur = this.#current;
+    if (this.#final === undefined && cur !== undefined) {
+      cur.cancel();
+      this.#env.release(cur.server);
+      this.#ownFinal(408, undefined, cur.server);
+    }
+    this.#over = true;
+    const { clock } = this.#env;
+    clock.clear(this.#timerG);
+    clock.clear(this.#linger);
+    for (const b of this.#branches) {
+      b.stop();
+      this.#env.bind(b.id, undefined);
+    }
+    this.#env.done();
+  }
+}

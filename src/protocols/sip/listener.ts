@@ -1,0 +1,207 @@
+/**
+ * A SIP listener (ProtocolListener): a UDP endpoint feeding the proxy core, the calls table's
+ * sweep, and the session.end event of each call. Drain refuses new INVITEs while the calls
+ * in progress go on (their BYE must still get through, so the socket stays open until the
+ * last call ends or the deadline passes).
+ */
+
+import { networkInterfaces } from "node:os";
+import type { ListenerConfig } from "../../config/types.ts";
+import { ErrorCodes } from "../../core/errors.ts";
+import type { SessionInfo } from "../../net/stream-listener.ts";
+import type { UdpEndpointStats } from "../../net/udp-endpoint.ts";
+import type { ListenerContext, ProtocolListener } from "../protocol.ts";
+import type { CallEnd, CallRecord } from "./calls.ts";
+import { realClock, type SipClock } from "./clock.ts";
+import { rrKey, type SipListenerOptions } from "./config.ts";
+import { SipProxy } from "./proxy.ts";
+import type { SipRoutes } from "./routes.ts";
+import { SipTransports } from "./transports.ts";
+
+function options(l: ListenerConfig): SipListenerOptions {
+  return l.options as SipListenerOptions;
+}
+
+/** The address to advertise when listening on a wildcard: the first external IPv4, else loopback. */
+function wildcardHost(host: string): string {
+  if (host !== "0.0.0.0" && host !== "::") return host;
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return "127.0.0.1";
+}
+
+export class SipListener implements ProtocolListener {
+  #config: ListenerConfig;
+  readonly #ctx: ListenerContext;
+  readonly #clock: SipClock;
+  #transports: SipTransports | undefined;
+  #proxy: SipProxy | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Datagrams that were no SIP message, by parse error code. */
+  readonly malformed = new Map<string, number>();
+
+  constructor(config: ListenerConfig, ctx: ListenerContext, clock: SipClock = realClock) {
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#clock = clock;
+  }
+
+  get config(): ListenerConfig {
+    return this.#config;
+  }
+
+  get sessions(): number {
+    return this.#proxy?.calls.size ?? 0;
+  }
+
+  get pending(): number {
+    return 0;
+  }
+
+  get address(): { host: string; port: number } | undefined {
+    return this.#transports?.address;
+  }
+
+  get proxy(): SipProxy | undefined {
+    return this.#proxy;
+  }
+
+  get udpStats(): UdpEndpointStats | undefined {
+    return this.#transports?.udpStats;
+  }
+
+  get transports(): SipTransports | undefined {
+    return this.#transports;
+  }
+
+  sessionsInfo(limit: number): SessionInfo[] {
+    return (this.#proxy?.calls.newest(limit) ?? []).map((c) => ({
+      client: c.client,
+      request: `${c.callId} ${c.request}`,
+      route: c.route,
+      pool: c.pool,
+      server: c.server,
+      startedAt: c.startedAt,
+      bytesIn: 0,
+      bytesOut: 0,
+    }));
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.#config;
+    const o = options(cfg);
+    const transports = new SipTransports({
+      host: cfg.listen.host,
+      port: cfg.listen.port,
+      transports: o.transports,
+      tls: cfg.tls,
+      onMessage: (m) => this.#proxy?.handle(m),
+      onDropped: (d) => {
+        const code = d.error.code;
+        this.malformed.set(code, (this.malformed.get(code) ?? 0) + 1);
+        this.#proxy?.drop(code === "no_transport" ? code : `malformed_${code}`);
+      },
+      onError: (error) =>
+        this.#ctx.events.emit("listener.error", { listener: cfg.name, code: ErrorCodes.ACCEPT, error }),
+    });
+    await transports.start();
+    this.#transports = transports;
+    const a = transports.address;
+    if (a === undefined) throw new Error("SIP listener bound to no address");
+    const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
+    const first = o.transports[0] ?? "udp";
+    const gen = () => this.#ctx.current();
+    this.#proxy = new SipProxy(
+      {
+        listener: cfg.name,
+        options: o,
+        us: { ...us, transport: first },
+        serverTransport: first,
+        keys: [rrKey(cfg.name, o, us)],
+        sender: transports,
+        clock: this.#clock,
+        events: this.#ctx.events,
+        pools: () => gen().pools,
+        routes: () => gen().routes("sip") as SipRoutes | undefined,
+      },
+      (c, why, now) => this.#ended(c, why, now),
+    );
+    const every = Math.max(100, Math.min(o.callTimeoutMs / 4, 30_000));
+    this.#sweep = setInterval(() => this.#proxy?.calls.sweep(this.#clock.now()), every);
+    this.#sweep.unref();
+    this.#ctx.events.emit("listener.listening", {
+      listener: cfg.name,
+      protocol: "sip",
+      listen: `${cfg.listen.host}:${cfg.listen.port}`,
+      port: a.port,
+      tls: o.transports.includes("tls"),
+    });
+  }
+
+  #ended(c: CallRecord, why: CallEnd, now: number): void {
+    const code = c.finalCode;
+    this.#ctx.events.emit("session.end", {
+      protocol: "sip",
+      listener: this.#config.name,
+      client: c.client,
+      request: c.request,
+      upstreamRequest: undefined,
+      route: c.route,
+      pool: c.pool,
+      server: c.server,
+      attempts: c.failures.map((f) => ({
+        server: f.server,
+        error: f.error,
+        code: f.error.startsWith("no provisional") ? ErrorCodes.CONNECT_TIMEOUT : ErrorCodes.CONNECT_FAILED,
+      })),
+      durationMs: now - c.startedAt,
+      setupMs: c.setupMs,
+      bytesIn: 0,
+      bytesOut: 0,
+      outcome: code === undefined ? why : String(code),
+      ok: code === undefined ? why !== "timeout" : code < 500 || code >= 600,
+      error: undefined,
+      errorCode: code === 503 && c.server === undefined ? ErrorCodes.NO_SERVER : undefined,
+      sip: { callId: c.callId, from: c.from, to: c.to, finalCode: code, end: why },
+    });
+  }
+
+  update(config: ListenerConfig): void {
+    // The advertised address, key and bounds are fixed at start (sameBinding compares them).
+    this.#config = config;
+  }
+
+  async release(): Promise<void> {
+    await this.#transports?.release();
+  }
+
+  async rebind(): Promise<void> {
+    if (!this.#closed) await this.#transports?.rebind();
+  }
+
+  async drain(deadline: number): Promise<void> {
+    const proxy = this.#proxy;
+    if (proxy !== undefined) {
+      proxy.drain();
+      const left = deadline - Date.now();
+      if (left > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const limit = new Promise<void>((r) => {
+          timer = setTimeout(r, Math.min(left, 2 ** 31 - 1));
+        });
+        await Promise.race([proxy.calls.whenEmpty(), limit]);
+        clearTimeout(timer);
+      }
+    }
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    this.#proxy?.close();
+    await this.#transports?.close();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What the SIP proxy core needs from the rest of Trunkline (style.md practice 2): its
+ * listener's settings and address, a sender, a clock, the events, and the pools and routes
+ * of the generation now. Defined here so the core never imports the application.
+ */
+
+import type { Pool, PoolMember } from "../../balance/pool.ts";
+import type { EventBus } from "../../events/bus.ts";
+import type { TrunklineEvents } from "../../events/types.ts";
+import type { SipClock } from "./clock.ts";
+import type { SipListenerOptions } from "./config.ts";
+import type { ProxyAddress } from "./route.ts";
+import type { SipRoutes } from "./routes.ts";
+import type { SipPeer, SipSender, SipTransportName } from "./transport.ts";
+
+export interface SipProxyEnv {
+  readonly listener: string;
+  readonly options: SipListenerOptions;
+  /** Our address as written in Via and Record-Route (the advertised one). */
+  readonly us: ProxyAddress;
+  /**
+   * The transport toward servers: the listener's first. A caller on another transport gets a
+   * double Record-Route (§16.6 step 4, RFC 5658), one entry facing each side.
+   */
+  readonly serverTransport: SipTransportName;
+  /** Record-Route token keys: the first signs, all verify. */
+  readonly keys: readonly Buffer[];
+  readonly sender: SipSender;
+  readonly clock: SipClock;
+  readonly events: EventBus<TrunklineEvents>;
+  pools(): ReadonlyMap<string, Pool>;
+  routes(): SipRoutes | undefined;
+}
+
+export function failoverCodes(pool: Pool): readonly number[] {
+  return pool.config.failoverCodes;
+}
+
+export function inviteTimeoutMs(pool: Pool): number {
+  return pool.config.inviteTimeoutMs;
+}
+
+export function memberTarget(m: PoolMember, transport: SipTransportName): SipPeer {
+  return { transport, host: m.config.address.host, port: m.config.address.port };
+}
+
+/** The pool member of that key in any pool of the generation: a token can name no other server. */
+export function findMember(pools: ReadonlyMap<string, Pool>, key: string): PoolMember | undefined {
+  for (const p of pools.values()) for (const m of p.servers) if (m.key === key) return m;
+  return undefined;
+}

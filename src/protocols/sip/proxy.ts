@@ -1,0 +1,353 @@
+/**
+ * The SIP proxy core (RFC 3261 §16) for one listener: every message a transport hands in
+ * goes through handle(). Initial INVITEs are transaction-stateful (initial-invite.ts); every
+ * other request is forwarded statelessly (§16.11: its retransmissions pass through and get
+ * the same branch), in-dialog ones to the server their Record-Route token names. Responses
+ * go to their INVITE transaction by our Via's branch, else back along the Via path.
+ */
+
+import { createHash } from "node:crypto";
+import type { PoolMember } from "../../balance/pool.ts";
+import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
+import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
+import { addRecordRoute, decrementMaxForwards, prependVia, removeTopVia } from "./edit.ts";
+import { parseCSeq, toTag } from "./fields.ts";
+import {
+  isOurVia,
+  ourVia,
+  routeToken,
+  routeTransport,
+  stampTopVia,
+  uriTarget,
+  viaTarget,
+} from "./forward.ts";
+import { headerValue, headerValues } from "./headers.ts";
+import { upstreamStatus } from "./hop.ts";
+import { type InviteContext, startInvite } from "./initial-invite.ts";
+import type { InviteTransaction } from "./invite-tx.ts";
+import { findMember, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { recordRoutes } from "./record-route.ts";
+import { buildResponse } from "./response.ts";
+import { preprocessRoute, validateRequest } from "./route.ts";
+import { RR_TOKEN_PARAM, verifyServer } from "./rr-token.ts";
+import { serializeMessage } from "./serialize.ts";
+import type { SipInbound, SipPeer } from "./transport.ts";
+import { nameAddrUri, txKey } from "./tx-key.ts";
+import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
+import { parseUri, sameHost, sameHostPort } from "./uri.ts";
+import { parseVia } from "./via.ts";
+
+/** Requests whose answer may set up a dialog: they get our Record-Route (§16.6 step 4). */
+const DIALOG_METHODS = new Set(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"]);
+const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, SUBSCRIBE, NOTIFY, MESSAGE, PRACK";
+
+export interface SipProxyStats {
+  /** Messages dropped, by reason (not ours, bad token, unroutable...). */
+  readonly dropped: Map<string, number>;
+  /** Requests answered by the proxy itself, by status. */
+  readonly answered: Map<number, number>;
+}
+
+export class SipProxy {
+  readonly #env: SipProxyEnv;
+  readonly calls: CallTable;
+  readonly stats: SipProxyStats = { dropped: new Map(), answered: new Map() };
+  /** Server transactions of initial INVITEs, by the caller's branch. */
+  readonly #serverTx = new Map<string, InviteTransaction<PoolMember>>();
+  /** Our client branches, by branch id. */
+  readonly #branches = new Map<string, InviteTransaction<PoolMember>>();
+  #draining = false;
+
+  constructor(env: SipProxyEnv, onCallEnd: (c: CallRecord, why: CallEnd, now: number) => void) {
+    this.#env = env;
+    this.calls = new CallTable(env.options.maxCalls, env.options.callTimeoutMs, onCallEnd);
+  }
+
+  /** INVITE transactions in progress (set up or lingering for retransmissions). */
+  get transactions(): number {
+    return this.#serverTx.size;
+  }
+
+  /** No new initial INVITE from now on (503); calls in progress go on. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  drop(reason: string): void {
+    this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + 1);
+    const ev = this.#env.events;
+    if (ev.has("sip.dropped")) ev.emit("sip.dropped", { listener: this.#env.listener, reason });
+  }
+
+  handle(inb: SipInbound): void {
+    if (inb.message.kind === "response") this.#response(inb.message);
+    else this.#request(inb.message, inb.source);
+  }
+
+  #send(to: SipPeer, m: SipMessage): void {
+    this.#env.sender.send(to, serializeMessage(m));
+  }
+
+  #reply(
+    req: SipRequest,
+    to: SipPeer,
+    status: number,
+    headers: readonly (readonly [string, string])[] = [],
+  ): void {
+    if (req.method === "ACK") return;
+    const tag = createHash("sha256").update(txKey(req)).digest("base64url").slice(0, 12);
+    const r = buildResponse(req, status, { toTag: tag, headers });
+    if (!r.ok) {
+      this.drop("unanswerable");
+      return;
+    }
+    this.stats.answered.set(status, (this.stats.answered.get(status) ?? 0) + 1);
+    this.#send(to, r.response);
+  }
+
+  #request(req: SipRequest, source: SipPeer): void {
+    const stamped = stampTopVia(req, source);
+    const upstream = viaTarget(headerValue(stamped, "via") ?? "", source.transport) ?? source;
+    const key = txKey(req);
+    const tx = this.#serverTx.get(key);
+    if (req.method === "ACK" && tx !== undefined && (tx.finalStatus ?? 0) >= 300) {
+      tx.ack();
+      return;
+    }
+    if (req.method === "INVITE" && tx !== undefined) {
+      tx.retransmission();
+      return;
+    }
+    if (req.method === "CANCEL") {
+      if (tx === undefined) {
+        this.#reply(stamped, upstream, 481);
+        return;
+      }
+      this.#reply(stamped, upstream, 200);
+      tx.cancel();
+      return;
+    }
+    const valid = validateRequest(req);
+    if (!valid.ok) {
+      const r = valid.rejection;
+      if (req.method === "OPTIONS" && r.status === 483)
+        this.#reply(stamped, upstream, 200, [["Allow", ALLOW]]);
+      else this.#reply(stamped, upstream, r.status, r.headers);
+      return;
+    }
+    const routed = preprocessRoute(stamped, this.#env.us);
+    if (!routed.ok) {
+      this.#reply(stamped, upstream, 400);
+      return;
+    }
+    if (routed.popped > 0) {
+      this.#inDialog(req, routed.message, routed.popped, source, upstream);
+      return;
+    }
+    if (toTag(req) !== undefined) {
+      // In a dialog, but not one we record-routed: we are no open relay.
+      this.#reply(stamped, upstream, 403, [["Warning", '399 trunkline "not routed through this proxy"']]);
+      return;
+    }
+    const ruri = parseUri(routed.message.uri);
+    const toUs = ruri.ok && ruri.uri.user === undefined && sameHostPort(ruri.uri, this.#env.us);
+    if (toUs && headerValues(routed.message, "route").length === 0) {
+      if (req.method === "OPTIONS") {
+        this.#reply(stamped, upstream, 200, [["Allow", ALLOW]]);
+        return;
+      }
+      this.#reply(stamped, upstream, 404);
+      return;
+    }
+    this.#initial(stamped, routed.message, upstream);
+  }
+
+  #initial(stamped: SipRequest, routed: SipRequest, upstream: SipPeer): void {
+    const route = this.#env.routes()?.find(this.#env.listener, stamped);
+    const pool = route?.pool === undefined ? undefined : this.#env.pools().get(route.pool);
+    if (route === undefined) {
+      this.#reply(stamped, upstream, 404);
+      return;
+    }
+    if (pool === undefined) {
+      this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
+      return;
+    }
+    if (stamped.method !== "INVITE") {
+      const callId = headerValue(stamped, "call-id") ?? "";
+      const member = pool.acquire(pool.config.hashKeyOf(new Map([["call_id", callId]])), new Set());
+      if (member === undefined) {
+        this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
+        return;
+      }
+      pool.release(member);
+      const to = memberTarget(member, this.#env.serverTransport);
+      this.#forward(stamped, routed, upstream, to, this.#rr(stamped, upstream, member.key));
+      return;
+    }
+    if (this.#draining) {
+      this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
+      return;
+    }
+    const key = txKey(stamped);
+    const toTagOwn = createHash("sha256").update(key).digest("base64url").slice(0, 12);
+    const ctx: InviteContext = {
+      env: this.#env,
+      calls: this.calls,
+      bindBranch: (id, tx) => {
+        if (tx === undefined) this.#branches.delete(id);
+        else this.#branches.set(id, tx);
+      },
+      forget: () => this.#serverTx.delete(key),
+    };
+    const tx = startInvite(ctx, stamped, routed, upstream, pool, route.name, toTagOwn);
+    if ("status" in tx) {
+      const retry: [string, string][] = tx.status === 503 ? [["Retry-After", "5"]] : [];
+      this.#reply(stamped, upstream, tx.status, retry);
+      return;
+    }
+    this.#serverTx.set(key, tx);
+    tx.start();
+  }
+
+  #rr(req: SipRequest, upstream: SipPeer, server: string): readonly string[] {
+    if (!DIALOG_METHODS.has(req.method)) return [];
+    return recordRoutes(this.#env, upstream.transport, server, headerValue(req, "call-id") ?? "");
+  }
+
+  /**
+   * A request that carried our Route (§16.4): the token says which server the dialog is on.
+   * From that server, it goes on by loose routing toward the caller (next Route, else the
+   * Request-URI); from anyone else, to that server.
+   */
+  #inDialog(
+    original: SipRequest,
+    routed: SipRequest,
+    popped: number,
+    source: SipPeer,
+    upstream: SipPeer,
+  ): void {
+    const ourRoute = headerValues(original, "route")[0] ?? "";
+    const token = routeToken(ourRoute, RR_TOKEN_PARAM);
+    const callId = headerValue(original, "call-id") ?? "";
+    const v = token === undefined ? undefined : verifyServer(token, this.#env.keys, { context: callId });
+    if (v === undefined || !v.ok) {
+      this.drop("bad_token");
+      this.#reply(routed, upstream, 403, [["Warning", '399 trunkline "bad route token"']]);
+      return;
+    }
+    const member = findMember(this.#env.pools(), v.server);
+    if (member === undefined) {
+      this.drop("unknown_server");
+      this.#reply(routed, upstream, 404, [["Warning", '399 trunkline "server no longer known"']]);
+      return;
+    }
+    const server = memberTarget(member, this.#env.serverTransport);
+    const fromServer = sameHost(source.host, server.host) && source.port === server.port;
+    let target: SipPeer | undefined = server;
+    if (fromServer) {
+      // Toward the caller: the transport its URI names, else the one of our entry that faces
+      // it (the last of ours popped: the lower one of a double Record-Route).
+      const ours = headerValues(original, "route").slice(0, popped);
+      const facing = routeTransport(ours.at(-1) ?? "") ?? source.transport;
+      const next = headerValues(routed, "route")[0];
+      target = next === undefined ? uriTarget(routed.uri, facing) : uriTarget(nameAddrUri(next), facing);
+    }
+    if (target === undefined) {
+      this.#reply(routed, upstream, 400);
+      return;
+    }
+    if (original.method !== "BYE" && original.method !== "CANCEL" && this.calls.get(callId) === undefined)
+      this.#rebuild(original, callId, member, fromServer ? target : upstream);
+    this.#forward(original, routed, upstream, target, []);
+  }
+
+  /** After a restart (or on a sibling proxy), a dialog's first request enters the table again. */
+  #rebuild(req: SipRequest, callId: string, member: PoolMember, caller: SipPeer): void {
+    this.calls.add({
+      callId,
+      client: `${caller.host}:${caller.port}`,
+      request: req.uri,
+      from: headerValue(req, "from") ?? "",
+      to: headerValue(req, "to") ?? "",
+      route: undefined,
+      pool: member.pool,
+      server: member.key,
+      startedAt: this.#env.clock.now(),
+      setupMs: undefined,
+      finalCode: undefined,
+      release: undefined,
+      failures: [],
+    });
+  }
+
+  /** §16.6 statelessly (§16.11): loop check, Max-Forwards, Record-Route, our Via, send. */
+  #forward(
+    original: SipRequest,
+    routed: SipRequest,
+    upstream: SipPeer,
+    to: SipPeer,
+    rr: readonly string[],
+  ): void {
+    const parts = branchParts(routed);
+    if (!parts.ok) {
+      this.#reply(routed, upstream, 400);
+      return;
+    }
+    const branch = statelessBranch(parts.parts);
+    if (loopCheck(headerValues(original, "via"), this.#env.us, branch)) {
+      this.#reply(routed, upstream, 482);
+      return;
+    }
+    const mf = decrementMaxForwards(routed);
+    if (!mf.ok) {
+      this.#reply(routed, upstream, 483);
+      return;
+    }
+    let m: SipMessage = mf.message;
+    for (const value of rr) {
+      const r = addRecordRoute(m, value);
+      if (r.ok) m = r.message;
+    }
+    const via = prependVia(m, ourVia({ ...this.#env.us, transport: to.transport }, branch));
+    if (!via.ok) {
+      this.drop("bad_via");
+      return;
+    }
+    this.#send(to, via.message);
+  }
+
+  #response(res: SipResponse): void {
+    const top = removeTopVia(res);
+    if (!top.ok || !isOurVia(top.removed, this.#env.us)) {
+      this.drop("not_our_via");
+      return;
+    }
+    const ours = parseVia(top.removed);
+    const branch = ours.ok ? ours.via.branch : undefined;
+    const cseq = parseCSeq(headerValue(res, "cseq") ?? "");
+    const method = cseq.ok ? cseq.cseq.method : "";
+    const tx = branch === undefined ? undefined : this.#branches.get(branch);
+    if (tx !== undefined && branch !== undefined) {
+      tx.onResponse(branch, top.message as SipResponse, method);
+      return;
+    }
+    const next = headerValue(top.message, "via");
+    const target = next === undefined ? undefined : viaTarget(next, this.#env.serverTransport);
+    if (target === undefined) {
+      this.drop("no_next_via");
+      return;
+    }
+    this.#send(target, upstreamStatus(top.message as SipResponse));
+    if (method === "BYE" && res.status >= 200) {
+      const callId = headerValue(res, "call-id");
+      if (callId !== undefined) this.calls.end(callId, "bye", this.#env.clock.now());
+    }
+  }
+
+  /** Every INVITE transaction ended (a call still ringing is answered 408). */
+  close(): void {
+    for (const tx of [...this.#serverTx.values()]) tx.close();
+    this.calls.closeAll(this.#env.clock.now());
+  }
+}

@@ -1,0 +1,52 @@
+// A Trunkline with one SIP listener over a pool of SIPp answerers, for the sip-proxy-* tests.
+import { join } from "node:path";
+import type { SipListener } from "../../src/protocols/sip/listener.ts";
+import type { TestProxy } from "./proxy.ts";
+import { freeUdpPort, SIPP_SCENARIOS, type SippRun, startSipp, waitForSippAnswer } from "./sipp.ts";
+
+export interface Answerer {
+  readonly port: number;
+  readonly run: SippRun;
+}
+
+/** SIPp answerers (one scenario each), ready when they answer OPTIONS (unless `ready: false`). */
+export async function startAnswerers(
+  scenarios: readonly string[],
+  opts: { timeoutMs?: number; ready?: boolean } = {},
+): Promise<Answerer[]> {
+  const out: Answerer[] = [];
+  for (const s of scenarios) {
+    const port = await freeUdpPort();
+    const run = startSipp({
+      scenario: join(SIPP_SCENARIOS, s),
+      localPort: port,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+    });
+    out.push({ port, run });
+  }
+  if (opts.ready !== false) for (const a of out) await waitForSippAnswer(a.port);
+  return out;
+}
+
+export function sipConfig(servers: readonly number[], extra = "", listenerExtra = ""): string {
+  return `
+listeners:
+  - { name: sip, protocol: sip, listen: 127.0.0.1:0${listenerExtra} }
+routes:
+  - { listener: sip, pool: fs }
+pools:
+  fs:
+    balance: round-robin
+${extra}    servers:
+${servers.map((p) => `      - { address: 127.0.0.1:${p} }`).join("\n")}
+`;
+}
+
+export function sipListener(p: TestProxy, name = "sip"): SipListener {
+  return p.proxy.runtime.listener(name) as SipListener;
+}
+
+/** Session log lines of SIP calls. */
+export function callLines(p: TestProxy) {
+  return p.logs.filter((r) => r.event === "session" && r.call_id !== undefined);
+}

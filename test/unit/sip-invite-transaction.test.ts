@@ -1,0 +1,207 @@
+// The INVITE transaction (invite-tx.ts, invite-branch.ts) with a fake sender and an injected
+// clock: retransmission timers, failover, CANCEL rules and what the caller gets, with no
+// socket and no real waiting.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SipClock, TimerHandle } from "../../src/protocols/sip/clock.ts";
+import { removeTopVia } from "../../src/protocols/sip/edit.ts";
+import { headerValue } from "../../src/protocols/sip/headers.ts";
+import { type FailedBranch, type InviteEnv, InviteTransaction } from "../../src/protocols/sip/invite-tx.ts";
+import { parseMessage } from "../../src/protocols/sip/message.ts";
+import { buildResponse } from "../../src/protocols/sip/response.ts";
+import type { SipPeer } from "../../src/protocols/sip/transport.ts";
+import type { SipRequest, SipResponse } from "../../src/protocols/sip/types.ts";
+import { parseVia } from "../../src/protocols/sip/via.ts";
+
+class FakeClock implements SipClock {
+  t = 0;
+  #timers: { at: number; fn: () => void; id: number }[] = [];
+  #id = 0;
+  now() {
+    return this.t;
+  }
+  set(fn: () => void, ms: number): TimerHandle {
+    const id = ++this.#id;
+    this.#timers.push({ at: this.t + ms, fn, id });
+    return { __timer: true, id } as unknown as TimerHandle;
+  }
+  clear(h: TimerHandle | undefined) {
+    const id = (h as unknown as { id: number } | undefined)?.id;
+    this.#timers = this.#timers.filter((x) => x.id !== id);
+  }
+  advance(ms: number) {
+    const end = this.t + ms;
+    for (let n = 0; n < 10_000; n++) {
+      const next = this.#timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!next) break;
+      this.#timers = this.#timers.filter((x) => x !== next);
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+interface Srv {
+  readonly key: string;
+  readonly port: number;
+}
+
+const CALLER: SipPeer = { transport: "udp", host: "10.0.0.9", port: 5062 };
+const INVITE = parse(
+  "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:5062;branch=z9hG4bKcaller\r\nMax-Forwards: 69\r\nFrom: <sip:alice@x>;tag=a\r\nTo: <sip:bob@example.com>\r\nCall-ID: tx-1\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n",
+) as SipRequest;
+
+function parse(text: string) {
+  const m = parseMessage(Buffer.from(text), { stream: false });
+  assert.ok(m.ok, text);
+  return m.message;
+}
+
+function setup(servers: Srv[], opts: { failoverCodes?: number[] } = {}) {
+  const clock = new FakeClock();
+  const sent: { to: SipPeer; text: string }[] = [];
+  const branches = new Map<string, InviteTransaction<Srv>>();
+  const log: string[] = [];
+  const answers: {
+    code: number;
+    server: string | undefined;
+    held: boolean;
+    failures: readonly FailedBranch[];
+  }[] = [];
+  const env: InviteEnv<Srv> = {
+    clock,
+    sendBytes: (to, bytes) => sent.push({ to, text: bytes.toString("latin1") }),
+    retransmit: true,
+    retransmitBranches: true,
+    failoverCodes: opts.failoverCodes ?? [500, 503, 408],
+    inviteTimeoutMs: 2000,
+    via: (b) => `SIP/2.0/UDP 10.0.0.1:5060;branch=${b};rport`,
+    recordRoute: () => ["<sip:10.0.0.1:5060;transport=udp;lr>"],
+    target: (s) => ({ transport: "udp", host: "10.0.1.1", port: s.port }),
+    acquire: (tried) => servers.find((s) => !tried.has(s)),
+    release: (s) => log.push(`release ${s.key}`),
+    report: (s, ok, reason) => log.push(`report ${s.key} ${ok} ${reason}`),
+    bind: (id, tx) => (tx ? branches.set(id, tx) : branches.delete(id)),
+    answered: (code, server, held, failures) => answers.push({ code, server: server?.key, held, failures }),
+    done: () => log.push("done"),
+  };
+  const tx = new InviteTransaction(env, INVITE, INVITE, CALLER, "ourtag");
+  const toServer = (port: number) => sent.filter((s) => s.to.port === port);
+  const toCaller = () => sent.filter((s) => s.to.port === CALLER.port).map((s) => s.text.split("\r\n")[0]);
+  /** The server at `port` answers its last INVITE with `status`, as the proxy hands it on. */
+  const respond = (port: number, status: number) => {
+    const inv = toServer(port)
+      .filter((s) => s.text.startsWith("INVITE"))
+      .at(-1);
+    assert.ok(inv, `no INVITE to ${port}`);
+    const req = parse(inv.text) as SipRequest;
+    const r = buildResponse(req, status, { toTag: `srv${port}` });
+    assert.ok(r.ok);
+    const top = removeTopVia(r.response);
+    assert.ok(top.ok);
+    const branch = parseVia(top.removed);
+    assert.ok(branch.ok && branch.via.branch);
+    branches.get(branch.via.branch)?.onResponse(branch.via.branch, top.message as SipResponse, "INVITE");
+  };
+  return { clock, sent, tx, log, answers, toServer, toCaller, respond, branches };
+}
+
+const A: Srv = { key: "a", port: 1 };
+const B: Srv = { key: "b", port: 2 };
+
+test("no provisional reply: INVITE retransmitted at 0, 500, 1500 ms, then the next server at 2 s, never a CANCEL; none left: 503 Retry-After", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying"]);
+  s.clock.advance(1999);
+  assert.equal(s.toServer(1).length, 3);
+  assert.equal(s.toServer(2).length, 0);
+  s.clock.advance(1);
+  assert.equal(s.toServer(2).length, 1);
+  assert.ok(s.log.includes("report a false INVITE failed: no provisional reply within 2000ms"));
+  s.clock.advance(2000);
+  assert.ok(s.sent.every((x) => !x.text.startsWith("CANCEL")));
+  assert.equal(s.toServer(1).length, 3, "the abandoned branch is quiet");
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"]);
+  assert.match(s.sent.at(-1)?.text ?? "", /Retry-After: 5/);
+  assert.equal(s.answers[0]?.code, 503);
+  assert.deepEqual(
+    s.answers[0]?.failures.map((f) => f.server),
+    ["a", "b"],
+  );
+});
+
+test("503 from a server: ACKed hop by hop, next server tried, the caller sees only its 200", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.respond(1, 503);
+  const ack = s.toServer(1).find((x) => x.text.startsWith("ACK"));
+  assert.ok(ack);
+  assert.equal(headerValue(parse(ack.text), "cseq"), "7 ACK");
+  assert.equal(s.toServer(2).length, 1);
+  s.respond(2, 180);
+  s.respond(2, 200);
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK"]);
+  assert.deepEqual(s.answers, [
+    { code: 200, server: "b", held: true, failures: [{ server: "a", error: "answered 503" }] },
+  ]);
+  // Relayed responses carry the caller's Via only.
+  const ok = parse(s.sent.at(-1)?.text ?? "");
+  assert.equal(headerValue(ok, "via"), "SIP/2.0/UDP 10.0.0.9:5062;branch=z9hG4bKcaller");
+});
+
+test("a 503 that is not a failover code goes upstream as 500 and is retransmitted until the caller's ACK", () => {
+  const s = setup([A, B], { failoverCodes: [408] });
+  s.tx.start();
+  s.respond(1, 503);
+  assert.deepEqual(s.toCaller().at(-1), "SIP/2.0 500 Server Internal Error");
+  s.clock.advance(500 + 1000);
+  assert.equal(s.toCaller().filter((l) => l?.startsWith("SIP/2.0 500")).length, 3);
+  s.tx.ack();
+  s.clock.advance(10_000);
+  assert.equal(s.toCaller().filter((l) => l?.startsWith("SIP/2.0 500")).length, 3);
+  s.clock.advance(32_000);
+  assert.ok(s.log.includes("done"));
+  assert.equal(s.branches.size, 0);
+});
+
+test("CANCEL before any provisional waits for one; then CANCEL goes with the INVITE's branch and the 487 comes back", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.tx.cancel();
+  assert.ok(s.sent.every((x) => !x.text.startsWith("CANCEL")));
+  s.respond(1, 180);
+  const cancel = s.toServer(1).find((x) => x.text.startsWith("CANCEL"));
+  assert.ok(cancel);
+  const inv = s.toServer(1).find((x) => x.text.startsWith("INVITE"));
+  assert.equal(headerValue(parse(cancel.text), "via"), headerValue(parse(inv?.text ?? ""), "via"));
+  s.respond(1, 487);
+  assert.equal(s.toCaller().at(-1), "SIP/2.0 487 Request Terminated");
+  assert.equal(s.toServer(2).length, 0, "a cancelled call does not fail over");
+  assert.equal(s.answers[0]?.code, 487);
+});
+
+test("a 2xx from a branch already abandoned is still forwarded and the other branch is CANCELled", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.clock.advance(2000);
+  s.respond(2, 180);
+  s.respond(1, 200);
+  assert.equal(s.toCaller().at(-1), "SIP/2.0 200 OK");
+  assert.ok(s.toServer(2).some((x) => x.text.startsWith("CANCEL")));
+  assert.equal(s.answers[0]?.server, "a");
+  assert.equal(s.answers[0]?.held, false);
+});
+
+test("a retransmitted INVITE gets the last response again", () => {
+  const s = setup([A]);
+  s.tx.start();
+  s.respond(1, 183);
+  s.tx.retransmission();
+  assert.deepEqual(s.toCaller(), [
+    "SIP/2.0 100 Trying",
+    "SIP/2.0 183 Session Progress",
+    "SIP/2.0 183 Session Progress",
+  ]);
+});
