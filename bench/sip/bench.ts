@@ -132,7 +132,7 @@ export async function main(): Promise<number> {
       live = t;
       const mem = t.pids.length > 0 ? treeMemory(t.pids) : null;
       say(
-        `${name}: ${t.note}${t.workers ? ` (${t.workers.processes} processes)` : ""}${mem ? `; idle PSS ${mem.pss} KiB` : ""}`,
+        `${name}: ${t.note}${t.workers && t.workers.processes > 1 ? ` (${t.workers.processes} processes)` : ""}${mem ? `; idle PSS ${mem.pss} KiB` : ""}`,
       );
       const res: TargetResult = {
         name,
@@ -164,6 +164,7 @@ export async function main(): Promise<number> {
       "CPU per call: user + system time of the proxy's processes (all of Kamailio's) from /proc over the step, caller start to end, divided by the calls completed; answerers and caller the same, for the shared-core effect",
       "memory per call in progress: the proxy's PSS (summed over Kamailio's processes, whose shared memory then counts once) read in the last half second of the sustained step's sending, minus its PSS when idle, divided by rate × hold",
       "Kamailio's send buffer is the system default (it has no setting for it, only maxbuffer for receiving)",
+      "busy cores: the whole machine over the step, from /proc/stat, other work included; on a VM it can differ from the sum of the processes' own times by a few tenths of a core",
     );
     const date = new Date().toISOString();
     const report: Report = {
