@@ -145,7 +145,7 @@ export async function main(): Promise<number> {
       try {
         res.steps = await runRamp(dir, t, peers, s, (r: StepResult) =>
           say(
-            `  ${String(r.rate).padStart(6)}/s  sent ${fmt(r.sent_rate, 0).padStart(6)}/s  ok ${r.successful}  proxy ${fmt(r.proxy_cpu_us_per_call, 1)} µs/call ${fmt(r.proxy_cpu_pct, 1)}% core  answerers ${fmt(r.answerers_cpu_us_per_call, 1)}  caller ${fmt(r.caller_cpu_us_per_call, 1)} µs/call  busy ${fmt(r.busy_cores, 2)} cores  ${r.passed ? "pass" : `FAIL: ${r.reason}`}`,
+            `  ${String(r.rate).padStart(6)}/s  sent ${fmt(r.sent_rate, 0).padStart(6)}/s  ok ${r.successful}  proxy ${fmt(r.proxy_cpu_us_per_call, 1)} µs/call ${fmt(r.proxy_cpu_pct, 1)}% core  answerers ${fmt(r.answerers_cpu_us_per_call, 1)}  caller ${fmt(r.caller_cpu_us_per_call, 1)} µs/call  together ${fmt(r.measured_cores, 2)} cores  ${r.passed ? "pass" : `FAIL: ${r.reason}`}`,
           ),
         );
       } finally {
@@ -164,7 +164,7 @@ export async function main(): Promise<number> {
       "CPU per call: user + system time of the proxy's processes (all of Kamailio's) from /proc over the step, caller start to end, divided by the calls completed; answerers and caller the same, for the shared-core effect",
       "memory per call in progress: the proxy's PSS (summed over Kamailio's processes, whose shared memory then counts once) read in the last half second of the sustained step's sending, minus its PSS when idle, divided by rate × hold",
       "Kamailio's send buffer is the system default (it has no setting for it, only maxbuffer for receiving)",
-      "busy cores: the whole machine over the step, from /proc/stat, other work included; on a VM it can differ from the sum of the processes' own times by a few tenths of a core",
+      "cores used: proxy + answerers + caller over the step, from their own times; the machine's busy cores from /proc/stat are in the JSON (machine_busy_cores) but on this VM they can be off by several tenths of a core over a step",
     );
     const date = new Date().toISOString();
     const report: Report = {
@@ -190,6 +190,8 @@ export async function main(): Promise<number> {
   } finally {
     await stopAll();
     killLive();
-    rmSync(dir, { recursive: true, force: true });
+    // BENCH_SIP_KEEP=1 keeps the configs, the proxies' logs and SIPp's statistics.
+    if (process.env.BENCH_SIP_KEEP === "1") say(`kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -40,7 +40,10 @@ export interface StepResult {
   proxy_cpu_pct: number | null;
   answerers_cpu_us_per_call: number | null;
   caller_cpu_us_per_call: number | null;
-  busy_cores: number;
+  /** Cores the proxy, the answerers and the caller used together over the step. */
+  measured_cores: number;
+  /** The whole machine's busy cores from /proc/stat (other work included; see README). */
+  machine_busy_cores: number;
   /** Datagrams the kernel dropped at full receive buffers over the step. */
   drops: { proxy: number | null; answerers: number };
   /** At the plateau: the caller's open calls and the proxy's memory (KiB; null for direct). */
@@ -169,7 +172,8 @@ export async function runStep(
     proxy_cpu_pct: hasProxy ? round((proxyMs / (t1 - t0)) * 100, 1) : null,
     answerers_cpu_us_per_call: perCall(ansCpu1 - ansCpu0, successful),
     caller_cpu_us_per_call: perCall(callerCpu, successful),
-    busy_cores: round(busyCores(m0, m1), 2),
+    measured_cores: round((proxyMs + ansCpu1 - ansCpu0 + callerCpu) / (t1 - t0), 2),
+    machine_busy_cores: round(busyCores(m0, m1), 2),
     drops: {
       proxy: proxyPort === null ? null : drops1.proxy - drops0.proxy,
       answerers: drops1.ans - drops0.ans,

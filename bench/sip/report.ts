@@ -27,7 +27,8 @@ export interface Summary {
   proxy_cpu_pct: number | null;
   answerers_cpu_us_per_call: number | null;
   caller_cpu_us_per_call: number | null;
-  busy_cores: number | null;
+  /** Proxy + answerers + caller, in cores, at the sustained step. */
+  measured_cores: number | null;
   /** rate × hold at the sustained step. */
   calls_in_progress: number | null;
   /** (memory at that step's plateau − idle) / calls in progress, PSS and RSS, KiB. */
@@ -54,7 +55,7 @@ export function summarise(t: TargetResult, s: RampSettings): Summary {
     proxy_cpu_pct: best?.proxy_cpu_pct ?? null,
     answerers_cpu_us_per_call: best?.answerers_cpu_us_per_call ?? null,
     caller_cpu_us_per_call: best?.caller_cpu_us_per_call ?? null,
-    busy_cores: best?.busy_cores ?? null,
+    measured_cores: best?.measured_cores ?? null,
     calls_in_progress: t.name === "direct" ? null : inProgress,
     kib_per_call_in_progress: t.name === "direct" ? null : growth("pss_kib"),
     rss_kib_per_call_in_progress: t.name === "direct" ? null : growth("rss_kib"),
@@ -119,7 +120,7 @@ export function markdown(r: Report): string {
       "KiB/call in progress (PSS)",
       "answerers µs/call",
       "caller µs/call",
-      "busy cores",
+      "cores used (all 3)",
       "stopped by",
     ]),
     row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
@@ -141,7 +142,7 @@ export function markdown(r: Report): string {
         fmt(x.kib_per_call_in_progress, 3),
         fmt(x.answerers_cpu_us_per_call, 1),
         fmt(x.caller_cpu_us_per_call, 1),
-        fmt(x.busy_cores, 2),
+        fmt(x.measured_cores, 2),
         (x.stopped_by ?? (x.reached_max ? "BENCH_SIP_MAX" : "—")).replace(/\|/g, "\\|"),
       ]),
     );
