@@ -79,9 +79,12 @@ export async function main(): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const keep = process.env.BENCH_SIP_KEEP === "1";
+  // Also on a crash (say, EPIPE when stdout is piped into `head`): no process, no temp dir left.
   process.once("exit", () => {
     killAllNow();
     killLive();
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   });
 
   const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -191,7 +194,7 @@ export async function main(): Promise<number> {
     await stopAll();
     killLive();
     // BENCH_SIP_KEEP=1 keeps the configs, the proxies' logs and SIPp's statistics.
-    if (process.env.BENCH_SIP_KEEP === "1") say(`kept: ${dir}`);
+    if (keep) say(`kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }
