@@ -17,6 +17,7 @@ protocols:
 
 const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {
   fastagi: () => import("./fastagi/bench.ts"),
+  sip: () => import("./sip/bench.ts"),
 };
 
 async function run(argv: string[]): Promise<number> {

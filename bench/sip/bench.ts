@@ -1,0 +1,200 @@
+// The SIP benchmark (issue 13): SIPp's call rate ramped through Kamailio's dispatcher and
+// through Trunkline's SIP pool, over the same two SIPp answerers, in one run; and straight
+// to one answerer (direct) as the floor. For each: the highest rate with no failed call and
+// no retransmission, CPU per call, memory per call in progress.
+//
+// Processes: bench.ts (this) spawns two SIPp answerers (uas-rr.xml) for the whole run, one
+// proxy per target (fresh for its ramp), and one SIPp caller (uac-rr.xml) per step. Each is
+// its own process tree, so /proc attributes CPU to the right one; all are killed on exit.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { killAllNow, stopAll } from "../lib/children.ts";
+import { machineInfo } from "../lib/procfs.ts";
+import { envInt, fmt } from "../lib/stats.ts";
+import { killPids, treeMemory } from "./proctree.ts";
+import { answerersIdle, type Peers, type RampSettings, runRamp, type StepResult } from "./ramp.ts";
+import { markdown, type Report, ratios, summarise, type TargetResult } from "./report.ts";
+import { freeUdpPort, SIPP, startAnswerer, waitForSip } from "./sipp.ts";
+import { direct, KAMAILIO, type Started, startKamailio, startTrunkline, type Target } from "./targets.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..", "..");
+const ALL_TARGETS = ["direct", "kamailio", "trunkline-rr", "trunkline-ls"];
+
+function readSettings(): RampSettings & { targets: string[] } {
+  const s = {
+    start: envInt("BENCH_SIP_START", 500, 10, 100_000),
+    step: envInt("BENCH_SIP_STEP", 500, 10, 100_000),
+    max: envInt("BENCH_SIP_MAX", 8_000, 10, 100_000),
+    stepSeconds: envInt("BENCH_SIP_STEP_SECONDS", 5, 2, 120),
+    holdMs: envInt("BENCH_SIP_HOLD_MS", 2_000, 0, 60_000),
+  };
+  // The memory is read in the last half second of sending, once the first calls have been
+  // held their time: the step must outlast the hold by a second.
+  if (s.stepSeconds * 1000 < s.holdMs + 1000)
+    throw new Error(`BENCH_SIP_STEP_SECONDS (${s.stepSeconds}) must exceed the hold (${s.holdMs} ms) by 1 s`);
+  const raw = process.env.BENCH_SIP_TARGETS;
+  const targets = raw ? raw.split(",").map((x) => x.trim()) : ALL_TARGETS;
+  const bad = targets.filter((x) => !ALL_TARGETS.includes(x));
+  if (bad.length > 0 || targets.length === 0)
+    throw new Error(`BENCH_SIP_TARGETS takes ${ALL_TARGETS.join(",")}; got "${raw}"`);
+  return { ...s, targets };
+}
+
+function versionLine(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l !== "")
+    ?.replace(/^version: /, "");
+}
+
+export async function main(): Promise<number> {
+  if (process.platform !== "linux") {
+    process.stderr.write("the benchmark reads /proc: Linux only\n");
+    return 1;
+  }
+  const settings = readSettings();
+  const peersCheck = spawnSync("bash", [join(ROOT, "scripts", "ensure-bench-peers.sh")], {
+    stdio: "inherit",
+  });
+  if (peersCheck.status !== 0) return 1;
+
+  const dir = mkdtempSync(join(tmpdir(), "trunkline-bench-sip-"));
+  let live: Target | null = null;
+  // Kamailio's workers are its children, not ours: killAllNow reaches only its creator.
+  const killLive = () => killPids(live?.pids ?? [], "kamailio");
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\n${sig}: stopping the benchmark's processes\n`);
+    const l = live;
+    void Promise.all([l?.stop(), stopAll()]).finally(() => {
+      killLive();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const keep = process.env.BENCH_SIP_KEEP === "1";
+  // Also on a crash (say, EPIPE when stdout is piped into `head`): no process, no temp dir left.
+  process.once("exit", () => {
+    killAllNow();
+    killLive();
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const machine = machineInfo({
+    kamailio: versionLine(KAMAILIO, ["-v"]) ?? "kamailio not found",
+    sipp: versionLine(SIPP, ["-v"]) ?? "sipp not found",
+  });
+  const s = settings;
+  const notes: string[] = [];
+  const results: TargetResult[] = [];
+  try {
+    const steps = Math.floor((s.max - s.start) / s.step) + 1;
+    say(
+      `SIP benchmark: ${s.targets.join(", ")}; ${s.start} to ${s.max} calls/s by ${s.step} (at most ${steps} steps of ${s.stepSeconds} s each), calls held ${s.holdMs} ms; ${machine.cores} cores (${machine.cpu}), load average ${machine.load_average_at_start}`,
+    );
+    const peers: Peers = { answerers: [] };
+    for (const name of ["answerer-a", "answerer-b"]) {
+      const a = startAnswerer(dir, name, await freeUdpPort());
+      peers.answerers.push(a);
+      await waitForSip(a.port, 10_000, () =>
+        a.child.exited === null ? null : `${name} exited (${a.child.exited})`,
+      );
+    }
+    const ports = peers.answerers.map((a) => a.port);
+    const start = (name: string): Promise<Started> => {
+      if (name === "direct") return Promise.resolve({ target: direct(ports[0] as number) });
+      if (name === "kamailio") return startKamailio(dir, ports);
+      return startTrunkline(dir, name, name === "trunkline-ls" ? "least-sessions" : "round-robin", ports);
+    };
+
+    for (const name of s.targets) {
+      if (!(await answerersIdle(peers, 45_000)))
+        notes.push(`${name}: the answerers still had calls open 45 s after the previous ramp`);
+      const started = await start(name);
+      if ("unavailable" in started) {
+        say(`${name}: unavailable: ${started.unavailable}`);
+        results.push({
+          name,
+          note: "",
+          unavailable: started.unavailable,
+          workers: null,
+          idle: null,
+          steps: [],
+        });
+        continue;
+      }
+      const t = started.target;
+      live = t;
+      const mem = t.pids.length > 0 ? treeMemory(t.pids) : null;
+      say(
+        `${name}: ${t.note}${t.workers && t.workers.processes > 1 ? ` (${t.workers.processes} processes)` : ""}${mem ? `; idle PSS ${mem.pss} KiB` : ""}`,
+      );
+      const res: TargetResult = {
+        name,
+        note: t.note,
+        unavailable: null,
+        workers: t.workers,
+        idle: mem ? { pss_kib: mem.pss, rss_kib: mem.rss } : null,
+        steps: [],
+      };
+      try {
+        res.steps = await runRamp(dir, t, peers, s, (r: StepResult) =>
+          say(
+            `  ${String(r.rate).padStart(6)}/s  sent ${fmt(r.sent_rate, 0).padStart(6)}/s  ok ${r.successful}  proxy ${fmt(r.proxy_cpu_us_per_call, 1)} µs/call ${fmt(r.proxy_cpu_pct, 1)}% core  answerers ${fmt(r.answerers_cpu_us_per_call, 1)}  caller ${fmt(r.caller_cpu_us_per_call, 1)} µs/call  together ${fmt(r.measured_cores, 2)} cores  ${r.passed ? "pass" : `FAIL: ${r.reason}`}`,
+          ),
+        );
+      } finally {
+        live = null;
+        await t.stop();
+      }
+      results.push(res);
+    }
+
+    const summaries = results.map((r) => summarise(r, s));
+    const ratioRows = ratios(summaries);
+    for (const x of summaries)
+      if (x.reached_max)
+        notes.push(`${x.target} passed every step up to BENCH_SIP_MAX: its rate is a floor, not its limit`);
+    notes.push(
+      "CPU per call: user + system time of the proxy's processes (all of Kamailio's) from /proc over the step, caller start to end, divided by the calls completed; answerers and caller the same, for the shared-core effect",
+      "memory per call in progress: the proxy's PSS (summed over Kamailio's processes, whose shared memory then counts once) read in the last half second of the sustained step's sending, minus its PSS when idle, divided by rate × hold",
+      "Kamailio's send buffer is the system default (it has no setting for it, only maxbuffer for receiving)",
+      "cores used: proxy + answerers + caller over the step, from their own times; the machine's busy cores from /proc/stat are in the JSON (machine_busy_cores) but on this VM they can be off by several tenths of a core over a step",
+    );
+    const date = new Date().toISOString();
+    const report: Report = {
+      date,
+      machine,
+      settings: s,
+      summaries,
+      ratios: ratioRows,
+      targets: results,
+      notes,
+    };
+    const md = markdown(report);
+    say("");
+    say(md);
+    const outDir = join(ROOT, "bench", "results");
+    mkdirSync(outDir, { recursive: true });
+    const jsonFile = join(outDir, `sip-${date.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`);
+    writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(jsonFile.replace(/\.json$/, ".md"), md);
+    writeFileSync(join(outDir, "sip-latest.md"), md);
+    say(`written: ${jsonFile.slice(ROOT.length + 1)}, its .md and bench/results/sip-latest.md`);
+    return 0;
+  } finally {
+    await stopAll();
+    killLive();
+    // BENCH_SIP_KEEP=1 keeps the configs, the proxies' logs and SIPp's statistics.
+    if (keep) say(`kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}

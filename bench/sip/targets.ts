@@ -1,0 +1,146 @@
+// What the SIPp caller calls in each ramp: an answerer itself (direct), Kamailio's dispatcher,
+// or Trunkline's SIP pool. A proxy is started fresh for its ramp and stopped after it; one
+// that cannot start (Trunkline before its SIP protocol exists) is reported unavailable with
+// its first error line, and the other targets still run.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Child, launch } from "../lib/children.ts";
+import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
+import { killPids, tree } from "./proctree.ts";
+import { freeUdpPort, waitForSip } from "./sipp.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const KAMAILIO = "/usr/sbin/kamailio";
+export const KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/";
+export const TRUNKLINE_MAIN = join(ROOT, "dist/cli/main.js");
+const READY_MS = 15_000;
+
+export interface Target {
+  name: string;
+  /** The port the caller sends to. */
+  port: number;
+  note: string;
+  /** The proxy's processes (root first); [] for direct. */
+  pids: number[];
+  /** Kamailio's `children` (UDP receivers) and its processes in all; Trunkline: 1 and 1. */
+  workers: { receivers: number; processes: number } | null;
+  stop(): Promise<void>;
+}
+
+export type Started = { target: Target } | { unavailable: string };
+
+export function direct(answerer: number): Target {
+  return {
+    name: "direct",
+    port: answerer,
+    note: "caller → one answerer, no proxy",
+    pids: [],
+    workers: null,
+    stop: async () => {},
+  };
+}
+
+/** Readiness: an OPTIONS answered through the proxy, or why it never came. */
+async function ready(child: Child, port: number): Promise<string | null> {
+  try {
+    await waitForSip(port, READY_MS, () =>
+      child.exited === null ? null : `${child.name} exited (${child.exited})`,
+    );
+    return null;
+  } catch (err) {
+    const first = child
+      .tail()
+      .split("\n")
+      .find((l) => l.trim() !== "");
+    return `${(err as Error).message}${first ? `: ${first.trim()}` : ""}`;
+  }
+}
+
+/** Kamailio, -m 512 -M 32 (sip.md: its transaction store outgrew 64 MB), in the foreground. */
+export async function startKamailio(dir: string, answerers: readonly number[]): Promise<Started> {
+  if (!existsSync(KAMAILIO)) return { unavailable: `${KAMAILIO} not found (Debian package kamailio)` };
+  const port = await freeUdpPort();
+  const run = join(dir, "kamailio-run");
+  mkdirSync(run, { recursive: true });
+  const listFile = join(dir, "dispatcher.list");
+  writeFileSync(listFile, dispatcherList(answerers));
+  const cfg = join(dir, "kamailio.cfg");
+  const children = 1;
+  writeFileSync(cfg, kamailioCfg({ port, listFile, children, modulesDir: KAMAILIO_MODULES }));
+  // -DD: the creator stays in the foreground (its workers are still forked); -E: log to stderr.
+  const child = launch(
+    "kamailio",
+    KAMAILIO,
+    ["-f", cfg, "-DD", "-E", "-m", "512", "-M", "32", "-Y", run, "-P", join(run, "kamailio.pid")],
+    { logFile: join(dir, "kamailio.log") },
+  );
+  const why = await ready(child, port);
+  const pids = tree(child.pid);
+  const stop = async () => {
+    const all = tree(child.pid);
+    await child.stop(3_000);
+    // Its workers normally end with it; any left (the creator was SIGKILLed) go now.
+    killPids(all.length > 1 ? all : pids, "kamailio");
+  };
+  if (why !== null) {
+    await stop();
+    return { unavailable: why };
+  }
+  return {
+    target: {
+      name: "kamailio",
+      port,
+      note: `dispatcher round robin (alg 4), tm, record_route, failure_route on 5xx/408/timeout, children=${children}, -m 512 -M 32`,
+      pids,
+      workers: { receivers: children, processes: pids.length },
+      stop,
+    },
+  };
+}
+
+export type Balance = "round-robin" | "least-sessions";
+
+/** Trunkline from this build's dist/, the SIP pool of issue 13 over the two answerers. */
+export async function startTrunkline(
+  dir: string,
+  name: string,
+  balance: Balance,
+  answerers: readonly number[],
+): Promise<Started> {
+  if (!existsSync(TRUNKLINE_MAIN)) return { unavailable: `${TRUNKLINE_MAIN} missing: npm run build` };
+  const port = await freeUdpPort();
+  const cfg = join(dir, `${name}.yaml`);
+  writeFileSync(
+    cfg,
+    [
+      `listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:${port}, transports: [udp] } ]`,
+      "routes: [ { listener: sip, pool: fs } ]",
+      "pools:",
+      "  fs:",
+      `    balance: ${balance}`,
+      "    failover_codes: [500, 503, 408]",
+      "    invite_timeout: 2s",
+      `    servers: [ ${answerers.map((p) => `{ address: 127.0.0.1:${p} }`).join(", ")} ]`,
+      "",
+    ].join("\n"),
+  );
+  const child = launch(name, process.execPath, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
+    logFile: join(dir, `${name}.log`),
+  });
+  const why = await ready(child, port);
+  if (why !== null) {
+    await child.stop();
+    return { unavailable: why };
+  }
+  return {
+    target: {
+      name,
+      port,
+      note: `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread, defaults`,
+      pids: [child.pid],
+      workers: { receivers: 1, processes: 1 },
+      stop: () => child.stop(),
+    },
+  };
+}
