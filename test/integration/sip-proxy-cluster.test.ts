@@ -163,3 +163,24 @@ test("OPTIONS to the proxy itself gets 200; malformed datagrams are counted and 
   if (metrics !== undefined)
     assert.match(metrics, /trunkline_sip_dropped_total\{listener="sip",reason="malformed_/);
 });
+
+test("an INVITE retransmitted after its 2xx (transaction gone) is absorbed: no second INVITE, no 482", {
+  timeout: 30_000,
+}, async (t) => {
+  const server = await peer(t, uas);
+  const p = await startProxy(sipConfig([server.port]));
+  t.after(() => p.close());
+  const client = await peer(t);
+  const invite = request("INVITE", "sip:bob@example.com", client.port, 1);
+  client.sock.send(invite, p.port("sip"), "127.0.0.1");
+  await waitFor(client, (x) => x.startsWith("SIP/2.0 200") && x.includes("INVITE"), "200 to INVITE");
+  const l = sipListener(p);
+  // The INVITE transaction ends within T1 of its 2xx; the call stays in the table.
+  await until(() => l.proxy?.transactions === 0, 5_000, "the INVITE transaction gone");
+  assert.equal(l.sessions, 1);
+  const answersBefore = client.got.length;
+  client.sock.send(invite, p.port("sip"), "127.0.0.1");
+  await until(() => (l.proxy?.stats.dropped.get("invite_retransmission") ?? 0) === 1, 5_000, "absorbed");
+  assert.equal(server.got.filter((g) => g.text.startsWith("INVITE ")).length, 1);
+  assert.equal(client.got.length, answersBefore, "no answer to the retransmission (no 482)");
+});

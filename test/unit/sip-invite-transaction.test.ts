@@ -159,9 +159,23 @@ test("a 503 that is not a failover code goes upstream as 500 and is retransmitte
   s.clock.advance(500 + 1000);
   assert.equal(s.toCaller().filter((l) => l?.startsWith("SIP/2.0 500")).length, 3);
   s.tx.ack();
-  s.clock.advance(10_000);
+  // Timer I (T4, 5 s on UDP) after the ACK, not the whole of Timer H.
+  s.clock.advance(4_900);
   assert.equal(s.toCaller().filter((l) => l?.startsWith("SIP/2.0 500")).length, 3);
-  s.clock.advance(32_000);
+  assert.ok(!s.log.includes("done"));
+  s.clock.advance(200);
+  assert.ok(s.log.includes("done"));
+  assert.equal(s.branches.size, 0);
+});
+
+test("after a 2xx the transaction is gone within T1, not after Timer L's 32 s (the calls table absorbs the rest)", () => {
+  const s = setup([A]);
+  s.tx.start();
+  s.respond(1, 200);
+  assert.equal(s.toCaller().at(-1), "SIP/2.0 200 OK");
+  s.clock.advance(499);
+  assert.ok(!s.log.includes("done"));
+  s.clock.advance(2);
   assert.ok(s.log.includes("done"));
   assert.equal(s.branches.size, 0);
 });

@@ -8,6 +8,10 @@
 
 export interface CallRecord {
   readonly callId: string;
+  /** The transaction key of the INVITE that set it up (tx-key.ts): its retransmissions are absorbed. */
+  readonly inviteKey: string | undefined;
+  /** A Route token already verified for this call and its server: its next requests skip the HMAC. */
+  verifiedToken?: string;
   readonly client: string;
   readonly request: string;
   readonly from: string;

@@ -29,5 +29,17 @@ export const T1 = 500;
 export const T2 = 4_000;
 /** Timer B, F and H: 64·T1. */
 export const TIMER_64T1 = 64 * T1;
+/** Timer I (§17.2.1): after the ACK of a non-2xx final, how long its retransmissions are absorbed (UDP). */
+export const T4 = 5_000;
+/**
+ * How long an INVITE transaction stays after its 2xx. RFC 6026's Accepted state (Timer L,
+ * 64·T1) absorbs the caller's INVITE retransmissions and passes the server's 2xx
+ * retransmissions; here the calls table absorbs the former for the whole call (its INVITE's
+ * key is kept) and the latter are routed statelessly by Via, so the transaction itself (the
+ * request, its branches, their timers) need not live 32 s per call: at 3,000 calls/s that was
+ * ~96,000 of them, ~300 MB, and GC pauses long enough to overflow the socket's buffer.
+ */
+export const ACCEPTED_LINGER_MS = T1;
+
 /** Timer C (§16.6 step 11): more than 3 minutes after the last provisional response. */
 export const TIMER_C = 181_000;

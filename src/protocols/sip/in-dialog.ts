@@ -41,13 +41,24 @@ export function dialogHop(
 ): DialogHop {
   const token = routeToken(headerValues(original, "route")[0] ?? "", RR_TOKEN_PARAM);
   const callId = headerValue(original, "call-id") ?? "";
-  const v = token === undefined ? undefined : verifyServer(token, env.keys, { context: callId });
-  if (v === undefined || !v.ok)
+  const call = calls.get(callId);
+  let verified: string | undefined;
+  // The first request of a dialog pays the HMAC; the call then remembers the token it proved.
+  if (token !== undefined && call?.verifiedToken === token) verified = call.server;
+  else {
+    const v = token === undefined ? undefined : verifyServer(token, env.keys, { context: callId });
+    if (v?.ok) {
+      verified = v.server;
+      if (call !== undefined && call.server === v.server && token !== undefined) call.verifiedToken = token;
+    }
+  }
+  if (verified === undefined)
     return { ok: false, status: 403, drop: "bad_token", warning: "bad route token" };
+  const v = { server: verified };
   const member = findMember(env.pools(), v.server);
   // A server a reload took out of every pool still serves the dialogs we set up on it: the
   // calls table vouches for those (a token alone does not, when the key is the derived one).
-  const known = member === undefined && calls.get(callId)?.server === v.server;
+  const known = member === undefined && call?.server === v.server;
   const server =
     member !== undefined
       ? memberTarget(member, env.serverTransport)
@@ -82,6 +93,7 @@ export function rebuildCall(
   const held = pool?.adopt(member) === true;
   calls.add({
     callId,
+    inviteKey: undefined,
     client: `${caller.host}:${caller.port}`,
     request: req.uri,
     from: headerValue(req, "from") ?? "",

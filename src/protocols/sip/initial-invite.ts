@@ -15,6 +15,7 @@ import { InviteTransaction } from "./invite-tx.ts";
 import { failoverCodes, inviteTimeoutMs, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
 import { recordRoutes } from "./record-route.ts";
 import type { SipPeer } from "./transport.ts";
+import { txKey } from "./tx-key.ts";
 import type { SipRequest } from "./types.ts";
 
 export interface InviteContext {
@@ -54,6 +55,7 @@ export function startInvite(
   const now = env.clock.now();
   const record: CallRecord = {
     callId,
+    inviteKey: txKey(stamped),
     client: `${upstream.host}:${upstream.port}`,
     request: stamped.uri,
     from: headerValue(stamped, "from") ?? "",

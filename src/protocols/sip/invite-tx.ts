@@ -9,7 +9,7 @@
  */
 
 import { newBranch } from "./branch.ts";
-import { type SipClock, T1, T2, TIMER_64T1, type TimerHandle } from "./clock.ts";
+import { ACCEPTED_LINGER_MS, type SipClock, T1, T2, T4, TIMER_64T1, type TimerHandle } from "./clock.ts";
 import { addRecordRoute, prependVia } from "./edit.ts";
 import { upstreamStatus } from "./hop.ts";
 import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
@@ -113,9 +113,13 @@ export class InviteTransaction<S extends InviteServer> {
     this.#env.sendBytes(this.#upstream, this.#last);
   }
 
-  /** The caller's ACK of a non-2xx final: absorbed here (§16.7 hop by hop), retransmits stop. */
+  /**
+   * The caller's ACK of a non-2xx final: absorbed here (§16.7 hop by hop), retransmits stop,
+   * and the transaction ends after Timer I (at once on a reliable transport, §17.2.1).
+   */
   ack(): void {
     this.#env.clock.clear(this.#timerG);
+    this.#finish(this.#env.retransmit ? T4 : 0);
   }
 
   /** The caller's CANCEL (already answered 200 by the proxy): CANCEL the pending branch. */
@@ -245,7 +249,7 @@ export class InviteTransaction<S extends InviteServer> {
     this.#current = b;
     this.#last = bytes;
     this.#final = res.status;
-    this.#finish(TIMER_64T1);
+    this.#finish(ACCEPTED_LINGER_MS);
   }
 
   #branchFinal(b: InviteBranch<S>, status: number, res: SipResponse | undefined): void {

@@ -6,7 +6,7 @@
  * go to their INVITE transaction by our Via's branch, else back along the Via path.
  */
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { PoolMember } from "../../balance/pool.ts";
 import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
 import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
@@ -87,7 +87,7 @@ export class SipProxy {
     headers: readonly (readonly [string, string])[] = [],
   ): void {
     if (req.method === "ACK") return;
-    const tag = createHash("sha256").update(txKey(req)).digest("base64url").slice(0, 12);
+    const tag = hash("sha256", txKey(req), "base64url").slice(0, 12);
     const r = buildResponse(req, status, { toTag: tag, headers });
     if (!r.ok) {
       this.drop("unanswerable");
@@ -108,6 +108,11 @@ export class SipProxy {
     }
     if (req.method === "INVITE" && tx !== undefined) {
       tx.retransmission();
+      return;
+    }
+    if (req.method === "INVITE" && this.calls.get(headerValue(req, "call-id") ?? "")?.inviteKey === key) {
+      // RFC 6026 Accepted: a retransmission of an INVITE already answered 2xx is absorbed.
+      this.drop("invite_retransmission");
       return;
     }
     if (req.method === "CANCEL") {
@@ -182,7 +187,7 @@ export class SipProxy {
       return;
     }
     const key = txKey(stamped);
-    const toTagOwn = createHash("sha256").update(key).digest("base64url").slice(0, 12);
+    const toTagOwn = hash("sha256", key, "base64url").slice(0, 12);
     const ctx: InviteContext = {
       env: this.#env,
       calls: this.calls,
