@@ -13,6 +13,12 @@ protocols:
              default 3; BENCH_LOG_LEVEL, Trunkline's log level, default its own (info);
              BENCH_STRACE=0 skips strace; A/B rounds: BENCH_BASELINE=other/dist/cli/main.js
              or BENCH_METRICS_AB=1, BENCH_AB_ROUNDS, default 3; see bench/README.md)
+  sip       SIPp calls ramped in 5 s steps through Kamailio's dispatcher and through
+            Trunkline (round-robin, least-sessions) over the same two SIPp answerers, plus
+            direct: the highest rate with no failed call or retransmission, CPU and memory
+            per call (env: BENCH_SIP_TARGETS, BENCH_SIP_START, BENCH_SIP_STEP, BENCH_SIP_MAX,
+             BENCH_SIP_STEP_SECONDS, BENCH_SIP_HOLD_MS, BENCH_SIP_KEEP=1; see bench/README.md;
+             the proxy core alone, no sockets: node --import tsx bench/sip/core.ts)
 `;
 
 const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {

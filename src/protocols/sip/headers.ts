@@ -78,12 +78,16 @@ export function canonicalName(name: string): string {
   return COMPACT.get(lower) ?? lower;
 }
 
+const written = new Map<string, string>();
+
 /** How to write a canonical name: `max-forwards` → `Max-Forwards`, `call-id` → `Call-ID`. */
 export function displayName(canonical: string): string {
-  return (
-    DISPLAY.get(canonical) ??
-    canonical.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
-  );
+  const known = DISPLAY.get(canonical) ?? written.get(canonical);
+  if (known !== undefined) return known;
+  const name = canonical.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  // The names this library writes are few (Via, Record-Route, Max-Forwards...): remembered.
+  if (written.size < 64) written.set(canonical, name);
+  return name;
 }
 
 export function isMultiValue(canonical: string): boolean {

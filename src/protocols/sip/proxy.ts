@@ -86,7 +86,11 @@ export class SipProxy {
     status: number,
     headers: readonly (readonly [string, string])[] = [],
   ): void {
-    if (req.method === "ACK") return;
+    if (req.method === "ACK") {
+      // An ACK is never answered (§17.2.1); one we cannot take is at least counted.
+      this.drop(`ack_${status}`);
+      return;
+    }
     const tag = hash("sha256", txKey(req), "base64url").slice(0, 12);
     const r = buildResponse(req, status, { toTag: tag, headers });
     if (!r.ok) {

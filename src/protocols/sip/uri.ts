@@ -124,9 +124,23 @@ export function isHost(host: string): boolean {
 }
 
 /** Four decimal octets, 0-255 (a leading zero is allowed, as in RFC 3261's grammar). */
+/** Four dot-separated decimal numbers of 1-3 digits, each at most 255 (one pass, no regex). */
 function isIPv4Strict(host: string): boolean {
-  const parts = host.split(".");
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  let dots = 0;
+  let digits = 0;
+  let n = 0;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return false;
+      digits = 0;
+      n = 0;
+    } else if (c >= 48 && c <= 57) {
+      n = n * 10 + (c - 48);
+      if (++digits > 3 || n > 255) return false;
+    } else return false;
+  }
+  return dots === 3 && digits > 0;
 }
 
 /** `lr;transport=tcp;maddr=10.0.0.1` (the text after the first `;`): no empty parameter. */

@@ -28,9 +28,26 @@ const SENT_PROTOCOL_RE =
 // sent-by: host [ ":" port ]; the host is a name, IPv4, or a bracketed IPv6 reference.
 const SENT_BY_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*(\d{1,5}))?[ \t]*/;
 
-export function parseVia(
-  value: string,
-): { readonly ok: true; readonly via: Via } | { readonly ok: false; readonly error: SipError } {
+export type ViaResult =
+  | { readonly ok: true; readonly via: Via }
+  | { readonly ok: false; readonly error: SipError };
+
+// A proxy reads the same Via value several times per message (RFC 3581 stamping, the response
+// target, loop and transaction keys); results are immutable, so the last few are kept.
+const recent = new Map<string, ViaResult>();
+const RECENT_MAX = 64;
+
+/** RFC 3261 §20.42 via-parm. The result is shared: never modify it. */
+export function parseVia(value: string): ViaResult {
+  const hit = recent.get(value);
+  if (hit !== undefined) return hit;
+  const r = parseViaText(value);
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(value, r);
+  return r;
+}
+
+function parseViaText(value: string): ViaResult {
   const text = value.trim();
   const proto = SENT_PROTOCOL_RE.exec(text);
   if (!proto) return sipError("bad_via", `"${text.slice(0, 80)}" does not start with SIP/2.0/transport`);
