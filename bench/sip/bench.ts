@@ -3,7 +3,7 @@
 // to one answerer (direct) as the floor. For each: the highest rate with no failed call and
 // no retransmission, CPU per call, memory per call in progress.
 //
-// Processes: bench.ts (this) spawns two SIPp answerers (uas-rr.xml) for the whole run, one
+// Processes: bench.ts (this) spawns two fresh SIPp answerers (uas-rr.xml) for each target, one
 // proxy per target (fresh for its ramp), and one SIPp caller (uac-rr.xml) per step. Each is
 // its own process tree, so /proc attributes CPU to the right one; all are killed on exit.
 import { spawnSync } from "node:child_process";
@@ -15,7 +15,7 @@ import { killAllNow, stopAll } from "../lib/children.ts";
 import { machineInfo } from "../lib/procfs.ts";
 import { envInt, fmt } from "../lib/stats.ts";
 import { killPids, treeMemory } from "./proctree.ts";
-import { answerersIdle, type Peers, type RampSettings, runRamp, type StepResult } from "./ramp.ts";
+import { type Peers, type RampSettings, runRamp, type StepResult } from "./ramp.ts";
 import { markdown, type Report, ratios, summarise, type TargetResult } from "./report.ts";
 import { freeUdpPort, SIPP, startAnswerer, waitForSip } from "./sipp.ts";
 import { direct, KAMAILIO, type Started, startKamailio, startTrunkline, type Target } from "./targets.ts";
@@ -100,25 +100,34 @@ export async function main(): Promise<number> {
     say(
       `SIP benchmark: ${s.targets.join(", ")}; ${s.start} to ${s.max} calls/s by ${s.step} (at most ${steps} steps of ${s.stepSeconds} s each), calls held ${s.holdMs} ms; ${machine.cores} cores (${machine.cpu}), load average ${machine.load_average_at_start}`,
     );
-    const peers: Peers = { answerers: [] };
-    for (const name of ["answerer-a", "answerer-b"]) {
-      const a = startAnswerer(dir, name, await freeUdpPort());
-      peers.answerers.push(a);
-      await waitForSip(a.port, 10_000, () =>
-        a.child.exited === null ? null : `${name} exited (${a.child.exited})`,
-      );
-    }
-    const ports = peers.answerers.map((a) => a.port);
-    const start = (name: string): Promise<Started> => {
+    // Fresh answerers for every target: a ramp that ends in overload leaves SIPp with calls it
+    // still retransmits for up to 32 s, which would load the next target's run.
+    const startPeers = async (target: string): Promise<Peers> => {
+      const peers: Peers = { answerers: [] };
+      for (const name of ["answerer-a", "answerer-b"]) {
+        const a = startAnswerer(dir, `${name}-${target}`, await freeUdpPort());
+        peers.answerers.push(a);
+        await waitForSip(a.port, 10_000, () =>
+          a.child.exited === null ? null : `${name} exited (${a.child.exited})`,
+        );
+      }
+      return peers;
+    };
+    const start = (name: string, ports: readonly number[]): Promise<Started> => {
       if (name === "direct") return Promise.resolve({ target: direct(ports[0] as number) });
-      if (name === "kamailio") return startKamailio(dir, ports);
-      return startTrunkline(dir, name, name === "trunkline-ls" ? "least-sessions" : "round-robin", ports);
+      if (name === "kamailio") return startKamailio(dir, [...ports]);
+      return startTrunkline(dir, name, name === "trunkline-ls" ? "least-sessions" : "round-robin", [
+        ...ports,
+      ]);
     };
 
     for (const name of s.targets) {
-      if (!(await answerersIdle(peers, 45_000)))
-        notes.push(`${name}: the answerers still had calls open 45 s after the previous ramp`);
-      const started = await start(name);
+      const peers = await startPeers(name);
+      const stopPeers = () => Promise.all(peers.answerers.map((a) => a.child.stop()));
+      const started = await start(
+        name,
+        peers.answerers.map((a) => a.port),
+      );
       if ("unavailable" in started) {
         say(`${name}: unavailable: ${started.unavailable}`);
         results.push({
@@ -129,6 +138,7 @@ export async function main(): Promise<number> {
           idle: null,
           steps: [],
         });
+        await stopPeers();
         continue;
       }
       const t = started.target;
@@ -154,6 +164,7 @@ export async function main(): Promise<number> {
       } finally {
         live = null;
         await t.stop();
+        await stopPeers();
       }
       results.push(res);
     }

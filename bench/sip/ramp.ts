@@ -203,13 +203,3 @@ export async function runRamp(
   }
   return steps;
 }
-
-/** Waits (at most timeoutMs) until no answerer has a call open, time-wait included. */
-export async function answerersIdle(peers: Peers, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (peers.answerers.every((a) => a.stat.last()?.current === 0)) return true;
-    await sleep(250);
-  }
-  return false;
-}
