@@ -111,10 +111,18 @@ export class Pool implements AttemptPool<PoolMember> {
       return new PoolMember(config.name, entry, sc);
     });
     this.#sip = config.protocol === "sip";
+    // Load reports exist only where a server has an event socket: no scoring work otherwise.
+    const reports = (c: PoolConfig) => c.protocol === "sip" && c.servers.some((sc) => sc.esl !== undefined);
     this.balancer =
-      previous && previous.config.balance === config.balance && previous.config.protocol === config.protocol
+      previous &&
+      previous.config.balance === config.balance &&
+      previous.config.protocol === config.protocol &&
+      reports(previous.config) === reports(config)
         ? previous.balancer
-        : createBalancer<PoolMember>(config.balance, this.#sip ? { scoreOf: (m) => memberLoadScore(m) } : {});
+        : createBalancer<PoolMember>(
+            config.balance,
+            reports(config) ? { scoreOf: (m) => memberLoadScore(m) } : {},
+          );
     this.balancer.setServers(this.servers);
   }
 

@@ -68,11 +68,18 @@ test("overload is not death: backups that are up come before primaries that are 
   assert.equal(pick(), A, "all down: primaries first again");
 });
 
-test("least-sessions: sip pools rank by load reports (LeastLoad), FastAGI pools keep plain least-sessions", () => {
-  const sip = make([{ port: 5061 }, { port: 5062 }]);
+test("least-sessions: sip pools with event sockets rank by load reports (LeastLoad), others keep plain least-sessions", () => {
+  const sip = make([
+    { port: 5061, esl: { port: 8021 } },
+    { port: 5062, esl: { port: 8022 } },
+  ]);
   const agi = make([{ port: 5061 }, { port: 5062 }], { protocol: "fastagi" });
   assert.ok(sip.pool.balancer instanceof LeastLoad);
   assert.ok(agi.pool.balancer instanceof LeastSessions);
+  assert.ok(
+    make([{ port: 5061 }, { port: 5062 }]).pool.balancer instanceof LeastSessions,
+    "no esl: no scoring",
+  );
   const now = Date.now();
   for (const { s } of [sip, agi]) {
     s[0]!.setLoadReport({ sessionCount: 90, maxSessions: 100, idleCpu: 90, at: now });
