@@ -4,7 +4,7 @@
 // along the Record-Route set, its 200; one Record-Route entry (the transport does not change).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { headerValue, headerValues } from "../../src/protocols/sip/headers.ts";
 import { serializeMessage } from "../../src/protocols/sip/serialize.ts";
 import type { SipInbound, SipPeer } from "../../src/protocols/sip/transport.ts";
@@ -14,10 +14,9 @@ import { callLines, sipListener } from "../helpers/sip-proxy.ts";
 import { type Side, side } from "../helpers/sip-stream-kit.ts";
 
 const TLS = new URL("../fixtures/tls/", import.meta.url);
-const files = {
-  "server.pem": readFileSync(new URL("server.pem", TLS)),
-  "server.key": readFileSync(new URL("server.key", TLS)),
-};
+const files = Object.fromEntries(
+  ["server.pem", "server.key", "ca.pem"].map((n) => [n, readFileSync(new URL(n, TLS))]),
+);
 
 const h = (name: string, value: string): SipHeader => ({ name: name.toLowerCase(), rawName: name, value });
 
@@ -71,26 +70,33 @@ function request(method: string, uri: string, port: number, cseq: number, extra:
   };
 }
 
-test("a call over TLS on both sides: INVITE, ACK and BYE cross the proxy, one Record-Route", {
-  timeout: 30_000,
-}, async (t) => {
+async function tlsCall(t: TestContext, serverTls: string) {
   const uas = await side(t, "tls", { onMessage: answer });
   const p = await startProxy(
     `
 listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:0, transports: [tls], tls: { cert: server.pem, key: server.key } } ]
 routes: [ { listener: sip, pool: fs } ]
-pools: { fs: { servers: [ { address: 127.0.0.1:${uas.port} } ] } }
+pools: { fs: { invite_timeout: 500ms, servers: [ { address: 127.0.0.1:${uas.port}${serverTls} } ] } }
 `,
     { files },
   );
   t.after(() => p.close());
   const uac = await side(t, "tls", { clientTls: { verify: false } });
   const proxy: SipPeer = { transport: "tls", host: "127.0.0.1", port: p.port("sip") };
-  const status = (code: number, method: string) => (m: SipInbound) =>
-    m.message.kind === "response" &&
-    m.message.status === code &&
-    headerValue(m.message, "cseq")?.endsWith(method) === true;
   uac.t.send(proxy, serializeMessage(request("INVITE", "sip:bob@example.com", uac.port, 1, [])));
+  return { uas, p, uac, proxy };
+}
+
+const status = (code: number, method: string) => (m: SipInbound) =>
+  m.message.kind === "response" &&
+  m.message.status === code &&
+  headerValue(m.message, "cseq")?.endsWith(method) === true;
+
+test("a call over TLS on both sides: INVITE, ACK and BYE cross the proxy, one Record-Route", {
+  timeout: 30_000,
+}, async (t) => {
+  // The server's certificate is checked against the pool server's own tls: (as FastAGI's).
+  const { uas, p, uac, proxy } = await tlsCall(t, ", tls: { ca: ca.pem, servername: localhost }");
   await until(() => uac.got.some(status(200, "INVITE")), 10_000, "200 to the INVITE");
   const ok = uac.got.find(status(200, "INVITE"));
   assert.ok(ok && ok.message.kind === "response");
@@ -110,4 +116,17 @@ pools: { fs: { servers: [ { address: 127.0.0.1:${uas.port} } ] } }
   assert.equal(callLines(p)[0]?.end, "bye");
   assert.equal(sipListener(p).sessions, 0);
   assert.equal(sipListener(p).transports?.streamStats("tls")?.malformed, 0);
+});
+
+test("toward a server with no tls: the certificate must verify against the system CAs; a test CA does not", {
+  timeout: 30_000,
+}, async (t) => {
+  const { uas, p, uac } = await tlsCall(t, "");
+  // The connection to the server fails verification: no INVITE reaches it, the caller gets 503.
+  await until(() => uac.got.some(status(503, "INVITE")), 10_000, "503 to the INVITE");
+  assert.equal(uas.got.length, 0);
+  assert.ok(
+    (sipListener(p).malformed.get("tls_failed") ?? 0) >= 1,
+    JSON.stringify([...sipListener(p).malformed]),
+  );
 });

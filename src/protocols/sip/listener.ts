@@ -6,6 +6,7 @@
  */
 
 import { networkInterfaces } from "node:os";
+import type { Pool } from "../../balance/pool.ts";
 import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import type { SessionInfo } from "../../net/stream-listener.ts";
@@ -16,7 +17,10 @@ import { realClock, type SipClock } from "./clock.ts";
 import { rrKey, type SipListenerOptions } from "./config.ts";
 import { SipProxy } from "./proxy.ts";
 import type { SipRoutes } from "./routes.ts";
+import type { SipClientTls } from "./stream-options.ts";
+import type { SipPeer } from "./transport.ts";
 import { SipTransports } from "./transports.ts";
+import { sameHost } from "./uri.ts";
 
 function options(l: ListenerConfig): SipListenerOptions {
   return l.options as SipListenerOptions;
@@ -28,6 +32,24 @@ function wildcardHost(host: string): string {
   for (const list of Object.values(networkInterfaces()))
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
   return "127.0.0.1";
+}
+
+/** A pool server's own `tls:` (as FastAGI's upstream TLS), for a TLS connection to it. */
+function serverTls(pools: ReadonlyMap<string, Pool>, peer: SipPeer): SipClientTls | undefined {
+  for (const p of pools.values())
+    for (const m of p.servers) {
+      const a = m.config.address;
+      const t = m.config.tls;
+      if (t === undefined || a.port !== peer.port || !sameHost(a.host, peer.host)) continue;
+      return {
+        verify: t.verify,
+        ...(t.ca ? { ca: t.ca } : {}),
+        ...(t.cert ? { cert: t.cert } : {}),
+        ...(t.key ? { key: t.key } : {}),
+        ...(t.servername !== undefined ? { servername: t.servername } : {}),
+      };
+    }
+  return undefined;
 }
 
 export class SipListener implements ProtocolListener {
@@ -104,6 +126,7 @@ export class SipListener implements ProtocolListener {
       },
       onError: (error) =>
         this.#ctx.events.emit("listener.error", { listener: cfg.name, code: ErrorCodes.ACCEPT, error }),
+      clientTlsFor: (peer) => serverTls(this.#ctx.current().pools, peer),
     });
     await transports.start();
     this.#transports = transports;

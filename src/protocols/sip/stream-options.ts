@@ -4,8 +4,17 @@
  * stream-transport.ts and stream-connection.ts.
  */
 
-import type { SipDropped, SipInbound } from "./transport.ts";
+import type { SipDropped, SipInbound, SipPeer } from "./transport.ts";
 import { SIP_LIMITS, type SipLimits } from "./types.ts";
+
+/** How to open a TLS connection to a peer: whom to trust, whether to check, our certificate. */
+export interface SipClientTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly verify: boolean;
+  readonly servername?: string;
+}
 
 export interface SipStreamOptions {
   readonly transport: "tcp" | "tls";
@@ -16,7 +25,12 @@ export interface SipStreamOptions {
   /** Server certificate and key, for transport "tls". */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer };
   /** Outbound TLS: whose certificates to trust, whether to check them, the name to check. */
-  readonly clientTls?: { readonly ca?: Buffer; readonly verify: boolean; readonly servername?: string };
+  readonly clientTls?: SipClientTls;
+  /**
+   * Outbound TLS settings per peer (a pool server's own `tls:`); when it gives none for a
+   * peer, clientTls applies, and without that the system CAs and a verified certificate.
+   */
+  readonly clientTlsFor?: (peer: SipPeer) => SipClientTls | undefined;
   readonly limits?: Partial<SipLimits>;
   /** No byte either way for this long: close (RFC 5626 §3.5.1 CRLF keep-alives count). */
   readonly idleTimeoutMs?: number;

@@ -222,13 +222,15 @@ export class SipStreamTransport implements SipSender {
 
   #connect(peer: SipPeer): SipStreamConnection {
     const o = this.#o;
-    const t = o.clientTls;
+    const t = o.clientTlsFor?.(peer) ?? o.clientTls;
     const sock =
       peer.transport === "tls"
         ? tlsConnect({
             host: peer.host,
             port: peer.port,
             ...(t?.ca ? { ca: t.ca } : {}),
+            ...(t?.cert ? { cert: t.cert } : {}),
+            ...(t?.key ? { key: t.key } : {}),
             ...(t?.servername !== undefined
               ? { servername: t.servername }
               : isIP(peer.host)

@@ -8,7 +8,7 @@
 import type { TlsServerConfig } from "../../config/types.ts";
 import { UdpEndpoint, type UdpEndpointStats } from "../../net/udp-endpoint.ts";
 import { parseMessage } from "./message.ts";
-import type { SipStreamStats } from "./stream-options.ts";
+import type { SipClientTls, SipStreamStats } from "./stream-options.ts";
 import { SipStreamTransport } from "./stream-transport.ts";
 import type { SipDropped, SipFlow, SipInbound, SipPeer, SipSender, SipTransportName } from "./transport.ts";
 import type { SipError } from "./types.ts";
@@ -22,6 +22,8 @@ export interface SipTransportsOptions {
   /** A datagram or stream that was no SIP message, or a message that could not be sent. */
   readonly onDropped: (d: SipDropped) => void;
   readonly onError: (error: string) => void;
+  /** Outbound TLS per server (its `tls:` in the pool); none: system CAs, certificate verified. */
+  readonly clientTlsFor?: (peer: SipPeer) => SipClientTls | undefined;
 }
 
 const BIND_TRIES = 5;
@@ -97,10 +99,7 @@ export class SipTransports implements SipSender {
       ...(t === "tls" && tls
         ? { tls: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } }
         : {}),
-      // Toward servers over TLS: their certificates are checked against the listener's CA.
-      ...(t === "tls"
-        ? { clientTls: { verify: tls?.ca !== undefined, ...(tls?.ca ? { ca: tls.ca } : {}) } }
-        : {}),
+      ...(this.#o.clientTlsFor ? { clientTlsFor: this.#o.clientTlsFor } : {}),
       onMessage: this.#o.onMessage,
       onDropped: this.#o.onDropped,
     });
