@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { SipListener } from "../../src/protocols/sip/listener.ts";
 import { type FakeFreeSwitch, startFakeFreeSwitch } from "../helpers/freeswitch-esl.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 import { callLines, startAnswerers } from "../helpers/sip-proxy.ts";
@@ -24,9 +25,20 @@ async function calls(p: TestProxy): Promise<Map<string, number>> {
     timeoutMs: 30_000,
   });
   assert.equal(uac.successful, CALLS, `${uac.errors}\n${uac.output.slice(-1500)}`);
-  await until(() => callLines(p).length === before + CALLS, 10_000, "a log line per call");
+  await until(() => callLines(p).length >= before + CALLS, 10_000, "a log line per call").catch(
+    (err: Error) => {
+      const got = callLines(p).slice(before);
+      const l = p.proxy.runtime.listener("sip") as SipListener;
+      throw new Error(
+        `${err.message}: ${got.length} lines (${JSON.stringify(got.map((r) => [r.end, r.final_code]))}), ` +
+          `${l.sessions} calls open, dropped ${JSON.stringify([...(l.proxy?.stats.dropped ?? [])])}`,
+      );
+    },
+  );
+  const lines = callLines(p).slice(before);
+  assert.equal(lines.length, CALLS, JSON.stringify(lines.map((r) => [r.call_id, r.end])));
   const by = new Map<string, number>();
-  for (const r of callLines(p).slice(before)) by.set(String(r.server), (by.get(String(r.server)) ?? 0) + 1);
+  for (const r of lines) by.set(String(r.server), (by.get(String(r.server)) ?? 0) + 1);
   return by;
 }
 
@@ -48,7 +60,7 @@ pools:
   fs:
     balance: least-sessions
     servers:
-${uas.map((u, i) => `      - { address: 127.0.0.1:${u.port}, esl: { port: ${fs[i]?.port}, heartbeat_timeout: 1500ms } }`).join("\n")}
+${uas.map((u, i) => `      - { address: 127.0.0.1:${u.port}, esl: { port: ${fs[i]?.port}, heartbeat_timeout: 3s } }`).join("\n")}
 `);
   t.after(() => p.close());
   await until(() => fs.every((f) => f.subscribers === 1), 10_000, "both event sockets subscribed");
