@@ -92,6 +92,8 @@ export interface TrunklineEvents {
     readonly listen: string;
     readonly port: number | undefined;
     readonly tls: boolean;
+    /** Something in its settings an operator should change, said once at start. */
+    readonly warning?: string;
   };
   "listener.error": {
     readonly listener: string;

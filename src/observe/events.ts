@@ -89,9 +89,10 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
           "configuration rejected; the running configuration stays",
         );
     }),
-    bus.on("listener.listening", (l) =>
-      log.info({ listener: l.listener, listen: l.listen, tls: l.tls, port: l.port }, "listening"),
-    ),
+    bus.on("listener.listening", (l) => {
+      log.info({ listener: l.listener, listen: l.listen, tls: l.tls, port: l.port }, "listening");
+      if (l.warning !== undefined) log.warn({ listener: l.listener, event: "listener_warning" }, l.warning);
+    }),
     bus.on("listener.error", (e) => {
       const fields = {
         listener: e.listener,

@@ -184,3 +184,16 @@ test("an INVITE retransmitted after its 2xx (transaction gone) is absorbed: no s
   assert.equal(server.got.filter((g) => g.text.startsWith("INVITE ")).length, 1);
   assert.equal(client.got.length, answersBefore, "no answer to the retransmission (no 482)");
 });
+
+test("a SIP listener without a secret says so once at start; with one, it does not", async (t) => {
+  const without = await startProxy(sipConfig([5999]));
+  t.after(() => without.close());
+  const warn = await without.waitForLog((l) => l.event === "listener_warning");
+  assert.equal(warn.level, "warn");
+  assert.equal(warn.listener, "sip");
+  assert.match(warn.msg, /^no secret: the Record-Route token key is derived/);
+  const withSecret = await startProxy(sipConfig([5999], "", `, secret: ${SECRET}`));
+  t.after(() => withSecret.close());
+  await withSecret.waitForLog((l) => l.msg === "listening");
+  assert.equal(withSecret.logs.filter((l) => l.event === "listener_warning").length, 0);
+});

@@ -159,6 +159,13 @@ export class SipListener implements ProtocolListener {
       listen: `${cfg.listen.host}:${cfg.listen.port}`,
       port: a.port,
       tls: o.transports.includes("tls"),
+      ...(o.secret === undefined
+        ? {
+            warning:
+              "no secret: the Record-Route token key is derived from the listener's name and address, " +
+              "which anyone who has the config can compute; set secret (the same on every proxy of a cluster)",
+          }
+        : {}),
     });
   }
 
