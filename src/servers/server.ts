@@ -136,10 +136,7 @@ export class ServerEntry {
     );
   }
 
-  /**
-   * May this server take a new session if health is set aside? Admin ready and below its
-   * cap: what "use the down ones when none is up" (overload is not death) may fall back to.
-   */
+  /** Admin ready and below its cap, health aside: what "overload is not death" falls back to. */
   canTakeIgnoringHealth(): boolean {
     if (this.admin !== "ready") return false;
     const max = this.maxSessions;
@@ -148,9 +145,7 @@ export class ServerEntry {
 
   /** May this server take a new session now? In-flight sessions are never affected. */
   canTake(now: number): boolean {
-    if (this.admin !== "ready" || !this.isUp(now)) return false;
-    const max = this.maxSessions;
-    return max === 0 || this.active < max;
+    return this.isUp(now) && this.canTakeIgnoringHealth();
   }
 
   /** Whether anything but the config holds this entry (sessions, an operator override). */

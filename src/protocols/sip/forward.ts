@@ -4,11 +4,14 @@
  * (§18.2.2), and the Record-Route token (rr-token.ts) in and out of Route URIs.
  */
 
+import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
+import { addRecordRoute, decrementMaxForwards, prependVia } from "./edit.ts";
 import { parseNameAddr } from "./fields.ts";
-import { splitTopLevel } from "./headers.ts";
+import { headerValues, splitTopLevel } from "./headers.ts";
 import type { SipParam } from "./params.ts";
+import type { ProxyAddress } from "./route.ts";
 import type { SipPeer, SipTransportName } from "./transport.ts";
-import type { SipMessage } from "./types.ts";
+import type { SipMessage, SipRequest } from "./types.ts";
 import { parseUri, sameHost, uriParam } from "./uri.ts";
 import { parseVia } from "./via.ts";
 
@@ -110,4 +113,36 @@ export function routeTransport(routeValue: string): SipTransportName | undefined
 
 function formatParamsList(params: readonly SipParam[]): string {
   return params.map(([n, v]) => (v === undefined ? `;${n}` : `;${n}=${v}`)).join("");
+}
+
+export type Forwarded =
+  | { readonly ok: true; readonly message: SipMessage }
+  | { readonly ok: false; readonly status: number; readonly drop?: undefined }
+  | { readonly ok: false; readonly status?: undefined; readonly drop: string };
+
+/**
+ * §16.6 for a request forwarded statelessly (§16.11): loop check with a branch derived from
+ * the request (400 when its parts cannot be read, 482 on a loop), Max-Forwards down by one
+ * (483 at zero), our Record-Route values, our Via for `transport` on top.
+ */
+export function statelessForward(
+  us: ProxyAddress,
+  original: SipRequest,
+  routed: SipRequest,
+  transport: SipTransportName,
+  rr: readonly string[],
+): Forwarded {
+  const parts = branchParts(routed);
+  if (!parts.ok) return { ok: false, status: 400 };
+  const branch = statelessBranch(parts.parts);
+  if (loopCheck(headerValues(original, "via"), us, branch)) return { ok: false, status: 482 };
+  const mf = decrementMaxForwards(routed);
+  if (!mf.ok) return { ok: false, status: 483 };
+  let m: SipMessage = mf.message;
+  for (const value of rr) {
+    const r = addRecordRoute(m, value);
+    if (r.ok) m = r.message;
+  }
+  const via = prependVia(m, ourVia({ ...us, transport }, branch));
+  return via.ok ? { ok: true, message: via.message } : { ok: false, drop: "bad_via" };
 }

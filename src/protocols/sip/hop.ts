@@ -2,7 +2,8 @@
  * Requests a proxy makes toward a server on its own, from the INVITE it sent there: the ACK
  * of a non-2xx final response (RFC 3261 §17.1.1.3, hop by hop) and the CANCEL of a pending
  * branch (§9.1). Both carry the INVITE's branch, Request-URI, Call-ID, From, CSeq number and
- * Route set, so the server matches them to its INVITE transaction.
+ * Route set, so the server matches them to its INVITE transaction. And what a response
+ * becomes on its way back to the caller.
  */
 
 import { makeHeader } from "./headers.ts";
@@ -43,4 +44,17 @@ export function cancelFor(invite: SipRequest): SipRequest {
 /** 503 upstream means "this proxy is overloaded": a server's 503 is passed on as 500 (§16.7 step 6). */
 export function upstreamStatus(res: SipResponse): SipResponse {
   return res.status === 503 ? { ...res, status: 500, reason: "Server Internal Error" } : res;
+}
+
+/**
+ * A response as the caller gets it: the Via lines of the caller's INVITE in place of what is
+ * left after ours (§16.7 step 3 leaves the same values; a server that builds its 487 from our
+ * CANCEL, which carries only our Via, would leave none).
+ */
+export function withCallerVias(res: SipResponse, request: SipRequest): SipResponse {
+  const vias = request.headers.filter((h) => h.name === "via");
+  const at = res.headers.findIndex((h) => h.name === "via");
+  const rest = res.headers.filter((h) => h.name !== "via");
+  const from = at < 0 ? 0 : res.headers.slice(0, at).filter((h) => h.name !== "via").length;
+  return { ...res, headers: [...rest.slice(0, from), ...vias, ...rest.slice(from)] };
 }

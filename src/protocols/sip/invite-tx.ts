@@ -9,51 +9,17 @@
  */
 
 import { newBranch } from "./branch.ts";
-import { ACCEPTED_LINGER_MS, type SipClock, T1, T2, T4, TIMER_64T1, type TimerHandle } from "./clock.ts";
+import { ACCEPTED_LINGER_MS, T1, T2, T4, TIMER_64T1, type TimerHandle } from "./clock.ts";
 import { addRecordRoute, prependVia } from "./edit.ts";
-import { upstreamStatus } from "./hop.ts";
+import { upstreamStatus, withCallerVias } from "./hop.ts";
 import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
+import type { FailedBranch, InviteEnv, InviteServer } from "./invite-env.ts";
 import { buildResponse } from "./response.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipPeer } from "./transport.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
 
-export interface InviteServer {
-  readonly key: string;
-}
-
-/** A server that failed the INVITE, for the call's log line and passive health. */
-export interface FailedBranch {
-  readonly server: string;
-  readonly error: string;
-}
-
-export interface InviteEnv<S extends InviteServer> {
-  readonly clock: SipClock;
-  readonly sendBytes: (to: SipPeer, bytes: Buffer) => void;
-  /** Toward the caller: Timer G for a non-2xx final (an unreliable transport only). */
-  readonly retransmit: boolean;
-  /** Toward servers: Timer A/E (an unreliable transport only). */
-  readonly retransmitBranches: boolean;
-  readonly failoverCodes: readonly number[];
-  readonly inviteTimeoutMs: number;
-  /** Our Via for a branch id. */
-  via(branch: string): string;
-  /** Our Record-Route value naming this server (undefined: the request gets none). */
-  /** Record-Route values to add, in order (record-route.ts). */
-  recordRoute(server: S): readonly string[];
-  target(server: S): SipPeer;
-  /** The next server not in `tried`, its session counted; undefined when none can take it. */
-  acquire(tried: ReadonlySet<S>): S | undefined;
-  release(server: S): void;
-  report(server: S, ok: boolean, reason: string): void;
-  /** Indexes (or, with undefined, forgets) a branch id so responses find their transaction. */
-  bind(branch: string, tx: InviteTransaction<S> | undefined): void;
-  /** The final answer the caller got; `server` holds the call's session slot when `held`. */
-  answered(code: number, server: S | undefined, held: boolean, failures: readonly FailedBranch[]): void;
-  /** The transaction is over (its retransmission window closed): forget it. */
-  done(): void;
-}
+export type { FailedBranch, InviteEnv, InviteServer };
 
 export class InviteTransaction<S extends InviteServer> {
   readonly #env: InviteEnv<S>;
@@ -227,7 +193,7 @@ export class InviteTransaction<S extends InviteServer> {
     }
     b.provisional();
     if (res.status === 100) return;
-    this.#last = serializeMessage(this.#upstreamCopy(res));
+    this.#last = serializeMessage(withCallerVias(res, this.request));
     this.#env.sendBytes(this.#upstream, this.#last);
   }
 
@@ -235,7 +201,7 @@ export class InviteTransaction<S extends InviteServer> {
   #success(b: InviteBranch<S>, res: SipResponse): void {
     const first = b.state !== "done";
     b.final(res);
-    const bytes = serializeMessage(this.#upstreamCopy(res));
+    const bytes = serializeMessage(withCallerVias(res, this.request));
     this.#env.sendBytes(this.#upstream, bytes);
     if (!first || this.#final !== undefined) return;
     const cur = this.#current;
@@ -265,21 +231,8 @@ export class InviteTransaction<S extends InviteServer> {
       this.#ownFinal(b.timerCFired ? 408 : status, undefined, b.server);
       return;
     }
-    const up = upstreamStatus(this.#upstreamCopy(res));
+    const up = upstreamStatus(withCallerVias(res, this.request));
     this.#sendFinal(up.status, serializeMessage(up), b.server);
-  }
-
-  /**
-   * The response as the caller gets it: the Via lines of the caller's INVITE in place of what
-   * is left after ours (§16.7 step 3 leaves the same values; a server that builds its 487 from
-   * our CANCEL, which carries only our Via, would leave none).
-   */
-  #upstreamCopy(res: SipResponse): SipResponse {
-    const vias = this.request.headers.filter((h) => h.name === "via");
-    const at = res.headers.findIndex((h) => h.name === "via");
-    const rest = res.headers.filter((h) => h.name !== "via");
-    const from = at < 0 ? 0 : res.headers.slice(0, at).filter((h) => h.name !== "via").length;
-    return { ...res, headers: [...rest.slice(0, from), ...vias, ...rest.slice(from)] };
   }
 
   /** A non-2xx final upstream: retransmitted (Timer G) until the ACK, kept 64·T1 (Timer H). */

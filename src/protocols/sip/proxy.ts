@@ -8,11 +8,10 @@
 
 import { hash } from "node:crypto";
 import type { PoolMember } from "../../balance/pool.ts";
-import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
 import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
-import { addRecordRoute, decrementMaxForwards, prependVia, removeTopVia } from "./edit.ts";
+import { removeTopVia } from "./edit.ts";
 import { parseCSeq, toTag } from "./fields.ts";
-import { isOurVia, ourVia, stampTopVia, viaTarget } from "./forward.ts";
+import { isOurVia, stampTopVia, statelessForward, viaTarget } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { upstreamStatus } from "./hop.ts";
 import { dialogHop, rebuildCall } from "./in-dialog.ts";
@@ -245,7 +244,7 @@ export class SipProxy {
     this.#forward(original, routed, upstream, hop.target, []);
   }
 
-  /** §16.6 statelessly (§16.11): loop check, Max-Forwards, Record-Route, our Via, send. */
+  /** §16.6 statelessly (§16.11), then sent; a request that cannot go on is answered or dropped. */
   #forward(
     original: SipRequest,
     routed: SipRequest,
@@ -253,32 +252,10 @@ export class SipProxy {
     to: SipPeer,
     rr: readonly string[],
   ): void {
-    const parts = branchParts(routed);
-    if (!parts.ok) {
-      this.#reply(routed, upstream, 400);
-      return;
-    }
-    const branch = statelessBranch(parts.parts);
-    if (loopCheck(headerValues(original, "via"), this.#env.us, branch)) {
-      this.#reply(routed, upstream, 482);
-      return;
-    }
-    const mf = decrementMaxForwards(routed);
-    if (!mf.ok) {
-      this.#reply(routed, upstream, 483);
-      return;
-    }
-    let m: SipMessage = mf.message;
-    for (const value of rr) {
-      const r = addRecordRoute(m, value);
-      if (r.ok) m = r.message;
-    }
-    const via = prependVia(m, ourVia({ ...this.#env.us, transport: to.transport }, branch));
-    if (!via.ok) {
-      this.drop("bad_via");
-      return;
-    }
-    this.#send(to, via.message);
+    const f = statelessForward(this.#env.us, original, routed, to.transport, rr);
+    if (f.ok) this.#send(to, f.message);
+    else if (f.status !== undefined) this.#reply(routed, upstream, f.status);
+    else this.drop(f.drop);
   }
 
   #response(res: SipResponse): void {

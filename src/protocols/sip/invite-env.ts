@@ -1,0 +1,45 @@
+/**
+ * What an INVITE transaction (invite-tx.ts) needs from the proxy around it: clock, sending,
+ * the pool (acquire, release, report), our Via and Record-Route, and where its outcome goes.
+ * Types only, so the transaction depends on this narrow interface and not on the proxy.
+ */
+
+import type { SipClock } from "./clock.ts";
+import type { InviteTransaction } from "./invite-tx.ts";
+import type { SipPeer } from "./transport.ts";
+
+export interface InviteServer {
+  readonly key: string;
+}
+
+/** A server that failed the INVITE, for the call's log line and passive health. */
+export interface FailedBranch {
+  readonly server: string;
+  readonly error: string;
+}
+
+export interface InviteEnv<S extends InviteServer> {
+  readonly clock: SipClock;
+  readonly sendBytes: (to: SipPeer, bytes: Buffer) => void;
+  /** Toward the caller: Timer G for a non-2xx final (an unreliable transport only). */
+  readonly retransmit: boolean;
+  /** Toward servers: Timer A/E (an unreliable transport only). */
+  readonly retransmitBranches: boolean;
+  readonly failoverCodes: readonly number[];
+  readonly inviteTimeoutMs: number;
+  /** Our Via for a branch id. */
+  via(branch: string): string;
+  /** Record-Route values to add, in order (record-route.ts). */
+  recordRoute(server: S): readonly string[];
+  target(server: S): SipPeer;
+  /** The next server not in `tried`, its session counted; undefined when none can take it. */
+  acquire(tried: ReadonlySet<S>): S | undefined;
+  release(server: S): void;
+  report(server: S, ok: boolean, reason: string): void;
+  /** Indexes (or, with undefined, forgets) a branch id so responses find their transaction. */
+  bind(branch: string, tx: InviteTransaction<S> | undefined): void;
+  /** The final answer the caller got; `server` holds the call's session slot when `held`. */
+  answered(code: number, server: S | undefined, held: boolean, failures: readonly FailedBranch[]): void;
+  /** The transaction is over (its retransmission window closed): forget it. */
+  done(): void;
+}
