@@ -4,22 +4,17 @@
 // the least loaded box, a box at Max-Sessions gets none, and a box whose heartbeats stop is
 // marked down and gets none.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import type { SipListener } from "../../src/protocols/sip/listener.ts";
 import { type FakeFreeSwitch, startFakeFreeSwitch } from "../helpers/freeswitch-esl.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { callLines, startAnswerers } from "../helpers/sip-proxy.ts";
-import { freeUdpPort, runSipp, SIPP_SCENARIOS } from "../helpers/sipp.ts";
+import { callLines, callThrough, startAnswerers } from "../helpers/sip-proxy.ts";
 
 const CALLS = 20;
 
 async function calls(p: TestProxy): Promise<Map<string, number>> {
   const before = callLines(p).length;
-  const uac = await runSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const uac = await callThrough(p, {
     calls: CALLS,
     rate: 50,
     timeoutMs: 30_000,

@@ -3,11 +3,9 @@
 // within fall × interval; the calls sent to it meanwhile fail over on invite_timeout; the
 // caller's calls keep completing, and after the ping marks it down no call tries it again.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, startAnswerers } from "../helpers/sip-proxy.ts";
-import { freeUdpPort, SIPP_SCENARIOS, startSipp } from "../helpers/sipp.ts";
+import { callLines, startAnswerers, startCaller } from "../helpers/sip-proxy.ts";
 
 const CALLS = 150;
 
@@ -43,10 +41,7 @@ pools:
     10_000,
     "first pings answered",
   );
-  const uac = startSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const uac = await startCaller(p, {
     calls: CALLS,
     rate: 30,
     timeoutMs: 60_000,

@@ -2,7 +2,16 @@
 import { join } from "node:path";
 import type { SipListener } from "../../src/protocols/sip/listener.ts";
 import type { TestProxy } from "./proxy.ts";
-import { freeUdpPort, SIPP_SCENARIOS, type SippRun, startSipp, waitForSippAnswer } from "./sipp.ts";
+import {
+  freeUdpPort,
+  runSipp,
+  SIPP_SCENARIOS,
+  type SippOptions,
+  type SippResult,
+  type SippRun,
+  startSipp,
+  waitForSippAnswer,
+} from "./sipp.ts";
 
 export interface Answerer {
   readonly port: number;
@@ -49,4 +58,35 @@ export function sipListener(p: TestProxy, name = "sip"): SipListener {
 /** Session log lines of SIP calls. */
 export function callLines(p: TestProxy) {
   return p.logs.filter((r) => r.event === "session" && r.call_id !== undefined);
+}
+
+export interface CallerOptions {
+  readonly calls: number;
+  readonly rate: number;
+  /** A file in test/fixtures/sipp/ (default uac-rr.xml: follows the Record-Route set). */
+  readonly scenario?: string;
+  readonly extraArgs?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
+function callerOptions(p: TestProxy, o: CallerOptions, localPort: number): SippOptions {
+  return {
+    scenario: join(SIPP_SCENARIOS, o.scenario ?? "uac-rr.xml"),
+    remote: { host: "127.0.0.1", port: p.port("sip") },
+    localPort,
+    calls: o.calls,
+    rate: o.rate,
+    timeoutMs: o.timeoutMs ?? 30_000,
+    ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
+  };
+}
+
+/** A SIPp caller through the proxy's `sip` listener, run to its end. */
+export async function callThrough(p: TestProxy, o: CallerOptions): Promise<SippResult> {
+  return runSipp(callerOptions(p, o, await freeUdpPort()));
+}
+
+/** The same caller, started and left running. */
+export async function startCaller(p: TestProxy, o: CallerOptions): Promise<SippRun> {
+  return startSipp(callerOptions(p, o, await freeUdpPort()));
 }

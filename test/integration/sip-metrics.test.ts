@@ -3,12 +3,10 @@
 // datagrams, then one scrape of the exposition.
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { join } from "node:path";
 import { test } from "node:test";
 import { parsePromText, total, value } from "../helpers/prom-text.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
-import { freeUdpPort, runSipp, SIPP_SCENARIOS } from "../helpers/sipp.ts";
+import { callLines, callThrough, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
 
 const CALLS = 20;
 
@@ -22,10 +20,7 @@ test("SIP calls by pool, server and final code; failovers; dropped datagrams by 
   const [good, busy] = uas.map((a) => `127.0.0.1:${a.port}`);
   const p = await startProxy(sipConfig(uas.map((a) => a.port)));
   t.after(() => p.close());
-  const uac = await runSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const uac = await callThrough(p, {
     calls: CALLS,
     rate: 40,
     timeoutMs: 30_000,

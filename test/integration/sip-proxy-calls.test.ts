@@ -2,11 +2,9 @@
 // both servers, ACK and BYE come back through the proxy (Record-Route with the token) and
 // reach the server that answered; one log line per call.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
-import { freeUdpPort, runSipp, SIPP_SCENARIOS } from "../helpers/sipp.ts";
+import { callLines, callThrough, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
 
 const CALLS = 40;
 
@@ -20,10 +18,7 @@ test("SIPp calls through Trunkline to two answerers: all complete, both servers 
   const p = await startProxy(sipConfig(uas.map((a) => a.port)));
   t.after(() => p.close());
   const started = Date.now();
-  const uac = await runSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const uac = await callThrough(p, {
     calls: CALLS,
     rate: 40,
     timeoutMs: 30_000,

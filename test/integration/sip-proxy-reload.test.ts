@@ -3,46 +3,44 @@
 // progress keep their server: their ACK and BYE still reach it, and each call's session slot
 // is given back when it ends.
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
-import { freeUdpPort, runSipp, SIPP_SCENARIOS, startSipp } from "../helpers/sipp.ts";
+import {
+  callLines,
+  callThrough,
+  sipConfig,
+  sipListener,
+  startAnswerers,
+  startCaller,
+} from "../helpers/sip-proxy.ts";
 
-test("a reload that removes a server keeps its calls in progress on it until their BYE", {
-  timeout: 60_000,
-}, async (t) => {
+/** Two answerers behind a proxy, and four calls in progress (two on each) held 3 s (SIPp's -d). */
+async function fourCallsInProgress(t: TestContext) {
   const uas = await startAnswerers(["uas-rr.xml", "uas-rr.xml"]);
   t.after(async () => {
-    for (const a of uas) await a.run.kill();
+    for (const x of uas) await x.run.kill();
   });
   const [a, b] = uas;
   assert.ok(a && b);
   const p = await startProxy(sipConfig([a.port, b.port]));
   t.after(() => p.close());
-  const keyB = `127.0.0.1:${b.port}`;
-  // Four calls that hold 3 s between the ACK and the BYE (SIPp's -d): two on each server.
-  const long = startSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
-    calls: 4,
-    rate: 20,
-    timeoutMs: 30_000,
-    extraArgs: ["-d", "3000"],
-  });
+  const long = await startCaller(p, { calls: 4, rate: 20, timeoutMs: 30_000, extraArgs: ["-d", "3000"] });
   t.after(() => long.kill());
   const l = sipListener(p);
   await until(() => l.sessions === 4, 10_000, "four calls in progress");
+  return { a, p, keyB: `127.0.0.1:${b.port}`, long, l };
+}
+
+test("a reload that removes a server keeps its calls in progress on it until their BYE", {
+  timeout: 60_000,
+}, async (t) => {
+  const { a, p, keyB, long, l } = await fourCallsInProgress(t);
   assert.equal(p.proxy.runtime.registry.get(keyB)?.active, 2);
   // The pool keeps only A.
   p.writeConfig(sipConfig([a.port]));
   assert.equal((await p.proxy.reload("test")).kind, "applied");
   assert.equal(p.proxy.runtime.generation.pools.get("fs")?.servers.length, 1);
-  const more = await runSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const more = await callThrough(p, {
     calls: 6,
     rate: 20,
     timeoutMs: 30_000,
@@ -63,32 +61,9 @@ test("a reload that removes a server keeps its calls in progress on it until the
 test("an operator drain: the server gets no new call while its calls in progress go on to their BYE", {
   timeout: 60_000,
 }, async (t) => {
-  const uas = await startAnswerers(["uas-rr.xml", "uas-rr.xml"]);
-  t.after(async () => {
-    for (const a of uas) await a.run.kill();
-  });
-  const [a, b] = uas;
-  assert.ok(a && b);
-  const p = await startProxy(sipConfig([a.port, b.port]));
-  t.after(() => p.close());
-  const keyB = `127.0.0.1:${b.port}`;
-  const long = startSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
-    calls: 4,
-    rate: 20,
-    timeoutMs: 30_000,
-    extraArgs: ["-d", "3000"],
-  });
-  t.after(() => long.kill());
-  const l = sipListener(p);
-  await until(() => l.sessions === 4, 10_000, "four calls in progress");
+  const { p, keyB, long } = await fourCallsInProgress(t);
   assert.ok(p.proxy.runtime.registry.override(keyB, { admin: "drain", weight: undefined }, "test"));
-  const more = await runSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const more = await callThrough(p, {
     calls: 6,
     rate: 20,
     timeoutMs: 30_000,

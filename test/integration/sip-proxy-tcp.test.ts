@@ -3,11 +3,9 @@
 // transport, so it double Record-Routes (RFC 5658): the caller's ACK and BYE come back over
 // TCP, the answerer's responses over UDP, and every call completes.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
-import { freeUdpPort, runSipp, SIPP_SCENARIOS } from "../helpers/sipp.ts";
+import { callLines, callThrough, sipConfig, sipListener, startAnswerers } from "../helpers/sip-proxy.ts";
 
 const CALLS = 30;
 
@@ -26,10 +24,7 @@ test("a SIPp caller over TCP reaches UDP answerers: calls complete, ACK and BYE 
     ),
   );
   t.after(() => p.close());
-  const uac = await runSipp({
-    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
-    remote: { host: "127.0.0.1", port: p.port("sip") },
-    localPort: await freeUdpPort(),
+  const uac = await callThrough(p, {
     calls: CALLS,
     rate: 30,
     timeoutMs: 30_000,
