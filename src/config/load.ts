@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { type ErrorCode, ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
-import { configSchema, zodIssues } from "./schema.ts";
+import type { Overlay, RejectedKey } from "./providers/types.ts";
+import { configSchema, poolSchema, type RawConfig, type RawPool, zodIssues } from "./schema.ts";
 import { buildSnapshot, type ConfigPath, itemIssues } from "./snapshot.ts";
 import type { ProtocolConfigSpec } from "./spec.ts";
 import type { Snapshot } from "./types.ts";
@@ -61,6 +62,20 @@ function locate(doc: ReturnType<typeof parseDocument>, path: ConfigPath): number
 
 /** Parses and validates YAML text into a frozen snapshot, or throws a ConfigError listing every problem. */
 export function parseConfig(text: string, file: string, protocols: readonly ProtocolConfigSpec[]): Snapshot {
+  return parseMerged(text, file, protocols, undefined).snapshot;
+}
+
+/**
+ * The file and an overlay (etcd's routes and pools) into one snapshot. A file problem
+ * rejects the whole config (file:line:col); an overlay item with a problem is left out and
+ * reported as `etcd:<key> path: message`, and the rest applies.
+ */
+export function parseMerged(
+  text: string,
+  file: string,
+  protocols: readonly ProtocolConfigSpec[],
+  overlay: Overlay | undefined,
+): { snapshot: Snapshot; rejected: RejectedKey[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
@@ -88,9 +103,107 @@ export function parseConfig(text: string, file: string, protocols: readonly Prot
     const issues = [...zodIssues(parsed.error), ...itemIssues(data, file, protocols)];
     throw new ConfigError(issues.map((i) => problem(i.path, i.message)));
   }
-  const built = buildSnapshot(parsed.data, file, text, protocols);
-  if (!built.ok) throw new ConfigError(built.issues.map((i) => problem(i.path, i.message)));
-  return built.snapshot;
+  const raw = parsed.data;
+  if ((raw.routes ?? []).length === 0 && raw.config?.etcd === undefined)
+    throw new ConfigError([problem(["routes"], "define at least one route")]);
+  if (overlay === undefined) {
+    const built = buildSnapshot(raw, file, text, protocols);
+    if (!built.ok) throw new ConfigError(built.issues.map((i) => problem(i.path, i.message)));
+    return { snapshot: built.snapshot, rejected: [] };
+  }
+  return mergeOverlay(raw, text, file, protocols, overlay, (issues) => {
+    throw new ConfigError(issues.map((i) => problem(i.path, i.message)));
+  });
+}
+
+const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** Problems in an overlay item's own terms: `etcd:<key> path: message`. */
+function rejectedAt(key: string, path: ConfigPath, message: string): RejectedKey {
+  const where = pathText(path);
+  return { key, reason: `etcd:${key} ${where === "" ? "(root)" : where}: ${message}` };
+}
+
+/**
+ * Adds the overlay's items to the file's, then builds; an item blamed by the build is left
+ * out and the build runs again (at most once per item), so one bad key never hides the rest.
+ */
+function mergeOverlay(
+  raw: RawConfig,
+  text: string,
+  file: string,
+  protocols: readonly ProtocolConfigSpec[],
+  overlay: Overlay,
+  fileFailed: (issues: readonly { path: ConfigPath; message: string }[]) => never,
+): { snapshot: Snapshot; rejected: RejectedKey[] } {
+  const rejected: RejectedKey[] = [...overlay.rejected];
+  const filePools = raw.pools ?? {};
+  const fileRoutes = raw.routes ?? [];
+  const routeNames = new Set(fileRoutes.map((r) => r.name).filter((n) => typeof n === "string"));
+  const pools = new Map<string, { key: string; pool: RawPool }>();
+  for (const item of overlay.pools) {
+    if (!POOL_NAME.test(item.name)) {
+      rejected.push(rejectedAt(item.key, [], `pool name "${item.name}": use letters, digits, _ . -`));
+      continue;
+    }
+    if (Object.hasOwn(filePools, item.name) || pools.has(item.name)) {
+      rejected.push(rejectedAt(item.key, [], `pool "${item.name}" is already defined in ${file}`));
+      continue;
+    }
+    const p = poolSchema.safeParse(item.value);
+    if (!p.success) {
+      const first = zodIssues(p.error)[0];
+      rejected.push(rejectedAt(item.key, first?.path ?? [], first?.message ?? "invalid pool"));
+      continue;
+    }
+    pools.set(item.name, { key: item.key, pool: p.data });
+  }
+  let routes: { key: string; route: Record<string, unknown> }[] = [];
+  for (const item of overlay.routes) {
+    const v = item.value;
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      rejected.push(rejectedAt(item.key, [], "a route is an object (listener, match, pool…)"));
+      continue;
+    }
+    const route = { name: item.name, ...(v as Record<string, unknown>) };
+    const name = String(route.name);
+    if (routeNames.has(name)) {
+      rejected.push(rejectedAt(item.key, ["name"], `route "${name}" is already defined`));
+      continue;
+    }
+    routeNames.add(name);
+    routes.push({ key: item.key, route });
+  }
+  const limit = overlay.routes.length + overlay.pools.length + 1;
+  for (let round = 0; round <= limit; round++) {
+    const merged: RawConfig = {
+      ...raw,
+      routes: [...fileRoutes, ...routes.map((r) => r.route)],
+      pools: { ...filePools, ...Object.fromEntries([...pools].map(([n, p]) => [n, p.pool])) },
+    };
+    // The digest covers what was taken from the overlay, so an identical re-read is a no-op.
+    const digestText = `${text}\n#overlay ${JSON.stringify([routes, [...pools], rejected])}`;
+    const built = buildSnapshot(merged, file, digestText, protocols);
+    if (built.ok) return { snapshot: built.snapshot, rejected };
+    const blamedRoutes = new Set<number>();
+    const blamedPools = new Set<string>();
+    const fileIssues: { path: ConfigPath; message: string }[] = [];
+    for (const is of built.issues) {
+      const [section, at] = is.path;
+      if (section === "routes" && typeof at === "number" && at >= fileRoutes.length) {
+        const r = routes[at - fileRoutes.length];
+        if (r && !blamedRoutes.has(at)) rejected.push(rejectedAt(r.key, is.path.slice(2), is.message));
+        blamedRoutes.add(at);
+      } else if (section === "pools" && typeof at === "string" && pools.has(at)) {
+        if (!blamedPools.has(at)) rejected.push(rejectedAt(pools.get(at)!.key, is.path.slice(2), is.message));
+        blamedPools.add(at);
+      } else fileIssues.push(is);
+    }
+    if (blamedRoutes.size === 0 && blamedPools.size === 0) fileFailed(fileIssues);
+    routes = routes.filter((_, i) => !blamedRoutes.has(i + fileRoutes.length));
+    for (const n of blamedPools) pools.delete(n);
+  }
+  return fileFailed([{ path: [], message: "the overlay did not settle" }]);
 }
 
 /** Reads the file's text; a file that cannot be read is one E_CONFIG_READ problem at 1:1. */

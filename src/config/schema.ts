@@ -102,7 +102,29 @@ export type RawPool = z.output<typeof poolSchema>;
 /** A listener or route before its protocol's keys are checked: an object, checked later. */
 const item = z.record(z.string(), z.unknown());
 
+/** `config.etcd`: etcd as a second config source (config/providers/etcd/). */
+export const etcdSchema = z.strictObject({
+  endpoints: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, "use http://host:port or https://host:port")).min(1),
+  prefix: z
+    .string()
+    .regex(/^\/.*\/$/, 'start and end with "/", e.g. /trunkline/')
+    .optional(),
+  gogeta: z
+    .strictObject({
+      domains: z.string().regex(/^\//, 'start with "/"').optional(),
+      services: z.string().regex(/^\//, 'start with "/"').optional(),
+      listener: nonEmpty.optional(),
+    })
+    .optional(),
+  tls: z.strictObject({ ca: nonEmpty.optional(), cert: nonEmpty.optional(), key: nonEmpty.optional() }).optional(),
+  user: nonEmpty.optional(),
+  password: nonEmpty.optional(),
+  cache: nonEmpty.optional(),
+});
+export type RawEtcd = z.output<typeof etcdSchema>;
+
 export const configSchema = z.strictObject({
+  config: z.strictObject({ etcd: etcdSchema.optional() }).optional(),
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error"]).optional(),
@@ -118,7 +140,8 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   listeners: z.array(item).min(1, "define at least one listener"),
-  routes: z.array(item).min(1, "define at least one route"),
+  /** Optional only when etcd is a source (checked in load.ts): its routes come from there. */
+  routes: z.array(item).optional(),
   pools: z.record(z.string().regex(NAME_RE, "use letters, digits, _ . -"), poolSchema).optional(),
 });
 

@@ -40,7 +40,7 @@ export function buildSnapshot(
   const log = buildLog(raw.log, ctx);
   const admin = buildAdmin(raw.admin, ctx);
   const { listeners, broken } = buildListeners(raw.listeners, protocols, ctx);
-  const used = routeProtocols(raw.routes, listeners);
+  const used = routeProtocols(raw.routes ?? [], listeners);
   const fallback = listeners[0] ? protocols.get(listeners[0].protocol) : protocolList[0];
   const pools = buildPools(
     raw.pools ?? {},
@@ -53,7 +53,7 @@ export function buildSnapshot(
     },
     ctx,
   );
-  const routes = buildRoutes(raw.routes, listeners, protocols, (n) => pools.has(n), broken, ctx);
+  const routes = buildRoutes(raw.routes ?? [], listeners, protocols, (n) => pools.has(n), broken, ctx);
   if (ctx.issues.length > 0) return { ok: false, issues: ctx.issues };
   // The digest covers what the snapshot was built from, so a reload of identical input is a no-op.
   const digest = createHash("sha256").update(text);

@@ -6,6 +6,35 @@ export interface RawSource {
   readonly text: string;
   /** Where it came from: a file path (errors are reported against it). */
   readonly origin: string;
+  /** Routes and pools from a second source (etcd), merged after the file's. */
+  readonly overlay?: Overlay;
+}
+
+/** One route or pool of an overlay: the key it came from and its value, already decoded. */
+export interface OverlayItem {
+  /** The source's own key (an etcd key): problems are reported against it. */
+  readonly key: string;
+  /** The pool's name, or the route's default name. */
+  readonly name: string;
+  readonly value: unknown;
+}
+
+/** A key of an overlay that was not taken, and why. */
+export interface RejectedKey {
+  readonly key: string;
+  readonly reason: string;
+}
+
+/**
+ * What a key-value source adds to the file: routes (after the file's, in key order) and
+ * pools. Each item stands alone: one that fails validation is rejected with its key and
+ * reason, and the rest applies.
+ */
+export interface Overlay {
+  readonly routes: readonly OverlayItem[];
+  readonly pools: readonly OverlayItem[];
+  /** Keys already refused while decoding (not YAML, not an object…). */
+  readonly rejected: readonly RejectedKey[];
 }
 
 /**
