@@ -5,6 +5,8 @@ import { formatHostPort } from "../core/address.ts";
 import type {
   AdminModel,
   ChangeResult,
+  ClusterMemberView,
+  ConfigSourceView,
   ListenerView,
   OperatorAction,
   PoolView,
@@ -13,6 +15,7 @@ import type {
   StatusView,
 } from "../observe/admin/types.ts";
 import { protocolNamed } from "../protocols/registry.ts";
+import type { OperatorOverride } from "../servers/types.ts";
 import type { Runtime } from "./runtime.ts";
 
 const VERSION = (() => {
@@ -44,6 +47,13 @@ export interface AdminSource {
   lastReload(): ReloadRecord | undefined;
   reload(reason: string): Promise<ReloadResult>;
   metrics?(): Promise<{ contentType: string; body: string }>;
+  sourceView(): ConfigSourceView;
+  /** Present when etcd is the source: changes go there, and the cluster is listed. */
+  readonly cluster?: {
+    readonly id: string;
+    proxies(): readonly Omit<ClusterMemberView, "self">[];
+    writeOverride(pool: string, server: string, o: OperatorOverride, reason: string): Promise<void>;
+  };
 }
 
 function serverView(m: PoolMember, now: number): ServerView {
@@ -156,6 +166,7 @@ export function adminModel(src: AdminSource): AdminModel {
           protocol: r.protocol,
           ...(protocolNamed(r.protocol)?.describeRoute(r) ?? { match: "?", action: r.pool ?? "?" }),
         })),
+        config_source: src.sourceView(),
       };
     },
     pools() {
@@ -186,19 +197,47 @@ export function adminModel(src: AdminSource): AdminModel {
           });
       return all.sort((a, b) => b.started_at.localeCompare(a.started_at)).slice(0, limit);
     },
-    change(pool: string, address: string, action: OperatorAction, reason: string): ChangeResult {
+    change(
+      pool: string,
+      address: string,
+      action: OperatorAction,
+      reason: string,
+    ): ChangeResult | Promise<ChangeResult> {
       const p = rt.generation.pools.get(pool);
       if (!p) return { ok: false, status: 404, message: `no pool named "${pool}"` };
       const m = p.servers.find((s) => s.key === address);
       if (!m) return { ok: false, status: 404, message: `pool "${pool}" has no server ${address}` };
       const cur = m.server.operator;
-      const next =
+      const next: OperatorOverride =
         action.kind === "weight"
           ? { admin: cur.admin, weight: action.weight ?? undefined }
           : { admin: action.kind === "ready" ? undefined : action.kind, weight: cur.weight };
-      rt.registry.override(m.key, next, reason);
-      return { ok: true, server: serverView(m, Date.now()) };
+      const cluster = src.cluster;
+      if (!cluster) {
+        rt.registry.override(m.key, next, reason);
+        return { ok: true, server: serverView(m, Date.now()) };
+      }
+      // Written to etcd first: every proxy (this one too) applies what it watches there.
+      return cluster.writeOverride(pool, m.key, next, reason).then(
+        (): ChangeResult => {
+          rt.registry.override(m.key, next, `${reason} (etcd)`);
+          return { ok: true, server: serverView(m, Date.now()) };
+        },
+        (err: unknown): ChangeResult => ({
+          ok: false,
+          status: 503,
+          message: `etcd did not take the change, so no proxy applies it: ${err instanceof Error ? err.message : String(err)}`,
+        }),
+      );
     },
+    ...(src.cluster
+      ? {
+          cluster: () => {
+            const c = src.cluster!;
+            return { id: c.id, proxies: c.proxies().map((p) => ({ ...p, self: p.id === c.id })) };
+          },
+        }
+      : {}),
     async reload(reason) {
       const r = await src.reload(reason);
       if (r.kind === "rejected") return { ok: false, errors: r.error.split("\n"), code: r.code };

@@ -1,4 +1,5 @@
-import { FileProvider } from "../config/providers/file.ts";
+import { parseMerged } from "../config/load.ts";
+import { EtcdProvider } from "../config/providers/etcd/provider.ts";
 import type { ConfigProvider } from "../config/providers/types.ts";
 import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
@@ -12,8 +13,10 @@ import { dashboardPages } from "../observe/admin/dashboard.ts";
 import { AdminServer } from "../observe/admin/server.ts";
 import { attachLogging } from "../observe/events.ts";
 import { createMetrics, type ProxyMetrics } from "../observe/metrics.ts";
+import { PROTOCOLS } from "../protocols/registry.ts";
 import { adminModel, type ReloadRecord } from "./admin-model.ts";
-import { parseSource } from "./config.ts";
+import { EtcdCluster } from "./cluster.ts";
+import { ConfigSourceTracker, configProvider } from "./config-source.ts";
 import { Runtime } from "./runtime.ts";
 
 export interface ProxyLogging {
@@ -58,9 +61,19 @@ export class TrunklineProxy {
   #current: Snapshot;
   #lastReload: ReloadRecord | undefined;
   #admin: AdminServer | undefined;
+  readonly source: ConfigSourceTracker;
+  /** This proxy in the cluster sharing its etcd; undefined when the file is the only source. */
+  readonly cluster: EtcdCluster | undefined;
 
-  private constructor(opts: ProxyOptions, watcher: ConfigWatcher, snapshot: Snapshot, logging: ProxyLogging) {
+  private constructor(
+    opts: ProxyOptions,
+    watcher: ConfigWatcher,
+    snapshot: Snapshot,
+    logging: ProxyLogging,
+    source: ConfigSourceTracker,
+  ) {
     this.#opts = opts;
+    this.source = source;
     this.#current = snapshot;
     this.#logging = logging;
     this.events = new EventBus<TrunklineEvents>();
@@ -77,8 +90,24 @@ export class TrunklineProxy {
             generation: () => (rt.started ? rt.generation : undefined),
             listeners: () => rt.allListeners(),
             logDropped: () => logging.dropped?.() ?? [],
+            configSource: () => source.view(),
           });
     this.#watcher = watcher;
+    source.attach(logging.log);
+    const provider = source.provider;
+    this.cluster = provider
+      ? new EtcdCluster({
+          provider,
+          registry: rt.registry,
+          log: logging.log,
+          self: () => ({
+            admin: this.adminAddress ? `${this.adminAddress.host}:${this.adminAddress.port}` : null,
+            digest: this.#current.digest,
+          }),
+        })
+      : undefined;
+    const cluster = this.cluster;
+    if (cluster) this.events.on("http.wake", (e) => cluster.wake(e.keys));
   }
 
   get snapshot(): Snapshot {
@@ -92,19 +121,40 @@ export class TrunklineProxy {
   /** Loads the config (throws ConfigError), starts listening (throws on bind errors). */
   static async start(opts: ProxyOptions): Promise<TrunklineProxy> {
     let self: TrunklineProxy | undefined;
-    const provider = opts.provider ?? new FileProvider(opts.configFile);
+    const provider =
+      opts.provider ??
+      (await configProvider(opts.configFile, {
+        state: () => {
+          self?.source.stateChanged();
+          self?.cluster?.refresh();
+        },
+        keys: (keys) => {
+          if (self?.cluster && keys.some((k) => k.includes("/overrides/"))) self.cluster.applyOverrides();
+        },
+      }));
+    const source = new ConfigSourceTracker(provider instanceof EtcdProvider ? provider : undefined);
     const watcher = new ConfigWatcher({
       provider,
-      parse: parseSource,
+      parse: (raw) => {
+        const r = parseMerged(raw.text, raw.origin, PROTOCOLS, raw.overlay);
+        source.setInvalid(r.rejected);
+        return r.snapshot;
+      },
       apply: (s) =>
         self ? self.#apply(s) : Promise.resolve(new TrunklineError(ErrorCodes.LISTEN, "not started")),
       onResult: (r, reason) => {
         if (self) self.#reloaded(r, reason);
       },
     });
-    const snapshot = await watcher.initial();
+    let snapshot: Snapshot;
+    try {
+      snapshot = await watcher.initial();
+    } catch (err) {
+      if (provider instanceof EtcdProvider) await provider.closed();
+      throw err;
+    }
     const logging = opts.logging(snapshot);
-    const p = new TrunklineProxy(opts, watcher, snapshot, logging);
+    const p = new TrunklineProxy(opts, watcher, snapshot, logging, source);
     self = p;
     try {
       await p.runtime.start(snapshot);
@@ -112,6 +162,7 @@ export class TrunklineProxy {
       await p.runtime.close();
       p.metrics?.close();
       p.#detach();
+      await p.#closeSource();
       await logging.close();
       throw err;
     }
@@ -121,10 +172,12 @@ export class TrunklineProxy {
     } catch (err) {
       await p.runtime.close();
       p.#detach();
+      await p.#closeSource();
       await logging.close();
       throw err;
     }
     watcher.adopt(snapshot);
+    p.cluster?.start();
     if (opts.watch !== false) watcher.watch();
     p.events.emit("proxy.started", {
       config: opts.configFile,
@@ -141,6 +194,9 @@ export class TrunklineProxy {
     this.#current = s;
     this.#health.update(this.runtime.generation.pools);
     this.#logging.reconfigure(s);
+    // Servers that joined with this config get the cluster's overrides; the record its revision.
+    this.cluster?.applyOverrides();
+    this.cluster?.refresh();
     try {
       await this.#adminFor(s);
     } catch (e) {
@@ -177,6 +233,8 @@ export class TrunklineProxy {
           digest: () => this.#current.digest,
           lastReload: () => this.#lastReload,
           reload: (reason) => this.reload(reason),
+          sourceView: () => this.source.view(),
+          ...(this.cluster ? { cluster: this.cluster } : {}),
           ...(this.metrics ? { metrics: metricsBody(this.metrics) } : {}),
         }),
         { pages: dashboardPages() },
@@ -215,6 +273,7 @@ export class TrunklineProxy {
     await this.runtime.drain(deadline);
     await this.runtime.close();
     this.events.emit("proxy.stopped", {});
+    await this.#closeSource();
     this.metrics?.close();
     this.#detach();
     await this.#logging.close();
@@ -225,9 +284,16 @@ export class TrunklineProxy {
     this.#health.close();
     await this.#admin?.close();
     await this.runtime.close();
+    await this.#closeSource();
     this.metrics?.close();
     this.#detach();
     await this.#logging.close();
+  }
+
+  /** Leaves the cluster (its record goes at once) and closes the etcd client. */
+  async #closeSource(): Promise<void> {
+    await this.cluster?.close();
+    await this.source.provider?.closed();
   }
 }
 

@@ -104,7 +104,9 @@ const item = z.record(z.string(), z.unknown());
 
 /** `config.etcd`: etcd as a second config source (config/providers/etcd/). */
 export const etcdSchema = z.strictObject({
-  endpoints: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, "use http://host:port or https://host:port")).min(1),
+  endpoints: z
+    .array(z.string().regex(/^https?:\/\/[^/]+\/?$/, "use http://host:port or https://host:port"))
+    .min(1),
   prefix: z
     .string()
     .regex(/^\/.*\/$/, 'start and end with "/", e.g. /trunkline/')
@@ -116,7 +118,9 @@ export const etcdSchema = z.strictObject({
       listener: nonEmpty.optional(),
     })
     .optional(),
-  tls: z.strictObject({ ca: nonEmpty.optional(), cert: nonEmpty.optional(), key: nonEmpty.optional() }).optional(),
+  tls: z
+    .strictObject({ ca: nonEmpty.optional(), cert: nonEmpty.optional(), key: nonEmpty.optional() })
+    .optional(),
   user: nonEmpty.optional(),
   password: nonEmpty.optional(),
   cache: nonEmpty.optional(),

@@ -35,6 +35,7 @@ export const ErrorCodes = {
   ADMIN_METHOD: "E_ADMIN_METHOD",
   ADMIN_TOO_LARGE: "E_ADMIN_TOO_LARGE",
   ADMIN_RELOAD_REJECTED: "E_ADMIN_RELOAD_REJECTED",
+  ADMIN_STORE_DOWN: "E_ADMIN_STORE_DOWN",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

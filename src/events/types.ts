@@ -111,6 +111,14 @@ export interface TrunklineEvents {
   "proxy.stopped": Record<string, never>;
   /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
   "sip.dropped": { readonly listener: string; readonly reason: string };
+  // etcd helper's block (#14): the contract event the HTTP listener emits and app/cluster.ts acts on.
+  /** A request hit a passivated route with wake keys (at most once per route per 5 s): write `started` there. */
+  "http.wake": {
+    readonly listener: string;
+    readonly route: string;
+    readonly service: string | undefined;
+    readonly keys: readonly string[];
+  };
 }
 
 export type Events = import("./bus.ts").EventBus<TrunklineEvents>;

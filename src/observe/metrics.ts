@@ -1,6 +1,7 @@
 import { Counter, Registry } from "prom-client";
 import type { SessionEnded } from "../events/types.ts";
 import { counterFamily, histogramFamily } from "./metrics-cells.ts";
+import { type ConfigSourceMetrics, registerConfigSourceGauges } from "./metrics-config.ts";
 import {
   DEFAULT_MAX_SERIES,
   DURATION_BUCKETS,
@@ -37,7 +38,10 @@ export interface MetricsOptions {
  * Labels carry only bounded values: names from the config, server addresses from the
  * config, outcomes and error codes; never a client address, a request or an error message.
  */
-export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}): ProxyMetrics {
+export function createMetrics(
+  source: MetricsSource & { configSource?: () => ConfigSourceMetrics },
+  opts: MetricsOptions = {},
+): ProxyMetrics {
   const registry = new Registry();
   const registers = [registry];
   const limit = opts.maxSeries ?? DEFAULT_MAX_SERIES;
@@ -111,6 +115,7 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
   // Present from the start at 0, so that rate() and alerts see the first reload.
   for (const outcome of ["applied", "unchanged", "rejected"]) reloads.inc({ outcome }, 0);
   registerStateGauges(registry, source);
+  if (source.configSource) registerConfigSourceGauges(registry, source.configSource);
   for (const m of sharedProcessMetrics()) registry.registerMetric(m);
 
   const onSession = (r: SessionEnded): void => {

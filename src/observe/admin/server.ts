@@ -154,6 +154,12 @@ export class AdminServer {
       sendJson(res, 200, m.status());
       return;
     }
+    if (rest.length === 1 && rest[0] === "cluster") {
+      const c = m.cluster?.();
+      if (!c) throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, "no cluster: etcd is not a config source");
+      sendJson(res, 200, c);
+      return;
+    }
     if (rest.length === 1 && rest[0] === "pools") {
       sendJson(res, 200, { pools: m.pools() });
       return;
@@ -196,8 +202,18 @@ export class AdminServer {
     if (rest.length === 5 && rest[0] === "pools" && rest[2] === "servers" && ACTIONS.has(rest[4] as string)) {
       const body = await readJson(req);
       const action = toAction(rest[4] as string, body);
-      const r = this.#model.change(rest[1] as string, rest[3] as string, action, `admin API: ${rest[4]}`);
-      if (!r.ok) throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, r.message);
+      const r = await this.#model.change(
+        rest[1] as string,
+        rest[3] as string,
+        action,
+        `admin API: ${rest[4]}`,
+      );
+      if (!r.ok)
+        throw new HttpError(
+          r.status,
+          r.status === 503 ? ErrorCodes.ADMIN_STORE_DOWN : ErrorCodes.ADMIN_NOT_FOUND,
+          r.message,
+        );
       return sendJson(res, 200, r.server);
     }
     throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, "not found");

@@ -26,6 +26,36 @@ export interface StatusView {
   } | null;
   readonly listeners: readonly ListenerView[];
   readonly routes: readonly RouteView[];
+  /** Where the config comes from: the file, or the file and etcd. */
+  readonly config_source: ConfigSourceView;
+}
+
+export interface ConfigSourceView {
+  readonly kind: "file" | "etcd";
+  readonly endpoints: readonly string[];
+  readonly prefix: string | null;
+  /** etcd answering and watched (the file: always up). */
+  readonly state: "up" | "down";
+  /** The etcd revision of the content in use. */
+  readonly revision: number | null;
+  /** etcd has not answered since start: its content comes from the local cache. */
+  readonly from_cache: boolean;
+  readonly last_error: string | null;
+  /** etcd keys ignored, with why (`etcd:<key> path: message`). */
+  readonly invalid_keys: readonly { readonly key: string; readonly reason: string }[];
+}
+
+/** One proxy of the cluster sharing an etcd (GET /api/v1/cluster). */
+export interface ClusterMemberView {
+  readonly id: string;
+  readonly hostname: string;
+  readonly pid: number;
+  readonly admin: string | null;
+  readonly revision: number;
+  readonly digest: string;
+  readonly started_at: string;
+  /** This proxy (the one answering). */
+  readonly self: boolean;
 }
 
 export interface RouteView {
@@ -115,7 +145,7 @@ export type OperatorAction =
 
 export type ChangeResult =
   | { readonly ok: true; readonly server: ServerView }
-  | { readonly ok: false; readonly status: 404; readonly message: string };
+  | { readonly ok: false; readonly status: 404 | 503; readonly message: string };
 
 export type ReloadOutcome =
   | { readonly ok: true; readonly outcome: "applied" | "unchanged"; readonly generation: number }
@@ -127,7 +157,15 @@ export interface AdminModel {
   pools(): PoolView[];
   pool(name: string): PoolView | undefined;
   sessions(limit: number): SessionView[];
-  change(pool: string, address: string, action: OperatorAction, reason: string): ChangeResult;
+  /** Async when the change goes through etcd (every proxy of the cluster applies it). */
+  change(
+    pool: string,
+    address: string,
+    action: OperatorAction,
+    reason: string,
+  ): ChangeResult | Promise<ChangeResult>;
+  /** The cluster's proxies; undefined when etcd is not the source. */
+  cluster?(): { readonly id: string; readonly proxies: readonly ClusterMemberView[] };
   reload(reason: string): Promise<ReloadOutcome>;
   metrics?(): Promise<{ readonly contentType: string; readonly body: string }>;
 }

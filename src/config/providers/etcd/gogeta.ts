@@ -138,7 +138,10 @@ export function gogetaOverlay(kvs: ReadonlyMap<string, string>, layout: GogetaLa
     if (d.type === "uri") {
       const s = uriServer(d.value ?? "");
       if (!s) {
-        rejected.push({ key, reason: `etcd:${key}/value (root): a uri domain needs an http:// or https:// URL` });
+        rejected.push({
+          key,
+          reason: `etcd:${key}/value (root): a uri domain needs an http:// or https:// URL`,
+        });
         continue;
       }
       const pool = `gogeta.uri.${domain}`;

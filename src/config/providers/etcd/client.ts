@@ -1,0 +1,25 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { Etcd3, type IOptions } from "etcd3";
+import type { RawEtcd } from "../../schema.ts";
+
+/** Every unary call (range, put, delete, lease) gives up after this: a dead etcd costs a timeout. */
+export const CALL_TIMEOUT_MS = 3_000;
+
+/** The etcd client for `config.etcd`; TLS files are relative to the config's folder. */
+export function createEtcdClient(s: RawEtcd, baseDir: string): Etcd3 {
+  const file = (f: string) => readFileSync(isAbsolute(f) ? f : resolve(baseDir, f));
+  const opts: IOptions = {
+    hosts: s.endpoints.map((e) => e.replace(/\/$/, "")),
+    dialTimeout: CALL_TIMEOUT_MS,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+  };
+  if (s.tls?.ca !== undefined)
+    opts.credentials = {
+      rootCertificate: file(s.tls.ca),
+      ...(s.tls.key !== undefined ? { privateKey: file(s.tls.key) } : {}),
+      ...(s.tls.cert !== undefined ? { certChain: file(s.tls.cert) } : {}),
+    };
+  if (s.user !== undefined) opts.auth = { username: s.user, password: s.password ?? "" };
+  return new Etcd3(opts);
+}
