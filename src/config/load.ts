@@ -99,13 +99,22 @@ export function parseMerged(
     const pos = at(locate(doc, path));
     return { file, line: pos.line, col: pos.col, path: pathText(path), message };
   };
-  if (!parsed.success) {
-    const issues = [...zodIssues(parsed.error), ...itemIssues(data, file, protocols)];
+  // Routes may all come from etcd; without it the file must have some.
+  const d = data as { routes?: unknown; config?: { etcd?: unknown } } | null;
+  const noRoutes =
+    d !== null &&
+    typeof d === "object" &&
+    (d.routes === undefined || (Array.isArray(d.routes) && d.routes.length === 0)) &&
+    d.config?.etcd === undefined;
+  if (!parsed.success || noRoutes) {
+    const issues = [
+      ...(parsed.success ? [] : zodIssues(parsed.error)),
+      ...(noRoutes ? [{ path: ["routes"], message: "define at least one route" }] : []),
+      ...itemIssues(data, file, protocols),
+    ];
     throw new ConfigError(issues.map((i) => problem(i.path, i.message)));
   }
   const raw = parsed.data;
-  if ((raw.routes ?? []).length === 0 && raw.config?.etcd === undefined)
-    throw new ConfigError([problem(["routes"], "define at least one route")]);
   if (overlay === undefined) {
     const built = buildSnapshot(raw, file, text, protocols);
     if (!built.ok) throw new ConfigError(built.issues.map((i) => problem(i.path, i.message)));
