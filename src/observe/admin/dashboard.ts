@@ -1,6 +1,7 @@
 import { APP_CSS } from "./dashboard/css.ts";
 import { FAVICON_SVG, INDEX_HTML } from "./dashboard/html.ts";
 import { APP_JS } from "./dashboard/js-app.ts";
+import { CLUSTER_JS } from "./dashboard/js-cluster.ts";
 import { VIEW_JS } from "./dashboard/js-view.ts";
 import type { StaticPage } from "./server.ts";
 
@@ -19,7 +20,10 @@ export function dashboardPages(): Map<string, StaticPage> {
     ["/favicon.svg", page("image/svg+xml", FAVICON_SVG)],
     [
       "/app.js",
-      page("text/javascript; charset=utf-8", `(() => {\n"use strict";\n${VIEW_JS}\n${APP_JS}\n})();\n`),
+      page(
+        "text/javascript; charset=utf-8",
+        `(() => {\n"use strict";\n${VIEW_JS}\n${CLUSTER_JS}\n${APP_JS}\n})();\n`,
+      ),
     ],
   ]);
   return pages;

@@ -87,6 +87,14 @@ export const INDEX_HTML = `<!doctype html>
       <tbody id="route-rows"></tbody>
     </table>
   </section>
+  <section class="card" id="cluster" hidden>
+    <h2>Cluster <span id="cluster-state" class="badge"></span> <span id="cluster-meta" class="meta"></span></h2>
+    <table class="rows">
+      <thead><tr><th>Proxy</th><th>Host</th><th class="num">PID</th><th>Admin</th><th class="num">Revision</th><th>Config</th><th>Started</th></tr></thead>
+      <tbody id="cluster-rows"></tbody>
+    </table>
+    <ul id="cluster-invalid" class="errors"></ul>
+  </section>
   <div id="pools"></div>
 </main>
 </body>

@@ -249,6 +249,8 @@ async function poll() {
     renderListeners(status.listeners);
     renderRoutes(status.routes);
     renderPools(pools.pools);
+    renderSource(status.config_source);
+    if (status.config_source.kind === "etcd") renderCluster(await getJson("/api/v1/cluster"));
     renderCharts(now);
     live.className = "live ok";
     setText(live, "live · " + clock(now));

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
+import { startProxy } from "../helpers/proxy.ts";
+
+// The page's functions run in Chromium; the tests compile without the DOM lib.
+declare const document: {
+  querySelector(s: string): { textContent: string | null; hidden?: boolean } | null;
+  querySelectorAll(s: string): ArrayLike<{ textContent: string | null }>;
+};
+
+let etcd: TestEtcd;
+const cleanup: (() => Promise<void> | void)[] = [];
+before(async () => {
+  etcd = await startEtcd();
+});
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+  await etcd.close();
+});
+
+test("the dashboard's Cluster card lists the proxies sharing etcd, the store's state and the ignored keys", async () => {
+  await etcd.put("/dash/routes/broken", "listener: [");
+  const yaml = (port: string) => `
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+admin: { listen: 127.0.0.1:${port} }
+routes: [ { listener: agi, pool: p } ]
+pools: { p: { servers: [ { address: 127.0.0.1:1 } ] } }
+config:
+  etcd: { endpoints: [ ${etcd.endpoint} ], prefix: /dash/, cache: cache.json }
+`;
+  const one = await startProxy(yaml("0"));
+  const two = await startProxy(yaml("0"));
+  cleanup.push(one.close, two.close);
+
+  const profile = mkdtempSync(join(tmpdir(), "tl-chromium-"));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    timeout: 30_000,
+  });
+  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
+  cleanup.push(() => ctx.close());
+  const page = await ctx.newPage();
+  await page.goto(`http://127.0.0.1:${one.proxy.adminAddress!.port}/`);
+  await page.waitForFunction(() => document.querySelectorAll("#cluster-rows tr").length === 2, undefined, {
+    timeout: 10_000,
+  });
+  const view = await page.evaluate(() => ({
+    hidden: document.querySelector("#cluster")?.hidden,
+    state: document.querySelector("#cluster-state")?.textContent,
+    meta: document.querySelector("#cluster-meta")?.textContent,
+    rows: Array.from(document.querySelectorAll("#cluster-rows tr")).map((r) => r.textContent),
+    invalid: Array.from(document.querySelectorAll("#cluster-invalid li")).map((r) => r.textContent),
+  }));
+  assert.equal(view.hidden, false);
+  assert.equal(view.state, "etcd up");
+  assert.match(view.meta ?? "", new RegExp(`${etcd.endpoint} · /dash/ · revision \\d+`));
+  assert.equal(view.rows.filter((r) => r?.includes("(this one)")).length, 1);
+  assert.ok(view.rows.some((r) => r?.includes(String(process.pid))));
+  assert.deepEqual(view.invalid.length, 1);
+  assert.match(view.invalid[0] ?? "", /^etcd:\/dash\/routes\/broken \(root\): not YAML/);
+});
