@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the real peers the tests run against are installed (Debian packages):
-# haproxy, rsyslog, libasterisk-agi-perl, chromium (the dashboard's browser test), sip-tester
+# haproxy, rsyslog, etcd-server, libasterisk-agi-perl, chromium (the dashboard's browser test), sip-tester
 # (SIPp, the SIP caller and answerer of the SIP tests), iproute2 (ss), plus perl,
 # python3 and openssl. Run by `npm test` (pretest) and by .ci/run. Installs what is missing when
 # it can (root with apt-get); else it says what to install and fails: a test never skips
@@ -17,6 +17,8 @@ have sipp || need+=(sip-tester)
 # ss reads TCP keep-alive timers in test/integration/tcp-keepalive.test.ts.
 have ss || need+=(iproute2)
 [ -f /usr/share/perl5/Asterisk/AGI.pm ] || need+=(libasterisk-agi-perl)
+# etcd v3 (Debian's etcd-server): the etcd config source's tests run their own on loopback ports.
+have etcd || need+=(etcd-server)
 # test/e2e/dashboard.test.ts drives Debian's build by path (playwright-core downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -26,7 +28,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update >&2
   apt-get install -y --no-install-recommends "${need[@]}" >&2
   # Debian may start the services; the tests run their own instances.
-  if command -v systemctl >/dev/null 2>&1; then systemctl stop rsyslog haproxy >/dev/null 2>&1 || true; fi
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop rsyslog haproxy etcd >/dev/null 2>&1 || true; fi
   exit 0
 fi
 echo "the tests need these Debian packages: ${need[*]} (apt-get install -y ${need[*]})" >&2

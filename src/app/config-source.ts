@@ -15,6 +15,7 @@ export class ConfigSourceTracker {
   #log: Log | undefined;
   #invalid: readonly RejectedKey[] = [];
   #up: boolean | undefined;
+  #pendingCacheError: string | undefined;
 
   constructor(provider: EtcdProvider | undefined) {
     this.provider = provider;
@@ -46,6 +47,7 @@ export class ConfigSourceTracker {
         "etcd unreachable at start and no cache: serving the file alone; retrying",
       );
     for (const r of this.#invalid) this.#logInvalid(r);
+    if (this.#pendingCacheError !== undefined) this.cacheError(this.#pendingCacheError);
   }
 
   get invalid(): readonly RejectedKey[] {
@@ -69,6 +71,18 @@ export class ConfigSourceTracker {
     this.#log?.warn(
       { event: "config_invalid_key", key: r.key, reason: r.reason },
       "etcd key ignored: invalid value",
+    );
+  }
+
+  /** The cache file could not be written: a restart with etcd down would start from the file alone. */
+  cacheError(error: string): void {
+    if (!this.#log) {
+      this.#pendingCacheError = error;
+      return;
+    }
+    this.#log.warn(
+      { event: "config_source", kind: "etcd", cache: this.provider?.cacheFile, error },
+      "cannot write the etcd cache (set config.etcd.cache to a writable file)",
     );
   }
 
@@ -124,7 +138,7 @@ export class ConfigSourceTracker {
  */
 export async function configProvider(
   configFile: string,
-  hooks: { state(): void; keys(keys: readonly string[]): void },
+  hooks: { state(): void; keys(keys: readonly string[]): void; cacheError(error: string): void },
 ): Promise<ConfigProvider> {
   const file = new FileProvider(configFile);
   let text: string;
@@ -138,6 +152,7 @@ export async function configProvider(
   const etcd = new EtcdProvider(file, settings, {
     onState: () => hooks.state(),
     onOtherKeys: (keys) => hooks.keys(keys),
+    onCacheError: (error) => hooks.cacheError(error),
   });
   await etcd.start();
   return etcd;

@@ -121,6 +121,7 @@ export class TrunklineProxy {
   /** Loads the config (throws ConfigError), starts listening (throws on bind errors). */
   static async start(opts: ProxyOptions): Promise<TrunklineProxy> {
     let self: TrunklineProxy | undefined;
+    let source: ConfigSourceTracker | undefined;
     const provider =
       opts.provider ??
       (await configProvider(opts.configFile, {
@@ -131,13 +132,15 @@ export class TrunklineProxy {
         keys: (keys) => {
           if (self?.cluster && keys.some((k) => k.includes("/overrides/"))) self.cluster.applyOverrides();
         },
+        cacheError: (error) => source?.cacheError(error),
       }));
-    const source = new ConfigSourceTracker(provider instanceof EtcdProvider ? provider : undefined);
+    source = new ConfigSourceTracker(provider instanceof EtcdProvider ? provider : undefined);
+    const tracker = source;
     const watcher = new ConfigWatcher({
       provider,
       parse: (raw) => {
         const r = parseMerged(raw.text, raw.origin, PROTOCOLS, raw.overlay);
-        source.setInvalid(r.rejected);
+        tracker.setInvalid(r.rejected);
         return r.snapshot;
       },
       apply: (s) =>
@@ -154,7 +157,7 @@ export class TrunklineProxy {
       throw err;
     }
     const logging = opts.logging(snapshot);
-    const p = new TrunklineProxy(opts, watcher, snapshot, logging, source);
+    const p = new TrunklineProxy(opts, watcher, snapshot, logging, tracker);
     self = p;
     try {
       await p.runtime.start(snapshot);

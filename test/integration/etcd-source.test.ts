@@ -88,3 +88,88 @@ test("an invalid key is reported with its key and reason and ignored; the rest a
   await until(() => routeNames(p).includes("nopool"), 3000, "fixed key applied");
   assert.equal(p.proxy.source.view().invalid_keys.length, 2);
 });
+
+test("status and metrics say where the config comes from: etcd's revision and the ignored keys", async () => {
+  const prefix = "/t3/";
+  await etcd.put(`${prefix}routes/bad`, "listener: nope");
+  const rev = await etcd.put(`${prefix}routes/good`, JSON.stringify({ listener: "agi", pool: "filepool" }));
+  const p = await proxyOn(prefix);
+  const r = await fetch(`http://127.0.0.1:${p.proxy.adminAddress!.port}/api/v1/status`);
+  const st = (await r.json()) as { config_source: Record<string, unknown> };
+  assert.equal(st.config_source.kind, "etcd");
+  assert.equal(st.config_source.state, "up");
+  assert.equal(st.config_source.prefix, prefix);
+  assert.deepEqual(st.config_source.endpoints, [etcd.endpoint]);
+  assert.ok((st.config_source.revision as number) >= rev);
+  assert.equal(st.config_source.last_error, null);
+  assert.equal((st.config_source.invalid_keys as unknown[]).length, 1);
+  const m = await p.proxy.metrics!.text();
+  assert.match(m, /^trunkline_config_source_up\{kind="etcd"\} 1$/m);
+  assert.match(
+    m,
+    new RegExp(`^trunkline_config_source_revision\\{kind="etcd"\\} ${st.config_source.revision}$`, "m"),
+  );
+  assert.match(m, /^trunkline_config_invalid_keys 1$/m);
+});
+
+test("a file-only proxy reports kind file, always up, and has no cluster", async () => {
+  const p = await startProxy(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+admin: { listen: 127.0.0.1:0 }
+routes: [ { listener: agi, pool: x } ]
+pools: { x: { servers: [ { address: 127.0.0.1:1 } ] } }
+`);
+  cleanup.push(p.close);
+  const base = `http://127.0.0.1:${p.proxy.adminAddress!.port}/api/v1`;
+  const st = (await (await fetch(`${base}/status`)).json()) as { config_source: Record<string, unknown> };
+  assert.deepEqual(st.config_source, {
+    kind: "file",
+    endpoints: [],
+    prefix: null,
+    state: "up",
+    revision: null,
+    from_cache: false,
+    last_error: null,
+    invalid_keys: [],
+  });
+  assert.equal((await fetch(`${base}/cluster`)).status, 404);
+});
+
+test("gogeta keys are watched; a wake event writes started into the passivated instances' keys only", async () => {
+  const prefix = "/t4/";
+  await etcd.put("/g4/domains/app.example.com/type", "service");
+  await etcd.put("/g4/domains/app.example.com/value", "app");
+  await etcd.put("/g4/services/app/1/location", JSON.stringify({ host: "10.0.0.1", port: 80 }));
+  await etcd.put("/g4/services/app/1/status/current", "stopped");
+  await etcd.put("/g4/services/app/1/status/expected", "passivated");
+  // The routes need the http listener (not in this test's file): the overlay is what is checked.
+  const q = await startProxy(
+    fileConfig(prefix).replace(
+      "cache: etcd-cache.json }",
+      "cache: etcd-cache.json, gogeta: { domains: /g4/domains, services: /g4/services, listener: web } }",
+    ),
+    { watch: true },
+  );
+  cleanup.push(q.close);
+  const provider = q.proxy.source.provider!;
+  const overlay = provider.overlay("");
+  const route = overlay.routes.find((r) => r.key === "/g4/domains/app.example.com");
+  assert.deepEqual((route?.value as { wake?: string[] }).wake, ["/g4/services/app/1/status/expected"]);
+  await etcd.put("/g4/services/app/2/location", JSON.stringify({ host: "10.0.0.2", port: 80 }));
+  await etcd.put("/g4/services/app/2/status/current", "starting");
+  await etcd.put("/g4/services/app/2/status/expected", "started");
+  await until(
+    () => (provider.overlay("").routes[0]?.value as { status?: string }).status === "starting",
+    3000,
+    "gogeta change seen",
+  );
+  q.proxy.events.emit("http.wake", {
+    listener: "web",
+    route: "gogeta:app.example.com",
+    service: "app",
+    keys: ["/g4/services/app/1/status/expected", "/t4/routes/not-a-wake-key"],
+  });
+  await q.waitForLog((r) => r.event === "wake" && r.key === "/g4/services/app/1/status/expected");
+  assert.equal(await etcd.client.get("/g4/services/app/1/status/expected").string(), "started");
+  assert.equal(await etcd.client.get("/t4/routes/not-a-wake-key").string(), null);
+});
