@@ -154,12 +154,14 @@ test("gogeta keys are watched; a wake event writes started into the passivated i
   const provider = q.proxy.source.provider!;
   const overlay = provider.overlay("");
   const route = overlay.routes.find((r) => r.key === "/g4/domains/app.example.com");
-  assert.deepEqual((route?.value as { wake?: string[] }).wake, ["/g4/services/app/1/status/expected"]);
+  assert.deepEqual((route?.value as { wake?: string[] } | undefined)?.wake, [
+    "/g4/services/app/1/status/expected",
+  ]);
   await etcd.put("/g4/services/app/2/location", JSON.stringify({ host: "10.0.0.2", port: 80 }));
   await etcd.put("/g4/services/app/2/status/current", "starting");
   await etcd.put("/g4/services/app/2/status/expected", "started");
   await until(
-    () => (provider.overlay("").routes[0]?.value as { status?: string }).status === "starting",
+    () => (provider.overlay("").routes[0]?.value as { status?: string } | undefined)?.status === "starting",
     3000,
     "gogeta change seen",
   );
