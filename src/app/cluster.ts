@@ -5,6 +5,8 @@ import { overridesOf, type ProxyRecord, proxiesOf } from "../config/providers/et
 import type { EtcdProvider } from "../config/providers/etcd/provider.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Log } from "../core/types.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
 import type { ServerRegistry } from "../servers/registry.ts";
 import type { OperatorOverride } from "../servers/types.ts";
 
@@ -190,4 +192,18 @@ export class EtcdCluster {
     // Revoked, the record is gone at once rather than after the TTL; a dead etcd costs one timeout.
     if (lease) await lease.revoke().catch(() => lease.release());
   }
+}
+
+/** The cluster member of a proxy whose config comes from etcd (none for the file alone); it acts on `http.wake`. */
+export function joinCluster(
+  provider: EtcdProvider | undefined,
+  events: Pick<EventBus<TrunklineEvents>, "on">,
+  registry: ServerRegistry,
+  log: Log,
+  self: ClusterDeps["self"],
+): EtcdCluster | undefined {
+  if (!provider) return undefined;
+  const cluster = new EtcdCluster({ provider, registry, log, self });
+  events.on("http.wake", (e) => cluster.wake(e.keys));
+  return cluster;
 }

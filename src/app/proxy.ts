@@ -15,7 +15,7 @@ import { attachLogging } from "../observe/events.ts";
 import { createMetrics, type ProxyMetrics } from "../observe/metrics.ts";
 import { PROTOCOLS } from "../protocols/registry.ts";
 import { adminModel, type ReloadRecord } from "./admin-model.ts";
-import { EtcdCluster } from "./cluster.ts";
+import { type EtcdCluster, joinCluster } from "./cluster.ts";
 import { ConfigSourceTracker, configProvider } from "./config-source.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -94,20 +94,10 @@ export class TrunklineProxy {
           });
     this.#watcher = watcher;
     source.attach(logging.log);
-    const provider = source.provider;
-    this.cluster = provider
-      ? new EtcdCluster({
-          provider,
-          registry: rt.registry,
-          log: logging.log,
-          self: () => ({
-            admin: this.adminAddress ? `${this.adminAddress.host}:${this.adminAddress.port}` : null,
-            digest: this.#current.digest,
-          }),
-        })
-      : undefined;
-    const cluster = this.cluster;
-    if (cluster) this.events.on("http.wake", (e) => cluster.wake(e.keys));
+    this.cluster = joinCluster(source.provider, this.events, rt.registry, logging.log, () => ({
+      admin: this.adminAddress ? `${this.adminAddress.host}:${this.adminAddress.port}` : null,
+      digest: this.#current.digest,
+    }));
   }
 
   get snapshot(): Snapshot {

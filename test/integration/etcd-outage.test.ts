@@ -116,3 +116,26 @@ test("with etcd down and no cache, the proxy starts from the file alone", async 
   assert.equal(p.proxy.source.view().from_cache, false);
   await p.waitForLog((r) => r.event === "config_source" && /no cache/.test(r.msg));
 });
+
+test("with etcd down an operator change is refused (503 E_ADMIN_STORE_DOWN) and changes nothing", async () => {
+  const p = await startProxy(
+    `${fileConfig("/refused/", join(dir, "refused.json"))}admin: { listen: 127.0.0.1:0 }\nroutes: [ { listener: agi, pool: p } ]\n`,
+  );
+  cleanup.push(p.close);
+  await etcd.stop();
+  try {
+    const t0 = Date.now();
+    const r = await fetch(`http://127.0.0.1:${p.proxy.adminAddress!.port}/api/v1/pools/p/servers/127.0.0.1:1/drain`, {
+      method: "POST",
+    });
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 503);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "E_ADMIN_STORE_DOWN");
+    assert.match(body.error.message, /etcd did not take the change/);
+    assert.equal(p.proxy.runtime.registry.entries().next().value?.admin, "ready");
+    assert.ok(ms < 8_000, `refused in ${ms} ms`);
+  } finally {
+    await etcd.start();
+  }
+});
