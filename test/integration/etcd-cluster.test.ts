@@ -135,9 +135,11 @@ test("two proxies share one etcd: a route reaches both within 1 s, a drain throu
   // A proxy that stops leaves the list at once (its lease is revoked).
   p2!.run.child.kill("SIGTERM");
   assert.equal(await p2!.run.exited(10_000), 0);
-  await onAll(
+  const goneMs = await onAll(
     [p1!],
     async (m) => (await get<{ proxies: unknown[] }>(m, "cluster")).proxies.length === 1,
     "p2 gone",
   );
+  t.diagnostic(`stopped proxy left the cluster list ${goneMs} ms after its exit`);
+  assert.ok(goneMs < 2_000, `left in ${goneMs} ms, not at its lease's end (10 s)`);
 });

@@ -125,9 +125,12 @@ test("with etcd down an operator change is refused (503 E_ADMIN_STORE_DOWN) and 
   await etcd.stop();
   try {
     const t0 = Date.now();
-    const r = await fetch(`http://127.0.0.1:${p.proxy.adminAddress!.port}/api/v1/pools/p/servers/127.0.0.1:1/drain`, {
-      method: "POST",
-    });
+    const r = await fetch(
+      `http://127.0.0.1:${p.proxy.adminAddress!.port}/api/v1/pools/p/servers/127.0.0.1:1/drain`,
+      {
+        method: "POST",
+      },
+    );
     const ms = Date.now() - t0;
     assert.equal(r.status, 503);
     const body = (await r.json()) as { error: { code: string; message: string } };

@@ -192,17 +192,20 @@ export class EtcdProvider implements ConfigProvider {
     this.#file.follow(snapshot);
   }
 
+  /**
+   * Stops telling the watcher about changes. The etcd client stays open, so that the cluster
+   * member can still revoke its lease on the way out: `closed()` ends the rest.
+   */
   close(): void {
     this.#changed = undefined;
     this.#file.close();
-    if (this.#cacheTimer) clearTimeout(this.#cacheTimer);
-    this.#cacheTimer = undefined;
-    void this.mirror.close().finally(() => this.client.close());
   }
 
-  /** Closes and waits for the watch loop to end and the client to close. */
+  /** Closes, ends the watch loop and closes the client. */
   async closed(): Promise<void> {
     this.close();
+    if (this.#cacheTimer) clearTimeout(this.#cacheTimer);
+    this.#cacheTimer = undefined;
     await this.mirror.close();
     this.client.close();
   }
