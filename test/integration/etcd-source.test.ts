@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { EtcdProvider } from "../../src/config/providers/etcd/provider.ts";
+import { FileProvider } from "../../src/config/providers/file.ts";
 import { agiCall } from "../helpers/asterisk.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
@@ -174,4 +179,39 @@ test("gogeta keys are watched; a wake event writes started into the passivated i
   await q.waitForLog((r) => r.event === "wake" && r.key === "/g4/services/app/1/status/expected");
   assert.equal(await etcd.client.get("/g4/services/app/1/status/expected").string(), "started");
   assert.equal(await etcd.client.get("/t4/routes/not-a-wake-key").string(), null);
+});
+
+test("a gogeta heartbeat rewritten changes no route and asks for no reload; a real change does", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "trunkline-etcd-hb-"));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "t.yaml");
+  writeFileSync(file, "listeners: []\n");
+  await etcd.put("/g5/domains/hb.example.com/type", "service");
+  await etcd.put("/g5/domains/hb.example.com/value", "hb");
+  await etcd.put("/g5/services/hb/1/location", JSON.stringify({ host: "10.0.0.1", port: 80 }));
+  await etcd.put("/g5/services/hb/1/status/current", "started");
+  await etcd.put("/g5/services/hb/1/status/expected", "started");
+  await etcd.put("/g5/services/hb/1/status/alive", "beat-0");
+  const provider = new EtcdProvider(new FileProvider(file), {
+    endpoints: [etcd.endpoint],
+    prefix: "/t5/",
+    cache: join(dir, "cache.json"),
+    gogeta: { domains: "/g5/domains", services: "/g5/services", listener: "web" },
+  });
+  cleanup.push(() => provider.closed());
+  await provider.start();
+  const reasons: string[] = [];
+  provider.watch((r) => reasons.push(r));
+  await provider.read();
+  const seen = (rev: number) =>
+    until(() => provider.mirror.state.revision >= rev, 3000, `revision ${rev} seen`);
+  await seen(await etcd.put("/g5/services/hb/1/status/alive", "beat-1"));
+  await seen(await etcd.put("/g5/services/hb/1/status/alive", "beat-2"));
+  assert.deepEqual(reasons, []);
+  await seen(await etcd.put("/g5/services/hb/1/status/alive", ""));
+  assert.deepEqual(
+    reasons,
+    ["etcd: /g5/services/hb/1/status/alive changed"],
+    "an empty heartbeat: not routable",
+  );
 });

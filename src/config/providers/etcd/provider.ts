@@ -73,6 +73,9 @@ export class EtcdProvider implements ConfigProvider {
   #changed: ((reason: string) => void) | undefined;
   #cacheTimer: NodeJS.Timeout | undefined;
   #cacheError: string | undefined;
+  /** The last read's file text and overlay: a change that leaves the overlay as it was is no change. */
+  #lastText: string | undefined;
+  #lastOverlay: string | undefined;
 
   constructor(file: FileProvider, settings: RawEtcd, hooks: EtcdProviderHooks = {}) {
     this.#file = file;
@@ -126,12 +129,14 @@ export class EtcdProvider implements ConfigProvider {
   #onChange(keys: readonly string[]): void {
     const config = keys.filter((k) => this.#isConfigKey(k));
     const other = keys.filter((k) => !this.#isConfigKey(k));
-    if (other.some((k) => !k.startsWith(`${this.prefix}proxies/`))) this.#scheduleCache();
-    if (config.length > 0) {
-      this.#scheduleCache();
-      this.#changed?.(`etcd: ${config.length === 1 ? config[0] : `${config.length} keys`} changed`);
-    }
     if (other.length > 0) this.#hooks.onOtherKeys?.(other);
+    if (other.some((k) => !k.startsWith(`${this.prefix}proxies/`))) this.#scheduleCache();
+    if (config.length === 0) return;
+    this.#scheduleCache();
+    // A heartbeat (gogeta's alive) rewritten with the same meaning changes no route: no reload.
+    const same =
+      this.#lastText !== undefined && JSON.stringify(this.overlay(this.#lastText)) === this.#lastOverlay;
+    if (!same) this.#changed?.(`etcd: ${config.length === 1 ? config[0] : `${config.length} keys`} changed`);
   }
 
   /** After every good read and change, debounced: a burst of puts is one write. */
@@ -180,7 +185,10 @@ export class EtcdProvider implements ConfigProvider {
 
   async read(): Promise<RawSource> {
     const raw = await this.#file.read();
-    return { ...raw, overlay: this.overlay(raw.text) };
+    const overlay = this.overlay(raw.text);
+    this.#lastText = raw.text;
+    this.#lastOverlay = JSON.stringify(overlay);
+    return { ...raw, overlay };
   }
 
   watch(changed: (reason: string) => void): void {
