@@ -71,11 +71,6 @@ export class EtcdMirror {
     return firstDone;
   }
 
-  /** Drops the current watch and starts again from a full read (tests; a suspected gap). */
-  resync(reason: string): void {
-    this.#broken(reason);
-  }
-
   async #run(first: () => void): Promise<void> {
     const min = this.#o.backoffMinMs ?? 200;
     const max = this.#o.backoffMaxMs ?? 5_000;
@@ -126,6 +121,7 @@ export class EtcdMirror {
         this.#wake = undefined;
         resolve();
       }, ms);
+      t.unref();
       this.#wake = () => {
         clearTimeout(t);
         resolve();
