@@ -127,3 +127,20 @@ ${extra}    servers:
 ${ports.map((p) => `      - { address: 127.0.0.1:${p} }`).join("\n")}
 `;
 }
+
+/** A port on 127.0.0.1 where nothing listens (bound, then closed). */
+export async function deadPort(): Promise<number> {
+  const { createServer: createNet } = await import("node:net");
+  const s = createNet();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  if (a === null || typeof a !== "object") throw new Error("no port");
+  return a.port;
+}
+
+/** Reads the request head (and body), then resets the connection without a byte of answer. */
+export const resetAfterRequest: Handler = (req) => {
+  req.resume();
+  req.on("end", () => req.socket.resetAndDestroy());
+};
