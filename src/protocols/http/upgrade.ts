@@ -18,6 +18,9 @@ import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 
+/** After one side's FIN, how long the other may take to send its own. */
+const HALF_CLOSE_GRACE_MS = 5_000;
+
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
 }
@@ -116,7 +119,10 @@ export async function relayUpgrade(
     rec.error ??= { message: `no byte for ${o.idleTimeoutMs}ms`, code: ErrorCodes.STALL_TIMEOUT };
     up.destroy();
   });
+  // The status the server answered the upgrade with (101, or a refusal), for the log line.
+  let status = 0;
   up.on("data", (c: Buffer) => {
+    if (rec.bytesOut === 0) status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
     rec.bytesOut += c.length;
   });
   client.on("data", (c: Buffer) => {
@@ -124,14 +130,19 @@ export async function relayUpgrade(
   });
   up.pipe(client);
   client.pipe(up);
-  let closed = 0;
+  let closed = false;
   const onClose = () => {
     up.destroy();
     client.destroy();
-    if (++closed !== 2) return;
+    if (closed) return;
+    closed = true;
     pool.release(m);
-    end(101, setupMs);
+    end(status, setupMs);
   };
+  // A FIN is passed on (pipe); the other side then has a few seconds to close its own.
+  const halfClosed = () => setTimeout(onClose, HALF_CLOSE_GRACE_MS).unref();
+  up.once("end", halfClosed);
+  client.once("end", halfClosed);
   up.once("close", onClose);
   if (gone) onClose();
   else client.once("close", onClose);
