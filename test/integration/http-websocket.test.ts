@@ -15,7 +15,10 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 function readUntil(sock: Socket, pred: (s: string) => boolean, timeoutMs = 5_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let s = "";
-    const timer = setTimeout(() => reject(new Error(`not seen within ${timeoutMs}ms: ${JSON.stringify(s)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`not seen within ${timeoutMs}ms: ${JSON.stringify(s)}`)),
+      timeoutMs,
+    );
     const on = (c: Buffer) => {
       s += c.toString("latin1");
       if (!pred(s)) return;
@@ -27,7 +30,9 @@ function readUntil(sock: Socket, pred: (s: string) => boolean, timeoutMs = 5_000
   });
 }
 
-test("a WebSocket upgrade is relayed and echoes both ways; its slot is held until close", { timeout: 30_000 }, async (t) => {
+test("a WebSocket upgrade is relayed and echoes both ways; its slot is held until close", {
+  timeout: 30_000,
+}, async (t) => {
   const origin = await startOrigin(t, "ws");
   let upgradeHeaders: Record<string, string | string[] | undefined> = {};
   origin.server.on("upgrade", (req, sock: Socket) => {
@@ -68,7 +73,9 @@ test("a WebSocket upgrade is relayed and echoes both ways; its slot is held unti
   assert.ok((line.bytes_in as number) >= payload.length);
 });
 
-test("an upgraded connection silent both ways is closed after upgrade_idle_timeout", { timeout: 30_000 }, async (t) => {
+test("an upgraded connection silent both ways is closed after upgrade_idle_timeout", {
+  timeout: 30_000,
+}, async (t) => {
   const origin = await startOrigin(t, "ws");
   origin.server.on("upgrade", (_req, sock: Socket) => {
     sock.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");

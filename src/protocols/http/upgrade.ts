@@ -122,7 +122,8 @@ export async function relayUpgrade(
   // The status the server answered the upgrade with (101, or a refusal), for the log line.
   let status = 0;
   up.on("data", (c: Buffer) => {
-    if (rec.bytesOut === 0) status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
+    if (rec.bytesOut === 0)
+      status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
     rec.bytesOut += c.length;
   });
   client.on("data", (c: Buffer) => {
