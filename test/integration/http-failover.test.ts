@@ -94,3 +94,27 @@ test("no response head within upstream_timeout: 504, and the server is reported"
   assert.equal(line.error_code, "E_UPSTREAM_TIMEOUT");
   assert.equal(p.proxy.runtime.registry.get(`127.0.0.1:${slow.port}`)?.failures, 1);
 });
+
+test("a burst of 5xx answers takes the server out for fail_timeout (passive health)", {
+  timeout: 30_000,
+}, async (t) => {
+  const broken = await startOrigin(t, "broken", (req, res) => {
+    req.resume();
+    res.statusCode = 500;
+    res.end("oops");
+  });
+  const fine = await startOrigin(t, "fine");
+  const pools = pool("p", [broken.port, fine.port]).replace(
+    "    balance: round-robin\n",
+    "    balance: failover\n    max_fails: 3\n    fail_timeout: 30s\n",
+  );
+  const p = await startProxy(httpConfig("  - { listener: web, pool: p }", pools));
+  t.after(() => p.close());
+  // The 5xx answers are relayed as they are: the client sees the server's own error.
+  for (let i = 0; i < 3; i++) assert.equal((await get(p.port("web"), "/", { host: "a" })).status, 500);
+  const s = p.proxy.runtime.registry.get(`127.0.0.1:${broken.port}`);
+  assert.ok(s && s.downUntil > Date.now(), "down after 3 in a row");
+  const r = await get(p.port("web"), "/", { host: "a" });
+  assert.equal(r.headers["x-origin"], "fine");
+  assert.equal(broken.requests, 3);
+});

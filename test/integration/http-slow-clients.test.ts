@@ -7,7 +7,8 @@ import { type TestContext, test } from "node:test";
 import { httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 
-const LIMITS = ", header_timeout: 300ms, request_timeout: 600ms, client_timeout: 400ms, idle_timeout: 300ms";
+const LIMITS =
+  ", header_timeout: 300ms, request_timeout: 600ms, client_timeout: 400ms, idle_timeout: 300ms, upstream_timeout: 300ms";
 
 async function setup(t: TestContext, handler?: Parameters<typeof startOrigin>[2]) {
   const origin = await startOrigin(t, "a", handler);

@@ -46,6 +46,16 @@ test("a route needs a pool or a status; wake needs passivated; hosts and prefixe
   );
 });
 
+test("client_timeout must outlast upstream_timeout", async () => {
+  const l = (extra: string) =>
+    base("{ listener: web, pool: p }").replace("listen: 127.0.0.1:0 }", `listen: 127.0.0.1:0${extra} }`);
+  assert.match(
+    await issues(l(", upstream_timeout: 90s")),
+    /client_timeout: must be longer than upstream_timeout/,
+  );
+  assert.equal(await issues(l(", upstream_timeout: 90s, client_timeout: 2m")), "");
+});
+
 test("the http health check belongs to http pools", async () => {
   const sip = `
 listeners: [ { name: s, protocol: sip, listen: 127.0.0.1:0 } ]

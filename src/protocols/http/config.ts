@@ -109,6 +109,11 @@ function buildListenerOptions(
   // Node's http server refuses a headersTimeout above its requestTimeout.
   if (headerTimeoutMs > requestTimeoutMs)
     ctx.fail([...path, "header_timeout"], "must not exceed request_timeout");
+  const upstreamTimeoutMs = ms("upstream_timeout", l.upstream_timeout, DEFAULTS.upstreamTimeoutMs);
+  const clientTimeoutMs = ms("client_timeout", l.client_timeout, DEFAULTS.clientTimeoutMs);
+  // The client's socket is silent while the upstream thinks: it must outlast that wait.
+  if (clientTimeoutMs <= upstreamTimeoutMs)
+    ctx.fail([...path, "client_timeout"], "must be longer than upstream_timeout");
   const page =
     l.status_page === undefined ? undefined : ctx.readFile([...path, "status_page"], l.status_page);
   return {
@@ -116,8 +121,8 @@ function buildListenerOptions(
     headerTimeoutMs,
     requestTimeoutMs,
     idleTimeoutMs: ms("idle_timeout", l.idle_timeout, DEFAULTS.idleTimeoutMs),
-    clientTimeoutMs: ms("client_timeout", l.client_timeout, DEFAULTS.clientTimeoutMs),
-    upstreamTimeoutMs: ms("upstream_timeout", l.upstream_timeout, DEFAULTS.upstreamTimeoutMs),
+    clientTimeoutMs,
+    upstreamTimeoutMs,
     upgradeIdleTimeoutMs: ms("upgrade_idle_timeout", l.upgrade_idle_timeout, DEFAULTS.upgradeIdleTimeoutMs),
     upstreamConnections: l.upstream_connections ?? DEFAULTS.upstreamConnections,
     maxConnections: l.max_connections ?? DEFAULTS.maxConnections,
