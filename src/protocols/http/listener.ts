@@ -6,13 +6,7 @@
  * answers the requests in flight with `Connection: close`.
  */
 
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { ListenerConfig } from "../../config/types.ts";
 import { formatHostPort } from "../../core/address.ts";
@@ -23,17 +17,11 @@ import type { SessionInfo } from "../../net/stream-session.ts";
 import type { ListenerContext, ProtocolListener } from "../protocol.ts";
 import type { HttpListenerOptions, HttpRoute } from "./config.ts";
 import { HttpExchange } from "./exchange.ts";
-import { ownPage } from "./pages.ts";
+import { applyLimits, createNodeServer } from "./node-server.ts";
+import { ownPage, sessionEnded } from "./pages.ts";
 import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import { relayUpgrade } from "./upgrade.ts";
 import { UpstreamPools } from "./upstreams.ts";
-
-const REASONS: Readonly<Record<number, string>> = {
-  400: "Bad Request",
-  408: "Request Timeout",
-  431: "Request Header Fields Too Large",
-};
-const CLOSE = "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 /** At most one http.wake per route in this window (the shared contract of issue #14). */
 const WAKE_EVERY_MS = 5_000;
@@ -151,27 +139,7 @@ export class HttpListener implements ProtocolListener {
     const link = this.#links.get(key);
     if (link) this.#inFlight.remove(link);
     this.#links.delete(key);
-    const ok = r.status !== 0 && r.status < 500 && r.error === undefined;
-    this.#ctx.events.emit("session.end", {
-      protocol: "http",
-      listener: this.#config.name,
-      client: r.client,
-      request: `${r.method} ${r.path}`,
-      upstreamRequest: undefined,
-      route: r.route,
-      pool: r.pool,
-      server: r.server,
-      attempts: r.attempts,
-      durationMs: r.durationMs,
-      setupMs: r.setupMs,
-      bytesIn: r.bytesIn,
-      bytesOut: r.bytesOut,
-      outcome: r.status === 0 ? "aborted" : String(r.status),
-      ok,
-      error: r.error?.message,
-      errorCode: r.error?.code,
-      http: { method: r.method, host: r.host, path: r.path, status: r.status, by: r.by },
-    });
+    this.#ctx.events.emit("session.end", sessionEnded(this.#config.name, r));
     if (this.#inFlight.size === 0) for (const cb of this.#idle.splice(0)) cb();
   }
 
@@ -202,63 +170,25 @@ export class HttpListener implements ProtocolListener {
     );
   }
 
-  #applyLimits(server: Server, o: HttpListenerOptions): void {
-    server.headersTimeout = o.headerTimeoutMs;
-    server.requestTimeout = o.requestTimeoutMs;
-    server.keepAliveTimeout = o.idleTimeoutMs;
-    server.maxConnections = o.maxConnections;
-    server.setTimeout(o.clientTimeoutMs);
-  }
-
   #create(): Server {
     const cfg = this.#config;
-    const o = options(cfg);
-    const base = {
-      maxHeaderSize: o.maxHeaderSize,
-      noDelay: true,
-      keepAlive: true,
-      // Node checks header and request timeouts on this period (30 s by default): a bound is
-      // only as tight as its check.
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, o.headerTimeoutMs / 4)),
-    };
-    const server: Server = cfg.tls
-      ? (createHttpsServer({
-          ...base,
-          ...tlsOptions(cfg.tls),
-          handshakeTimeout: o.headerTimeoutMs,
-        }) as Server)
-      : createHttpServer(base);
-    this.#applyLimits(server, o);
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
-    server.on("upgrade", (req: IncomingMessage, sock: Socket, head: Buffer) =>
-      this.#onUpgrade(req, sock, head),
-    );
-    server.on("clientError", (err: NodeJS.ErrnoException, sock: Socket) => {
-      // Node's own answer, made explicit: 431 for headers over max_header_size (RFC 6585 §5),
-      // 408 for a request not complete in time, 400 for anything unparsable.
-      const code =
-        err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-      if (err.code !== "ECONNRESET" && sock.writable) sock.end(`HTTP/1.1 ${code} ${REASONS[code]}${CLOSE}`);
-      sock.destroy();
-    });
-    if (cfg.tls)
-      server.on("tlsClientError", (err: Error, sock: Socket) => {
-        sock.destroy();
+    return createNodeServer(cfg, options(cfg), {
+      request: (req, res) => this.#onRequest(req, res),
+      upgrade: (req, sock, head) => this.#onUpgrade(req, sock, head),
+      tlsError: (err, sock) =>
         this.#ctx.events.emit("listener.error", {
           listener: this.#config.name,
           code: ErrorCodes.TLS_HANDSHAKE,
           error: err.message,
           client: `${sock.remoteAddress}:${sock.remotePort}`,
-        });
-      });
-    server.on("error", (err) =>
-      this.#ctx.events.emit("listener.error", {
-        listener: this.#config.name,
-        code: ErrorCodes.ACCEPT,
-        error: err.message,
-      }),
-    );
-    return server;
+        }),
+      error: (err) =>
+        this.#ctx.events.emit("listener.error", {
+          listener: this.#config.name,
+          code: ErrorCodes.ACCEPT,
+          error: err.message,
+        }),
+    });
   }
 
   #listen(server: Server): Promise<void> {
@@ -290,7 +220,7 @@ export class HttpListener implements ProtocolListener {
     this.#config = config;
     const server = this.#server;
     if (!server) return;
-    this.#applyLimits(server, options(config));
+    applyLimits(server, options(config));
     if (!config.tls || !("setSecureContext" in server)) return;
     if (config.tls.cert === old.tls?.cert && config.tls.key === old.tls?.key && config.tls.ca === old.tls?.ca)
       return;
