@@ -18,8 +18,9 @@ import type { ListenerContext, ProtocolListener } from "../protocol.ts";
 import type { HttpListenerOptions, HttpRoute } from "./config.ts";
 import { HttpExchange } from "./exchange.ts";
 import { applyLimits, createNodeServer } from "./node-server.ts";
-import { ownPage, sessionEnded } from "./pages.ts";
+import { ownPage } from "./pages.ts";
 import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
+import { sessionEnded } from "./session-end.ts";
 import { relayUpgrade } from "./upgrade.ts";
 import { UpstreamPools } from "./upstreams.ts";
 

@@ -1,5 +1,4 @@
-import type { SessionEnded } from "../../events/types.ts";
-import type { ExchangeRecord, OwnPage } from "./proxy-env.ts";
+import type { OwnPage } from "./proxy-env.ts";
 import { DEFAULT_TEMPLATE, type PageKind, renderStatusPage, statusAnswer } from "./status-page.ts";
 
 const REASON: Readonly<Record<number, string>> = {
@@ -44,29 +43,5 @@ export function ownPage(
     retryAfter: a.retryAfter,
     contentType: "text/html; charset=utf-8",
     body: Buffer.from(html),
-  };
-}
-
-/** One request's session.end: its status is the outcome; 5xx, an error or no answer is not ok. */
-export function sessionEnded(listener: string, r: ExchangeRecord): SessionEnded {
-  return {
-    protocol: "http",
-    listener,
-    client: r.client,
-    request: `${r.method} ${r.path}`,
-    upstreamRequest: undefined,
-    route: r.route,
-    pool: r.pool,
-    server: r.server,
-    attempts: r.attempts,
-    durationMs: r.durationMs,
-    setupMs: r.setupMs,
-    bytesIn: r.bytesIn,
-    bytesOut: r.bytesOut,
-    outcome: r.status === 0 ? "aborted" : String(r.status),
-    ok: r.status !== 0 && r.status < 500 && r.error === undefined,
-    error: r.error?.message,
-    errorCode: r.error?.code,
-    http: { method: r.method, host: r.host, path: r.path, status: r.status, by: r.by },
   };
 }
