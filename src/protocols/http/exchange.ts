@@ -7,7 +7,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { pipeline } from "node:stream";
+import type { Dispatcher, Pool as UndiciPool } from "undici";
 import type { Pool, PoolMember } from "../../balance/pool.ts";
 import { type ErrorCode, ErrorCodes } from "../../core/errors.ts";
 import type { FailedTry } from "../../events/types.ts";
@@ -30,7 +30,8 @@ export class HttpExchange {
   readonly #client: string;
   readonly #host: string;
   readonly #path: string;
-  readonly #abort = new AbortController();
+  /** undici's abort of the try in progress (onConnect), until it completes. */
+  #abortUpstream: ((err?: Error) => void) | undefined;
   #route: HttpRoute | undefined;
   #pool: Pool | undefined;
   #member: PoolMember | undefined;
@@ -69,7 +70,7 @@ export class HttpExchange {
 
   destroy(reason: string): void {
     this.#error ??= { message: reason, code: ErrorCodes.SHUTDOWN };
-    this.#abort.abort();
+    this.#abortUpstream?.(new Error(reason));
     this.#res.destroy();
   }
 
@@ -115,6 +116,8 @@ export class HttpExchange {
       const m = tried.size === 0 || Date.now() < deadline ? pool.acquire(hashKey, tried) : undefined;
       if (m === undefined) break;
       tried.add(m);
+      // Held from now: the client leaving mid-try gives the slot back (#closed).
+      this.#member = m;
       const tap = body ? new BodyTap(req) : undefined;
       this.#tap = tap;
       try {
@@ -124,26 +127,10 @@ export class HttpExchange {
           tls: m.config.tls,
           connectTimeoutMs: pool.connectTimeoutMs,
         });
-        const r = await up.request({
-          path: req.url ?? "/",
-          method,
-          headers,
-          body: tap ?? null,
-          signal: this.#abort.signal,
-          responseHeaders: "raw",
-        });
-        if (this.#ended) {
-          r.body.destroy();
-          pool.release(m);
-          return;
-        }
-        this.#member = m;
-        pool.report(m, r.statusCode >= 500 ? { ok: false, reason: `HTTP ${r.statusCode}` } : { ok: true });
-        if (this.#failures.length > 0) pool.failedOver(m);
-        this.#relay(r.statusCode, r.headers as unknown as string[], r.body);
+        await this.#send(up, pool, m, { path: req.url ?? "/", method, headers, body: tap ?? null });
         return;
       } catch (err) {
-        pool.release(m);
+        this.#releaseMember();
         tap?.destroy();
         if (this.#ended) return;
         const f = classifyFailure(err);
@@ -159,23 +146,69 @@ export class HttpExchange {
     return this.#page(last.timeout && last.sent ? "gateway_timeout" : "bad_gateway", last.code);
   }
 
-  #relay(status: number, raw: readonly string[], body: NodeJS.ReadableStream & { destroy(): void }): void {
+  #releaseMember(): void {
+    const m = this.#member;
+    if (m === undefined || this.#pool === undefined) return;
+    this.#member = undefined;
+    this.#pool.release(m);
+  }
+
+  /**
+   * One try over the server's connection pool, with undici's raw handler (no Readable nor
+   * promise per chunk): resolves when the response head has been relayed, rejects when the
+   * try failed before it (the caller may try another server). After the head, the body goes
+   * straight to the client with its backpressure, and a failure cuts the client's answer.
+   */
+  #send(up: UndiciPool, pool: Pool, m: PoolMember, opts: Dispatcher.DispatchOptions): Promise<void> {
     const res = this.#res;
+    return new Promise((resolve, reject) => {
+      let headed = false;
+      up.dispatch(opts, {
+        onConnect: (abort: (err?: Error) => void) => {
+          // A client gone before the connection was ready: the request is not written.
+          if (this.#ended) return abort(new Error("client gone"));
+          this.#abortUpstream = abort;
+        },
+        onHeaders: (status: number, raw: Buffer[], resume: () => void) => {
+          if (status < 200) return true;
+          headed = true;
+          pool.report(m, status >= 500 ? { ok: false, reason: `HTTP ${status}` } : { ok: true });
+          if (this.#failures.length > 0) pool.failedOver(m);
+          this.#writeHead(status, raw);
+          res.on("drain", resume);
+          resolve();
+          return true;
+        },
+        onData: (chunk: Buffer) => {
+          if (this.#ended) return false;
+          this.#bytesOut += chunk.length;
+          return res.write(chunk);
+        },
+        onComplete: () => {
+          this.#abortUpstream = undefined;
+          if (!this.#ended) res.end();
+        },
+        onError: (err: Error) => {
+          this.#abortUpstream = undefined;
+          if (!headed) return reject(err);
+          if (this.#ended) return;
+          const f = classifyFailure(err);
+          this.#error ??= { message: f.message, code: f.code };
+          res.destroy();
+        },
+      } as unknown as Dispatcher.DispatchHandler);
+    });
+  }
+
+  #writeHead(status: number, raw: Buffer[]): void {
     this.#by = "upstream";
     this.#status = status;
     this.#setupMs = performance.now() - this.#t0;
-    const headers = clientResponseHeaders(raw);
+    const strings: string[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) strings[i] = (raw[i] as Buffer).toString("latin1");
+    const headers = clientResponseHeaders(strings);
     if (this.#env.draining()) headers.push("Connection", "close");
-    res.writeHead(status, headers);
-    body.on("data", (c: Buffer) => {
-      this.#bytesOut += c.length;
-    });
-    pipeline(body as NodeJS.ReadableStream, res, (err) => {
-      if (err && !this.#ended) {
-        const f = classifyFailure(err);
-        this.#error ??= { message: f.message, code: f.code };
-      }
-    });
+    this.#res.writeHead(status, headers);
   }
 
   #page(kind: PageKind, code: ErrorCode | undefined): void {
@@ -201,19 +234,20 @@ export class HttpExchange {
     this.#ended = true;
     const finished = this.#res.writableFinished;
     if (!finished) {
-      this.#abort.abort();
+      this.#abortUpstream?.(new Error("client gone"));
       this.#error ??= {
         message: "the client left before the answer was complete",
         code: ErrorCodes.CLIENT_GONE,
       };
     }
-    if (this.#member && this.#pool) this.#pool.release(this.#member);
+    const server = this.#member?.key;
+    this.#releaseMember();
     this.#bytesIn += this.#tap?.taken ?? 0;
     this.#tap = undefined;
     this.#env.ended(this, {
       route: this.#route?.name,
       pool: this.#pool?.name,
-      server: this.#member?.key,
+      server,
       attempts: this.#failures,
       durationMs: performance.now() - this.#t0,
       setupMs: this.#setupMs,
