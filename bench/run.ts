@@ -19,11 +19,17 @@ protocols:
             per call (env: BENCH_SIP_TARGETS, BENCH_SIP_START, BENCH_SIP_STEP, BENCH_SIP_MAX,
              BENCH_SIP_STEP_SECONDS, BENCH_SIP_HOLD_MS, BENCH_SIP_KEEP=1; see bench/README.md;
              the proxy core alone, no sockets: node --import tsx bench/sip/core.ts)
+  http      wrk against one nginx origin directly, through Trunkline, through HAProxy and
+            through nginx as a proxy, keep-alive on both sides, in interleaved rounds:
+            requests/s, p50/p99, proxy CPU per request, ratios
+            (env: BENCH_SECONDS, default 8; BENCH_ROUNDS, default 3; BENCH_CONCURRENCY,
+             default 32; BENCH_WRK_THREADS, default 1; BENCH_HTTP_TARGETS)
 `;
 
 const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {
   fastagi: () => import("./fastagi/bench.ts"),
   sip: () => import("./sip/bench.ts"),
+  http: () => import("./http/bench.ts"),
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -73,6 +73,11 @@ const healthCheck = z.union([
   z.literal("sip-options"),
   z.strictObject({ tcp: z.literal(true) }),
   z.strictObject({ agent: z.number().int().min(1).max(65535), send: z.string().optional() }),
+  /** HTTP pools: GET this path; the status must be `expect` (default: any 2xx or 3xx). */
+  z.strictObject({
+    http: z.string().regex(/^\/[\x21-\x7e]*$/, "a path starting with /, no spaces"),
+    expect: z.number().int().min(100).max(599).optional(),
+  }),
 ]);
 
 const health = z.strictObject({

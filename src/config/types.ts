@@ -98,7 +98,9 @@ export interface EslConfig {
 export type HealthCheckConfig =
   | { readonly kind: "tcp" }
   | { readonly kind: "sip-options" }
-  | { readonly kind: "agent"; readonly port: number; readonly send: string | undefined };
+  | { readonly kind: "agent"; readonly port: number; readonly send: string | undefined }
+  /** HTTP pools: GET `path`; `expect` undefined means any 2xx or 3xx. */
+  | { readonly kind: "http"; readonly path: string; readonly expect: number | undefined };
 
 export interface HealthConfig {
   readonly intervalMs: number;

@@ -33,6 +33,19 @@ export interface SessionEnded {
   readonly errorCode: ErrorCode | undefined;
   /** A SIP call's own fields (protocol `sip`; `outcome` is then its final status code). */
   readonly sip?: SipCallFields;
+  /** An HTTP request's own fields (protocol `http`: one session per request; `outcome` is its status). */
+  readonly http?: HttpRequestFields;
+}
+
+/** HTTP (issue #14): what one request was and how it was answered, for its access log line. */
+export interface HttpRequestFields {
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  /** The status the client got (0: none, the client left or the answer broke off mid-way). */
+  readonly status: number;
+  /** Who answered: upstream, or the proxy's own page (status_page, 404, 502, 504). */
+  readonly by: "upstream" | "proxy";
 }
 
 /** What identifies a SIP call and how it ended, for its one log line. */
@@ -61,7 +74,7 @@ export interface TrunklineEvents {
   "health.probe": {
     readonly server: string;
     readonly pools: readonly string[];
-    readonly check: "tcp" | "agent" | "sip-options";
+    readonly check: "tcp" | "agent" | "sip-options" | "http";
     readonly ok: boolean;
     readonly durationMs: number;
     readonly reason: string;
@@ -111,8 +124,7 @@ export interface TrunklineEvents {
   "proxy.stopped": Record<string, never>;
   /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
   "sip.dropped": { readonly listener: string; readonly reason: string };
-  // etcd helper's block (#14): the contract event the HTTP listener emits and app/cluster.ts acts on.
-  /** A request hit a passivated route with wake keys (at most once per route per 5 s): write `started` there. */
+  /** HTTP: a request hit a passivated route that has wake keys (at most once per route per 5 s). */
   "http.wake": {
     readonly listener: string;
     readonly route: string;

@@ -5,6 +5,7 @@ import type { TrunklineEvents } from "../events/types.ts";
 import type { ServerEntry } from "../servers/server.ts";
 import { probeAgent } from "./agent-probe.ts";
 import { type EslSourceOptions, EslSources } from "./esl-source.ts";
+import { probeHttp } from "./http-probe.ts";
 import { probeSipOptions } from "./sip-options-probe.ts";
 import { probeTcp } from "./tcp-probe.ts";
 import type { MonitoredPool } from "./types.ts";
@@ -78,6 +79,19 @@ class ServerChecker {
         const reason = r.ok ? `sip-options: answered ${r.status}` : r.reason;
         s.recordCheck(r.ok, reason, c.rise, c.fall);
         this.#probe("sip-options", r.ok, performance.now() - t0, reason);
+      } else if (check.kind === "http") {
+        const r = await probeHttp({
+          host: s.address.host,
+          port: s.address.port,
+          path: check.path,
+          expect: check.expect,
+          timeoutMs: c.timeoutMs,
+          tls: this.member.tls,
+        });
+        if (this.#stopped) return;
+        const reason = r.ok ? `http check: answered ${r.status}` : r.reason;
+        s.recordCheck(r.ok, reason, c.rise, c.fall);
+        this.#probe("http", r.ok, performance.now() - t0, reason);
       } else if (check.kind === "agent") {
         const r = await probeAgent({
           host: this.member.agentAddress ?? s.address.host,
@@ -101,7 +115,7 @@ class ServerChecker {
   }
 
   #probe(
-    check: "tcp" | "agent" | "sip-options",
+    check: "tcp" | "agent" | "sip-options" | "http",
     ok: boolean,
     durationMs: number,
     reason: string,

@@ -3,6 +3,7 @@ import type { Log, RecordFn } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
 import type { ServerChange } from "../servers/types.ts";
+import { httpAccessFields } from "./metrics-http.ts";
 
 /** One line per session at its end: who, what, where, how long, how much, how it ended. */
 export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
@@ -31,6 +32,7 @@ export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
     fields.setup_ms = r.setupMs;
     fields.end = r.sip.end;
   }
+  if (r.http !== undefined) Object.assign(fields, httpAccessFields(r.http, r.setupMs));
   if (record) record(r.ok ? "info" : "warn", fields, "session ended");
   else if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");

@@ -2,6 +2,7 @@ import { Counter, Registry } from "prom-client";
 import type { SessionEnded } from "../events/types.ts";
 import { counterFamily, histogramFamily } from "./metrics-cells.ts";
 import { type ConfigSourceMetrics, registerConfigSourceGauges } from "./metrics-config.ts";
+import { httpMetrics } from "./metrics-http.ts";
 import {
   DEFAULT_MAX_SERIES,
   DURATION_BUCKETS,
@@ -139,6 +140,7 @@ export function createMetrics(
 
   const offs = [
     source.events.on("session.end", onSession),
+    source.events.on("session.end", httpMetrics(counter, histogram)),
     source.events.on("health.probe", (p) => {
       probes.get(p.server + SEP + p.check + SEP + (p.ok ? "ok" : "fail"))?.inc();
       probeDuration.get(p.check)?.observe(p.durationMs / 1000);

@@ -28,7 +28,8 @@ function takes(
   ctx: SnapshotContext,
 ): boolean {
   if (spec.poolKeys?.includes(key)) return true;
-  ctx.fail(path, `${key} applies to sip pools only (this pool is used by ${spec.name} routes)`);
+  const only = key === "http" ? "http" : "sip";
+  ctx.fail(path, `${key} applies to ${only} pools only (this pool is used by ${spec.name} routes)`);
   return false;
 }
 
@@ -45,7 +46,10 @@ function buildHealth(
       if (takes(spec, "sip-options", [...path, "health", "checks", i], ctx))
         checks.push({ kind: "sip-options" });
     } else if (c === "tcp" || "tcp" in c) checks.push({ kind: "tcp" });
-    else checks.push({ kind: "agent", port: c.agent, send: c.send });
+    else if ("http" in c) {
+      if (takes(spec, "http", [...path, "health", "checks", i], ctx))
+        checks.push({ kind: "http", path: c.http, expect: c.expect });
+    } else checks.push({ kind: "agent", port: c.agent, send: c.send });
   });
   const intervalMs = p.health.interval ?? DEFAULTS.healthIntervalMs;
   if (intervalMs < 100) ctx.fail([...path, "health", "interval"], "must be at least 100ms");

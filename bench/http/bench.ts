@@ -1,0 +1,226 @@
+// The HTTP benchmark (issue 14): wrk, in its own process, against the same nginx origin
+// directly, through Trunkline, through HAProxy and through nginx as a proxy, in one run,
+// keep-alive on both sides. Rounds interleave the targets so that drift of the machine
+// lands on all of them; each figure is the median of the rounds. The bar: Trunkline's
+// requests/s at least 0.6× HAProxy's.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { killAllNow, setChildFdLimit, stopAll } from "../lib/children.ts";
+import { cpuTimes, machineInfo, rssKiB } from "../lib/procfs.ts";
+import { envInt, fmt, median, ratio, round } from "../lib/stats.ts";
+import {
+  HAPROXY,
+  NGINX,
+  type Peer,
+  startHaproxy,
+  startNginxProxy,
+  startNodeFloor,
+  startOrigin,
+  startTrunkline,
+} from "./peers.ts";
+import { runWrk, WRK, type WrkResult } from "./wrk.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const ALL = ["direct", "node-floor", "trunkline", "haproxy", "nginx"];
+
+interface Round extends WrkResult {
+  cpu_us_per_req: number | null;
+  user_us_per_req: number | null;
+  system_us_per_req: number | null;
+}
+
+interface TargetSummary {
+  target: string;
+  note: string;
+  rps: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  cpu_us_per_req: number | null;
+  user_us_per_req: number | null;
+  system_us_per_req: number | null;
+  errors: number;
+  rss_kib_after: number | null;
+  rounds: Round[];
+}
+
+function version(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return (
+    `${r.stdout ?? ""}${r.stderr ?? ""}`.split("\n").find((l) => l.trim() !== "") ?? "not found"
+  ).trim();
+}
+
+async function measure(url: string, pids: readonly number[], s: Settings): Promise<Round> {
+  const sum = () =>
+    pids.reduce(
+      (a, p) => {
+        const t = cpuTimes(p);
+        return { user: a.user + t.user, system: a.system + t.system };
+      },
+      { user: 0, system: 0 },
+    );
+  const before = pids.length > 0 ? sum() : undefined;
+  const r = await runWrk(url, s.threads, s.connections, s.seconds);
+  const after = before ? sum() : undefined;
+  const per = (ms: number) => (r.requests > 0 ? round((ms * 1000) / r.requests, 2) : null);
+  return {
+    ...r,
+    cpu_us_per_req: before && after ? per(after.user - before.user + after.system - before.system) : null,
+    user_us_per_req: before && after ? per(after.user - before.user) : null,
+    system_us_per_req: before && after ? per(after.system - before.system) : null,
+  };
+}
+
+interface Settings {
+  seconds: number;
+  rounds: number;
+  connections: number;
+  threads: number;
+  targets: string[];
+}
+
+function settings(): Settings {
+  const raw = process.env.BENCH_HTTP_TARGETS;
+  const targets = raw ? raw.split(",").map((x) => x.trim()) : ALL;
+  const bad = targets.filter((t) => !ALL.includes(t));
+  if (bad.length > 0 || targets.length === 0)
+    throw new Error(`BENCH_HTTP_TARGETS takes ${ALL.join(",")}; got "${raw}"`);
+  return {
+    seconds: envInt("BENCH_SECONDS", 8, 2, 600),
+    rounds: envInt("BENCH_ROUNDS", 3, 1, 50),
+    connections: envInt("BENCH_CONCURRENCY", 32, 1, 10_000),
+    threads: envInt("BENCH_WRK_THREADS", 1, 1, 64),
+    targets,
+  };
+}
+
+function markdown(
+  date: string,
+  s: Settings,
+  machine: Record<string, string | number>,
+  rows: TargetSummary[],
+  bar: string,
+): string {
+  const by = (n: string) => rows.find((r) => r.target === n);
+  const hap = by("haproxy");
+  const dir = by("direct");
+  const lines = [
+    `# HTTP benchmark, ${date}`,
+    "",
+    `${machine.cores} cores (${machine.cpu}), Node ${process.version}; wrk ${s.threads} thread(s), ${s.connections} keep-alive connections, ${s.rounds} rounds of ${s.seconds} s per target, interleaved; medians of the rounds.`,
+    "",
+    "| target | requests/s | vs HAProxy | vs direct | p50 ms | p99 ms | proxy CPU µs/req (user / system) | errors | RSS after (KiB) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map(
+      (r) =>
+        `| ${r.target} | ${fmt(r.rps, 0)} | ${fmt(ratio(r.rps, hap?.rps), 2)} | ${fmt(ratio(r.rps, dir?.rps), 2)} | ${fmt(r.p50_ms, 3)} | ${fmt(r.p99_ms, 3)} | ${r.cpu_us_per_req === null ? "—" : `${fmt(r.cpu_us_per_req, 1)} (${fmt(r.user_us_per_req, 1)} / ${fmt(r.system_us_per_req, 1)})`} | ${r.errors} | ${r.rss_kib_after ?? "—"} |`,
+    ),
+    "",
+    ...rows.map((r) => `- ${r.target}: ${r.note}`),
+    `- bar (issue 14): Trunkline's requests/s ≥ 0.6× HAProxy's: ${bar}`,
+    "- CPU per request: user + system time of the proxy's process (nginx: its worker) from /proc over the wrk run, divided by the requests wrk completed; wrk and the origin share the same 2 cores",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+export async function main(): Promise<number> {
+  if (process.platform !== "linux") {
+    process.stderr.write("the benchmark reads /proc: Linux only\n");
+    return 1;
+  }
+  const s = settings();
+  setChildFdLimit(65_536);
+  const peers = spawnSync("bash", [join(ROOT, "scripts", "ensure-bench-peers.sh"), "http"], {
+    stdio: "inherit",
+  });
+  if (peers.status !== 0) return 1;
+  const dir = mkdtempSync(join(tmpdir(), "trunkline-bench-http-"));
+  process.once("exit", () => {
+    killAllNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const machine = machineInfo({
+    nginx: version(NGINX, ["-v"]),
+    haproxy: version(HAPROXY, ["-v"]),
+    wrk: version(WRK, ["-v"]),
+  });
+  try {
+    const origin = await startOrigin(dir);
+    const started = new Map<string, Peer | undefined>([["direct", undefined]]);
+    const notes = new Map<string, string>([["direct", `wrk → origin (${origin.note})`]]);
+    for (const t of s.targets) {
+      if (t === "direct") continue;
+      const p =
+        t === "trunkline"
+          ? await startTrunkline(dir, origin.port)
+          : t === "haproxy"
+            ? await startHaproxy(dir, origin.port)
+            : t === "node-floor"
+              ? await startNodeFloor(dir, origin.port)
+              : await startNginxProxy(dir, origin.port);
+      started.set(t, p);
+      notes.set(t, p.note);
+    }
+    say(
+      `HTTP benchmark: ${s.targets.join(", ")}; ${s.rounds} rounds × ${s.seconds} s, wrk -t${s.threads} -c${s.connections}`,
+    );
+    // A short warm-up per target: V8's JIT and every keep-alive connection in place.
+    for (const t of s.targets)
+      await runWrk(`http://127.0.0.1:${started.get(t)?.port ?? origin.port}/`, s.threads, s.connections, 2);
+    const rounds = new Map<string, Round[]>(s.targets.map((t) => [t, []]));
+    for (let i = 0; i < s.rounds; i++) {
+      // Rotate the order each round: no target always runs first or last.
+      const order = s.targets.map((_, k) => s.targets[(k + i) % s.targets.length] as string);
+      for (const t of order) {
+        const p = started.get(t);
+        const r = await measure(`http://127.0.0.1:${p?.port ?? origin.port}/`, p?.pids ?? [], s);
+        rounds.get(t)?.push(r);
+        say(
+          `  round ${i + 1} ${t.padEnd(10)} ${fmt(r.rps, 0).padStart(7)} req/s  p50 ${fmt(r.p50_ms, 3)} ms  p99 ${fmt(r.p99_ms, 3)} ms  proxy ${fmt(r.cpu_us_per_req, 1)} µs/req  errors ${r.errors}`,
+        );
+      }
+    }
+    const rows: TargetSummary[] = s.targets.map((t) => {
+      const rs = rounds.get(t) ?? [];
+      const p = started.get(t);
+      return {
+        target: t,
+        note: notes.get(t) ?? "",
+        rps: median(rs.map((r) => r.rps)),
+        p50_ms: median(rs.map((r) => r.p50_ms)),
+        p99_ms: median(rs.map((r) => r.p99_ms)),
+        cpu_us_per_req: median(rs.map((r) => r.cpu_us_per_req)),
+        user_us_per_req: median(rs.map((r) => r.user_us_per_req)),
+        system_us_per_req: median(rs.map((r) => r.system_us_per_req)),
+        errors: rs.reduce((a, r) => a + r.errors, 0),
+        rss_kib_after: p ? p.pids.reduce((a, pid) => a + rssKiB(pid), 0) : null,
+        rounds: rs,
+      };
+    });
+    const tl = rows.find((r) => r.target === "trunkline");
+    const hp = rows.find((r) => r.target === "haproxy");
+    const rr = ratio(tl?.rps, hp?.rps);
+    const bar =
+      rr === null
+        ? "not measured (run trunkline and haproxy)"
+        : `${rr.toFixed(2)}× → ${rr >= 0.6 ? "PASS" : "FAIL"}`;
+    const date = new Date().toISOString();
+    const md = markdown(date, s, machine, rows, bar);
+    say("");
+    say(md);
+    const out = join(ROOT, "bench", "results");
+    mkdirSync(out, { recursive: true });
+    const file = join(out, `http-${date.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`);
+    writeFileSync(file, `${JSON.stringify({ date, machine, settings: s, rows, bar }, null, 2)}\n`);
+    writeFileSync(join(out, "http-latest.md"), md);
+    say(`written: ${file.slice(ROOT.length + 1)} and bench/results/http-latest.md`);
+    return rows.some((r) => r.errors > 0) ? 1 : 0;
+  } finally {
+    await stopAll();
+  }
+}

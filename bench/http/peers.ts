@@ -1,0 +1,191 @@
+// The HTTP benchmark's processes: nginx as the origin (a fixed small body, so the origin is
+// cheap and the same for every path), and the proxies in front of it: Trunkline from this
+// build's dist/, HAProxy 2.6 (`mode http`) and nginx (`proxy_pass` with upstream keep-alive),
+// each on one thread/worker as Trunkline runs today, each adding X-Forwarded-For as Trunkline does.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Child, launch } from "../lib/children.ts";
+import { freePort, sleep } from "../lib/wait.ts";
+import { tree } from "../sip/proctree.ts";
+
+export const NGINX = "/usr/sbin/nginx";
+export const HAPROXY = "/usr/sbin/haproxy";
+const TRUNKLINE_MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+/** The origin's body: 128 bytes, a small JSON answer's size. */
+export const BODY = "x".repeat(127);
+
+export interface Peer {
+  readonly name: string;
+  readonly port: number;
+  readonly note: string;
+  /** Processes whose CPU counts as the proxy's (nginx: its worker; the master idles). */
+  readonly pids: number[];
+  readonly child: Child;
+}
+
+/** GET / until it answers 200, or throws after `timeoutMs` (or when the child exits). */
+async function ready(child: Child, port: number, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const code = await new Promise<number>((resolve) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", () => resolve(0));
+      req.on("timeout", () => req.destroy());
+      req.end();
+    });
+    if (code === 200) return;
+    if (child.exited !== null) throw new Error(`${child.name} exited (${child.exited}):\n${child.tail()}`);
+    if (Date.now() > end)
+      throw new Error(`${child.name}: no 200 on :${port} within ${timeoutMs} ms:\n${child.tail()}`);
+    await sleep(100);
+  }
+}
+
+function nginxConf(dir: string, server: string): string {
+  return [
+    "worker_processes 1;",
+    "daemon off;",
+    "master_process on;",
+    `pid ${join(dir, "nginx.pid")};`,
+    "error_log stderr warn;",
+    "events { worker_connections 4096; }",
+    "http {",
+    "  access_log off;",
+    "  keepalive_requests 1000000;",
+    "  keepalive_timeout 60s;",
+    `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;`,
+    `  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+    server,
+    "}",
+    "",
+  ].join("\n");
+}
+
+async function startNginx(
+  dir: string,
+  name: string,
+  server: (port: number) => string,
+  note: string,
+): Promise<Peer> {
+  const port = await freePort();
+  const home = join(dir, name);
+  mkdirSync(home, { recursive: true });
+  const conf = join(home, "nginx.conf");
+  writeFileSync(conf, nginxConf(home, server(port)));
+  const child = launch(name, NGINX, ["-p", home, "-c", conf], { logFile: join(dir, `${name}.log`) });
+  await ready(child, port);
+  // The worker is the master's only child: its CPU is the work.
+  const pids = tree(child.pid).filter((p) => p !== child.pid);
+  return { name, port, note, pids: pids.length > 0 ? pids : [child.pid], child };
+}
+
+export function startOrigin(dir: string): Promise<Peer> {
+  return startNginx(
+    dir,
+    "origin",
+    (port) =>
+      `  server { listen 127.0.0.1:${port} reuseport backlog=4096; location / { default_type text/plain; return 200 "${BODY}\\n"; } }`,
+    "nginx 1 worker, a 128-byte body",
+  );
+}
+
+export function startNginxProxy(dir: string, origin: number): Promise<Peer> {
+  return startNginx(
+    dir,
+    "nginx",
+    (port) =>
+      [
+        `  upstream origin { server 127.0.0.1:${origin}; keepalive 64; }`,
+        `  server { listen 127.0.0.1:${port} backlog=4096; location / {`,
+        '    proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";',
+        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_buffering on; } }",
+      ].join("\n"),
+    "proxy_pass, upstream keepalive 64, 1 worker",
+  );
+}
+
+export async function startHaproxy(dir: string, origin: number): Promise<Peer> {
+  const port = await freePort();
+  const cfg = join(dir, "haproxy.cfg");
+  writeFileSync(
+    cfg,
+    [
+      "global",
+      "  nbthread 1",
+      "  maxconn 4096",
+      "defaults",
+      "  mode http",
+      "  timeout connect 5s",
+      "  timeout client 60s",
+      "  timeout server 60s",
+      "  option http-keep-alive",
+      "  option forwardfor",
+      "  http-reuse always",
+      "frontend web",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend origin",
+      "backend origin",
+      `  server o1 127.0.0.1:${origin}`,
+      "",
+    ].join("\n"),
+  );
+  const child = launch("haproxy", HAPROXY, ["-f", cfg, "-db"], { logFile: join(dir, "haproxy.log") });
+  await ready(child, port);
+  return {
+    name: "haproxy",
+    port,
+    note: "mode http, nbthread 1, http-reuse always, option forwardfor",
+    pids: [child.pid],
+    child,
+  };
+}
+
+/** The Node floor: node:http + one undici Pool, nothing else (node-floor.mjs). */
+export async function startNodeFloor(dir: string, origin: number): Promise<Peer> {
+  const port = await freePort();
+  const script = fileURLToPath(new URL("./node-floor.mjs", import.meta.url));
+  const child = launch("node-floor", process.execPath, [script, String(port), String(origin)], {
+    logFile: join(dir, "node-floor.log"),
+  });
+  await ready(child, port);
+  return {
+    name: "node-floor",
+    port,
+    note: "node:http + one undici Pool, no routing, log or metrics",
+    pids: [child.pid],
+    child,
+  };
+}
+
+export async function startTrunkline(dir: string, origin: number): Promise<Peer> {
+  const port = await freePort();
+  const cfg = join(dir, "trunkline.yaml");
+  writeFileSync(
+    cfg,
+    [
+      `listeners: [ { name: web, protocol: http, listen: 127.0.0.1:${port} } ]`,
+      "routes: [ { listener: web, pool: origin } ]",
+      "pools:",
+      "  origin:",
+      `    servers: [ { address: 127.0.0.1:${origin} } ]`,
+      "",
+    ].join("\n"),
+  );
+  const child = launch("trunkline", process.execPath, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
+    logFile: join(dir, "trunkline.log"),
+  });
+  await ready(child, port);
+  return {
+    name: "trunkline",
+    port,
+    note: "1 Node thread, default log level (info, one access line per request), metrics on",
+    pids: [child.pid],
+    child,
+  };
+}

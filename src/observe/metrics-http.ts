@@ -1,0 +1,58 @@
+import type { HttpRequestFields, SessionEnded } from "../events/types.ts";
+import type { CounterCell, HistogramCell } from "./metrics-cells.ts";
+import { SEP, type Series } from "./metrics-series.ts";
+
+/** Buckets of an HTTP request's duration: from a cached page (1 ms) to a slow upload (60 s). */
+export const HTTP_DURATION_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+type CounterOf = (name: string, help: string, labelNames: readonly string[]) => Series<CounterCell>;
+type HistogramOf = (
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  buckets: number[],
+) => Series<HistogramCell>;
+
+/** The fields an HTTP request adds to its session line (the access log). */
+export function httpAccessFields(h: HttpRequestFields, setupMs: number | undefined): Record<string, unknown> {
+  return {
+    method: h.method,
+    host: h.host,
+    path: h.path,
+    status: h.status,
+    answered_by: h.by,
+    ...(setupMs !== undefined ? { upstream_ms: Math.round(setupMs * 10) / 10 } : {}),
+  };
+}
+
+/** 2xx, 3xx...; "aborted" for a request whose answer never completed. */
+function codeClass(status: number): string {
+  return status === 0 ? "aborted" : `${Math.floor(status / 100)}xx`;
+}
+
+/**
+ * HTTP's own metrics, by route, pool, server and status class (labels bounded: names from
+ * the config and five classes). Returns the session.end handler metrics.ts subscribes.
+ */
+export function httpMetrics(counter: CounterOf, histogram: HistogramOf): (r: SessionEnded) => void {
+  const requests = counter(
+    "trunkline_http_requests_total",
+    "HTTP requests answered, by route, pool, server (empty: answered by the proxy) and status class.",
+    ["listener", "route", "pool", "server", "code_class"],
+  );
+  const duration = histogram(
+    "trunkline_http_request_duration_seconds",
+    "HTTP request time, from the request head to the last byte of the answer.",
+    ["listener", "route", "code_class"],
+    HTTP_DURATION_BUCKETS,
+  );
+  return (r) => {
+    if (r.http === undefined) return;
+    const cls = codeClass(r.http.status);
+    const route = r.route ?? "";
+    requests.get(r.listener + SEP + route + SEP + (r.pool ?? "") + SEP + (r.server ?? "") + SEP + cls)?.inc();
+    duration.get(r.listener + SEP + route + SEP + cls)?.observe(r.durationMs / 1000);
+  };
+}

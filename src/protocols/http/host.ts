@@ -1,0 +1,48 @@
+/**
+ * Host matching, pure. A Host header (RFC 9110 §7.2: uri-host [":" port]) is compared
+ * lower-case, without its port and without a leading "www.", as the gogeta seed did, so
+ * www.app.example.com:8080 and app.example.com reach the same route.
+ */
+
+/** The Host header as routes see it; "" when there is none. */
+export function normalizeHost(raw: string | undefined): string {
+  if (raw === undefined) return "";
+  let h = raw.trim().toLowerCase();
+  if (h.startsWith("[")) {
+    // An IPv6 literal keeps its brackets; only a port after them goes.
+    const end = h.indexOf("]");
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(":");
+  if (colon >= 0) h = h.slice(0, colon);
+  if (h.endsWith(".")) h = h.slice(0, -1);
+  return h.startsWith("www.") ? h.slice(4) : h;
+}
+
+/** A route's host pattern: exact, or `*.suffix` (which does not match the bare suffix). */
+export type HostPattern =
+  | { readonly kind: "any" }
+  | { readonly kind: "exact"; readonly host: string }
+  | { readonly kind: "wildcard"; readonly suffix: string };
+
+/** A pattern from the config, or a message saying why it is not one. */
+export function parseHostPattern(raw: string | undefined): HostPattern | string {
+  if (raw === undefined) return { kind: "any" };
+  const s = raw.trim().toLowerCase();
+  if (s.startsWith("*.")) {
+    const rest = s.slice(2);
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(rest)) return `invalid wildcard host "${raw}"`;
+    return { kind: "wildcard", suffix: `.${rest}` };
+  }
+  if (s.includes("*")) return `a wildcard host starts with "*." ("${raw}")`;
+  const host = normalizeHost(s);
+  if (host === "" || !/^[a-z0-9.[\]:-]+$/.test(host)) return `invalid host "${raw}"`;
+  return { kind: "exact", host };
+}
+
+/** Path of a request target (RFC 9112 §3.2): origin-form up to "?", else "/" for the other forms. */
+export function requestPath(url: string | undefined): string {
+  if (url === undefined || !url.startsWith("/")) return "/";
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}

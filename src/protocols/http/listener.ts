@@ -1,0 +1,281 @@
+/**
+ * An HTTP listener (ProtocolListener) on node:http, or node:https when it has `tls:`. Node
+ * parses and bounds what clients send (header size and time, whole-request time, idle
+ * keep-alive, a socket silent either way); each request becomes an HttpExchange, each
+ * Upgrade a relayed tunnel. Drain stops accepting, closes idle keep-alive connections and
+ * answers the requests in flight with `Connection: close`.
+ */
+
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { ListenerConfig } from "../../config/types.ts";
+import { formatHostPort } from "../../core/address.ts";
+import { ErrorCodes, errorMessage } from "../../core/errors.ts";
+import { tlsOptions } from "../../net/binding.ts";
+import { type Link, LinkedSet } from "../../net/linked-set.ts";
+import type { SessionInfo } from "../../net/stream-session.ts";
+import type { ListenerContext, ProtocolListener } from "../protocol.ts";
+import type { HttpListenerOptions, HttpRoute } from "./config.ts";
+import { HttpExchange } from "./exchange.ts";
+import { applyLimits, createNodeServer } from "./node-server.ts";
+import { ownPage } from "./pages.ts";
+import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
+import { sessionEnded } from "./session-end.ts";
+import { relayUpgrade } from "./upgrade.ts";
+import { UpstreamPools } from "./upstreams.ts";
+
+/** At most one http.wake per route in this window (the shared contract of issue #14). */
+const WAKE_EVERY_MS = 5_000;
+
+function options(l: ListenerConfig): HttpListenerOptions {
+  return l.options as HttpListenerOptions;
+}
+
+/** A request in flight or an upgraded tunnel, as the admin API lists it. */
+interface InFlight {
+  info(): SessionInfo;
+  destroy(reason: string): void;
+}
+
+export class HttpListener implements ProtocolListener {
+  #config: ListenerConfig;
+  readonly #ctx: ListenerContext;
+  readonly #inFlight = new LinkedSet<InFlight>();
+  readonly #links = new WeakMap<object, Link<InFlight>>();
+  readonly upstreams: UpstreamPools;
+  #server: Server | undefined;
+  #draining = false;
+  #closed = false;
+  #idle: (() => void)[] = [];
+  #generation = -1;
+  readonly #woken = new Map<string, number>();
+  readonly #env: ExchangeEnv;
+
+  constructor(config: ListenerConfig, ctx: ListenerContext) {
+    this.#config = config;
+    this.#ctx = ctx;
+    const o = options(config);
+    this.upstreams = new UpstreamPools({
+      connections: o.upstreamConnections,
+      timeoutMs: o.upstreamTimeoutMs,
+    });
+    this.#env = {
+      listener: config.name,
+      proto: config.tls ? "https" : "http",
+      upstreams: this.upstreams,
+      current: () => this.#current(),
+      draining: () => this.#draining,
+      page: (kind, host, service) => ownPage(options(this.#config).statusPage, kind, host, service),
+      wake: (route) => this.#wake(route),
+      attemptFailed: (pool, server, error) =>
+        this.#ctx.events.emit("attempt.failed", {
+          protocol: "http",
+          listener: this.#config.name,
+          pool,
+          server,
+          error,
+        }),
+      ended: (key, r) => this.#ended(key, r),
+    };
+  }
+
+  get config(): ListenerConfig {
+    return this.#config;
+  }
+
+  get sessions(): number {
+    return this.#inFlight.size;
+  }
+
+  get pending(): number {
+    return 0;
+  }
+
+  get address(): { host: string; port: number } | undefined {
+    const a = this.#server?.address();
+    return a && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
+  }
+
+  sessionsInfo(limit: number): SessionInfo[] {
+    const out = this.#inFlight.values().map((s) => s.info());
+    out.sort((a, b) => b.startedAt - a.startedAt);
+    return out.slice(0, limit);
+  }
+
+  /** The generation now; on a new one, connection pools of servers gone from every http pool close. */
+  #current() {
+    const gen = this.#ctx.current();
+    if (gen.number !== this.#generation) {
+      this.#generation = gen.number;
+      const keep = new Set<string>();
+      for (const p of gen.pools.values())
+        if (p.config.protocol === "http") for (const m of p.servers) keep.add(m.key);
+      this.upstreams.retain(keep);
+    }
+    return gen;
+  }
+
+  #wake(route: HttpRoute): void {
+    const now = Date.now();
+    const key = `${route.index}\0${route.name}`;
+    const last = this.#woken.get(key);
+    if (last !== undefined && now - last < WAKE_EVERY_MS) return;
+    // Bounded: entries past the window carry no information.
+    if (this.#woken.size >= 1024)
+      for (const [k, t] of this.#woken) if (now - t >= WAKE_EVERY_MS) this.#woken.delete(k);
+    this.#woken.set(key, now);
+    this.#ctx.events.emit("http.wake", {
+      listener: this.#config.name,
+      route: route.name,
+      service: route.service,
+      keys: route.wake,
+    });
+  }
+
+  #track(key: object, s: InFlight): void {
+    this.#links.set(key, this.#inFlight.add(s));
+  }
+
+  #ended(key: object, r: ExchangeRecord): void {
+    const link = this.#links.get(key);
+    if (link) this.#inFlight.remove(link);
+    this.#links.delete(key);
+    this.#ctx.events.emit("session.end", sessionEnded(this.#config.name, r));
+    if (this.#inFlight.size === 0) for (const cb of this.#idle.splice(0)) cb();
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const x = new HttpExchange(this.#env, req, res);
+    this.#track(x, x);
+    x.run().catch((err: unknown) => x.destroy(errorMessage(err)));
+  }
+
+  #onUpgrade(req: IncomingMessage, sock: Socket, head: Buffer): void {
+    const startedAt = Date.now();
+    this.#track(sock, {
+      info: () => ({
+        client: sock.remoteAddress ?? "",
+        request: `${req.method} ${req.url} (upgrade)`,
+        route: undefined,
+        pool: undefined,
+        server: undefined,
+        startedAt,
+        bytesIn: sock.bytesRead,
+        bytesOut: sock.bytesWritten,
+      }),
+      destroy: () => sock.destroy(),
+    });
+    const o = options(this.#config);
+    relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, req, sock, head).catch(() =>
+      sock.destroy(),
+    );
+  }
+
+  #create(): Server {
+    const cfg = this.#config;
+    return createNodeServer(cfg, options(cfg), {
+      request: (req, res) => this.#onRequest(req, res),
+      upgrade: (req, sock, head) => this.#onUpgrade(req, sock, head),
+      tlsError: (err, sock) =>
+        this.#ctx.events.emit("listener.error", {
+          listener: this.#config.name,
+          code: ErrorCodes.TLS_HANDSHAKE,
+          error: err.message,
+          client: `${sock.remoteAddress}:${sock.remotePort}`,
+        }),
+      error: (err) =>
+        this.#ctx.events.emit("listener.error", {
+          listener: this.#config.name,
+          code: ErrorCodes.ACCEPT,
+          error: err.message,
+        }),
+    });
+  }
+
+  #listen(server: Server): Promise<void> {
+    const cfg = this.#config;
+    return new Promise((resolve, reject) => {
+      const onErr = (err: Error) => reject(err);
+      server.once("error", onErr);
+      server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
+        server.removeListener("error", onErr);
+        this.#ctx.events.emit("listener.listening", {
+          listener: cfg.name,
+          protocol: "http",
+          listen: formatHostPort(cfg.listen),
+          port: this.address?.port,
+          tls: cfg.tls !== undefined,
+        });
+        resolve();
+      });
+    });
+  }
+
+  start(): Promise<void> {
+    this.#server = this.#create();
+    return this.#listen(this.#server);
+  }
+
+  update(config: ListenerConfig): void {
+    const old = this.#config;
+    this.#config = config;
+    const server = this.#server;
+    if (!server) return;
+    applyLimits(server, options(config));
+    if (!config.tls || !("setSecureContext" in server)) return;
+    if (config.tls.cert === old.tls?.cert && config.tls.key === old.tls?.key && config.tls.ca === old.tls?.ca)
+      return;
+    try {
+      (server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOptions(config.tls));
+      this.#ctx.events.emit("listener.tls_reloaded", { listener: config.name });
+    } catch (err) {
+      this.#ctx.events.emit("listener.error", {
+        listener: config.name,
+        code: ErrorCodes.TLS_RELOAD,
+        error: errorMessage(err),
+      });
+    }
+  }
+
+  /** Closes the listening socket only (requests in flight go on), so a successor can bind. */
+  async release(): Promise<void> {
+    const s = this.#server;
+    if (!s?.listening) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      // close() waits for every connection; only the listening socket matters here.
+      setImmediate(resolve);
+    });
+  }
+
+  async rebind(): Promise<void> {
+    if (this.#closed || !this.#server || this.#server.listening) return;
+    await this.#listen(this.#server);
+  }
+
+  async drain(deadline: number): Promise<void> {
+    this.#draining = true;
+    await this.release();
+    this.#server?.closeIdleConnections();
+    if (this.#inFlight.size > 0)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1)));
+        this.#idle.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#draining = true;
+    const server = this.#server;
+    server?.close();
+    for (const s of this.#inFlight.values()) s.destroy("proxy closing");
+    server?.closeAllConnections();
+    await this.upstreams.close(0);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * What a failed try of one upstream server means, pure: whether the request may have
+ * reached it (and so may be retried only if safe), what the client is answered, and the
+ * stable error code.
+ */
+
+import { type ErrorCode, ErrorCodes } from "../../core/errors.ts";
+
+export interface TryFailure {
+  /** False when no byte of the request can have reached the server (connect failed). */
+  readonly sent: boolean;
+  readonly timeout: boolean;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** Errors raised before a connection existed: the request went nowhere. */
+const NOT_SENT = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+export function classifyFailure(err: unknown): TryFailure {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = `${code !== "" ? `${code}: ` : ""}${typeof e?.message === "string" ? e.message : String(err)}`;
+  if (code === "UND_ERR_CONNECT_TIMEOUT")
+    return { sent: false, timeout: true, code: ErrorCodes.CONNECT_TIMEOUT, message };
+  if (NOT_SENT.has(code)) return { sent: false, timeout: false, code: ErrorCodes.CONNECT_FAILED, message };
+  // A TLS failure happens in the handshake, before the request is written.
+  if (/CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(code))
+    return { sent: false, timeout: false, code: ErrorCodes.TLS_FAILED, message };
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT")
+    return { sent: true, timeout: true, code: ErrorCodes.UPSTREAM_TIMEOUT, message };
+  return { sent: true, timeout: false, code: ErrorCodes.UPSTREAM_GONE, message };
+}
+
+/** RFC 9110 §9.2.1 safe methods: repeating one cannot change the server's state. */
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Whether a failed try may be made again on another server: a request that never left may
+ * always be; one that was sent only when safe, bodiless, and nothing of an answer was
+ * relayed (the caller only asks before the response head reached the client).
+ */
+export function mayRetry(f: TryFailure, method: string, body: boolean, bodyBytesSent: number): boolean {
+  if (!f.sent && bodyBytesSent === 0) return true;
+  return SAFE.has(method) && !body;
+}

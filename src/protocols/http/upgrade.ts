@@ -1,0 +1,150 @@
+/**
+ * An Upgrade request (WebSocket: RFC 6455 §4.1; Asterisk's ARI) relayed as raw bytes: a
+ * server is picked and connected as for any session (the shared attempt loop: a connect
+ * failure tries the next server), the request head goes out with the forwarding headers
+ * and Upgrade kept, then bytes flow both ways until either side closes or both stay
+ * silent for `upgrade_idle_timeout`. The connection counts on its server's slot meanwhile.
+ */
+
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { attempt } from "../../balance/attempt.ts";
+import type { Pool, PoolMember } from "../../balance/pool.ts";
+import { ErrorCodes } from "../../core/errors.ts";
+import { connectUpstream } from "../../net/connect.ts";
+import { upstreamRequestHeaders } from "./headers.ts";
+import { normalizeHost, requestPath } from "./host.ts";
+import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
+import type { HttpRoutes } from "./routes.ts";
+import type { PageKind } from "./status-page.ts";
+
+/** After one side's FIN, how long the other may take to send its own. */
+const HALF_CLOSE_GRACE_MS = 5_000;
+
+export interface UpgradeOptions {
+  readonly idleTimeoutMs: number;
+}
+
+/** The request head as the server gets it (RFC 9112 §3: request-line, fields, empty line). */
+function head(req: IncomingMessage, headers: readonly string[]): Buffer {
+  let s = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return Buffer.from(`${s}\r\n`, "latin1");
+}
+
+export async function relayUpgrade(
+  env: ExchangeEnv,
+  o: UpgradeOptions,
+  req: IncomingMessage,
+  client: Socket,
+  early: Buffer,
+): Promise<void> {
+  const t0 = performance.now();
+  const host = normalizeHost(req.headers.host);
+  const path = requestPath(req.url);
+  const rec = {
+    client: client.remoteAddress ?? "",
+    method: req.method ?? "GET",
+    host,
+    path,
+    route: undefined as string | undefined,
+    pool: undefined as string | undefined,
+    server: undefined as string | undefined,
+    attempts: [] as ExchangeRecord["attempts"],
+    bytesIn: 0,
+    bytesOut: 0,
+    by: "proxy" as "upstream" | "proxy",
+    error: undefined as ExchangeRecord["error"],
+  };
+  client.on("error", () => {});
+  let gone = false;
+  client.once("close", () => {
+    gone = true;
+  });
+  const end = (status: number, setupMs: number | undefined) =>
+    env.ended(client, { ...rec, status, durationMs: performance.now() - t0, setupMs });
+  const refuse = (kind: PageKind) => {
+    const p = env.page(kind, host, host);
+    const extra = p.retryAfter ? "Retry-After: 5\r\n" : "";
+    const h = `HTTP/1.1 ${p.code} ${p.reason}\r\nContent-Type: ${p.contentType}\r\nContent-Length: ${p.body.length}\r\n${extra}Connection: close\r\n\r\n`;
+    client.end(Buffer.concat([Buffer.from(h, "latin1"), p.body]));
+    setTimeout(() => client.destroy(), 1_000).unref();
+    rec.bytesOut = p.body.length;
+    end(p.code, performance.now() - t0);
+  };
+  const gen = env.current();
+  const route = (gen.routes("http") as HttpRoutes | undefined)?.find(env.listener, host, path);
+  rec.route = route?.name;
+  if (route === undefined) return refuse("no_route");
+  if (route.status === "passivated" && route.wake.length > 0) env.wake(route);
+  const pool: Pool | undefined = route.pool === undefined ? undefined : gen.pools.get(route.pool);
+  rec.pool = pool?.name;
+  if (pool === undefined) return refuse(route.status ?? "no_server");
+  const r = await attempt<PoolMember, Socket>(pool, "", {
+    what: "connect",
+    tryOne: (m, ms) => connectUpstream(m.config.address, m.config.tls, ms),
+    discard: (s) => s.destroy(),
+    cancelled: () => gone,
+    name: (m) => m.key,
+    onFailure: (m, error) => env.attemptFailed(pool.name, m.key, error),
+  });
+  rec.attempts = r.failures;
+  if (!r.ok) {
+    if (r.reason === "cancelled") {
+      rec.error = { message: "client left", code: ErrorCodes.CLIENT_GONE };
+      return end(0, undefined);
+    }
+    if (r.failures.length === 0) return refuse(route.status ?? "no_server");
+    rec.error = { message: r.failures.at(-1)?.error ?? "", code: ErrorCodes.CONNECT_FAILED };
+    return refuse("bad_gateway");
+  }
+  const up = r.result;
+  const m = r.server;
+  rec.server = m.key;
+  rec.by = "upstream";
+  const setupMs = performance.now() - t0;
+  const headers = upstreamRequestHeaders(
+    req.rawHeaders,
+    { client: rec.client, proto: env.proto, host: req.headers.host ?? "" },
+    { keepUpgrade: true },
+  );
+  up.write(head(req, headers));
+  if (early.length > 0) up.write(early);
+  up.on("error", () => {});
+  client.setNoDelay(true);
+  client.setTimeout(0);
+  // The upstream socket sees every byte of the tunnel (it writes what the client sends and
+  // reads what the server sends): its inactivity timer is the tunnel's idle bound.
+  up.setTimeout(o.idleTimeoutMs, () => {
+    rec.error ??= { message: `no byte for ${o.idleTimeoutMs}ms`, code: ErrorCodes.STALL_TIMEOUT };
+    up.destroy();
+  });
+  // The status the server answered the upgrade with (101, or a refusal), for the log line.
+  let status = 0;
+  up.on("data", (c: Buffer) => {
+    if (rec.bytesOut === 0)
+      status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
+    rec.bytesOut += c.length;
+  });
+  client.on("data", (c: Buffer) => {
+    rec.bytesIn += c.length;
+  });
+  up.pipe(client);
+  client.pipe(up);
+  let closed = false;
+  const onClose = () => {
+    up.destroy();
+    client.destroy();
+    if (closed) return;
+    closed = true;
+    pool.release(m);
+    end(status, setupMs);
+  };
+  // A FIN is passed on (pipe); the other side then has a few seconds to close its own.
+  const halfClosed = () => setTimeout(onClose, HALF_CLOSE_GRACE_MS).unref();
+  up.once("end", halfClosed);
+  client.once("end", halfClosed);
+  up.once("close", onClose);
+  if (gone) onClose();
+  else client.once("close", onClose);
+}
