@@ -68,6 +68,9 @@ export async function startEtcd(): Promise<TestEtcd> {
   };
 
   const start = async (): Promise<void> => {
+    // Already running: a second etcd on the same ports would fail to bind while the first,
+    // no longer tracked, kept its stderr pipe (and so the test process) alive for good.
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) return waitReady();
     stderr = "";
     child = spawn(
       ETCD_BIN,
