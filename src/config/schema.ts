@@ -21,7 +21,13 @@ export const nonEmpty = z.string().min(1, "must not be empty");
 export const regexMap = z.record(z.string().min(1), nonEmpty);
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
-export const listenerTls = z.strictObject({ cert: nonEmpty, key: nonEmpty, ca: nonEmpty.optional() });
+export const listenerTls = z.strictObject({
+  cert: nonEmpty,
+  key: nonEmpty,
+  ca: nonEmpty.optional(),
+  /** More certificates, chosen by the client's SNI name (names read from each certificate). */
+  sni: z.array(z.strictObject({ cert: nonEmpty, key: nonEmpty })).optional(),
+});
 export const clientTls = z.union([
   z.literal(true),
   z.strictObject({

@@ -48,6 +48,8 @@ export interface ProtocolConfigSpec {
   ): RouteConfig | undefined;
   /** Pool keys beyond the common ones that this protocol's pools take (none when absent). */
   readonly poolKeys?: readonly ProtocolPoolKey[];
+  /** Whether its listeners take `tls.sni` (certificates chosen by SNI name). */
+  readonly tlsSni?: boolean;
   /** Compiles a hash_key template into a function of the header variables. */
   compileHashKey(template: string): (vars: ReadonlyMap<string, string>) => string;
 }

@@ -40,6 +40,17 @@ export interface TlsServerConfig {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly ca: Buffer | undefined;
+  /** Certificates chosen by SNI name (http listeners only); empty when the config gives none. */
+  readonly sni: readonly TlsSniCertificate[];
+}
+
+export interface TlsSniCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** Host names from the certificate (DNS subjectAltNames, else CN), lower case, `*.x.y` wildcards. */
+  readonly names: readonly string[];
 }
 
 export interface TlsClientConfig {

@@ -3,7 +3,8 @@ import { formatHostPort, parseHostPort } from "../../core/address.ts";
 import type { SnapshotContext } from "../context.ts";
 import { listenerCommon, zodIssues } from "../schema.ts";
 import type { ProtocolConfigSpec } from "../spec.ts";
-import type { ListenerConfig, TlsServerConfig } from "../types.ts";
+import type { ListenerConfig } from "../types.ts";
+import { buildListenerTls } from "./listener-tls.ts";
 
 /** Listeners: common keys, then each against its protocol's own keys and defaults. */
 export function buildListeners(
@@ -44,16 +45,12 @@ export function buildListeners(
     if (typeof parsedAddr !== "string" && hp.port !== 0 && addrs.has(key))
       ctx.fail([...path, "listen"], `${key} is already used by another listener`);
     addrs.add(key);
-    let tls: TlsServerConfig | undefined;
-    if (l.tls !== undefined) {
-      const cert = ctx.readFile([...path, "tls", "cert"], l.tls.cert);
-      const keyPem = ctx.readFile([...path, "tls", "key"], l.tls.key);
-      const ca = l.tls.ca === undefined ? undefined : ctx.readFile([...path, "tls", "ca"], l.tls.ca);
-      if (cert && keyPem) {
-        ctx.checkTls([...path, "tls"], { cert, key: keyPem, ...(ca ? { ca } : {}) });
-        tls = { certFile: l.tls.cert, keyFile: l.tls.key, caFile: l.tls.ca, cert, key: keyPem, ca };
-      }
-    }
+    if (l.tls?.sni !== undefined && spec.tlsSni !== true)
+      ctx.fail(
+        [...path, "tls", "sni"],
+        `${spec.name} listeners take one certificate; SNI certificates are for http listeners`,
+      );
+    const tls = l.tls === undefined ? undefined : buildListenerTls(l.tls, [...path, "tls"], ctx);
     out.push({
       name: l.name,
       protocol: spec.name,

@@ -171,6 +171,7 @@ export const httpConfig: ProtocolConfigSpec = {
   listenerShape,
   routeShape,
   poolKeys: ["http"],
+  tlsSni: true,
   buildListenerOptions,
   buildRoute,
   compileHashKey,

@@ -14,6 +14,7 @@ import { ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { tlsOptions } from "../../net/binding.ts";
 import { type Link, LinkedSet } from "../../net/linked-set.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
+import { SniTable, sameServerTls } from "../../net/tls-sni.ts";
 import type { ListenerContext, ProtocolListener } from "../protocol.ts";
 import type { HttpListenerOptions, HttpRoute } from "./config.ts";
 import { HttpExchange } from "./exchange.ts";
@@ -50,10 +51,12 @@ export class HttpListener implements ProtocolListener {
   #generation = -1;
   readonly #woken = new Map<string, number>();
   readonly #env: ExchangeEnv;
+  #sni: SniTable;
 
   constructor(config: ListenerConfig, ctx: ListenerContext) {
     this.#config = config;
     this.#ctx = ctx;
+    this.#sni = new SniTable(config.tls?.sni ?? [], config.tls?.ca);
     const o = options(config);
     this.upstreams = new UpstreamPools({
       connections: o.upstreamConnections,
@@ -176,6 +179,7 @@ export class HttpListener implements ProtocolListener {
     return createNodeServer(cfg, options(cfg), {
       request: (req, res) => this.#onRequest(req, res),
       upgrade: (req, sock, head) => this.#onUpgrade(req, sock, head),
+      sni: () => this.#sni,
       tlsError: (err, sock) =>
         this.#ctx.events.emit("listener.error", {
           listener: this.#config.name,
@@ -223,10 +227,12 @@ export class HttpListener implements ProtocolListener {
     if (!server) return;
     applyLimits(server, options(config));
     if (!config.tls || !("setSecureContext" in server)) return;
-    if (config.tls.cert === old.tls?.cert && config.tls.key === old.tls?.key && config.tls.ca === old.tls?.ca)
-      return;
+    if (sameServerTls(config.tls, old.tls)) return;
     try {
+      // Both before the next handshake; a connection already up keeps the context it got.
+      const sni = new SniTable(config.tls.sni, config.tls.ca);
       (server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOptions(config.tls));
+      this.#sni = sni;
       this.#ctx.events.emit("listener.tls_reloaded", { listener: config.name });
     } catch (err) {
       this.#ctx.events.emit("listener.error", {

@@ -14,6 +14,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { ListenerConfig } from "../../config/types.ts";
 import { tlsOptions } from "../../net/binding.ts";
+import { type SniTable, sniCallback } from "../../net/tls-sni.ts";
 import type { HttpListenerOptions } from "./config.ts";
 
 const REASONS: Readonly<Record<number, string>> = {
@@ -27,6 +28,8 @@ export interface NodeServerHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
   upgrade(req: IncomingMessage, sock: Socket, head: Buffer): void;
   tlsError(err: Error, sock: Socket): void;
+  /** The SNI certificates at handshake time (https only; swapped on reload). */
+  sni(): SniTable;
   error(err: Error): void;
 }
 
@@ -50,7 +53,12 @@ export function createNodeServer(cfg: ListenerConfig, o: HttpListenerOptions, h:
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, o.headerTimeoutMs / 4)),
   };
   const server: Server = cfg.tls
-    ? (createHttpsServer({ ...base, ...tlsOptions(cfg.tls), handshakeTimeout: o.headerTimeoutMs }) as Server)
+    ? (createHttpsServer({
+        ...base,
+        ...tlsOptions(cfg.tls),
+        SNICallback: sniCallback(h.sni),
+        handshakeTimeout: o.headerTimeoutMs,
+      }) as Server)
     : createHttpServer(base);
   applyLimits(server, o);
   server.on("request", h.request);
