@@ -9,7 +9,7 @@ import { test } from "node:test";
 import type { TLSSocket } from "node:tls";
 import { httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
 import { startProxy } from "../helpers/proxy.ts";
-import { makeCerts } from "../unit/tls-sni-certs.ts";
+import { makeCerts } from "../helpers/tls-sni-certs.ts";
 
 interface Seen {
   cn: string;

@@ -5,7 +5,7 @@ import { after, test } from "node:test";
 import { parseConfigText } from "../../src/app/config.ts";
 import { ConfigError } from "../../src/config/load.ts";
 import { certificateNames, keyMatches, SniTable } from "../../src/net/tls-sni.ts";
-import { makeCerts } from "./tls-sni-certs.ts";
+import { makeCerts } from "../helpers/tls-sni-certs.ts";
 
 const certs = makeCerts([
   { name: "a", cn: "cert-a", san: "DNS:A.Test,IP:127.0.0.1" },
