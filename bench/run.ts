@@ -23,7 +23,8 @@ protocols:
             through nginx as a proxy, keep-alive on both sides, in interleaved rounds:
             requests/s, p50/p99, proxy CPU per request, ratios
             (env: BENCH_SECONDS, default 8; BENCH_ROUNDS, default 3; BENCH_CONCURRENCY,
-             default 32; BENCH_WRK_THREADS, default 1; BENCH_HTTP_TARGETS)
+             default 32; BENCH_WRK_THREADS, default 1; BENCH_HTTP_TARGETS; BENCH_LOG_LEVEL,
+             Trunkline's log level, default its own (info: an access line per request))
 `;
 
 const benches: Record<string, () => Promise<{ main: () => Promise<number> }>> = {

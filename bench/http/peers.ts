@@ -165,6 +165,8 @@ export async function startNodeFloor(dir: string, origin: number): Promise<Peer>
 
 export async function startTrunkline(dir: string, origin: number): Promise<Peer> {
   const port = await freePort();
+  // BENCH_LOG_LEVEL=warn: no access line per request (what the log costs).
+  const level = process.env.BENCH_LOG_LEVEL;
   const cfg = join(dir, "trunkline.yaml");
   writeFileSync(
     cfg,
@@ -184,7 +186,7 @@ export async function startTrunkline(dir: string, origin: number): Promise<Peer>
   return {
     name: "trunkline",
     port,
-    note: "1 Node thread, default log level (info, one access line per request), metrics on",
+    note: `1 Node thread, ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
     pids: [child.pid],
     child,
   };
