@@ -1,5 +1,5 @@
 import { readConfigText } from "../config/load.ts";
-import { EtcdProvider, etcdSettingsOf } from "../config/providers/etcd/provider.ts";
+import { checkEtcdFiles, EtcdProvider, etcdSettingsOf } from "../config/providers/etcd/provider.ts";
 import { FileProvider } from "../config/providers/file.ts";
 import type { ConfigProvider, RejectedKey } from "../config/providers/types.ts";
 import type { Log } from "../core/types.ts";
@@ -149,6 +149,7 @@ export async function configProvider(
   }
   const settings = etcdSettingsOf(text);
   if (!settings) return file;
+  checkEtcdFiles(text, file.file, settings);
   const etcd = new EtcdProvider(file, settings, {
     onState: () => hooks.state(),
     onOtherKeys: (keys) => hooks.keys(keys),

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { TrunklineProxy } from "../../src/app/proxy.ts";
+import { ConfigError } from "../../src/config/load.ts";
 import { makeCerts, startEtcd, type TestCerts, type TestEtcd } from "../helpers/etcd.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
+import { memoryLog, startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 
 let certs: TestCerts;
 let etcd: TestEtcd;
@@ -76,4 +81,27 @@ test("without a client certificate etcd refuses: down with the reason, the file 
   assert.deepEqual(names(p), ["fileroute"]);
   assert.equal(p.proxy.source.view().state, "down");
   assert.match(p.proxy.source.view().last_error ?? "", /bad certificate/);
+});
+
+test("a TLS file that is missing is a config error at its place in the file, relative to the config", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "trunkline-etcd-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "trunkline.yaml");
+  writeFileSync(join(dir, "ca.pem"), certs.ca);
+  writeFileSync(file, fileConfig("/tls4/", "{ ca: ca.pem, cert: missing.pem, key: client.key }"));
+  await assert.rejects(
+    TrunklineProxy.start({
+      configFile: file,
+      watch: false,
+      logging: () => ({ log: memoryLog([]), reconfigure() {}, close: async () => {} }),
+    }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      const text = err.message;
+      assert.match(text, /trunkline\.yaml:11:\d+ config\.etcd\.tls\.cert: cannot read .*\/missing\.pem/);
+      assert.match(text, /trunkline\.yaml:11:\d+ config\.etcd\.tls\.key: cannot read .*\/client\.key/);
+      assert.doesNotMatch(text, /tls\.ca/);
+      return true;
+    },
+  );
 });

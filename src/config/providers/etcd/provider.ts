@@ -1,7 +1,9 @@
-import { dirname } from "node:path";
+import { accessSync, constants } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import type { Etcd3 } from "etcd3";
-import { isMap, isSeq, parseDocument } from "yaml";
+import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { errorMessage } from "../../../core/errors.ts";
+import { ConfigError, type ConfigProblem } from "../../load.ts";
 import { etcdSchema, type RawEtcd } from "../../schema.ts";
 import type { Snapshot } from "../../types.ts";
 import type { FileProvider } from "../file.ts";
@@ -27,6 +29,35 @@ export function etcdSettingsOf(text: string): RawEtcd | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `config.etcd.tls` files that cannot be read, each at its place in the config file: relative
+ * names are taken from the config's folder, like every other file the config names.
+ */
+export function checkEtcdFiles(text: string, file: string, s: RawEtcd): void {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const problems: ConfigProblem[] = [];
+  for (const k of ["ca", "cert", "key"] as const) {
+    const name = s.tls?.[k];
+    if (name === undefined) continue;
+    const full = isAbsolute(name) ? name : resolve(dirname(file), name);
+    try {
+      accessSync(full, constants.R_OK);
+    } catch (err) {
+      const node = doc.getIn(["config", "etcd", "tls", k], true) as Node | undefined;
+      const pos = lineCounter.linePos(node?.range?.[0] ?? 0);
+      problems.push({
+        file,
+        line: pos.line,
+        col: pos.col,
+        path: `config.etcd.tls.${k}`,
+        message: `cannot read ${full}: ${errorMessage(err)}`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /** The first http listener's name in a config text: gogeta's routes go there by default. */
