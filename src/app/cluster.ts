@@ -4,7 +4,6 @@ import type { Lease } from "etcd3";
 import { overridesOf, type ProxyRecord, proxiesOf } from "../config/providers/etcd/native.ts";
 import type { EtcdProvider } from "../config/providers/etcd/provider.ts";
 import { errorMessage } from "../core/errors.ts";
-import type { Log } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { ServerRegistry } from "../servers/registry.ts";
@@ -18,7 +17,7 @@ const RETRY_MAX_MS = 5_000;
 export interface ClusterDeps {
   readonly provider: EtcdProvider;
   readonly registry: ServerRegistry;
-  readonly log: Log;
+  readonly events: Pick<EventBus<TrunklineEvents>, "emit">;
   /** What this proxy says about itself now: its admin address and config digest. */
   readonly self: () => { readonly admin: string | null; readonly digest: string };
 }
@@ -80,10 +79,7 @@ export class EtcdCluster {
     this.#lease = lease;
     lease.on("lost", (err) => {
       if (this.#lease !== lease || this.#closed) return;
-      this.#d.log.warn(
-        { event: "cluster", id: this.id, error: errorMessage(err) },
-        "etcd lease lost: registering again",
-      );
+      this.#d.events.emit("etcd.lease_lost", { id: this.id, error: errorMessage(err) });
       this.#again();
     });
     const rec = this.#record();
@@ -177,10 +173,8 @@ export class EtcdCluster {
         .put(key)
         .value("started")
         .exec()
-        .then(() => this.#d.log.info({ event: "wake", key }, "service woken: expected set to started"))
-        .catch((err) =>
-          this.#d.log.warn({ event: "wake", key, error: errorMessage(err) }, "cannot wake the service"),
-        );
+        .then(() => this.#d.events.emit("etcd.wake", { key }))
+        .catch((err) => this.#d.events.emit("etcd.wake", { key, error: errorMessage(err) }));
     }
   }
 
@@ -197,13 +191,12 @@ export class EtcdCluster {
 /** The cluster member of a proxy whose config comes from etcd (none for the file alone); it acts on `http.wake`. */
 export function joinCluster(
   provider: EtcdProvider | undefined,
-  events: Pick<EventBus<TrunklineEvents>, "on">,
+  events: Pick<EventBus<TrunklineEvents>, "on" | "emit">,
   registry: ServerRegistry,
-  log: Log,
   self: ClusterDeps["self"],
 ): EtcdCluster | undefined {
   if (!provider) return undefined;
-  const cluster = new EtcdCluster({ provider, registry, log, self });
+  const cluster = new EtcdCluster({ provider, registry, events, self });
   events.on("http.wake", (e) => cluster.wake(e.keys));
   return cluster;
 }

@@ -93,8 +93,8 @@ export class TrunklineProxy {
             configSource: () => source.view(),
           });
     this.#watcher = watcher;
-    source.attach(logging.log);
-    this.cluster = joinCluster(source.provider, this.events, rt.registry, logging.log, () => ({
+    source.attach(this.events);
+    this.cluster = joinCluster(source.provider, this.events, rt.registry, () => ({
       admin: this.adminAddress ? `${this.adminAddress.host}:${this.adminAddress.port}` : null,
       digest: this.#current.digest,
     }));
