@@ -109,6 +109,24 @@ export class EtcdCluster {
     this.#backoff = Math.min(RETRY_MAX_MS, this.#backoff * 2);
   }
 
+  /**
+   * The provider switched to a new `config.etcd`: the record leaves the old etcd (its lease
+   * revoked while the old client is still open) and is put into the new one; the overrides
+   * are now the new prefix's.
+   */
+  async rejoin(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = undefined;
+    const lease = this.#lease;
+    this.#lease = undefined;
+    this.#lastRecord = "";
+    this.#backoff = RETRY_MIN_MS;
+    if (lease) await lease.revoke().catch(() => lease.release());
+    this.applyOverrides();
+    this.#register();
+  }
+
   /** The record changed (a new config, a new revision): rewrite it under the same lease. */
   refresh(): void {
     const lease = this.#lease;

@@ -78,6 +78,11 @@ export class ConfigSourceTracker {
     this.#events.emit("etcd.cache_error", { cache: this.#provider?.cacheFile, error });
   }
 
+  /** A reload changed `config.etcd`: switched to it, or kept the old one (the new cannot read). */
+  settingsChanged(e: { outcome: "applied" | "kept"; endpoints: readonly string[]; error?: string }): void {
+    this.#events?.emit("etcd.settings", e);
+  }
+
   /** The mirror went up or down. */
   stateChanged(): void {
     const p = this.#provider;
@@ -127,7 +132,13 @@ export class ConfigSourceTracker {
  */
 export async function configProvider(
   configFile: string,
-  hooks: { state(): void; keys(keys: readonly string[]): void; cacheError(error: string): void },
+  hooks: {
+    state(): void;
+    keys(keys: readonly string[]): void;
+    cacheError(error: string): void;
+    settings(e: { outcome: "applied" | "kept"; endpoints: readonly string[]; error?: string }): void;
+    switched(): Promise<void>;
+  },
 ): Promise<ConfigProvider> {
   const file = new FileProvider(configFile);
   let text: string;
@@ -143,6 +154,8 @@ export async function configProvider(
     onState: () => hooks.state(),
     onOtherKeys: (keys) => hooks.keys(keys),
     onCacheError: (error) => hooks.cacheError(error),
+    onSettings: (e) => hooks.settings(e),
+    onSwitched: () => hooks.switched(),
   });
   await etcd.start();
   return etcd;

@@ -123,6 +123,10 @@ export class TrunklineProxy {
           if (self?.cluster && keys.some((k) => k.includes("/overrides/"))) self.cluster.applyOverrides();
         },
         cacheError: (error) => source?.cacheError(error),
+        settings: (e) => source?.settingsChanged(e),
+        switched: async () => {
+          await self?.cluster?.rejoin();
+        },
       }));
     source = new ConfigSourceTracker(provider instanceof EtcdProvider ? provider : undefined);
     const tracker = source;
