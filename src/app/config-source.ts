@@ -79,7 +79,11 @@ export class ConfigSourceTracker {
   }
 
   /** A reload changed `config.etcd`: switched to it, or kept the old one (the new cannot read). */
-  settingsChanged(e: { outcome: "applied" | "kept"; endpoints: readonly string[]; error?: string }): void {
+  settingsChanged(e: {
+    outcome: "applied" | "kept" | "restart";
+    endpoints: readonly string[];
+    error?: string;
+  }): void {
     this.#events?.emit("etcd.settings", e);
   }
 
@@ -136,7 +140,11 @@ export async function configProvider(
     state(): void;
     keys(keys: readonly string[]): void;
     cacheError(error: string): void;
-    settings(e: { outcome: "applied" | "kept"; endpoints: readonly string[]; error?: string }): void;
+    settings(e: {
+      outcome: "applied" | "kept" | "restart";
+      endpoints: readonly string[];
+      error?: string;
+    }): void;
     switched(): Promise<void>;
   },
 ): Promise<ConfigProvider> {

@@ -152,9 +152,9 @@ export interface TrunklineEvents {
   "etcd.lease_lost": { readonly id: string; readonly error: string };
   /** A wake key (gogeta's status/expected) was set to started, or could not be (error). */
   "etcd.wake": { readonly key: string; readonly error?: string };
-  /** A reload changed `config.etcd`: applied (a new client), or kept (the new one cannot read). */
+  /** A reload changed `config.etcd`: applied (a new client), kept (the new one cannot read), or restart (removed). */
   "etcd.settings": {
-    readonly outcome: "applied" | "kept";
+    readonly outcome: "applied" | "kept" | "restart";
     readonly endpoints: readonly string[];
     readonly error?: string;
   };

@@ -168,6 +168,8 @@ function logEtcd(bus: EventBus<TrunklineEvents>, log: Log): (() => void)[] {
     bus.on("etcd.settings", (e) => {
       const fields = { event: "config_source", kind: "etcd", endpoints: e.endpoints };
       if (e.outcome === "applied") log.info(fields, "config.etcd changed: now reading the new etcd");
+      else if (e.outcome === "restart")
+        log.warn({ ...fields, error: e.error }, "config.etcd changed: restart to apply");
       else
         log.warn(
           { ...fields, error: e.error },

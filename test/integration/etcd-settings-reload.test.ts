@@ -99,3 +99,24 @@ test("a reload naming an etcd that cannot be read keeps the old one and says so;
   await etcdA.put(`${prefix}routes/kb`, route("/kb"));
   await until(() => names(p).includes("kb"), 5_000, "route put in the old etcd applied");
 });
+
+test("removing config.etcd is said once (restart to apply); etcd goes on serving and being followed", async () => {
+  const prefix = "/rm/";
+  await etcdA.put(`${prefix}routes/ra`, route("/ra"));
+  const p = await proxyOn(fileConfig(etcdA.endpoint, prefix));
+  p.writeConfig(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+pools:
+  p: { servers: [ { address: 127.0.0.1:1 } ] }
+routes: [ { name: fileonly, listener: agi, match: { path: /f }, pool: p } ]
+`);
+  const line = await p.waitForLog((r) => r.event === "config_source" && r.level === "warn", 10_000);
+  assert.equal(line.msg, "config.etcd changed: restart to apply");
+  assert.equal(line.error, "config.etcd removed");
+  await until(() => names(p).includes("fileonly"), 5_000, "the file's part of the reload");
+  assert.deepEqual(names(p), ["fileonly", "ra"]);
+  await etcdA.put(`${prefix}routes/rb`, route("/rb"));
+  await until(() => names(p).includes("rb"), 5_000, "etcd still followed");
+  const said = p.logs.filter((r) => r.msg === "config.etcd changed: restart to apply");
+  assert.equal(said.length, 1);
+});

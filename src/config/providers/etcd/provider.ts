@@ -9,7 +9,7 @@ import { createBackend, type EtcdBackend } from "./backend.ts";
 import { type CachedContent, readCache, writeCache } from "./cache.ts";
 import type { EtcdMirror, MirrorState } from "./mirror.ts";
 import { overlayOf } from "./overlay.ts";
-import { checkEtcdFiles, etcdSettingsOf } from "./settings.ts";
+import { checkEtcdFiles, etcdRemoved, etcdSettingsOf } from "./settings.ts";
 
 export { DEFAULT_CACHE, DEFAULT_PREFIX } from "./backend.ts";
 export { checkEtcdFiles, etcdSettingsOf } from "./settings.ts";
@@ -22,7 +22,11 @@ export interface EtcdProviderHooks {
   /** The cache could not be written (said once per distinct error). */
   onCacheError?(error: string): void;
   /** A reload changed `config.etcd`: now in use (applied), or the new etcd could not be read (kept). */
-  onSettings?(e: { outcome: "applied" | "kept"; endpoints: readonly string[]; error?: string }): void;
+  onSettings?(e: {
+    outcome: "applied" | "kept" | "restart";
+    endpoints: readonly string[];
+    error?: string;
+  }): void;
   /** After a switch, before the old client closes: the cluster member moves to the new one. */
   onSwitched?(): Promise<void>;
 }
@@ -48,6 +52,7 @@ export class EtcdProvider implements ConfigProvider {
   #candidate: EtcdBackend | undefined;
   #candidateChanged = false;
   #refused: { key: string; at: number } | undefined;
+  #removedSaid = false;
   #cache: CachedContent | undefined;
   #changed: ((reason: string) => void) | undefined;
   #cacheTimer: NodeJS.Timeout | undefined;
@@ -164,8 +169,19 @@ export class EtcdProvider implements ConfigProvider {
    */
   async #backendFor(text: string): Promise<EtcdBackend> {
     const next = etcdSettingsOf(text);
-    // Invalid settings: the config's own check rejects the reload and says why.
-    if (next === undefined) return this.#b;
+    // Invalid settings: the config's own check rejects the reload and says why. Removed: the
+    // provider cannot turn into the file alone while running; said once, etcd goes on.
+    if (next === undefined) {
+      if (!this.#removedSaid && etcdRemoved(text))
+        this.#hooks.onSettings?.({
+          outcome: "restart",
+          endpoints: this.settings.endpoints,
+          error: "config.etcd removed",
+        });
+      this.#removedSaid = etcdRemoved(text);
+      return this.#b;
+    }
+    this.#removedSaid = false;
     const key = JSON.stringify(next);
     if (key === this.#b.key) {
       await this.#dropCandidate();

@@ -18,6 +18,17 @@ export function etcdSettingsOf(text: string): RawEtcd | undefined {
   }
 }
 
+/** Whether a config text that parses has no `config.etcd` at all (removed, not broken). */
+export function etcdRemoved(text: string): boolean {
+  try {
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0) return false;
+    return (doc.toJS() as { config?: { etcd?: unknown } } | null)?.config?.etcd === undefined;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `config.etcd.tls` files that cannot be read, each at its place in the config file: relative
  * names are taken from the config's folder, like every other file the config names.
