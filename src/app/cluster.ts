@@ -4,7 +4,6 @@ import type { Lease } from "etcd3";
 import { overridesOf, type ProxyRecord, proxiesOf } from "../config/providers/etcd/native.ts";
 import type { EtcdProvider } from "../config/providers/etcd/provider.ts";
 import { errorMessage } from "../core/errors.ts";
-import type { Log } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { ServerRegistry } from "../servers/registry.ts";
@@ -18,7 +17,7 @@ const RETRY_MAX_MS = 5_000;
 export interface ClusterDeps {
   readonly provider: EtcdProvider;
   readonly registry: ServerRegistry;
-  readonly log: Log;
+  readonly events: Pick<EventBus<TrunklineEvents>, "emit">;
   /** What this proxy says about itself now: its admin address and config digest. */
   readonly self: () => { readonly admin: string | null; readonly digest: string };
 }
@@ -80,10 +79,7 @@ export class EtcdCluster {
     this.#lease = lease;
     lease.on("lost", (err) => {
       if (this.#lease !== lease || this.#closed) return;
-      this.#d.log.warn(
-        { event: "cluster", id: this.id, error: errorMessage(err) },
-        "etcd lease lost: registering again",
-      );
+      this.#d.events.emit("etcd.lease_lost", { id: this.id, error: errorMessage(err) });
       this.#again();
     });
     const rec = this.#record();
@@ -111,6 +107,24 @@ export class EtcdCluster {
     }, this.#backoff);
     this.#retry.unref();
     this.#backoff = Math.min(RETRY_MAX_MS, this.#backoff * 2);
+  }
+
+  /**
+   * The provider switched to a new `config.etcd`: the record leaves the old etcd (its lease
+   * revoked while the old client is still open) and is put into the new one; the overrides
+   * are now the new prefix's.
+   */
+  async rejoin(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = undefined;
+    const lease = this.#lease;
+    this.#lease = undefined;
+    this.#lastRecord = "";
+    this.#backoff = RETRY_MIN_MS;
+    if (lease) await lease.revoke().catch(() => lease.release());
+    this.applyOverrides();
+    this.#register();
   }
 
   /** The record changed (a new config, a new revision): rewrite it under the same lease. */
@@ -177,10 +191,8 @@ export class EtcdCluster {
         .put(key)
         .value("started")
         .exec()
-        .then(() => this.#d.log.info({ event: "wake", key }, "service woken: expected set to started"))
-        .catch((err) =>
-          this.#d.log.warn({ event: "wake", key, error: errorMessage(err) }, "cannot wake the service"),
-        );
+        .then(() => this.#d.events.emit("etcd.wake", { key }))
+        .catch((err) => this.#d.events.emit("etcd.wake", { key, error: errorMessage(err) }));
     }
   }
 
@@ -197,13 +209,12 @@ export class EtcdCluster {
 /** The cluster member of a proxy whose config comes from etcd (none for the file alone); it acts on `http.wake`. */
 export function joinCluster(
   provider: EtcdProvider | undefined,
-  events: Pick<EventBus<TrunklineEvents>, "on">,
+  events: Pick<EventBus<TrunklineEvents>, "on" | "emit">,
   registry: ServerRegistry,
-  log: Log,
   self: ClusterDeps["self"],
 ): EtcdCluster | undefined {
   if (!provider) return undefined;
-  const cluster = new EtcdCluster({ provider, registry, log, self });
+  const cluster = new EtcdCluster({ provider, registry, events, self });
   events.on("http.wake", (e) => cluster.wake(e.keys));
   return cluster;
 }

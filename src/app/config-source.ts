@@ -1,52 +1,51 @@
 import { readConfigText } from "../config/load.ts";
-import { EtcdProvider, etcdSettingsOf } from "../config/providers/etcd/provider.ts";
+import { checkEtcdFiles, EtcdProvider, etcdSettingsOf } from "../config/providers/etcd/provider.ts";
 import { FileProvider } from "../config/providers/file.ts";
 import type { ConfigProvider, RejectedKey } from "../config/providers/types.ts";
-import type { Log } from "../core/types.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
 import type { ConfigSourceView } from "../observe/admin/types.ts";
+
+/** The one method of the event bus the tracker needs. */
+export type EmitEvents = Pick<EventBus<TrunklineEvents>, "emit">;
 
 /**
  * What the proxy says about where its config comes from: the file alone, or the file and
  * etcd (up or down, at which revision, from the cache or not) and the etcd keys it ignored.
- * Logs each change of these once.
+ * Publishes each change of these once (observe/ makes the log lines).
  */
 export class ConfigSourceTracker {
-  readonly provider: EtcdProvider | undefined;
-  #log: Log | undefined;
+  #provider: EtcdProvider | undefined;
+  #events: EmitEvents | undefined;
   #invalid: readonly RejectedKey[] = [];
   #up: boolean | undefined;
   #pendingCacheError: string | undefined;
 
   constructor(provider: EtcdProvider | undefined) {
-    this.provider = provider;
+    this.#provider = provider;
   }
 
-  /** Logging starts once the first snapshot made a logger; says how the source stands now. */
-  attach(log: Log): void {
-    this.#log = log;
-    const p = this.provider;
+  /** The etcd provider in use (a reload that changes `config.etcd` replaces it). */
+  get provider(): EtcdProvider | undefined {
+    return this.#provider;
+  }
+
+  /** Events start once the proxy has its bus; says how the source stands now. */
+  attach(events: EmitEvents): void {
+    this.#events = events;
+    const p = this.#provider;
     if (!p) return;
     const s = p.mirror.state;
     this.#up = s.up;
-    const fields = {
-      event: "config_source",
-      kind: "etcd",
-      endpoints: p.settings.endpoints,
+    events.emit("etcd.source", {
       state: s.up ? "up" : "down",
+      when: "start",
+      endpoints: p.settings.endpoints,
       revision: p.revision,
-    };
-    if (s.up) log.info(fields, "etcd config source up");
-    else if (p.fromCache)
-      log.warn(
-        { ...fields, error: s.lastError, cache: p.cacheFile },
-        "etcd unreachable at start: serving its cached content; retrying",
-      );
-    else
-      log.warn(
-        { ...fields, error: s.lastError, cache: p.cacheFile },
-        "etcd unreachable at start and no cache: serving the file alone; retrying",
-      );
-    for (const r of this.#invalid) this.#logInvalid(r);
+      ...(s.up ? {} : { cache: p.cacheFile, fromCache: p.fromCache }),
+      ...(s.up || s.lastError === undefined ? {} : { error: s.lastError }),
+    });
+    for (const r of this.#invalid) events.emit("etcd.invalid_key", { key: r.key, reason: r.reason });
     if (this.#pendingCacheError !== undefined) this.cacheError(this.#pendingCacheError);
   }
 
@@ -54,59 +53,58 @@ export class ConfigSourceTracker {
     return this.#invalid;
   }
 
-  /** The rejected keys of the latest read; new ones are logged once, as fixed ones. */
+  /** The rejected keys of the latest read; new ones are said once, as fixed ones. */
   setInvalid(next: readonly RejectedKey[]): void {
     const before = new Set(this.#invalid.map((r) => r.reason));
     const after = new Set(next.map((r) => r.reason));
-    if (this.#log) {
-      for (const r of next) if (!before.has(r.reason)) this.#logInvalid(r);
+    const ev = this.#events;
+    if (ev) {
+      for (const r of next)
+        if (!before.has(r.reason)) ev.emit("etcd.invalid_key", { key: r.key, reason: r.reason });
       for (const r of this.#invalid)
         if (!after.has(r.reason) && !next.some((n) => n.key === r.key))
-          this.#log.info({ event: "config_invalid_key", key: r.key }, "etcd key no longer ignored");
+          ev.emit("etcd.invalid_key", { key: r.key });
     }
     this.#invalid = next;
   }
 
-  #logInvalid(r: RejectedKey): void {
-    this.#log?.warn(
-      { event: "config_invalid_key", key: r.key, reason: r.reason },
-      "etcd key ignored: invalid value",
-    );
-  }
-
   /** The cache file could not be written: a restart with etcd down would start from the file alone. */
   cacheError(error: string): void {
-    if (!this.#log) {
+    if (!this.#events) {
       this.#pendingCacheError = error;
       return;
     }
-    this.#log.warn(
-      { event: "config_source", kind: "etcd", cache: this.provider?.cacheFile, error },
-      "cannot write the etcd cache (set config.etcd.cache to a writable file)",
-    );
+    this.#pendingCacheError = undefined;
+    this.#events.emit("etcd.cache_error", { cache: this.#provider?.cacheFile, error });
+  }
+
+  /** A reload changed `config.etcd`: switched to it, or kept the old one (the new cannot read). */
+  settingsChanged(e: {
+    outcome: "applied" | "kept" | "restart";
+    endpoints: readonly string[];
+    error?: string;
+  }): void {
+    this.#events?.emit("etcd.settings", e);
   }
 
   /** The mirror went up or down. */
   stateChanged(): void {
-    const p = this.provider;
-    if (!p || !this.#log) return;
+    const p = this.#provider;
+    if (!p || !this.#events) return;
     const s = p.mirror.state;
     if (s.up === this.#up) return;
     this.#up = s.up;
-    if (s.up)
-      this.#log.info(
-        { event: "config_source", kind: "etcd", state: "up", revision: s.revision },
-        "etcd config source up",
-      );
-    else
-      this.#log.warn(
-        { event: "config_source", kind: "etcd", state: "down", error: s.lastError, revision: s.revision },
-        "etcd config source down: keeping the last good config; retrying",
-      );
+    this.#events.emit("etcd.source", {
+      state: s.up ? "up" : "down",
+      when: "change",
+      endpoints: p.settings.endpoints,
+      revision: s.revision,
+      ...(s.up || s.lastError === undefined ? {} : { error: s.lastError }),
+    });
   }
 
   view(): ConfigSourceView {
-    const p = this.provider;
+    const p = this.#provider;
     if (!p)
       return {
         kind: "file",
@@ -138,7 +136,17 @@ export class ConfigSourceTracker {
  */
 export async function configProvider(
   configFile: string,
-  hooks: { state(): void; keys(keys: readonly string[]): void; cacheError(error: string): void },
+  hooks: {
+    state(): void;
+    keys(keys: readonly string[]): void;
+    cacheError(error: string): void;
+    settings(e: {
+      outcome: "applied" | "kept" | "restart";
+      endpoints: readonly string[];
+      error?: string;
+    }): void;
+    switched(): Promise<void>;
+  },
 ): Promise<ConfigProvider> {
   const file = new FileProvider(configFile);
   let text: string;
@@ -149,10 +157,13 @@ export async function configProvider(
   }
   const settings = etcdSettingsOf(text);
   if (!settings) return file;
+  checkEtcdFiles(text, file.file, settings);
   const etcd = new EtcdProvider(file, settings, {
     onState: () => hooks.state(),
     onOtherKeys: (keys) => hooks.keys(keys),
     onCacheError: (error) => hooks.cacheError(error),
+    onSettings: (e) => hooks.settings(e),
+    onSwitched: () => hooks.switched(),
   });
   await etcd.start();
   return etcd;

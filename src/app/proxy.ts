@@ -93,8 +93,8 @@ export class TrunklineProxy {
             configSource: () => source.view(),
           });
     this.#watcher = watcher;
-    source.attach(logging.log);
-    this.cluster = joinCluster(source.provider, this.events, rt.registry, logging.log, () => ({
+    source.attach(this.events);
+    this.cluster = joinCluster(source.provider, this.events, rt.registry, () => ({
       admin: this.adminAddress ? `${this.adminAddress.host}:${this.adminAddress.port}` : null,
       digest: this.#current.digest,
     }));
@@ -123,6 +123,10 @@ export class TrunklineProxy {
           if (self?.cluster && keys.some((k) => k.includes("/overrides/"))) self.cluster.applyOverrides();
         },
         cacheError: (error) => source?.cacheError(error),
+        settings: (e) => source?.settingsChanged(e),
+        switched: async () => {
+          await self?.cluster?.rejoin();
+        },
       }));
     source = new ConfigSourceTracker(provider instanceof EtcdProvider ? provider : undefined);
     const tracker = source;

@@ -131,6 +131,33 @@ export interface TrunklineEvents {
     readonly service: string | undefined;
     readonly keys: readonly string[];
   };
+  // etcd as a config source (issue #14): app/config-source.ts and app/cluster.ts.
+  /** Where the proxy's etcd content stands: said at start, then on each change of up/down. */
+  "etcd.source": {
+    readonly state: "up" | "down";
+    /** start: how the first config was made (etcd, its cache, or the file alone); change: later. */
+    readonly when: "start" | "change";
+    readonly endpoints: readonly string[];
+    readonly revision: number;
+    readonly error?: string;
+    /** At start with etcd down: the cache file, and whether its content is in use. */
+    readonly cache?: string;
+    readonly fromCache?: boolean;
+  };
+  /** The cache could not be written: a restart with etcd down would start from the file alone. */
+  "etcd.cache_error": { readonly cache: string | undefined; readonly error: string };
+  /** An etcd key is ignored (reason given), or no longer is (reason absent). */
+  "etcd.invalid_key": { readonly key: string; readonly reason?: string };
+  /** This proxy's cluster lease was lost: it registers again. */
+  "etcd.lease_lost": { readonly id: string; readonly error: string };
+  /** A wake key (gogeta's status/expected) was set to started, or could not be (error). */
+  "etcd.wake": { readonly key: string; readonly error?: string };
+  /** A reload changed `config.etcd`: applied (a new client), kept (the new one cannot read), or restart (removed). */
+  "etcd.settings": {
+    readonly outcome: "applied" | "kept" | "restart";
+    readonly endpoints: readonly string[];
+    readonly error?: string;
+  };
 }
 
 export type Events = import("./bus.ts").EventBus<TrunklineEvents>;

@@ -112,8 +112,69 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
     bus.on("proxy.started", (e) => log.info(e, "trunkline started")),
     bus.on("proxy.stopped", () => log.info({ event: "shutdown" }, "trunkline stopped")),
+    ...logEtcd(bus, log),
   ];
   return () => {
     for (const off of offs) off();
   };
+}
+
+/** etcd as a config source: its state, ignored keys, cache, cluster lease and wake writes. */
+function logEtcd(bus: EventBus<TrunklineEvents>, log: Log): (() => void)[] {
+  return [
+    bus.on("etcd.source", (e) => {
+      const fields = {
+        event: "config_source",
+        kind: "etcd",
+        ...(e.when === "start" ? { endpoints: e.endpoints } : {}),
+        state: e.state,
+        ...(e.when === "change" && e.state === "down" ? { error: e.error } : {}),
+        revision: e.revision,
+      };
+      if (e.state === "up") log.info(fields, "etcd config source up");
+      else if (e.when === "change")
+        log.warn(fields, "etcd config source down: keeping the last good config; retrying");
+      else
+        log.warn(
+          { ...fields, error: e.error, cache: e.cache },
+          e.fromCache
+            ? "etcd unreachable at start: serving its cached content; retrying"
+            : "etcd unreachable at start and no cache: serving the file alone; retrying",
+        );
+    }),
+    bus.on("etcd.cache_error", (e) =>
+      log.warn(
+        { event: "config_source", kind: "etcd", cache: e.cache, error: e.error },
+        "cannot write the etcd cache (set config.etcd.cache to a writable file)",
+      ),
+    ),
+    bus.on("etcd.invalid_key", (e) => {
+      if (e.reason === undefined)
+        log.info({ event: "config_invalid_key", key: e.key }, "etcd key no longer ignored");
+      else
+        log.warn(
+          { event: "config_invalid_key", key: e.key, reason: e.reason },
+          "etcd key ignored: invalid value",
+        );
+    }),
+    bus.on("etcd.lease_lost", (e) =>
+      log.warn({ event: "cluster", id: e.id, error: e.error }, "etcd lease lost: registering again"),
+    ),
+    bus.on("etcd.wake", (e) => {
+      if (e.error === undefined)
+        log.info({ event: "wake", key: e.key }, "service woken: expected set to started");
+      else log.warn({ event: "wake", key: e.key, error: e.error }, "cannot wake the service");
+    }),
+    bus.on("etcd.settings", (e) => {
+      const fields = { event: "config_source", kind: "etcd", endpoints: e.endpoints };
+      if (e.outcome === "applied") log.info(fields, "config.etcd changed: now reading the new etcd");
+      else if (e.outcome === "restart")
+        log.warn({ ...fields, error: e.error }, "config.etcd changed: restart to apply");
+      else
+        log.warn(
+          { ...fields, error: e.error },
+          "config.etcd changed but the new etcd cannot be read: keeping the old one",
+        );
+    }),
+  ];
 }

@@ -1,48 +1,18 @@
 import { dirname } from "node:path";
 import type { Etcd3 } from "etcd3";
-import { isMap, isSeq, parseDocument } from "yaml";
 import { errorMessage } from "../../../core/errors.ts";
-import { etcdSchema, type RawEtcd } from "../../schema.ts";
+import type { RawEtcd } from "../../schema.ts";
 import type { Snapshot } from "../../types.ts";
 import type { FileProvider } from "../file.ts";
 import type { ConfigProvider, Overlay, RawSource } from "../types.ts";
+import { createBackend, type EtcdBackend } from "./backend.ts";
 import { type CachedContent, readCache, writeCache } from "./cache.ts";
-import { createEtcdClient } from "./client.ts";
-import { gogetaOverlay, joinOverlays } from "./gogeta.ts";
-import { EtcdMirror, type MirrorState } from "./mirror.ts";
-import { nativeOverlay } from "./native.ts";
+import type { EtcdMirror, MirrorState } from "./mirror.ts";
+import { overlayOf } from "./overlay.ts";
+import { checkEtcdFiles, etcdRemoved, etcdSettingsOf } from "./settings.ts";
 
-/** Where the last good etcd content is kept when `cache:` is not given. */
-export const DEFAULT_CACHE = "/var/cache/trunkline/etcd.json";
-export const DEFAULT_PREFIX = "/trunkline/";
-
-/** `config.etcd` of a config text, or undefined (none, or not valid: the file's own check says why). */
-export function etcdSettingsOf(text: string): RawEtcd | undefined {
-  try {
-    const doc = parseDocument(text);
-    const raw = (doc.toJS() as { config?: { etcd?: unknown } } | null)?.config?.etcd;
-    if (raw === undefined) return undefined;
-    const p = etcdSchema.safeParse(raw);
-    return p.success ? p.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The first http listener's name in a config text: gogeta's routes go there by default. */
-function firstHttpListener(text: string): string | undefined {
-  try {
-    const doc = parseDocument(text);
-    const ls = doc.get("listeners");
-    if (!isSeq(ls)) return undefined;
-    for (const l of ls.items)
-      if (isMap(l) && l.get("protocol") === "http" && typeof l.get("name") === "string")
-        return l.get("name") as string;
-  } catch {
-    // the file's own validation reports it
-  }
-  return undefined;
-}
+export { DEFAULT_CACHE, DEFAULT_PREFIX } from "./backend.ts";
+export { checkEtcdFiles, etcdSettingsOf } from "./settings.ts";
 
 export interface EtcdProviderHooks {
   /** The mirror went up or down, or moved to a new revision. */
@@ -51,24 +21,38 @@ export interface EtcdProviderHooks {
   onOtherKeys?(keys: readonly string[]): void;
   /** The cache could not be written (said once per distinct error). */
   onCacheError?(error: string): void;
+  /** A reload changed `config.etcd`: now in use (applied), or the new etcd could not be read (kept). */
+  onSettings?(e: {
+    outcome: "applied" | "kept" | "restart";
+    endpoints: readonly string[];
+    error?: string;
+  }): void;
+  /** After a switch, before the old client closes: the cluster member moves to the new one. */
+  onSwitched?(): Promise<void>;
 }
+
+/** A `config.etcd` whose etcd could not be read is tried again by a reload after this. */
+const RETRY_REFUSED_MS = 10_000;
 
 /**
  * The YAML file plus etcd (Traefik's providers, merged): the file holds listeners, admin
  * and log, etcd adds routes and pools. Each read hands the watcher the file's text and
  * etcd's routes and pools as they are now (from the mirror; from the cache file when etcd
  * has not answered since start), and the watcher validates and swaps the whole as for a
- * file change.
+ * file change. A read that finds `config.etcd` changed reads the new etcd first; the switch
+ * happens when that config is adopted, so a rejected reload leaves the old etcd in use.
  */
 export class EtcdProvider implements ConfigProvider {
   readonly name = "etcd";
-  readonly settings: RawEtcd;
-  readonly prefix: string;
-  readonly cacheFile: string;
-  readonly client: Etcd3;
-  readonly mirror: EtcdMirror;
   readonly #file: FileProvider;
   readonly #hooks: EtcdProviderHooks;
+  readonly #base: string;
+  #b: EtcdBackend;
+  /** The next `config.etcd`, read and waiting for its config to be adopted. */
+  #candidate: EtcdBackend | undefined;
+  #candidateChanged = false;
+  #refused: { key: string; at: number } | undefined;
+  #removedSaid = false;
   #cache: CachedContent | undefined;
   #changed: ((reason: string) => void) | undefined;
   #cacheTimer: NodeJS.Timeout | undefined;
@@ -79,24 +63,39 @@ export class EtcdProvider implements ConfigProvider {
 
   constructor(file: FileProvider, settings: RawEtcd, hooks: EtcdProviderHooks = {}) {
     this.#file = file;
-    this.settings = settings;
-    this.prefix = settings.prefix ?? DEFAULT_PREFIX;
     this.#hooks = hooks;
-    const base = dirname(file.file);
-    this.cacheFile = settings.cache === undefined ? DEFAULT_CACHE : resolveFrom(base, settings.cache);
-    this.client = createEtcdClient(settings, base);
-    const prefixes = [this.prefix];
-    const g = settings.gogeta;
-    if (g) prefixes.push(`${g.domains ?? "/domains"}/`, `${g.services ?? "/services"}/`);
-    this.mirror = new EtcdMirror({
-      client: this.client,
-      prefixes,
-      onChange: (keys) => this.#onChange(keys),
-      onState: (s) => {
+    this.#base = dirname(file.file);
+    this.#b = this.#backend(settings);
+  }
+
+  #backend(settings: RawEtcd): EtcdBackend {
+    return createBackend(settings, this.#base, {
+      change: (b, keys) => {
+        if (b === this.#b) this.#onChange(keys);
+        else if (b === this.#candidate) this.#candidateChanged = true;
+      },
+      state: (b, s) => {
+        if (b !== this.#b) return;
         if (s.up) this.#scheduleCache();
         this.#hooks.onState?.(s);
       },
     });
+  }
+
+  get settings(): RawEtcd {
+    return this.#b.settings;
+  }
+  get prefix(): string {
+    return this.#b.prefix;
+  }
+  get cacheFile(): string {
+    return this.#b.cacheFile;
+  }
+  get client(): Etcd3 {
+    return this.#b.client;
+  }
+  get mirror(): EtcdMirror {
+    return this.#b.mirror;
   }
 
   /** Whether the content comes from the cache: etcd has not answered since start. */
@@ -160,34 +159,70 @@ export class EtcdProvider implements ConfigProvider {
 
   /** etcd's routes and pools as an overlay on the file's text. */
   overlay(text: string): Overlay {
-    const kvs = this.kvs;
-    const native = nativeOverlay(kvs, this.prefix);
-    const g = this.settings.gogeta;
-    if (!g) return native;
-    const listener = g.listener ?? firstHttpListener(text);
-    const domains = g.domains ?? "/domains";
-    if (listener === undefined)
-      return joinOverlays(native, {
-        routes: [],
-        pools: [],
-        rejected: [
-          {
-            key: domains,
-            reason: `etcd:${domains} (root): gogeta needs an http listener (none in the file)`,
-          },
-        ],
-      });
-    return joinOverlays(
-      native,
-      gogetaOverlay(kvs, { domains, services: g.services ?? "/services", listener }),
-    );
+    return overlayOf(text, this.#b, this.kvs);
+  }
+
+  /**
+   * The backend a config text asks for: the one in use, or a new one that has read its etcd
+   * (kept as the candidate until that config is adopted). A new one that cannot read is
+   * closed and said once; the one in use goes on.
+   */
+  async #backendFor(text: string): Promise<EtcdBackend> {
+    const next = etcdSettingsOf(text);
+    // Invalid settings: the config's own check rejects the reload and says why. Removed: the
+    // provider cannot turn into the file alone while running; said once, etcd goes on.
+    if (next === undefined) {
+      if (!this.#removedSaid && etcdRemoved(text))
+        this.#hooks.onSettings?.({
+          outcome: "restart",
+          endpoints: this.settings.endpoints,
+          error: "config.etcd removed",
+        });
+      this.#removedSaid = etcdRemoved(text);
+      return this.#b;
+    }
+    this.#removedSaid = false;
+    const key = JSON.stringify(next);
+    if (key === this.#b.key) {
+      await this.#dropCandidate();
+      return this.#b;
+    }
+    if (this.#candidate?.key === key) return this.#candidate;
+    await this.#dropCandidate();
+    if (this.#refused?.key === key && Date.now() - this.#refused.at < RETRY_REFUSED_MS) return this.#b;
+    checkEtcdFiles(text, this.#file.file, next);
+    const b = this.#backend(next);
+    this.#candidate = b;
+    this.#candidateChanged = false;
+    await b.mirror.start();
+    if (b.mirror.state.revision > 0 && this.#candidate === b) {
+      this.#refused = undefined;
+      return b;
+    }
+    await this.#dropCandidate();
+    this.#refused = { key, at: Date.now() };
+    this.#hooks.onSettings?.({
+      outcome: "kept",
+      endpoints: next.endpoints,
+      error: b.mirror.state.lastError ?? "no answer",
+    });
+    return this.#b;
+  }
+
+  async #dropCandidate(): Promise<void> {
+    const c = this.#candidate;
+    this.#candidate = undefined;
+    await c?.close();
   }
 
   async read(): Promise<RawSource> {
     const raw = await this.#file.read();
-    const overlay = this.overlay(raw.text);
-    this.#lastText = raw.text;
-    this.#lastOverlay = JSON.stringify(overlay);
+    const b = await this.#backendFor(raw.text);
+    const overlay = b === this.#b ? this.overlay(raw.text) : overlayOf(raw.text, b, b.mirror.kvs);
+    if (b === this.#b) {
+      this.#lastText = raw.text;
+      this.#lastOverlay = JSON.stringify(overlay);
+    }
     return { ...raw, overlay };
   }
 
@@ -196,8 +231,29 @@ export class EtcdProvider implements ConfigProvider {
     this.#file.watch(changed);
   }
 
+  /** A config was adopted: if it came with a new `config.etcd`, that one is now in use. */
   follow(snapshot: Snapshot): void {
     this.#file.follow(snapshot);
+    const c = this.#candidate;
+    if (!c) return;
+    this.#candidate = undefined;
+    const old = this.#b;
+    this.#b = c;
+    this.#cache = undefined;
+    this.#lastText = undefined;
+    this.#hooks.onSettings?.({ outcome: "applied", endpoints: c.settings.endpoints });
+    this.#hooks.onState?.(c.mirror.state);
+    this.#scheduleCache();
+    void this.#retire(old);
+    if (this.#candidateChanged) this.#changed?.("etcd: changed while switching to the new config.etcd");
+  }
+
+  async #retire(old: EtcdBackend): Promise<void> {
+    try {
+      await this.#hooks.onSwitched?.();
+    } finally {
+      await old.close();
+    }
   }
 
   /**
@@ -214,11 +270,7 @@ export class EtcdProvider implements ConfigProvider {
     this.close();
     if (this.#cacheTimer) clearTimeout(this.#cacheTimer);
     this.#cacheTimer = undefined;
-    await this.mirror.close();
-    this.client.close();
+    await this.#dropCandidate();
+    await this.#b.close();
   }
-}
-
-function resolveFrom(base: string, f: string): string {
-  return f.startsWith("/") ? f : `${base}/${f}`;
 }
