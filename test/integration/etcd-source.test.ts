@@ -110,10 +110,9 @@ test("status and metrics say where the config comes from: etcd's revision and th
   assert.equal((st.config_source.invalid_keys as unknown[]).length, 1);
   const m = await p.proxy.metrics!.text();
   assert.match(m, /^trunkline_config_source_up\{kind="etcd"\} 1$/m);
-  assert.match(
-    m,
-    new RegExp(`^trunkline_config_source_revision\\{kind="etcd"\\} ${st.config_source.revision}$`, "m"),
-  );
+  // The store's revision moves on with other proxies' lease writes: at least what status said.
+  const mrev = Number(/^trunkline_config_source_revision\{kind="etcd"\} (\d+)$/m.exec(m)?.[1]);
+  assert.ok(mrev >= (st.config_source.revision as number), `metric revision ${mrev}`);
   assert.match(m, /^trunkline_config_invalid_keys 1$/m);
 });
 

@@ -73,7 +73,7 @@ pools:
   main:
     balance: failover
     max_fails: 2
-    fail_timeout: 400ms
+    fail_timeout: 1500ms
     servers: [ { address: 127.0.0.1:${dead} }, { address: 127.0.0.1:${up.port} } ]
 `);
   cleanup.push(p.close);
@@ -84,7 +84,10 @@ pools:
   await p.waitForLog(() => p.sessions().length === 3);
   const third = p.sessions()[2]!;
   assert.equal(third.failed_attempts, undefined, "the down server was skipped");
-  await new Promise((r) => setTimeout(r, 450));
+  // fail_timeout long enough that the third call lands inside it on a busy machine; then
+  // wait on the server's own clock of it, not a sleep of a guessed length.
+  const deadEntry = p.proxy.runtime.generation.pools.get("main")!.servers[0]!.server;
+  await until(() => Date.now() > deadEntry.downUntil, 5_000, "fail_timeout over");
   await agiCall({ port: p.port(), url: "agi://x/y" });
   await p.waitForLog(() => p.sessions().length === 4);
   const fourth = p.sessions()[3]!;
