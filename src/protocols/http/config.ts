@@ -6,6 +6,7 @@
  */
 
 import { z } from "zod";
+import { compilePlaceholders } from "../../config/hash-key.ts";
 import { duration, nonEmpty } from "../../config/schema.ts";
 import type { BuildContext, ConfigPath, ProtocolConfigSpec } from "../../config/spec.ts";
 import type { RouteConfig } from "../../config/types.ts";
@@ -155,13 +156,6 @@ function buildRoute(
   };
 }
 
-/** `${name}` placeholders of a hash_key, filled from the request (client, host, path, method). */
-function compileHashKey(template: string): (vars: ReadonlyMap<string, string>) => string {
-  const parts = template.split(/(\$\{[A-Za-z_][A-Za-z0-9_]*\})/);
-  return (vars) =>
-    parts.map((p) => (p.startsWith("${") && p.endsWith("}") ? (vars.get(p.slice(2, -1)) ?? "") : p)).join("");
-}
-
 /** HTTP's config section. */
 export const httpConfig: ProtocolConfigSpec = {
   name: "http",
@@ -174,5 +168,5 @@ export const httpConfig: ProtocolConfigSpec = {
   tlsSni: true,
   buildListenerOptions,
   buildRoute,
-  compileHashKey,
+  compileHashKey: compilePlaceholders,
 };

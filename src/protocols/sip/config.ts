@@ -6,6 +6,7 @@
 
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { compilePlaceholders } from "../../config/hash-key.ts";
 import { duration, nonEmpty, regexMap } from "../../config/schema.ts";
 import type { BuildContext, ConfigPath, ProtocolConfigSpec } from "../../config/spec.ts";
 import type { RouteConfig } from "../../config/types.ts";
@@ -147,13 +148,6 @@ function buildRoute(
   };
 }
 
-/** `${name}` placeholders of a hash_key, filled from the request's variables. */
-function compileHashKey(template: string): (vars: ReadonlyMap<string, string>) => string {
-  const parts = template.split(/(\$\{[A-Za-z_][A-Za-z0-9_]*\})/);
-  return (vars) =>
-    parts.map((p) => (p.startsWith("${") && p.endsWith("}") ? (vars.get(p.slice(2, -1)) ?? "") : p)).join("");
-}
-
 /** SIP's config section. */
 export const sipConfig: ProtocolConfigSpec = {
   name: "sip",
@@ -165,5 +159,5 @@ export const sipConfig: ProtocolConfigSpec = {
   poolKeys: ["failover_codes", "invite_timeout", "esl", "sip-options"],
   buildListenerOptions,
   buildRoute,
-  compileHashKey,
+  compileHashKey: compilePlaceholders,
 };
