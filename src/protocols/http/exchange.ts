@@ -17,12 +17,13 @@ import type { HttpRoute } from "./config.ts";
 import { clientResponseHeaders, hasBody, upstreamRequestHeaders } from "./headers.ts";
 import { normalizeHost, requestPath } from "./host.ts";
 import { classifyFailure, mayRetry, type TryFailure } from "./outcome.ts";
-import type { ExchangeEnv } from "./proxy-env.ts";
+import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 
 export class HttpExchange {
   readonly #env: ExchangeEnv;
+  readonly #onEnd: EndFn;
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #startedAt = Date.now();
@@ -45,8 +46,9 @@ export class HttpExchange {
   #error: { message: string; code: ErrorCode } | undefined;
   #ended = false;
 
-  constructor(env: ExchangeEnv, req: IncomingMessage, res: ServerResponse) {
+  constructor(env: ExchangeEnv, req: IncomingMessage, res: ServerResponse, onEnd: EndFn) {
     this.#env = env;
+    this.#onEnd = onEnd;
     this.#req = req;
     this.#res = res;
     this.#client = req.socket.remoteAddress ?? "";
@@ -244,7 +246,7 @@ export class HttpExchange {
     this.#releaseMember();
     this.#bytesIn += this.#tap?.taken ?? 0;
     this.#tap = undefined;
-    this.#env.ended(this, {
+    this.#onEnd({
       route: this.#route?.name,
       pool: this.#pool?.name,
       server,

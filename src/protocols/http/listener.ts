@@ -42,7 +42,6 @@ export class HttpListener implements ProtocolListener {
   #config: ListenerConfig;
   readonly #ctx: ListenerContext;
   readonly #inFlight = new LinkedSet<InFlight>();
-  readonly #links = new WeakMap<object, Link<InFlight>>();
   readonly upstreams: UpstreamPools;
   #server: Server | undefined;
   #draining = false;
@@ -78,7 +77,6 @@ export class HttpListener implements ProtocolListener {
           server,
           error,
         }),
-      ended: (key, r) => this.#ended(key, r),
     };
   }
 
@@ -135,27 +133,22 @@ export class HttpListener implements ProtocolListener {
     });
   }
 
-  #track(key: object, s: InFlight): void {
-    this.#links.set(key, this.#inFlight.add(s));
-  }
-
-  #ended(key: object, r: ExchangeRecord): void {
-    const link = this.#links.get(key);
-    if (link) this.#inFlight.remove(link);
-    this.#links.delete(key);
+  #ended(link: Link<InFlight>, r: ExchangeRecord): void {
+    this.#inFlight.remove(link);
     this.#ctx.events.emit("session.end", sessionEnded(this.#config.name, r));
     if (this.#inFlight.size === 0) for (const cb of this.#idle.splice(0)) cb();
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const x = new HttpExchange(this.#env, req, res);
-    this.#track(x, x);
+    // The end callback runs on the response's close, after `link` is set below.
+    const x = new HttpExchange(this.#env, req, res, (r) => this.#ended(link, r));
+    const link = this.#inFlight.add(x);
     x.run().catch((err: unknown) => x.destroy(errorMessage(err)));
   }
 
   #onUpgrade(req: IncomingMessage, sock: Socket, head: Buffer): void {
     const startedAt = Date.now();
-    this.#track(sock, {
+    const link = this.#inFlight.add({
       info: () => ({
         client: sock.remoteAddress ?? "",
         request: `${req.method} ${req.url} (upgrade)`,
@@ -169,9 +162,9 @@ export class HttpListener implements ProtocolListener {
       destroy: () => sock.destroy(),
     });
     const o = options(this.#config);
-    relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, req, sock, head).catch(() =>
-      sock.destroy(),
-    );
+    relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, req, sock, head, (r) =>
+      this.#ended(link, r),
+    ).catch(() => sock.destroy());
   }
 
   #create(): Server {

@@ -45,5 +45,7 @@ export interface ExchangeEnv {
   /** A passivated route with wake keys was hit (rate-limited by the listener). */
   wake(route: HttpRoute): void;
   attemptFailed(pool: string, server: string, error: string): void;
-  ended(exchange: object, r: ExchangeRecord): void;
 }
+
+/** Called once when a request or tunnel is over, with how it went. */
+export type EndFn = (r: ExchangeRecord) => void;

@@ -14,7 +14,7 @@ import { ErrorCodes } from "../../core/errors.ts";
 import { connectUpstream } from "../../net/connect.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
 import { normalizeHost, requestPath } from "./host.ts";
-import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
+import type { EndFn, ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 
@@ -38,6 +38,7 @@ export async function relayUpgrade(
   req: IncomingMessage,
   client: Socket,
   early: Buffer,
+  onEnd: EndFn,
 ): Promise<void> {
   const t0 = performance.now();
   const host = normalizeHost(req.headers.host);
@@ -62,7 +63,7 @@ export async function relayUpgrade(
     gone = true;
   });
   const end = (status: number, setupMs: number | undefined) =>
-    env.ended(client, { ...rec, status, durationMs: performance.now() - t0, setupMs });
+    onEnd({ ...rec, status, durationMs: performance.now() - t0, setupMs });
   const refuse = (kind: PageKind) => {
     const p = env.page(kind, host, host);
     const extra = p.retryAfter ? "Retry-After: 5\r\n" : "";
