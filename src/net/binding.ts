@@ -1,3 +1,4 @@
+import type { Server } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
@@ -25,4 +26,26 @@ export function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
     (a.tls === undefined) === (b.tls === undefined) &&
     (a.tls?.ca === undefined) === (b.tls?.ca === undefined)
   );
+}
+
+/** Binds a listener's server (plain, TLS or HTTP) to its configured address; rejects with the bind error. */
+export function listenOn(server: Server, cfg: ListenerConfig): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onErr = (err: Error) => reject(err);
+    server.once("error", onErr);
+    server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
+      server.removeListener("error", onErr);
+      resolve();
+    });
+  });
+}
+
+/** Closes the listening socket only, so a successor can bind the address; open connections go on. */
+export async function releaseListening(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    // close() waits for every connection; only the listening socket matters here.
+    setImmediate(resolve);
+  });
 }

@@ -5,7 +5,7 @@ import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
-import { tlsOptions } from "./binding.ts";
+import { listenOn, releaseListening, tlsOptions } from "./binding.ts";
 import { KEEPALIVE } from "./keepalive.ts";
 import { type Link, LinkedSet } from "./linked-set.ts";
 import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
@@ -163,23 +163,16 @@ export class StreamListener {
     return link;
   }
 
-  #listen(server: Server | TlsServer): Promise<void> {
+  async #listen(server: Server | TlsServer): Promise<void> {
     const cfg = this.#config;
-    return new Promise((resolve, reject) => {
-      const onErr = (err: Error) => reject(err);
-      server.once("error", onErr);
-      server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
-        server.removeListener("error", onErr);
-        this.#accepting = true;
-        this.#o.events.emit("listener.listening", {
-          listener: cfg.name,
-          protocol: cfg.protocol,
-          listen: formatHostPort(cfg.listen),
-          port: this.address?.port,
-          tls: cfg.tls !== undefined,
-        });
-        resolve();
-      });
+    await listenOn(server, cfg);
+    this.#accepting = true;
+    this.#o.events.emit("listener.listening", {
+      listener: cfg.name,
+      protocol: cfg.protocol,
+      listen: formatHostPort(cfg.listen),
+      port: this.address?.port,
+      tls: cfg.tls !== undefined,
     });
   }
 
@@ -191,13 +184,7 @@ export class StreamListener {
   /** Closes the listening socket only (sessions go on), so a successor can bind the address. */
   async release(): Promise<void> {
     this.#accepting = false;
-    const s = this.#server;
-    if (!s?.listening) return;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      // close() waits for connections; only the listening socket matters here.
-      setImmediate(resolve);
-    });
+    await releaseListening(this.#server);
   }
 
   /** Takes the address back after a failed hand-over. */

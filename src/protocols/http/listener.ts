@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 import type { ListenerConfig } from "../../config/types.ts";
 import { formatHostPort } from "../../core/address.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
-import { tlsOptions } from "../../net/binding.ts";
+import { listenOn, releaseListening, tlsOptions } from "../../net/binding.ts";
 import { type Link, LinkedSet } from "../../net/linked-set.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import { SniTable, sameServerTls } from "../../net/tls-sni.ts";
@@ -189,22 +189,15 @@ export class HttpListener implements ProtocolListener {
     });
   }
 
-  #listen(server: Server): Promise<void> {
+  async #listen(server: Server): Promise<void> {
     const cfg = this.#config;
-    return new Promise((resolve, reject) => {
-      const onErr = (err: Error) => reject(err);
-      server.once("error", onErr);
-      server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
-        server.removeListener("error", onErr);
-        this.#ctx.events.emit("listener.listening", {
-          listener: cfg.name,
-          protocol: "http",
-          listen: formatHostPort(cfg.listen),
-          port: this.address?.port,
-          tls: cfg.tls !== undefined,
-        });
-        resolve();
-      });
+    await listenOn(server, cfg);
+    this.#ctx.events.emit("listener.listening", {
+      listener: cfg.name,
+      protocol: "http",
+      listen: formatHostPort(cfg.listen),
+      port: this.address?.port,
+      tls: cfg.tls !== undefined,
     });
   }
 
@@ -238,13 +231,7 @@ export class HttpListener implements ProtocolListener {
 
   /** Closes the listening socket only (requests in flight go on), so a successor can bind. */
   async release(): Promise<void> {
-    const s = this.#server;
-    if (!s?.listening) return;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      // close() waits for every connection; only the listening socket matters here.
-      setImmediate(resolve);
-    });
+    await releaseListening(this.#server);
   }
 
   async rebind(): Promise<void> {
