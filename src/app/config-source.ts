@@ -1,5 +1,10 @@
 import { readConfigText } from "../config/load.ts";
-import { checkEtcdFiles, EtcdProvider, etcdSettingsOf } from "../config/providers/etcd/provider.ts";
+import {
+  checkEtcdFiles,
+  EtcdProvider,
+  etcdSettingsOf,
+  parseConfigDoc,
+} from "../config/providers/etcd/provider.ts";
 import { FileProvider } from "../config/providers/file.ts";
 import type { ConfigProvider, RejectedKey } from "../config/providers/types.ts";
 import type { EventBus } from "../events/bus.ts";
@@ -155,9 +160,10 @@ export async function configProvider(
   } catch {
     return file;
   }
-  const settings = etcdSettingsOf(text);
+  const parsed = parseConfigDoc(text);
+  const settings = etcdSettingsOf(parsed);
   if (!settings) return file;
-  checkEtcdFiles(text, file.file, settings);
+  checkEtcdFiles(parsed, file.file, settings);
   const etcd = new EtcdProvider(file, settings, {
     onState: () => hooks.state(),
     onOtherKeys: (keys) => hooks.keys(keys),

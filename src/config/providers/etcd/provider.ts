@@ -9,10 +9,10 @@ import { createBackend, type EtcdBackend } from "./backend.ts";
 import { type CachedContent, readCache, writeCache } from "./cache.ts";
 import type { EtcdMirror, MirrorState } from "./mirror.ts";
 import { overlayOf } from "./overlay.ts";
-import { checkEtcdFiles, etcdRemoved, etcdSettingsOf } from "./settings.ts";
+import { type ConfigText, checkEtcdFiles, etcdRemoved, etcdSettingsOf, parseConfigDoc } from "./settings.ts";
 
 export { DEFAULT_CACHE, DEFAULT_PREFIX } from "./backend.ts";
-export { checkEtcdFiles, etcdSettingsOf } from "./settings.ts";
+export { checkEtcdFiles, etcdSettingsOf, parseConfigDoc } from "./settings.ts";
 
 export interface EtcdProviderHooks {
   /** The mirror went up or down, or moved to a new revision. */
@@ -58,7 +58,7 @@ export class EtcdProvider implements ConfigProvider {
   #cacheTimer: NodeJS.Timeout | undefined;
   #cacheError: string | undefined;
   /** The last read's file text and overlay: a change that leaves the overlay as it was is no change. */
-  #lastText: string | undefined;
+  #lastText: ConfigText | undefined;
   #lastOverlay: string | undefined;
 
   constructor(file: FileProvider, settings: RawEtcd, hooks: EtcdProviderHooks = {}) {
@@ -134,7 +134,8 @@ export class EtcdProvider implements ConfigProvider {
     this.#scheduleCache();
     // A heartbeat (gogeta's alive) rewritten with the same meaning changes no route: no reload.
     const same =
-      this.#lastText !== undefined && JSON.stringify(this.overlay(this.#lastText)) === this.#lastOverlay;
+      this.#lastText !== undefined &&
+      JSON.stringify(overlayOf(this.#lastText, this.#b, this.kvs)) === this.#lastOverlay;
     if (!same) this.#changed?.(`etcd: ${config.length === 1 ? config[0] : `${config.length} keys`} changed`);
   }
 
@@ -159,7 +160,7 @@ export class EtcdProvider implements ConfigProvider {
 
   /** etcd's routes and pools as an overlay on the file's text. */
   overlay(text: string): Overlay {
-    return overlayOf(text, this.#b, this.kvs);
+    return overlayOf(parseConfigDoc(text), this.#b, this.kvs);
   }
 
   /**
@@ -167,18 +168,19 @@ export class EtcdProvider implements ConfigProvider {
    * (kept as the candidate until that config is adopted). A new one that cannot read is
    * closed and said once; the one in use goes on.
    */
-  async #backendFor(text: string): Promise<EtcdBackend> {
+  async #backendFor(text: ConfigText): Promise<EtcdBackend> {
     const next = etcdSettingsOf(text);
     // Invalid settings: the config's own check rejects the reload and says why. Removed: the
     // provider cannot turn into the file alone while running; said once, etcd goes on.
     if (next === undefined) {
-      if (!this.#removedSaid && etcdRemoved(text))
+      const removed = etcdRemoved(text);
+      if (!this.#removedSaid && removed)
         this.#hooks.onSettings?.({
           outcome: "restart",
           endpoints: this.settings.endpoints,
           error: "config.etcd removed",
         });
-      this.#removedSaid = etcdRemoved(text);
+      this.#removedSaid = removed;
       return this.#b;
     }
     this.#removedSaid = false;
@@ -217,10 +219,11 @@ export class EtcdProvider implements ConfigProvider {
 
   async read(): Promise<RawSource> {
     const raw = await this.#file.read();
-    const b = await this.#backendFor(raw.text);
-    const overlay = b === this.#b ? this.overlay(raw.text) : overlayOf(raw.text, b, b.mirror.kvs);
+    const text = parseConfigDoc(raw.text);
+    const b = await this.#backendFor(text);
+    const overlay = overlayOf(text, b, b === this.#b ? this.kvs : b.mirror.kvs);
     if (b === this.#b) {
-      this.#lastText = raw.text;
+      this.#lastText = text;
       this.#lastOverlay = JSON.stringify(overlay);
     }
     return { ...raw, overlay };

@@ -1,41 +1,53 @@
 import { accessSync, constants } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { LineCounter, type Node, parseDocument } from "yaml";
+import { type Document, LineCounter, type Node, parseDocument } from "yaml";
 import { errorMessage } from "../../../core/errors.ts";
 import { ConfigError, type ConfigProblem } from "../../load.ts";
 import { etcdSchema, type RawEtcd } from "../../schema.ts";
 
-/** `config.etcd` of a config text, or undefined (none, or not valid: the file's own check says why). */
-export function etcdSettingsOf(text: string): RawEtcd | undefined {
+/**
+ * A config text parsed once for the provider's look-ups (its `config.etcd`, where its files
+ * are named, its first http listener), however many of them a read makes. The config's own
+ * validation parses it again, with every check, and reports what is wrong.
+ */
+export interface ConfigText {
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+  /** The text as data; undefined when the YAML does not parse. */
+  readonly data: { config?: { etcd?: unknown } } | null | undefined;
+}
+
+export function parseConfigDoc(text: string): ConfigText {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  let data: ConfigText["data"];
   try {
-    const doc = parseDocument(text);
-    const raw = (doc.toJS() as { config?: { etcd?: unknown } } | null)?.config?.etcd;
-    if (raw === undefined) return undefined;
-    const p = etcdSchema.safeParse(raw);
-    return p.success ? p.data : undefined;
+    data = doc.errors.length > 0 ? undefined : (doc.toJS() as ConfigText["data"]);
   } catch {
-    return undefined;
+    data = undefined;
   }
+  return { doc, lineCounter, data };
+}
+
+/** `config.etcd` of a config text, or undefined (none, or not valid: the file's own check says why). */
+export function etcdSettingsOf(c: ConfigText): RawEtcd | undefined {
+  const raw = c.data?.config?.etcd;
+  if (raw === undefined) return undefined;
+  const p = etcdSchema.safeParse(raw);
+  return p.success ? p.data : undefined;
 }
 
 /** Whether a config text that parses has no `config.etcd` at all (removed, not broken). */
-export function etcdRemoved(text: string): boolean {
-  try {
-    const doc = parseDocument(text);
-    if (doc.errors.length > 0) return false;
-    return (doc.toJS() as { config?: { etcd?: unknown } } | null)?.config?.etcd === undefined;
-  } catch {
-    return false;
-  }
+export function etcdRemoved(c: ConfigText): boolean {
+  return c.data !== undefined && c.data?.config?.etcd === undefined;
 }
 
 /**
  * `config.etcd.tls` files that cannot be read, each at its place in the config file: relative
  * names are taken from the config's folder, like every other file the config names.
  */
-export function checkEtcdFiles(text: string, file: string, s: RawEtcd): void {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
+export function checkEtcdFiles(c: ConfigText, file: string, s: RawEtcd): void {
+  const { doc, lineCounter } = c;
   const problems: ConfigProblem[] = [];
   for (const k of ["ca", "cert", "key"] as const) {
     const name = s.tls?.[k];
