@@ -2,6 +2,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { TlsClientConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
+import { clientTlsOptions } from "../net/tls-client.ts";
 
 export interface HttpProbe {
   readonly host: string;
@@ -38,15 +39,7 @@ export function probeHttp(p: HttpProbe): Promise<HttpProbeResult> {
         "user-agent": "trunkline-health",
         connection: "close",
       },
-      ...(t
-        ? {
-            rejectUnauthorized: t.verify,
-            ...(t.ca ? { ca: t.ca } : {}),
-            ...(t.cert ? { cert: t.cert } : {}),
-            ...(t.key ? { key: t.key } : {}),
-            ...(t.servername !== undefined ? { servername: t.servername } : {}),
-          }
-        : {}),
+      ...(t ? clientTlsOptions(t, p.host) : {}),
     };
     const req = (t ? httpsRequest : httpRequest)(opts);
     const done = (r: HttpProbeResult) => {

@@ -1,10 +1,11 @@
-import { isIP, connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { TlsClientConfig } from "../config/types.ts";
 import type { HostPort } from "../core/address.ts";
 import { ErrorCodes, TrunklineError } from "../core/errors.ts";
 import { KEEPALIVE } from "./keepalive.ts";
 import { type ReadTap, readBuffer } from "./read-tap.ts";
+import { clientTlsOptions } from "./tls-client.ts";
 
 /** Lets a caller abandon a connect in progress without an AbortController per session. */
 export interface CancelToken {
@@ -38,15 +39,7 @@ export function connectUpstream(
       ? tlsConnect({
           host: address.host,
           port: address.port,
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          ...(tls.servername !== undefined
-            ? { servername: tls.servername }
-            : isIP(address.host)
-              ? {}
-              : { servername: address.host }),
-          rejectUnauthorized: tls.verify,
+          ...clientTlsOptions(tls, address.host),
           ...KEEPALIVE,
         })
       : tap

@@ -7,6 +7,7 @@
 import { Pool } from "undici";
 import type { TlsClientConfig } from "../../config/types.ts";
 import { formatHostPort, type HostPort } from "../../core/address.ts";
+import { clientTlsOptions } from "../../net/tls-client.ts";
 
 /** What a connection pool needs to know of a server. */
 export interface UpstreamTarget {
@@ -51,15 +52,7 @@ export class UpstreamPools {
       connect: {
         timeout: t.connectTimeoutMs,
         noDelay: true,
-        ...(tls
-          ? {
-              rejectUnauthorized: tls.verify,
-              ...(tls.ca ? { ca: tls.ca } : {}),
-              ...(tls.cert ? { cert: tls.cert } : {}),
-              ...(tls.key ? { key: tls.key } : {}),
-              ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-            }
-          : {}),
+        ...(tls ? clientTlsOptions(tls, t.address.host) : {}),
       },
     });
     this.#pools.set(t.key, p);

@@ -19,6 +19,7 @@ import {
   type Server as TlsServer,
   connect as tlsConnect,
 } from "node:tls";
+import { clientTlsOptions } from "../../net/tls-client.ts";
 import { type ConnectionOwner, SipStreamConnection } from "./stream-connection.ts";
 import {
   emptyStats,
@@ -228,15 +229,7 @@ export class SipStreamTransport implements SipSender {
         ? tlsConnect({
             host: peer.host,
             port: peer.port,
-            ...(t?.ca ? { ca: t.ca } : {}),
-            ...(t?.cert ? { cert: t.cert } : {}),
-            ...(t?.key ? { key: t.key } : {}),
-            ...(t?.servername !== undefined
-              ? { servername: t.servername }
-              : isIP(peer.host)
-                ? {}
-                : { servername: peer.host }),
-            rejectUnauthorized: t?.verify ?? true,
+            ...clientTlsOptions(t, peer.host),
           })
         : netConnect({ host: peer.host, port: peer.port });
     this.#outbound++;
