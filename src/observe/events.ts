@@ -3,7 +3,6 @@ import type { Log, RecordFn } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
 import type { ServerChange } from "../servers/types.ts";
-import { httpAccessFields } from "./metrics-http.ts";
 
 /** One line per session at its end: who, what, where, how long, how much, how it ended. */
 export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
@@ -32,7 +31,15 @@ export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
     fields.setup_ms = r.setupMs;
     fields.end = r.sip.end;
   }
-  if (r.http !== undefined) Object.assign(fields, httpAccessFields(r.http, r.setupMs));
+  if (r.http !== undefined) {
+    // The access log's fields.
+    fields.method = r.http.method;
+    fields.host = r.http.host;
+    fields.path = r.http.path;
+    fields.status = r.http.status;
+    fields.answered_by = r.http.by;
+    if (r.setupMs !== undefined) fields.upstream_ms = Math.round(r.setupMs * 10) / 10;
+  }
   if (record) record(r.ok ? "info" : "warn", fields, "session ended");
   else if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");

@@ -1,4 +1,4 @@
-import type { HttpRequestFields, SessionEnded } from "../events/types.ts";
+import type { SessionEnded } from "../events/types.ts";
 import type { CounterCell, HistogramCell } from "./metrics-cells.ts";
 import { SEP, type Series } from "./metrics-series.ts";
 
@@ -14,18 +14,6 @@ type HistogramOf = (
   labelNames: readonly string[],
   buckets: number[],
 ) => Series<HistogramCell>;
-
-/** The fields an HTTP request adds to its session line (the access log). */
-export function httpAccessFields(h: HttpRequestFields, setupMs: number | undefined): Record<string, unknown> {
-  return {
-    method: h.method,
-    host: h.host,
-    path: h.path,
-    status: h.status,
-    answered_by: h.by,
-    ...(setupMs !== undefined ? { upstream_ms: Math.round(setupMs * 10) / 10 } : {}),
-  };
-}
 
 /** 2xx, 3xx...; "aborted" for a request whose answer never completed. */
 function codeClass(status: number): string {
