@@ -9,6 +9,7 @@ import { listenOn, releaseListening, tlsOptions } from "./binding.ts";
 import { KEEPALIVE } from "./keepalive.ts";
 import { type Link, LinkedSet } from "./linked-set.ts";
 import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
+import { sameServerTls } from "./tls-sni.ts";
 
 export { sameBinding } from "./binding.ts";
 
@@ -199,8 +200,8 @@ export class StreamListener {
     this.#config = config;
     const server = this.#server;
     if (!config.tls || !server || !("setSecureContext" in server)) return;
-    if (config.tls.cert === old.tls?.cert && config.tls.key === old.tls?.key && config.tls.ca === old.tls?.ca)
-      return;
+    // By content: every snapshot reads the files again, so the Buffers are new each reload.
+    if (sameServerTls(config.tls, old.tls)) return;
     try {
       // The snapshot already proved the material loads (config/context.ts checkTls).
       server.setSecureContext(tlsOptions(config.tls));

@@ -128,3 +128,26 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   assert.equal((await p.proxy.reload("SIGHUP")).kind, "applied");
   assert.equal(await issuer(), "Rogue Test CA");
 });
+
+test("a reload that leaves the certificate files as they were does not reload TLS", async () => {
+  const up = await startAgiServer({ commands: ["NOOP"] });
+  cleanup.push(up.close);
+  const config = (route: string) => `
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0, tls: { cert: live.pem, key: live.key } } ]
+routes: [ { name: ${route}, listener: agi, pool: main } ]
+pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
+`;
+  const p = await startProxy(config("first"), {
+    files: { ...files, "live.pem": files["server.pem"]!, "live.key": files["server.key"]! },
+  });
+  cleanup.push(p.close);
+  const reloaded = () => p.logs.filter((r) => r.msg === "TLS certificates reloaded").length;
+  // Only a route changes: the snapshot reads the same files into new Buffers.
+  p.writeConfig(config("second"));
+  assert.equal((await p.proxy.reload("SIGHUP")).kind, "applied");
+  assert.equal(reloaded(), 0);
+  copyFileSync(join(p.dir, "rogue-server.pem"), join(p.dir, "live.pem"));
+  copyFileSync(join(p.dir, "rogue-server.key"), join(p.dir, "live.key"));
+  assert.equal((await p.proxy.reload("SIGHUP")).kind, "applied");
+  assert.equal(reloaded(), 1);
+});
