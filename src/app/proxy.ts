@@ -1,6 +1,6 @@
 import { parseMerged } from "../config/load.ts";
 import { EtcdProvider } from "../config/providers/etcd/provider.ts";
-import type { ConfigProvider } from "../config/providers/types.ts";
+import type { ConfigProvider, RawSource } from "../config/providers/types.ts";
 import type { Snapshot } from "../config/types.ts";
 import { ConfigWatcher, type ReloadResult } from "../config/watcher.ts";
 import { formatHostPort } from "../core/address.ts";
@@ -18,6 +18,7 @@ import { adminModel, type ReloadRecord } from "./admin-model.ts";
 import { type EtcdCluster, joinCluster } from "./cluster.ts";
 import { ConfigSourceTracker, configProvider } from "./config-source.ts";
 import { Runtime } from "./runtime.ts";
+import { ListenerThreads } from "./workers/threads.ts";
 
 export interface ProxyLogging {
   readonly log: Log;
@@ -46,6 +47,8 @@ export interface ProxyOptions {
  */
 export class TrunklineProxy {
   readonly runtime: Runtime;
+  /** The threads that run the listeners (`workers:`). */
+  readonly threads: ListenerThreads;
   readonly events: EventBus<TrunklineEvents>;
   /**
    * Always on in service; undefined only under TRUNKLINE_METRICS=off, a benchmark knob that
@@ -71,6 +74,7 @@ export class TrunklineProxy {
     snapshot: Snapshot,
     logging: ProxyLogging,
     source: ConfigSourceTracker,
+    raws: WeakMap<Snapshot, RawSource>,
   ) {
     this.#opts = opts;
     this.source = source;
@@ -79,7 +83,9 @@ export class TrunklineProxy {
     this.events = new EventBus<TrunklineEvents>();
     this.#detach = attachLogging(this.events, logging.log, logging.record);
     this.#health = new HealthMonitor(this.events);
-    this.runtime = new Runtime(this.events);
+    this.threads = new ListenerThreads(snapshot, this.events, raws);
+    const counters = this.threads.counters;
+    this.runtime = new Runtime(this.events, counters ? { counters } : {});
     const rt = this.runtime;
     this.metrics =
       process.env.TRUNKLINE_METRICS === "off"
@@ -130,11 +136,13 @@ export class TrunklineProxy {
       }));
     source = new ConfigSourceTracker(provider instanceof EtcdProvider ? provider : undefined);
     const tracker = source;
+    const raws = new WeakMap<Snapshot, RawSource>();
     const watcher = new ConfigWatcher({
       provider,
       parse: (raw) => {
         const r = parseMerged(raw.text, raw.origin, PROTOCOLS, raw.overlay);
         tracker.setInvalid(r.rejected);
+        raws.set(r.snapshot, raw);
         return r.snapshot;
       },
       apply: (s) =>
@@ -151,26 +159,15 @@ export class TrunklineProxy {
       throw err;
     }
     const logging = opts.logging(snapshot);
-    const p = new TrunklineProxy(opts, watcher, snapshot, logging, tracker);
+    const p = new TrunklineProxy(opts, watcher, snapshot, logging, tracker, raws);
     self = p;
     try {
       await p.runtime.start(snapshot);
-    } catch (err) {
-      await p.runtime.close();
-      p.metrics?.close();
-      p.#detach();
-      await p.#closeSource();
-      await logging.close();
-      throw err;
-    }
-    p.#health.update(p.runtime.generation.pools);
-    try {
+      await p.threads.start(p.runtime, () => p.#current);
+      p.#health.update(p.runtime.generation.pools);
       await p.#adminFor(snapshot);
     } catch (err) {
-      await p.runtime.close();
-      p.#detach();
-      await p.#closeSource();
-      await logging.close();
+      await p.close();
       throw err;
     }
     watcher.adopt(snapshot);
@@ -186,7 +183,7 @@ export class TrunklineProxy {
   }
 
   async #apply(s: Snapshot): Promise<TrunklineError | undefined> {
-    const err = await this.runtime.apply(s);
+    const err = await this.threads.apply(this.runtime, s);
     if (err) return err;
     this.#current = s;
     this.#health.update(this.runtime.generation.pools);
@@ -267,7 +264,8 @@ export class TrunklineProxy {
     this.#watcher.close();
     this.#health.close();
     await this.#admin?.close();
-    await this.runtime.drain(deadline);
+    await Promise.all([this.runtime.drain(deadline), this.threads.drain(deadline)]);
+    await this.threads.close();
     await this.runtime.close();
     this.events.emit("proxy.stopped", {});
     await this.#closeSource();
@@ -280,6 +278,7 @@ export class TrunklineProxy {
     this.#watcher.close();
     this.#health.close();
     await this.#admin?.close();
+    await this.threads.close();
     await this.runtime.close();
     await this.#closeSource();
     this.metrics?.close();

@@ -11,6 +11,7 @@ import type {
   ProtocolRoutes,
 } from "../protocols/protocol.ts";
 import { PROTOCOLS, protocolNamed } from "../protocols/registry.ts";
+import type { CounterStore } from "../servers/counters.ts";
 import { ServerRegistry } from "../servers/registry.ts";
 
 /** Everything derived from one snapshot. Sessions capture the generation they routed in. */
@@ -36,6 +37,21 @@ export function buildGeneration(
   return { number, snapshot, pools, routers, routes: (p) => routers.get(p) };
 }
 
+export interface RuntimeOptions {
+  /** Where session counts live (shared with worker threads); one thread's own by default. */
+  readonly counters?: CounterStore;
+  /** Which of the config's listeners run here (a worker thread leaves SIP to the main thread). */
+  readonly runs?: (cfg: ListenerConfig) => boolean;
+}
+
+/** A reload's first phase, done: the listeners it bound, waiting for commit or abort. */
+export interface PreparedReload {
+  readonly snapshot: Snapshot;
+  readonly started: readonly ProtocolListener[];
+  readonly replaced: readonly ProtocolListener[];
+  readonly handedOver: readonly ProtocolListener[];
+}
+
 /**
  * The running proxy: listeners plus the current generation. `apply()` swaps a new snapshot
  * in whole; if a new listener cannot bind, nothing changes and the error is returned.
@@ -47,11 +63,13 @@ export class Runtime {
   readonly #listeners = new Map<string, ProtocolListener>();
   readonly #draining = new Set<ProtocolListener>();
   readonly #ctx: ListenerContext;
+  readonly #runs: (cfg: ListenerConfig) => boolean;
 
-  constructor(events = new EventBus<TrunklineEvents>()) {
+  constructor(events = new EventBus<TrunklineEvents>(), opts: RuntimeOptions = {}) {
     this.events = events;
-    this.registry = new ServerRegistry((c) => events.emit("server.state", c));
+    this.registry = new ServerRegistry((c) => events.emit("server.state", c), opts.counters);
     this.#ctx = { events, current: () => this.generation };
+    this.#runs = opts.runs ?? (() => true);
   }
 
   get generation(): Generation {
@@ -119,11 +137,23 @@ export class Runtime {
 
   /** Applies a validated snapshot. Returns an error (and changes nothing) if a listener cannot bind. */
   async apply(snapshot: Snapshot): Promise<TrunklineError | undefined> {
-    const previous = this.#gen;
+    const p = await this.prepare(snapshot);
+    if (p instanceof TrunklineError) return p;
+    this.commit(p);
+    return undefined;
+  }
+
+  /**
+   * The first phase of a reload: binds the listeners the snapshot adds or changes, and
+   * nothing else. `commit` then swaps the generation in, or `abort` closes what was bound,
+   * so that a reload across worker threads happens in all of them or in none.
+   */
+  async prepare(snapshot: Snapshot): Promise<PreparedReload | TrunklineError> {
     const started: ProtocolListener[] = [];
     const replaced: ProtocolListener[] = [];
     const handedOver: ProtocolListener[] = [];
     for (const cfg of snapshot.listeners) {
+      if (!this.#runs(cfg)) continue;
       const proto = protocolNamed(cfg.protocol);
       if (!proto)
         return new TrunklineError(ErrorCodes.LISTEN, `listener ${cfg.name}: no protocol "${cfg.protocol}"`);
@@ -133,9 +163,8 @@ export class Runtime {
       try {
         await this.#bind(l, handedOver);
       } catch (e) {
-        for (const s of started) await s.close();
+        await this.abort({ snapshot, started, replaced, handedOver });
         await l.close();
-        for (const h of handedOver) await h.rebind().catch(() => {});
         return new TrunklineError(
           ErrorCodes.LISTEN,
           `listener ${cfg.name} cannot listen on ${formatHostPort(cfg.listen)}: ${errorMessage(e)}`,
@@ -145,9 +174,22 @@ export class Runtime {
       started.push(l);
       if (cur) replaced.push(cur);
     }
+    return { snapshot, started, replaced, handedOver };
+  }
+
+  /** Closes what `prepare` bound and gives handed-over addresses back: the old config runs on. */
+  async abort(p: PreparedReload): Promise<void> {
+    for (const s of p.started) await s.close();
+    for (const h of p.handedOver) await h.rebind().catch(() => {});
+  }
+
+  /** The second phase: the new generation in, retired listeners draining. Cannot fail. */
+  commit(p: PreparedReload): void {
+    const { snapshot, started, replaced } = p;
+    const previous = this.#gen;
     const gen = buildGeneration(snapshot, this.registry, previous);
     this.#gen = gen;
-    const names = new Set(snapshot.listeners.map((l) => l.name));
+    const names = new Set(snapshot.listeners.filter((l) => this.#runs(l)).map((l) => l.name));
     for (const [name, l] of this.#listeners) {
       if (!names.has(name)) {
         this.#listeners.delete(name);
@@ -156,6 +198,7 @@ export class Runtime {
     }
     for (const l of replaced) this.#retire(l);
     for (const cfg of snapshot.listeners) {
+      if (!this.#runs(cfg)) continue;
       const fresh = started.find((l) => l.config === cfg);
       if (fresh) this.#listeners.set(cfg.name, fresh);
       else this.#listeners.get(cfg.name)?.update(cfg);
@@ -167,7 +210,6 @@ export class Runtime {
         setTimeout(() => void routes.close(), routes.lingerMs).unref();
       }
     }
-    return undefined;
   }
 
   /** A listener leaving the config stops accepting; its sessions run to their end. */

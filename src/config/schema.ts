@@ -148,6 +148,8 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   shutdown_timeout: duration.optional(),
+  /** Threads that run the listeners: `auto` = one per core; 1 (the default) = one thread. */
+  workers: z.union([z.literal("auto"), z.int().min(1).max(64)]).optional(),
   admin: z
     .strictObject({
       listen: nonEmpty,

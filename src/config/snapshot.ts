@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { buildContext } from "./context.ts";
 import type { RawConfig } from "./schema.ts";
@@ -64,6 +65,7 @@ export function buildSnapshot(
     files: [...new Set(ctx.paths)],
     log,
     shutdownTimeoutMs: raw.shutdown_timeout,
+    workers: raw.workers === "auto" ? Math.min(64, availableParallelism()) : (raw.workers ?? 1),
     admin,
     listeners,
     routes,

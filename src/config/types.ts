@@ -9,6 +9,8 @@ export interface Snapshot {
   readonly files: readonly string[];
   readonly log: LogSettings;
   readonly shutdownTimeoutMs: number | undefined;
+  /** Threads that run the listeners (`workers:`; `auto` resolved to the cores): 1 = this one only. */
+  readonly workers: number;
   readonly admin: AdminSettings | undefined;
   readonly listeners: readonly ListenerConfig[];
   readonly routes: readonly RouteConfig[];

@@ -122,6 +122,15 @@ export interface TrunklineEvents {
     readonly pools: number;
   };
   "proxy.stopped": Record<string, never>;
+  /** Worker threads (`workers:`): one started, one died (and was restarted), or a setting not taken. */
+  worker: {
+    readonly kind: "started" | "exited" | "restart_failed" | "not_started";
+    /** 1..N-1 (the main thread is 0); absent for a setting-wide line. */
+    readonly worker?: number;
+    /** Sessions the dead worker held, given back to their servers' counts. */
+    readonly sessions?: number;
+    readonly error?: string;
+  };
   /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
   "sip.dropped": { readonly listener: string; readonly reason: string };
   /** HTTP: a request hit a passivated route that has wake keys (at most once per route per 5 s). */

@@ -119,6 +119,14 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
     bus.on("proxy.started", (e) => log.info(e, "trunkline started")),
     bus.on("proxy.stopped", () => log.info({ event: "shutdown" }, "trunkline stopped")),
+    bus.on("worker", (w) => {
+      const f = { event: "worker", ...w };
+      if (w.kind === "started") log.info(f, `worker ${w.worker} started`);
+      else if (w.kind === "exited")
+        log.error(f, `worker ${w.worker} died (${w.error}); ${w.sessions} sessions lost; restarting it`);
+      else if (w.kind === "restart_failed") log.error(f, `worker ${w.worker} cannot restart: ${w.error}`);
+      else log.warn(f, w.error ?? "workers not started");
+    }),
     ...logEtcd(bus, log),
   ];
   return () => {

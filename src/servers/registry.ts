@@ -1,5 +1,5 @@
 import type { HostPort } from "../core/address.ts";
-import { SlotCounters } from "./counters.ts";
+import { type CounterStore, SlotCounters } from "./counters.ts";
 import { ServerEntry } from "./server.ts";
 import type { ChangeSink, OperatorOverride } from "./types.ts";
 
@@ -22,12 +22,14 @@ export interface RegistryPoolView {
  * override is set on it (so a drain survives a pool's removal and return).
  */
 export class ServerRegistry {
-  readonly #counters = new SlotCounters();
+  readonly #counters: CounterStore;
   readonly #entries = new Map<string, ServerEntry>();
   #emit: ChangeSink;
+  #observer: ((e: ServerEntry) => void) | undefined;
 
-  constructor(emit: ChangeSink) {
+  constructor(emit: ChangeSink, counters: CounterStore = new SlotCounters()) {
     this.#emit = emit;
+    this.#counters = counters;
   }
 
   get(key: string): ServerEntry | undefined {
@@ -52,7 +54,8 @@ export class ServerRegistry {
       for (const s of p.servers) {
         let e = this.#entries.get(s.key);
         if (!e) {
-          e = new ServerEntry(s.key, s.address, this.#counters.alloc(), this.#counters, this.#emit);
+          e = new ServerEntry(s.key, s.address, this.#counters.alloc(s.key), this.#counters, this.#emit);
+          e.onTouched = this.#observer;
           this.#entries.set(s.key, e);
         }
         const cur = seen.get(s.key);
@@ -74,6 +77,12 @@ export class ServerRegistry {
         if (!e.pinned) this.#drop(e);
       }
     }
+  }
+
+  /** Calls `fn` whenever an entry's state changes (worker threads mirror the main thread's). */
+  observe(fn: (e: ServerEntry) => void): void {
+    this.#observer = fn;
+    for (const e of this.#entries.values()) e.onTouched = fn;
   }
 
   /** Counts a session on the server if its effective cap allows; the only writer of counts. */

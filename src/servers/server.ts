@@ -1,5 +1,5 @@
 import type { HostPort } from "../core/address.ts";
-import type { SlotCounters } from "./counters.ts";
+import type { CounterStore } from "./counters.ts";
 import type {
   Admin,
   ChangeSink,
@@ -31,7 +31,7 @@ export class ServerEntry {
   readonly slot: number;
   /** False once the registry has dropped it (a pool of an older generation may still name it). */
   registered = true;
-  readonly #counters: SlotCounters;
+  readonly #counters: CounterStore;
   #emit: ChangeSink;
 
   /** config layer */
@@ -53,9 +53,8 @@ export class ServerEntry {
   /** Set while the event socket is down or silent: why, for the logs. */
   eslDown: string | undefined;
 
-  /** passive layer */
+  /** passive layer; `downUntil`: skipped until this time (epoch ms) */
   consecutiveConnectFails = 0;
-  /** Skipped until this time (epoch ms). */
   downUntil = 0;
 
   /** agent layer: undefined where the agent said nothing (yet). */
@@ -67,16 +66,16 @@ export class ServerEntry {
   /** Set while the agent says down/fail/stopped: its words, for the logs. */
   agentDown: string | undefined;
 
-  /** operator layer */
-  operator: OperatorOverride = { admin: undefined, weight: undefined };
+  operator: OperatorOverride = { admin: undefined, weight: undefined }; // operator layer
 
-  /** Tries of this server by real sessions that failed, and sessions that reached it after another failed. */
-  failures = 0;
+  failures = 0; // failed tries by real sessions, and sessions that came here after one
   failovers = 0;
+  /** Told of any change or load report (the main thread mirrors it to workers). */
+  onTouched: ((e: ServerEntry) => void) | undefined;
   /** The last change of any layer, for the admin API. */
   lastChange: (ServerChange & { readonly at: number }) | undefined;
 
-  constructor(key: string, address: HostPort, slot: number, counters: SlotCounters, emit: ChangeSink) {
+  constructor(key: string, address: HostPort, slot: number, counters: CounterStore, emit: ChangeSink) {
     this.key = key;
     this.address = address;
     this.slot = slot;
@@ -158,6 +157,7 @@ export class ServerEntry {
     const c: ServerChange = { pools: this.pools, server: this.key, layer, what, from, to, reason };
     this.lastChange = { ...c, at: Date.now() };
     this.#emit(c);
+    this.onTouched?.(this);
   }
 
   // health layer
@@ -190,6 +190,7 @@ export class ServerEntry {
   setLoadReport(r: LoadReport): void {
     this.load = r;
     this.routedSinceReport = 0;
+    this.onTouched?.(this);
   }
 
   /** A session was placed here: counts toward the load until the next report. */

@@ -1,0 +1,50 @@
+import type { RawSource } from "../../config/providers/types.ts";
+import type { EntryState } from "../../servers/mirror.ts";
+import type { SharedCounterMemory } from "../../servers/shared-counters.ts";
+
+/** What a worker thread is started with. */
+export interface WorkerData {
+  readonly mem: SharedCounterMemory;
+  /** Its row in the shared counters, 1..N-1 (the main thread is 0). */
+  readonly row: number;
+}
+
+/** The main thread to a worker. Requests carry an id; the worker answers each with a reply. */
+export type ToWorker =
+  | {
+      readonly t: "prepare";
+      readonly id: number;
+      /** The config as read: the worker validates it itself and must reach the same digest. */
+      readonly raw: RawSource;
+      readonly digest: string;
+      /** Listeners configured on port 0: the port the main thread got, so all share it. */
+      readonly ports: readonly (readonly [string, number])[];
+    }
+  | {
+      readonly t: "commit";
+      readonly id: number;
+      readonly slots: readonly (readonly [string, number])[];
+      readonly states: readonly EntryState[];
+    }
+  | { readonly t: "abort"; readonly id: number }
+  | { readonly t: "state"; readonly states: readonly EntryState[] }
+  | { readonly t: "drain"; readonly id: number; readonly deadline: number }
+  | { readonly t: "close"; readonly id: number };
+
+/** A worker to the main thread: answers, and its events in batches. */
+export type FromWorker =
+  | { readonly t: "reply"; readonly id: number; readonly error?: string }
+  | { readonly t: "events"; readonly batch: readonly (readonly [string, unknown])[] };
+
+/** The events a worker's listeners publish; the main thread re-publishes them for logs and metrics. */
+export const FORWARDED_EVENTS = [
+  "session.start",
+  "session.end",
+  "attempt.failed",
+  "server.state",
+  "listener.listening",
+  "listener.error",
+  "listener.tls_reloaded",
+  "sip.dropped",
+  "http.wake",
+] as const;
