@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { reusePortSupported } from "../../src/net/reuse-port.ts";
 import { agiCall } from "../helpers/asterisk.ts";
+import { get, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
 import { type AgiServer, startAgiServer } from "../helpers/upstreams.ts";
 
@@ -96,4 +97,137 @@ describe("workers", { timeout: 120_000 }, () => {
       assert.equal(p.sessions().length, 200);
     });
   }
+
+  test("200 simultaneous connects over 4 threads never exceed max_sessions", async () => {
+    const s = await agi({ commands: ["NOOP"], holdOpenMs: 400 });
+    const p = await proxyOn(config([s], 4, ", max_sessions: 5"));
+    const entry = [...p.proxy.runtime.registry.entries()][0];
+    assert.ok(entry);
+    let peak = 0;
+    const watch = setInterval(() => {
+      peak = Math.max(peak, entry.active);
+    }, 1);
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, () => agiCall({ port: p.port(), url: "agi://x/w", timeoutMs: 10_000 })),
+    );
+    clearInterval(watch);
+    assert.ok(s.stats.maxActive <= 5, `the server saw ${s.stats.maxActive} at once`);
+    assert.equal(s.stats.maxActive, 5, "the cap was reached");
+    assert.ok(peak <= 5, `the shared count reached ${peak}`);
+    assert.ok(statuses.filter((r) => r.status === "SUCCESS").length >= 5);
+    await until("counts back to 0", () => (entry.active === 0 ? true : undefined));
+    const view = p.proxy.threads.view();
+    assert.equal(
+      view.reduce((a, t) => a + t.sessions, 0),
+      0,
+    );
+  });
+
+  test("a reload under load: every session succeeds, and every thread runs the new config", async () => {
+    const a = await agi({ commands: ["NOOP"] });
+    const b = await agi({ commands: ["NOOP"] });
+    const p = await proxyOn(config([a], 2));
+    const port = p.port();
+    const load = sessions(port, 400, 16);
+    await until("load under way", () => (a.stats.sessions >= 50 ? true : undefined));
+    p.writeConfig(config([a, b], 2));
+    const r = await p.proxy.reload("test");
+    assert.equal(r.kind, "applied");
+    const statuses = await load;
+    assert.equal(statuses.length, 400);
+    assert.deepEqual(
+      statuses.filter((x) => x !== "SUCCESS"),
+      [],
+    );
+    const before = b.stats.sessions;
+    await sessions(port, 100, 10);
+    assert.ok(b.stats.sessions > before, "the new server takes sessions");
+    assert.equal(p.port(), port);
+  });
+
+  test("a reload that cannot bind is rejected, and every thread runs on the old config", async () => {
+    const a = await agi({ commands: ["NOOP"] });
+    const p = await proxyOn(config([a], 2));
+    // A plain socket (no SO_REUSEPORT) holds a port: no thread can bind it.
+    const { createServer } = await import("node:net");
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    open.push({ close: () => new Promise<void>((r) => blocker.close(() => r())) });
+    const busy = (blocker.address() as { port: number }).port;
+    const yaml = config([a], 2).replace(
+      "routes:",
+      `  - { name: agi2, protocol: fastagi, listen: 127.0.0.1:${busy} }\nroutes:`,
+    );
+    p.writeConfig(yaml);
+    const r = await p.proxy.reload("test");
+    assert.equal(r.kind, "rejected");
+    assert.equal(p.proxy.runtime.listener("agi2"), undefined);
+    assert.deepEqual(await sessions(p.port(), 20, 4), Array(20).fill("SUCCESS"));
+  });
+
+  test("an operator drain on the main thread applies in the workers at once", async () => {
+    const a = await agi({ commands: ["NOOP"] });
+    const b = await agi({ commands: ["NOOP"] });
+    const p = await proxyOn(config([a, b], 4));
+    const key = [...p.proxy.runtime.registry.entries()].find((e) => e.address.port === a.port)?.key;
+    assert.ok(key);
+    p.proxy.runtime.registry.override(key, { admin: "drain", weight: undefined }, "test");
+    await new Promise((r) => setImmediate(r));
+    // The state message is queued before these connections exist; each worker reads it first.
+    const before = a.stats.sessions;
+    await sessions(p.port(), 100, 10);
+    assert.equal(a.stats.sessions, before, "no thread sent a session to the drained server");
+  });
+
+  test("a worker killed mid-load is restarted, and the slots its sessions held come back", async () => {
+    const s = await agi({ commands: ["NOOP"], holdOpenMs: 60_000 });
+    const p = await proxyOn(config([s], 2));
+    const entry = [...p.proxy.runtime.registry.entries()][0];
+    assert.ok(entry);
+    const held = Array.from({ length: 40 }, () =>
+      agiCall({ port: p.port(), url: "agi://x/w", timeoutMs: 30_000 }),
+    );
+    await until("40 sessions held", () => (entry.active === 40 ? true : undefined));
+    const onWorker = p.proxy.threads.view()[1]?.sessions ?? 0;
+    assert.ok(onWorker > 0 && onWorker < 40, `worker 1 holds ${onWorker}`);
+    await p.proxy.threads.kill(1);
+    const w = await until("worker 1 back", () => {
+      const v = p.proxy.threads.view()[1];
+      return v?.alive && v.restarts === 1 ? v : undefined;
+    });
+    assert.equal(w.sessions, 0);
+    assert.equal(entry.active, 40 - onWorker, "the dead worker's sessions left the count");
+    const line = p.logs.find((r) => r.event === "worker" && r.kind === "exited");
+    assert.equal(line?.sessions, onWorker);
+    // The clients of the killed worker's sessions see their connection end (before any command).
+    const ended = await Promise.race([
+      Promise.any(held.map((h) => h)),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000)),
+    ]);
+    assert.ok(ended && ended.closedBy !== "timeout" && ended.commands.length === 0);
+    // New sessions work on every thread, the restarted one included.
+    const started = p.proxy.threads.view()[1]?.started ?? 0;
+    const more = Array.from({ length: 40 }, () =>
+      agiCall({ port: p.port(), url: "agi://x/w", timeoutMs: 1000 }),
+    );
+    await until("the restarted worker takes sessions", () =>
+      (p.proxy.threads.view()[1]?.started ?? 0) > started ? true : undefined,
+    );
+    await Promise.all(more);
+  });
+
+  test("HTTP on 2 threads: requests on new connections land on both, each logged once", async (t) => {
+    const o = await startOrigin(t, "o");
+    const yaml = `workers: 2\n${httpConfig('  - { listener: web, match: { path_prefix: "/" }, pool: web }', pool("web", [o.port]))}`;
+    const p = await proxyOn(yaml);
+    const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => get(p.port("web"), `/r${i}`)));
+    assert.deepEqual(
+      replies.filter((r) => r.status !== 200),
+      [],
+    );
+    assert.equal(o.requests, 100);
+    for (const v of p.proxy.threads.view()) assert.ok(v.started > 0, `thread ${v.worker} took none`);
+    await until("100 access lines", () => (p.sessions().length >= 100 ? true : undefined));
+    assert.equal(p.sessions().length, 100);
+  });
 });

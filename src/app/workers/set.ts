@@ -7,8 +7,8 @@ import type { TrunklineEvents } from "../../events/types.ts";
 import { type EntryState, entryState } from "../../servers/mirror.ts";
 import type { ServerRegistry } from "../../servers/registry.ts";
 import {
-  SharedCounterRows,
   type SharedCounterMemory,
+  SharedCounterRows,
   type SharedSlotCounters,
 } from "../../servers/shared-counters.ts";
 import type { FromWorker, ToWorker, WorkerData } from "./messages.ts";
@@ -206,11 +206,7 @@ export class WorkerSet {
   }
 
   /** Phase one in every worker: validate and bind. The first error, or undefined when all are ready. */
-  async prepare(
-    raw: RawSource,
-    snapshot: Snapshot,
-    ports: [string, number][],
-  ): Promise<string | undefined> {
+  async prepare(raw: RawSource, snapshot: Snapshot, ports: [string, number][]): Promise<string | undefined> {
     const live = this.#live();
     const errs = await Promise.all(live.map((s) => this.#prepareOne(s, raw, snapshot, ports)));
     const i = errs.findIndex((e) => e !== undefined);
@@ -229,7 +225,9 @@ export class WorkerSet {
   }
 
   async abort(): Promise<void> {
-    await Promise.all(this.#live().map((s) => this.#request(s, (id) => ({ t: "abort", id })).catch(() => {})));
+    await Promise.all(
+      this.#live().map((s) => this.#request(s, (id) => ({ t: "abort", id })).catch(() => {})),
+    );
   }
 
   #broadcast(): void {

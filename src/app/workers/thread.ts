@@ -67,7 +67,8 @@ async function handle(m: ToWorker): Promise<string | undefined> {
   switch (m.t) {
     case "prepare": {
       const parsed = parseMerged(m.raw.text, m.raw.origin, PROTOCOLS, m.raw.overlay).snapshot;
-      if (parsed.digest !== m.digest) return "the config changed between the main thread's read and this one's";
+      if (parsed.digest !== m.digest)
+        return "the config changed between the main thread's read and this one's";
       const p = await runtime.prepare(withPorts(parsed, m.ports));
       if (p instanceof TrunklineError) return p.message;
       prepared = p;
