@@ -17,6 +17,7 @@ import type {
 import { protocolNamed } from "../protocols/registry.ts";
 import type { OperatorOverride } from "../servers/types.ts";
 import type { Runtime } from "./runtime.ts";
+import type { WorkerView } from "./workers/set.ts";
 
 const VERSION = (() => {
   try {
@@ -48,6 +49,8 @@ export interface AdminSource {
   reload(reason: string): Promise<ReloadResult>;
   metrics?(): Promise<{ contentType: string; body: string }>;
   sourceView(): ConfigSourceView;
+  /** The threads running listeners (`workers:` above 1); empty with one thread. */
+  workers(): readonly WorkerView[];
   /** Present when etcd is the source: changes go there, and the cluster is listed. */
   readonly cluster?: {
     readonly id: string;
@@ -167,6 +170,13 @@ export function adminModel(src: AdminSource): AdminModel {
           ...(protocolNamed(r.protocol)?.describeRoute(r) ?? { match: "?", action: r.pool ?? "?" }),
         })),
         config_source: src.sourceView(),
+        workers: src.workers().map((w) => ({
+          worker: w.worker,
+          alive: w.alive,
+          sessions_active: w.sessions,
+          sessions_started: w.started,
+          restarts: w.restarts,
+        })),
       };
     },
     pools() {

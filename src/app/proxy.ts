@@ -97,6 +97,7 @@ export class TrunklineProxy {
             listeners: () => rt.allListeners(),
             logDropped: () => logging.dropped?.() ?? [],
             configSource: () => source.view(),
+            workers: () => this.threads.view(),
           });
     this.#watcher = watcher;
     source.attach(this.events);
@@ -218,6 +219,7 @@ export class TrunklineProxy {
       return;
     }
     if (want) {
+      const m = this.metrics;
       const next = new AdminServer(
         want,
         adminModel({
@@ -228,8 +230,9 @@ export class TrunklineProxy {
           lastReload: () => this.#lastReload,
           reload: (reason) => this.reload(reason),
           sourceView: () => this.source.view(),
+          workers: () => this.threads.view(),
           ...(this.cluster ? { cluster: this.cluster } : {}),
-          ...(this.metrics ? { metrics: metricsBody(this.metrics) } : {}),
+          ...(m ? { metrics: async () => ({ contentType: m.contentType, body: await m.text() }) } : {}),
         }),
         { pages: dashboardPages() },
       );
@@ -291,9 +294,4 @@ export class TrunklineProxy {
     await this.cluster?.close();
     await this.source.provider?.closed();
   }
-}
-
-/** `GET /metrics` for the admin server: the Prometheus text and its content type. */
-function metricsBody(m: ProxyMetrics): () => Promise<{ contentType: string; body: string }> {
-  return async () => ({ contentType: m.contentType, body: await m.text() });
 }

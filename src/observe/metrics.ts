@@ -12,6 +12,7 @@ import {
   sharedProcessMetrics,
 } from "./metrics-series.ts";
 import { type MetricsSource, registerStateGauges } from "./metrics-state.ts";
+import { registerWorkerMetrics, type WorkerMetrics } from "./metrics-workers.ts";
 
 export type { MetricsListener, MetricsPool, MetricsServer, MetricsSource } from "./metrics-state.ts";
 
@@ -40,7 +41,10 @@ export interface MetricsOptions {
  * config, outcomes and error codes; never a client address, a request or an error message.
  */
 export function createMetrics(
-  source: MetricsSource & { configSource?: () => ConfigSourceMetrics },
+  source: MetricsSource & {
+    configSource?: () => ConfigSourceMetrics;
+    workers?: () => readonly WorkerMetrics[];
+  },
   opts: MetricsOptions = {},
 ): ProxyMetrics {
   const registry = new Registry();
@@ -117,6 +121,7 @@ export function createMetrics(
   for (const outcome of ["applied", "unchanged", "rejected"]) reloads.inc({ outcome }, 0);
   registerStateGauges(registry, source);
   if (source.configSource) registerConfigSourceGauges(registry, source.configSource);
+  if (source.workers) registerWorkerMetrics(registry, source.workers);
   for (const m of sharedProcessMetrics()) registry.registerMetric(m);
 
   const onSession = (r: SessionEnded): void => {

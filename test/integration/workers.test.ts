@@ -11,6 +11,7 @@ const supported = reusePortSupported();
 function config(servers: AgiServer[], workers: number | string, extra = ""): string {
   return `
 workers: ${workers}
+admin: { listen: 127.0.0.1:0 }
 listeners:
   - { name: agi, protocol: fastagi, listen: 127.0.0.1:0 }
 routes:
@@ -95,6 +96,22 @@ describe("workers", { timeout: 120_000 }, () => {
       // Workers' session lines reach the main thread's log.
       await until("200 session lines", () => (p.sessions().length >= 200 ? true : undefined));
       assert.equal(p.sessions().length, 200);
+      // The admin API and the metrics list every thread.
+      const admin = p.proxy.adminAddress;
+      assert.ok(admin);
+      const status = (await (await fetch(`http://127.0.0.1:${admin.port}/api/v1/status`)).json()) as {
+        workers: { worker: number; alive: boolean; sessions_started: number }[];
+      };
+      assert.deepEqual(
+        status.workers.map((w) => w.worker),
+        Array.from({ length: n }, (_, i) => i),
+      );
+      assert.ok(status.workers.every((w) => w.alive && w.sessions_started > 0));
+      const metrics = await (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text();
+      let started = 0;
+      for (const m of metrics.matchAll(/^trunkline_worker_sessions_started_total\{worker="\d+"\} (\d+)$/gm))
+        started += Number(m[1]);
+      assert.equal(started, 200);
     });
   }
 
@@ -195,6 +212,9 @@ describe("workers", { timeout: 120_000 }, () => {
       const v = p.proxy.threads.view()[1];
       return v?.alive && v.restarts === 1 ? v : undefined;
     });
+    const admin = p.proxy.adminAddress;
+    const metrics = await (await fetch(`http://127.0.0.1:${admin?.port}/metrics`)).text();
+    assert.match(metrics, /^trunkline_worker_restarts_total\{worker="1"\} 1$/m);
     assert.equal(w.sessions, 0);
     assert.equal(entry.active, 40 - onWorker, "the dead worker's sessions left the count");
     const line = p.logs.find((r) => r.event === "worker" && r.kind === "exited");
@@ -229,5 +249,24 @@ describe("workers", { timeout: 120_000 }, () => {
     for (const v of p.proxy.threads.view()) assert.ok(v.started > 0, `thread ${v.worker} took none`);
     await until("100 access lines", () => (p.sessions().length >= 100 ? true : undefined));
     assert.equal(p.sessions().length, 100);
+  });
+
+  test("a drain (SIGTERM's shutdown) waits for the sessions in flight on every thread", async () => {
+    const s = await agi({ commands: ["NOOP"], holdOpenMs: 700 });
+    const p = await startProxy(config([s], 2));
+    const calls = Array.from({ length: 30 }, () =>
+      agiCall({ port: p.port(), url: "agi://x/w", timeoutMs: 10_000 }),
+    );
+    const entry = [...p.proxy.runtime.registry.entries()][0];
+    await until("30 in flight", () => (entry?.active === 30 ? true : undefined));
+    const held = p.proxy.threads.view().map((v) => v.sessions);
+    assert.ok((held[1] ?? 0) > 0, `worker 1 holds ${held[1]}`);
+    await p.proxy.shutdown(Date.now() + 10_000);
+    const results = await Promise.all(calls);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(30).fill("SUCCESS"),
+    );
+    assert.ok(results.every((r) => r.commands.includes("NOOP")));
   });
 });

@@ -28,6 +28,14 @@ export interface StatusView {
   readonly routes: readonly RouteView[];
   /** Where the config comes from: the file, or the file and etcd. */
   readonly config_source: ConfigSourceView;
+  /** Threads running listeners when `workers:` is above 1 (0 is the main thread); else empty. */
+  readonly workers: readonly {
+    readonly worker: number;
+    readonly alive: boolean;
+    readonly sessions_active: number;
+    readonly sessions_started: number;
+    readonly restarts: number;
+  }[];
 }
 
 export interface ConfigSourceView {
