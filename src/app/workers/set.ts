@@ -238,7 +238,8 @@ export class WorkerSet {
     }
     this.#dirty.clear();
     if (states.length === 0) return;
-    for (const s of this.#live()) s.worker?.postMessage({ t: "state", states } satisfies ToWorker);
+    // Starting workers too: their commit carried the states as they were when it was sent.
+    for (const s of this.#slots) s.worker?.postMessage({ t: "state", states } satisfies ToWorker);
   }
 
   async drain(deadline: number): Promise<void> {
