@@ -171,6 +171,7 @@ export async function startTrunkline(dir: string, origin: number): Promise<Peer>
   writeFileSync(
     cfg,
     [
+      ...(level ? [`log: { level: ${level} }`] : []),
       `listeners: [ { name: web, protocol: http, listen: 127.0.0.1:${port} } ]`,
       "routes: [ { listener: web, pool: origin } ]",
       "pools:",
