@@ -2,6 +2,7 @@ import type { Server } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
+import { reusePortSupported } from "./reuse-port.ts";
 
 export function tlsOptions(
   t: TlsServerConfig,
@@ -33,10 +34,13 @@ export function listenOn(server: Server, cfg: ListenerConfig): Promise<void> {
   return new Promise((resolve, reject) => {
     const onErr = (err: Error) => reject(err);
     server.once("error", onErr);
-    server.listen({ host: cfg.listen.host, port: cfg.listen.port, backlog: 2048 }, () => {
-      server.removeListener("error", onErr);
-      resolve();
-    });
+    server.listen(
+      { host: cfg.listen.host, port: cfg.listen.port, backlog: 2048, reusePort: reusePortSupported() },
+      () => {
+        server.removeListener("error", onErr);
+        resolve();
+      },
+    );
   });
 }
 
