@@ -4,6 +4,7 @@ import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
+import { reusePortSupported } from "../net/reuse-port.ts";
 import type {
   GenerationView,
   ListenerContext,
@@ -51,7 +52,7 @@ export class Runtime {
   constructor(events = new EventBus<TrunklineEvents>()) {
     this.events = events;
     this.registry = new ServerRegistry((c) => events.emit("server.state", c));
-    this.#ctx = { events, current: () => this.generation };
+    this.#ctx = { events, current: () => this.generation, reusePort: reusePortSupported() };
   }
 
   get generation(): Generation {

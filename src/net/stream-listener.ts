@@ -23,6 +23,8 @@ interface PendingConn {
 
 export interface StreamListenerOptions {
   readonly events: EventBus<TrunklineEvents>;
+  /** SO_REUSEPORT for a configured port, so `run --takeover` can bind beside this process. */
+  readonly reusePort: boolean;
   readonly accept: (conn: Accepted) => StreamSession;
   /** How long a TLS handshake may take before the socket is closed. */
   readonly handshakeTimeoutMs: (config: ListenerConfig) => number;
@@ -166,7 +168,7 @@ export class StreamListener {
 
   async #listen(server: Server | TlsServer): Promise<void> {
     const cfg = this.#config;
-    await listenOn(server, cfg);
+    await listenOn(server, cfg, this.#o.reusePort);
     this.#accepting = true;
     this.#o.events.emit("listener.listening", {
       listener: cfg.name,

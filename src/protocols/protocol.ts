@@ -25,6 +25,8 @@ export interface ListenerContext {
   readonly events: EventBus<TrunklineEvents>;
   /** The generation now; a session captures it when it routes, and keeps it. */
   current(): GenerationView;
+  /** Bind with SO_REUSEPORT (where Node has it), so `run --takeover` can bind beside us. */
+  readonly reusePort: boolean;
 }
 
 /** Every listener: start, drain with a deadline, close, plus hand-over. */

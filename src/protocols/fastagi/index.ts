@@ -59,6 +59,7 @@ export const fastagi: Protocol = {
   createListener(config: ListenerConfig, ctx: ListenerContext) {
     return new StreamListener(config, {
       events: ctx.events,
+      reusePort: ctx.reusePort,
       handshakeTimeoutMs: (l) => options(l).headerTimeoutMs,
       maxPending: (l) => options(l).maxPending,
       refuse: (sock) => {
