@@ -122,6 +122,8 @@ export interface TrunklineEvents {
     readonly pools: number;
   };
   "proxy.stopped": Record<string, never>;
+  /** A kernel setting that costs something (what, and how to change it), said once at start. */
+  "host.setting": { readonly setting: string; readonly value: string; readonly warning: string };
   /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
   "sip.dropped": { readonly listener: string; readonly reason: string };
   /** HTTP: a request hit a passivated route that has wake keys (at most once per route per 5 s). */

@@ -119,6 +119,9 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
     bus.on("proxy.started", (e) => log.info(e, "trunkline started")),
     bus.on("proxy.stopped", () => log.info({ event: "shutdown" }, "trunkline stopped")),
+    bus.on("host.setting", (e) =>
+      log.warn({ event: "host_setting", setting: e.setting, value: e.value }, e.warning),
+    ),
     ...logEtcd(bus, log),
   ];
   return () => {
