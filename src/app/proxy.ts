@@ -85,7 +85,7 @@ export class TrunklineProxy {
     this.#health = new HealthMonitor(this.events);
     this.threads = new ListenerThreads(snapshot, this.events, raws);
     const counters = this.threads.counters;
-    this.runtime = new Runtime(this.events, counters ? { counters } : {});
+    this.runtime = new Runtime(this.events, counters ? { counters, sharePortZero: true } : {});
     const rt = this.runtime;
     this.metrics =
       process.env.TRUNKLINE_METRICS === "off"

@@ -4,6 +4,7 @@ import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
+import { reusePortSupported } from "../net/reuse-port.ts";
 import type {
   GenerationView,
   ListenerContext,
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   readonly counters?: CounterStore;
   /** Which of the config's listeners run here (a worker thread leaves SIP to the main thread). */
   readonly runs?: (cfg: ListenerConfig) => boolean;
+  /** Bind `:0` listeners shareable: worker threads will join the port the kernel gives. */
+  readonly sharePortZero?: boolean;
 }
 
 /** A reload's first phase, done: the listeners it bound, waiting for commit or abort. */
@@ -68,7 +71,12 @@ export class Runtime {
   constructor(events = new EventBus<TrunklineEvents>(), opts: RuntimeOptions = {}) {
     this.events = events;
     this.registry = new ServerRegistry((c) => events.emit("server.state", c), opts.counters);
-    this.#ctx = { events, current: () => this.generation };
+    this.#ctx = {
+      events,
+      current: () => this.generation,
+      reusePort: reusePortSupported(),
+      ...(opts.sharePortZero ? { sharePortZero: true } : {}),
+    };
     this.#runs = opts.runs ?? (() => true);
   }
 

@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 const HELP = `trunkline — a reverse proxy and load balancer for telephony application servers
 
 usage:
-  trunkline run -c FILE [--demo]        run the proxy (also: trunkline -c FILE)
+  trunkline run -c FILE [--demo] [--pid-file P [--takeover]]
+                                        run the proxy (also: trunkline -c FILE); --takeover
+                                        replaces the one in the pid file with no session lost
   trunkline check -c FILE               validate a config; file:line:col path: message per problem
   trunkline route -c FILE URL [--header name=value ...]
                                         which listener, route and pool a request takes

@@ -1,13 +1,23 @@
+import { removePidFileIfOurs, writePidFile } from "../app/pid-file.ts";
 import { type ProxyLogging, TrunklineProxy } from "../app/proxy.ts";
+import {
+  findPredecessor,
+  migrateReqWarning,
+  type Predecessor,
+  stopPredecessor,
+  takeoverRefusal,
+} from "../app/takeover.ts";
 import { ConfigError } from "../config/load.ts";
 import type { Snapshot } from "../config/types.ts";
 import { parseHostPort } from "../core/address.ts";
 import { errorMessage } from "../core/errors.ts";
+import { reusePortSupported } from "../net/reuse-port.ts";
 import { createLogger } from "../observe/logger.ts";
 import { startDemoServer } from "../protocols/fastagi/demo-server.ts";
 import { one, parseArgs } from "./args.ts";
 
-export const usage = "trunkline run -c FILE [--demo [--demo-listen 127.0.0.1:4574]]";
+export const usage =
+  "trunkline run -c FILE [--pid-file P [--takeover]] [--demo [--demo-listen 127.0.0.1:4574]]";
 
 function logging(s: Snapshot): ProxyLogging {
   const opts = (snap: Snapshot) => ({
@@ -36,8 +46,8 @@ export async function main(argv: string[]): Promise<number> {
   let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(argv, {
-      options: ["config", "demo-listen"],
-      flags: ["demo", "no-watch"],
+      options: ["config", "demo-listen", "pid-file"],
+      flags: ["demo", "no-watch", "takeover"],
       aliases: { "-c": "config" },
     });
   } catch (err) {
@@ -48,6 +58,22 @@ export async function main(argv: string[]): Promise<number> {
   if (!file) {
     process.stderr.write(`usage: ${usage}\n`);
     return 2;
+  }
+  const pidFile = one(args, "pid-file");
+  let predecessor: Predecessor | undefined;
+  if (args.flags.has("takeover")) {
+    if (pidFile === undefined) {
+      process.stderr.write(`--takeover needs --pid-file (the running proxy's)\nusage: ${usage}\n`);
+      return 2;
+    }
+    const refusal = takeoverRefusal();
+    predecessor = refusal === undefined ? findPredecessor(pidFile) : { kind: "refused", reason: refusal };
+    if (predecessor.kind === "refused") {
+      process.stderr.write(`trunkline: ${predecessor.reason}\n`);
+      return 1;
+    }
+    if (predecessor.kind === "none")
+      process.stderr.write(`trunkline: --takeover: ${predecessor.reason}; starting without one\n`);
   }
   let demo: Awaited<ReturnType<typeof startDemoServer>> | undefined;
   if (args.flags.has("demo")) {
@@ -74,12 +100,29 @@ export async function main(argv: string[]): Promise<number> {
     await demo?.close();
     return 1;
   }
+  const migrate = reusePortSupported() ? migrateReqWarning() : undefined;
+  if (migrate) proxy.events.emit("host.setting", migrate);
+  if (predecessor?.kind === "running" && pidFile !== undefined) takeOver(proxy, pidFile, predecessor.pid);
+  if (pidFile !== undefined) {
+    try {
+      writePidFile(pidFile);
+    } catch (err) {
+      proxy.log.error(
+        { event: "pid_file", file: pidFile, err: errorMessage(err) },
+        "cannot write the pid file",
+      );
+    }
+  }
+  const leave = () => {
+    if (pidFile !== undefined) removePidFileIfOurs(pidFile);
+  };
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const onHup = () => void proxy.reload("SIGHUP");
     const onStop = (signal: string) => {
       if (stopping) {
         proxy.log.warn({ event: "shutdown", signal }, "second signal: exiting now");
+        leave();
         process.exit(1);
       }
       stopping = true;
@@ -92,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       void (async () => {
         await proxy.shutdown(deadline);
         await demo?.close();
+        leave();
         process.removeListener("SIGHUP", onHup);
         resolve(0);
       })();
@@ -100,4 +144,18 @@ export async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", () => onStop("SIGINT"));
     process.on("SIGTERM", () => onStop("SIGTERM"));
   });
+}
+
+/** Every listener is bound beside the predecessor's: it may stop accepting now. */
+function takeOver(proxy: TrunklineProxy, pidFile: string, pid: number): void {
+  const r = stopPredecessor(pidFile, pid);
+  const fields = {
+    event: "takeover",
+    pid,
+    pid_file: pidFile,
+    startup_ms: Math.round(process.uptime() * 1000),
+  };
+  if (r.kind === "signalled")
+    proxy.log.info(fields, `took over: pid ${pid} stops accepting and drains its sessions (SIGTERM)`);
+  else proxy.log.warn({ ...fields, reason: r.reason }, "nothing to take over after all");
 }

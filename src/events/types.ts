@@ -131,6 +131,8 @@ export interface TrunklineEvents {
     readonly sessions?: number;
     readonly error?: string;
   };
+  /** A kernel setting that costs something (what, and how to change it), said once at start. */
+  "host.setting": { readonly setting: string; readonly value: string; readonly warning: string };
   /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
   "sip.dropped": { readonly listener: string; readonly reason: string };
   /** HTTP: a request hit a passivated route that has wake keys (at most once per route per 5 s). */

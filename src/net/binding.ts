@@ -2,7 +2,7 @@ import type { Server } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
-import { reusePortSupported } from "./reuse-port.ts";
+import { type ReusableListenOptions, sharesPort } from "./reuse-port.ts";
 
 export function tlsOptions(
   t: TlsServerConfig,
@@ -29,18 +29,29 @@ export function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
   );
 }
 
-/** Binds a listener's server (plain, TLS or HTTP) to its configured address; rejects with the bind error. */
-export function listenOn(server: Server, cfg: ListenerConfig): Promise<void> {
+/**
+ * Binds a listener's server (plain, TLS or HTTP) to its configured address; rejects with the
+ * bind error. With `reusePort` (where Node has it) a successor process can bind beside it.
+ */
+export function listenOn(
+  server: Server,
+  cfg: ListenerConfig,
+  reusePort: boolean,
+  sharePortZero = false,
+): Promise<void> {
+  const opts: ReusableListenOptions = {
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    backlog: 2048,
+    reusePort: sharePortZero ? reusePort : sharesPort(reusePort, cfg.listen.port),
+  };
   return new Promise((resolve, reject) => {
     const onErr = (err: Error) => reject(err);
     server.once("error", onErr);
-    server.listen(
-      { host: cfg.listen.host, port: cfg.listen.port, backlog: 2048, reusePort: reusePortSupported() },
-      () => {
-        server.removeListener("error", onErr);
-        resolve();
-      },
-    );
+    server.listen(opts, () => {
+      server.removeListener("error", onErr);
+      resolve();
+    });
   });
 }
 

@@ -23,6 +23,10 @@ interface PendingConn {
 
 export interface StreamListenerOptions {
   readonly events: EventBus<TrunklineEvents>;
+  /** SO_REUSEPORT for a configured port, so `run --takeover` can bind beside this process. */
+  readonly reusePort: boolean;
+  /** Share a `:0` port as well (the main thread, when worker threads join it). */
+  readonly sharePortZero?: boolean;
   readonly accept: (conn: Accepted) => StreamSession;
   /** How long a TLS handshake may take before the socket is closed. */
   readonly handshakeTimeoutMs: (config: ListenerConfig) => number;
@@ -166,7 +170,7 @@ export class StreamListener {
 
   async #listen(server: Server | TlsServer): Promise<void> {
     const cfg = this.#config;
-    await listenOn(server, cfg);
+    await listenOn(server, cfg, this.#o.reusePort, this.#o.sharePortZero);
     this.#accepting = true;
     this.#o.events.emit("listener.listening", {
       listener: cfg.name,

@@ -5,7 +5,7 @@
  * can crash the process, and that losses are counted where an operator can see them.
  */
 
-import { createSocket, type Socket } from "node:dgram";
+import { createSocket, type Socket, type SocketOptions } from "node:dgram";
 import { isIPv6 } from "node:net";
 
 /** 4 MiB: below that, loopback SIP drops packets from about 1,500 calls/s (see sip.md). */
@@ -24,6 +24,8 @@ export interface UdpEndpointOptions {
   readonly host: string;
   /** 0 for a port the kernel chooses (read it back from `address`). */
   readonly port: number;
+  /** SO_REUSEPORT, so a successor process can bind beside this one (default false). */
+  readonly reusePort?: boolean;
   /** Called for each datagram within the size limit. Its throw is counted, never fatal. */
   readonly onDatagram: (msg: Buffer, from: UdpRemote) => void;
   /** Asked-for receive and send buffer bytes (default UDP_BUFFER_BYTES). */
@@ -89,10 +91,19 @@ export class UdpEndpoint {
     };
   }
 
-  /** Binds (no address sharing: a second proxy on the port is an error, not a split). */
+  /**
+   * Binds. No SO_REUSEADDR: a second socket on the port is an error, not a split, unless
+   * `reusePort` asks for one (a successor process binding beside this one, the kernel
+   * spreading datagrams over both by their source address).
+   */
   async start(): Promise<void> {
     if (this.#socket || this.#closed) throw new Error("UdpEndpoint already started or closed");
-    const socket = createSocket({ type: isIPv6(this.#o.host) ? "udp6" : "udp4", reuseAddr: false });
+    const opts: SocketOptions & { reusePort?: boolean } = {
+      type: isIPv6(this.#o.host) ? "udp6" : "udp4",
+      reuseAddr: false,
+      reusePort: this.#o.reusePort === true,
+    };
+    const socket = createSocket(opts);
     this.#socket = socket;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {

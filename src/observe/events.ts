@@ -127,6 +127,9 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
       else if (w.kind === "restart_failed") log.error(f, `worker ${w.worker} cannot restart: ${w.error}`);
       else log.warn(f, w.error ?? "workers not started");
     }),
+    bus.on("host.setting", (e) =>
+      log.warn({ event: "host_setting", setting: e.setting, value: e.value }, e.warning),
+    ),
     ...logEtcd(bus, log),
   ];
   return () => {

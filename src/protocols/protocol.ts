@@ -25,6 +25,13 @@ export interface ListenerContext {
   readonly events: EventBus<TrunklineEvents>;
   /** The generation now; a session captures it when it routes, and keeps it. */
   current(): GenerationView;
+  /** Bind with SO_REUSEPORT (where Node has it), so `run --takeover` can bind beside us. */
+  readonly reusePort: boolean;
+  /**
+   * Share a port the kernel chooses (`:0`) too: worker threads bind the port the main
+   * thread got. Off elsewhere (nobody can take over a port they cannot name).
+   */
+  readonly sharePortZero?: boolean;
 }
 
 /** Every listener: start, drain with a deadline, close, plus hand-over. */

@@ -49,12 +49,20 @@ export interface Running {
   kill(): void;
 }
 
-/** Starts a long-running `trunkline ARGS` and parses its JSON log lines. */
-export function startCli(args: string[], opts: { maxOpenFiles?: number } = {}): Running {
+/**
+ * Starts a long-running `trunkline ARGS` and parses its JSON log lines. `prefix` runs it
+ * through a command that execs it (`ip netns exec NS`): the child's pid is still trunkline's.
+ */
+export function startCli(
+  args: string[],
+  opts: { maxOpenFiles?: number; prefix?: readonly [string, ...string[]] } = {},
+): Running {
+  const [cmd, ...pre] = opts.prefix ?? [process.execPath];
+  const argv = [...pre, ...(opts.prefix ? [process.execPath] : []), "--import", "tsx", MAIN, ...args];
   // A file-descriptor limit needs a shell's ulimit: Node has no setrlimit.
   const child =
     opts.maxOpenFiles === undefined
-      ? spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT })
+      ? spawn(cmd, argv, { cwd: ROOT })
       : spawn(
           "bash",
           [

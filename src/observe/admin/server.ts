@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AdminSettings } from "../../config/types.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
+import { type ReusableListenOptions, reusePortSupported, sharesPort } from "../../net/reuse-port.ts";
 import { authorized, HttpError, readJson, sendError, sendJson } from "./http.ts";
 import type { AdminModel, OperatorAction } from "./types.ts";
 
@@ -32,16 +33,18 @@ export class AdminServer {
   #server: Server | undefined;
 
   readonly #headersTimeoutMs: number;
+  readonly #reusePort: boolean;
 
   constructor(
     settings: AdminSettings,
     model: AdminModel,
-    opts: { pages?: ReadonlyMap<string, StaticPage>; headersTimeoutMs?: number } = {},
+    opts: { pages?: ReadonlyMap<string, StaticPage>; headersTimeoutMs?: number; reusePort?: boolean } = {},
   ) {
     this.#settings = settings;
     this.#model = model;
     this.#pages = opts.pages ?? new Map();
     this.#headersTimeoutMs = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    this.#reusePort = opts.reusePort ?? reusePortSupported();
   }
 
   get settings(): AdminSettings {
@@ -66,9 +69,12 @@ export class AdminServer {
     server.setTimeout(IDLE_TIMEOUT_MS, (sock) => sock.destroy());
     this.#server = server;
     const { host, port } = this.#settings.listen;
+    // Shared like every listener, so `run --takeover` binds beside the running proxy before
+    // it signals it; the old one closes its admin API first thing as it drains.
+    const opts: ReusableListenOptions = { host, port, reusePort: sharesPort(this.#reusePort, port) };
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ host, port }, () => {
+      server.listen(opts, () => {
         server.removeListener("error", reject);
         server.on("error", () => {});
         resolve();

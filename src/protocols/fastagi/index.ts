@@ -59,6 +59,8 @@ export const fastagi: Protocol = {
   createListener(config: ListenerConfig, ctx: ListenerContext) {
     return new StreamListener(config, {
       events: ctx.events,
+      reusePort: ctx.reusePort,
+      ...(ctx.sharePortZero ? { sharePortZero: true } : {}),
       handshakeTimeoutMs: (l) => options(l).headerTimeoutMs,
       maxPending: (l) => options(l).maxPending,
       refuse: (sock) => {

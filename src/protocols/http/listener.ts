@@ -191,7 +191,7 @@ export class HttpListener implements ProtocolListener {
 
   async #listen(server: Server): Promise<void> {
     const cfg = this.#config;
-    await listenOn(server, cfg);
+    await listenOn(server, cfg, this.#ctx.reusePort, this.#ctx.sharePortZero);
     this.#ctx.events.emit("listener.listening", {
       listener: cfg.name,
       protocol: "http",

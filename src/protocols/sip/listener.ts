@@ -116,6 +116,7 @@ export class SipListener implements ProtocolListener {
     const transports = new SipTransports({
       host: cfg.listen.host,
       port: cfg.listen.port,
+      reusePort: this.#ctx.reusePort,
       transports: o.transports,
       tls: cfg.tls,
       onMessage: (m) => this.#proxy?.handle(m),

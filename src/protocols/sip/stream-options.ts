@@ -22,6 +22,8 @@ export interface SipStreamOptions {
   readonly host: string;
   /** 0: the kernel picks (read it back from `address`). */
   readonly port: number;
+  /** Bind with SO_REUSEPORT, so a successor process can bind beside (default false). */
+  readonly reusePort?: boolean;
   /** Server certificate and key, for transport "tls". */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer };
   /** Outbound TLS: whose certificates to trust, whether to check them, the name to check. */

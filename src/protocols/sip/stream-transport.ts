@@ -19,6 +19,7 @@ import {
   type Server as TlsServer,
   connect as tlsConnect,
 } from "node:tls";
+import type { ReusableListenOptions } from "../../net/reuse-port.ts";
 import { clientTlsOptions } from "../../net/tls-client.ts";
 import { type ConnectionOwner, SipStreamConnection } from "./stream-connection.ts";
 import {
@@ -91,7 +92,7 @@ export class SipStreamTransport implements SipSender {
   async start(): Promise<void> {
     if (this.#server || this.#closing) throw new Error("SipStreamTransport already started or closed");
     this.#server = this.#createServer();
-    await listenOn(this.#server, this.#o.host, this.#o.port);
+    await listenOn(this.#server, this.#o.host, this.#o.port, this.#o.reusePort === true);
     this.#port = this.address?.port ?? this.#o.port;
   }
 
@@ -127,7 +128,7 @@ export class SipStreamTransport implements SipSender {
   async rebind(): Promise<void> {
     const s = this.#server;
     if (!s || s.listening || this.#closing) return;
-    await listenOn(s, this.#o.host, this.#port);
+    await listenOn(s, this.#o.host, this.#port, this.#o.reusePort === true);
   }
 
   /** Stops listening and ends every connection now; resolves once their sockets have closed. */
@@ -267,11 +268,12 @@ function normalizeHost(host: string): string {
   return lower.startsWith("::ffff:") && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
 }
 
-function listenOn(server: Server | TlsServer, host: string, port: number): Promise<void> {
+function listenOn(server: Server | TlsServer, host: string, port: number, reusePort: boolean): Promise<void> {
+  const opts: ReusableListenOptions = { host, port, backlog: 2048, reusePort };
   return new Promise((resolve, reject) => {
     const onErr = (err: Error) => reject(err);
     server.once("error", onErr);
-    server.listen({ host, port, backlog: 2048 }, () => {
+    server.listen(opts, () => {
       server.removeListener("error", onErr);
       resolve();
     });

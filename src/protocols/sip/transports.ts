@@ -6,6 +6,7 @@
  */
 
 import type { TlsServerConfig } from "../../config/types.ts";
+import { sharesPort } from "../../net/reuse-port.ts";
 import { UdpEndpoint, type UdpEndpointStats } from "../../net/udp-endpoint.ts";
 import { parseMessage } from "./message.ts";
 import type { SipClientTls, SipStreamStats } from "./stream-options.ts";
@@ -16,6 +17,8 @@ import type { SipError } from "./types.ts";
 export interface SipTransportsOptions {
   readonly host: string;
   readonly port: number;
+  /** SO_REUSEPORT on every socket, for a configured port (never for 0: net/reuse-port.ts). */
+  readonly reusePort: boolean;
   readonly transports: readonly SipTransportName[];
   readonly tls: TlsServerConfig | undefined;
   readonly onMessage: (m: SipInbound) => void;
@@ -75,6 +78,7 @@ export class SipTransports implements SipSender {
     const ep = new UdpEndpoint({
       host: this.#o.host,
       port,
+      reusePort: sharesPort(this.#o.reusePort, this.#o.port),
       onDatagram: (buf, from) => {
         const source: SipPeer = { transport: "udp", host: from.address, port: from.port };
         const parsed = parseMessage(buf, { stream: false });
@@ -96,6 +100,7 @@ export class SipTransports implements SipSender {
       transport: t,
       host: this.#o.host,
       port,
+      reusePort: sharesPort(this.#o.reusePort, this.#o.port),
       ...(t === "tls" && tls
         ? { tls: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } }
         : {}),
