@@ -120,14 +120,16 @@ test("--takeover with a stale pid file: one line, then a normal start (older Nod
 });
 
 test("--takeover: the new proxy binds beside the old, which then drains; its session in flight finishes, new ones land on the new (older Node: refused, the old one serves on)", async () => {
-  const up = await startAgiServer({ commands: ["NOOP", "NOOP"], holdOpenMs: 1500 });
+  // Held long enough to outlast the new process's start on a loaded machine (measured up to ~2.5 s
+  // with the whole suite running on both Nodes).
+  const up = await startAgiServer({ commands: ["NOOP", "NOOP"], holdOpenMs: 6000 });
   cleanup.push(up.close);
   const [port, admin] = [await freePort(), await freePort()];
   const pidFile = join(dir, "live.pid");
   const cfg = config("live", port, up.port, admin);
   const old = start(["run", "-c", cfg, "--pid-file", pidFile, "--no-watch"]);
   await old.waitFor(started, 15_000);
-  const held = agiCall({ port, url: "agi://x/held", timeoutMs: 10_000 });
+  const held = agiCall({ port, url: "agi://x/held", timeoutMs: 20_000 });
   await until(() => up.stats.active === 1, "the held session reached the server");
 
   const next = start(["run", "-c", cfg, "--pid-file", pidFile, "--takeover", "--no-watch"]);
@@ -155,7 +157,7 @@ test("--takeover: the new proxy binds beside the old, which then drains; its ses
     return pids.length === 1 && pids[0] === next.child.pid;
   }, "only the new proxy listens");
 
-  const fresh = await agiCall({ port, url: "agi://x/fresh", timeoutMs: 10_000 });
+  const fresh = await agiCall({ port, url: "agi://x/fresh", timeoutMs: 20_000 });
   assert.equal(fresh.status, "SUCCESS");
   await next.waitFor((l) => sessionEnded(l) && l.request === "agi://x/fresh");
   const first = await held;
