@@ -84,8 +84,8 @@ export class TrunklineProxy {
     this.#detach = attachLogging(this.events, logging.log, logging.record);
     this.#health = new HealthMonitor(this.events);
     this.threads = new ListenerThreads(snapshot, this.events, raws);
-    const counters = this.threads.counters;
-    this.runtime = new Runtime(this.events, counters ? { counters, sharePortZero: true } : {});
+    const { counters, mesh } = this.threads;
+    this.runtime = new Runtime(this.events, counters && mesh ? { counters, mesh, sharePortZero: true } : {});
     const rt = this.runtime;
     this.metrics =
       process.env.TRUNKLINE_METRICS === "off"

@@ -10,6 +10,7 @@ import type {
   ListenerContext,
   ProtocolListener,
   ProtocolRoutes,
+  ThreadMeshView,
 } from "../protocols/protocol.ts";
 import { PROTOCOLS, protocolNamed } from "../protocols/registry.ts";
 import type { CounterStore } from "../servers/counters.ts";
@@ -45,6 +46,8 @@ export interface RuntimeOptions {
   readonly runs?: (cfg: ListenerConfig) => boolean;
   /** Bind `:0` listeners shareable: worker threads will join the port the kernel gives. */
   readonly sharePortZero?: boolean;
+  /** Channels to the other listener threads (SIP hands messages to their Call-ID's thread). */
+  readonly mesh?: ThreadMeshView;
 }
 
 /** A reload's first phase, done: the listeners it bound, waiting for commit or abort. */
@@ -76,6 +79,7 @@ export class Runtime {
       current: () => this.generation,
       reusePort: reusePortSupported(),
       ...(opts.sharePortZero ? { sharePortZero: true } : {}),
+      ...(opts.mesh ? { mesh: opts.mesh } : {}),
     };
     this.#runs = opts.runs ?? (() => true);
   }

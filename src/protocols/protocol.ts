@@ -32,6 +32,21 @@ export interface ListenerContext {
    * thread got. Off elsewhere (nobody can take over a port they cannot name).
    */
   readonly sharePortZero?: boolean;
+  /** The other listener threads (`workers:` above 1), for hand-offs; absent with one thread. */
+  readonly mesh?: ThreadMeshView;
+}
+
+/**
+ * Channels to the other threads that run listeners: a listener hands a message to the thread
+ * that owns its state. `send` is false when that thread is gone (the caller handles it).
+ */
+export interface ThreadMeshView {
+  /** This thread (0: the main thread) and how many there are. */
+  readonly self: number;
+  readonly threads: number;
+  send(thread: number, channel: string, payload: unknown): boolean;
+  /** Takes what other threads hand this one on `channel`; returns the unsubscribe. */
+  on(channel: string, fn: (payload: unknown) => void): () => void;
 }
 
 /** Every listener: start, drain with a deadline, close, plus hand-over. */

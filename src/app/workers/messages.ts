@@ -1,3 +1,4 @@
+import type { MessagePort } from "node:worker_threads";
 import type { RawSource } from "../../config/providers/types.ts";
 import type { EntryState } from "../../servers/mirror.ts";
 import type { SharedCounterMemory } from "../../servers/shared-counters.ts";
@@ -7,6 +8,9 @@ export interface WorkerData {
   readonly mem: SharedCounterMemory;
   /** Its row in the shared counters, 1..N-1 (the main thread is 0). */
   readonly row: number;
+  readonly threads: number;
+  /** Its channels to the threads already running: [thread, port]. */
+  readonly peers: readonly (readonly [number, MessagePort])[];
 }
 
 /** The main thread to a worker. Requests carry an id; the worker answers each with a reply. */
@@ -29,7 +33,9 @@ export type ToWorker =
   | { readonly t: "abort"; readonly id: number }
   | { readonly t: "state"; readonly states: readonly EntryState[] }
   | { readonly t: "drain"; readonly id: number; readonly deadline: number }
-  | { readonly t: "close"; readonly id: number };
+  | { readonly t: "close"; readonly id: number }
+  /** A channel to thread `peer` (started, or restarted: it replaces the old one). */
+  | { readonly t: "peer"; readonly peer: number; readonly port: MessagePort };
 
 /** A worker to the main thread: answers, and its events in batches. */
 export type FromWorker =

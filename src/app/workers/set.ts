@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { RawSource } from "../../config/providers/types.ts";
 import type { Snapshot } from "../../config/types.ts";
 import { errorMessage } from "../../core/errors.ts";
@@ -11,6 +11,7 @@ import {
   SharedCounterRows,
   type SharedSlotCounters,
 } from "../../servers/shared-counters.ts";
+import type { ThreadMesh } from "./mesh.ts";
 import type { FromWorker, ToWorker, WorkerData } from "./messages.ts";
 
 // Built: dist/app/workers/thread.js; under tsx (tests): the .ts beside this file.
@@ -42,6 +43,8 @@ export interface WorkerSetOptions {
   readonly current: () => { raw: RawSource; snapshot: Snapshot };
   /** Ports the main thread's listeners got, by name (for listeners configured on port 0). */
   readonly ports: () => [string, number][];
+  /** The main thread's channels to the workers. */
+  readonly mesh: ThreadMesh;
 }
 
 interface Slot {
@@ -97,8 +100,9 @@ export class WorkerSet {
 
   async #spawn(row: number): Promise<void> {
     const slot = this.#slot(row);
-    const data: WorkerData = { mem: this.#o.mem, row };
-    const w = new Worker(THREAD, { workerData: data });
+    const peers = this.#channels(row);
+    const data: WorkerData = { mem: this.#o.mem, row, threads: this.#o.threads, peers };
+    const w = new Worker(THREAD, { workerData: data, transferList: peers.map(([, p]) => p) });
     slot.worker = w;
     slot.lastStart = Date.now();
     w.on("message", (m: FromWorker) => this.#message(slot, m));
@@ -115,6 +119,25 @@ export class WorkerSet {
     }
     slot.alive = true;
     this.#o.events.emit("worker", { kind: "started", worker: row });
+  }
+
+  /**
+   * New channels between worker `row` and every thread running now (the main thread, and the
+   * workers that have a thread): their ends go to them at once, `row`'s in its workerData.
+   */
+  #channels(row: number): [number, MessagePort][] {
+    const mine: [number, MessagePort][] = [];
+    const { port1, port2 } = new MessageChannel();
+    this.#o.mesh.connect(row, port1);
+    mine.push([0, port2]);
+    this.#slots.forEach((s, i) => {
+      const peer = i + 1;
+      if (peer === row || !s.worker) return;
+      const c = new MessageChannel();
+      s.worker.postMessage({ t: "peer", peer: row, port: c.port1 } satisfies ToWorker, [c.port1]);
+      mine.push([peer, c.port2]);
+    });
+    return mine;
   }
 
   #slot(row: number): Slot {
@@ -139,6 +162,7 @@ export class WorkerSet {
     if (slot.worker !== w) return;
     slot.worker = undefined;
     slot.alive = false;
+    this.#o.mesh.disconnect(row);
     for (const done of slot.pending.values()) done(`worker ${row} exited (${why})`);
     slot.pending.clear();
     if (this.#closing) return;
@@ -252,6 +276,7 @@ export class WorkerSet {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#o.mesh.close();
     await Promise.all(
       this.#slots.map(async (s) => {
         const w = s.worker;

@@ -12,9 +12,11 @@ import { errorMessage, TrunklineError } from "../../core/errors.ts";
 import { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
 import { PROTOCOLS } from "../../protocols/registry.ts";
+import { runsOnEveryThread } from "../../protocols/threads.ts";
 import { applyEntryState, type EntryState } from "../../servers/mirror.ts";
 import { SharedSlotCounters } from "../../servers/shared-counters.ts";
 import { type PreparedReload, Runtime } from "../runtime.ts";
+import { ThreadMesh } from "./mesh.ts";
 import { FORWARDED_EVENTS, type FromWorker, type ToWorker, type WorkerData } from "./messages.ts";
 
 const port = parentPort;
@@ -22,9 +24,11 @@ if (!port) throw new Error("thread.ts runs as a worker thread only");
 const data = workerData as WorkerData;
 const events = new EventBus<TrunklineEvents>();
 const counters = new SharedSlotCounters(data.mem, data.row, false);
-// SIP stays on the main thread: its INVITE transactions must see their own responses,
-// which SO_REUSEPORT would spread by address over every thread.
-const runtime = new Runtime(events, { counters, runs: (cfg) => cfg.protocol !== "sip" });
+const mesh = new ThreadMesh(data.row, data.threads);
+for (const [peer, p] of data.peers) mesh.connect(peer, p);
+// SIP over TCP or TLS stays on the main thread (a dialog's connections would be spread over
+// threads); SIP over UDP runs everywhere, each message handed to its Call-ID's thread.
+const runtime = new Runtime(events, { counters, mesh, runs: runsOnEveryThread });
 let prepared: PreparedReload | undefined;
 
 const send = (m: FromWorker): void => port.postMessage(m);
@@ -63,7 +67,7 @@ function applyStates(states: readonly EntryState[]): void {
   }
 }
 
-async function handle(m: ToWorker): Promise<string | undefined> {
+async function handle(m: Exclude<ToWorker, { t: "peer" }>): Promise<string | undefined> {
   switch (m.t) {
     case "prepare": {
       const parsed = parseMerged(m.raw.text, m.raw.origin, PROTOCOLS, m.raw.overlay).snapshot;
@@ -94,12 +98,17 @@ async function handle(m: ToWorker): Promise<string | undefined> {
       return undefined;
     case "close":
       await runtime.close();
+      mesh.close();
       if (batch.length > 0) flush();
       return undefined;
   }
 }
 
 port.on("message", (m: ToWorker) => {
+  if (m.t === "peer") {
+    mesh.connect(m.peer, m.port);
+    return;
+  }
   void handle(m).then(
     (error) => {
       if (m.t === "state") return;

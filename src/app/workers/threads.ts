@@ -7,6 +7,7 @@ import { reusePortSupported } from "../../net/reuse-port.ts";
 import type { CounterStore } from "../../servers/counters.ts";
 import { SharedSlotCounters, sharedCounterMemory } from "../../servers/shared-counters.ts";
 import type { Runtime } from "../runtime.ts";
+import { ThreadMesh } from "./mesh.ts";
 import { WorkerSet, type WorkerView } from "./set.ts";
 
 /**
@@ -21,6 +22,8 @@ export class ListenerThreads {
   readonly #raw: WeakMap<Snapshot, RawSource>;
   readonly #mem;
   #set: WorkerSet | undefined;
+  /** The main thread's channels to the workers (undefined with one thread). */
+  readonly mesh: ThreadMesh | undefined;
 
   /** `raws`: the text each snapshot was parsed from (workers validate it again). */
   constructor(first: Snapshot, events: EventBus<TrunklineEvents>, raws: WeakMap<Snapshot, RawSource>) {
@@ -36,11 +39,12 @@ export class ListenerThreads {
     } else this.threads = want;
     this.#mem = this.threads > 1 ? sharedCounterMemory(this.threads) : undefined;
     this.counters = this.#mem ? new SharedSlotCounters(this.#mem, 0, true) : undefined;
+    this.mesh = this.#mem ? new ThreadMesh(0, this.threads) : undefined;
   }
 
   /** Starts the worker threads once the main thread's runtime runs `current()`. */
   async start(runtime: Runtime, current: () => Snapshot): Promise<void> {
-    if (!this.#mem || !(this.counters instanceof SharedSlotCounters)) return;
+    if (!this.#mem || !this.mesh || !(this.counters instanceof SharedSlotCounters)) return;
     const set = new WorkerSet({
       threads: this.threads,
       mem: this.#mem,
@@ -54,6 +58,7 @@ export class ListenerThreads {
         return { raw, snapshot };
       },
       ports: () => portsOf(runtime),
+      mesh: this.mesh,
     });
     await set.start();
     this.#set = set;

@@ -11,15 +11,18 @@ import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import type { SessionInfo } from "../../net/stream-listener.ts";
 import type { UdpEndpointStats } from "../../net/udp-endpoint.ts";
-import type { ListenerContext, ProtocolListener } from "../protocol.ts";
+import type { ListenerContext, ProtocolListener, ThreadMeshView } from "../protocol.ts";
+import { runsOnEveryThread } from "../threads.ts";
 import type { CallEnd, CallRecord } from "./calls.ts";
 import { realClock, type SipClock } from "./clock.ts";
 import { rrKey, type SipListenerOptions } from "./config.ts";
+import { headerValue } from "./headers.ts";
 import { SipProxy } from "./proxy.ts";
 import type { SipRoutes } from "./routes.ts";
 import type { SipClientTls } from "./stream-options.ts";
-import type { SipPeer } from "./transport.ts";
+import type { SipInbound, SipPeer } from "./transport.ts";
 import { SipTransports } from "./transports.ts";
+import type { SipMessage } from "./types.ts";
 import { sameHost } from "./uri.ts";
 
 function options(l: ListenerConfig): SipListenerOptions {
@@ -52,6 +55,35 @@ function serverTls(pools: ReadonlyMap<string, Pool>, peer: SipPeer): SipClientTl
   return undefined;
 }
 
+/** A UDP message handed to another thread (structured clone: the body arrives as a Uint8Array). */
+interface Handed {
+  readonly message: SipMessage;
+  readonly source: SipPeer;
+  readonly size: number;
+}
+
+function revive(h: Handed): SipInbound {
+  const b = h.message.body as Uint8Array;
+  const body = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return { message: { ...h.message, body }, source: h.source, flow: undefined, size: h.size };
+}
+
+/** The thread that owns a Call-ID: FNV-1a over its UTF-16 code units, modulo the threads. */
+export function ownerOf(callId: string, threads: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < callId.length; i++) {
+    h ^= callId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % threads;
+}
+
+/** The thread channels, when this SIP listener runs on every thread (UDP only, workers above 1). */
+function handOff(ctx: ListenerContext, cfg: ListenerConfig): ThreadMeshView | undefined {
+  const mesh = ctx.mesh;
+  return mesh && mesh.threads > 1 && runsOnEveryThread(cfg) ? mesh : undefined;
+}
+
 export class SipListener implements ProtocolListener {
   #config: ListenerConfig;
   readonly #ctx: ListenerContext;
@@ -60,6 +92,7 @@ export class SipListener implements ProtocolListener {
   #proxy: SipProxy | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
+  #offMesh: (() => void) | undefined;
   /** Datagrams that were no SIP message, by parse error code. */
   readonly malformed = new Map<string, number>();
 
@@ -113,13 +146,15 @@ export class SipListener implements ProtocolListener {
   async start(): Promise<void> {
     const cfg = this.#config;
     const o = options(cfg);
+    const mesh = handOff(this.#ctx, cfg);
     const transports = new SipTransports({
       host: cfg.listen.host,
       port: cfg.listen.port,
       reusePort: this.#ctx.reusePort,
+      ...(mesh && this.#ctx.sharePortZero ? { sharePortZero: true } : {}),
       transports: o.transports,
       tls: cfg.tls,
-      onMessage: (m) => this.#proxy?.handle(m),
+      onMessage: mesh ? (m) => this.#toOwner(mesh, m) : (m) => this.#proxy?.handle(m),
       onDropped: (d) => {
         const code = d.error.code;
         this.malformed.set(code, (this.malformed.get(code) ?? 0) + 1);
@@ -131,6 +166,7 @@ export class SipListener implements ProtocolListener {
     });
     await transports.start();
     this.#transports = transports;
+    if (mesh) this.#offMesh = mesh.on(`sip:${cfg.name}`, (p) => this.#proxy?.handle(revive(p as Handed)));
     const a = transports.address;
     if (a === undefined) throw new Error("SIP listener bound to no address");
     const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
@@ -168,6 +204,23 @@ export class SipListener implements ProtocolListener {
           }
         : {}),
     });
+  }
+
+  /**
+   * Listener threads share the UDP port and the kernel spreads datagrams by source address:
+   * a call's state (its INVITE transaction, its record in the calls table) lives in the thread
+   * its Call-ID hashes to, and every message of the call is handed there. A message without a
+   * Call-ID is refused where it landed; one for a thread that is gone is handled here.
+   */
+  #toOwner(mesh: ThreadMeshView, m: SipInbound): void {
+    const callId = headerValue(m.message, "call-id");
+    const owner = callId === undefined ? mesh.self : ownerOf(callId, mesh.threads);
+    if (owner === mesh.self) {
+      this.#proxy?.handle(m);
+      return;
+    }
+    const h: Handed = { message: m.message, source: m.source, size: m.size };
+    if (!mesh.send(owner, `sip:${this.#config.name}`, h)) this.#proxy?.handle(m);
   }
 
   #ended(c: CallRecord, why: CallEnd, now: number): void {
@@ -231,6 +284,7 @@ export class SipListener implements ProtocolListener {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#offMesh?.();
     clearInterval(this.#sweep);
     this.#proxy?.close();
     await this.#transports?.close();

@@ -19,6 +19,8 @@ export interface SipTransportsOptions {
   readonly port: number;
   /** SO_REUSEPORT on every socket, for a configured port (never for 0: net/reuse-port.ts). */
   readonly reusePort: boolean;
+  /** Share a `:0` UDP port too: worker threads join the port the main thread got. */
+  readonly sharePortZero?: boolean;
   readonly transports: readonly SipTransportName[];
   readonly tls: TlsServerConfig | undefined;
   readonly onMessage: (m: SipInbound) => void;
@@ -78,7 +80,7 @@ export class SipTransports implements SipSender {
     const ep = new UdpEndpoint({
       host: this.#o.host,
       port,
-      reusePort: sharesPort(this.#o.reusePort, this.#o.port),
+      reusePort: this.#o.sharePortZero ? this.#o.reusePort : sharesPort(this.#o.reusePort, this.#o.port),
       onDatagram: (buf, from) => {
         const source: SipPeer = { transport: "udp", host: from.address, port: from.port };
         const parsed = parseMessage(buf, { stream: false });
