@@ -15,6 +15,8 @@ import { fileURLToPath } from "node:url";
 import { type Child, killAllNow, launch, setChildFdLimit, stopAll } from "../lib/children.ts";
 import { machineInfo, openFilesLimit } from "../lib/procfs.ts";
 import { envInt, fmt } from "../lib/stats.ts";
+import { freePort } from "../lib/wait.ts";
+import type { BenchArgs } from "../run.ts";
 import { abKind, abOrder, abPair } from "./ab.ts";
 import { BAR, notes as notesOf, ratios as ratiosOf, summarise, verdicts as verdictsOf } from "./analysis.ts";
 import { HOLD_SESSIONS, type IdleResult, measureIdle } from "./idle.ts";
@@ -22,6 +24,18 @@ import { measure, type RunResult, type Settings } from "./measure.ts";
 import { markdown, type Report } from "./report.ts";
 import { STRACE, type StraceResult, straceUnavailable, straceWindow } from "./strace.ts";
 import { HAPROXY, type Started, startHaproxy, startRelay, startTrunkline, type Target } from "./targets.ts";
+import {
+  describeThreads,
+  haproxyThreads,
+  roundKinds,
+  type ThreadSessions,
+  threadSessions,
+  trunklineWorkers,
+  type WorkersSetup,
+  workersKindNotes,
+  workersSetup,
+} from "./workers.ts";
+import { addWorkersRatios, type WorkersReport, workersNotes, workersVerdicts } from "./workers-report.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
@@ -51,12 +65,20 @@ function readSettings(): Settings {
 /** Rotates `xs` left by `n`: round 1 keeps the order, round 2 starts with the second, … */
 const rotate = <T>(xs: T[], n: number): T[] => xs.map((_, i) => xs[(i + n) % xs.length] as T);
 
-export async function main(): Promise<number> {
+export async function main(args: BenchArgs = {}): Promise<number> {
   if (process.platform !== "linux") {
     process.stderr.write("the benchmark reads /proc: Linux only\n");
     return 1;
   }
   const settings = readSettings();
+  // --workers N: both Trunkline targets run on one Node that has reusePort.
+  const setup = args.workers === undefined ? undefined : workersSetup(args.workers, ROOT);
+  if (typeof setup === "string") {
+    process.stderr.write(`bench fastagi: ${setup}\n`);
+    return 1;
+  }
+  const w: WorkersSetup | undefined = setup;
+  const kindNotes = { ...NOTES, ...(w ? workersKindNotes(w) : {}) };
   const pair = abPair();
   const abRounds = pair ? envInt("BENCH_AB_ROUNDS", 3, 1, 20) : 0;
   const wantStrace = process.env.BENCH_STRACE !== "0";
@@ -98,6 +120,7 @@ export async function main(): Promise<number> {
   });
   const s = settings;
   try {
+    if (w) say(`Trunkline runs on Node ${w.node.version} (${w.node.source}): ${w.node.path}`);
     say(
       `FastAGI benchmark: ${s.concurrency} concurrent sessions, ${s.warmup} s warm-up + ${s.seconds} s per run, ${s.rounds} rounds, ${s.variants.join(" and ")} commands per session, ${machine.cores} cores (${machine.cpu}), load average ${machine.load_average_at_start}`,
     );
@@ -126,17 +149,24 @@ export async function main(): Promise<number> {
       return u;
     };
 
+    const threadsOf = (kind: string) => (w && kind === trunklineWorkers(w.n) ? w.n : 1);
     /** Starts the proxy of `kind` (none for direct) in front of the upstream of `c` commands. */
     const startTarget = async (kind: string, name: string, c: number): Promise<Target> => {
       const ports = upstream(c).ports;
       let p: Started | undefined;
       if (kind === "relay") p = await startRelay(dir, name, ports);
-      else if (kind === "trunkline")
-        p = await startTrunkline(dir, name, ports, { logLevel: s.log_level ?? undefined });
+      else if (kind === "trunkline" || (w && kind === trunklineWorkers(w.n)))
+        p = await startTrunkline(dir, name, ports, {
+          logLevel: s.log_level ?? undefined,
+          // With --workers, both Trunkline targets differ only by `workers:`.
+          ...(w ? { node: w.node.path, workers: threadsOf(kind), adminPort: await freePort() } : {}),
+        });
       else if (kind === "haproxy") p = await startHaproxy(dir, name, ports, fdLimit);
+      else if (w && kind === haproxyThreads(w.n)) p = await startHaproxy(dir, name, ports, fdLimit, w.n);
+      const note = kindNotes[kind] ?? kind;
       return p
-        ? { name, kind, ports: [p.port], proxy: p.child, note: NOTES[kind] ?? kind }
-        : { name, kind, ports, note: NOTES[kind] ?? kind };
+        ? { name, kind, ports: [p.port], proxy: p.child, note, ...(p.admin ? { admin: p.admin } : {}) }
+        : { name, kind, ports, note };
     };
 
     const runs: RunResult[] = [];
@@ -147,13 +177,21 @@ export async function main(): Promise<number> {
       );
     };
     const kinds = ["direct", "relay", "trunkline", ...(haveHaproxy ? ["haproxy"] : [])];
+    const kindsOfRounds = w ? roundKinds(w, haveHaproxy) : kinds;
+    const threads: ThreadSessions[] = [];
     for (let i = 1; i <= s.rounds; i++) {
-      const order = rotate(kinds, i - 1);
+      const order = rotate(kindsOfRounds, i - 1);
       say(`round ${i} of ${s.rounds}: ${order.join(", ")}`);
       for (const kind of order)
         for (const c of s.variants) {
           const t = await startTarget(kind, kind, c);
           record(await measure(t, upstream(c).child, s, c, i));
+          if (t.admin !== undefined) {
+            const want = threadsOf(kind);
+            const ts = await threadSessions(t.admin, { target: kind, round: i, commands: c, want });
+            threads.push(ts);
+            if (want > 1) say(`    sessions per thread: ${describeThreads(ts)}`);
+          }
           await t.proxy?.stop();
         }
     }
@@ -202,7 +240,10 @@ export async function main(): Promise<number> {
       );
       const p =
         kind === "trunkline"
-          ? await startTrunkline(dir, "trunkline-idle", holdPorts, { logLevel: s.log_level ?? undefined })
+          ? await startTrunkline(dir, "trunkline-idle", holdPorts, {
+              logLevel: s.log_level ?? undefined,
+              node: w?.node.path,
+            })
           : await startHaproxy(dir, "haproxy-idle", holdPorts, fdLimit);
       idle.push(await measureIdle(kind, p.child.pid, p.port, holdCount));
       await p.child.stop();
@@ -211,10 +252,14 @@ export async function main(): Promise<number> {
     const summaries = summarise(runs);
     const abLabels = pair ? { label: pair.label, a: abKind(pair.a), b: abKind(pair.b) } : undefined;
     const ratios = ratiosOf(summaries, syscalls, s.variants, abLabels);
+    const workers: WorkersReport | undefined = w ? { ...w, threads } : undefined;
+    if (workers) addWorkersRatios(ratios, summaries, s.variants, workers.n);
     const idleT = idle.find((i) => i.target === "trunkline");
     const metricsLabel = pair?.kind === "metrics" ? pair.label : undefined;
     const verdicts = verdictsOf(ratios, s.variants, idleT, HOLD_SESSIONS, metricsLabel);
+    if (workers) verdicts.push(...workersVerdicts(ratios, s.variants, workers));
     notes.push(...notesOf(runs, summaries, syscalls, idle));
+    if (workers) notes.push(...workersNotes(runs, workers));
     notes.push(
       "issue 2's old bars (sessions/s ≥ 0.6× HAProxy, CPU/session ≤ 2× HAProxy) are no longer verdicts; their figures are the ratios above",
     );
@@ -231,6 +276,7 @@ export async function main(): Promise<number> {
       idle,
       verdicts,
       notes,
+      ...(workers ? { workers } : {}),
     };
     const md = markdown(report);
     say("");

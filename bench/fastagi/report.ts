@@ -4,6 +4,8 @@ import type { Ratios, Summary, Verdict } from "./analysis.ts";
 import type { IdleResult } from "./idle.ts";
 import type { RunResult, Settings } from "./measure.ts";
 import { type StraceResult, SYSCALL_GROUPS } from "./strace.ts";
+import { haproxyThreads, trunklineWorkers } from "./workers.ts";
+import { type WorkersReport, workersMarkdown } from "./workers-report.ts";
 
 export interface Report {
   date: string;
@@ -16,6 +18,8 @@ export interface Report {
   idle: IdleResult[];
   verdicts: Verdict[];
   notes: string[];
+  /** With --workers N. */
+  workers?: WorkersReport;
 }
 
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
@@ -141,12 +145,18 @@ export function markdown(r: Report): string {
   const m = r.machine;
   const s = r.settings;
   const variants = s.variants;
+  const w = r.workers;
   return [
     `# FastAGI benchmark — ${r.date}`,
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, Linux ${m.kernel}, Node ${m.node}, ${m.haproxy}, ${m.strace}; load average at start ${m.load_average_at_start}.`,
     `Load: ${s.concurrency} concurrent sessions, ${s.warmup} s warm-up + ${s.seconds} s measured per run, ${s.rounds} rounds of every target (order rotated each round), variants of ${variants.join(" and ")} commands per session. Each session is played as Asterisk 23.4.1 does: no TCP_NODELAY, the header one line per write, each reply its own write, \`HANGUP\` after the server's close, then close.`,
     `Trunkline at its defaults: log level ${s.log_level ?? "info (default)"}, metrics on; its stdout goes to a file. One Node thread (plus V8/libuv helper threads, counted in its CPU); HAProxy runs with \`nbthread 1\`; relay = bare Node \`pipe()\` relay.`,
+    ...(w
+      ? [
+          `With \`--workers ${w.n}\`: \`trunkline\` runs \`workers: 1\` and \`${trunklineWorkers(w.n)}\` \`workers: ${w.n}\` (both with \`admin:\` on loopback, both on Node ${w.node.version}, ${w.node.source}); \`${haproxyThreads(w.n)}\` is HAProxy with \`nbthread ${w.n}\`. CPU is the whole process's, all threads. On this ${m.cores}-core machine the load generator and the upstream share the cores with the proxy.`,
+        ]
+      : []),
     "",
     `## Medians over ${s.rounds} rounds`,
     "",
@@ -157,7 +167,7 @@ export function markdown(r: Report): string {
     ...head(["ratio", ...variants.map((c) => `${c} commands`)], ["---", ...variants.map(() => "---:")]),
     ...Object.entries(r.ratios).map(([k, v]) => row([k, ...variants.map((c) => fmt(v[String(c)], 3))])),
     "",
-    "## Bars (issue 12)",
+    `## Bars (issue 12${w ? " and issue 15" : ""})`,
     "",
     ...head(["bar", "cmds", "required", "measured", "verdict"], ["---", "---", "---", "---", "---"]),
     ...r.verdicts.map((v) =>
@@ -185,6 +195,7 @@ export function markdown(r: Report): string {
       ]),
     ),
     "",
+    ...(w ? [...workersMarkdown(w), ""] : []),
     "## Every run",
     "",
     ...roundsTable(r),

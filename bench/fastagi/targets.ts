@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Child, launch } from "../lib/children.ts";
-import { isListening } from "../lib/procfs.ts";
+import { isListening, listeningSockets } from "../lib/procfs.ts";
 import { freePort, waitUntil } from "../lib/wait.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -21,21 +21,27 @@ export interface Target {
   ports: number[];
   /** The proxy, whose CPU counts as the target's; none for direct. */
   proxy?: Child;
+  /** Trunkline's admin API port, when started with one (--workers). */
+  admin?: number;
   note: string;
 }
 
 export interface Started {
   child: Child;
   port: number;
+  admin?: number;
 }
 
-/** Waits until a proxy child listens; fails with its last output if it exits first. */
-async function waitListening(name: string, child: Child, port: number): Promise<void> {
+/**
+ * Waits until a proxy child listens (with `sockets` listening sockets on the port: one per
+ * thread with SO_REUSEPORT); fails with its last output if it exits first.
+ */
+async function waitListening(name: string, child: Child, port: number, sockets = 1): Promise<void> {
   await waitUntil(
-    `${name} to listen on ${port}`,
+    `${name} to listen on ${port}${sockets > 1 ? ` with ${sockets} sockets` : ""}`,
     () => {
       if (child.exited !== null) throw new Error(`${name} exited (${child.exited}) before listening`);
-      return isListening(port);
+      return sockets > 1 ? listeningSockets(port) >= sockets : isListening(port);
     },
     15_000,
   ).catch((err: Error) => {
@@ -49,6 +55,12 @@ export interface TrunklineOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** `log: { level }`; Trunkline's default (info) when undefined. */
   logLevel?: string | undefined;
+  /** The Node binary that runs it; the benchmark's own when undefined. */
+  node?: string | undefined;
+  /** `workers: N` (written, 1 included, when defined); ready once every thread listens. */
+  workers?: number | undefined;
+  /** `admin: { listen: 127.0.0.1:PORT }`, to read each thread's sessions from /api/v1/status. */
+  adminPort?: number | undefined;
 }
 
 /**
@@ -68,6 +80,8 @@ export async function startTrunkline(
     [
       ...(opts.logLevel === undefined ? [] : [`log: { level: ${opts.logLevel} }`]),
       "shutdown_timeout: 2s",
+      ...(opts.workers === undefined ? [] : [`workers: ${opts.workers}`]),
+      ...(opts.adminPort === undefined ? [] : [`admin: { listen: 127.0.0.1:${opts.adminPort} }`]),
       `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]`,
       "routes: [ { listener: agi, pool: main } ]",
       "pools:",
@@ -79,23 +93,29 @@ export async function startTrunkline(
   );
   const child = launch(
     name,
-    process.execPath,
+    opts.node ?? process.execPath,
     [opts.main ?? TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"],
     {
       logFile: join(dir, `${name}.log`),
       ...(opts.env ? { env: opts.env } : {}),
     },
   );
-  await waitListening(name, child, port);
-  return { child, port };
+  await waitListening(name, child, port, opts.workers ?? 1);
+  if (opts.adminPort === undefined) return { child, port };
+  await waitListening(`${name}'s admin API`, child, opts.adminPort);
+  return { child, port, admin: opts.adminPort };
 }
 
-/** HAProxy, `mode tcp`, `balance leastconn`, one thread (Trunkline is one Node thread). */
+/**
+ * HAProxy, `mode tcp`, `balance leastconn`, `nbthread` 1 by default (Trunkline is one Node
+ * thread unless `workers:` says more).
+ */
 export async function startHaproxy(
   dir: string,
   name: string,
   servers: number[],
   fdLimit: number,
+  threads = 1,
 ): Promise<Started> {
   const port = await freePort();
   const cfg = join(dir, `${name}.cfg`);
@@ -105,7 +125,7 @@ export async function startHaproxy(
     cfg,
     [
       "global",
-      "  nbthread 1",
+      `  nbthread ${threads}`,
       `  maxconn ${maxconn}`,
       "defaults",
       "  mode tcp",

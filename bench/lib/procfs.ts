@@ -61,16 +61,22 @@ export function busyCores(a: { busy: number; total: number }, b: { busy: number;
   return total > 0 ? ((b.busy - a.busy) / total) * cpus().length : 0;
 }
 
-/** True once something listens on 127.0.0.1:port (read from /proc/net/tcp, so no probe connection). */
-export function isListening(port: number): boolean {
+/**
+ * Listening sockets on 127.0.0.1:port (read from /proc/net/tcp, so no probe connection): one
+ * per thread that bound it with SO_REUSEPORT.
+ */
+export function listeningSockets(port: number): number {
   const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
   return readFileSync("/proc/net/tcp", "utf8")
     .split("\n")
-    .some((l) => {
+    .filter((l) => {
       const f = l.trim().split(/\s+/);
       return f[1] === want && f[3] === "0A";
-    });
+    }).length;
 }
+
+/** True once something listens on 127.0.0.1:port. */
+export const isListening = (port: number): boolean => listeningSockets(port) > 0;
 
 /** The machine, for the report's header line. */
 export function machineInfo(extra: Record<string, string> = {}): Record<string, string | number> {
