@@ -9,6 +9,8 @@ export interface WorkerData {
   /** Its row in the shared counters, 1..N-1 (the main thread is 0). */
   readonly row: number;
   readonly threads: number;
+  /** The events the main thread listens to (of FORWARDED_EVENTS): only these are sent. */
+  readonly forward: readonly string[];
   /** Its channels to the threads already running: [thread, port]. */
   readonly peers: readonly (readonly [number, MessagePort])[];
 }

@@ -12,7 +12,7 @@ import {
   type SharedSlotCounters,
 } from "../../servers/shared-counters.ts";
 import type { ThreadMesh } from "./mesh.ts";
-import type { FromWorker, ToWorker, WorkerData } from "./messages.ts";
+import { FORWARDED_EVENTS, type FromWorker, type ToWorker, type WorkerData } from "./messages.ts";
 
 // Built: dist/app/workers/thread.js; under tsx (tests): the .ts beside this file.
 const THREAD = new URL(`./thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
@@ -101,7 +101,9 @@ export class WorkerSet {
   async #spawn(row: number): Promise<void> {
     const slot = this.#slot(row);
     const peers = this.#channels(row);
-    const data: WorkerData = { mem: this.#o.mem, row, threads: this.#o.threads, peers };
+    // An event nobody listens to on the main thread is not even built in the worker (has()).
+    const forward = FORWARDED_EVENTS.filter((n) => this.#o.events.has(n));
+    const data: WorkerData = { mem: this.#o.mem, row, threads: this.#o.threads, forward, peers };
     const w = new Worker(THREAD, { workerData: data, transferList: peers.map(([, p]) => p) });
     slot.worker = w;
     slot.lastStart = Date.now();

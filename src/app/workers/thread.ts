@@ -40,7 +40,7 @@ const flush = (): void => {
   batch = [];
   send({ t: "events", batch: b });
 };
-for (const name of FORWARDED_EVENTS) {
+for (const name of FORWARDED_EVENTS.filter((n) => data.forward.includes(n))) {
   events.on(name, (payload) => {
     if (batch.length === 0) setImmediate(flush);
     batch.push([name, payload]);
