@@ -7,9 +7,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workersSetup } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
+import { envInt } from "../lib/stats.ts";
 import { freePort, sleep } from "../lib/wait.ts";
 import { tree } from "../sip/proctree.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export const NGINX = "/usr/sbin/nginx";
 export const HAPROXY = "/usr/sbin/haproxy";
@@ -47,9 +51,9 @@ async function ready(child: Child, port: number, timeoutMs = 15_000): Promise<vo
   }
 }
 
-function nginxConf(dir: string, server: string): string {
+function nginxConf(dir: string, server: string, workers = 1): string {
   return [
-    "worker_processes 1;",
+    `worker_processes ${workers};`,
     "daemon off;",
     "master_process on;",
     `pid ${join(dir, "nginx.pid")};`,
@@ -72,15 +76,16 @@ async function startNginx(
   name: string,
   server: (port: number) => string,
   note: string,
+  workers = 1,
 ): Promise<Peer> {
   const port = await freePort();
   const home = join(dir, name);
   mkdirSync(home, { recursive: true });
   const conf = join(home, "nginx.conf");
-  writeFileSync(conf, nginxConf(home, server(port)));
+  writeFileSync(conf, nginxConf(home, server(port), workers));
   const child = launch(name, NGINX, ["-p", home, "-c", conf], { logFile: join(dir, `${name}.log`) });
   await ready(child, port);
-  // The worker is the master's only child: its CPU is the work.
+  // The workers are the master's children: their CPU is the work.
   const pids = tree(child.pid).filter((p) => p !== child.pid);
   return { name, port, note, pids: pids.length > 0 ? pids : [child.pid], child };
 }
@@ -106,7 +111,8 @@ export function startNginxProxy(dir: string, origin: number): Promise<Peer> {
         '    proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";',
         "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_buffering on; } }",
       ].join("\n"),
-    "proxy_pass, upstream keepalive 64, 1 worker",
+    `proxy_pass, upstream keepalive 64, ${THREADS} worker(s)`,
+    THREADS,
   );
 }
 
@@ -117,7 +123,7 @@ export async function startHaproxy(dir: string, origin: number): Promise<Peer> {
     cfg,
     [
       "global",
-      "  nbthread 1",
+      `  nbthread ${THREADS}`,
       "  maxconn 4096",
       "defaults",
       "  mode http",
@@ -140,7 +146,7 @@ export async function startHaproxy(dir: string, origin: number): Promise<Peer> {
   return {
     name: "haproxy",
     port,
-    note: "mode http, nbthread 1, http-reuse always, option forwardfor",
+    note: `mode http, nbthread ${THREADS}, http-reuse always, option forwardfor`,
     pids: [child.pid],
     child,
   };
@@ -163,8 +169,21 @@ export async function startNodeFloor(dir: string, origin: number): Promise<Peer>
   };
 }
 
+/**
+ * BENCH_WORKERS=N (2..16): every proxy on N threads: Trunkline `workers: N` (on a Node with
+ * SO_REUSEPORT, the cached Node 24 when this one has none), HAProxy `nbthread N`, nginx N
+ * worker processes. The origin and the Node floor stay on one.
+ */
+export const THREADS = envInt("BENCH_WORKERS", 1, 1, 16);
+
 export async function startTrunkline(dir: string, origin: number): Promise<Peer> {
   const port = await freePort();
+  let node = process.execPath;
+  if (THREADS > 1) {
+    const w = workersSetup(THREADS, ROOT);
+    if (typeof w === "string") throw new Error(w);
+    node = w.node.path;
+  }
   // BENCH_LOG_LEVEL=warn: no access line per request (what the log costs).
   const level = process.env.BENCH_LOG_LEVEL;
   const cfg = join(dir, "trunkline.yaml");
@@ -172,6 +191,7 @@ export async function startTrunkline(dir: string, origin: number): Promise<Peer>
     cfg,
     [
       ...(level ? [`log: { level: ${level} }`] : []),
+      `workers: ${THREADS}`,
       `listeners: [ { name: web, protocol: http, listen: 127.0.0.1:${port} } ]`,
       "routes: [ { listener: web, pool: origin } ]",
       "pools:",
@@ -180,14 +200,14 @@ export async function startTrunkline(dir: string, origin: number): Promise<Peer>
       "",
     ].join("\n"),
   );
-  const child = launch("trunkline", process.execPath, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
+  const child = launch("trunkline", node, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
     logFile: join(dir, "trunkline.log"),
   });
   await ready(child, port);
   return {
     name: "trunkline",
     port,
-    note: `1 Node thread, ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
+    note: `${THREADS} Node thread(s) (${node === process.execPath ? process.version : "Node 24"}), ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
     pids: [child.pid],
     child,
   };
