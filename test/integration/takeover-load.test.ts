@@ -96,19 +96,19 @@ interface Run {
 }
 
 /** One takeover in the middle of the load, with tcp_migrate_req set to `migrate` in the namespace. */
-async function takeoverUnderLoad(migrate: 0 | 1): Promise<Run> {
+async function takeoverUnderLoad(migrate: 0 | 1, workers = 1): Promise<Run> {
   execFileSync("ip", [...IN_NS.slice(1), "sysctl", "-q", "-w", `net.ipv4.tcp_migrate_req=${migrate}`]);
   const agi = peer(["agi", "50"], 15_000);
   const upstream = (JSON.parse(await agi.line) as { port: number }).port;
-  const cfg = join(dir, `migrate-${migrate}.yaml`);
+  const cfg = join(dir, `migrate-${migrate}-w${workers}.yaml`);
   writeFileSync(
     cfg,
-    `admin: { listen: 127.0.0.1:${ADMIN} }\nshutdown_timeout: 30s\n` +
+    `workers: ${workers}\nadmin: { listen: 127.0.0.1:${ADMIN} }\nshutdown_timeout: 30s\n` +
       `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${PORT} } ]\n` +
       "routes: [ { listener: agi, pool: main } ]\n" +
       `pools: { main: { servers: [ { address: 127.0.0.1:${upstream} } ] } }\n`,
   );
-  const pidFile = join(dir, `migrate-${migrate}.pid`);
+  const pidFile = join(dir, `migrate-${migrate}-w${workers}.pid`);
   const old = trunkline(["run", "-c", cfg, "--pid-file", pidFile, "--no-watch"]);
   await old.waitFor((l) => l.msg === "trunkline started", 20_000);
   assert.equal(readFileSync(pidFile, "utf8"), `${old.child.pid}\n`);
@@ -203,4 +203,21 @@ test(`takeover under ${RATE} FastAGI sessions/s with tcp_migrate_req=0: the run 
   const warn = r.old.lines.find((l) => l.event === "host_setting");
   assert.equal(warn?.setting, "net.ipv4.tcp_migrate_req");
   assert.match(String(warn?.msg), /resets the connections still queued/);
+});
+
+test(`takeover between two proxies of 2 listener threads each, under ${RATE} sessions/s with tcp_migrate_req=1: none fails`, {
+  timeout: 120_000,
+}, async (t) => {
+  const r = await takeoverUnderLoad(1, 2);
+  report(t, 1, r);
+  if (!SUPPORTED) return assertRefused(r);
+  assert.equal(r.load.failed, 0, JSON.stringify(r.load.failures.slice(0, 3)));
+  assert.equal(r.oldExit, 0);
+  assert.ok(ended(r.next).length > 0, "new sessions landed on the new proxy");
+  assert.equal(ended(r.old).length + ended(r.next).length, r.load.sent, "each session ran on one of them");
+  for (const p of [r.old, r.next])
+    assert.ok(
+      p.lines.some((l) => l.event === "worker" && l.kind === "started"),
+      "each proxy ran a worker thread",
+    );
 });
