@@ -207,18 +207,17 @@ export class Pool implements AttemptPool<PoolMember> {
 
   /** What one try of a server came to: passive health (rise/fall with checks, max_fails without). */
   report(s: PoolMember, outcome: TryOutcome, now = Date.now()): void {
-    if (!outcome.ok) s.server.failures++;
     const h = this.config.health;
-    const reason = outcome.ok ? "session connected" : `session ${outcome.reason}`;
-    if (h) s.server.recordCheck(outcome.ok, reason, h.rise, h.fall, now);
-    else
-      s.server.recordPassive(
-        outcome.ok,
-        outcome.ok ? reason : outcome.reason,
-        this.config.maxFails,
-        this.config.failTimeoutMs,
-        now,
-      );
+    const connected = "session connected";
+    this.#registry.report(s.server, {
+      ok: outcome.ok,
+      reason: outcome.ok ? connected : h ? `session ${outcome.reason}` : outcome.reason,
+      rise: h?.rise,
+      fall: h?.fall,
+      maxFails: this.config.maxFails,
+      failTimeoutMs: this.config.failTimeoutMs,
+      now,
+    });
   }
 }
 

@@ -17,6 +17,8 @@ export interface EntryState {
   readonly agentMaxconn: number;
   readonly agentDown: string | undefined;
   readonly operator: OperatorOverride;
+  /** Passive health: out until then (epoch ms), as the main thread judged every thread's tries. */
+  readonly downUntil: number;
 }
 
 export function entryState(e: ServerEntry): EntryState {
@@ -31,6 +33,7 @@ export function entryState(e: ServerEntry): EntryState {
     agentMaxconn: e.agentMaxconn,
     agentDown: e.agentDown,
     operator: e.operator,
+    downUntil: e.downUntil,
   };
 }
 
@@ -48,4 +51,5 @@ export function applyEntryState(e: ServerEntry, s: EntryState): void {
   e.agentMaxconn = s.agentMaxconn;
   e.agentDown = s.agentDown;
   e.operator = s.operator;
+  e.downUntil = s.downUntil;
 }

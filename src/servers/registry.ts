@@ -1,5 +1,6 @@
 import type { HostPort } from "../core/address.ts";
 import { type CounterStore, SlotCounters } from "./counters.ts";
+import { applyOutcome, type OutcomeReport } from "./outcome.ts";
 import { ServerEntry } from "./server.ts";
 import type { ChangeSink, OperatorOverride } from "./types.ts";
 
@@ -26,6 +27,9 @@ export class ServerRegistry {
   readonly #entries = new Map<string, ServerEntry>();
   #emit: ChangeSink;
   #observer: ((e: ServerEntry) => void) | undefined;
+  #outcomes: ((key: string, r: OutcomeReport) => void) | undefined;
+  /** Worker: servers whose last try this thread sent on failed (its next success matters). */
+  readonly #failedHere = new Set<string>();
 
   constructor(emit: ChangeSink, counters: CounterStore = new SlotCounters()) {
     this.#emit = emit;
@@ -77,6 +81,28 @@ export class ServerRegistry {
         if (!e.pinned) this.#drop(e);
       }
     }
+  }
+
+  /**
+   * A worker thread sends passive health to the main thread, which decides for every thread
+   * (its change comes back with the next state). Successes go only where they can change
+   * something: after this thread's own failure, or while the server is out.
+   */
+  sendOutcomes(fn: (key: string, r: OutcomeReport) => void): void {
+    this.#outcomes = fn;
+  }
+
+  /** One try of a server by a real session (passive health). */
+  report(e: ServerEntry, r: OutcomeReport): void {
+    const send = this.#outcomes;
+    if (!send) {
+      applyOutcome(e, r);
+      return;
+    }
+    if (r.ok && !this.#failedHere.has(e.key) && e.downUntil === 0 && e.health === "up") return;
+    if (r.ok) this.#failedHere.delete(e.key);
+    else this.#failedHere.add(e.key);
+    send(e.key, r);
   }
 
   /** Calls `fn` whenever an entry's state changes (worker threads mirror the main thread's). */

@@ -189,8 +189,7 @@ describe("workers", { timeout: 120_000 }, () => {
     const key = [...p.proxy.runtime.registry.entries()].find((e) => e.address.port === a.port)?.key;
     assert.ok(key);
     p.proxy.runtime.registry.override(key, { admin: "drain", weight: undefined }, "test");
-    await new Promise((r) => setImmediate(r));
-    // The state message is queued before these connections exist; each worker reads it first.
+    await p.proxy.threads.sync();
     const before = a.stats.sessions;
     await sessions(p.port(), 100, 10);
     assert.equal(a.stats.sessions, before, "no thread sent a session to the drained server");
@@ -268,5 +267,44 @@ describe("workers", { timeout: 120_000 }, () => {
       Array(30).fill("SUCCESS"),
     );
     assert.ok(results.every((r) => r.commands.includes("NOOP")));
+  });
+
+  // The first failure lands on whichever thread the kernel picks: on a worker it tests the way
+  // up (the worker's outcome judged by the main thread), on the main thread the way down (its
+  // state mirrored to the worker). Without either, the other thread tries the dead server too.
+  test("passive health is shared: a server that failed on one thread is skipped by every thread", async () => {
+    const live = await agi({ commands: ["NOOP"] });
+    const { createServer } = await import("node:net");
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
+    const deadPort = (dead.address() as { port: number }).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const yaml = config([live], 2)
+      .replace("balance: least-sessions", "balance: round-robin\n    max_fails: 1\n    fail_timeout: 60s")
+      .replace(
+        `      - { address: 127.0.0.1:${live.port} }`,
+        `      - { address: 127.0.0.1:${deadPort} }\n      - { address: 127.0.0.1:${live.port} }`,
+      );
+    const p = await proxyOn(yaml);
+    const deadEntry = [...p.proxy.runtime.registry.entries()].find((e) => e.address.port === deadPort);
+    assert.ok(deadEntry);
+    const failed = () => p.sessions().filter((r) => Array.isArray(r.failed_attempts)).length;
+    // One session at a time until one of them tried the dead server (on whichever thread).
+    for (let i = 0; i < 20 && failed() === 0; i++) {
+      assert.equal((await agiCall({ port: p.port(), url: "agi://x/w" })).status, "SUCCESS");
+      await until("its line", () => (p.sessions().length > i ? true : undefined));
+    }
+    assert.equal(failed(), 1);
+    await until("the main thread took it out", () => (deadEntry.downUntil > Date.now() ? true : undefined));
+    await p.proxy.threads.sync();
+    const started = p.proxy.threads.view().map((v) => v.started);
+    assert.deepEqual(await sessions(p.port(), 60, 1), Array(60).fill("SUCCESS"));
+    const after = p.proxy.threads.view().map((v) => v.started);
+    assert.ok(
+      after.every((n, i) => n > (started[i] ?? 0)),
+      "both threads took sessions after the failure",
+    );
+    assert.equal(failed(), 1, "no thread tried the dead server again");
+    assert.equal(deadEntry.failures, 1);
   });
 });

@@ -1,6 +1,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { RawSource } from "../../config/providers/types.ts";
 import type { EntryState } from "../../servers/mirror.ts";
+import type { OutcomeReport } from "../../servers/outcome.ts";
 import type { SharedCounterMemory } from "../../servers/shared-counters.ts";
 
 /** What a worker thread is started with. */
@@ -33,6 +34,8 @@ export type ToWorker =
       readonly states: readonly EntryState[];
     }
   | { readonly t: "abort"; readonly id: number }
+  /** Answered at once: every message sent before it has been read. */
+  | { readonly t: "sync"; readonly id: number }
   | { readonly t: "state"; readonly states: readonly EntryState[] }
   | { readonly t: "drain"; readonly id: number; readonly deadline: number }
   | { readonly t: "close"; readonly id: number }
@@ -42,7 +45,9 @@ export type ToWorker =
 /** A worker to the main thread: answers, and its events in batches. */
 export type FromWorker =
   | { readonly t: "reply"; readonly id: number; readonly error?: string }
-  | { readonly t: "events"; readonly batch: readonly (readonly [string, unknown])[] };
+  | { readonly t: "events"; readonly batch: readonly (readonly [string, unknown])[] }
+  /** A real session's try of a server (passive health): the main thread judges it. */
+  | { readonly t: "outcome"; readonly key: string; readonly r: OutcomeReport };
 
 /** The events a worker's listeners publish; the main thread re-publishes them for logs and metrics. */
 export const FORWARDED_EVENTS = [

@@ -5,6 +5,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
 import { type EntryState, entryState } from "../../servers/mirror.ts";
+import { applyOutcome } from "../../servers/outcome.ts";
 import type { ServerRegistry } from "../../servers/registry.ts";
 import {
   type SharedCounterMemory,
@@ -155,6 +156,11 @@ export class WorkerSet {
       done?.(m.error);
       return;
     }
+    if (m.t === "outcome") {
+      const e = this.#o.registry.get(m.key);
+      if (e) applyOutcome(e, m.r);
+      return;
+    }
     const bus = this.#o.events as unknown as EventBus<Record<string, object>>;
     for (const [name, payload] of m.batch) bus.emit(name, payload as object);
   }
@@ -248,6 +254,12 @@ export class WorkerSet {
     );
     // Every worker now runs the latest slots: the ones freed before can be reused.
     this.#o.counters.settle();
+  }
+
+  /** Resolves once every live worker has read what was sent to it before (server state included). */
+  async sync(): Promise<void> {
+    if (this.#dirty.size > 0) this.#broadcast();
+    await Promise.all(this.#live().map((s) => this.#request(s, (id) => ({ t: "sync", id })).catch(() => {})));
   }
 
   async abort(): Promise<void> {

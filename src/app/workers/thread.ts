@@ -30,6 +30,7 @@ for (const [peer, p] of data.peers) mesh.connect(peer, p);
 // threads); SIP over UDP runs everywhere, each message handed to its Call-ID's thread.
 const runtime = new Runtime(events, { counters, mesh, runs: runsOnEveryThread });
 let prepared: PreparedReload | undefined;
+runtime.registry.sendOutcomes((key, r) => port.postMessage({ t: "outcome", key, r } satisfies FromWorker));
 
 const send = (m: FromWorker): void => port.postMessage(m);
 
@@ -92,6 +93,8 @@ async function handle(m: Exclude<ToWorker, { t: "peer" }>): Promise<string | und
       return undefined;
     case "state":
       applyStates(m.states);
+      return undefined;
+    case "sync":
       return undefined;
     case "drain":
       await runtime.drain(m.deadline);

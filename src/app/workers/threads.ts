@@ -90,6 +90,11 @@ export class ListenerThreads {
     return undefined;
   }
 
+  /** Resolves once every worker has taken the server state changes made so far. */
+  sync(): Promise<void> {
+    return this.#set?.sync() ?? Promise.resolve();
+  }
+
   drain(deadline: number): Promise<void> {
     return this.#set?.drain(deadline) ?? Promise.resolve();
   }
