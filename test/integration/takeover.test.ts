@@ -140,7 +140,7 @@ test("--takeover: the new proxy binds beside the old, which then drains; its ses
       `trunkline: --takeover needs Node >= 22.12 (SO_REUSEPORT); this is Node ${process.versions.node}\n`,
     );
     assert.equal((await held).status, "SUCCESS");
-    assert.equal((await agiCall({ port })).status, "SUCCESS");
+    assert.equal((await agiCall({ port, timeoutMs: 20_000 })).status, "SUCCESS");
     assert.equal(readFileSync(pidFile, "utf8"), `${old.child.pid}\n`);
     assert.equal(old.child.exitCode, null, "the old proxy runs on");
     return;

@@ -87,10 +87,10 @@ test("4 threads racing on one slot never pass its cap; a dead thread's row is gi
         }),
     ),
   );
-  for (const r of results) {
-    assert.ok(r.max <= cap, `a thread saw ${r.max} > ${cap}`);
-    assert.ok(r.taken > 0);
-  }
+  // A thread that starts late may find the slot full for good (the first to finish each keep
+  // one): the cap is what is checked, and that the threads did take the slot.
+  for (const r of results) assert.ok(r.max <= cap, `a thread saw ${r.max} > ${cap}`);
+  assert.ok(results.reduce((a, r) => a + r.taken, 0) > 0);
   const held = results.reduce((a, r) => a + r.holding, 0);
   assert.ok(held <= cap);
   assert.equal(main.active(slot), held);
