@@ -17,7 +17,7 @@ import type {
 import { protocolNamed } from "../protocols/registry.ts";
 import type { OperatorOverride } from "../servers/types.ts";
 import type { Runtime } from "./runtime.ts";
-import type { WorkerView } from "./workers/set.ts";
+import type { WorkerView } from "./workers/types.ts";
 
 const VERSION = (() => {
   try {

@@ -307,4 +307,24 @@ describe("workers", { timeout: 120_000 }, () => {
     assert.equal(failed(), 1, "no thread tried the dead server again");
     assert.equal(deadEntry.failures, 1);
   });
+
+  test("a worker restarted while a reload commits ends up on the new config", async () => {
+    const a = await agi({ commands: ["NOOP"] });
+    const b = await agi({ commands: ["NOOP"] });
+    const startedAt = Date.now();
+    const p = await proxyOn(config([a], 2));
+    assert.deepEqual(await sessions(p.port(), 10, 2), Array(10).fill("SUCCESS"));
+    // Past the restart gap (1 s after its start), a dead worker is started again at once: its
+    // thread loads while the reload below commits, so it is given the old config first.
+    await until("the restart gap past", () => (Date.now() - startedAt > 1100 ? true : undefined));
+    await p.proxy.threads.kill(1);
+    p.writeConfig(config([b], 2));
+    assert.equal((await p.proxy.reload("test")).kind, "applied");
+    await until("worker 1 back", () => (p.proxy.threads.view()[1]?.alive ? true : undefined));
+    const before = a.stats.sessions;
+    const started = p.proxy.threads.view()[1]?.started ?? 0;
+    assert.deepEqual(await sessions(p.port(), 60, 4), Array(60).fill("SUCCESS"));
+    assert.ok((p.proxy.threads.view()[1]?.started ?? 0) > started, "the restarted worker took sessions");
+    assert.equal(a.stats.sessions, before, "no thread sent a session to the server the reload removed");
+  });
 });

@@ -1,5 +1,6 @@
-import type { MessagePort } from "node:worker_threads";
+import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import type { ThreadMeshView } from "../../protocols/protocol.ts";
+import type { ToWorker } from "./messages.ts";
 
 /** One hand-off between threads: which listener it is for, and what (structured-cloned). */
 interface Envelope {
@@ -65,4 +66,28 @@ export class ThreadMesh implements ThreadMeshView {
     for (const p of this.#ports.values()) p.close();
     this.#ports.clear();
   }
+}
+
+/**
+ * New channels between worker `row` (about to start) and every thread running now: the main
+ * thread's end goes into `mesh`, each running worker's end to it in a message; the returned
+ * ends go into `row`'s workerData. `workers[i]` is worker i+1's thread, if it has one.
+ */
+export function meshChannels(
+  mesh: ThreadMesh,
+  row: number,
+  workers: readonly (Worker | undefined)[],
+): [number, MessagePort][] {
+  const mine: [number, MessagePort][] = [];
+  const { port1, port2 } = new MessageChannel();
+  mesh.connect(row, port1);
+  mine.push([0, port2]);
+  workers.forEach((w, i) => {
+    const peer = i + 1;
+    if (peer === row || !w) return;
+    const c = new MessageChannel();
+    w.postMessage({ t: "peer", peer: row, port: c.port1 } satisfies ToWorker, [c.port1]);
+    mine.push([peer, c.port2]);
+  });
+  return mine;
 }

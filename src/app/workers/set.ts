@@ -1,19 +1,15 @@
-import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import type { RawSource } from "../../config/providers/types.ts";
 import type { Snapshot } from "../../config/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
-import type { TrunklineEvents } from "../../events/types.ts";
 import { type EntryState, entryState } from "../../servers/mirror.ts";
 import { applyOutcome } from "../../servers/outcome.ts";
-import type { ServerRegistry } from "../../servers/registry.ts";
-import {
-  type SharedCounterMemory,
-  SharedCounterRows,
-  type SharedSlotCounters,
-} from "../../servers/shared-counters.ts";
-import type { ThreadMesh } from "./mesh.ts";
+import { SharedCounterRows } from "../../servers/shared-counters.ts";
+import { meshChannels } from "./mesh.ts";
 import { FORWARDED_EVENTS, type FromWorker, type ToWorker, type WorkerData } from "./messages.ts";
+import { Requests } from "./requests.ts";
+import type { WorkerSetOptions, WorkerView } from "./types.ts";
 
 // Built: dist/app/workers/thread.js; under tsx (tests): the .ts beside this file.
 const THREAD = new URL(`./thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
@@ -23,38 +19,15 @@ const REPLY_TIMEOUT_MS = 15_000;
 /** A worker that dies again at once is restarted at most this often. */
 const RESTART_MIN_GAP_MS = 1_000;
 
-export interface WorkerView {
-  readonly worker: number;
-  readonly threadId: number | undefined;
-  readonly alive: boolean;
-  /** Sessions it holds now, and has started since the proxy started. */
-  readonly sessions: number;
-  readonly started: number;
-  readonly restarts: number;
-}
-
-export interface WorkerSetOptions {
-  /** Threads running listeners, the main thread included: N-1 workers are started. */
-  readonly threads: number;
-  readonly mem: SharedCounterMemory;
-  readonly counters: SharedSlotCounters;
-  readonly registry: ServerRegistry;
-  readonly events: EventBus<TrunklineEvents>;
-  /** The config now running (for a restarted worker), as read and as validated. */
-  readonly current: () => { raw: RawSource; snapshot: Snapshot };
-  /** Ports the main thread's listeners got, by name (for listeners configured on port 0). */
-  readonly ports: () => [string, number][];
-  /** The main thread's channels to the workers. */
-  readonly mesh: ThreadMesh;
-}
-
 interface Slot {
   worker: Worker | undefined;
   alive: boolean;
   restarts: number;
   failedStarts: number;
+  /** The digest of the config it runs. */
+  digest: string | undefined;
   lastStart: number;
-  readonly pending: Map<number, (error: string | undefined) => void>;
+  readonly requests: Requests;
 }
 
 /**
@@ -67,9 +40,11 @@ export class WorkerSet {
   readonly #o: WorkerSetOptions;
   readonly #rows: SharedCounterRows;
   readonly #slots: Slot[] = [];
-  #nextId = 1;
   #closing = false;
   #dirty = new Set<string>();
+  /** The config every worker is to run (the last committed), and the workers a reload prepared. */
+  #running: { raw: RawSource; snapshot: Snapshot } | undefined;
+  #prepared: Slot[] = [];
 
   constructor(o: WorkerSetOptions) {
     this.#o = o;
@@ -80,8 +55,9 @@ export class WorkerSet {
         alive: false,
         restarts: 0,
         failedStarts: 0,
+        digest: undefined,
         lastStart: 0,
-        pending: new Map(),
+        requests: new Requests(),
       });
     o.registry.observe((e) => {
       if (this.#dirty.size === 0) setImmediate(() => this.#broadcast());
@@ -91,6 +67,7 @@ export class WorkerSet {
 
   /** Starts every worker on the running config; rejects (and stops them) if one cannot start. */
   async start(): Promise<void> {
+    this.#running = this.#o.current();
     try {
       await Promise.all(this.#slots.map((_, i) => this.#spawn(i + 1)));
     } catch (err) {
@@ -101,7 +78,11 @@ export class WorkerSet {
 
   async #spawn(row: number): Promise<void> {
     const slot = this.#slot(row);
-    const peers = this.#channels(row);
+    const peers = meshChannels(
+      this.#o.mesh,
+      row,
+      this.#slots.map((s) => s.worker),
+    );
     // An event nobody listens to on the main thread is not even built in the worker (has()).
     const forward = FORWARDED_EVENTS.filter((n) => this.#o.events.has(n));
     const data: WorkerData = { mem: this.#o.mem, row, threads: this.#o.threads, forward, peers };
@@ -112,35 +93,21 @@ export class WorkerSet {
     w.on("error", (err) => this.#exited(row, w, errorMessage(err)));
     w.on("exit", (code) => this.#exited(row, w, `exit code ${code}`));
     try {
-      const { raw, snapshot } = this.#o.current();
-      const err = await this.#prepareOne(slot, raw, snapshot);
-      if (err !== undefined) throw new Error(err);
-      await this.#request(slot, (id) => this.#commitMessage(id));
+      // A reload may commit while this one starts: it catches up before it counts as live.
+      for (let round = 0; round < 3; round++) {
+        const { raw, snapshot } = this.#running ?? this.#o.current();
+        if (slot.digest === snapshot.digest) break;
+        const err = await this.#prepareOne(slot, raw, snapshot);
+        if (err !== undefined) throw new Error(err);
+        await this.#request(slot, (id) => this.#commitMessage(id));
+        slot.digest = snapshot.digest;
+      }
     } catch (err) {
       void w.terminate();
       throw new Error(`worker ${row}: ${errorMessage(err)}`);
     }
     slot.alive = true;
     this.#o.events.emit("worker", { kind: "started", worker: row });
-  }
-
-  /**
-   * New channels between worker `row` and every thread running now (the main thread, and the
-   * workers that have a thread): their ends go to them at once, `row`'s in its workerData.
-   */
-  #channels(row: number): [number, MessagePort][] {
-    const mine: [number, MessagePort][] = [];
-    const { port1, port2 } = new MessageChannel();
-    this.#o.mesh.connect(row, port1);
-    mine.push([0, port2]);
-    this.#slots.forEach((s, i) => {
-      const peer = i + 1;
-      if (peer === row || !s.worker) return;
-      const c = new MessageChannel();
-      s.worker.postMessage({ t: "peer", peer: row, port: c.port1 } satisfies ToWorker, [c.port1]);
-      mine.push([peer, c.port2]);
-    });
-    return mine;
   }
 
   #slot(row: number): Slot {
@@ -151,9 +118,7 @@ export class WorkerSet {
 
   #message(slot: Slot, m: FromWorker): void {
     if (m.t === "reply") {
-      const done = slot.pending.get(m.id);
-      slot.pending.delete(m.id);
-      done?.(m.error);
+      slot.requests.answer(m.id, m.error);
       return;
     }
     if (m.t === "outcome") {
@@ -170,9 +135,9 @@ export class WorkerSet {
     if (slot.worker !== w) return;
     slot.worker = undefined;
     slot.alive = false;
+    slot.digest = undefined;
     this.#o.mesh.disconnect(row);
-    for (const done of slot.pending.values()) done(`worker ${row} exited (${why})`);
-    slot.pending.clear();
+    slot.requests.failAll(`worker ${row} exited (${why})`);
     if (this.#closing) return;
     // The thread is gone: nothing writes its row now, so its sessions' counts can go back.
     const sessions = this.#rows.releaseRow(row);
@@ -197,23 +162,7 @@ export class WorkerSet {
   }
 
   #request(slot: Slot, make: (id: number) => ToWorker, timeoutMs = REPLY_TIMEOUT_MS): Promise<void> {
-    const w = slot.worker;
-    if (!w) return Promise.reject(new Error("worker not running"));
-    const id = this.#nextId++;
-    return new Promise<void>((resolve, reject) => {
-      const timer = Number.isFinite(timeoutMs)
-        ? setTimeout(() => {
-            slot.pending.delete(id);
-            reject(new Error(`no answer within ${timeoutMs} ms`));
-          }, timeoutMs)
-        : undefined;
-      slot.pending.set(id, (error) => {
-        if (timer) clearTimeout(timer);
-        if (error === undefined) resolve();
-        else reject(new Error(error));
-      });
-      w.postMessage(make(id));
-    });
+    return slot.requests.send(slot.worker, make, timeoutMs);
   }
 
   #prepareOne(
@@ -240,16 +189,28 @@ export class WorkerSet {
   /** Phase one in every worker: validate and bind. The first error, or undefined when all are ready. */
   async prepare(raw: RawSource, snapshot: Snapshot, ports: [string, number][]): Promise<string | undefined> {
     const live = this.#live();
+    this.#prepared = live;
     const errs = await Promise.all(live.map((s) => this.#prepareOne(s, raw, snapshot, ports)));
     const i = errs.findIndex((e) => e !== undefined);
     return i < 0 ? undefined : `worker ${this.#slots.indexOf(live[i] as Slot) + 1}: ${errs[i]}`;
   }
 
-  /** Phase two: every worker swaps in the prepared config (the main thread has, with its slots). */
-  async commit(): Promise<void> {
+  /**
+   * Phase two: every prepared worker swaps the config in (the main thread has, with its
+   * slots). One that fails here is restarted on it; one that started meanwhile catches up.
+   */
+  async commit(raw: RawSource, snapshot: Snapshot): Promise<void> {
+    this.#running = { raw, snapshot };
+    const prepared = this.#prepared;
+    this.#prepared = [];
     await Promise.all(
-      this.#live().map((s) =>
-        this.#request(s, (id) => this.#commitMessage(id)).catch(() => s.worker?.terminate()),
+      prepared.map((s) =>
+        this.#request(s, (id) => this.#commitMessage(id)).then(
+          () => {
+            s.digest = snapshot.digest;
+          },
+          () => s.worker?.terminate(),
+        ),
       ),
     );
     // Every worker now runs the latest slots: the ones freed before can be reused.
@@ -263,9 +224,9 @@ export class WorkerSet {
   }
 
   async abort(): Promise<void> {
-    await Promise.all(
-      this.#live().map((s) => this.#request(s, (id) => ({ t: "abort", id })).catch(() => {})),
-    );
+    const prepared = this.#prepared;
+    this.#prepared = [];
+    await Promise.all(prepared.map((s) => this.#request(s, (id) => ({ t: "abort", id })).catch(() => {})));
   }
 
   #broadcast(): void {

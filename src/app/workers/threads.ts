@@ -8,7 +8,8 @@ import type { CounterStore } from "../../servers/counters.ts";
 import { SharedSlotCounters, sharedCounterMemory } from "../../servers/shared-counters.ts";
 import type { Runtime } from "../runtime.ts";
 import { ThreadMesh } from "./mesh.ts";
-import { WorkerSet, type WorkerView } from "./set.ts";
+import { WorkerSet } from "./set.ts";
+import type { WorkerView } from "./types.ts";
 
 /**
  * How many threads run the listeners, decided once at start from `workers:`: above 1 the
@@ -86,7 +87,7 @@ export class ListenerThreads {
       return new TrunklineError(ErrorCodes.LISTEN, err);
     }
     runtime.commit(p);
-    await set.commit();
+    await set.commit(raw, s);
     return undefined;
   }
 
