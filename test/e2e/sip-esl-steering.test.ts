@@ -63,22 +63,38 @@ ${uas.map((u, i) => `      - { address: 127.0.0.1:${u.port}, esl: { port: ${fs[i
   const beat = (i: number, sessionCount: number, idleCpu: number) =>
     fs[i]?.heartbeat({ sessionCount, maxSessions: 1000, idleCpu });
 
+  // Each phase keeps both boxes beating (every 300 ms), so that a phase slowed down by a busy
+  // machine never outlives the 3 s watchdog: with both boxes silent, "overload is not death"
+  // would spread the calls over both (seen once under two CPU hogs).
+  let keep: NodeJS.Timeout | undefined;
+  t.after(() => clearInterval(keep));
+  const phase = (beats: [number, number, number][]) => {
+    clearInterval(keep);
+    const all = () => {
+      for (const [i, sc, idle] of beats) beat(i, sc, idle);
+    };
+    all();
+    keep = setInterval(all, 300);
+  };
+
   // A: 100 of 1000 sessions, 90% idle (score 81); B: 500 sessions, 40% idle (score 20).
-  beat(0, 100, 90);
-  beat(1, 500, 40);
+  phase([
+    [0, 100, 90],
+    [1, 500, 40],
+  ]);
   await until(() => entry(a)?.load?.sessionCount === 100 && entry(b)?.load?.sessionCount === 500);
   assert.deepEqual([...(await calls(p))], [[a, CALLS]]);
 
   // A full (1000 of 1000), B idle: every call to B.
-  beat(0, 1000, 90);
-  beat(1, 10, 95);
+  phase([
+    [0, 1000, 90],
+    [1, 10, 95],
+  ]);
   await until(() => entry(a)?.load?.sessionCount === 1000 && entry(b)?.load?.sessionCount === 10);
   assert.deepEqual([...(await calls(p))], [[b, CALLS]]);
 
   // B falls silent, A has room again and keeps beating: B is marked down, every call to A.
-  beat(0, 50, 90);
-  const keepA = setInterval(() => beat(0, 50, 90), 300);
-  t.after(() => clearInterval(keepA));
+  phase([[0, 50, 90]]);
   await until(() => entry(b)?.eslDown !== undefined, 10_000, "the silent box marked down");
   assert.match(entry(b)?.eslDown ?? "", /no heartbeat/);
   assert.deepEqual([...(await calls(p))], [[a, CALLS]]);
