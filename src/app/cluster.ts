@@ -82,13 +82,8 @@ export class EtcdCluster {
       this.#d.events.emit("etcd.lease_lost", { id: this.id, error: errorMessage(err) });
       this.#again();
     });
-    const rec = this.#record();
-    lease
-      .put(`${this.#prefix}proxies/${this.id}`)
-      .value(rec)
-      .exec()
+    this.#put(lease)
       .then(() => {
-        this.#lastRecord = rec;
         this.#backoff = RETRY_MIN_MS;
       })
       .catch(() => {
@@ -127,19 +122,18 @@ export class EtcdCluster {
     this.#register();
   }
 
+  /** Writes this proxy's record under `lease`; remembers it once etcd has it. */
+  async #put(lease: Lease): Promise<void> {
+    const rec = this.#record();
+    await lease.put(`${this.#prefix}proxies/${this.id}`).value(rec).exec();
+    this.#lastRecord = rec;
+  }
+
   /** The record changed (a new config, a new revision): rewrite it under the same lease. */
   refresh(): void {
     const lease = this.#lease;
-    const rec = this.#record();
-    if (!lease || rec === this.#lastRecord) return;
-    lease
-      .put(`${this.#prefix}proxies/${this.id}`)
-      .value(rec)
-      .exec()
-      .then(() => {
-        this.#lastRecord = rec;
-      })
-      .catch(() => {});
+    if (!lease || this.#record() === this.#lastRecord) return;
+    this.#put(lease).catch(() => {});
   }
 
   /**

@@ -84,8 +84,7 @@ export class TrunklineProxy {
     this.#detach = attachLogging(this.events, logging.log, logging.record);
     this.#health = new HealthMonitor(this.events);
     this.threads = new ListenerThreads(snapshot, this.events, raws);
-    const { counters, mesh } = this.threads;
-    this.runtime = new Runtime(this.events, counters && mesh ? { counters, mesh, sharePortZero: true } : {});
+    this.runtime = new Runtime(this.events, this.threads.runtimeOptions);
     const rt = this.runtime;
     this.metrics =
       process.env.TRUNKLINE_METRICS === "off"
@@ -164,7 +163,7 @@ export class TrunklineProxy {
     self = p;
     try {
       await p.runtime.start(snapshot);
-      await p.threads.start(p.runtime, () => p.#current);
+      await p.threads.start(p.runtime, snapshot);
       p.#health.update(p.runtime.generation.pools);
       await p.#adminFor(snapshot);
     } catch (err) {

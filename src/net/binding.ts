@@ -2,6 +2,8 @@ import type { Server } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import type { ListenerConfig, TlsServerConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { TrunklineEvents } from "../events/types.ts";
 import { type ReusableListenOptions, sharesPort } from "./reuse-port.ts";
 
 export function tlsOptions(
@@ -39,12 +41,37 @@ export function listenOn(
   reusePort: boolean,
   sharePortZero = false,
 ): Promise<void> {
-  const opts: ReusableListenOptions = {
-    host: cfg.listen.host,
-    port: cfg.listen.port,
-    backlog: 2048,
-    reusePort: sharePortZero ? reusePort : sharesPort(reusePort, cfg.listen.port),
-  };
+  const { host, port } = cfg.listen;
+  return listenAt(server, host, port, sharePortZero ? reusePort : sharesPort(reusePort, port));
+}
+
+/**
+ * Binds a listener's server (listenOn) and says so: the `listener.listening` event with the
+ * port it got. The one start of every TCP listener (FastAGI, HTTP).
+ */
+export async function bindListener(
+  server: Server,
+  cfg: ListenerConfig,
+  o: {
+    readonly events: EventBus<TrunklineEvents>;
+    readonly reusePort: boolean;
+    readonly sharePortZero?: boolean | undefined;
+  },
+): Promise<void> {
+  await listenOn(server, cfg, o.reusePort, o.sharePortZero);
+  const a = server.address();
+  o.events.emit("listener.listening", {
+    listener: cfg.name,
+    protocol: cfg.protocol,
+    listen: formatHostPort(cfg.listen),
+    port: a !== null && typeof a === "object" ? a.port : undefined,
+    tls: cfg.tls !== undefined,
+  });
+}
+
+/** Binds a server to `host:port` (SO_REUSEPORT as asked); rejects with the bind error. */
+export function listenAt(server: Server, host: string, port: number, reusePort: boolean): Promise<void> {
+  const opts: ReusableListenOptions = { host, port, backlog: 2048, reusePort };
   return new Promise((resolve, reject) => {
     const onErr = (err: Error) => reject(err);
     server.once("error", onErr);

@@ -1,11 +1,10 @@
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import type { ListenerConfig } from "../config/types.ts";
-import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
-import { listenOn, releaseListening, tlsOptions } from "./binding.ts";
+import { bindListener, releaseListening, tlsOptions } from "./binding.ts";
 import { KEEPALIVE } from "./keepalive.ts";
 import { type Link, LinkedSet } from "./linked-set.ts";
 import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
@@ -169,16 +168,8 @@ export class StreamListener {
   }
 
   async #listen(server: Server | TlsServer): Promise<void> {
-    const cfg = this.#config;
-    await listenOn(server, cfg, this.#o.reusePort, this.#o.sharePortZero);
+    await bindListener(server, this.#config, this.#o);
     this.#accepting = true;
-    this.#o.events.emit("listener.listening", {
-      listener: cfg.name,
-      protocol: cfg.protocol,
-      listen: formatHostPort(cfg.listen),
-      port: this.address?.port,
-      tls: cfg.tls !== undefined,
-    });
   }
 
   start(): Promise<void> {

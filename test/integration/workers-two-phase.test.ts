@@ -55,14 +55,13 @@ test("a reload a worker rejects after the main thread bound its part: aborted in
   raws.set(s2, { text: text1, origin: "/x/t.yaml" });
   const events = new EventBus<TrunklineEvents>();
   const threads = new ListenerThreads(s1, events, raws);
-  const { counters, mesh } = threads;
-  const runtime = new Runtime(events, counters && mesh ? { counters, mesh, sharePortZero: true } : {});
+  const runtime = new Runtime(events, threads.runtimeOptions);
   t.after(async () => {
     await threads.close();
     await runtime.close();
   });
   await runtime.start(s1);
-  await threads.start(runtime, () => s1);
+  await threads.start(runtime, s1);
   const err = await threads.apply(runtime, s2);
   if (!reusePortSupported()) {
     // One thread: nothing to disagree with, the reload applies (the Node 20 path).

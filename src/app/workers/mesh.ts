@@ -19,8 +19,6 @@ export class ThreadMesh implements ThreadMeshView {
   readonly threads: number;
   readonly #ports = new Map<number, MessagePort>();
   readonly #handlers = new Map<string, (payload: unknown) => void>();
-  /** Hand-offs that found no handler (a listener not started yet, or gone). */
-  unhandled = 0;
 
   constructor(self: number, threads: number) {
     this.self = self;
@@ -31,11 +29,8 @@ export class ThreadMesh implements ThreadMeshView {
   connect(peer: number, port: MessagePort): void {
     this.#ports.get(peer)?.close();
     this.#ports.set(peer, port);
-    port.on("message", (e: Envelope) => {
-      const h = this.#handlers.get(e.c);
-      if (h) h(e.p);
-      else this.unhandled++;
-    });
+    // A hand-off for a listener not started yet (or gone) has no handler: dropped.
+    port.on("message", (e: Envelope) => this.#handlers.get(e.c)?.(e.p));
     port.on("close", () => {
       if (this.#ports.get(peer) === port) this.#ports.delete(peer);
     });

@@ -43,11 +43,12 @@ export class WorkerSet {
   #closing = false;
   #dirty = new Set<string>();
   /** The config every worker is to run (the last committed), and the workers a reload prepared. */
-  #running: { raw: RawSource; snapshot: Snapshot } | undefined;
+  #running: { raw: RawSource; snapshot: Snapshot };
   #prepared: Slot[] = [];
 
   constructor(o: WorkerSetOptions) {
     this.#o = o;
+    this.#running = o.first;
     this.#rows = new SharedCounterRows(o.mem);
     for (let i = 1; i < o.threads; i++)
       this.#slots.push({
@@ -67,7 +68,6 @@ export class WorkerSet {
 
   /** Starts every worker on the running config; rejects (and stops them) if one cannot start. */
   async start(): Promise<void> {
-    this.#running = this.#o.current();
     try {
       await Promise.all(this.#slots.map((_, i) => this.#spawn(i + 1)));
     } catch (err) {
@@ -95,7 +95,7 @@ export class WorkerSet {
     try {
       // A reload may commit while this one starts: it catches up before it counts as live.
       for (let round = 0; round < 3; round++) {
-        const { raw, snapshot } = this.#running ?? this.#o.current();
+        const { raw, snapshot } = this.#running;
         if (slot.digest === snapshot.digest) break;
         const err = await this.#prepareOne(slot, raw, snapshot);
         if (err !== undefined) throw new Error(err);

@@ -4,9 +4,12 @@ import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
 import { reusePortSupported } from "../../net/reuse-port.ts";
-import type { CounterStore } from "../../servers/counters.ts";
-import { SharedSlotCounters, sharedCounterMemory } from "../../servers/shared-counters.ts";
-import type { Runtime } from "../runtime.ts";
+import {
+  type SharedCounterMemory,
+  SharedSlotCounters,
+  sharedCounterMemory,
+} from "../../servers/shared-counters.ts";
+import type { Runtime, RuntimeOptions } from "../runtime.ts";
 import { ThreadMesh } from "./mesh.ts";
 import { WorkerSet } from "./set.ts";
 import type { WorkerView } from "./types.ts";
@@ -18,13 +21,15 @@ import type { WorkerView } from "./types.ts";
  */
 export class ListenerThreads {
   readonly threads: number;
-  readonly counters: CounterStore | undefined;
+  /** What the main thread's Runtime needs to share with the workers (nothing with one thread). */
+  readonly runtimeOptions: RuntimeOptions;
   readonly #events: EventBus<TrunklineEvents>;
   readonly #raw: WeakMap<Snapshot, RawSource>;
-  readonly #mem;
+  /** The shared counts and the channels to the workers, with more than one thread. */
+  readonly #shared:
+    | { readonly mem: SharedCounterMemory; readonly counters: SharedSlotCounters; readonly mesh: ThreadMesh }
+    | undefined;
   #set: WorkerSet | undefined;
-  /** The main thread's channels to the workers (undefined with one thread). */
-  readonly mesh: ThreadMesh | undefined;
 
   /** `raws`: the text each snapshot was parsed from (workers validate it again). */
   constructor(first: Snapshot, events: EventBus<TrunklineEvents>, raws: WeakMap<Snapshot, RawSource>) {
@@ -38,28 +43,36 @@ export class ListenerThreads {
         error: `workers: ${want} needs Node >= 22.12 (SO_REUSEPORT for listeners); this is Node ${process.versions.node}: running one thread`,
       });
     } else this.threads = want;
-    this.#mem = this.threads > 1 ? sharedCounterMemory(this.threads) : undefined;
-    this.counters = this.#mem ? new SharedSlotCounters(this.#mem, 0, true) : undefined;
-    this.mesh = this.#mem ? new ThreadMesh(0, this.threads) : undefined;
+    if (this.threads > 1) {
+      const mem = sharedCounterMemory(this.threads);
+      const shared = {
+        mem,
+        counters: new SharedSlotCounters(mem, 0, true),
+        mesh: new ThreadMesh(0, this.threads),
+      };
+      this.#shared = shared;
+      this.runtimeOptions = { counters: shared.counters, mesh: shared.mesh, sharePortZero: true };
+    } else {
+      this.#shared = undefined;
+      this.runtimeOptions = {};
+    }
   }
 
-  /** Starts the worker threads once the main thread's runtime runs `current()`. */
-  async start(runtime: Runtime, current: () => Snapshot): Promise<void> {
-    if (!this.#mem || !this.mesh || !(this.counters instanceof SharedSlotCounters)) return;
+  /** Starts the worker threads once the main thread's runtime runs `snapshot`. */
+  async start(runtime: Runtime, snapshot: Snapshot): Promise<void> {
+    const shared = this.#shared;
+    if (!shared) return;
+    const raw = this.#raw.get(snapshot);
+    if (!raw) throw new Error("the running config's text is not known");
     const set = new WorkerSet({
       threads: this.threads,
-      mem: this.#mem,
-      counters: this.counters,
+      mem: shared.mem,
+      counters: shared.counters,
       registry: runtime.registry,
       events: this.#events,
-      current: () => {
-        const snapshot = current();
-        const raw = this.#raw.get(snapshot);
-        if (!raw) throw new Error("the running config's text is not known");
-        return { raw, snapshot };
-      },
+      first: { raw, snapshot },
       ports: () => portsOf(runtime),
-      mesh: this.mesh,
+      mesh: shared.mesh,
     });
     await set.start();
     this.#set = set;

@@ -24,8 +24,8 @@ export interface WorkerSetOptions {
   readonly counters: SharedSlotCounters;
   readonly registry: ServerRegistry;
   readonly events: EventBus<TrunklineEvents>;
-  /** The config now running (for a restarted worker), as read and as validated. */
-  readonly current: () => { raw: RawSource; snapshot: Snapshot };
+  /** The config running when the workers start, as read and as validated (reloads pass theirs). */
+  readonly first: { readonly raw: RawSource; readonly snapshot: Snapshot };
   /** Ports the main thread's listeners got, by name (for listeners configured on port 0). */
   readonly ports: () => [string, number][];
   /** The main thread's channels to the workers. */

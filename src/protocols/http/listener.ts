@@ -9,9 +9,8 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { ListenerConfig } from "../../config/types.ts";
-import { formatHostPort } from "../../core/address.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
-import { listenOn, releaseListening, tlsOptions } from "../../net/binding.ts";
+import { bindListener, releaseListening, tlsOptions } from "../../net/binding.ts";
 import { type Link, LinkedSet } from "../../net/linked-set.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import { SniTable, sameServerTls } from "../../net/tls-sni.ts";
@@ -189,16 +188,8 @@ export class HttpListener implements ProtocolListener {
     });
   }
 
-  async #listen(server: Server): Promise<void> {
-    const cfg = this.#config;
-    await listenOn(server, cfg, this.#ctx.reusePort, this.#ctx.sharePortZero);
-    this.#ctx.events.emit("listener.listening", {
-      listener: cfg.name,
-      protocol: "http",
-      listen: formatHostPort(cfg.listen),
-      port: this.address?.port,
-      tls: cfg.tls !== undefined,
-    });
+  #listen(server: Server): Promise<void> {
+    return bindListener(server, this.#config, this.#ctx);
   }
 
   start(): Promise<void> {

@@ -19,7 +19,7 @@ import {
   type Server as TlsServer,
   connect as tlsConnect,
 } from "node:tls";
-import type { ReusableListenOptions } from "../../net/reuse-port.ts";
+import { listenAt } from "../../net/binding.ts";
 import { clientTlsOptions } from "../../net/tls-client.ts";
 import { type ConnectionOwner, SipStreamConnection } from "./stream-connection.ts";
 import {
@@ -92,7 +92,7 @@ export class SipStreamTransport implements SipSender {
   async start(): Promise<void> {
     if (this.#server || this.#closing) throw new Error("SipStreamTransport already started or closed");
     this.#server = this.#createServer();
-    await listenOn(this.#server, this.#o.host, this.#o.port, this.#o.reusePort === true);
+    await listenAt(this.#server, this.#o.host, this.#o.port, this.#o.reusePort === true);
     this.#port = this.address?.port ?? this.#o.port;
   }
 
@@ -128,7 +128,7 @@ export class SipStreamTransport implements SipSender {
   async rebind(): Promise<void> {
     const s = this.#server;
     if (!s || s.listening || this.#closing) return;
-    await listenOn(s, this.#o.host, this.#port, this.#o.reusePort === true);
+    await listenAt(s, this.#o.host, this.#port, this.#o.reusePort === true);
   }
 
   /** Stops listening and ends every connection now; resolves once their sockets have closed. */
@@ -266,16 +266,4 @@ function peerOf(sock: Socket, c: SipStreamConfig): SipPeer | undefined {
 function normalizeHost(host: string): string {
   const lower = host.toLowerCase();
   return lower.startsWith("::ffff:") && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
-}
-
-function listenOn(server: Server | TlsServer, host: string, port: number, reusePort: boolean): Promise<void> {
-  const opts: ReusableListenOptions = { host, port, backlog: 2048, reusePort };
-  return new Promise((resolve, reject) => {
-    const onErr = (err: Error) => reject(err);
-    server.once("error", onErr);
-    server.listen(opts, () => {
-      server.removeListener("error", onErr);
-      resolve();
-    });
-  });
 }
