@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,17 +8,43 @@ import { Etcd3, type IOptions } from "etcd3";
 
 export const ETCD_BIN = "/usr/bin/etcd";
 
-/** A free loopback port (bound, read, released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's ephemeral range: ports it hands to any `:0` bind (other tests, clients). */
+function ephemeralRange(): readonly [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (lo !== undefined && hi !== undefined && lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // not Linux: the IANA default
+  }
+  return [49152, 65535];
+}
+
+/** True when 127.0.0.1:port can be bound now (then released at once). */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free loopback port outside the ephemeral range, so that no `:0` bind of another test
+ * (which the kernel serves from that range) can take it between this pick and etcd's bind,
+ * nor while etcd is stopped for a restart test. Bounded: 200 tries.
+ */
+async function freePort(): Promise<number> {
+  const [lo, hi] = ephemeralRange();
+  // below the range when there is room there, else above it
+  const [from, top] = lo > 11_000 ? [10_000, lo] : [Math.min(hi + 1, 65_000), 65_536];
+  for (let i = 0; i < 200; i++) {
+    const port = from + Math.floor(Math.random() * (top - from));
+    if (await bindable(port)) return port;
+  }
+  throw new Error("no free loopback port for etcd after 200 tries");
 }
 
 /** PEM text of a test PKI: a CA, etcd's server pair (IP SAN 127.0.0.1), a client pair, a foreign CA. */
@@ -142,11 +168,15 @@ export interface TestEtcd {
  */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   const dataDir = mkdtempSync(join(tmpdir(), "trunkline-etcd-"));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
   const tls = opts.tls;
-  const endpoint = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+  let endpoint = "";
+  let peer = "";
+  /** New ports for both URLs (before the first start, or after it met a port taken). */
+  const pickPorts = async (): Promise<void> => {
+    endpoint = `${tls ? "https" : "http"}://127.0.0.1:${await freePort()}`;
+    peer = `http://127.0.0.1:${await freePort()}`;
+  };
+  await pickPorts();
   let child: ChildProcess | undefined;
   let stderr = "";
   const tlsArgs: string[] = [];
@@ -166,14 +196,6 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       "--client-cert-auth",
     );
   }
-  const clientOpts: IOptions = { hosts: endpoint, dialTimeout: 2_000 };
-  if (tls)
-    clientOpts.credentials = {
-      rootCertificate: Buffer.from(tls.ca),
-      certChain: Buffer.from(tls.clientCert),
-      privateKey: Buffer.from(tls.clientKey),
-    };
-  let client = new Etcd3(clientOpts);
 
   /** GET /health, over https with the client pair when etcd asks for one. */
   const health = (): Promise<number> =>
@@ -255,7 +277,31 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     clearTimeout(t);
   };
 
-  await start();
+  // A port can still be taken between the pick and etcd's bind (by another explicit pick):
+  // the first start then tries new ports, at most 3 times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      await stop();
+      if (attempt >= 3 || !/address already in use/.test(String(err))) {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+      mkdirSync(dataDir);
+      await pickPorts();
+    }
+  }
+  const clientOpts: IOptions = { hosts: endpoint, dialTimeout: 2_000 };
+  if (tls)
+    clientOpts.credentials = {
+      rootCertificate: Buffer.from(tls.ca),
+      certChain: Buffer.from(tls.clientCert),
+      privateKey: Buffer.from(tls.clientKey),
+    };
+  let client = new Etcd3(clientOpts);
   if (opts.rootPassword !== undefined) {
     // etcd 3.4 turns auth on only with a root user holding the root role.
     const ctl = (...args: string[]) => run("etcdctl", ["--endpoints", endpoint, ...args], dataDir);
