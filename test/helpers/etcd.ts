@@ -1,51 +1,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3, type IOptions } from "etcd3";
+import { freePort } from "./ports.ts";
 
 export const ETCD_BIN = "/usr/bin/etcd";
-
-/** The kernel's ephemeral range: ports it hands to any `:0` bind (other tests, clients). */
-function ephemeralRange(): readonly [number, number] {
-  try {
-    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    if (lo !== undefined && hi !== undefined && lo > 0 && hi >= lo) return [lo, hi];
-  } catch {
-    // not Linux: the IANA default
-  }
-  return [49152, 65535];
-}
-
-/** True when 127.0.0.1:port can be bound now (then released at once). */
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/**
- * A free loopback port outside the ephemeral range, so that no `:0` bind of another test
- * (which the kernel serves from that range) can take it between this pick and etcd's bind,
- * nor while etcd is stopped for a restart test. Bounded: 200 tries.
- */
-async function freePort(): Promise<number> {
-  const [lo, hi] = ephemeralRange();
-  // below the range when there is room there, else above it
-  const [from, top] = lo > 11_000 ? [10_000, lo] : [Math.min(hi + 1, 65_000), 65_536];
-  for (let i = 0; i < 200; i++) {
-    const port = from + Math.floor(Math.random() * (top - from));
-    if (await bindable(port)) return port;
-  }
-  throw new Error("no free loopback port for etcd after 200 tries");
-}
 
 /** PEM text of a test PKI: a CA, etcd's server pair (IP SAN 127.0.0.1), a client pair, a foreign CA. */
 export interface TestCerts {

@@ -9,6 +9,9 @@ import net from "node:net";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { LineReader } from "./asterisk.ts";
+import { freePort } from "./ports.ts";
+
+export { freePort };
 
 const HEADER_MAX = 64 * 1024;
 const WAIT_MS = 5000;
@@ -240,18 +243,6 @@ export async function startAgiServer(opts: AgiServerOptions = {}): Promise<AgiSe
 function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void> {
   for (const s of sockets) s.destroy();
   return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** Binds port 0 to learn a free port, for servers that cannot listen on 0 themselves. */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, host, () => resolve());
-  });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 interface DingDongResponse {

@@ -1,0 +1,44 @@
+/**
+ * Ports for peers that cannot listen on :0 themselves (etcd, HAProxy, rsyslog, ding-dong...).
+ */
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+
+/** The kernel's ephemeral range: ports it hands to any `:0` bind (other tests, clients). */
+function ephemeralRange(): readonly [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (lo !== undefined && hi !== undefined && lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // not Linux: the IANA default
+  }
+  return [49152, 65535];
+}
+
+/** True when host:port can be bound now (then released at once). */
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free loopback port outside the ephemeral range, so that no `:0` bind of another test
+ * (which the kernel serves from that range) can take it between this pick and the peer's bind,
+ * nor while a restart test has the peer stopped. Bounded: 200 tries.
+ */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const [lo, hi] = ephemeralRange();
+  // below the range when there is room there, else above it
+  const [from, top] = lo > 11_000 ? [10_000, lo] : [Math.min(hi + 1, 65_000), 65_536];
+  for (let i = 0; i < 200; i++) {
+    const port = from + Math.floor(Math.random() * (top - from));
+    if (await bindable(port, host)) return port;
+  }
+  throw new Error("no free loopback port after 200 tries");
+}
