@@ -108,6 +108,8 @@ function runFiles(node, list, conc, counts) {
       "tsx",
       "--test",
       `--test-concurrency=${conc}`,
+      // A test that hangs fails after 5 minutes instead of holding CI to its 90-minute bound.
+      "--test-timeout=300000",
       "--test-reporter=spec",
       "--test-reporter-destination=stdout",
       "--test-reporter=./test/counting-reporter.mjs",
