@@ -29,13 +29,17 @@ class FakeClock implements SipClock {
     const id = (h as unknown as { id: number } | undefined)?.id;
     this.#timers = this.#timers.filter((x) => x.id !== id);
   }
+  /** The event loop blocked for `ms`: time passes, no timer runs (advance(0) then runs them, late). */
+  stall(ms: number) {
+    this.t += ms;
+  }
   advance(ms: number) {
     const end = this.t + ms;
     for (let n = 0; n < 10_000; n++) {
       const next = this.#timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
       if (!next) break;
       this.#timers = this.#timers.filter((x) => x !== next);
-      this.t = next.at;
+      this.t = Math.max(this.t, next.at); // after a stall, timers run late
       next.fn();
     }
     this.t = end;
@@ -130,6 +134,38 @@ test("no provisional reply: INVITE retransmitted at 0, 500, 1500 ms, then the ne
     s.answers[0]?.failures.map((f) => f.server),
     ["a", "b"],
   );
+});
+
+test("a no-answer timer that fires late (the proxy's own loop was busy) waits that long again: the 1xx read then keeps the call on its server", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.clock.stall(2600); // invite_timeout was due at 2000; the loop got to it at 2600
+  s.clock.advance(0);
+  assert.equal(s.toServer(2).length, 0, "no failover on our own lag");
+  s.respond(1, 180); // the 180 that sat unread in the socket buffer
+  s.clock.advance(5000);
+  assert.equal(s.toServer(2).length, 0);
+  assert.ok(!s.log.some((l) => l.startsWith("report a false")), s.log.join("; "));
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing"]);
+});
+
+test("a loop that stays late: the server is blamed after 3 extensions at most, and a prompt loop blames it at once", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  let checks = 0;
+  while (s.toServer(2).length === 0 && checks < 10) {
+    s.clock.stall(s.clock.t === 0 ? 2600 : 1000);
+    s.clock.advance(0);
+    checks++;
+  }
+  assert.equal(s.toServer(2).length, 1, "failed over in the end");
+  assert.equal(checks, 4, "the first late check and 3 extensions");
+  assert.ok(s.log.includes("report a false INVITE failed: no provisional reply within 2000ms"));
+  // On time: 2000 ms exactly, no extension (the first test of this file checks 1999 and 2000).
+  const p = setup([A, B]);
+  p.tx.start();
+  p.clock.advance(2000 + 50);
+  assert.equal(p.toServer(2).length, 1);
 });
 
 test("503 from a server: ACKed hop by hop, next server tried, the caller sees only its 200", () => {

@@ -41,5 +41,15 @@ export const T4 = 5_000;
  */
 export const ACCEPTED_LINGER_MS = T1;
 
+/**
+ * invite_timeout under the proxy's own overload: a no-answer timer that fires later than this
+ * past its due time measures our busy event loop (the server's reply may be waiting unread in
+ * our socket buffer), so it waits that much longer before it blames the server
+ * (invite-branch.ts): at most LAG_EXTENSIONS times, and at most invite_timeout of extra
+ * waiting in all.
+ */
+export const LAG_SLACK_MS = 50;
+export const LAG_EXTENSIONS = 3;
+
 /** Timer C (§16.6 step 11): more than 3 minutes after the last provisional response. */
 export const TIMER_C = 181_000;

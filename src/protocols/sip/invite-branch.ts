@@ -6,7 +6,16 @@
  * retransmitted (Timer E/F) until answered; the ACK of a non-2xx final.
  */
 
-import { type SipClock, T1, T2, TIMER_64T1, TIMER_C, type TimerHandle } from "./clock.ts";
+import {
+  LAG_EXTENSIONS,
+  LAG_SLACK_MS,
+  type SipClock,
+  T1,
+  T2,
+  TIMER_64T1,
+  TIMER_C,
+  type TimerHandle,
+} from "./clock.ts";
 import { ackFor, cancelFor } from "./hop.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipPeer } from "./transport.ts";
@@ -73,17 +82,36 @@ export class InviteBranch<S> {
     const { clock } = this.#env;
     this.#env.send(this.target, this.#bytes);
     if (this.#env.retransmit) this.#armA(T1);
-    this.#noAnswer = clock.set(
-      () => {
-        this.#noAnswer = undefined;
-        if (this.state === "calling") this.#events.noAnswer();
-      },
-      Math.min(inviteTimeoutMs, TIMER_64T1),
-    );
+    const wait = Math.min(inviteTimeoutMs, TIMER_64T1);
+    this.#armNoAnswer(clock.now() + wait, wait, LAG_EXTENSIONS);
     this.#timerB = clock.set(() => {
       this.#timerB = undefined;
       this.#events.expired();
     }, TIMER_64T1);
+  }
+
+  /**
+   * invite_timeout, counted in time the proxy could listen. A timer that fires `late` ms past
+   * `due` means our event loop was busy that long (overload, a GC pause): the server's 1xx
+   * may be sitting unread in our socket buffer, so it gets `late` ms more, within `budget`
+   * (invite_timeout again) and `tries`. On a loop that keeps up this is the plain timeout.
+   */
+  #armNoAnswer(due: number, budget: number, tries: number): void {
+    const clock = this.#env.clock;
+    this.#noAnswer = clock.set(
+      () => {
+        this.#noAnswer = undefined;
+        if (this.state !== "calling") return;
+        const late = clock.now() - due;
+        if (late > LAG_SLACK_MS && tries > 0 && budget > 0) {
+          const more = Math.min(late, budget);
+          this.#armNoAnswer(clock.now() + more, budget - more, tries - 1);
+          return;
+        }
+        this.#events.noAnswer();
+      },
+      Math.max(0, due - clock.now()),
+    );
   }
 
   #armA(interval: number): void {
