@@ -90,6 +90,8 @@ test("a busy event loop past invite_timeout does not fail the call over: the 180
   ].join("\r\n");
   caller.sock.send(invite, proxy.port("sip"), "127.0.0.1");
   await until(() => callLines(proxy).length === 1, 10_000, "the call's log line");
+  // The line is written as the 486 is sent; the caller's socket reads it a moment later.
+  await until(() => caller.got.length >= 3, 5_000, "the caller's 100, 180 and 486");
   const line = callLines(proxy)[0];
   const invites = (p: Peer) => p.got.filter((x) => x.startsWith("INVITE")).length;
   const [chosen, other] = invites(a) > 0 ? [a, b] : [b, a];

@@ -106,7 +106,9 @@ async function takeoverUnderLoad(migrate: 0 | 1, workers = 1): Promise<Run> {
     `workers: ${workers}\nadmin: { listen: 127.0.0.1:${ADMIN} }\nshutdown_timeout: 30s\n` +
       `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${PORT} } ]\n` +
       "routes: [ { listener: agi, pool: main } ]\n" +
-      `pools: { main: { servers: [ { address: 127.0.0.1:${upstream} } ] } }\n`,
+      // connect_timeout 5s: a FAILURE from a connect that a busy machine (the suite and two CPU
+      // hogs) stretched past the default 1 s was seen once; this test counts takeover losses.
+      `pools: { main: { connect_timeout: 5s, servers: [ { address: 127.0.0.1:${upstream} } ] } }\n`,
   );
   const pidFile = join(dir, `migrate-${migrate}-w${workers}.pid`);
   const old = trunkline(["run", "-c", cfg, "--pid-file", pidFile, "--no-watch"]);
