@@ -238,6 +238,9 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     clearTimeout(t);
   };
 
+  const removeTlsFiles = () => {
+    for (const f of ["server.pem", "server.key", "ca.pem"]) rmSync(`${dataDir}-${f}`, { force: true });
+  };
   // A port can still be taken between the pick and etcd's bind (by another explicit pick):
   // the first start then tries new ports, at most 3 times.
   for (let attempt = 1; ; attempt++) {
@@ -246,11 +249,11 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       break;
     } catch (err) {
       await stop();
+      rmSync(dataDir, { recursive: true, force: true });
       if (attempt >= 3 || !/address already in use/.test(String(err))) {
-        rmSync(dataDir, { recursive: true, force: true });
+        removeTlsFiles();
         throw err;
       }
-      rmSync(dataDir, { recursive: true, force: true });
       mkdirSync(dataDir);
       await pickPorts();
     }
@@ -298,7 +301,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       client.close();
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
-      for (const f of ["server.pem", "server.key", "ca.pem"]) rmSync(`${dataDir}-${f}`, { force: true });
+      removeTlsFiles();
     },
   };
 }

@@ -90,3 +90,11 @@ export async function callThrough(p: TestProxy, o: CallerOptions): Promise<SippR
 export async function startCaller(p: TestProxy, o: CallerOptions): Promise<SippRun> {
   return startSipp(callerOptions(p, o, await freeUdpPort()));
 }
+
+/** The values of header `name` in a raw message's text, by line (tests' hand-written peers). */
+export function headerLines(text: string, name: string): string[] {
+  return text
+    .split("\r\n")
+    .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+    .map((l) => l.slice(name.length + 1).trim());
+}

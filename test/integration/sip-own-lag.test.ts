@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { test } from "node:test";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, sipConfig } from "../helpers/sip-proxy.ts";
+import { callLines, headerLines, sipConfig } from "../helpers/sip-proxy.ts";
 
 interface Peer {
   readonly sock: Socket;
@@ -26,20 +26,13 @@ async function peer(t: { after(fn: () => void): void }, answer?: (text: string, 
   return p;
 }
 
-function values(text: string, name: string): string[] {
-  return text
-    .split("\r\n")
-    .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
-    .map((l) => l.slice(name.length + 1).trim());
-}
-
 /** A response to `req`, echoing Via, Record-Route, From, Call-ID, CSeq, with our To tag. */
 function reply(req: string, status: string): string {
   const keep = ["Via", "Record-Route", "From", "Call-ID", "CSeq"];
   return [
     `SIP/2.0 ${status}`,
-    ...keep.flatMap((n) => values(req, n).map((v) => `${n}: ${v}`)),
-    `To: ${values(req, "To")[0] ?? ""};tag=srv`,
+    ...keep.flatMap((n) => headerLines(req, n).map((v) => `${n}: ${v}`)),
+    `To: ${headerLines(req, "To")[0] ?? ""};tag=srv`,
     "Content-Length: 0",
     "",
     "",
@@ -63,7 +56,7 @@ test("a busy event loop past invite_timeout does not fail the call over: the 180
   // Then 486 (an answer, not a failure). Both servers do this; the balancer picks one.
   const ringThenBusy = (text: string, p: Peer) => {
     if (!text.startsWith("INVITE") || p.got.filter((x) => x.startsWith("INVITE")).length > 1) return;
-    const [, viaPort] = /127\.0\.0\.1:(\d+)/.exec(values(text, "Via")[0] ?? "") ?? [];
+    const [, viaPort] = /127\.0\.0\.1:(\d+)/.exec(headerLines(text, "Via")[0] ?? "") ?? [];
     const to = Number(viaPort);
     p.sock.send(reply(text, "180 Ringing"), to, "127.0.0.1", () => {
       busy(2 * INVITE_TIMEOUT);

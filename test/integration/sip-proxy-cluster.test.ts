@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { test } from "node:test";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { callLines, sipConfig, sipListener } from "../helpers/sip-proxy.ts";
+import { callLines, headerLines, sipConfig, sipListener } from "../helpers/sip-proxy.ts";
 
 interface Peer {
   readonly sock: Socket;
@@ -28,20 +28,13 @@ async function peer(t: { after(fn: () => void): void }, answer?: (text: string) 
   return p;
 }
 
-function header(text: string, name: string): string[] {
-  return text
-    .split("\r\n")
-    .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
-    .map((l) => l.slice(name.length + 1).trim());
-}
-
 /** A server answering INVITE and BYE with 200, echoing Via, Record-Route and the rest. */
 function uas(text: string): string | undefined {
   const method = text.split(" ")[0];
   if (method !== "INVITE" && method !== "BYE") return undefined;
   const keep = ["Via", "From", "Call-ID", "CSeq", ...(method === "INVITE" ? ["Record-Route"] : [])];
-  const lines = keep.flatMap((n) => header(text, n).map((v) => `${n}: ${v}`));
-  const to = header(text, "To")[0] ?? "";
+  const lines = keep.flatMap((n) => headerLines(text, n).map((v) => `${n}: ${v}`));
+  const to = headerLines(text, "To")[0] ?? "";
   return [
     "SIP/2.0 200 OK",
     ...lines,
@@ -93,7 +86,7 @@ test("a second Trunkline with the same advertise and secret routes the BYE of a 
     (x) => x.startsWith("SIP/2.0 200") && x.includes("INVITE"),
     "200 to INVITE",
   );
-  const rr = header(ok, "Record-Route");
+  const rr = headerLines(ok, "Record-Route");
   assert.equal(rr.length, 1);
   assert.match(rr[0] ?? "", /^<sip:127\.0\.0\.1:5999;transport=udp;lr;tl=[A-Za-z0-9_-]+>$/);
   assert.equal(sipListener(one).sessions, 1);
