@@ -2,22 +2,33 @@
 // for a safe method without a body.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ErrorCodes, TrunklineError } from "../../src/core/errors.ts";
 import { classifyFailure, mayRetry } from "../../src/protocols/http/outcome.ts";
 
 const err = (code: string) => Object.assign(new Error("x"), { code });
 
-test("connect failures were not sent; resets and timeouts after the write were", () => {
-  assert.equal(classifyFailure(err("ECONNREFUSED")).sent, false);
-  assert.equal(classifyFailure(err("UND_ERR_CONNECT_TIMEOUT")).code, "E_CONNECT_TIMEOUT");
-  assert.equal(classifyFailure(err("UND_ERR_SOCKET")).sent, true);
-  assert.equal(classifyFailure(err("ECONNRESET")).code, "E_UPSTREAM_GONE");
-  const t = classifyFailure(err("UND_ERR_HEADERS_TIMEOUT"));
-  assert.deepEqual([t.sent, t.timeout, t.code], [true, true, "E_UPSTREAM_TIMEOUT"]);
+test("connect failures were not sent; resets and timeouts on an open connection were", () => {
+  assert.equal(
+    classifyFailure(new TrunklineError(ErrorCodes.CONNECT_FAILED, "ECONNREFUSED: x"), false).sent,
+    false,
+  );
+  assert.equal(classifyFailure(err("ECONNREFUSED"), true).sent, false);
+  const ct = classifyFailure(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, "no connection"), false);
+  assert.deepEqual([ct.sent, ct.timeout, ct.code], [false, true, "E_CONNECT_TIMEOUT"]);
+  assert.equal(
+    classifyFailure(new TrunklineError(ErrorCodes.TLS_FAILED, "cert"), false).code,
+    "E_TLS_FAILED",
+  );
+  assert.equal(classifyFailure(err("ECONNRESET"), true).sent, true);
+  assert.equal(classifyFailure(err("ECONNRESET"), true).code, "E_UPSTREAM_GONE");
+  assert.equal(classifyFailure(err("ECONNRESET"), true).message, "ECONNRESET: x");
+  const t = classifyFailure(new TrunklineError(ErrorCodes.UPSTREAM_TIMEOUT, "no answer"), true);
+  assert.deepEqual([t.sent, t.timeout, t.code, t.message], [true, true, "E_UPSTREAM_TIMEOUT", "no answer"]);
 });
 
 test("retry rules: unsent any method; sent only GET/HEAD/OPTIONS without a body", () => {
-  const unsent = classifyFailure(err("ECONNREFUSED"));
-  const sent = classifyFailure(err("UND_ERR_SOCKET"));
+  const unsent = classifyFailure(err("ECONNREFUSED"), false);
+  const sent = classifyFailure(err("ECONNRESET"), true);
   assert.equal(mayRetry(unsent, "POST", true, 0), true);
   assert.equal(mayRetry(unsent, "POST", true, 10), false, "body bytes went out");
   assert.equal(mayRetry(sent, "GET", false, 0), true);

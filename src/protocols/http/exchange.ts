@@ -1,44 +1,52 @@
 /**
  * One HTTP request through the proxy: route by Host and path, pick a server (the shared
- * pools: balancer, health, operator overrides, max_sessions), send it over that server's
- * keep-alive pool with the body streamed, relay the answer streamed, retry on another
- * server only when that cannot repeat a change (outcome.ts), and say how it went (one
- * session.end per request). The request holds its server's slot until the answer is done.
+ * pools: balancer, health, operator overrides, max_sessions), send it over one of that
+ * server's keep-alive connections with the body streamed, relay the answer streamed, retry
+ * on another server only when that cannot repeat a change (outcome.ts), and say how it went
+ * (one session.end per request). The request holds its server's slot until the answer is done.
  */
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Dispatcher, Pool as UndiciPool } from "undici";
 import type { Pool, PoolMember } from "../../balance/pool.ts";
 import { type ErrorCode, ErrorCodes } from "../../core/errors.ts";
 import type { FailedTry } from "../../events/types.ts";
+import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
-import { BodyTap } from "./body-tap.ts";
 import type { HttpRoute } from "./config.ts";
-import { clientResponseHeaders, hasBody, upstreamRequestHeaders } from "./headers.ts";
+import { clientResponseHeaders, upstreamRequestHead } from "./headers.ts";
 import { normalizeHost, requestPath } from "./host.ts";
 import { classifyFailure, mayRetry, type TryFailure } from "./outcome.ts";
 import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
+import type { ResponseHead } from "./wire/head.ts";
+import type { InboundRequest, ResponseMode } from "./wire/inbound.ts";
+import { type CallHandler, UpstreamCall } from "./wire/upstream-call.ts";
+import type { UpstreamConn } from "./wire/upstream-pool.ts";
 
-export class HttpExchange {
+/** A reused keep-alive connection found closed is replaced this many times per try, at most. */
+const STALE_RETRIES = 2;
+
+export class HttpExchange implements CallHandler {
   readonly #env: ExchangeEnv;
   readonly #onEnd: EndFn;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: InboundRequest;
   readonly #startedAt = Date.now();
   readonly #t0 = performance.now();
-  readonly #client: string;
   readonly #host: string;
   readonly #path: string;
-  /** undici's abort of the try in progress (onConnect), until it completes. */
-  #abortUpstream: ((err?: Error) => void) | undefined;
   #route: HttpRoute | undefined;
   #pool: Pool | undefined;
   #member: PoolMember | undefined;
+  #tried: Set<PoolMember> | undefined;
+  #deadline = 0;
+  #hashKey = "";
+  #upstreamHead = "";
+  #token: CancelToken | undefined;
+  #call: UpstreamCall | undefined;
+  #stale = 0;
+  #continued = false;
   readonly #failures: FailedTry[] = [];
-  #tap: BodyTap | undefined;
-  #bytesIn = 0;
+  #last: TryFailure | undefined;
   #bytesOut = 0;
   #setupMs: number | undefined;
   #status = 0;
@@ -46,106 +54,191 @@ export class HttpExchange {
   #error: { message: string; code: ErrorCode } | undefined;
   #ended = false;
 
-  constructor(env: ExchangeEnv, req: IncomingMessage, res: ServerResponse, onEnd: EndFn) {
+  constructor(env: ExchangeEnv, req: InboundRequest, onEnd: EndFn) {
     this.#env = env;
     this.#onEnd = onEnd;
     this.#req = req;
-    this.#res = res;
-    this.#client = req.socket.remoteAddress ?? "";
-    this.#host = normalizeHost(req.headers.host);
-    this.#path = requestPath(req.url);
-    res.once("close", () => this.#closed());
+    this.#host = normalizeHost(req.head.host);
+    this.#path = requestPath(req.head.target);
+    req.onClose = (finished) => this.#closed(finished);
+    req.onDrain = () => this.#call?.resume();
   }
 
   info(): SessionInfo {
     return {
-      client: this.#client,
-      request: `${this.#req.method} ${this.#host}${this.#path}`,
+      client: this.#req.client,
+      request: `${this.#req.head.method} ${this.#host}${this.#path}`,
       route: this.#route?.name,
       pool: this.#pool?.name,
       server: this.#member?.key,
       startedAt: this.#startedAt,
-      bytesIn: this.#bytesIn + (this.#tap?.taken ?? 0),
+      bytesIn: this.#req.taken,
       bytesOut: this.#bytesOut,
     };
   }
 
   destroy(reason: string): void {
     this.#error ??= { message: reason, code: ErrorCodes.SHUTDOWN };
-    this.#abortUpstream?.(new Error(reason));
-    this.#res.destroy();
+    this.#call?.abort();
+    this.#req.destroy();
   }
 
-  async run(): Promise<void> {
+  run(): void {
     const env = this.#env;
     const gen = env.current();
     const route = (gen.routes("http") as HttpRoutes | undefined)?.find(env.listener, this.#host, this.#path);
     this.#route = route;
-    if (route === undefined) return this.#page("no_route", ErrorCodes.NO_ROUTE);
+    if (route === undefined) {
+      this.#page("no_route", ErrorCodes.NO_ROUTE);
+      return;
+    }
     if (route.status === "passivated" && route.wake.length > 0) env.wake(route);
     const pool = route.pool === undefined ? undefined : gen.pools.get(route.pool);
     this.#pool = pool;
-    if (pool === undefined) return this.#page(route.status ?? "no_server", ErrorCodes.NO_SERVER);
-    await this.#forward(pool, route);
-  }
-
-  #hashKey(pool: Pool): string {
-    if (pool.config.balance !== "hash") return "";
-    const vars = new Map([
-      ["client", this.#client],
-      ["host", this.#host],
-      ["path", this.#path],
-      ["method", this.#req.method ?? ""],
-    ]);
-    return pool.config.hashKeyOf(vars);
-  }
-
-  async #forward(pool: Pool, route: HttpRoute): Promise<void> {
-    const req = this.#req;
-    const method = req.method ?? "GET";
-    const body = hasBody(req.headers);
-    const headers = upstreamRequestHeaders(req.rawHeaders, {
-      client: this.#client,
-      proto: this.#env.proto,
-      host: req.headers.host ?? "",
-    });
-    const hashKey = this.#hashKey(pool);
-    const tried = new Set<PoolMember>();
-    const deadline = Date.now() + pool.totalTimeoutMs;
-    let last: TryFailure | undefined;
-    for (;;) {
-      if (this.#ended) return;
-      const m = tried.size === 0 || Date.now() < deadline ? pool.acquire(hashKey, tried) : undefined;
-      if (m === undefined) break;
-      tried.add(m);
-      // Held from now: the client leaving mid-try gives the slot back (#closed).
-      this.#member = m;
-      const tap = body ? new BodyTap(req) : undefined;
-      this.#tap = tap;
-      try {
-        const up = this.#env.upstreams.get({
-          key: m.key,
-          address: m.config.address,
-          tls: m.config.tls,
-          connectTimeoutMs: pool.connectTimeoutMs,
-        });
-        await this.#send(up, pool, m, { path: req.url ?? "/", method, headers, body: tap ?? null });
-        return;
-      } catch (err) {
-        this.#releaseMember();
-        tap?.destroy();
-        if (this.#ended) return;
-        const f = classifyFailure(err);
-        last = f;
-        this.#failures.push({ server: m.key, error: f.message, code: f.code });
-        pool.report(m, { ok: false, reason: `request failed: ${f.message}` });
-        this.#env.attemptFailed(pool.name, m.key, f.message);
-        if (!mayRetry(f, method, body, tap?.taken ?? 0)) break;
-      }
+    if (pool === undefined) {
+      this.#page(route.status ?? "no_server", ErrorCodes.NO_SERVER);
+      return;
     }
-    if (last === undefined) return this.#page(route.status ?? "no_server", ErrorCodes.NO_SERVER);
+    const h = this.#req.head;
+    const fwd = { client: this.#req.client, proto: env.proto, host: h.host ?? "" };
+    this.#upstreamHead = upstreamRequestHead(h, fwd);
+    if (pool.config.balance === "hash")
+      this.#hashKey = pool.config.hashKeyOf(
+        new Map([
+          ["client", this.#req.client],
+          ["host", this.#host],
+          ["path", this.#path],
+          ["method", h.method],
+        ]),
+      );
+    this.#tried = new Set();
+    this.#deadline = Date.now() + pool.totalTimeoutMs;
+    this.#next();
+  }
+
+  /** The next server to try, or the page that says none can answer. */
+  #next(): void {
+    const pool = this.#pool as Pool;
+    const tried = this.#tried as Set<PoolMember>;
+    const m =
+      tried.size === 0 || Date.now() < this.#deadline ? pool.acquire(this.#hashKey, tried) : undefined;
+    if (m === undefined) {
+      this.#noneLeft();
+      return;
+    }
+    tried.add(m);
+    // Held from now: the client leaving mid-try gives the slot back (#closed).
+    this.#member = m;
+    this.#stale = 0;
+    this.#connect(m);
+  }
+
+  #connect(m: PoolMember): void {
+    const pool = this.#pool as Pool;
+    const up = this.#env.upstreams.get({
+      key: m.key,
+      address: m.config.address,
+      tls: m.config.tls,
+      connectTimeoutMs: pool.connectTimeoutMs,
+    });
+    const token: CancelToken = { cancelled: false, onCancel: undefined };
+    this.#token = token;
+    up.acquire(token, (err, conn) => {
+      this.#token = undefined;
+      if (this.#ended) {
+        if (conn !== undefined) up.release(conn, false);
+        return;
+      }
+      if (conn === undefined) return this.#failed(err ?? new Error("no connection"), false);
+      this.#send(conn);
+    });
+  }
+
+  #send(conn: UpstreamConn): void {
+    const req = this.#req;
+    const body = req.head.framing.kind !== "none";
+    if (body && req.head.expectContinue && !this.#continued) {
+      // The client waits for this before it sends the body (Expect is not passed on).
+      this.#continued = true;
+      req.sendContinue();
+    }
+    const call = new UpstreamCall(conn, req.head.method, body ? req : undefined, req.head.minor === 0, this);
+    this.#call = call;
+    call.start(this.#upstreamHead);
+  }
+
+  // CallHandler: what the upstream try reports.
+
+  head(h: ResponseHead): void {
+    const pool = this.#pool as Pool;
+    const m = this.#member as PoolMember;
+    pool.report(m, h.status >= 500 ? { ok: false, reason: `HTTP ${h.status}` } : { ok: true });
+    if (this.#failures.length > 0) pool.failedOver(m);
+    this.#by = "upstream";
+    this.#status = h.status;
+    this.#setupMs = performance.now() - this.#t0;
+    const f = h.framing.kind;
+    const mode: ResponseMode =
+      f === "chunked" ? (this.#req.head.minor === 1 ? "chunked" : "close") : f === "length" ? "length" : f;
+    this.#req.writeHead(h.status, h.reason, clientResponseHeaders(h.raw), mode);
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.#ended) return false;
+    this.#bytesOut += chunk.length;
+    return this.#req.write(chunk);
+  }
+
+  done(): void {
+    this.#call = undefined;
+    if (!this.#ended) this.#req.end();
+  }
+
+  fail(err: Error, responded: boolean, stale: boolean): void {
+    this.#call = undefined;
+    if (this.#ended) return;
+    if (responded) {
+      const f = classifyFailure(err, true);
+      this.#error ??= { message: f.message, code: f.code };
+      this.#req.destroy();
+      return;
+    }
+    // A keep-alive connection the server had closed: the request never reached it.
+    if (stale && this.#req.taken === 0 && this.#stale < STALE_RETRIES) {
+      this.#stale++;
+      this.#connect(this.#member as PoolMember);
+      return;
+    }
+    this.#failed(err, true);
+  }
+
+  /** A try failed before any answer: report it, then the next server if that is safe. */
+  #failed(err: Error, reached: boolean): void {
+    const pool = this.#pool as Pool;
+    const m = this.#member as PoolMember;
+    this.#releaseMember();
+    const f = classifyFailure(err, reached);
+    this.#last = f;
+    this.#failures.push({ server: m.key, error: f.message, code: f.code });
+    pool.report(m, { ok: false, reason: `request failed: ${f.message}` });
+    this.#env.attemptFailed(pool.name, m.key, f.message);
+    const h = this.#req.head;
+    if (mayRetry(f, h.method, h.framing.kind !== "none", this.#req.taken)) {
+      this.#next();
+      return;
+    }
+    this.#error = { message: f.message, code: f.code };
+    this.#page(f.timeout && f.sent ? "gateway_timeout" : "bad_gateway", f.code);
+  }
+
+  #noneLeft(): void {
+    const last = this.#last;
+    if (last === undefined) {
+      this.#page(this.#route?.status ?? "no_server", ErrorCodes.NO_SERVER);
+      return;
+    }
     this.#error = { message: last.message, code: last.code };
-    return this.#page(last.timeout && last.sent ? "gateway_timeout" : "bad_gateway", last.code);
+    this.#page(last.timeout && last.sent ? "gateway_timeout" : "bad_gateway", last.code);
   }
 
   #releaseMember(): void {
@@ -155,66 +248,9 @@ export class HttpExchange {
     this.#pool.release(m);
   }
 
-  /**
-   * One try over the server's connection pool, with undici's raw handler (no Readable nor
-   * promise per chunk): resolves when the response head has been relayed, rejects when the
-   * try failed before it (the caller may try another server). After the head, the body goes
-   * straight to the client with its backpressure, and a failure cuts the client's answer.
-   */
-  #send(up: UndiciPool, pool: Pool, m: PoolMember, opts: Dispatcher.DispatchOptions): Promise<void> {
-    const res = this.#res;
-    return new Promise((resolve, reject) => {
-      let headed = false;
-      up.dispatch(opts, {
-        onConnect: (abort: (err?: Error) => void) => {
-          // A client gone before the connection was ready: the request is not written.
-          if (this.#ended) return abort(new Error("client gone"));
-          this.#abortUpstream = abort;
-        },
-        onHeaders: (status: number, raw: Buffer[], resume: () => void) => {
-          if (status < 200) return true;
-          headed = true;
-          pool.report(m, status >= 500 ? { ok: false, reason: `HTTP ${status}` } : { ok: true });
-          if (this.#failures.length > 0) pool.failedOver(m);
-          this.#writeHead(status, raw);
-          res.on("drain", resume);
-          resolve();
-          return true;
-        },
-        onData: (chunk: Buffer) => {
-          if (this.#ended) return false;
-          this.#bytesOut += chunk.length;
-          return res.write(chunk);
-        },
-        onComplete: () => {
-          this.#abortUpstream = undefined;
-          if (!this.#ended) res.end();
-        },
-        onError: (err: Error) => {
-          this.#abortUpstream = undefined;
-          if (!headed) return reject(err);
-          if (this.#ended) return;
-          const f = classifyFailure(err);
-          this.#error ??= { message: f.message, code: f.code };
-          res.destroy();
-        },
-      } as unknown as Dispatcher.DispatchHandler);
-    });
-  }
-
-  #writeHead(status: number, raw: Buffer[]): void {
-    this.#by = "upstream";
-    this.#status = status;
-    this.#setupMs = performance.now() - this.#t0;
-    const strings: string[] = new Array(raw.length);
-    for (let i = 0; i < raw.length; i++) strings[i] = (raw[i] as Buffer).toString("latin1");
-    const headers = clientResponseHeaders(strings);
-    if (this.#env.draining()) headers.push("Connection", "close");
-    this.#res.writeHead(status, headers);
-  }
-
   #page(kind: PageKind, code: ErrorCode | undefined): void {
-    if (this.#ended || this.#res.headersSent) return;
+    const req = this.#req;
+    if (this.#ended || req.headersSent) return;
     if (code !== undefined && this.#error === undefined && kind !== "starting" && kind !== "passivated")
       this.#error = { message: kind, code };
     const p = this.#env.page(kind, this.#host, this.#route?.service ?? this.#host);
@@ -223,20 +259,17 @@ export class HttpExchange {
     const headers: string[] = ["Content-Type", p.contentType, "Cache-Control", "no-store"];
     headers.push("Content-Length", String(p.body.length));
     if (p.retryAfter) headers.push("Retry-After", "5");
-    if (this.#env.draining()) headers.push("Connection", "close");
-    this.#res.writeHead(p.code, headers);
+    req.writeHead(p.code, p.reason, headers, "length");
     this.#bytesOut = p.body.length;
-    // The request body is not wanted: read and dropped, so the connection can be reused.
-    this.#req.resume();
-    this.#res.end(this.#req.method === "HEAD" ? undefined : p.body);
+    req.end(req.head.method === "HEAD" ? undefined : p.body);
   }
 
-  #closed(): void {
+  #closed(finished: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
-    const finished = this.#res.writableFinished;
     if (!finished) {
-      this.#abortUpstream?.(new Error("client gone"));
+      this.#call?.abort();
+      if (this.#token !== undefined) cancel(this.#token);
       this.#error ??= {
         message: "the client left before the answer was complete",
         code: ErrorCodes.CLIENT_GONE,
@@ -244,8 +277,6 @@ export class HttpExchange {
     }
     const server = this.#member?.key;
     this.#releaseMember();
-    this.#bytesIn += this.#tap?.taken ?? 0;
-    this.#tap = undefined;
     this.#onEnd({
       route: this.#route?.name,
       pool: this.#pool?.name,
@@ -253,14 +284,14 @@ export class HttpExchange {
       attempts: this.#failures,
       durationMs: performance.now() - this.#t0,
       setupMs: this.#setupMs,
-      bytesIn: this.#bytesIn,
+      bytesIn: this.#req.taken,
       bytesOut: this.#bytesOut,
       status: finished ? this.#status : 0,
       by: this.#by,
-      method: this.#req.method ?? "",
+      method: this.#req.head.method,
       host: this.#host,
       path: this.#path,
-      client: this.#client,
+      client: this.#req.client,
       error: this.#error,
     });
   }

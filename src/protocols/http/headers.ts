@@ -97,6 +97,24 @@ export function upstreamRequestHeaders(
   return out;
 }
 
+/** The request head for the server, as text: request line, fields, the body's framing, empty line. */
+export function upstreamRequestHead(
+  h: {
+    readonly method: string;
+    readonly target: string;
+    readonly raw: readonly string[];
+    readonly framing: { readonly kind: string };
+  },
+  f: ForwardedInfo,
+): string {
+  let head = `${h.method} ${h.target} HTTP/1.1\r\n`;
+  const headers = upstreamRequestHeaders(h.raw, f);
+  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  // Transfer-Encoding is hop-by-hop: the body goes on chunked as it came.
+  if (h.framing.kind === "chunked") head += "Transfer-Encoding: chunked\r\n";
+  return `${head}\r\n`;
+}
+
 const REQUEST_DROP = new Set([...OURS, "x-forwarded-for", "via", "expect"]);
 const RESPONSE_DROP = new Set(["via"]);
 

@@ -1,13 +1,13 @@
 /**
- * An HTTP listener (ProtocolListener) on node:http, or node:https when it has `tls:`. Node
- * parses and bounds what clients send (header size and time, whole-request time, idle
- * keep-alive, a socket silent either way); each request becomes an HttpExchange, each
- * Upgrade a relayed tunnel. Drain stops accepting, closes idle keep-alive connections and
- * answers the requests in flight with `Connection: close`.
+ * An HTTP listener (ProtocolListener): plain or TLS, each connection read by our own
+ * HTTP/1.1 code on the raw socket (wire/server-conn.ts), which bounds what clients send
+ * (header size and time, whole-request time, idle keep-alive, a socket silent either way);
+ * each request becomes an HttpExchange, each Upgrade a relayed tunnel. Drain stops
+ * accepting, closes idle keep-alive connections and answers the requests in flight with
+ * `Connection: close`.
  */
 
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { bindListener, releaseListening, tlsOptions } from "../../net/binding.ts";
@@ -17,12 +17,15 @@ import { SniTable, sameServerTls } from "../../net/tls-sni.ts";
 import type { ListenerContext, ProtocolListener } from "../protocol.ts";
 import type { HttpListenerOptions, HttpRoute } from "./config.ts";
 import { HttpExchange } from "./exchange.ts";
-import { applyLimits, createNodeServer } from "./node-server.ts";
+import { connLimits, createFrontServer, sweepEveryMs } from "./front-server.ts";
 import { ownPage } from "./pages.ts";
 import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import { sessionEnded } from "./session-end.ts";
 import { relayUpgrade } from "./upgrade.ts";
 import { UpstreamPools } from "./upstreams.ts";
+import type { RequestHead } from "./wire/head.ts";
+import type { InboundRequest } from "./wire/inbound.ts";
+import { type ConnHandler, ServerConn } from "./wire/server-conn.ts";
 
 /** At most one http.wake per route in this window (the shared contract of issue #14). */
 const WAKE_EVERY_MS = 5_000;
@@ -41,6 +44,9 @@ export class HttpListener implements ProtocolListener {
   #config: ListenerConfig;
   readonly #ctx: ListenerContext;
   readonly #inFlight = new LinkedSet<InFlight>();
+  readonly #conns = new LinkedSet<ServerConn>();
+  #sweep: NodeJS.Timeout | undefined;
+  readonly #connHandler: ConnHandler;
   readonly upstreams: UpstreamPools;
   #server: Server | undefined;
   #draining = false;
@@ -76,6 +82,15 @@ export class HttpListener implements ProtocolListener {
           server,
           error,
         }),
+    };
+    this.#connHandler = {
+      request: (req) => this.#onRequest(req),
+      upgrade: (head, sock, rest, client) => this.#onUpgrade(head, sock, rest, client),
+      draining: () => this.#draining,
+      gone: (c) => {
+        if (c.link !== undefined) this.#conns.remove(c.link);
+        c.link = undefined;
+      },
     };
   }
 
@@ -138,19 +153,23 @@ export class HttpListener implements ProtocolListener {
     if (this.#inFlight.size === 0) for (const cb of this.#idle.splice(0)) cb();
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    // The end callback runs on the response's close, after `link` is set below.
-    const x = new HttpExchange(this.#env, req, res, (r) => this.#ended(link, r));
+  #onRequest(req: InboundRequest): void {
+    // The end callback runs when the answer is out (or the client gone), after `link` is set.
+    const x = new HttpExchange(this.#env, req, (r) => this.#ended(link, r));
     const link = this.#inFlight.add(x);
-    x.run().catch((err: unknown) => x.destroy(errorMessage(err)));
+    try {
+      x.run();
+    } catch (err) {
+      x.destroy(errorMessage(err));
+    }
   }
 
-  #onUpgrade(req: IncomingMessage, sock: Socket, head: Buffer): void {
+  #onUpgrade(head: RequestHead, sock: Socket, rest: Buffer, client: string): void {
     const startedAt = Date.now();
     const link = this.#inFlight.add({
       info: () => ({
-        client: sock.remoteAddress ?? "",
-        request: `${req.method} ${req.url} (upgrade)`,
+        client,
+        request: `${head.method} ${head.target} (upgrade)`,
         route: undefined,
         pool: undefined,
         server: undefined,
@@ -161,16 +180,20 @@ export class HttpListener implements ProtocolListener {
       destroy: () => sock.destroy(),
     });
     const o = options(this.#config);
-    relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, req, sock, head, (r) =>
+    relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, head, client, sock, rest, (r) =>
       this.#ended(link, r),
     ).catch(() => sock.destroy());
   }
 
+  #onConnection(sock: Socket): void {
+    const c = new ServerConn(sock, connLimits(options(this.#config)), this.#connHandler);
+    c.link = this.#conns.add(c);
+  }
+
   #create(): Server {
     const cfg = this.#config;
-    return createNodeServer(cfg, options(cfg), {
-      request: (req, res) => this.#onRequest(req, res),
-      upgrade: (req, sock, head) => this.#onUpgrade(req, sock, head),
+    return createFrontServer(cfg, options(cfg), {
+      connection: (sock) => this.#onConnection(sock),
       sni: () => this.#sni,
       tlsError: (err, sock) =>
         this.#ctx.events.emit("listener.error", {
@@ -188,12 +211,26 @@ export class HttpListener implements ProtocolListener {
     });
   }
 
+  /** One timer per listener checks every connection's time bounds. */
+  #startSweep(): void {
+    clearInterval(this.#sweep);
+    this.#sweep = setInterval(
+      () => {
+        const now = performance.now();
+        for (const c of this.#conns.values()) c.check(now);
+      },
+      sweepEveryMs(options(this.#config)),
+    );
+    this.#sweep.unref();
+  }
+
   #listen(server: Server): Promise<void> {
     return bindListener(server, this.#config, this.#ctx);
   }
 
   start(): Promise<void> {
     this.#server = this.#create();
+    this.#startSweep();
     return this.#listen(this.#server);
   }
 
@@ -202,7 +239,11 @@ export class HttpListener implements ProtocolListener {
     this.#config = config;
     const server = this.#server;
     if (!server) return;
-    applyLimits(server, options(config));
+    const o = options(config);
+    server.maxConnections = o.maxConnections;
+    const limits = connLimits(o);
+    for (const c of this.#conns.values()) c.limits = limits;
+    this.#startSweep();
     if (!config.tls || !("setSecureContext" in server)) return;
     if (sameServerTls(config.tls, old.tls)) return;
     try {
@@ -233,7 +274,7 @@ export class HttpListener implements ProtocolListener {
   async drain(deadline: number): Promise<void> {
     this.#draining = true;
     await this.release();
-    this.#server?.closeIdleConnections();
+    for (const c of this.#conns.values()) c.closeIfIdle();
     if (this.#inFlight.size > 0)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1)));
@@ -251,8 +292,9 @@ export class HttpListener implements ProtocolListener {
     this.#draining = true;
     const server = this.#server;
     server?.close();
+    clearInterval(this.#sweep);
     for (const s of this.#inFlight.values()) s.destroy("proxy closing");
-    server?.closeAllConnections();
+    for (const c of this.#conns.values()) c.socket.destroy();
     await this.upstreams.close(0);
   }
 }

@@ -22,20 +22,25 @@ const NOT_SENT = new Set([
   "EHOSTUNREACH",
   "ENETUNREACH",
   "EADDRNOTAVAIL",
-  "UND_ERR_CONNECT_TIMEOUT",
 ]);
 
-export function classifyFailure(err: unknown): TryFailure {
+/**
+ * A failed try: `reached` when the request was being written to an open connection (so the
+ * server may have seen it), false when no connection could be had.
+ */
+export function classifyFailure(err: unknown, reached: boolean): TryFailure {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === "string" ? e.code : "";
-  const message = `${code !== "" ? `${code}: ` : ""}${typeof e?.message === "string" ? e.message : String(err)}`;
-  if (code === "UND_ERR_CONNECT_TIMEOUT")
+  const text = typeof e?.message === "string" ? e.message : String(err);
+  const ours = code.startsWith("E_");
+  const message = ours || code === "" ? text : `${code}: ${text}`;
+  if (code === ErrorCodes.CONNECT_TIMEOUT)
     return { sent: false, timeout: true, code: ErrorCodes.CONNECT_TIMEOUT, message };
-  if (NOT_SENT.has(code)) return { sent: false, timeout: false, code: ErrorCodes.CONNECT_FAILED, message };
-  // A TLS failure happens in the handshake, before the request is written.
-  if (/CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(code))
+  if (code === ErrorCodes.TLS_FAILED)
     return { sent: false, timeout: false, code: ErrorCodes.TLS_FAILED, message };
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT")
+  if (!reached || code === ErrorCodes.CONNECT_FAILED || NOT_SENT.has(code))
+    return { sent: false, timeout: false, code: ErrorCodes.CONNECT_FAILED, message };
+  if (code === ErrorCodes.UPSTREAM_TIMEOUT)
     return { sent: true, timeout: true, code: ErrorCodes.UPSTREAM_TIMEOUT, message };
   return { sent: true, timeout: false, code: ErrorCodes.UPSTREAM_GONE, message };
 }

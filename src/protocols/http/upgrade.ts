@@ -6,7 +6,6 @@
  * silent for `upgrade_idle_timeout`. The connection counts on its server's slot meanwhile.
  */
 
-import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { attempt } from "../../balance/attempt.ts";
 import type { Pool, PoolMember } from "../../balance/pool.ts";
@@ -17,6 +16,7 @@ import { normalizeHost, requestPath } from "./host.ts";
 import type { EndFn, ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
+import type { RequestHead } from "./wire/head.ts";
 
 /** After one side's FIN, how long the other may take to send its own. */
 const HALF_CLOSE_GRACE_MS = 5_000;
@@ -26,8 +26,8 @@ export interface UpgradeOptions {
 }
 
 /** The request head as the server gets it (RFC 9112 §3: request-line, fields, empty line). */
-function head(req: IncomingMessage, headers: readonly string[]): Buffer {
-  let s = `${req.method} ${req.url} HTTP/1.1\r\n`;
+function head(req: RequestHead, headers: readonly string[]): Buffer {
+  let s = `${req.method} ${req.target} HTTP/1.1\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return Buffer.from(`${s}\r\n`, "latin1");
 }
@@ -35,17 +35,18 @@ function head(req: IncomingMessage, headers: readonly string[]): Buffer {
 export async function relayUpgrade(
   env: ExchangeEnv,
   o: UpgradeOptions,
-  req: IncomingMessage,
+  req: RequestHead,
+  clientAddress: string,
   client: Socket,
   early: Buffer,
   onEnd: EndFn,
 ): Promise<void> {
   const t0 = performance.now();
-  const host = normalizeHost(req.headers.host);
-  const path = requestPath(req.url);
+  const host = normalizeHost(req.host);
+  const path = requestPath(req.target);
   const rec = {
-    client: client.remoteAddress ?? "",
-    method: req.method ?? "GET",
+    client: clientAddress,
+    method: req.method,
     host,
     path,
     route: undefined as string | undefined,
@@ -105,8 +106,8 @@ export async function relayUpgrade(
   rec.by = "upstream";
   const setupMs = performance.now() - t0;
   const headers = upstreamRequestHeaders(
-    req.rawHeaders,
-    { client: rec.client, proto: env.proto, host: req.headers.host ?? "" },
+    req.raw,
+    { client: rec.client, proto: env.proto, host: req.host ?? "" },
     { keepUpgrade: true },
   );
   up.write(head(req, headers));

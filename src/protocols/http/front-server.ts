@@ -1,0 +1,62 @@
+/**
+ * The listening side of an HTTP listener: a plain TCP server, or TLS with the SNI table,
+ * whose connections each become a ServerConn (wire/server-conn.ts: our own HTTP/1.1 on the
+ * raw socket). Bounds on what clients may cost: connections at once (refused at accept),
+ * the TLS handshake's time, and a sweep of every connection's head, request and idle time
+ * (one timer per listener, not per request).
+ */
+
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import type { ListenerConfig } from "../../config/types.ts";
+import { tlsOptions } from "../../net/binding.ts";
+import { KEEPALIVE } from "../../net/keepalive.ts";
+import { type SniTable, sniCallback } from "../../net/tls-sni.ts";
+import type { HttpListenerOptions } from "./config.ts";
+import type { ConnLimits } from "./wire/server-conn.ts";
+
+export interface FrontHandlers {
+  connection(sock: Socket): void;
+  tlsError(err: Error, sock: Socket): void;
+  /** The SNI certificates at handshake time (TLS only; swapped on reload). */
+  sni(): SniTable;
+  error(err: Error): void;
+}
+
+/** The per-connection bounds of a listener's options. */
+export function connLimits(o: HttpListenerOptions): ConnLimits {
+  return {
+    maxHeaderSize: o.maxHeaderSize,
+    headerTimeoutMs: o.headerTimeoutMs,
+    requestTimeoutMs: o.requestTimeoutMs,
+    idleTimeoutMs: o.idleTimeoutMs,
+    clientTimeoutMs: o.clientTimeoutMs,
+  };
+}
+
+/** How often the bounds are checked: a bound is only as tight as its check. */
+export function sweepEveryMs(o: HttpListenerOptions): number {
+  return Math.max(25, Math.min(1_000, Math.min(o.headerTimeoutMs, o.idleTimeoutMs) / 4));
+}
+
+export function createFrontServer(cfg: ListenerConfig, o: HttpListenerOptions, h: FrontHandlers): Server {
+  let server: Server;
+  if (cfg.tls) {
+    server = createTlsServer(
+      {
+        ...tlsOptions(cfg.tls),
+        SNICallback: sniCallback(h.sni),
+        handshakeTimeout: o.headerTimeoutMs,
+        ...KEEPALIVE,
+      },
+      h.connection,
+    );
+    server.on("tlsClientError", (err: Error, sock: Socket) => {
+      sock.destroy();
+      h.tlsError(err, sock);
+    });
+  } else server = createNetServer({ ...KEEPALIVE }, h.connection);
+  server.maxConnections = o.maxConnections;
+  server.on("error", h.error);
+  return server;
+}

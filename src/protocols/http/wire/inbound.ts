@@ -1,0 +1,159 @@
+/**
+ * One request read from a client connection and its answer: the request's head, its body as
+ * a source that one upstream try at a time may pull (bytes as framed on the wire), and the
+ * response written straight to the socket (a small answer goes out with its head in one
+ * write). `closed(finished)` is called once: when the answer was handed to the kernel whole,
+ * or when the connection ended before.
+ */
+
+import type { Socket } from "node:net";
+import type { RequestHead } from "./head.ts";
+import type { BodySink, BodySource } from "./upstream-call.ts";
+
+/** How the answer's body is delimited toward the client. */
+export type ResponseMode = "none" | "length" | "chunked" | "close";
+
+/** What the request asks of the connection that read it. */
+export interface RequestConn {
+  readonly socket: Socket;
+  /** Body bytes start flowing to `sink` (or stop: undefined). */
+  sink(s: BodySink | undefined): void;
+  pause(): void;
+  resume(): void;
+  /** The body has been read whole (or there is none). */
+  readonly bodyDone: boolean;
+  /** Whether the connection ends after this answer (the client's wish, a drain, an unread body). */
+  closing(mode: ResponseMode): boolean;
+  /** The answer was written whole. */
+  finished(): void;
+}
+
+const SMALL = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+export class InboundRequest implements BodySource {
+  readonly head: RequestHead;
+  readonly client: string;
+  readonly #conn: RequestConn;
+  #taken = 0;
+  #pendingHead: string | undefined;
+  #headersSent = false;
+  #ended = false;
+  #done = false;
+  /** The client is ready for more of the answer (after write() returned false). */
+  onDrain: (() => void) | undefined;
+  /** Once: the answer went out whole (true), or the connection ended first (false). */
+  onClose: ((finished: boolean) => void) | undefined;
+
+  constructor(conn: RequestConn, head: RequestHead, client: string) {
+    this.#conn = conn;
+    this.head = head;
+    this.client = client;
+  }
+
+  // The body, as a source for one upstream try at a time.
+
+  get taken(): number {
+    return this.#taken;
+  }
+
+  get bodyDone(): boolean {
+    return this.#conn.bodyDone;
+  }
+
+  start(sink: BodySink): void {
+    this.#conn.sink({
+      data: (c) => {
+        this.#taken += c.length;
+        return sink.data(c);
+      },
+      end: () => sink.end(),
+    });
+  }
+
+  pause(): void {
+    this.#conn.pause();
+  }
+
+  resume(): void {
+    this.#conn.resume();
+  }
+
+  stop(): void {
+    this.#conn.sink(undefined);
+  }
+
+  // The answer.
+
+  get headersSent(): boolean {
+    return this.#headersSent || this.#pendingHead !== undefined;
+  }
+
+  get finished(): boolean {
+    return this.#done;
+  }
+
+  /** 100 Continue: a client that sent `Expect: 100-continue` may send its body now. */
+  sendContinue(): void {
+    if (!this.headersSent) this.#conn.socket.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+  }
+
+  /** `headers`: name, value pairs (no framing or Connection field: those are set here). */
+  writeHead(status: number, reason: string, headers: readonly string[], mode: ResponseMode): void {
+    let s = `HTTP/1.1 ${status} ${reason}\r\n`;
+    for (let i = 0; i + 1 < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    if (mode === "chunked") s += "Transfer-Encoding: chunked\r\n";
+    if (this.#conn.closing(mode)) s += "Connection: close\r\n";
+    else if (this.head.minor === 0) s += "Connection: keep-alive\r\n";
+    this.#pendingHead = `${s}\r\n`;
+  }
+
+  /** Writes body bytes (with the head, the first time); false: wait for onDrain. */
+  write(chunk: Buffer): boolean {
+    const sock = this.#conn.socket;
+    if (this.#ended || sock.destroyed) return false;
+    const head = this.#pendingHead;
+    if (head === undefined) return sock.write(chunk);
+    this.#pendingHead = undefined;
+    this.#headersSent = true;
+    if (chunk.length <= SMALL) return sock.write(Buffer.concat([Buffer.from(head, "latin1"), chunk]));
+    sock.cork();
+    sock.write(head, "latin1");
+    const ok = sock.write(chunk);
+    sock.uncork();
+    return ok;
+  }
+
+  /** The answer is complete (`last`: its final bytes). */
+  end(last?: Buffer): void {
+    if (this.#ended) return;
+    const sock = this.#conn.socket;
+    if (last !== undefined || this.#pendingHead !== undefined) this.write(last ?? EMPTY);
+    this.#ended = true;
+    if (sock.destroyed) return;
+    // Written through to the kernel already (the usual small answer): done now.
+    if (sock.writableLength === 0) {
+      this.#finish();
+      return;
+    }
+    sock.write(EMPTY, () => this.#finish());
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#conn.finished();
+  }
+
+  /** The connection ended: tells the owner once. */
+  close(): void {
+    const cb = this.onClose;
+    this.onClose = undefined;
+    cb?.(this.#done);
+  }
+
+  destroy(): void {
+    this.#ended = true;
+    this.#conn.socket.destroy();
+  }
+}

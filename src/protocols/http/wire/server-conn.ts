@@ -1,0 +1,252 @@
+/**
+ * A client's HTTP/1.1 connection on a raw socket: request heads read and checked
+ * (head.ts), one request at a time (a pipelined next one waits in the buffer), its body
+ * handed to whoever pulls it with backpressure, keep-alive between requests. What a client
+ * may cost is bounded: the head's size and time, the whole request's time, idleness between
+ * requests (checked by the listener's sweep), and a socket silent both ways (client_timeout).
+ * An Upgrade request leaves this connection to the tunnel relay.
+ */
+
+import type { Socket } from "node:net";
+import type { Link } from "../../../net/linked-set.ts";
+import { ChunkedScanner } from "./chunked.ts";
+import { isHeadError, parseRequestHead, type RequestHead } from "./head.ts";
+import { InboundRequest, type RequestConn, type ResponseMode } from "./inbound.ts";
+import type { BodySink } from "./upstream-call.ts";
+
+export interface ConnLimits {
+  readonly maxHeaderSize: number;
+  readonly headerTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly clientTimeoutMs: number;
+}
+
+export interface ConnHandler {
+  request(req: InboundRequest): void;
+  upgrade(head: RequestHead, socket: Socket, rest: Buffer, client: string): void;
+  draining(): boolean;
+  /** The connection is gone (or handed to a tunnel). */
+  gone(c: ServerConn): void;
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  505: "HTTP Version Not Supported",
+};
+
+/** After an error answer, how long the client has to close its side. */
+const REFUSE_GRACE_MS = 1_000;
+
+/** Unread bytes held before the socket is paused. */
+const HIGH = 64 * 1024;
+
+export class ServerConn implements RequestConn {
+  readonly socket: Socket;
+  /** Its place in the listener's list of connections. */
+  link: Link<ServerConn> | undefined;
+  readonly #client: string;
+  readonly #h: ConnHandler;
+  #limits: ConnLimits;
+  #buf: Buffer | undefined;
+  #req: InboundRequest | undefined;
+  /** When the head being read (or the wait for one) began; when the request began. */
+  #since = performance.now();
+  #served = 0;
+  #left = 0;
+  #scanner: ChunkedScanner | undefined;
+  #bodyDone = true;
+  #sink: BodySink | undefined;
+  #paused = false;
+  #closeAfter = false;
+  #gone = false;
+  readonly #onData = (c: Buffer) => this.#read(c);
+  readonly #onClose = () => this.#closed();
+  readonly #onTimeout = () => this.socket.destroy();
+
+  constructor(socket: Socket, limits: ConnLimits, h: ConnHandler) {
+    this.socket = socket;
+    this.#client = socket.remoteAddress ?? "";
+    this.#limits = limits;
+    this.#h = h;
+    socket.setNoDelay(true);
+    socket.setTimeout(limits.clientTimeoutMs);
+    socket.on("timeout", this.#onTimeout);
+    socket.on("data", this.#onData);
+    socket.on("close", this.#onClose);
+    socket.on("error", () => {});
+  }
+
+  set limits(l: ConnLimits) {
+    this.#limits = l;
+  }
+
+  /** Idle between requests, with nothing read of the next one. */
+  get idle(): boolean {
+    return this.#req === undefined && this.#buf === undefined && this.#served > 0;
+  }
+
+  get bodyDone(): boolean {
+    return this.#bodyDone;
+  }
+
+  #read(c: Buffer): void {
+    this.#buf = this.#buf === undefined ? c : Buffer.concat([this.#buf, c]);
+    if (this.#req === undefined) this.#next();
+    else this.#pump();
+    if (this.#buf !== undefined && this.#buf.length > HIGH && !this.#gone) this.socket.pause();
+  }
+
+  /** Reads the next request head from the buffer, if whole. */
+  #next(): void {
+    const buf = this.#buf;
+    if (buf === undefined || this.#gone) return;
+    const r = parseRequestHead(buf, 0, this.#limits.maxHeaderSize);
+    if (r === undefined) return;
+    if (isHeadError(r)) {
+      this.#refuse(r.error);
+      return;
+    }
+    const rest = r.size === buf.length ? undefined : buf.subarray(r.size);
+    this.#buf = rest;
+    this.#since = performance.now();
+    if (r.upgrade) {
+      this.#detach();
+      this.#h.upgrade(r, this.socket, rest ?? Buffer.alloc(0), this.#client);
+      return;
+    }
+    const f = r.framing;
+    this.#bodyDone = f.kind === "none";
+    this.#left = f.kind === "length" ? f.length : 0;
+    this.#scanner = f.kind === "chunked" ? new ChunkedScanner(this.#limits.maxHeaderSize) : undefined;
+    const req = new InboundRequest(this, r, this.#client);
+    this.#req = req;
+    this.#h.request(req);
+  }
+
+  // RequestConn: the body of the current request.
+
+  sink(s: BodySink | undefined): void {
+    this.#sink = s;
+    this.#paused = false;
+    if (s !== undefined) this.#pump();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#bodyDone && this.#sink !== undefined && !this.#paused && this.#buf !== undefined) {
+      const buf = this.#buf;
+      let used: number;
+      if (this.#scanner === undefined) {
+        used = Math.min(this.#left, buf.length);
+        this.#left -= used;
+        if (this.#left === 0) this.#bodyDone = true;
+      } else {
+        const step = this.#scanner.feed(buf, 0);
+        if (step.error !== undefined) {
+          this.#req?.destroy();
+          return;
+        }
+        used = step.used;
+        if (step.done) this.#bodyDone = true;
+      }
+      this.#buf = used === buf.length ? undefined : buf.subarray(used);
+      const sink = this.#sink;
+      if (used > 0 && !sink.data(used === buf.length ? buf : buf.subarray(0, used))) this.#paused = true;
+      if (this.#bodyDone) sink.end();
+    }
+    if (!this.#paused && (this.#buf === undefined || this.#buf.length <= HIGH) && !this.#gone)
+      this.socket.resume();
+  }
+
+  closing(mode: ResponseMode): boolean {
+    const req = this.#req;
+    if (req === undefined) return true;
+    if (mode === "close" || !req.head.keepAlive || this.#h.draining() || !this.#bodyDone)
+      this.#closeAfter = true;
+    return this.#closeAfter;
+  }
+
+  /** The answer of the current request is out whole: on to the next, or close. */
+  finished(): void {
+    const req = this.#req;
+    if (req === undefined) return;
+    this.#req = undefined;
+    this.#sink = undefined;
+    this.#served++;
+    req.close();
+    if (this.#closeAfter || !this.#bodyDone || this.#h.draining()) {
+      this.socket.end();
+      return;
+    }
+    this.#since = performance.now();
+    this.#scanner = undefined;
+    this.#next();
+    if (!this.#gone && this.#req === undefined) this.socket.resume();
+  }
+
+  /** An unreadable request: its status, then the connection closes. */
+  #refuse(code: number): void {
+    this.#buf = undefined;
+    this.#closeAfter = true;
+    const sock = this.socket;
+    sock.end(
+      `HTTP/1.1 ${code} ${REASONS[code] ?? "Bad Request"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+    // A client that never closes its side costs one more second.
+    setTimeout(() => sock.destroy(), REFUSE_GRACE_MS).unref();
+  }
+
+  /** The listener's periodic check of the time bounds. */
+  check(now: number): void {
+    const l = this.#limits;
+    const ms = now - this.#since;
+    const req = this.#req;
+    if (req === undefined) {
+      if (this.idle) {
+        if (ms > l.idleTimeoutMs) this.socket.destroy();
+      } else if (ms > l.headerTimeoutMs) {
+        if (this.#buf === undefined) this.socket.destroy();
+        else this.#refuse(408);
+      }
+    } else if (!this.#bodyDone && ms > l.requestTimeoutMs) {
+      if (req.headersSent) this.socket.destroy();
+      else this.#refuse(408);
+    }
+  }
+
+  /** Closes the connection if it waits for a request (a drain). */
+  closeIfIdle(): void {
+    if (this.#req === undefined && this.#buf === undefined) this.socket.destroy();
+  }
+
+  #detach(): void {
+    this.#gone = true;
+    this.socket.off("data", this.#onData);
+    this.socket.off("close", this.#onClose);
+    this.socket.off("timeout", this.#onTimeout);
+    this.socket.setTimeout(0);
+    this.#h.gone(this);
+  }
+
+  #closed(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    const req = this.#req;
+    this.#req = undefined;
+    this.#sink = undefined;
+    req?.close();
+    this.#h.gone(this);
+  }
+}

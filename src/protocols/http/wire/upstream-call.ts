@@ -1,0 +1,240 @@
+/**
+ * One request over one upstream connection: the head written, the body streamed from the
+ * client with its backpressure, the response head parsed (1xx skipped), the body relayed as
+ * it is framed on the wire until its end (a length, the last chunk, or the server's close),
+ * then the connection goes back to its pool when it can carry another request.
+ * `upstream_timeout` bounds the wait for the head and each silence in the body.
+ */
+
+import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
+import { ChunkedScanner } from "./chunked.ts";
+import { type Framing, isHeadError, parseResponseHead, type ResponseHead } from "./head.ts";
+import type { ConnUser, UpstreamConn } from "./upstream-pool.ts";
+
+/** A response head larger than this is refused (a server's headers, not a client's). */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/** Where a request body comes from (the client's connection). */
+export interface BodySource {
+  /** Body bytes handed out so far (as framed: chunked stays chunked). */
+  readonly taken: number;
+  start(sink: BodySink): void;
+  pause(): void;
+  resume(): void;
+  /** The try is over: bytes stop flowing to its sink. */
+  stop(): void;
+}
+
+export interface BodySink {
+  /** False asks the source to pause until resume(). */
+  data(chunk: Buffer): boolean;
+  end(): void;
+}
+
+/** What the request's owner hears. */
+export interface CallHandler {
+  head(h: ResponseHead): void;
+  /** Body bytes for the client; false pauses the server until resume(). */
+  data(chunk: Buffer): boolean;
+  done(): void;
+  /** `responded`: the head had been given (the answer is cut); `stale`: a reused connection closed before any byte. */
+  fail(err: Error, responded: boolean, stale: boolean): void;
+}
+
+export class UpstreamCall implements ConnUser {
+  readonly #conn: UpstreamConn;
+  readonly #method: string;
+  readonly #h: CallHandler;
+  readonly #body: BodySource | undefined;
+  /** Decode a chunked answer to its data (for an HTTP/1.0 client). */
+  readonly #decode: boolean;
+  #buf: Buffer | undefined;
+  #head: ResponseHead | undefined;
+  #framing: Framing | undefined;
+  #left = 0;
+  #scanner: ChunkedScanner | undefined;
+  #sentAll = false;
+  #extra = false;
+  #over = false;
+  #got = 0;
+  #held = false;
+
+  constructor(
+    conn: UpstreamConn,
+    method: string,
+    body: BodySource | undefined,
+    decode: boolean,
+    h: CallHandler,
+  ) {
+    this.#conn = conn;
+    this.#method = method;
+    this.#body = body;
+    this.#decode = decode;
+    this.#h = h;
+  }
+
+  start(head: string): void {
+    const c = this.#conn;
+    c.user = this;
+    const sock = c.socket;
+    if (this.#body === undefined) {
+      sock.write(head, "latin1");
+      this.#sentAll = true;
+      sock.setTimeout(c.pool.timeoutMs);
+      return;
+    }
+    sock.setTimeout(0);
+    sock.write(head, "latin1");
+    this.#body.start({
+      data: (chunk) => (this.#over ? false : sock.write(chunk)),
+      end: () => {
+        this.#sentAll = true;
+        if (!this.#over) sock.setTimeout(c.pool.timeoutMs);
+      },
+    });
+  }
+
+  /** The client is ready for more of the answer: the server's silence counts again. */
+  resume(): void {
+    if (this.#over || !this.#held) return;
+    this.#held = false;
+    this.#conn.socket.setTimeout(this.#conn.pool.timeoutMs);
+    this.#conn.socket.resume();
+  }
+
+  /** The client left: the connection cannot be trusted with another request. */
+  abort(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#body?.stop();
+    this.#conn.user = undefined;
+    this.#conn.socket.destroy();
+  }
+
+  drain(): void {
+    if (!this.#sentAll) this.#body?.resume();
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#over) return;
+    this.#got += chunk.length;
+    if (this.#head !== undefined) {
+      this.#bodyBytes(chunk);
+      return;
+    }
+    const buf = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]);
+    let at = 0;
+    for (;;) {
+      const r = parseResponseHead(buf, at, MAX_RESPONSE_HEAD, this.#method);
+      if (r === undefined) {
+        this.#buf = at === 0 ? buf : buf.subarray(at);
+        return;
+      }
+      if (isHeadError(r)) {
+        this.#fail(new TrunklineError(ErrorCodes.UPSTREAM_GONE, `bad response: ${r.reason}`));
+        return;
+      }
+      at += r.size;
+      if (r.status >= 200) {
+        this.#buf = undefined;
+        this.#begin(r);
+        if (!this.#over && at < buf.length) this.#bodyBytes(buf.subarray(at));
+        return;
+      }
+    }
+  }
+
+  #begin(h: ResponseHead): void {
+    this.#head = h;
+    this.#framing = h.framing;
+    if (h.framing.kind === "length") this.#left = h.framing.length;
+    else if (h.framing.kind === "chunked") this.#scanner = new ChunkedScanner();
+    this.#h.head(h);
+    if (h.framing.kind === "none" || (h.framing.kind === "length" && h.framing.length === 0))
+      this.#complete();
+  }
+
+  #bodyBytes(chunk: Buffer): void {
+    const f = this.#framing as Framing;
+    if (f.kind === "close") {
+      this.#deliver(chunk);
+      return;
+    }
+    if (f.kind === "length") {
+      const take = Math.min(this.#left, chunk.length);
+      this.#left -= take;
+      if (take < chunk.length) this.#extra = true;
+      if (take > 0) this.#deliver(take === chunk.length ? chunk : chunk.subarray(0, take));
+      if (this.#left === 0 && !this.#over) this.#complete();
+      return;
+    }
+    if (f.kind === "none") {
+      this.#extra = true;
+      return;
+    }
+    const sc = this.#scanner as ChunkedScanner;
+    const spans: Buffer[] | undefined = this.#decode ? [] : undefined;
+    const step = sc.feed(chunk, 0, spans ? (a, b) => spans.push(chunk.subarray(a, b)) : undefined);
+    if (step.error !== undefined) {
+      this.#fail(new TrunklineError(ErrorCodes.UPSTREAM_GONE, `bad chunked body: ${step.error}`));
+      return;
+    }
+    if (step.used < chunk.length) this.#extra = true;
+    if (spans) for (const s of spans) this.#deliver(s);
+    else if (step.used > 0) this.#deliver(step.used === chunk.length ? chunk : chunk.subarray(0, step.used));
+    if (step.done && !this.#over) this.#complete();
+  }
+
+  #deliver(chunk: Buffer): void {
+    if (this.#h.data(chunk) || this.#held) return;
+    // The client is slow, not the server: no upstream_timeout while we hold the server back.
+    this.#held = true;
+    this.#conn.socket.pause();
+    this.#conn.socket.setTimeout(0);
+  }
+
+  #complete(): void {
+    if (this.#over) return;
+    this.#over = true;
+    const h = this.#head as ResponseHead;
+    const reusable = h.keepAlive && this.#sentAll && !this.#extra;
+    if (!this.#sentAll) this.#body?.stop();
+    this.#conn.socket.resume();
+    this.#conn.pool.release(this.#conn, reusable);
+    this.#h.done();
+  }
+
+  end(): void {
+    if (this.#framing?.kind === "close") {
+      this.#complete();
+      return;
+    }
+    this.#fail(new TrunklineError(ErrorCodes.UPSTREAM_GONE, "the server closed the connection mid-answer"));
+  }
+
+  timeout(): void {
+    this.#fail(
+      new TrunklineError(
+        ErrorCodes.UPSTREAM_TIMEOUT,
+        `no answer from the server within ${this.#conn.pool.timeoutMs}ms`,
+      ),
+    );
+  }
+
+  error(err: Error): void {
+    this.#fail(err);
+  }
+
+  #fail(err: Error): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#body?.stop();
+    this.#conn.user = undefined;
+    this.#conn.socket.destroy();
+    const stale =
+      this.#got === 0 &&
+      this.#conn.uses > 0 &&
+      !(err instanceof TrunklineError && err.code === ErrorCodes.UPSTREAM_TIMEOUT);
+    this.#h.fail(err, this.#head !== undefined, stale);
+  }
+}

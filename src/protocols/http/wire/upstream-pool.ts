@@ -1,0 +1,223 @@
+/**
+ * Keep-alive connections to one upstream HTTP server, on raw sockets: at most `connections`
+ * open, the idle ones reused last-in first-out and closed after `keepAliveMs` of idleness
+ * (below the 5 s of Node's and nginx's servers, so we never send on a socket they are
+ * closing), a request that finds them all busy waits in line for at most `waitMs`.
+ */
+
+import type { Socket } from "node:net";
+import type { TlsClientConfig } from "../../../config/types.ts";
+import type { HostPort } from "../../../core/address.ts";
+import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
+import { type CancelToken, connectUpstream } from "../../../net/connect.ts";
+
+/** What a connection pool needs to know of a server. */
+export interface UpstreamTarget {
+  readonly key: string;
+  readonly address: HostPort;
+  readonly tls: TlsClientConfig | undefined;
+  readonly connectTimeoutMs: number;
+}
+
+export interface UpstreamPoolOptions {
+  /** Connections per server, at most. */
+  readonly connections: number;
+  /** Wait for a response head, between body chunks, and for a free connection. */
+  readonly timeoutMs: number;
+}
+
+/** Idle keep-alive connections are closed after this (or the server's own Keep-Alive timeout, less 1 s). */
+export const KEEP_ALIVE_MS = 4_000;
+
+/** What a connection in use reports to the request it carries. */
+export interface ConnUser {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: Error): void;
+  timeout(): void;
+  drain(): void;
+}
+
+/** One connection to the server, with its listeners set once for its whole life. */
+export class UpstreamConn {
+  readonly socket: Socket;
+  readonly pool: UpstreamPool;
+  /** Requests it has carried before the current one (a reused connection may be stale). */
+  uses = 0;
+  user: ConnUser | undefined;
+  keepAliveMs = KEEP_ALIVE_MS;
+
+  constructor(socket: Socket, pool: UpstreamPool) {
+    this.socket = socket;
+    this.pool = pool;
+    socket.on("data", (c: Buffer) => (this.user ? this.user.data(c) : socket.destroy()));
+    socket.on("end", () => this.user?.end());
+    socket.on("error", (e: Error) => this.user?.error(e));
+    socket.on("timeout", () => (this.user ? this.user.timeout() : socket.destroy()));
+    socket.on("drain", () => this.user?.drain());
+    socket.on("close", () => {
+      const u = this.user;
+      this.user = undefined;
+      pool.closed(this);
+      u?.error(new TrunklineError(ErrorCodes.UPSTREAM_GONE, "the server closed the connection"));
+    });
+  }
+}
+
+interface Waiter {
+  cb: (err: Error | undefined, conn: UpstreamConn | undefined) => void;
+  timer: NodeJS.Timeout;
+  token: CancelToken;
+}
+
+export class UpstreamPool {
+  readonly target: UpstreamTarget;
+  readonly #o: UpstreamPoolOptions;
+  readonly #idle: UpstreamConn[] = [];
+  readonly #waiters: Waiter[] = [];
+  readonly #all = new Set<UpstreamConn>();
+  #open = 0;
+  #closing = false;
+  #onEmpty: (() => void) | undefined;
+
+  constructor(target: UpstreamTarget, o: UpstreamPoolOptions) {
+    this.target = target;
+    this.#o = o;
+  }
+
+  get open(): number {
+    return this.#open;
+  }
+
+  get timeoutMs(): number {
+    return this.#o.timeoutMs;
+  }
+
+  /**
+   * A connection for one request: an idle one, a new one, or the next one freed. `token`
+   * cancels the wait (the client left). The callback runs once.
+   */
+  acquire(token: CancelToken, cb: (err: Error | undefined, conn: UpstreamConn | undefined) => void): void {
+    if (this.#closing) {
+      cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
+      return;
+    }
+    const idle = this.#idle.pop();
+    if (idle !== undefined) {
+      idle.uses++;
+      cb(undefined, idle);
+      return;
+    }
+    if (this.#open < this.#o.connections) {
+      this.#connect(token, cb);
+      return;
+    }
+    const w: Waiter = {
+      cb,
+      token,
+      timer: setTimeout(() => {
+        this.#dropWaiter(w);
+        cb(
+          new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no free connection within ${this.#o.timeoutMs}ms`),
+          undefined,
+        );
+      }, this.#o.timeoutMs),
+    };
+    token.onCancel = () => {
+      this.#dropWaiter(w);
+      cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "aborted"), undefined);
+    };
+    this.#waiters.push(w);
+  }
+
+  #dropWaiter(w: Waiter): void {
+    clearTimeout(w.timer);
+    w.token.onCancel = undefined;
+    const i = this.#waiters.indexOf(w);
+    if (i >= 0) this.#waiters.splice(i, 1);
+  }
+
+  #connect(token: CancelToken, cb: (err: Error | undefined, conn: UpstreamConn | undefined) => void): void {
+    this.#open++;
+    const t = this.target;
+    connectUpstream(t.address, t.tls, t.connectTimeoutMs, token).then(
+      (sock) => {
+        if (this.#closing) {
+          sock.destroy();
+          this.#open--;
+          return cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
+        }
+        const c = new UpstreamConn(sock, this);
+        this.#all.add(c);
+        cb(undefined, c);
+      },
+      (err: Error) => {
+        this.#open--;
+        this.#next();
+        cb(err, undefined);
+      },
+    );
+  }
+
+  /** The request on `c` is over: `reusable` when the connection can carry another. */
+  release(c: UpstreamConn, reusable: boolean): void {
+    c.user = undefined;
+    if (!reusable || this.#closing || c.socket.destroyed) {
+      c.socket.destroy();
+      return;
+    }
+    const w = this.#waiters.shift();
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      w.token.onCancel = undefined;
+      c.uses++;
+      w.cb(undefined, c);
+      return;
+    }
+    c.socket.setTimeout(c.keepAliveMs);
+    this.#idle.push(c);
+  }
+
+  /** A connection's socket closed (called once per connection). */
+  closed(c: UpstreamConn): void {
+    this.#open--;
+    this.#all.delete(c);
+    const i = this.#idle.indexOf(c);
+    if (i >= 0) this.#idle.splice(i, 1);
+    this.#next();
+    if (this.#open === 0) this.#onEmpty?.();
+  }
+
+  /** A freed place goes to the first request in line. */
+  #next(): void {
+    if (this.#closing || this.#open >= this.#o.connections) return;
+    const w = this.#waiters.shift();
+    if (w === undefined) return;
+    clearTimeout(w.timer);
+    w.token.onCancel = undefined;
+    this.#connect(w.token, w.cb);
+  }
+
+  /** Closes idle connections now, the others when their request is over (or at `graceMs`). */
+  close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    for (const w of this.#waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.token.onCancel = undefined;
+      w.cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
+    }
+    for (const c of this.#idle.splice(0)) c.socket.destroy();
+    if (this.#open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#onEmpty = undefined;
+        for (const c of this.#all) c.socket.destroy();
+        resolve();
+      }, graceMs);
+      this.#onEmpty = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
