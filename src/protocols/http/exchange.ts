@@ -12,7 +12,6 @@ import type { FailedTry } from "../../events/types.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import type { HttpRoute } from "./config.ts";
-import { clientResponseHeaders, upstreamRequestHead } from "./headers.ts";
 import { normalizeHost, requestPath } from "./host.ts";
 import { classifyFailure, mayRetry, type TryFailure } from "./outcome.ts";
 import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
@@ -20,6 +19,7 @@ import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 import type { ResponseHead } from "./wire/head.ts";
 import type { InboundRequest, ResponseMode } from "./wire/inbound.ts";
+import { clientResponseHead, forwardRequestHead } from "./wire/rewrite.ts";
 import { type CallHandler, UpstreamCall } from "./wire/upstream-call.ts";
 import type { UpstreamConn } from "./wire/upstream-pool.ts";
 
@@ -101,7 +101,7 @@ export class HttpExchange implements CallHandler {
     }
     const h = this.#req.head;
     const fwd = { client: this.#req.client, proto: env.proto, host: h.host ?? "" };
-    this.#upstreamHead = upstreamRequestHead(h, fwd);
+    this.#upstreamHead = forwardRequestHead(h, fwd);
     if (pool.config.balance === "hash")
       this.#hashKey = pool.config.hashKeyOf(
         new Map([
@@ -180,7 +180,7 @@ export class HttpExchange implements CallHandler {
     const f = h.framing.kind;
     const mode: ResponseMode =
       f === "chunked" ? (this.#req.head.minor === 1 ? "chunked" : "close") : f === "length" ? "length" : f;
-    this.#req.writeHead(h.status, h.reason, clientResponseHeaders(h.raw), mode);
+    this.#req.writeHeadText(clientResponseHead(h), mode);
   }
 
   data(chunk: Buffer): boolean {

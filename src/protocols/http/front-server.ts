@@ -2,8 +2,9 @@
  * The listening side of an HTTP listener: a plain TCP server, or TLS with the SNI table,
  * whose connections each become a ServerConn (wire/server-conn.ts: our own HTTP/1.1 on the
  * raw socket). Bounds on what clients may cost: connections at once (refused at accept),
- * the TLS handshake's time, and a sweep of every connection's head, request and idle time
- * (one timer per listener, not per request).
+ * the TLS handshake's time, and a sweep of every connection's head, request, idle and
+ * silent time and of every upstream request's wait (one timer per listener, none per
+ * request or socket).
  */
 
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
@@ -36,7 +37,8 @@ export function connLimits(o: HttpListenerOptions): ConnLimits {
 
 /** How often the bounds are checked: a bound is only as tight as its check. */
 export function sweepEveryMs(o: HttpListenerOptions): number {
-  return Math.max(25, Math.min(1_000, Math.min(o.headerTimeoutMs, o.idleTimeoutMs) / 4));
+  const tightest = Math.min(o.headerTimeoutMs, o.idleTimeoutMs, o.clientTimeoutMs, o.upstreamTimeoutMs);
+  return Math.max(25, Math.min(1_000, tightest / 4));
 }
 
 export function createFrontServer(cfg: ListenerConfig, o: HttpListenerOptions, h: FrontHandlers): Server {

@@ -218,6 +218,7 @@ export class HttpListener implements ProtocolListener {
       () => {
         const now = performance.now();
         for (const c of this.#conns.values()) c.check(now);
+        this.upstreams.check(now);
       },
       sweepEveryMs(options(this.#config)),
     );

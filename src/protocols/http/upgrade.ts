@@ -11,25 +11,18 @@ import { attempt } from "../../balance/attempt.ts";
 import type { Pool, PoolMember } from "../../balance/pool.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import { connectUpstream } from "../../net/connect.ts";
-import { upstreamRequestHeaders } from "./headers.ts";
 import { normalizeHost, requestPath } from "./host.ts";
 import type { EndFn, ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 import type { RequestHead } from "./wire/head.ts";
+import { forwardRequestHead } from "./wire/rewrite.ts";
 
 /** After one side's FIN, how long the other may take to send its own. */
 const HALF_CLOSE_GRACE_MS = 5_000;
 
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
-}
-
-/** The request head as the server gets it (RFC 9112 §3: request-line, fields, empty line). */
-function head(req: RequestHead, headers: readonly string[]): Buffer {
-  let s = `${req.method} ${req.target} HTTP/1.1\r\n`;
-  for (let i = 0; i + 1 < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return Buffer.from(`${s}\r\n`, "latin1");
 }
 
 export async function relayUpgrade(
@@ -105,12 +98,10 @@ export async function relayUpgrade(
   rec.server = m.key;
   rec.by = "upstream";
   const setupMs = performance.now() - t0;
-  const headers = upstreamRequestHeaders(
-    req.raw,
-    { client: rec.client, proto: env.proto, host: req.host ?? "" },
-    { keepUpgrade: true },
+  up.write(
+    forwardRequestHead(req, { client: rec.client, proto: env.proto, host: req.host ?? "" }, true),
+    "latin1",
   );
-  up.write(head(req, headers));
   if (early.length > 0) up.write(early);
   up.on("error", () => {});
   client.setNoDelay(true);

@@ -15,6 +15,8 @@ const RETIRE_GRACE_MS = 60_000;
 /** The connection pools of one listener, by server key. */
 export class UpstreamPools {
   readonly #pools = new Map<string, UpstreamPool>();
+  /** Pools of servers gone from the config, until their last request is over. */
+  readonly #retired = new Set<UpstreamPool>();
   readonly #o: UpstreamPoolOptions;
 
   constructor(o: UpstreamPoolOptions) {
@@ -33,12 +35,19 @@ export class UpstreamPools {
     return p;
   }
 
+  /** The listener's sweep over every connection to a server. */
+  check(now: number): void {
+    for (const p of this.#pools.values()) p.check(now);
+    for (const p of this.#retired) p.check(now);
+  }
+
   /** Closes the pools of servers not in `keep`: each after its requests in flight. */
   retain(keep: ReadonlySet<string>): void {
     for (const [key, p] of this.#pools) {
       if (keep.has(key)) continue;
       this.#pools.delete(key);
-      void p.close(RETIRE_GRACE_MS);
+      this.#retired.add(p);
+      void p.close(RETIRE_GRACE_MS).then(() => this.#retired.delete(p));
     }
   }
 

@@ -4,7 +4,10 @@
  * differently (request smuggling): CRLF line ends only, no obs-fold, no space before a colon,
  * Transfer-Encoding and Content-Length never together, one Content-Length value, chunked
  * last. A head is whole when its empty line has arrived; until then the caller keeps reading.
+ * The fields stay bytes (fields.ts): only those that frame or route the message become strings.
  */
+
+import { fieldPairs, fieldValue, K, STRIDE, scanFields, TCHAR, trimOws } from "./fields.ts";
 
 /** How the body of a message is delimited (RFC 9112 §6.3). */
 export type Framing =
@@ -18,28 +21,34 @@ export const NO_BODY: Framing = Object.freeze({ kind: "none" });
 const CHUNKED: Framing = Object.freeze({ kind: "chunked" });
 const CLOSE: Framing = Object.freeze({ kind: "close" });
 
-interface Fields {
-  /** Field names as sent and values without surrounding whitespace: name, value, name, value... */
-  readonly raw: string[];
-  readonly framing: Framing | undefined;
-  /** Connection tokens, lower case. */
-  readonly close: boolean;
-  readonly keepAlive: boolean;
-  readonly upgradeToken: boolean;
-  readonly upgrade: string | undefined;
-  readonly host: string | undefined;
-  readonly hosts: number;
-  readonly expectContinue: boolean;
-  /** Transfer-Encoding is present but its last coding is not chunked. */
-  readonly teNotChunked: boolean;
+/** A head's bytes and its fields as scanned (fields.ts): what the rewriting reads. */
+export class Head {
+  /** The head's bytes, from its start line to its empty line. */
+  readonly bytes: Buffer;
+  /** Its fields, STRIDE numbers each, offsets into `bytes`. */
+  readonly at: readonly number[];
+  /** Field names that Connection lists beyond close, keep-alive and upgrade (lower case). */
+  readonly named: readonly string[] | undefined;
+  #raw: string[] | undefined;
+
+  constructor(bytes: Buffer, at: readonly number[], named: readonly string[] | undefined) {
+    this.bytes = bytes;
+    this.at = at;
+    this.named = named;
+  }
+
+  /** Every field as name, value pairs: names as sent, values without the whitespace around them. */
+  get raw(): string[] {
+    this.#raw ??= fieldPairs(this.bytes, this.at);
+    return this.#raw;
+  }
 }
 
-export interface RequestHead {
+export class RequestHead extends Head {
   readonly method: string;
   readonly target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and a later 1.x, read as 1.1). */
   readonly minor: 0 | 1;
-  readonly raw: string[];
   readonly host: string | undefined;
   readonly framing: Framing;
   /** The client wants the connection kept after this exchange. */
@@ -47,19 +56,65 @@ export interface RequestHead {
   /** Connection: upgrade with an Upgrade field (a WebSocket handshake, RFC 9110 §7.8). */
   readonly upgrade: boolean;
   readonly expectContinue: boolean;
-  /** Bytes of the head, its empty line included. */
+  /** Bytes of the head, its empty line (and any empty lines before it) included. */
   readonly size: number;
+
+  constructor(
+    bytes: Buffer,
+    at: readonly number[],
+    f: Facts,
+    method: string,
+    target: string,
+    minor: 0 | 1,
+    size: number,
+  ) {
+    super(bytes, at, f.named);
+    this.method = method;
+    this.target = target;
+    this.minor = minor;
+    this.host = f.host;
+    this.framing = f.framing ?? NO_BODY;
+    this.keepAlive = minor === 1 ? !f.close : f.keepAlive && !f.close;
+    // An HTTP/1.0 request's Upgrade and Expect are ignored (RFC 9110 §7.8, §10.1.1).
+    this.upgrade = minor === 1 && f.upgradeToken && f.upgrade;
+    this.expectContinue = minor === 1 && f.expectContinue;
+    this.size = size;
+  }
 }
 
-export interface ResponseHead {
+export class ResponseHead extends Head {
   readonly status: number;
   readonly reason: string;
   readonly minor: 0 | 1;
-  readonly raw: string[];
   readonly framing: Framing;
   /** The server keeps the connection for another request. */
   readonly keepAlive: boolean;
   readonly size: number;
+
+  constructor(
+    bytes: Buffer,
+    at: readonly number[],
+    f: Facts,
+    status: number,
+    reason: string,
+    minor: 0 | 1,
+    bodiless: boolean,
+    size: number,
+  ) {
+    super(bytes, at, f.named);
+    const framing = bodiless ? NO_BODY : f.teNotChunked ? CLOSE : (f.framing ?? CLOSE);
+    this.status = status;
+    this.reason = reason;
+    this.minor = minor;
+    this.framing = framing;
+    // Transfer-Encoding in an HTTP/1.0 answer: faulty framing, the connection is not reused (RFC 9112 §6.1).
+    this.keepAlive =
+      framing !== CLOSE &&
+      (minor === 1
+        ? !f.close
+        : f.keepAlive && !f.close && (bodiless || (f.framing !== CHUNKED && !f.teNotChunked)));
+    this.size = size;
+  }
 }
 
 /** A head that cannot be read: the status to answer (a request) and why. */
@@ -78,36 +133,7 @@ export function isHeadError<T extends object>(r: T | HeadError): r is HeadError 
 /** Fields of one head, at most (a flood of tiny fields costs as much as a big one). */
 export const MAX_FIELDS = 256;
 
-// RFC 9110 §5.6.2 tchar, by byte.
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
-  return true;
-}
-
-/** A field value: visible ASCII, space, tab and obs-text; never another control byte. */
-function badValue(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
-  }
-  return false;
-}
-
-/** The value without surrounding spaces and tabs (RFC 9110 §5.5 OWS; never other whitespace). */
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
-}
+const err = (error: HeadError["error"], reason: string): HeadError => ({ error, reason });
 
 /**
  * A Host value that cannot be read as more than a host and port: no space, list comma, path,
@@ -116,69 +142,93 @@ function trimOws(s: string): string {
  */
 const HOST_VALUE = /^[^\s,/\\?#@]*$/;
 
-/** Where the empty line ends (index after CRLFCRLF), or -1. */
-function headEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf("\r\n\r\n", from, "latin1");
-  return i < 0 ? -1 : i + 4;
+/** What the framing and routing fields say. */
+interface Facts {
+  framing: Framing | undefined;
+  close: boolean;
+  keepAlive: boolean;
+  upgradeToken: boolean;
+  upgrade: boolean;
+  host: string | undefined;
+  hosts: number;
+  expectContinue: boolean;
+  /** Transfer-Encoding is present but its last coding is not chunked. */
+  teNotChunked: boolean;
+  named: string[] | undefined;
 }
 
-const err = (error: HeadError["error"], reason: string): HeadError => ({ error, reason });
+/** One Facts for every parse: a parse runs to its end before the next begins. */
+const scratch: Facts = {
+  framing: undefined,
+  close: false,
+  keepAlive: false,
+  upgradeToken: false,
+  upgrade: false,
+  host: undefined,
+  hosts: 0,
+  expectContinue: false,
+  teNotChunked: false,
+  named: undefined,
+};
 
-function parseFields(lines: string[]): Fields | HeadError {
-  if (lines.length - 1 > MAX_FIELDS) return err(431, `more than ${MAX_FIELDS} header fields`);
-  const raw: string[] = [];
+/** A Content-Length value: digits, or a list of equal ones (RFC 9110 §8.6); undefined when bad. */
+function contentLength(value: string, prior: string | undefined): string | undefined {
+  let cl = prior;
+  for (const v of value.includes(",") ? value.split(",") : [value]) {
+    const t = trimOws(v);
+    if (!/^\d{1,15}$/.test(t) || (cl !== undefined && cl !== t)) return undefined;
+    cl = t;
+  }
+  return cl;
+}
+
+function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
+  const o = scratch;
+  o.framing = undefined;
+  o.close = false;
+  o.keepAlive = false;
+  o.upgradeToken = false;
+  o.upgrade = false;
+  o.host = undefined;
+  o.hosts = 0;
+  o.expectContinue = false;
+  o.teNotChunked = false;
+  o.named = undefined;
   let cl: string | undefined;
   let te: string | undefined;
-  let close = false;
-  let keepAlive = false;
-  let upgradeToken = false;
-  let upgrade: string | undefined;
-  let host: string | undefined;
-  let hosts = 0;
-  let expectContinue = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(":");
-    if (colon <= 0)
-      return err(
-        400,
-        line.length > 0 && (line[0] === " " || line[0] === "\t")
-          ? "obs-fold"
-          : "a header line without a name",
-      );
-    const name = line.slice(0, colon);
-    if (!isToken(name)) return err(400, `bad header name "${name.slice(0, 40)}"`);
-    const value = trimOws(line.slice(colon + 1));
-    if (badValue(value)) return err(400, `control byte in header ${name}`);
-    raw.push(name, value);
-    // Only the fields that frame or route the message are looked at.
-    const n = name.length;
-    if (n !== 4 && n !== 6 && n !== 7 && n !== 10 && n !== 14 && n !== 17) continue;
-    const lower = name.toLowerCase();
-    if (lower === "content-length") {
-      for (const v of value.split(",")) {
-        const t = trimOws(v);
-        if (!/^\d{1,15}$/.test(t)) return err(400, `bad Content-Length "${value.slice(0, 40)}"`);
-        if (cl !== undefined && cl !== t) return err(400, "two different Content-Length values");
-        cl = t;
-      }
-    } else if (lower === "transfer-encoding") te = te === undefined ? value : `${te}, ${value}`;
-    else if (lower === "connection") {
-      for (const v of value.split(",")) {
+  for (let f = 0; f < at.length; f += STRIDE) {
+    const kind = at[f + 3];
+    if (kind === K.OTHER || kind === undefined || kind > K.EXPECT) continue;
+    const value = fieldValue(b, at, f);
+    if (kind === K.CONTENT_LENGTH) {
+      const next = contentLength(value, cl);
+      if (next === undefined)
+        return err(
+          400,
+          /^[\d\s,]*$/.test(value) && cl !== undefined
+            ? "two different Content-Length values"
+            : `bad Content-Length "${value.slice(0, 40)}"`,
+        );
+      cl = next;
+    } else if (kind === K.TRANSFER_ENCODING) te = te === undefined ? value : `${te}, ${value}`;
+    else if (kind === K.CONNECTION) {
+      for (const v of value.includes(",") ? value.split(",") : [value]) {
         const t = trimOws(v).toLowerCase();
-        if (t === "close") close = true;
-        else if (t === "keep-alive") keepAlive = true;
-        else if (t === "upgrade") upgradeToken = true;
+        if (t === "close") o.close = true;
+        else if (t === "keep-alive") o.keepAlive = true;
+        else if (t === "upgrade") o.upgradeToken = true;
+        else if (t !== "") {
+          o.named ??= [];
+          o.named.push(t);
+        }
       }
-    } else if (lower === "upgrade") upgrade = value;
-    else if (lower === "host") {
+    } else if (kind === K.UPGRADE) o.upgrade = true;
+    else if (kind === K.HOST) {
       if (!HOST_VALUE.test(value)) return err(400, "bad Host value");
-      hosts++;
-      host ??= value;
-    } else if (lower === "expect") expectContinue = value.toLowerCase() === "100-continue";
+      o.hosts++;
+      o.host ??= value;
+    } else if (kind === K.EXPECT) o.expectContinue = value.toLowerCase() === "100-continue";
   }
-  let framing: Framing | undefined;
-  let teNotChunked = false;
   if (te !== undefined) {
     if (cl !== undefined) return err(400, "both Transfer-Encoding and Content-Length");
     const codings = te
@@ -186,25 +236,48 @@ function parseFields(lines: string[]): Fields | HeadError {
       .map((c) => trimOws(c).toLowerCase())
       .filter((c) => c !== "");
     const chunked = codings.filter((c) => c === "chunked").length;
-    if (codings.at(-1) === "chunked" && chunked === 1) framing = CHUNKED;
+    if (codings.at(-1) === "chunked" && chunked === 1) o.framing = CHUNKED;
     else if (chunked > 0) return err(400, "chunked applied twice or not last");
-    else teNotChunked = true;
-  } else if (cl !== undefined) framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };
-  return { raw, framing, close, keepAlive, upgradeToken, upgrade, host, hosts, expectContinue, teNotChunked };
+    else o.teNotChunked = true;
+  } else if (cl !== undefined)
+    o.framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };
+  return o;
 }
 
-/** The head's lines, or an error: a bare LF anywhere is refused. */
-function headLines(buf: Buffer, start: number, end: number): string[] | HeadError {
-  const text = buf.toString("latin1", start, end - 4);
-  const lines = text.split("\r\n");
-  for (const l of lines)
-    if (l.includes("\n") || l.includes("\r")) return err(400, "a bare LF or CR in the head");
-  return lines;
+const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
+
+/** Where the empty line ends (index after CRLFCRLF), or -1. */
+function headEnd(buf: Buffer, from: number): number {
+  const i = buf.indexOf(EMPTY_LINE, from);
+  return i < 0 ? -1 : i + 4;
+}
+
+/** The start line's end (its CR) and the scanned fields, or why not. */
+function lines(buf: Buffer, s: number, end: number): { line: number; at: number[] } | HeadError {
+  const line = buf.indexOf(CRLF, s);
+  for (let i = s; i < line; i++) {
+    const c = buf[i] as number;
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return err(400, "a bare LF or CR in the head");
+  }
+  const at: number[] = [];
+  const bad = scanFields(buf, line + 2, end - 2, at, MAX_FIELDS);
+  if (bad !== undefined) return err(bad === "too many fields" ? 431 : 400, bad);
+  return { line, at };
+}
+
+/** The field offsets made relative to the head's first byte. */
+function rebase(at: number[], s: number): number[] {
+  if (s !== 0)
+    for (let f = 0; f < at.length; f += STRIDE)
+      for (let k = 0; k < 3; k++) at[f + k] = (at[f + k] as number) - s;
+  return at;
 }
 
 /**
- * The request head at `start` of `buf`. `max` bounds the head's bytes: past it with no empty
- * line, 431. Leading empty lines before a request line are skipped (RFC 9112 §2.2).
+ * The request head at `start` of `buf`. `max` bounds the head's bytes, leading empty lines
+ * included: past it with no empty line, 431. Leading empty lines before a request line are
+ * skipped (RFC 9112 §2.2).
  */
 export function parseRequestHead(buf: Buffer, start: number, max: number): HeadResult<RequestHead> {
   let s = start;
@@ -212,22 +285,31 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   const end = headEnd(buf, s);
   if (end < 0) return buf.length - start > max ? err(431, `request head over ${max} bytes`) : undefined;
   if (end - start > max) return err(431, `request head over ${max} bytes`);
-  const lines = headLines(buf, s, end);
-  if (!Array.isArray(lines)) return lines;
-  const first = lines[0] as string;
-  const sp1 = first.indexOf(" ");
-  const sp2 = first.indexOf(" ", sp1 + 1);
-  if (sp1 <= 0 || sp2 < 0 || first.indexOf(" ", sp2 + 1) >= 0) return err(400, "bad request line");
-  const method = first.slice(0, sp1);
-  const target = first.slice(sp1 + 1, sp2);
-  const version = first.slice(sp2 + 1);
-  if (!isToken(method)) return err(400, "bad method");
-  if (target.length === 0 || badValue(target) || target.includes("\t")) return err(400, "bad request target");
-  const v = /^HTTP\/(\d)\.(\d)$/.exec(version);
-  if (v === null) return err(400, "bad HTTP version");
-  if (v[1] !== "1") return err(505, `HTTP/${v[1]}.${v[2]} is not supported`);
-  const minor = v[2] === "0" ? 0 : 1;
-  const f = parseFields(lines);
+  const l = lines(buf, s, end);
+  if (isHeadError(l)) return l;
+  let sp1 = s;
+  while (TCHAR[buf[sp1] as number] === 1) sp1++;
+  if (sp1 === s || buf[sp1] !== 0x20) return err(400, buf[sp1] === 0x20 ? "bad method" : "bad request line");
+  const sp2 = buf.indexOf(0x20, sp1 + 1);
+  if (sp2 < 0 || sp2 >= l.line || sp2 === sp1 + 1) return err(400, "bad request line");
+  for (let i = sp1 + 1; i < sp2; i++) if (buf[i] === 0x09) return err(400, "bad request target");
+  // "HTTP/d.d" to the line's end.
+  const v = sp2 + 1;
+  if (
+    l.line !== v + 8 ||
+    buf.toString("latin1", v, v + 5) !== "HTTP/" ||
+    !isDigit(buf[v + 5]) ||
+    buf[v + 6] !== 0x2e ||
+    !isDigit(buf[v + 7])
+  )
+    return err(
+      400,
+      buf.indexOf(0x20, v) >= 0 && buf.indexOf(0x20, v) < l.line ? "bad request line" : "bad HTTP version",
+    );
+  if (buf[v + 5] !== 0x31) return err(505, `${buf.toString("latin1", v, v + 8)} is not supported`);
+  const minor = buf[v + 7] === 0x30 ? 0 : 1;
+  const method = buf.toString("latin1", s, sp1);
+  const f = facts(buf, l.at);
   if (isHeadError(f)) return f;
   if (f.teNotChunked) return err(501, "a transfer coding other than chunked");
   if (f.framing?.kind === "chunked" && minor === 0)
@@ -235,19 +317,15 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   if (f.hosts > 1) return err(400, "two Host headers");
   if (minor === 1 && f.hosts === 0) return err(400, "no Host header");
   if (method === "CONNECT") return err(501, "CONNECT is not supported");
-  return {
+  return new RequestHead(
+    buf.subarray(s, end),
+    rebase(l.at, s),
+    f,
     method,
-    target,
+    buf.toString("latin1", sp1 + 1, sp2),
     minor,
-    raw: f.raw,
-    host: f.host,
-    framing: f.framing ?? NO_BODY,
-    keepAlive: minor === 1 ? !f.close : f.keepAlive && !f.close,
-    // An HTTP/1.0 request's Upgrade and Expect are ignored (RFC 9110 §7.8, §10.1.1).
-    upgrade: minor === 1 && f.upgradeToken && f.upgrade !== undefined,
-    expectContinue: minor === 1 && f.expectContinue,
-    size: end - start,
-  };
+    end - start,
+  );
 }
 
 /**
@@ -264,30 +342,40 @@ export function parseResponseHead(
   const end = headEnd(buf, start);
   if (end < 0) return buf.length - start > max ? err(431, `response head over ${max} bytes`) : undefined;
   if (end - start > max) return err(431, `response head over ${max} bytes`);
-  const lines = headLines(buf, start, end);
-  if (!Array.isArray(lines)) return lines;
-  const m = /^HTTP\/1\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0] as string);
-  if (m === null) return err(400, "bad status line");
-  const status = Number(m[2]);
-  const reason = m[3] ?? "";
-  if (status < 100 || badValue(reason)) return err(400, "bad status line");
-  const minor = m[1] === "0" ? 0 : 1;
-  const f = parseFields(lines);
+  const l = lines(buf, start, end);
+  if (isHeadError(l)) return l;
+  // "HTTP/1.x NNN" then " reason" or nothing.
+  const d = start + 9;
+  if (
+    buf.toString("latin1", start, start + 7) !== "HTTP/1." ||
+    !isDigit(buf[start + 7]) ||
+    buf[start + 8] !== 0x20 ||
+    !isDigit(buf[d]) ||
+    !isDigit(buf[d + 1]) ||
+    !isDigit(buf[d + 2]) ||
+    (d + 3 !== l.line && buf[d + 3] !== 0x20)
+  )
+    return err(400, "bad status line");
+  const status =
+    ((buf[d] as number) - 48) * 100 + ((buf[d + 1] as number) - 48) * 10 + ((buf[d + 2] as number) - 48);
+  if (status < 100) return err(400, "bad status line");
+  const minor = buf[start + 7] === 0x30 ? 0 : 1;
+  const f = facts(buf, l.at);
   if (isHeadError(f)) return f;
   const bodiless = method === "HEAD" || status < 200 || status === 204 || status === 304;
-  const framing = bodiless ? NO_BODY : f.teNotChunked ? CLOSE : (f.framing ?? CLOSE);
-  return {
+  const reason = d + 3 === l.line ? "" : buf.toString("latin1", d + 4, l.line);
+  return new ResponseHead(
+    buf.subarray(start, end),
+    rebase(l.at, start),
+    f,
     status,
     reason,
     minor,
-    raw: f.raw,
-    framing,
-    // Transfer-Encoding in an HTTP/1.0 answer: faulty framing, the connection is not reused (RFC 9112 §6.1).
-    keepAlive:
-      framing !== CLOSE &&
-      (minor === 1
-        ? !f.close
-        : f.keepAlive && !f.close && (bodiless || (f.framing !== CHUNKED && !f.teNotChunked))),
-    size: end - start,
-  };
+    bodiless,
+    end - start,
+  );
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
 }

@@ -102,6 +102,12 @@ export class InboundRequest implements BodySource {
   writeHead(status: number, reason: string, headers: readonly string[], mode: ResponseMode): void {
     let s = `HTTP/1.1 ${status} ${reason}\r\n`;
     for (let i = 0; i + 1 < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.writeHeadText(s, mode);
+  }
+
+  /** A head's status line and fields (each line with its CRLF); framing, Connection and the empty line are added here. */
+  writeHeadText(head: string, mode: ResponseMode): void {
+    let s = head;
     if (mode === "chunked") s += "Transfer-Encoding: chunked\r\n";
     if (this.#conn.closing(mode)) s += "Connection: close\r\n";
     else if (this.head.minor === 0) s += "Connection: keep-alive\r\n";
@@ -116,7 +122,13 @@ export class InboundRequest implements BodySource {
     if (head === undefined) return sock.write(chunk);
     this.#pendingHead = undefined;
     this.#headersSent = true;
-    if (chunk.length <= SMALL) return sock.write(Buffer.concat([Buffer.from(head, "latin1"), chunk]));
+    if (chunk.length <= SMALL) {
+      // One buffer, one write(2): the head and a small body together.
+      const out = Buffer.allocUnsafe(head.length + chunk.length);
+      out.write(head, 0, "latin1");
+      chunk.copy(out, head.length);
+      return sock.write(out);
+    }
     sock.cork();
     sock.write(head, "latin1");
     const ok = sock.write(chunk);

@@ -65,7 +65,9 @@ export class ServerConn implements RequestConn {
   #gone = false;
   readonly #onData = (c: Buffer) => this.#read(c);
   readonly #onClose = () => this.#closed();
-  readonly #onTimeout = () => this.socket.destroy();
+  /** When a byte last moved either way (-1: since the last sweep), and the bytes written then. */
+  #io = -1;
+  #written = 0;
 
   constructor(socket: Socket, limits: ConnLimits, h: ConnHandler) {
     this.socket = socket;
@@ -73,8 +75,6 @@ export class ServerConn implements RequestConn {
     this.#limits = limits;
     this.#h = h;
     socket.setNoDelay(true);
-    socket.setTimeout(limits.clientTimeoutMs);
-    socket.on("timeout", this.#onTimeout);
     socket.on("data", this.#onData);
     socket.on("close", this.#onClose);
     socket.on("error", () => {});
@@ -94,6 +94,7 @@ export class ServerConn implements RequestConn {
   }
 
   #read(c: Buffer): void {
+    this.#io = -1;
     this.#buf = this.#buf === undefined ? c : Buffer.concat([this.#buf, c]);
     if (this.#req === undefined) this.#next();
     else this.#pump();
@@ -211,6 +212,15 @@ export class ServerConn implements RequestConn {
   /** The listener's periodic check of the time bounds. */
   check(now: number): void {
     const l = this.#limits;
+    // client_timeout: no byte read and none written for that long (a client that stops reading).
+    const written = this.socket.bytesWritten;
+    if (this.#io < 0 || written !== this.#written) {
+      this.#io = now;
+      this.#written = written;
+    } else if (now - this.#io > l.clientTimeoutMs) {
+      this.socket.destroy();
+      return;
+    }
     const ms = now - this.#since;
     const req = this.#req;
     if (req === undefined) {
@@ -235,8 +245,6 @@ export class ServerConn implements RequestConn {
     this.#gone = true;
     this.socket.off("data", this.#onData);
     this.socket.off("close", this.#onClose);
-    this.socket.off("timeout", this.#onTimeout);
-    this.socket.setTimeout(0);
     this.#h.gone(this);
   }
 

@@ -58,6 +58,8 @@ export class UpstreamCall implements ConnUser {
   #over = false;
   #got = 0;
   #held = false;
+  /** Since when the server owes us bytes (the request sent, or its last bytes read). */
+  #since = 0;
 
   constructor(
     conn: UpstreamConn,
@@ -77,19 +79,17 @@ export class UpstreamCall implements ConnUser {
     const c = this.#conn;
     c.user = this;
     const sock = c.socket;
+    sock.write(head, "latin1");
     if (this.#body === undefined) {
-      sock.write(head, "latin1");
       this.#sentAll = true;
-      sock.setTimeout(c.pool.timeoutMs);
+      this.#since = performance.now();
       return;
     }
-    sock.setTimeout(0);
-    sock.write(head, "latin1");
     this.#body.start({
       data: (chunk) => (this.#over ? false : sock.write(chunk)),
       end: () => {
         this.#sentAll = true;
-        if (!this.#over) sock.setTimeout(c.pool.timeoutMs);
+        this.#since = performance.now();
       },
     });
   }
@@ -98,7 +98,7 @@ export class UpstreamCall implements ConnUser {
   resume(): void {
     if (this.#over || !this.#held) return;
     this.#held = false;
-    this.#conn.socket.setTimeout(this.#conn.pool.timeoutMs);
+    this.#since = performance.now();
     this.#conn.socket.resume();
   }
 
@@ -118,6 +118,7 @@ export class UpstreamCall implements ConnUser {
   data(chunk: Buffer): void {
     if (this.#over) return;
     this.#got += chunk.length;
+    this.#since = -1;
     if (this.#head !== undefined) {
       this.#bodyBytes(chunk);
       return;
@@ -190,7 +191,6 @@ export class UpstreamCall implements ConnUser {
     // The client is slow, not the server: no upstream_timeout while we hold the server back.
     this.#held = true;
     this.#conn.socket.pause();
-    this.#conn.socket.setTimeout(0);
   }
 
   #complete(): void {
@@ -212,7 +212,21 @@ export class UpstreamCall implements ConnUser {
     this.#fail(new TrunklineError(ErrorCodes.UPSTREAM_GONE, "the server closed the connection mid-answer"));
   }
 
-  timeout(): void {
+  /**
+   * upstream_timeout: the wait for the head once the request is sent, and each silence of the
+   * body, except while the client holds the server back. Reads mark progress cheaply (-1);
+   * the sweep turns that into a time.
+   */
+  check(now: number): void {
+    if (this.#over || this.#held || !this.#sentAll) return;
+    if (this.#since < 0) {
+      this.#since = now;
+      return;
+    }
+    if (now - this.#since > this.#conn.pool.timeoutMs) this.#timeout();
+  }
+
+  #timeout(): void {
     this.#fail(
       new TrunklineError(
         ErrorCodes.UPSTREAM_TIMEOUT,

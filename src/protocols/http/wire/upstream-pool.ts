@@ -10,6 +10,7 @@ import type { TlsClientConfig } from "../../../config/types.ts";
 import type { HostPort } from "../../../core/address.ts";
 import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
 import { type CancelToken, connectUpstream } from "../../../net/connect.ts";
+import { ReadTap } from "../../../net/read-tap.ts";
 
 /** What a connection pool needs to know of a server. */
 export interface UpstreamTarget {
@@ -34,8 +35,9 @@ export interface ConnUser {
   data(chunk: Buffer): void;
   end(): void;
   error(err: Error): void;
-  timeout(): void;
   drain(): void;
+  /** The listener's sweep: time bounds of the request in progress. */
+  check(now: number): void;
 }
 
 /** One connection to the server, with its listeners set once for its whole life. */
@@ -45,15 +47,15 @@ export class UpstreamConn {
   /** Requests it has carried before the current one (a reused connection may be stale). */
   uses = 0;
   user: ConnUser | undefined;
-  keepAliveMs = KEEP_ALIVE_MS;
+  /** When it last went idle (performance.now()). */
+  idleSince = 0;
 
-  constructor(socket: Socket, pool: UpstreamPool) {
+  constructor(socket: Socket, tap: ReadTap, pool: UpstreamPool) {
     this.socket = socket;
     this.pool = pool;
-    socket.on("data", (c: Buffer) => (this.user ? this.user.data(c) : socket.destroy()));
+    tap.attach((c: Buffer) => (this.user ? this.user.data(c) : socket.destroy()), socket);
     socket.on("end", () => this.user?.end());
     socket.on("error", (e: Error) => this.user?.error(e));
-    socket.on("timeout", () => (this.user ? this.user.timeout() : socket.destroy()));
     socket.on("drain", () => this.user?.drain());
     socket.on("close", () => {
       const u = this.user;
@@ -140,14 +142,16 @@ export class UpstreamPool {
   #connect(token: CancelToken, cb: (err: Error | undefined, conn: UpstreamConn | undefined) => void): void {
     this.#open++;
     const t = this.target;
-    connectUpstream(t.address, t.tls, t.connectTimeoutMs, token).then(
+    // Reads land in the process's shared buffer (Node's onread): no allocation per read.
+    const tap = new ReadTap();
+    connectUpstream(t.address, t.tls, t.connectTimeoutMs, token, tap).then(
       (sock) => {
         if (this.#closing) {
           sock.destroy();
           this.#open--;
           return cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
         }
-        const c = new UpstreamConn(sock, this);
+        const c = new UpstreamConn(sock, tap, this);
         this.#all.add(c);
         cb(undefined, c);
       },
@@ -174,7 +178,7 @@ export class UpstreamPool {
       w.cb(undefined, c);
       return;
     }
-    c.socket.setTimeout(c.keepAliveMs);
+    c.idleSince = performance.now();
     this.#idle.push(c);
   }
 
@@ -196,6 +200,14 @@ export class UpstreamPool {
     clearTimeout(w.timer);
     w.token.onCancel = undefined;
     this.#connect(w.token, w.cb);
+  }
+
+  /** The listener's sweep: idle connections past KEEP_ALIVE_MS close, requests check their own bounds. */
+  check(now: number): void {
+    for (const c of this.#all) {
+      if (c.user !== undefined) c.user.check(now);
+      else if (now - c.idleSince > KEEP_ALIVE_MS) c.socket.destroy();
+    }
   }
 
   /** Closes idle connections now, the others when their request is over (or at `graceMs`). */

@@ -1,0 +1,113 @@
+/**
+ * A proxied head rewritten for its next hop, from the bytes it came in: the fields that
+ * belong to one connection are left out (RFC 9110 §7.6.1: Connection, every field it names,
+ * and the hop-by-hop fields of RFC 2616 §13.5.1 that old peers send without naming them),
+ * every other field line is carried byte for byte, and the proxy's own fields follow: on a
+ * request X-Forwarded-For (appended to what earlier proxies wrote), X-Forwarded-Proto and
+ * -Host of this hop, Via after any earlier one (§7.6.3); on a response Via. Expect is left
+ * out (the proxy answers 100-continue itself).
+ */
+
+import { fieldValue, K, STRIDE } from "./fields.ts";
+import type { Head, RequestHead, ResponseHead } from "./head.ts";
+
+export const VIA = "1.1 trunkline";
+
+function dropSet(kinds: readonly number[]): Uint8Array {
+  const out = new Uint8Array(32);
+  for (const k of kinds) out[k] = 1;
+  return out;
+}
+
+const HOP_BY_HOP = [
+  K.CONNECTION,
+  K.KEEP_ALIVE,
+  K.PROXY_CONNECTION,
+  K.PROXY_AUTHENTICATE,
+  K.PROXY_AUTHORIZATION,
+  K.TE,
+  K.TRAILER,
+  K.TRANSFER_ENCODING,
+  K.UPGRADE,
+];
+/** Left out of a request: hop-by-hop, and the fields this proxy writes anew. */
+const REQUEST_DROP = dropSet([
+  ...HOP_BY_HOP,
+  K.X_FORWARDED_FOR,
+  K.VIA,
+  K.X_FORWARDED_PROTO,
+  K.X_FORWARDED_HOST,
+  K.EXPECT,
+]);
+/** The same for an upgrade, whose Upgrade field must reach the server (RFC 9110 §7.8). */
+const UPGRADE_DROP = REQUEST_DROP.slice();
+UPGRADE_DROP[K.UPGRADE] = 0;
+const RESPONSE_DROP = dropSet([...HOP_BY_HOP, K.VIA]);
+
+export interface ForwardedInfo {
+  /** The client's address as this proxy saw it. */
+  readonly client: string;
+  readonly proto: "http" | "https";
+  /** The Host the client sent ("" when none). */
+  readonly host: string;
+}
+
+/**
+ * The field lines kept, as text (each with its CRLF), and the values of the fields of
+ * `collect` (X-Forwarded-For, Via) in order.
+ */
+function kept(h: Head, drop: Uint8Array, collect: (kind: number, value: string) => void): string {
+  const b = h.bytes;
+  const at = h.at;
+  const named = h.named;
+  let out = "";
+  let run = -1;
+  for (let f = 0; f < at.length; f += STRIDE) {
+    const start = at[f] as number;
+    const kind = at[f + 3] as number;
+    let dropped = drop[kind] === 1;
+    if (kind === K.X_FORWARDED_FOR || kind === K.VIA) collect(kind, fieldValue(b, at, f));
+    else if (!dropped && named !== undefined && kind === K.OTHER)
+      dropped = named.includes(b.toString("latin1", start, at[f + 1] as number).toLowerCase());
+    if (dropped) {
+      if (run >= 0) out += b.toString("latin1", run, start);
+      run = -1;
+    } else if (run < 0) run = start;
+  }
+  if (run >= 0) out += b.toString("latin1", run, (at[at.length - 2] as number) + 2);
+  return out;
+}
+
+/** The request head for the server: request line, fields, the forwarding fields, framing, empty line. */
+export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = false): string {
+  let xff = "";
+  let via = "";
+  const fields = kept(h, upgrade ? UPGRADE_DROP : REQUEST_DROP, (kind, v) => {
+    if (v === "") return;
+    if (kind === K.X_FORWARDED_FOR) xff += `${v}, `;
+    else via += `${v}, `;
+  });
+  let s = `${h.method} ${h.target} HTTP/1.1\r\n${fields}`;
+  if (upgrade) s += "Connection: upgrade\r\n";
+  s += `X-Forwarded-For: ${xff}${f.client}\r\nX-Forwarded-Proto: ${f.proto}\r\n`;
+  if (f.host !== "") s += `X-Forwarded-Host: ${f.host}\r\n`;
+  s += `Via: ${via}${VIA}\r\n`;
+  // Transfer-Encoding is hop-by-hop: a chunked body goes on chunked, as it came.
+  if (h.framing.kind === "chunked") s += "Transfer-Encoding: chunked\r\n";
+  return `${s}\r\n`;
+}
+
+/**
+ * The response head for the client without its empty line: the status line as HTTP/1.1, the
+ * end-to-end fields, Via. The framing and Connection fields are the client connection's to add.
+ */
+export function clientResponseHead(h: ResponseHead): string {
+  let via = "";
+  const fields = kept(h, RESPONSE_DROP, (kind, v) => {
+    if (kind === K.VIA && v !== "") via += `${v}, `;
+  });
+  const b = h.bytes;
+  // The status line after "HTTP/1.x ": code and reason as the server wrote them.
+  const status = b.toString("latin1", 9, (h.at.length > 0 ? (h.at[0] as number) : b.length - 2) - 2);
+  return `HTTP/1.1 ${status}\r\n${fields}Via: ${via}${VIA}\r\n`;
+}
