@@ -138,3 +138,35 @@ test("response head: status line kept, hop-by-hop dropped, our Via last, Set-Coo
   );
   assert.equal(clientResponseHead(res("HTTP/1.1 204")), "HTTP/1.1 204\r\nVia: 1.1 trunkline\r\n");
 });
+
+test("Content-Length is written once from the framing read; Connection cannot strip it", () => {
+  const h = req(
+    "POST /a HTTP/1.1",
+    "Host: a",
+    "Content-Length: 5, 5",
+    "Connection: Content-Length, x",
+    "Content-Length: 5",
+  );
+  const out = forwardRequestHead(h, FWD);
+  assert.equal((out.match(/Content-Length/gi) ?? []).length, 1, out);
+  assert.match(out, /\r\nContent-Length: 5\r\n/);
+  assert.match(
+    forwardRequestHead(req("POST /a HTTP/1.1", "Host: a", "Content-Length: 0"), FWD),
+    /\r\nContent-Length: 0\r\n/,
+  );
+  assert.doesNotMatch(forwardRequestHead(req("GET /a HTTP/1.1", "Host: a"), FWD), /Content-Length/);
+  const r = clientResponseHead(res("HTTP/1.1 200 OK", "Content-Length: 10", "Connection: Content-Length"));
+  assert.equal(r, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nVia: 1.1 trunkline\r\n");
+  const head = parseResponseHead(
+    Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", "latin1"),
+    0,
+    65536,
+    "HEAD",
+  );
+  assert.ok(head !== undefined && !isHeadError(head));
+  assert.equal(
+    clientResponseHead(head),
+    "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nVia: 1.1 trunkline\r\n",
+    "a HEAD answer keeps its length",
+  );
+});

@@ -12,7 +12,7 @@ import type { FailedTry } from "../../events/types.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import type { HttpRoute } from "./config.ts";
-import { normalizeHost, requestPath } from "./host.ts";
+import { hashVars, normalizeHost, requestPath } from "./host.ts";
 import { classifyFailure, mayRetry, type TryFailure } from "./outcome.ts";
 import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
@@ -103,14 +103,7 @@ export class HttpExchange implements CallHandler {
     const fwd = { client: this.#req.client, proto: env.proto, host: h.host ?? "" };
     this.#upstreamHead = forwardRequestHead(h, fwd);
     if (pool.config.balance === "hash")
-      this.#hashKey = pool.config.hashKeyOf(
-        new Map([
-          ["client", this.#req.client],
-          ["host", this.#host],
-          ["path", this.#path],
-          ["method", h.method],
-        ]),
-      );
+      this.#hashKey = pool.config.hashKeyOf(hashVars(this.#req.client, this.#host, this.#path, h.method));
     this.#tried = new Set();
     this.#deadline = Date.now() + pool.totalTimeoutMs;
     this.#next();
@@ -168,6 +161,10 @@ export class HttpExchange implements CallHandler {
   }
 
   // CallHandler: what the upstream try reports.
+
+  interim(h: ResponseHead): void {
+    if (!this.#ended) this.#req.writeInterim(clientResponseHead(h));
+  }
 
   head(h: ResponseHead): void {
     const pool = this.#pool as Pool;

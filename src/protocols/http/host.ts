@@ -46,3 +46,13 @@ export function requestPath(url: string | undefined): string {
   const q = url.indexOf("?");
   return q < 0 ? url : url.slice(0, q);
 }
+
+/** The placeholders a `hash` pool's hash_key may use for an HTTP request. */
+export function hashVars(client: string, host: string, path: string, method: string): Map<string, string> {
+  return new Map([
+    ["client", client],
+    ["host", host],
+    ["path", path],
+    ["method", method],
+  ]);
+}

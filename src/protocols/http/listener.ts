@@ -154,7 +154,6 @@ export class HttpListener implements ProtocolListener {
   }
 
   #onRequest(req: InboundRequest): void {
-    // The end callback runs when the answer is out (or the client gone), after `link` is set.
     const x = new HttpExchange(this.#env, req, (r) => this.#ended(link, r));
     const link = this.#inFlight.add(x);
     try {

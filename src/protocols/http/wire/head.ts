@@ -7,19 +7,20 @@
  * The fields stay bytes (fields.ts): only those that frame or route the message become strings.
  */
 
-import { fieldPairs, fieldValue, K, STRIDE, scanFields, TCHAR, trimOws } from "./fields.ts";
+import {
+  CHUNKED,
+  CLOSE,
+  type Facts,
+  type Framing,
+  facts,
+  type HeadError,
+  headError,
+  NO_BODY,
+} from "./facts.ts";
 
-/** How the body of a message is delimited (RFC 9112 §6.3). */
-export type Framing =
-  | { readonly kind: "none" }
-  | { readonly kind: "length"; readonly length: number }
-  | { readonly kind: "chunked" }
-  /** Until the connection closes (responses only). */
-  | { readonly kind: "close" };
+export { errorAnswer, type Framing, type HeadError, NO_BODY } from "./facts.ts";
 
-export const NO_BODY: Framing = Object.freeze({ kind: "none" });
-const CHUNKED: Framing = Object.freeze({ kind: "chunked" });
-const CLOSE: Framing = Object.freeze({ kind: "close" });
+import { fieldPairs, STRIDE, scanFields, TCHAR } from "./fields.ts";
 
 /** A head's bytes and its fields as scanned (fields.ts): what the rewriting reads. */
 export class Head {
@@ -117,12 +118,6 @@ export class ResponseHead extends Head {
   }
 }
 
-/** A head that cannot be read: the status to answer (a request) and why. */
-export interface HeadError {
-  readonly error: 400 | 431 | 501 | 505;
-  readonly reason: string;
-}
-
 /** A head not yet whole: `undefined`. */
 export type HeadResult<T> = T | HeadError | undefined;
 
@@ -133,118 +128,9 @@ export function isHeadError<T extends object>(r: T | HeadError): r is HeadError 
 /** Fields of one head, at most (a flood of tiny fields costs as much as a big one). */
 export const MAX_FIELDS = 256;
 
-const err = (error: HeadError["error"], reason: string): HeadError => ({ error, reason });
+const err = headError;
 
-/**
- * A Host value that cannot be read as more than a host and port: no space, list comma, path,
- * query, fragment or user part (RFC 3986 §3.2). Other odd bytes pass: they route nowhere,
- * and every page escapes what it shows of them.
- */
-const HOST_VALUE = /^[^\s,/\\?#@]*$/;
-
-/** What the framing and routing fields say. */
-interface Facts {
-  framing: Framing | undefined;
-  close: boolean;
-  keepAlive: boolean;
-  upgradeToken: boolean;
-  upgrade: boolean;
-  host: string | undefined;
-  hosts: number;
-  expectContinue: boolean;
-  /** Transfer-Encoding is present but its last coding is not chunked. */
-  teNotChunked: boolean;
-  named: string[] | undefined;
-}
-
-/** One Facts for every parse: a parse runs to its end before the next begins. */
-const scratch: Facts = {
-  framing: undefined,
-  close: false,
-  keepAlive: false,
-  upgradeToken: false,
-  upgrade: false,
-  host: undefined,
-  hosts: 0,
-  expectContinue: false,
-  teNotChunked: false,
-  named: undefined,
-};
-
-/** A Content-Length value: digits, or a list of equal ones (RFC 9110 §8.6); undefined when bad. */
-function contentLength(value: string, prior: string | undefined): string | undefined {
-  let cl = prior;
-  for (const v of value.includes(",") ? value.split(",") : [value]) {
-    const t = trimOws(v);
-    if (!/^\d{1,15}$/.test(t) || (cl !== undefined && cl !== t)) return undefined;
-    cl = t;
-  }
-  return cl;
-}
-
-function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
-  const o = scratch;
-  o.framing = undefined;
-  o.close = false;
-  o.keepAlive = false;
-  o.upgradeToken = false;
-  o.upgrade = false;
-  o.host = undefined;
-  o.hosts = 0;
-  o.expectContinue = false;
-  o.teNotChunked = false;
-  o.named = undefined;
-  let cl: string | undefined;
-  let te: string | undefined;
-  for (let f = 0; f < at.length; f += STRIDE) {
-    const kind = at[f + 3];
-    if (kind === K.OTHER || kind === undefined || kind > K.EXPECT) continue;
-    const value = fieldValue(b, at, f);
-    if (kind === K.CONTENT_LENGTH) {
-      const next = contentLength(value, cl);
-      if (next === undefined)
-        return err(
-          400,
-          /^[\d\s,]*$/.test(value) && cl !== undefined
-            ? "two different Content-Length values"
-            : `bad Content-Length "${value.slice(0, 40)}"`,
-        );
-      cl = next;
-    } else if (kind === K.TRANSFER_ENCODING) te = te === undefined ? value : `${te}, ${value}`;
-    else if (kind === K.CONNECTION) {
-      for (const v of value.includes(",") ? value.split(",") : [value]) {
-        const t = trimOws(v).toLowerCase();
-        if (t === "close") o.close = true;
-        else if (t === "keep-alive") o.keepAlive = true;
-        else if (t === "upgrade") o.upgradeToken = true;
-        else if (t !== "") {
-          o.named ??= [];
-          o.named.push(t);
-        }
-      }
-    } else if (kind === K.UPGRADE) o.upgrade = true;
-    else if (kind === K.HOST) {
-      if (!HOST_VALUE.test(value)) return err(400, "bad Host value");
-      o.hosts++;
-      o.host ??= value;
-    } else if (kind === K.EXPECT) o.expectContinue = value.toLowerCase() === "100-continue";
-  }
-  if (te !== undefined) {
-    if (cl !== undefined) return err(400, "both Transfer-Encoding and Content-Length");
-    const codings = te
-      .split(",")
-      .map((c) => trimOws(c).toLowerCase())
-      .filter((c) => c !== "");
-    const chunked = codings.filter((c) => c === "chunked").length;
-    if (codings.at(-1) === "chunked" && chunked === 1) o.framing = CHUNKED;
-    else if (chunked > 0) return err(400, "chunked applied twice or not last");
-    else o.teNotChunked = true;
-  } else if (cl !== undefined)
-    o.framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };
-  return o;
-}
-
-const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
+export const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
 const CRLF = Buffer.from("\r\n", "latin1");
 
 /** Where the empty line ends (index after CRLFCRLF), or -1. */

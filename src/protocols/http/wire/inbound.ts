@@ -98,6 +98,12 @@ export class InboundRequest implements BodySource {
     if (!this.headersSent) this.#conn.socket.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
   }
 
+  /** An interim answer (103 Early Hints...), for an HTTP/1.1 client only (RFC 9110 §15.2). */
+  writeInterim(head: string): void {
+    if (this.head.minor === 1 && !this.headersSent && !this.#conn.socket.destroyed)
+      this.#conn.socket.write(`${head}\r\n`, "latin1");
+  }
+
   /** `headers`: name, value pairs (no framing or Connection field: those are set here). */
   writeHead(status: number, reason: string, headers: readonly string[], mode: ResponseMode): void {
     let s = `HTTP/1.1 ${status} ${reason}\r\n`;

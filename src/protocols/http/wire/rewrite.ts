@@ -30,9 +30,13 @@ const HOP_BY_HOP = [
   K.TRANSFER_ENCODING,
   K.UPGRADE,
 ];
-/** Left out of a request: hop-by-hop, and the fields this proxy writes anew. */
+/**
+ * Left out of a request: hop-by-hop, and the fields this proxy writes anew, Content-Length
+ * included (one canonical value from the framing read, never a list a server may read otherwise).
+ */
 const REQUEST_DROP = dropSet([
   ...HOP_BY_HOP,
+  K.CONTENT_LENGTH,
   K.X_FORWARDED_FOR,
   K.VIA,
   K.X_FORWARDED_PROTO,
@@ -43,6 +47,8 @@ const REQUEST_DROP = dropSet([
 const UPGRADE_DROP = REQUEST_DROP.slice();
 UPGRADE_DROP[K.UPGRADE] = 0;
 const RESPONSE_DROP = dropSet([...HOP_BY_HOP, K.VIA]);
+/** An answer framed by its length gets that length written anew; a bodiless one keeps its own. */
+const RESPONSE_DROP_LENGTH = dropSet([...HOP_BY_HOP, K.VIA, K.CONTENT_LENGTH]);
 
 export interface ForwardedInfo {
   /** The client's address as this proxy saw it. */
@@ -78,6 +84,11 @@ function kept(h: Head, drop: Uint8Array, collect: (kind: number, value: string) 
   return out;
 }
 
+function hasKind(h: Head, kind: number): boolean {
+  for (let f = 3; f < h.at.length; f += STRIDE) if (h.at[f] === kind) return true;
+  return false;
+}
+
 /** The request head for the server: request line, fields, the forwarding fields, framing, empty line. */
 export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = false): string {
   let xff = "";
@@ -88,6 +99,8 @@ export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = f
     else via += `${v}, `;
   });
   let s = `${h.method} ${h.target} HTTP/1.1\r\n${fields}`;
+  if (h.framing.kind === "length") s += `Content-Length: ${h.framing.length}\r\n`;
+  else if (h.framing.kind === "none" && hasKind(h, K.CONTENT_LENGTH)) s += "Content-Length: 0\r\n";
   if (upgrade) s += "Connection: upgrade\r\n";
   s += `X-Forwarded-For: ${xff}${f.client}\r\nX-Forwarded-Proto: ${f.proto}\r\n`;
   if (f.host !== "") s += `X-Forwarded-Host: ${f.host}\r\n`;
@@ -103,11 +116,13 @@ export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = f
  */
 export function clientResponseHead(h: ResponseHead): string {
   let via = "";
-  const fields = kept(h, RESPONSE_DROP, (kind, v) => {
+  const length = h.framing.kind === "length" ? h.framing.length : -1;
+  const fields = kept(h, length >= 0 ? RESPONSE_DROP_LENGTH : RESPONSE_DROP, (kind, v) => {
     if (kind === K.VIA && v !== "") via += `${v}, `;
   });
   const b = h.bytes;
   // The status line after "HTTP/1.x ": code and reason as the server wrote them.
   const status = b.toString("latin1", 9, (h.at.length > 0 ? (h.at[0] as number) : b.length - 2) - 2);
-  return `HTTP/1.1 ${status}\r\n${fields}Via: ${via}${VIA}\r\n`;
+  const cl = length >= 0 ? `Content-Length: ${length}\r\n` : "";
+  return `HTTP/1.1 ${status}\r\n${fields}${cl}Via: ${via}${VIA}\r\n`;
 }

@@ -10,7 +10,8 @@
 import type { Socket } from "node:net";
 import type { Link } from "../../../net/linked-set.ts";
 import { ChunkedScanner } from "./chunked.ts";
-import { isHeadError, parseRequestHead, type RequestHead } from "./head.ts";
+import { errorAnswer, isHeadError, parseRequestHead, type RequestHead } from "./head.ts";
+import { HeadPieces } from "./head-pieces.ts";
 import { InboundRequest, type RequestConn, type ResponseMode } from "./inbound.ts";
 import type { BodySink } from "./upstream-call.ts";
 
@@ -29,14 +30,6 @@ export interface ConnHandler {
   /** The connection is gone (or handed to a tunnel). */
   gone(c: ServerConn): void;
 }
-
-const REASONS: Readonly<Record<number, string>> = {
-  400: "Bad Request",
-  408: "Request Timeout",
-  431: "Request Header Fields Too Large",
-  501: "Not Implemented",
-  505: "HTTP Version Not Supported",
-};
 
 /** After an error answer, how long the client has to close its side. */
 const REFUSE_GRACE_MS = 1_000;
@@ -62,9 +55,16 @@ export class ServerConn implements RequestConn {
   #sink: BodySink | undefined;
   #paused = false;
   #closeAfter = false;
+  /** The last answer is out and the connection ends: nothing more is read as a request. */
+  #ending = false;
   #gone = false;
+  /** #next is running: a request answered within it makes it loop, not recurse. */
+  #inNext = false;
+  #again = false;
+  readonly #pieces = new HeadPieces();
   readonly #onData = (c: Buffer) => this.#read(c);
   readonly #onClose = () => this.#closed();
+  readonly #onDrain = () => this.#req?.onDrain?.();
   /** When a byte last moved either way (-1: since the last sweep), and the bytes written then. */
   #io = -1;
   #written = 0;
@@ -76,6 +76,7 @@ export class ServerConn implements RequestConn {
     this.#h = h;
     socket.setNoDelay(true);
     socket.on("data", this.#onData);
+    socket.on("drain", this.#onDrain);
     socket.on("close", this.#onClose);
     socket.on("error", () => {});
   }
@@ -95,16 +96,39 @@ export class ServerConn implements RequestConn {
 
   #read(c: Buffer): void {
     this.#io = -1;
-    this.#buf = this.#buf === undefined ? c : Buffer.concat([this.#buf, c]);
+    if (this.#ending) return;
+    if (this.#buf === undefined) this.#buf = c;
+    else if (this.#req !== undefined) this.#buf = Buffer.concat([this.#buf, c]);
+    else {
+      const joined = this.#pieces.add(this.#buf, c, this.#limits.maxHeaderSize);
+      if (joined === undefined) return;
+      this.#buf = joined;
+    }
     if (this.#req === undefined) this.#next();
     else this.#pump();
     if (this.#buf !== undefined && this.#buf.length > HIGH && !this.#gone) this.socket.pause();
   }
 
-  /** Reads the next request head from the buffer, if whole. */
+  /** Reads the next request heads from the buffer while whole (a loop when answered at once). */
   #next(): void {
+    if (this.#inNext) {
+      this.#again = true;
+      return;
+    }
+    this.#inNext = true;
+    try {
+      do {
+        this.#again = false;
+        this.#nextOne();
+      } while (this.#again && this.#req === undefined && !this.#gone && !this.#ending);
+    } finally {
+      this.#inNext = false;
+    }
+  }
+
+  #nextOne(): void {
     const buf = this.#buf;
-    if (buf === undefined || this.#gone) return;
+    if (buf === undefined || this.#gone || this.#ending) return;
     const r = parseRequestHead(buf, 0, this.#limits.maxHeaderSize);
     if (r === undefined) return;
     if (isHeadError(r)) {
@@ -188,7 +212,7 @@ export class ServerConn implements RequestConn {
     this.#served++;
     req.close();
     if (this.#closeAfter || !this.#bodyDone || this.#h.draining()) {
-      this.socket.end();
+      this.#end();
       return;
     }
     this.#since = performance.now();
@@ -199,13 +223,22 @@ export class ServerConn implements RequestConn {
 
   /** An unreadable request: its status, then the connection closes. */
   #refuse(code: number): void {
-    this.#buf = undefined;
+    this.#end(errorAnswer(code));
+  }
+
+  /**
+   * The connection ends after what was written (and `last`): no byte read from now on is a
+   * request (RFC 9112 §9.6), and a client that never closes its side costs one more second.
+   */
+  #end(last?: string): void {
+    if (this.#ending) return;
+    this.#ending = true;
     this.#closeAfter = true;
+    this.#buf = undefined;
+    this.#pieces.clear();
     const sock = this.socket;
-    sock.end(
-      `HTTP/1.1 ${code} ${REASONS[code] ?? "Bad Request"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-    );
-    // A client that never closes its side costs one more second.
+    if (last === undefined) sock.end();
+    else sock.end(last, "latin1");
     setTimeout(() => sock.destroy(), REFUSE_GRACE_MS).unref();
   }
 

@@ -33,6 +33,8 @@ export interface BodySink {
 
 /** What the request's owner hears. */
 export interface CallHandler {
+  /** An interim answer (1xx other than 100 and 101), before the final one. */
+  interim(h: ResponseHead): void;
   head(h: ResponseHead): void;
   /** Body bytes for the client; false pauses the server until resume(). */
   data(chunk: Buffer): boolean;
@@ -136,6 +138,9 @@ export class UpstreamCall implements ConnUser {
         return;
       }
       at += r.size;
+      // 100 answers an Expect the proxy did not pass on; 101 only answers an upgrade (upgrade.ts).
+      if (r.status < 200 && r.status !== 100 && r.status !== 101) this.#h.interim(r);
+      if (this.#over) return;
       if (r.status >= 200) {
         this.#buf = undefined;
         this.#begin(r);

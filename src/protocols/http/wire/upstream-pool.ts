@@ -54,7 +54,8 @@ export class UpstreamConn {
     this.socket = socket;
     this.pool = pool;
     tap.attach((c: Buffer) => (this.user ? this.user.data(c) : socket.destroy()), socket);
-    socket.on("end", () => this.user?.end());
+    // An idle connection the server closed (its FIN) is of no more use: gone before a request picks it.
+    socket.on("end", () => (this.user ? this.user.end() : socket.destroy()));
     socket.on("error", (e: Error) => this.user?.error(e));
     socket.on("drain", () => this.user?.drain());
     socket.on("close", () => {
