@@ -24,7 +24,7 @@ import {
 import { runWrk, WRK, type WrkResult } from "./wrk.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ALL = ["direct", "node-floor", "trunkline", "haproxy", "nginx"];
+const ALL = ["direct", "node-floor", "trunkline", "trunkline-node24", "haproxy", "nginx"];
 
 interface Round extends WrkResult {
   cpu_us_per_req: number | null;
@@ -156,8 +156,8 @@ export async function main(): Promise<number> {
     for (const t of s.targets) {
       if (t === "direct") continue;
       const p =
-        t === "trunkline"
-          ? await startTrunkline(dir, origin.port)
+        t === "trunkline" || t === "trunkline-node24"
+          ? await startTrunkline(dir, origin.port, t)
           : t === "haproxy"
             ? await startHaproxy(dir, origin.port)
             : t === "node-floor"
@@ -202,13 +202,15 @@ export async function main(): Promise<number> {
         rounds: rs,
       };
     });
-    const tl = rows.find((r) => r.target === "trunkline");
     const hp = rows.find((r) => r.target === "haproxy");
-    const rr = ratio(tl?.rps, hp?.rps);
-    const bar =
-      rr === null
-        ? "not measured (run trunkline and haproxy)"
-        : `${rr.toFixed(2)}× → ${rr >= 0.6 ? "PASS" : "FAIL"}`;
+    const bars = rows
+      .filter((r) => r.target.startsWith("trunkline"))
+      .map((tl) => {
+        const rr = ratio(tl.rps, hp?.rps);
+        return rr === null ? undefined : `${tl.target} ${rr.toFixed(2)}× → ${rr >= 0.6 ? "PASS" : "FAIL"}`;
+      })
+      .filter((b) => b !== undefined);
+    const bar = bars.length === 0 ? "not measured (run trunkline and haproxy)" : bars.join("; ");
     const date = new Date().toISOString();
     const md = markdown(date, s, machine, rows, bar);
     say("");

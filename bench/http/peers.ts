@@ -176,17 +176,21 @@ export async function startNodeFloor(dir: string, origin: number): Promise<Peer>
  */
 export const THREADS = envInt("BENCH_WORKERS", 1, 1, 16);
 
-export async function startTrunkline(dir: string, origin: number): Promise<Peer> {
+/**
+ * Trunkline from this build: `trunkline` on the benchmark's own Node, `trunkline-node24` on a
+ * Node 24 (the benchmark's own when it is one, else the cached one of scripts/ensure-node24.sh).
+ */
+export async function startTrunkline(dir: string, origin: number, name = "trunkline"): Promise<Peer> {
   const port = await freePort();
   let node = process.execPath;
-  if (THREADS > 1) {
+  if (THREADS > 1 || name === "trunkline-node24") {
     const w = workersSetup(THREADS, ROOT);
     if (typeof w === "string") throw new Error(w);
     node = w.node.path;
   }
   // BENCH_LOG_LEVEL=warn: no access line per request (what the log costs).
   const level = process.env.BENCH_LOG_LEVEL;
-  const cfg = join(dir, "trunkline.yaml");
+  const cfg = join(dir, `${name}.yaml`);
   writeFileSync(
     cfg,
     [
@@ -200,12 +204,12 @@ export async function startTrunkline(dir: string, origin: number): Promise<Peer>
       "",
     ].join("\n"),
   );
-  const child = launch("trunkline", node, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
-    logFile: join(dir, "trunkline.log"),
+  const child = launch(name, node, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
+    logFile: join(dir, `${name}.log`),
   });
   await ready(child, port);
   return {
-    name: "trunkline",
+    name,
     port,
     note: `${THREADS} Node thread(s) (${node === process.execPath ? process.version : "Node 24"}), ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
     pids: [child.pid],
