@@ -9,7 +9,7 @@ export interface ClientTlsSource {
   readonly verify: boolean;
 }
 
-/** What tls.connect (and undici's and node:https's connect) take from a server's `tls:`. */
+/** What tls.connect (and node:https's connect) take from a server's `tls:`. */
 export interface ClientTlsOptions {
   ca?: Buffer;
   cert?: Buffer;

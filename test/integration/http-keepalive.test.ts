@@ -1,4 +1,4 @@
-// Keep-alive toward upstreams (issue #14: one undici Pool per server, bounded): many requests
+// Keep-alive toward upstreams (issue #14: one connection pool per server, bounded): many requests
 // reuse few connections, and a server's pool closes once the server leaves every http pool.
 import assert from "node:assert/strict";
 import { test } from "node:test";

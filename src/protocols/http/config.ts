@@ -33,7 +33,7 @@ export interface HttpListenerOptions {
   readonly upstreamTimeoutMs: number;
   /** An upgraded connection (WebSocket) with no byte either way for this long is closed. */
   readonly upgradeIdleTimeoutMs: number;
-  /** Connections to one upstream server, at most (undici Pool `connections`). */
+  /** Connections to one upstream server, at most (kept alive between requests). */
   readonly upstreamConnections: number;
   /** Client connections open at once, at most (the rest are refused at accept). */
   readonly maxConnections: number;
