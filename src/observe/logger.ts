@@ -142,6 +142,8 @@ export function createLogger(opts: LoggerOptions): Logger {
   let lastMs = -1;
   let lastIso = "";
   const base = `,"app":${JSON.stringify(appName)},"pid":${process.pid},`;
+  let lastMsg = "";
+  let lastMsgJson = '""';
   const record: RecordFn = (level, fields, msg) => {
     if (!root.isLevelEnabled(level)) return;
     const now = Date.now();
@@ -151,10 +153,14 @@ export function createLogger(opts: LoggerOptions): Logger {
     }
     const num = level === "info" ? 30 : 40;
     const body = JSON.stringify(fields);
+    if (msg !== lastMsg) {
+      lastMsg = msg;
+      lastMsgJson = JSON.stringify(msg);
+    }
     fanOut.lastLevel = num;
     fanOut.lastObj = fields;
     fanOut.write(
-      `{"level":${num},"severity":"${level}","time":"${lastIso}"${base}${body.length > 2 ? `${body.slice(1, -1)},` : ""}"msg":${JSON.stringify(msg)}}\n`,
+      `{"level":${num},"severity":"${level}","time":"${lastIso}"${base}${body.length > 2 ? `${body.slice(1, -1)},` : ""}"msg":${lastMsgJson}}\n`,
     );
   };
 

@@ -1,6 +1,6 @@
 import type { SessionEnded } from "../events/types.ts";
 import type { CounterCell, HistogramCell } from "./metrics-cells.ts";
-import { SEP, type Series } from "./metrics-series.ts";
+import { KeyMemo, type Series } from "./metrics-series.ts";
 
 /** Buckets of an HTTP request's duration: from a cached page (1 ms) to a slow upload (60 s). */
 export const HTTP_DURATION_BUCKETS = [
@@ -16,8 +16,10 @@ type HistogramOf = (
 ) => Series<HistogramCell>;
 
 /** 2xx, 3xx...; "aborted" for a request whose answer never completed. */
+const CLASSES = ["aborted", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
 function codeClass(status: number): string {
-  return status === 0 ? "aborted" : `${Math.floor(status / 100)}xx`;
+  return status === 0 ? "aborted" : (CLASSES[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`);
 }
 
 /**
@@ -36,11 +38,13 @@ export function httpMetrics(counter: CounterOf, histogram: HistogramOf): (r: Ses
     ["listener", "route", "code_class"],
     HTTP_DURATION_BUCKETS,
   );
+  const requestsKey = new KeyMemo();
+  const durationKey = new KeyMemo();
   return (r) => {
     if (r.http === undefined) return;
     const cls = codeClass(r.http.status);
     const route = r.route ?? "";
-    requests.get(r.listener + SEP + route + SEP + (r.pool ?? "") + SEP + (r.server ?? "") + SEP + cls)?.inc();
-    duration.get(r.listener + SEP + route + SEP + cls)?.observe(r.durationMs / 1000);
+    requests.get(requestsKey.key(r.listener, route, r.pool ?? "", r.server ?? "", cls, "", 5))?.inc();
+    duration.get(durationKey.key(r.listener, route, cls, "", "", "", 3))?.observe(r.durationMs / 1000);
   };
 }

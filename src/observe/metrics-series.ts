@@ -95,3 +95,40 @@ export function sharedProcessMetrics(): readonly Metric[] {
   processMetrics = out;
   return out;
 }
+
+/**
+ * The key of the last label values given, kept while the same values come again (compared
+ * by value): a proxy's sessions mostly end on the same route, pool and server, and then the
+ * hot path skips the join of a new key string and its hashing. One memo per call site.
+ */
+export class KeyMemo {
+  #a = "";
+  #b = "";
+  #c = "";
+  #d = "";
+  #e = "";
+  #f = "";
+  #key: string | undefined;
+
+  key(a: string, b = "", c = "", d = "", e = "", f = "", n = 6): string {
+    if (
+      this.#key !== undefined &&
+      a === this.#a &&
+      b === this.#b &&
+      c === this.#c &&
+      d === this.#d &&
+      e === this.#e &&
+      f === this.#f
+    )
+      return this.#key;
+    this.#a = a;
+    this.#b = b;
+    this.#c = c;
+    this.#d = d;
+    this.#e = e;
+    this.#f = f;
+    const all = [a, b, c, d, e, f].slice(0, n);
+    this.#key = all.join(SEP);
+    return this.#key;
+  }
+}

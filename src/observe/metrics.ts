@@ -6,6 +6,7 @@ import { httpMetrics } from "./metrics-http.ts";
 import {
   DEFAULT_MAX_SERIES,
   DURATION_BUCKETS,
+  KeyMemo,
   PROBE_BUCKETS,
   SEP,
   SETUP_BUCKETS,
@@ -124,22 +125,25 @@ export function createMetrics(
   if (source.workers) registerWorkerMetrics(registry, source.workers);
   for (const m of sharedProcessMetrics()) registry.registerMetric(m);
 
+  const sessionsKey = new KeyMemo();
+  const durationKey = new KeyMemo();
+  const setupKey = new KeyMemo();
+  const okKey = new KeyMemo();
   const onSession = (r: SessionEnded): void => {
     const pool = r.pool ?? "";
     // Without a pool, `server` is a route's target, which a route script may compute: unbounded.
     const server = r.pool === undefined ? "" : (r.server ?? "");
-    sessions
-      .get(
-        r.listener + SEP + r.protocol + SEP + (r.route ?? "") + SEP + pool + SEP + server + SEP + r.outcome,
-      )
-      ?.inc();
-    duration.get(r.listener + SEP + r.protocol + SEP + r.outcome)?.observe(r.durationMs / 1000);
-    if (r.setupMs !== undefined) setup.get(r.listener + SEP + r.protocol)?.observe(r.setupMs / 1000);
+    sessions.get(sessionsKey.key(r.listener, r.protocol, r.route ?? "", pool, server, r.outcome))?.inc();
+    duration
+      .get(durationKey.key(r.listener, r.protocol, r.outcome, "", "", "", 3))
+      ?.observe(r.durationMs / 1000);
+    if (r.setupMs !== undefined)
+      setup.get(setupKey.key(r.listener, r.protocol, "", "", "", "", 2))?.observe(r.setupMs / 1000);
     for (const a of r.attempts)
       attempts.get(pool + SEP + (r.pool === undefined ? "" : a.server) + SEP + a.code)?.inc();
     // A session names its server only once it connected to one.
     if (r.server === undefined) return;
-    attempts.get(pool + SEP + server + SEP + "ok")?.inc();
+    attempts.get(okKey.key(pool, server, "ok", "", "", "", 3))?.inc();
     if (r.attempts.length > 0 && r.pool !== undefined) failovers.get(pool)?.inc();
   };
 

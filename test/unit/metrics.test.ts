@@ -274,3 +274,14 @@ test("log lines given up are a counter per output, read from the logger at scrap
     m.close();
   }
 });
+
+test("KeyMemo: the same label values give the very same key string; any change gives a new join", async () => {
+  const { KeyMemo, SEP } = await import("../../src/observe/metrics-series.ts");
+  const m = new KeyMemo();
+  const a = m.key("web", "http", "r", "p", "s", "200");
+  assert.equal(a, ["web", "http", "r", "p", "s", "200"].join(SEP));
+  assert.equal(m.key("web", "http", "r", "p", "s", `${200}`), a);
+  assert.equal(m.key("web", "http", "r", "p", "s2", "200"), ["web", "http", "r", "p", "s2", "200"].join(SEP));
+  assert.equal(m.key("a", "b", "", "", "", "", 2), `a${SEP}b`);
+  assert.equal(m.key("a", "b", "c", "", "", "", 3), `a${SEP}b${SEP}c`);
+});

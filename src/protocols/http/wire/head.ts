@@ -20,20 +20,31 @@ import {
 
 export { errorAnswer, type Framing, type HeadError, NO_BODY } from "./facts.ts";
 
-import { fieldPairs, STRIDE, scanFields, TCHAR } from "./fields.ts";
+import { fieldPairs, scanFields, TCHAR } from "./fields.ts";
 
 /** A head's bytes and its fields as scanned (fields.ts): what the rewriting reads. */
 export class Head {
-  /** The head's bytes, from its start line to its empty line. */
+  /** The bytes the head was read from (a read buffer: the head is `bytes[start, end)`, the rest is not its own). */
   readonly bytes: Buffer;
+  /** Where its start line begins and where its empty line ends, in `bytes`. */
+  readonly start: number;
+  readonly end: number;
   /** Its fields, STRIDE numbers each, offsets into `bytes`. */
   readonly at: readonly number[];
   /** Field names that Connection lists beyond close, keep-alive and upgrade (lower case). */
   readonly named: readonly string[] | undefined;
   #raw: string[] | undefined;
 
-  constructor(bytes: Buffer, at: readonly number[], named: readonly string[] | undefined) {
+  constructor(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    at: readonly number[],
+    named: readonly string[] | undefined,
+  ) {
     this.bytes = bytes;
+    this.start = start;
+    this.end = end;
     this.at = at;
     this.named = named;
   }
@@ -62,6 +73,8 @@ export class RequestHead extends Head {
 
   constructor(
     bytes: Buffer,
+    start: number,
+    end: number,
     at: readonly number[],
     f: Facts,
     method: string,
@@ -69,7 +82,7 @@ export class RequestHead extends Head {
     minor: 0 | 1,
     size: number,
   ) {
-    super(bytes, at, f.named);
+    super(bytes, start, end, at, f.named);
     this.method = method;
     this.target = target;
     this.minor = minor;
@@ -94,6 +107,8 @@ export class ResponseHead extends Head {
 
   constructor(
     bytes: Buffer,
+    start: number,
+    end: number,
     at: readonly number[],
     f: Facts,
     status: number,
@@ -102,7 +117,7 @@ export class ResponseHead extends Head {
     bodiless: boolean,
     size: number,
   ) {
-    super(bytes, at, f.named);
+    super(bytes, start, end, at, f.named);
     const framing = bodiless ? NO_BODY : f.teNotChunked ? CLOSE : (f.framing ?? CLOSE);
     this.status = status;
     this.reason = reason;
@@ -152,14 +167,6 @@ function lines(buf: Buffer, s: number, end: number): { line: number; at: number[
   return { line, at };
 }
 
-/** The field offsets made relative to the head's first byte. */
-function rebase(at: number[], s: number): number[] {
-  if (s !== 0)
-    for (let f = 0; f < at.length; f += STRIDE)
-      for (let k = 0; k < 3; k++) at[f + k] = (at[f + k] as number) - s;
-  return at;
-}
-
 /**
  * The request head at `start` of `buf`. `max` bounds the head's bytes, leading empty lines
  * included: past it with no empty line, 431. Leading empty lines before a request line are
@@ -204,8 +211,10 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   if (minor === 1 && f.hosts === 0) return err(400, "no Host header");
   if (method === "CONNECT") return err(501, "CONNECT is not supported");
   return new RequestHead(
-    buf.subarray(s, end),
-    rebase(l.at, s),
+    buf,
+    s,
+    end,
+    l.at,
     f,
     method,
     buf.toString("latin1", sp1 + 1, sp2),
@@ -250,16 +259,7 @@ export function parseResponseHead(
   if (isHeadError(f)) return f;
   const bodiless = method === "HEAD" || status < 200 || status === 204 || status === 304;
   const reason = d + 3 === l.line ? "" : buf.toString("latin1", d + 4, l.line);
-  return new ResponseHead(
-    buf.subarray(start, end),
-    rebase(l.at, start),
-    f,
-    status,
-    reason,
-    minor,
-    bodiless,
-    end - start,
-  );
+  return new ResponseHead(buf, start, end, l.at, f, status, reason, minor, bodiless, end - start);
 }
 
 function isDigit(c: number | undefined): boolean {
