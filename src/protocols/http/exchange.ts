@@ -23,6 +23,7 @@ import { clientResponseHead, forwardRequestHead } from "./wire/rewrite.ts";
 import { type CallHandler, UpstreamCall } from "./wire/upstream-call.ts";
 import type { UpstreamConn } from "./wire/upstream-pool.ts";
 
+const OK = { ok: true } as const;
 /** A reused keep-alive connection found closed is replaced this many times per try, at most. */
 const STALE_RETRIES = 2;
 
@@ -128,12 +129,7 @@ export class HttpExchange implements CallHandler {
 
   #connect(m: PoolMember): void {
     const pool = this.#pool as Pool;
-    const up = this.#env.upstreams.get({
-      key: m.key,
-      address: m.config.address,
-      tls: m.config.tls,
-      connectTimeoutMs: pool.connectTimeoutMs,
-    });
+    const up = this.#env.upstreams.get(m.key, m.config.address, m.config.tls, pool.connectTimeoutMs);
     const token: CancelToken = { cancelled: false, onCancel: undefined };
     this.#token = token;
     up.acquire(token, (err, conn) => {
@@ -169,7 +165,7 @@ export class HttpExchange implements CallHandler {
   head(h: ResponseHead): void {
     const pool = this.#pool as Pool;
     const m = this.#member as PoolMember;
-    pool.report(m, h.status >= 500 ? { ok: false, reason: `HTTP ${h.status}` } : { ok: true });
+    pool.report(m, h.status >= 500 ? { ok: false, reason: `HTTP ${h.status}` } : OK);
     if (this.#failures.length > 0) pool.failedOver(m);
     this.#by = "upstream";
     this.#status = h.status;

@@ -5,6 +5,8 @@
  * config.
  */
 
+import type { TlsClientConfig } from "../../config/types.ts";
+import type { HostPort } from "../../core/address.ts";
 import { UpstreamPool, type UpstreamPoolOptions, type UpstreamTarget } from "./wire/upstream-pool.ts";
 
 export type { UpstreamPoolOptions, UpstreamTarget };
@@ -27,11 +29,17 @@ export class UpstreamPools {
     return this.#pools.size;
   }
 
-  get(t: UpstreamTarget): UpstreamPool {
-    let p = this.#pools.get(t.key);
+  /** The pool of server `key` (made on the server's first request, with what it needs of the server). */
+  get(
+    key: string,
+    address: HostPort,
+    tls: TlsClientConfig | undefined,
+    connectTimeoutMs: number,
+  ): UpstreamPool {
+    let p = this.#pools.get(key);
     if (p !== undefined) return p;
-    p = new UpstreamPool(t, this.#o);
-    this.#pools.set(t.key, p);
+    p = new UpstreamPool({ key, address, tls, connectTimeoutMs }, this.#o);
+    this.#pools.set(key, p);
     return p;
   }
 
