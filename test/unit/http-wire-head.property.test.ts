@@ -378,25 +378,36 @@ test("random bytes never throw: undefined, an error with a status, or a head no 
   );
 });
 
+/**
+ * What a parse says, without the buffer it read (a head keeps offsets into that buffer); of an
+ * error, its status (the reason names the first fault seen, which more bytes may change).
+ */
+function readAs(r: object | undefined): unknown {
+  if (r === undefined) return r;
+  if ("error" in r) return { error: (r as { error: number }).error };
+  const { bytes: _bytes, at: _at, start: _start, end: _end, ...rest } = r as Record<string, unknown>;
+  return { ...rest, raw: (r as { raw: string[] }).raw };
+}
+
 test("on any bytes, a head's size is exact: its bytes alone read the same, one fewer is not whole", () => {
   const big = 1 << 16;
   fc.assert(
     fc.property(anyBytes, (buf) => {
       const req = parseRequestHead(buf, 0, big);
       if (req !== undefined && !isHeadError(req)) {
-        assert.deepEqual(parseRequestHead(buf.subarray(0, req.size), 0, big), req);
+        assert.deepEqual(readAs(parseRequestHead(buf.subarray(0, req.size), 0, big)), readAs(req));
         assert.equal(parseRequestHead(buf.subarray(0, req.size - 1), 0, big), undefined);
       }
       for (const method of ["GET", "HEAD"]) {
         const res = parseResponseHead(buf, 0, big, method);
         if (res !== undefined && !isHeadError(res)) {
-          assert.deepEqual(parseResponseHead(buf.subarray(0, res.size), 0, big, method), res);
+          assert.deepEqual(readAs(parseResponseHead(buf.subarray(0, res.size), 0, big, method)), readAs(res));
           assert.equal(parseResponseHead(buf.subarray(0, res.size - 1), 0, big, method), undefined);
         }
       }
       // Whatever the outcome, it depends only on the bytes up to the head's end.
       const more = Buffer.concat([buf, latin1("GET / HTTP/1.1\r\nHost: a\r\n\r\n")]);
-      if (req !== undefined) assert.deepEqual(parseRequestHead(more, 0, big), req);
+      if (req !== undefined) assert.deepEqual(readAs(parseRequestHead(more, 0, big)), readAs(req));
     }),
     runs(300),
   );

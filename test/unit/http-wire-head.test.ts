@@ -88,9 +88,11 @@ test("a request head is undefined until its empty line has arrived, at every spl
   assert.equal(request(buf).size, buf.length);
 });
 
-test("a head ending in CRLF CR, or in LF LF, is not whole", () => {
+test("a head ending in CRLF CR is not whole; one ending in LF LF is refused at once (it never will be)", () => {
   assert.equal(parseRequestHead(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r"), 0, MAX), undefined);
-  assert.equal(parseRequestHead(bytes("GET / HTTP/1.1\r\nHost: a\n\n"), 0, MAX), undefined);
+  assert.equal(requestError("GET / HTTP/1.1\r\nHost: a\n\n").error, 400);
+  const r = parseResponseHead(bytes("HTTP/1.1 200 OK\nContent-Length: 2\n\nok"), 0, MAX, "GET");
+  assert.ok(r !== undefined && isHeadError(r) && r.error === 400);
   assert.equal(parseRequestHead(bytes("GET / HTTP/1.1\r\nHost: a\r\n"), 0, MAX), undefined);
 });
 

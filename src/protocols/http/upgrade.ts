@@ -17,9 +17,12 @@ import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 import type { RequestHead } from "./wire/head.ts";
 import { forwardRequestHead } from "./wire/rewrite.ts";
+import { UpgradeAnswer } from "./wire/upgrade-answer.ts";
 
 /** After one side's FIN, how long the other may take to send its own. */
 const HALF_CLOSE_GRACE_MS = 5_000;
+/** Reads of the client held while the server has not answered 101, before its socket pauses. */
+const HELD_CHUNKS = 16;
 
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
@@ -102,7 +105,6 @@ export async function relayUpgrade(
     forwardRequestHead(req, { client: rec.client, proto: env.proto, host: req.host ?? "" }, true),
     "latin1",
   );
-  if (early.length > 0) up.write(early);
   up.on("error", () => {});
   client.setNoDelay(true);
   client.setTimeout(0);
@@ -112,18 +114,38 @@ export async function relayUpgrade(
     rec.error ??= { message: `no byte for ${o.idleTimeoutMs}ms`, code: ErrorCodes.STALL_TIMEOUT };
     up.destroy();
   });
-  // The status the server answered the upgrade with (101, or a refusal), for the log line.
-  let status = 0;
-  up.on("data", (c: Buffer) => {
-    if (rec.bytesOut === 0)
-      status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString("latin1", 0, 16))?.[1] ?? 0);
-    rec.bytesOut += c.length;
-  });
+  // The client's bytes wait for the server's 101: a refused upgrade never turns into a raw
+  // tunnel that would carry the client's next requests past routing.
+  const held: Buffer[] = early.length > 0 ? [early] : [];
+  let tunnel = false;
   client.on("data", (c: Buffer) => {
     rec.bytesIn += c.length;
+    if (tunnel) return;
+    held.push(c);
+    if (held.length > HELD_CHUNKS) client.pause();
   });
-  up.pipe(client);
-  client.pipe(up);
+  const answer = new UpgradeAnswer(req.method);
+  up.on("data", (c: Buffer) => {
+    rec.bytesOut += c.length;
+    if (tunnel) return;
+    const step = answer.read(c);
+    if (step.out.length > 0) client.write(step.out);
+    if (step.kind === "tunnel") {
+      tunnel = true;
+      for (const h of held.splice(0)) up.write(h);
+      up.pipe(client);
+      client.pipe(up);
+      client.resume();
+    } else if (step.kind === "done") {
+      // A refusal (or a bad answer) ends the connection once relayed.
+      client.end();
+      up.destroy();
+    }
+    if (step.kind === "bad") {
+      rec.error ??= { message: `bad answer to the upgrade: ${step.reason}`, code: ErrorCodes.UPSTREAM_GONE };
+      client.destroy();
+    }
+  });
   let closed = false;
   const onClose = () => {
     up.destroy();
@@ -131,10 +153,14 @@ export async function relayUpgrade(
     if (closed) return;
     closed = true;
     pool.release(m);
-    end(status, setupMs);
+    end(answer.status, setupMs);
   };
   // A FIN is passed on (pipe); the other side then has a few seconds to close its own.
   const halfClosed = () => setTimeout(onClose, HALF_CLOSE_GRACE_MS).unref();
+  // A refusal without a length ends with the server's FIN: so does the client's answer.
+  up.once("end", () => {
+    if (!tunnel) client.end();
+  });
   up.once("end", halfClosed);
   client.once("end", halfClosed);
   up.once("close", onClose);

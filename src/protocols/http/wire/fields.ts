@@ -89,7 +89,12 @@ export function scanFields(
     while (TCHAR[buf[j] as number] === 1) j++;
     if (j === i || buf[j] !== 0x3a) {
       const c = buf[i];
-      if (j === i) return c === 0x20 || c === 0x09 ? "obs-fold" : "a header line without a name";
+      if (j === i)
+        return c === 0x20 || c === 0x09
+          ? "obs-fold"
+          : c === 0x0a
+            ? "a bare LF in the head"
+            : "a header line without a name";
       return `bad header name "${buf.toString("latin1", i, Math.min(j + 1, i + 40))}"`;
     }
     let k = j + 1;

@@ -146,6 +146,8 @@ export const MAX_FIELDS = 256;
 const err = headError;
 
 export const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
+/** Two bare LFs: a head that ends so will never end with CRLF CRLF (and is refused at once). */
+const LF_LF = Buffer.from("\n\n", "latin1");
 const CRLF = Buffer.from("\r\n", "latin1");
 
 /** Where the empty line ends (index after CRLFCRLF), or -1. */
@@ -159,7 +161,15 @@ function lines(buf: Buffer, s: number, end: number): { line: number; at: number[
   const line = buf.indexOf(CRLF, s);
   for (let i = s; i < line; i++) {
     const c = buf[i] as number;
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return err(400, "a bare LF or CR in the head");
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f)
+      return err(
+        400,
+        c === 0x0a
+          ? "a bare LF in the head"
+          : c === 0x0d
+            ? "a bare CR in the head"
+            : "control byte in the start line",
+      );
   }
   const at: number[] = [];
   const bad = scanFields(buf, line + 2, end - 2, at, MAX_FIELDS);
@@ -176,7 +186,10 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   let s = start;
   while (s + 1 < buf.length && buf[s] === 0x0d && buf[s + 1] === 0x0a && s - start < max) s += 2;
   const end = headEnd(buf, s);
-  if (end < 0) return buf.length - start > max ? err(431, `request head over ${max} bytes`) : undefined;
+  if (end < 0) {
+    if (buf.length - start > max) return err(431, `request head over ${max} bytes`);
+    return buf.indexOf(LF_LF, s) >= 0 ? err(400, "a bare LF in the head") : undefined;
+  }
   if (end - start > max) return err(431, `request head over ${max} bytes`);
   const l = lines(buf, s, end);
   if (isHeadError(l)) return l;
@@ -235,7 +248,10 @@ export function parseResponseHead(
   method: string,
 ): HeadResult<ResponseHead> {
   const end = headEnd(buf, start);
-  if (end < 0) return buf.length - start > max ? err(431, `response head over ${max} bytes`) : undefined;
+  if (end < 0) {
+    if (buf.length - start > max) return err(431, `response head over ${max} bytes`);
+    return buf.indexOf(LF_LF, start) >= 0 ? err(400, "a bare LF in the head") : undefined;
+  }
   if (end - start > max) return err(431, `response head over ${max} bytes`);
   const l = lines(buf, start, end);
   if (isHeadError(l)) return l;

@@ -60,6 +60,8 @@ export class UpstreamCall implements ConnUser {
   #over = false;
   #got = 0;
   #held = false;
+  /** Since when the server has not taken the body's bytes (0: it takes them). */
+  #blockedAt = 0;
   /** Since when the server owes us bytes (the request sent, or its last bytes read). */
   #since = 0;
 
@@ -88,7 +90,13 @@ export class UpstreamCall implements ConnUser {
       return;
     }
     this.#body.start({
-      data: (chunk) => (this.#over ? false : sock.write(chunk)),
+      data: (chunk) => {
+        if (this.#over) return false;
+        if (sock.write(chunk)) return true;
+        // The server reads nothing of the body: upstream_timeout counts from here.
+        if (this.#blockedAt === 0) this.#blockedAt = performance.now();
+        return false;
+      },
       end: () => {
         this.#sentAll = true;
         this.#since = performance.now();
@@ -114,6 +122,7 @@ export class UpstreamCall implements ConnUser {
   }
 
   drain(): void {
+    this.#blockedAt = 0;
     if (!this.#sentAll) this.#body?.resume();
   }
 
@@ -143,6 +152,13 @@ export class UpstreamCall implements ConnUser {
       if (this.#over) return;
       if (r.status >= 200) {
         this.#buf = undefined;
+        // Bytes after an answer that is whole at its head (no body): the server said more than
+        // it was asked; the connection is not trusted with another request.
+        if (
+          at < buf.length &&
+          (r.framing.kind === "none" || (r.framing.kind === "length" && r.framing.length === 0))
+        )
+          this.#extra = true;
         this.#begin(r);
         if (!this.#over && at < buf.length) this.#bodyBytes(buf.subarray(at));
         return;
@@ -223,7 +239,11 @@ export class UpstreamCall implements ConnUser {
    * the sweep turns that into a time.
    */
   check(now: number): void {
-    if (this.#over || this.#held || !this.#sentAll) return;
+    if (this.#over || this.#held) return;
+    if (!this.#sentAll) {
+      if (this.#blockedAt > 0 && now - this.#blockedAt > this.#conn.pool.timeoutMs) this.#timeout();
+      return;
+    }
     if (this.#since < 0) {
       this.#since = now;
       return;
