@@ -207,7 +207,7 @@ export async function main(): Promise<number> {
       .filter((r) => r.target.startsWith("trunkline"))
       .map((tl) => {
         const rr = ratio(tl.rps, hp?.rps);
-        return rr === null ? undefined : `${tl.target} ${rr.toFixed(2)}× → ${rr >= 0.6 ? "PASS" : "FAIL"}`;
+        return rr === null ? undefined : `${tl.target} ${rr.toFixed(3)}× → ${rr >= 0.6 ? "PASS" : "FAIL"}`;
       })
       .filter((b) => b !== undefined);
     const bar = bars.length === 0 ? "not measured (run trunkline and haproxy)" : bars.join("; ");
