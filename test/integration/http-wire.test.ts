@@ -680,3 +680,32 @@ test("500 sequential requests on one keep-alive client connection all succeed ov
   t.diagnostic(`500 requests over ${origin.connections} upstream connection(s)`);
   assert.ok(origin.connections <= 2, `${origin.connections} upstream connections`);
 });
+
+test("a client that half-closes after its requests still gets every answer, then the connection ends", {
+  timeout: 30_000,
+}, async (t) => {
+  const origin = await startOrigin(t, "a", says);
+  const p = await proxyTo(t, origin.port);
+  // One request, then the client's FIN (as `nc -q` or a shutdown(SHUT_WR) does).
+  const one = await RawClient.open(t, p.port("web"), true);
+  one.write(GET("/only"));
+  one.sock.end();
+  const r = await one.final();
+  assert.equal(r.r.status, 200);
+  assert.match(r.r.body.toString(), /GET \/only/);
+  await one.endedWithin();
+  // Two pipelined requests, then the FIN: both are answered, in order.
+  const two = await RawClient.open(t, p.port("web"), true);
+  two.write(GET("/first") + GET("/second"));
+  two.sock.end();
+  assert.match((await two.final()).r.body.toString(), /GET \/first/);
+  assert.match((await two.final()).r.body.toString(), /GET \/second/);
+  await two.endedWithin();
+  // A FIN in the middle of a body: the request can never be whole, the connection ends.
+  const cut = await RawClient.open(t, p.port("web"), true);
+  cut.write("POST /cut HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly some");
+  cut.sock.end();
+  await cut.endedWithin();
+  const line = await p.session(3);
+  assert.equal(line.outcome, "aborted");
+});

@@ -49,6 +49,8 @@ export function createFrontServer(cfg: ListenerConfig, o: HttpListenerOptions, h
         ...tlsOptions(cfg.tls),
         SNICallback: sniCallback(h.sni),
         handshakeTimeout: o.headerTimeoutMs,
+        // A client's FIN ends its requests, not our answers (ServerConn ends our side).
+        allowHalfOpen: true,
         ...KEEPALIVE,
       },
       h.connection,
@@ -57,7 +59,7 @@ export function createFrontServer(cfg: ListenerConfig, o: HttpListenerOptions, h
       sock.destroy();
       h.tlsError(err, sock);
     });
-  } else server = createNetServer({ ...KEEPALIVE }, h.connection);
+  } else server = createNetServer({ ...KEEPALIVE, allowHalfOpen: true }, h.connection);
   server.maxConnections = o.maxConnections;
   server.on("error", h.error);
   return server;

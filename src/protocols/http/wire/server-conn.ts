@@ -9,8 +9,8 @@
 
 import type { Socket } from "node:net";
 import type { Link } from "../../../net/linked-set.ts";
-import { ChunkedScanner } from "./chunked.ts";
-import { errorAnswer, isHeadError, parseRequestHead, type RequestHead } from "./head.ts";
+import { BodyFraming } from "./body-framing.ts";
+import { errorAnswer, isHeadError, NO_BODY, parseRequestHead, type RequestHead } from "./head.ts";
 import { HeadPieces } from "./head-pieces.ts";
 import { InboundRequest, type RequestConn, type ResponseMode } from "./inbound.ts";
 import type { BodySink } from "./upstream-call.ts";
@@ -31,6 +31,9 @@ export interface ConnHandler {
   gone(c: ServerConn): void;
 }
 
+/** A body already whole: no request's, or a bodiless one's. */
+const NO_BODY_YET = new BodyFraming(NO_BODY, 0);
+
 /** After an error answer, how long the client has to close its side. */
 const REFUSE_GRACE_MS = 1_000;
 
@@ -49,9 +52,8 @@ export class ServerConn implements RequestConn {
   /** When the head being read (or the wait for one) began; when the request began. */
   #since = performance.now();
   #served = 0;
-  #left = 0;
-  #scanner: ChunkedScanner | undefined;
-  #bodyDone = true;
+  /** The current request's body: where it ends in what is read. */
+  #body = NO_BODY_YET;
   #sink: BodySink | undefined;
   #paused = false;
   #closeAfter = false;
@@ -65,6 +67,9 @@ export class ServerConn implements RequestConn {
   readonly #onData = (c: Buffer) => this.#read(c);
   readonly #onClose = () => this.#closed();
   readonly #onDrain = () => this.#req?.onDrain?.();
+  readonly #onEnd = () => this.#peerEnded();
+  /** The client sent its FIN: it sends nothing more, but still reads its answers. */
+  #finReceived = false;
   /** When a byte last moved either way (-1: since the last sweep), and the bytes written then. */
   #io = -1;
   #written = 0;
@@ -77,6 +82,7 @@ export class ServerConn implements RequestConn {
     socket.setNoDelay(true);
     socket.on("data", this.#onData);
     socket.on("drain", this.#onDrain);
+    socket.on("end", this.#onEnd);
     socket.on("close", this.#onClose);
     socket.on("error", () => {});
   }
@@ -85,13 +91,8 @@ export class ServerConn implements RequestConn {
     this.#limits = l;
   }
 
-  /** Idle between requests, with nothing read of the next one. */
-  get idle(): boolean {
-    return this.#req === undefined && this.#buf === undefined && this.#served > 0;
-  }
-
   get bodyDone(): boolean {
-    return this.#bodyDone;
+    return this.#body.done;
   }
 
   #read(c: Buffer): void {
@@ -144,9 +145,7 @@ export class ServerConn implements RequestConn {
       return;
     }
     const f = r.framing;
-    this.#bodyDone = f.kind === "none";
-    this.#left = f.kind === "length" ? f.length : 0;
-    this.#scanner = f.kind === "chunked" ? new ChunkedScanner(this.#limits.maxHeaderSize) : undefined;
+    this.#body = f.kind === "none" ? NO_BODY_YET : new BodyFraming(f, this.#limits.maxHeaderSize);
     const req = new InboundRequest(this, r, this.#client);
     this.#req = req;
     this.#h.request(req);
@@ -170,26 +169,17 @@ export class ServerConn implements RequestConn {
   }
 
   #pump(): void {
-    while (!this.#bodyDone && this.#sink !== undefined && !this.#paused && this.#buf !== undefined) {
+    while (!this.#body.done && this.#sink !== undefined && !this.#paused && this.#buf !== undefined) {
       const buf = this.#buf;
-      let used: number;
-      if (this.#scanner === undefined) {
-        used = Math.min(this.#left, buf.length);
-        this.#left -= used;
-        if (this.#left === 0) this.#bodyDone = true;
-      } else {
-        const step = this.#scanner.feed(buf, 0);
-        if (step.error !== undefined) {
-          this.#req?.destroy();
-          return;
-        }
-        used = step.used;
-        if (step.done) this.#bodyDone = true;
+      const used = this.#body.take(buf);
+      if (used < 0) {
+        this.#req?.destroy();
+        return;
       }
       this.#buf = used === buf.length ? undefined : buf.subarray(used);
       const sink = this.#sink;
       if (used > 0 && !sink.data(used === buf.length ? buf : buf.subarray(0, used))) this.#paused = true;
-      if (this.#bodyDone) sink.end();
+      if (this.#body.done) sink.end();
     }
     if (!this.#paused && (this.#buf === undefined || this.#buf.length <= HIGH) && !this.#gone)
       this.socket.resume();
@@ -198,7 +188,8 @@ export class ServerConn implements RequestConn {
   closing(mode: ResponseMode): boolean {
     const req = this.#req;
     if (req === undefined) return true;
-    if (mode === "close" || !req.head.keepAlive || this.#h.draining() || !this.#bodyDone)
+    const lastRead = this.#finReceived && this.#buf === undefined;
+    if (mode === "close" || !req.head.keepAlive || this.#h.draining() || !this.#body.done || lastRead)
       this.#closeAfter = true;
     return this.#closeAfter;
   }
@@ -211,14 +202,27 @@ export class ServerConn implements RequestConn {
     this.#sink = undefined;
     this.#served++;
     req.close();
-    if (this.#closeAfter || !this.#bodyDone || this.#h.draining()) {
+    if (this.#closeAfter || !this.#body.done || this.#h.draining()) {
       this.#end();
       return;
     }
     this.#since = performance.now();
-    this.#scanner = undefined;
+    this.#body = NO_BODY_YET;
     this.#next();
-    if (!this.#gone && this.#req === undefined) this.socket.resume();
+    if (this.#gone || this.#req !== undefined) return;
+    if (this.#finReceived) this.#end();
+    else this.socket.resume();
+  }
+
+  /**
+   * The client half-closed (its FIN): requests already read are answered, as HAProxy and
+   * nginx do, then the connection ends; a request whose head or body can no longer come
+   * whole ends it at once.
+   */
+  #peerEnded(): void {
+    this.#finReceived = true;
+    if (this.#req === undefined) this.#end();
+    else if (!this.#body.done) this.socket.destroy();
   }
 
   /** An unreadable request: its status, then the connection closes. */
@@ -257,13 +261,14 @@ export class ServerConn implements RequestConn {
     const ms = now - this.#since;
     const req = this.#req;
     if (req === undefined) {
-      if (this.idle) {
+      // Idle between requests, with nothing read of the next one; else a head is awaited.
+      if (this.#buf === undefined && this.#served > 0) {
         if (ms > l.idleTimeoutMs) this.socket.destroy();
       } else if (ms > l.headerTimeoutMs) {
         if (this.#buf === undefined) this.socket.destroy();
         else this.#refuse(408);
       }
-    } else if (!this.#bodyDone && ms > l.requestTimeoutMs) {
+    } else if (!this.#body.done && ms > l.requestTimeoutMs) {
       if (req.headersSent) this.socket.destroy();
       else this.#refuse(408);
     }
