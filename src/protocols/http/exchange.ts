@@ -21,9 +21,11 @@ import type { ResponseHead } from "./wire/head.ts";
 import type { InboundRequest, ResponseMode } from "./wire/inbound.ts";
 import { clientResponseHead, forwardRequestHead } from "./wire/rewrite.ts";
 import { type CallHandler, UpstreamCall } from "./wire/upstream-call.ts";
-import type { UpstreamConn } from "./wire/upstream-pool.ts";
+import { PoolClosed, QueueTimeout, type UpstreamConn } from "./wire/upstream-pool.ts";
 
 const OK = { ok: true } as const;
+/** A request whose server's pool a reload closed is routed again, at most this many times. */
+const MAX_REROUTES = 2;
 /** A reused keep-alive connection found closed is replaced this many times per try, at most. */
 const STALE_RETRIES = 2;
 
@@ -45,6 +47,7 @@ export class HttpExchange implements CallHandler {
   #token: CancelToken | undefined;
   #call: UpstreamCall | undefined;
   #stale = 0;
+  #reroutes = 0;
   #continued = false;
   readonly #failures: FailedTry[] = [];
   #last: TryFailure | undefined;
@@ -138,8 +141,12 @@ export class HttpExchange implements CallHandler {
         if (conn !== undefined) up.release(conn, false);
         return;
       }
-      if (conn === undefined) return this.#failed(err ?? new Error("no connection"), false);
-      this.#send(conn);
+      if (err instanceof PoolClosed && this.#reroutes++ < MAX_REROUTES) {
+        // A reload took the server out while the request waited: route it again, on the new config.
+        this.#releaseMember();
+        this.run();
+      } else if (conn === undefined) this.#failed(err ?? new Error("no connection"), false);
+      else this.#send(conn);
     });
   }
 
@@ -213,7 +220,7 @@ export class HttpExchange implements CallHandler {
     const f = classifyFailure(err, reached);
     this.#last = f;
     this.#failures.push({ server: m.key, error: f.message, code: f.code });
-    pool.report(m, { ok: false, reason: `request failed: ${f.message}` });
+    if (!(err instanceof QueueTimeout)) pool.report(m, { ok: false, reason: `request failed: ${f.message}` });
     this.#env.attemptFailed(pool.name, m.key, f.message);
     const h = this.#req.head;
     if (mayRetry(f, h.method, h.framing.kind !== "none", this.#req.taken)) {

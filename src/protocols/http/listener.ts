@@ -23,12 +23,10 @@ import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import { sessionEnded } from "./session-end.ts";
 import { relayUpgrade } from "./upgrade.ts";
 import { UpstreamPools } from "./upstreams.ts";
+import { WakeLimit } from "./wake-limit.ts";
 import type { RequestHead } from "./wire/head.ts";
 import type { InboundRequest } from "./wire/inbound.ts";
 import { type ConnHandler, ServerConn } from "./wire/server-conn.ts";
-
-/** At most one http.wake per route in this window (the shared contract of issue #14). */
-const WAKE_EVERY_MS = 5_000;
 
 function options(l: ListenerConfig): HttpListenerOptions {
   return l.options as HttpListenerOptions;
@@ -53,7 +51,7 @@ export class HttpListener implements ProtocolListener {
   #closed = false;
   #idle: (() => void)[] = [];
   #generation = -1;
-  readonly #woken = new Map<string, number>();
+  readonly #woken = new WakeLimit();
   readonly #env: ExchangeEnv;
   #sni: SniTable;
 
@@ -131,14 +129,7 @@ export class HttpListener implements ProtocolListener {
   }
 
   #wake(route: HttpRoute): void {
-    const now = Date.now();
-    const key = `${route.index}\0${route.name}`;
-    const last = this.#woken.get(key);
-    if (last !== undefined && now - last < WAKE_EVERY_MS) return;
-    // Bounded: entries past the window carry no information.
-    if (this.#woken.size >= 1024)
-      for (const [k, t] of this.#woken) if (now - t >= WAKE_EVERY_MS) this.#woken.delete(k);
-    this.#woken.set(key, now);
+    if (!this.#woken.take(route)) return;
     this.#ctx.events.emit("http.wake", {
       listener: this.#config.name,
       route: route.name,
@@ -217,6 +208,8 @@ export class HttpListener implements ProtocolListener {
       () => {
         const now = performance.now();
         for (const c of this.#conns.values()) c.check(now);
+        // A reload's new generation lets go of the pools of servers it dropped, without waiting for a request.
+        this.#current();
         this.upstreams.check(now);
       },
       sweepEveryMs(options(this.#config)),

@@ -30,6 +30,26 @@ export interface UpstreamPoolOptions {
 /** Idle keep-alive connections are closed after this (or the server's own Keep-Alive timeout, less 1 s). */
 export const KEEP_ALIVE_MS = 4_000;
 
+/**
+ * The server's pool was closed (a reload took the server out) before the request got a
+ * connection: the request never left the proxy, and the server is not to blame.
+ */
+export class PoolClosed extends TrunklineError {
+  constructor() {
+    super(ErrorCodes.CONNECT_FAILED, "pool closed");
+  }
+}
+
+/**
+ * Every connection to the server stayed busy while the request waited in line: the backlog
+ * is the proxy's, not a sign that the server is down (passive health does not count it).
+ */
+export class QueueTimeout extends TrunklineError {
+  constructor(message: string) {
+    super(ErrorCodes.CONNECT_TIMEOUT, message);
+  }
+}
+
 /** What a connection in use reports to the request it carries. */
 export interface ConnUser {
   data(chunk: Buffer): void;
@@ -102,7 +122,7 @@ export class UpstreamPool {
    */
   acquire(token: CancelToken, cb: (err: Error | undefined, conn: UpstreamConn | undefined) => void): void {
     if (this.#closing) {
-      cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
+      cb(new PoolClosed(), undefined);
       return;
     }
     const idle = this.#idle.pop();
@@ -120,10 +140,7 @@ export class UpstreamPool {
       token,
       timer: setTimeout(() => {
         this.#dropWaiter(w);
-        cb(
-          new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no free connection within ${this.#o.timeoutMs}ms`),
-          undefined,
-        );
+        cb(new QueueTimeout(`no free connection within ${this.#o.timeoutMs}ms`), undefined);
       }, this.#o.timeoutMs),
     };
     token.onCancel = () => {
@@ -150,7 +167,7 @@ export class UpstreamPool {
         if (this.#closing) {
           sock.destroy();
           this.#open--;
-          return cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
+          return cb(new PoolClosed(), undefined);
         }
         const c = new UpstreamConn(sock, tap, this);
         this.#all.add(c);
@@ -217,7 +234,7 @@ export class UpstreamPool {
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
       w.token.onCancel = undefined;
-      w.cb(new TrunklineError(ErrorCodes.CONNECT_FAILED, "pool closed"), undefined);
+      w.cb(new PoolClosed(), undefined);
     }
     for (const c of this.#idle.splice(0)) c.socket.destroy();
     if (this.#open === 0) return Promise.resolve();
