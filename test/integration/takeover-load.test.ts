@@ -154,6 +154,16 @@ function report(t: TestContext, migrate: 0 | 1, r: Run): void {
       start_to_signal_ms: Math.round(r.startToSignalMs),
       signal_to_old_exit_ms: Math.round(r.signalToOldExitMs),
       first_failures: r.load.failures.slice(0, 3),
+      // The proxies' own word on the sessions that did not end well (what a rare failure was).
+      proxy_failures: [...ended(r.old), ...ended(r.next)]
+        .filter((l) => l.level !== 30)
+        .slice(0, 3)
+        .map((l) => ({
+          outcome: l.outcome,
+          error: l.error,
+          error_code: l.error_code,
+          attempts: l.failed_attempts,
+        })),
     })}`,
   );
 }
