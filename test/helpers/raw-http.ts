@@ -5,6 +5,8 @@
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { TestContext } from "node:test";
+import { httpConfig, pool } from "./http-origin.ts";
+import { startProxy, type TestProxy } from "./proxy.ts";
 
 /** A header list as sent: [name, value] pairs in order. */
 export type Fields = [string, string][];
@@ -376,3 +378,67 @@ export async function startRawOrigin(
 export function answer(status: number, reason: string, body = "", extra: string[] = []): string {
   return `HTTP/1.1 ${status} ${reason}\r\n${extra.map((l) => `${l}\r\n`).join("")}Content-Length: ${Buffer.byteLength(body, "latin1")}\r\n\r\n${body}`;
 }
+
+/** A proxy (startProxy) with one http listener `web` and the routes and pools given, closed after the test. */
+export async function proxyWith(
+  t: TestContext,
+  routes: string,
+  pools: string,
+  extra = "",
+): Promise<TestProxy> {
+  const p = await startProxy(httpConfig(routes, pools, extra));
+  t.after(() => p.close());
+  return p;
+}
+
+/** A proxy whose one route sends everything to pool `a` of the origin on `port`. */
+export function proxyTo(t: TestContext, port: number, extra = ""): Promise<TestProxy> {
+  return proxyWith(t, "  - { listener: web, pool: a }", pool("a", [port]), extra);
+}
+
+export const GET = (path: string, more = "") => `GET ${path} HTTP/1.1\r\nHost: a\r\n${more}\r\n`;
+/** A request that must never reach an origin (smuggled in a body or after a close). */
+export const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/** One connection of a tunnel origin: every byte it read, and where the first head ended. */
+export interface TunnelConn {
+  readonly sock: Socket;
+  bytes: Buffer;
+  headEnd: number;
+  closed: boolean;
+}
+
+/** A raw origin for upgrades: keeps every byte, calls `onHead` once the first head is whole. */
+export async function startTunnelOrigin(
+  t: TestContext,
+  onHead: (head: string, c: TunnelConn) => void,
+): Promise<{ port: number; conns: TunnelConn[] }> {
+  const conns: TunnelConn[] = [];
+  const server = createServer((sock) => {
+    const c: TunnelConn = { sock, bytes: Buffer.alloc(0), headEnd: -1, closed: false };
+    conns.push(c);
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      c.closed = true;
+    });
+    sock.on("data", (d: Buffer) => {
+      c.bytes = Buffer.concat([c.bytes, d]);
+      if (c.headEnd >= 0) return;
+      const end = c.bytes.indexOf("\r\n\r\n", 0, "latin1");
+      if (end < 0) return;
+      c.headEnd = end + 4;
+      onHead(c.bytes.toString("latin1", 0, end + 4), c);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(async () => {
+    for (const c of conns) c.sock.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as { port: number }).port, conns };
+}
+
+export const UPGRADE = (path: string, host = "a") =>
+  `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+export const SWITCHING =
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";

@@ -7,16 +7,7 @@ import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
-
-async function proxyTo(t: TestContext, port: number, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig("  - { listener: web, pool: a }", pool("a", [port]), extra));
-  t.after(() => p.close());
-  return p;
-}
-
-const GET = (path: string, more = "") => `GET ${path} HTTP/1.1\r\nHost: a\r\n${more}\r\n`;
-const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+import { answer, GET, proxyTo, RawClient, SMUGGLED, startRawOrigin } from "../helpers/raw-http.ts";
 
 /** Answers "METHOD url [body]" with a Content-Length. */
 const says: Handler = (req, res) => {

@@ -5,57 +5,19 @@
 // upstream_timeout; a 101 split over two reads was logged as aborted; a server that took no
 // byte of an upload was not bounded by upstream_timeout.
 import assert from "node:assert/strict";
-import { createServer as createNetServer, type Socket } from "node:net";
-import { type TestContext, test } from "node:test";
-import { httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
-
-async function proxyWith(t: TestContext, routes: string, pools: string, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig(routes, pools, extra));
-  t.after(() => p.close());
-  return p;
-}
-
-const GET = (path: string, more = "") => `GET ${path} HTTP/1.1\r\nHost: a\r\n${more}\r\n`;
-
-/** One connection of a tunnel origin: every byte it read, and where the first head ended. */
-interface TunnelConn {
-  readonly sock: Socket;
-  bytes: Buffer;
-  headEnd: number;
-}
-
-/** A raw origin for upgrades: keeps every byte, calls `onHead` once the first head is whole. */
-async function startTunnelOrigin(
-  t: TestContext,
-  onHead: (head: string, c: TunnelConn) => void,
-): Promise<{ port: number; conns: TunnelConn[] }> {
-  const conns: TunnelConn[] = [];
-  const server = createNetServer((sock) => {
-    const c: TunnelConn = { sock, bytes: Buffer.alloc(0), headEnd: -1 };
-    conns.push(c);
-    sock.on("error", () => {});
-    sock.on("data", (d: Buffer) => {
-      c.bytes = Buffer.concat([c.bytes, d]);
-      if (c.headEnd >= 0) return;
-      const end = c.bytes.indexOf("\r\n\r\n", 0, "latin1");
-      if (end < 0) return;
-      c.headEnd = end + 4;
-      onHead(c.bytes.toString("latin1", 0, end + 4), c);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(async () => {
-    for (const c of conns) c.sock.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return { port: (server.address() as { port: number }).port, conns };
-}
-
-const UPGRADE = (path: string, host = "a") =>
-  `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
-const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+import { test } from "node:test";
+import { pool, startOrigin } from "../helpers/http-origin.ts";
+import { until } from "../helpers/proxy.ts";
+import {
+  answer,
+  GET,
+  proxyWith,
+  RawClient,
+  SWITCHING,
+  startRawOrigin,
+  startTunnelOrigin,
+  UPGRADE,
+} from "../helpers/raw-http.ts";
 
 // Defect 1 (fixed): after the server refuses an upgrade (any answer but 101), the client connection stays
 // a raw tunnel to that server: the client's next request goes to it unrouted, without

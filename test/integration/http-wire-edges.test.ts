@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
-import { createServer as createNetServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
@@ -20,27 +20,25 @@ import type { HttpListener } from "../../src/protocols/http/listener.ts";
 import { startBlackhole } from "../helpers/blackhole.ts";
 import { ROOT } from "../helpers/cli.ts";
 import { type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, parseResponse, RawClient, startRawOrigin, within } from "../helpers/raw-http.ts";
+import { type TestProxy, until } from "../helpers/proxy.ts";
+import {
+  answer,
+  GET,
+  parseResponse,
+  proxyTo,
+  proxyWith,
+  RawClient,
+  SWITCHING,
+  startRawOrigin,
+  startTunnelOrigin,
+  UPGRADE,
+  within,
+} from "../helpers/raw-http.ts";
 
 const TLS = join(ROOT, "test/fixtures/tls");
 const CA = readFileSync(join(TLS, "ca.pem"));
 /** The listener's `tls:` (server.pem names localhost and 127.0.0.1, signed by ca.pem). */
 const LISTENER_TLS = `, tls: { cert: ${join(TLS, "server.pem")}, key: ${join(TLS, "server.key")} }`;
-
-async function proxyTo(t: TestContext, port: number, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig("  - { listener: web, pool: a }", pool("a", [port]), extra));
-  t.after(() => p.close());
-  return p;
-}
-
-async function proxyWith(t: TestContext, routes: string, pools: string, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig(routes, pools, extra));
-  t.after(() => p.close());
-  return p;
-}
-
-const GET = (path: string, more = "") => `GET ${path} HTTP/1.1\r\nHost: a\r\n${more}\r\n`;
 
 /** Answers "METHOD url [body]" with a Content-Length. */
 const says: Handler = (req, res) => {
@@ -144,48 +142,6 @@ ${servers.map(([port, tls]) => `      - { address: 127.0.0.1:${port}, tls: ${tls
 }
 
 const CA_TLS = `{ ca: ${join(TLS, "ca.pem")}, servername: localhost }`;
-
-/** One connection of a tunnel origin: every byte it read, and where the first head ended. */
-interface TunnelConn {
-  readonly sock: Socket;
-  bytes: Buffer;
-  headEnd: number;
-  closed: boolean;
-}
-
-/** A raw origin for upgrades: keeps every byte, calls `onHead` once the first head is whole. */
-async function startTunnelOrigin(
-  t: TestContext,
-  onHead: (head: string, c: TunnelConn) => void,
-): Promise<{ port: number; conns: TunnelConn[] }> {
-  const conns: TunnelConn[] = [];
-  const server = createNetServer((sock) => {
-    const c: TunnelConn = { sock, bytes: Buffer.alloc(0), headEnd: -1, closed: false };
-    conns.push(c);
-    sock.on("error", () => {});
-    sock.on("close", () => {
-      c.closed = true;
-    });
-    sock.on("data", (d: Buffer) => {
-      c.bytes = Buffer.concat([c.bytes, d]);
-      if (c.headEnd >= 0) return;
-      const end = c.bytes.indexOf("\r\n\r\n", 0, "latin1");
-      if (end < 0) return;
-      c.headEnd = end + 4;
-      onHead(c.bytes.toString("latin1", 0, end + 4), c);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(async () => {
-    for (const c of conns) c.sock.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return { port: (server.address() as { port: number }).port, conns };
-}
-
-const UPGRADE = (path: string, host = "a") =>
-  `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
-const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
 
 /** A masked WebSocket text frame (RFC 6455 §5.2), as a client sends it. */
 function wsFrame(text: string): Buffer {

@@ -4,16 +4,10 @@
 // (the backlog is the proxy's); requests waiting in line when a reload took the server out got
 // 502 "pool closed" instead of going to the new config's server.
 import assert from "node:assert/strict";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
-
-async function proxyTo(t: TestContext, port: number, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig("  - { listener: web, pool: a }", pool("a", [port]), extra));
-  t.after(() => p.close());
-  return p;
-}
+import { startProxy, until } from "../helpers/proxy.ts";
+import { answer, proxyTo, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
 
 // A client that shuts its write side down (FIN) right after a complete request still waits for
 // its answer (RFC 9112 §9.6 lets a client half-close; HAProxy and nginx answer it).

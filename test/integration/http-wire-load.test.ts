@@ -8,24 +8,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { deadPort, type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, RawClient, startRawOrigin, within } from "../helpers/raw-http.ts";
+import { type TestProxy, until } from "../helpers/proxy.ts";
+import { answer, GET, proxyWith, RawClient, startRawOrigin, within } from "../helpers/raw-http.ts";
 
 const ROUTES = "  - { listener: web, pool: a }";
 
-async function proxyWith(t: TestContext, pools: string, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig(ROUTES, pools, extra));
-  t.after(() => p.close());
-  return p;
-}
-
 const failover = (ports: number[], extra = "") => pool("a", ports, extra).replace("round-robin", "failover");
-
-const GET = (path: string, more = "") => `GET ${path} HTTP/1.1\r\nHost: a\r\n${more}\r\n`;
 
 /** Answers "METHOD url [body]" with a Content-Length. */
 const says: Handler = (req, res) => {
@@ -64,7 +56,7 @@ test("a POST whose first server refuses the connect reaches the next one whole, 
 }, async (t) => {
   const dead = await deadPort();
   const fine = await startOrigin(t, "fine", says);
-  const p = await proxyWith(t, failover([dead, fine.port]));
+  const p = await proxyWith(t, ROUTES, failover([dead, fine.port]));
   const c = await RawClient.open(t, p.port("web"));
 
   const pieces = ["first-", "second-", "third-", "fourth"];
@@ -106,7 +98,7 @@ test("Expect: 100-continue, first server refuses: exactly one 100 Continue, and 
   const dead1 = await deadPort();
   const dead2 = await deadPort();
   const fine = await startOrigin(t, "fine", says);
-  const p = await proxyWith(t, failover([dead1, dead2, fine.port]));
+  const p = await proxyWith(t, ROUTES, failover([dead1, dead2, fine.port]));
   const c = await RawClient.open(t, p.port("web"));
   const body = "x".repeat(1000);
   c.write(
@@ -129,7 +121,7 @@ test("pipelined POSTs with bodies (Content-Length and chunked, request-shaped) i
   timeout: 60_000,
 }, async (t) => {
   const origin = await startOrigin(t, "a", says);
-  const p = await proxyWith(t, pool("a", [origin.port]));
+  const p = await proxyWith(t, ROUTES, pool("a", [origin.port]));
   const evil = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
   const chunkedOf = (s: string) => `${s.length.toString(16)}\r\n${s}\r\n0\r\n\r\n`;
   const reqs: [string, string, string][] = [];
@@ -183,7 +175,7 @@ test("upstream_connections: 1, 10 clients at once: all 200, the server never see
     maxOpen = Math.max(maxOpen, origin.conns.filter((x) => !x.closed).length);
     setTimeout(() => c.sock.write(answer(200, "OK", `answered ${h.target}`)), 20);
   });
-  const p = await proxyWith(t, pool("a", [origin.port]), ", upstream_connections: 1");
+  const p = await proxyWith(t, ROUTES, pool("a", [origin.port]), ", upstream_connections: 1");
   const clients = await Promise.all(Array.from({ length: 10 }, () => RawClient.open(t, p.port("web"))));
   const rs = await Promise.all(clients.map((c, i) => c.request(GET(`/r${i}`), "GET", 10_000)));
   rs.forEach((r, i) => {
@@ -204,6 +196,7 @@ test("a held answer longer than upstream_timeout: it gets 504; the requests in l
   });
   const p = await proxyWith(
     t,
+    ROUTES,
     pool("a", [origin.port]),
     ", upstream_timeout: 500ms, upstream_connections: 1",
   );
@@ -240,7 +233,12 @@ test("a reload removes the server while requests wait in line for its one connec
 }, async (t) => {
   const old = await startRawOrigin(t, () => {});
   const fresh = await startOrigin(t, "fresh", says);
-  const p = await proxyWith(t, pool("a", [old.port]), ", upstream_timeout: 3s, upstream_connections: 1");
+  const p = await proxyWith(
+    t,
+    ROUTES,
+    pool("a", [old.port]),
+    ", upstream_timeout: 3s, upstream_connections: 1",
+  );
   const port = p.port("web");
   const hold = await RawClient.open(t, port);
   hold.write(GET("/hold"));
@@ -271,7 +269,7 @@ test("a reload removes the server while requests wait in line for its one connec
 test("all servers down for a POST with a 1 MiB body: 502 at once, the connection closed, the body never read as requests", {
   timeout: 60_000,
 }, async (t) => {
-  const p = await proxyWith(t, failover([await deadPort(), await deadPort()]));
+  const p = await proxyWith(t, ROUTES, failover([await deadPort(), await deadPort()]));
   const c = await RawClient.open(t, p.port("web"));
   const evil = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
   const body = evil.repeat(Math.ceil((1 << 20) / evil.length)).slice(0, 1 << 20);
@@ -299,7 +297,7 @@ test("control for the half-close test: the same GET answered late on an open con
   const origin = await startRawOrigin(t, (_h, c) => {
     setTimeout(() => c.sock.write(answer(200, "OK", "late")), 200);
   });
-  const p = await proxyWith(t, pool("a", [origin.port]));
+  const p = await proxyWith(t, ROUTES, pool("a", [origin.port]));
   const c = await RawClient.open(t, p.port("web"), true);
   const r = await c.request(GET("/late"));
   assert.equal(r.body.toString(), "late");
@@ -345,7 +343,7 @@ test("2000 keep-alive connections, one request each then idle: all answered, all
   timeout: 60_000,
 }, async (t) => {
   const origin = await startOrigin(t, "a", says);
-  const p = await proxyWith(t, pool("a", [origin.port]), ", idle_timeout: 2s");
+  const p = await proxyWith(t, ROUTES, pool("a", [origin.port]), ", idle_timeout: 2s");
   const n = 2000;
   // Warm up (code paths, the upstream pool) before the baseline.
   const w = await RawClient.open(t, p.port("web"));
@@ -405,7 +403,7 @@ test("max_sessions: 2 and 20 slow requests at once: the server never has more th
     servers:
       - { address: 127.0.0.1:${origin.port}, max_sessions: 2 }
 `;
-  const p = await proxyWith(t, pools);
+  const p = await proxyWith(t, ROUTES, pools);
   const clients = await Promise.all(Array.from({ length: 20 }, () => RawClient.open(t, p.port("web"))));
   const t0 = performance.now();
   const rs = await Promise.all(clients.map((c, i) => c.request(GET(`/s${i}`), "GET", 5_000)));
@@ -436,7 +434,7 @@ test("HEAD and GET alternating 100 times on one connection (and 40 pipelined): n
     if (h.method === "HEAD") c.sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\n\r\n`);
     else c.sock.write(answer(200, "OK", b));
   });
-  const p = await proxyWith(t, pool("a", [origin.port]));
+  const p = await proxyWith(t, ROUTES, pool("a", [origin.port]));
   const c = await RawClient.open(t, p.port("web"));
   for (let i = 0; i < 100; i++) {
     const method = i % 2 === 0 ? "HEAD" : "GET";

@@ -7,18 +7,18 @@
 // What these attacks found wrong is in http-wire-bugs.test.ts (failing until fixed).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, parseResponse, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
-
-async function proxyTo(t: TestContext, port: number, extra = ""): Promise<TestProxy> {
-  const p = await startProxy(httpConfig("  - { listener: web, pool: a }", pool("a", [port]), extra));
-  t.after(() => p.close());
-  return p;
-}
-
-const GET = (path: string, more = "") => `GET ${path} HTTP/1.1\r\nHost: a\r\n${more}\r\n`;
+import { startProxy, until } from "../helpers/proxy.ts";
+import {
+  answer,
+  GET,
+  parseResponse,
+  proxyTo,
+  RawClient,
+  SMUGGLED,
+  startRawOrigin,
+} from "../helpers/raw-http.ts";
 
 /** Answers "METHOD url [body]", chunked when the path says so. */
 const says: Handler = (req, res) => {
@@ -433,7 +433,6 @@ test("a reused upstream connection closed as the request arrives: replaced, 200,
 
 // 6. Smuggling-shaped and malformed requests.
 
-const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
 const BAD_HEADS: [string, string, number][] = [
   [
     "Content-Length and Transfer-Encoding",
