@@ -19,6 +19,17 @@ export interface Origin {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, o: Origin) => void;
 
+/** Answers 200 "METHOD url [body]" with a Content-Length, once the whole body is read. */
+export const sayBack: Handler = (req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    const text = `${req.method} ${req.url} [${Buffer.concat(chunks).toString()}]`;
+    res.writeHead(200, { "content-type": "text/plain", "content-length": String(Buffer.byteLength(text)) });
+    res.end(text);
+  });
+};
+
 /** Answers 200 with a JSON echo of the request head and the origin's name. */
 export const echo: Handler = (req, res, o) => {
   req.resume();

@@ -442,3 +442,8 @@ export const UPGRADE = (path: string, host = "a") =>
   `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
 export const SWITCHING =
   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+
+/** A server's active sessions as the proxy's registry counts them (a server gone from it: 0). */
+export function active(p: TestProxy, port: number): number {
+  return p.proxy.runtime.registry.get(`127.0.0.1:${port}`)?.active ?? 0;
+}

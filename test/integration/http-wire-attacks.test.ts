@@ -5,20 +5,9 @@
 // were read as requests, 1xx were dropped. Every test failed on the code before its fix.
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
+import { httpConfig, pool, sayBack, startOrigin } from "../helpers/http-origin.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 import { answer, GET, proxyTo, RawClient, SMUGGLED, startRawOrigin } from "../helpers/raw-http.ts";
-
-/** Answers "METHOD url [body]" with a Content-Length. */
-const says: Handler = (req, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
-    const text = `${req.method} ${req.url} [${Buffer.concat(chunks).toString()}]`;
-    res.writeHead(200, { "content-type": "text/plain", "content-length": String(Buffer.byteLength(text)) });
-    res.end(text);
-  });
-};
 
 /**
  * A request on a new connection, answered: the origin has read whatever the proxy sent it
@@ -144,7 +133,7 @@ test("3000 pipelined HEAD requests the proxy answers itself (no route) all get t
 test("a request with Connection: Content-Length: the body reaches the origin as a body, never as a request", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port);
   const c = await RawClient.open(t, p.port("web"));
   c.write(

@@ -19,9 +19,10 @@ import { connect as tlsConnect } from "node:tls";
 import type { HttpListener } from "../../src/protocols/http/listener.ts";
 import { startBlackhole } from "../helpers/blackhole.ts";
 import { ROOT } from "../helpers/cli.ts";
-import { type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
+import { type Handler, httpConfig, pool, sayBack, startOrigin } from "../helpers/http-origin.ts";
 import { type TestProxy, until } from "../helpers/proxy.ts";
 import {
+  active,
   answer,
   GET,
   parseResponse,
@@ -39,22 +40,6 @@ const TLS = join(ROOT, "test/fixtures/tls");
 const CA = readFileSync(join(TLS, "ca.pem"));
 /** The listener's `tls:` (server.pem names localhost and 127.0.0.1, signed by ca.pem). */
 const LISTENER_TLS = `, tls: { cert: ${join(TLS, "server.pem")}, key: ${join(TLS, "server.key")} }`;
-
-/** Answers "METHOD url [body]" with a Content-Length. */
-const says: Handler = (req, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
-    const text = `${req.method} ${req.url} [${Buffer.concat(chunks).toString()}]`;
-    res.writeHead(200, { "content-type": "text/plain", "content-length": String(Buffer.byteLength(text)) });
-    res.end(text);
-  });
-};
-
-/** A server's active sessions as the registry counts them (a server gone from it: 0). */
-function active(p: TestProxy, port: number): number {
-  return p.proxy.runtime.registry.get(`127.0.0.1:${port}`)?.active ?? 0;
-}
 
 async function activeBackToZero(p: TestProxy, port: number): Promise<void> {
   await until(() => active(p, port) === 0, 5_000, `active count of 127.0.0.1:${port} back to 0`);
@@ -156,7 +141,7 @@ function wsFrame(text: string): Buffer {
 test("TLS front end: several requests, one after another, on one TLS connection kept alive", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port, LISTENER_TLS);
   const c = await tlsOpen(t, p.port("web"));
   for (let i = 0; i < 6; i++) {
@@ -180,7 +165,7 @@ test("TLS front end: several requests, one after another, on one TLS connection 
 test("TLS front end: pipelined requests, in one TLS write and split across writes mid-head, answered in order", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port, LISTENER_TLS);
   const c = await tlsOpen(t, p.port("web"));
   let all = "";
@@ -239,7 +224,7 @@ test("TLS front end: a client that never finishes its handshake is closed after 
 }, async (t) => {
   const origin = await startOrigin(t, "a");
   const p = await proxyTo(t, origin.port, `${LISTENER_TLS}, header_timeout: 300ms`);
-  // Nothing at all; then the first bytes of a ClientHello whose record says 512 bytes follow.
+  // Nothing at all; then the first bytes of a ClientHello whose record sayBack 512 bytes follow.
   const partialHello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
   for (const first of [undefined, partialHello]) {
     const c = await RawClient.open(t, p.port("web"));
@@ -285,7 +270,7 @@ test("TLS front end: after the handshake, silence and a head sent too slowly end
 test("TLS front end: plain HTTP on the TLS port is closed, and TLS clients go on being served", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port, LISTENER_TLS);
   const port = p.port("web");
   const before = await tlsOpen(t, port);
@@ -630,7 +615,7 @@ test("a request, then an upgrade on the same keep-alive connection (pipelined): 
 test("an Upgrade in an HTTP/1.0 request is a plain request: no Upgrade upstream, an answer, then close", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   let upgrades = 0;
   origin.server.on("upgrade", (_req, sock: Socket) => {
     upgrades++;
@@ -666,7 +651,7 @@ test("an Upgrade in an HTTP/1.0 request is a plain request: no Upgrade upstream,
 test("drain: an idle keep-alive client and one that sent nothing are closed; the drain ends", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port);
   const l = p.proxy.runtime.listener("web") as HttpListener;
   const idle = await RawClient.open(t, p.port("web"));
@@ -683,7 +668,7 @@ test("drain: an idle keep-alive client and one that sent nothing are closed; the
   assert.equal(l.sessions, 0);
 });
 
-test("drain with a request in flight: an answer not yet begun says Connection: close; one begun finishes; nothing after is read", {
+test("drain with a request in flight: an answer not yet begun sayBack Connection: close; one begun finishes; nothing after is read", {
   timeout: 30_000,
 }, async (t) => {
   // /wait: the test answers later; /stream: head and a first chunk now, the rest later.
@@ -726,7 +711,7 @@ test("a reload that removes the server of in-flight answers lets them finish; ne
   const old = await startRawOrigin(t, (h, c) => {
     if (h.target === "/slow-body") c.sock.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf-");
   });
-  const fresh = await startOrigin(t, "fresh", says);
+  const fresh = await startOrigin(t, "fresh", sayBack);
   const routes = "  - { listener: web, pool: a }";
   const p = await proxyWith(t, routes, pool("a", [old.port]));
   const port = p.port("web");
@@ -1023,7 +1008,7 @@ test("a GET to a silent server is tried on the next server; a POST is not", {
   timeout: 30_000,
 }, async (t) => {
   const silent = await startRawOrigin(t, () => {});
-  const fine = await startOrigin(t, "fine", says);
+  const fine = await startOrigin(t, "fine", sayBack);
   const p = await proxyWith(
     t,
     "  - { listener: web, pool: a }",
@@ -1076,7 +1061,7 @@ test("a Content-Length larger than what a server sends before its FIN, after 200
 test("max_connections: a connection beyond it is closed at once; a place freed takes a new one", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port, ", max_connections: 2");
   const port = p.port("web");
   const a = await RawClient.open(t, port);
@@ -1120,7 +1105,7 @@ function headOf(size: number, path = "/exact"): string {
 test("max_header_size: a head of exactly the limit passes (whole, in pieces, pipelined); one byte more gets 431", {
   timeout: 30_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyTo(t, origin.port, ", max_header_size: 2048");
   const port = p.port("web");
   const exact = headOf(2048);
@@ -1208,7 +1193,7 @@ test("a chunk extension over the limit: a request's closes the connection, an an
   const answers = await startRawOrigin(t, (h, c) => {
     c.sock.write(answerExt(h.target === "/ans-at" ? 16 * 1024 : 16 * 1024 + 1));
   });
-  const bodies = await startOrigin(t, "bodies", says);
+  const bodies = await startOrigin(t, "bodies", sayBack);
   const routes = [
     "  - { listener: web, match: { host: ans }, pool: ans }",
     "  - { listener: web, match: { host: req }, pool: req }",

@@ -11,29 +11,13 @@ import { once } from "node:events";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { deadPort, type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
+import { deadPort, httpConfig, pool, sayBack, startOrigin } from "../helpers/http-origin.ts";
 import { type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, GET, proxyWith, RawClient, startRawOrigin, within } from "../helpers/raw-http.ts";
+import { active, answer, GET, proxyWith, RawClient, startRawOrigin, within } from "../helpers/raw-http.ts";
 
 const ROUTES = "  - { listener: web, pool: a }";
 
 const failover = (ports: number[], extra = "") => pool("a", ports, extra).replace("round-robin", "failover");
-
-/** Answers "METHOD url [body]" with a Content-Length. */
-const says: Handler = (req, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
-    const text = `${req.method} ${req.url} [${Buffer.concat(chunks).toString()}]`;
-    res.writeHead(200, { "content-type": "text/plain", "content-length": String(Buffer.byteLength(text)) });
-    res.end(text);
-  });
-};
-
-/** A server's active sessions as the registry counts them. */
-function active(p: TestProxy, port: number): number {
-  return p.proxy.runtime.registry.get(`127.0.0.1:${port}`)?.active ?? 0;
-}
 
 async function lineFor(p: TestProxy, path: string): Promise<Record<string, unknown>> {
   await until(() => p.sessions().some((l) => l.path === path), 5_000, `the log line of ${path}`);
@@ -55,7 +39,7 @@ test("a POST whose first server refuses the connect reaches the next one whole, 
   timeout: 60_000,
 }, async (t) => {
   const dead = await deadPort();
-  const fine = await startOrigin(t, "fine", says);
+  const fine = await startOrigin(t, "fine", sayBack);
   const p = await proxyWith(t, ROUTES, failover([dead, fine.port]));
   const c = await RawClient.open(t, p.port("web"));
 
@@ -97,7 +81,7 @@ test("Expect: 100-continue, first server refuses: exactly one 100 Continue, and 
 }, async (t) => {
   const dead1 = await deadPort();
   const dead2 = await deadPort();
-  const fine = await startOrigin(t, "fine", says);
+  const fine = await startOrigin(t, "fine", sayBack);
   const p = await proxyWith(t, ROUTES, failover([dead1, dead2, fine.port]));
   const c = await RawClient.open(t, p.port("web"));
   const body = "x".repeat(1000);
@@ -120,7 +104,7 @@ test("Expect: 100-continue, first server refuses: exactly one 100 Continue, and 
 test("pipelined POSTs with bodies (Content-Length and chunked, request-shaped) in one write and in 7-byte pieces", {
   timeout: 60_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyWith(t, ROUTES, pool("a", [origin.port]));
   const evil = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
   const chunkedOf = (s: string) => `${s.length.toString(16)}\r\n${s}\r\n0\r\n\r\n`;
@@ -232,7 +216,7 @@ test("a reload removes the server while requests wait in line for its one connec
   timeout: 60_000,
 }, async (t) => {
   const old = await startRawOrigin(t, () => {});
-  const fresh = await startOrigin(t, "fresh", says);
+  const fresh = await startOrigin(t, "fresh", sayBack);
   const p = await proxyWith(
     t,
     ROUTES,
@@ -342,7 +326,7 @@ function rss(): { rss: number; heap: number } {
 test("2000 keep-alive connections, one request each then idle: all answered, all closed after idle_timeout; memory per idle connection", {
   timeout: 60_000,
 }, async (t) => {
-  const origin = await startOrigin(t, "a", says);
+  const origin = await startOrigin(t, "a", sayBack);
   const p = await proxyWith(t, ROUTES, pool("a", [origin.port]), ", idle_timeout: 2s");
   const n = 2000;
   // Warm up (code paths, the upstream pool) before the baseline.
