@@ -9,6 +9,8 @@ import type { TrunklineEvents } from "../events/types.ts";
 import type { ServerRegistry } from "../servers/registry.ts";
 import type { OperatorOverride } from "../servers/types.ts";
 
+/** How long closing waits for etcd to revoke the proxy's lease (then the TTL removes its record). */
+const REVOKE_BOUND_MS = 2_000;
 /** A proxy that stops renewing (crash, partition) leaves the list within this. */
 export const LEASE_TTL_S = 10;
 const RETRY_MIN_MS = 500;
@@ -195,8 +197,23 @@ export class EtcdCluster {
     if (this.#retry) clearTimeout(this.#retry);
     const lease = this.#lease;
     this.#lease = undefined;
-    // Revoked, the record is gone at once rather than after the TTL; a dead etcd costs one timeout.
-    if (lease) await lease.revoke().catch(() => lease.release());
+    // Revoked, the record is gone at once rather than after the TTL. Bounded: an etcd that
+    // hangs (or restarts) costs REVOKE_BOUND_MS, then the lease is released; an unbounded
+    // revoke kept the process alive for good on the lease's own keep-alive timers.
+    if (!lease) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => {
+      timer = setTimeout(() => r("late"), REVOKE_BOUND_MS);
+    });
+    const r = await Promise.race([
+      lease.revoke().then(
+        () => "revoked" as const,
+        () => "failed" as const,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    if (r !== "revoked") lease.release();
   }
 }
 

@@ -116,6 +116,8 @@ export interface TestEtcd {
   stop(): Promise<void>;
   /** Starts it again on the same ports and data dir; resolves when it answers. */
   start(): Promise<void>;
+  /** The etcd process now (undefined when stopped): a test may SIGSTOP it to make it hang. */
+  readonly pid: number | undefined;
   put(key: string, value: string): Promise<number>;
   del(key: string): Promise<void>;
   /** Compacts the history up to the current revision; returns it. */
@@ -281,6 +283,9 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     dataDir,
     get client() {
       return client;
+    },
+    get pid() {
+      return child?.pid;
     },
     stop,
     start,

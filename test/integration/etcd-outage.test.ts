@@ -142,3 +142,27 @@ test("with etcd down an operator change is refused (503 E_ADMIN_STORE_DOWN) and 
     await etcd.start();
   }
 });
+
+test("closing a proxy while etcd hangs (SIGSTOP) takes a bounded time: its lease revoke does not wait for good", async () => {
+  const p = await startProxy(
+    `${fileConfig("/hang/", join(dir, "hang.json"))}routes: [ { listener: agi, pool: p } ]\n`,
+  );
+  // Polled (bounded) until the proxy's record is in etcd: its lease exists.
+  let registered = false;
+  for (const end = Date.now() + 10_000; !registered && Date.now() < end; ) {
+    registered = (await etcd.client.getAll().prefix("/hang/proxies/").keys()).length === 1;
+    if (!registered) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(registered, "the proxy's record in etcd within 10 s");
+  const pid = etcd.pid;
+  assert.ok(pid !== undefined);
+  process.kill(pid, "SIGSTOP");
+  try {
+    const t0 = Date.now();
+    await p.close();
+    const ms = Date.now() - t0;
+    assert.ok(ms < 8_000, `closed in ${ms} ms with etcd hanging`);
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+});
