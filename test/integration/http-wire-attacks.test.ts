@@ -5,9 +5,9 @@
 // were read as requests, 1xx were dropped. Every test failed on the code before its fix.
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { httpConfig, pool, sayBack, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
-import { answer, GET, proxyTo, RawClient, SMUGGLED, startRawOrigin } from "../helpers/raw-http.ts";
+import { pool, sayBack, startOrigin } from "../helpers/http-origin.ts";
+import { type TestProxy, until } from "../helpers/proxy.ts";
+import { answer, GET, proxyTo, proxyWith, RawClient, SMUGGLED, startRawOrigin } from "../helpers/raw-http.ts";
 
 /**
  * A request on a new connection, answered: the origin has read whatever the proxy sent it
@@ -109,10 +109,11 @@ test("3000 pipelined HEAD requests the proxy answers itself (no route) all get t
   timeout: 30_000,
 }, async (t) => {
   const origin = await startOrigin(t, "a");
-  const p = await startProxy(
-    httpConfig("  - { listener: web, match: { host: a.test }, pool: a }", pool("a", [origin.port])),
+  const p = await proxyWith(
+    t,
+    "  - { listener: web, match: { host: a.test }, pool: a }",
+    pool("a", [origin.port]),
   );
-  t.after(() => p.close());
   const c = await RawClient.open(t, p.port("web"));
   const n = 3000;
   let all = "";
@@ -169,10 +170,11 @@ test("after a 404 with Connection: close to a POST whose body was not read, the 
   timeout: 30_000,
 }, async (t) => {
   const origin = await startOrigin(t, "a");
-  const p = await startProxy(
-    httpConfig("  - { listener: web, match: { host: a }, pool: a }", pool("a", [origin.port])),
+  const p = await proxyWith(
+    t,
+    "  - { listener: web, match: { host: a }, pool: a }",
+    pool("a", [origin.port]),
   );
-  t.after(() => p.close());
   // A client that keeps its side open after the proxy's FIN (a front proxy still sending).
   const c = await RawClient.open(t, p.port("web"), true);
   c.write(`POST /x HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`);

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, until } from "../helpers/proxy.ts";
-import { answer, proxyTo, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
+import { until } from "../helpers/proxy.ts";
+import { answer, proxyTo, proxyWith, RawClient, startRawOrigin } from "../helpers/raw-http.ts";
 
 // A client that shuts its write side down (FIN) right after a complete request still waits for
 // its answer (RFC 9112 §9.6 lets a client half-close; HAProxy and nginx answer it).
@@ -81,8 +81,7 @@ test("requests waiting in line for a server a reload removed go to the new confi
   const fresh = await startOrigin(t, "fresh");
   const routes = "  - { listener: web, pool: a }";
   const extra = ", upstream_timeout: 3s, upstream_connections: 1";
-  const p = await startProxy(httpConfig(routes, pool("a", [old.port]), extra));
-  t.after(() => p.close());
+  const p = await proxyWith(t, routes, pool("a", [old.port]), extra);
   const port = p.port("web");
   const hold = await RawClient.open(t, port);
   hold.write("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -8,13 +8,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { type Handler, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
-import { startProxy, until } from "../helpers/proxy.ts";
+import { type Handler, pool, startOrigin } from "../helpers/http-origin.ts";
+import { until } from "../helpers/proxy.ts";
 import {
   answer,
   GET,
   parseResponse,
   proxyTo,
+  proxyWith,
   RawClient,
   SMUGGLED,
   startRawOrigin,
@@ -112,10 +113,11 @@ test("many pipelined requests the proxy answers itself (no route) all get their 
   timeout: 30_000,
 }, async (t) => {
   const origin = await startOrigin(t, "a");
-  const p = await startProxy(
-    httpConfig("  - { listener: web, match: { host: a.test }, pool: a }", pool("a", [origin.port])),
+  const p = await proxyWith(
+    t,
+    "  - { listener: web, match: { host: a.test }, pool: a }",
+    pool("a", [origin.port]),
   );
-  t.after(() => p.close());
   const c = await RawClient.open(t, p.port("web"));
   const n = 50;
   let all = "";
