@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AdminSettings } from "../../config/types.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { type ReusableListenOptions, reusePortSupported, sharesPort } from "../../net/reuse-port.ts";
+import { browserGuard, isLoopbackName } from "./guard.ts";
 import { authorized, HttpError, readJson, sendError, sendJson } from "./http.ts";
 import type { AdminModel, OperatorAction } from "./types.ts";
 
@@ -31,6 +32,8 @@ export class AdminServer {
   readonly #model: AdminModel;
   readonly #pages: ReadonlyMap<string, StaticPage>;
   #server: Server | undefined;
+  /** Per connection, the request being handled: pipelined requests are handled in order. */
+  readonly #busy = new WeakMap<object, Promise<void>>();
 
   readonly #headersTimeoutMs: number;
   readonly #reusePort: boolean;
@@ -60,7 +63,7 @@ export class AdminServer {
     // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s by default).
     const server = createServer(
       { connectionsCheckingInterval: Math.min(1_000, this.#headersTimeoutMs) },
-      (req, res) => void this.#handle(req, res),
+      (req, res) => this.#inOrder(req, res),
     );
     server.headersTimeout = this.#headersTimeoutMs;
     server.requestTimeout = Math.max(REQUEST_TIMEOUT_MS, this.#headersTimeoutMs);
@@ -96,8 +99,33 @@ export class AdminServer {
     });
   }
 
+  /**
+   * Node hands over a connection's pipelined requests at once; a GET after a POST must see
+   * the POST's change (RFC 9112 §9.3.2), so each waits for the one before it on its socket.
+   */
+  #inOrder(req: IncomingMessage, res: ServerResponse): void {
+    const sock = req.socket;
+    const before = this.#busy.get(sock);
+    const run = before ? before.then(() => this.#handle(req, res)) : this.#handle(req, res);
+    this.#busy.set(sock, run);
+    void run.then(() => {
+      if (this.#busy.get(sock) === run) this.#busy.delete(sock);
+    });
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      const refused = browserGuard(
+        req.headers,
+        isLoopbackName(this.#settings.listen.host),
+        req.method !== "GET" && req.method !== "HEAD",
+      );
+      if (refused)
+        throw new HttpError(
+          refused.status,
+          refused.status === 415 ? ErrorCodes.ADMIN_MEDIA_TYPE : ErrorCodes.ADMIN_FORBIDDEN,
+          refused.message,
+        );
       await this.#route(req, res);
     } catch (err) {
       if (res.headersSent) {
@@ -116,7 +144,7 @@ export class AdminServer {
     const parts = url.pathname
       .split("/")
       .filter((p) => p !== "")
-      .map(decodeURIComponent);
+      .map(decodePart);
     const method = req.method ?? "GET";
     const page = this.#pages.get(url.pathname);
     if (page && method === "GET") {
@@ -132,7 +160,7 @@ export class AdminServer {
       return;
     }
     if (url.pathname === "/metrics" && this.#model.metrics) {
-      if (method !== "GET") throw new HttpError(405, ErrorCodes.ADMIN_METHOD, "use GET");
+      if (method !== "GET") throw new HttpError(405, ErrorCodes.ADMIN_METHOD, "use GET", "GET");
       const m = await this.#model.metrics();
       res.writeHead(200, { "content-type": m.contentType, "content-length": Buffer.byteLength(m.body) });
       res.end(m.body);
@@ -151,7 +179,7 @@ export class AdminServer {
         );
       return this.#post(rest, req, res);
     }
-    throw new HttpError(405, ErrorCodes.ADMIN_METHOD, `${method} is not served here`);
+    throw new HttpError(405, ErrorCodes.ADMIN_METHOD, `${method} is not served here`, "GET, POST");
   }
 
   #get(rest: string[], url: URL, res: ServerResponse): void {
@@ -223,6 +251,15 @@ export class AdminServer {
       return sendJson(res, 200, r.server);
     }
     throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, "not found");
+  }
+}
+
+/** A path segment, percent-decoded; a malformed escape is the client's error. */
+function decodePart(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new HttpError(400, ErrorCodes.ADMIN_BAD_REQUEST, "the path holds a malformed percent-escape");
   }
 }
 
