@@ -10,7 +10,7 @@ import { adminConfig, adminTarget, CROSS_SITE, json, req, SERVER_A } from "../he
 
 const host = (port: number): [string, string] => ["Host", `127.0.0.1:${port}`];
 
-// DEFECT: a cross-site text/plain POST with an empty body drains a server (server.ts/http.ts check neither content type nor Origin).
+// A defect found by attacking the API, fixed: a cross-site text/plain POST with an empty body drains a server (server.ts/http.ts check neither content type nor Origin).
 test("a cross-site text/plain POST (no preflight) cannot drain a server on the token-less loopback API", async (t) => {
   const a = await adminTarget(t);
   const r = await a.send(
@@ -26,7 +26,7 @@ test("a cross-site text/plain POST (no preflight) cannot drain a server on the t
   assert.ok(r.status === 403 || r.status === 415, `refused with 403 or 415, got ${r.status}`);
 });
 
-// DEFECT: a cross-site text/plain POST whose body is JSON sets a server's weight to 0 (readJson parses any content type).
+// A defect found by attacking the API, fixed: a cross-site text/plain POST whose body is JSON sets a server's weight to 0 (readJson parses any content type).
 test("a cross-site text/plain POST with a JSON-looking body cannot set a weight", async (t) => {
   const a = await adminTarget(t);
   const r = await a.send(
@@ -42,7 +42,7 @@ test("a cross-site text/plain POST with a JSON-looking body cannot set a weight"
   assert.ok(r.status === 403 || r.status === 415, `refused with 403 or 415, got ${r.status}`);
 });
 
-// DEFECT: a cross-site form POST (application/x-www-form-urlencoded, empty form) puts a server in maint.
+// A defect found by attacking the API, fixed: a cross-site form POST (application/x-www-form-urlencoded, empty form) puts a server in maint.
 test("a cross-site HTML form POST (x-www-form-urlencoded, empty) cannot put a server in maint", async (t) => {
   const a = await adminTarget(t);
   const r = await a.send(
@@ -65,7 +65,7 @@ test("a cross-site HTML form POST (x-www-form-urlencoded, empty) cannot put a se
   assert.ok(r.status === 403 || r.status === 415, `refused with 403 or 415, got ${r.status}`);
 });
 
-// DEFECT: a cross-site text/plain POST to /api/v1/reload makes the proxy read and apply its config file.
+// A defect found by attacking the API, fixed: a cross-site text/plain POST to /api/v1/reload makes the proxy read and apply its config file.
 test("a cross-site text/plain POST cannot trigger a reload", async (t) => {
   const a = await adminTarget(t);
   // An edit the operator has saved but not yet meant to apply.

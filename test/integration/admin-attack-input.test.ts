@@ -8,7 +8,7 @@ import { ATTACK_TOKEN, adminTarget, json, req, SERVER_A } from "../helpers/admin
 const H = (port: number): [string, string][] => [["Host", `127.0.0.1:${port}`]];
 const errCode = (r: { body: Buffer }) => (json(r as never).error as { code?: string } | undefined)?.code;
 
-// DEFECT: a malformed percent-encoding in the path (/api/v1/pools/%E0%A4%A) makes decodeURIComponent throw and the API answers 500 "URI malformed" instead of 400 (server.ts #route).
+// A defect found by attacking the API, fixed: a malformed percent-encoding in the path (/api/v1/pools/%E0%A4%A) makes decodeURIComponent throw and the API answers 500 "URI malformed" instead of 400 (server.ts #route).
 test("a malformed percent-encoding in the path is the client's error (400), not the server's (500)", async (t) => {
   const a = await adminTarget(t);
   for (const path of ["/api/v1/pools/%E0%A4%A", "/api/v1/pools/%", "/api/v1/pools/main/servers/%C0/drain"]) {
@@ -23,7 +23,7 @@ test("a malformed percent-encoding in the path is the client's error (400), not 
   assert.equal(a.server().admin, "ready");
 });
 
-// DEFECT: a chunked body over 64 KiB gets no 413: readJson destroys the socket before the error answer is written, so the client sees a reset (http.ts readJson).
+// A defect found by attacking the API, fixed: a chunked body over 64 KiB gets no 413: readJson destroys the socket before the error answer is written, so the client sees a reset (http.ts readJson).
 test("a chunked body over 64 KiB is answered 413, like one that declares its length", async (t) => {
   const a = await adminTarget(t);
   const c = await a.open();
@@ -44,7 +44,7 @@ test("a chunked body over 64 KiB is answered 413, like one that declares its len
   assert.equal(a.server().admin, "ready");
 });
 
-// DEFECT: JSON answers carry no X-Content-Type-Options: nosniff (http.ts sendJson), though the dashboard's pages do.
+// A defect found by attacking the API, fixed: JSON answers carry no X-Content-Type-Options: nosniff (http.ts sendJson), though the dashboard's pages do.
 test("every JSON answer says X-Content-Type-Options: nosniff", async (t) => {
   const a = await adminTarget(t);
   for (const [method, path] of [
@@ -59,7 +59,7 @@ test("every JSON answer says X-Content-Type-Options: nosniff", async (t) => {
   }
 });
 
-// DEFECT (low): 405 answers carry no Allow header, which RFC 9110 §15.5.6 requires (server.ts #route).
+// A defect found by attacking the API (low severity), fixed: 405 answers carry no Allow header, which RFC 9110 §15.5.6 requires (server.ts #route).
 test("a 405 names the allowed methods in Allow", async (t) => {
   const a = await adminTarget(t);
   for (const [method, path] of [
@@ -220,7 +220,7 @@ test("pipelined requests on one connection are answered in order, one answer eac
   assert.equal(old.status, 200, "HTTP/1.0 without Host");
 });
 
-// DEFECT (low): a GET pipelined after a POST on the same connection is handled before the POST's body is read and its change applied, so it reports the state from before the change (server.ts #handle runs each request as Node emits it; RFC 9112 §9.3.2 allows parallel processing of pipelined requests only when all are safe).
+// A defect found by attacking the API (low severity), fixed: a GET pipelined after a POST on the same connection is handled before the POST's body is read and its change applied, so it reports the state from before the change (server.ts #handle runs each request as Node emits it; RFC 9112 §9.3.2 allows parallel processing of pipelined requests only when all are safe).
 test("a GET pipelined after a drain sees the drain", async (t) => {
   const a = await adminTarget(t);
   const c = await a.open();

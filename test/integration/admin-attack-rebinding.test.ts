@@ -14,7 +14,7 @@ const rebound = (port: number): [string, string][] => [
   ["Sec-Fetch-Mode", "cors"],
 ];
 
-// DEFECT: GET /api/v1/status, /pools and /sessions answer 200 to Host: evil.example, handing a rebinding page the topology (server.ts checks no Host).
+// A defect found by attacking the API, fixed: GET /api/v1/status, /pools and /sessions answer 200 to Host: evil.example, handing a rebinding page the topology (server.ts checks no Host).
 test("a rebound page (Host: evil.example) cannot read status, pools or sessions", async (t) => {
   const a = await adminTarget(t);
   for (const path of ["/api/v1/status", "/api/v1/pools", "/api/v1/sessions"]) {
@@ -27,7 +27,7 @@ test("a rebound page (Host: evil.example) cannot read status, pools or sessions"
   }
 });
 
-// DEFECT: a JSON POST with Host: evil.example drains a server (no Host or Origin check in server.ts).
+// A defect found by attacking the API, fixed: a JSON POST with Host: evil.example drains a server (no Host or Origin check in server.ts).
 test("a rebound page (Host: evil.example) cannot drain a server with a JSON POST", async (t) => {
   const a = await adminTarget(t);
   const r = await a.send(
@@ -43,7 +43,7 @@ test("a rebound page (Host: evil.example) cannot drain a server with a JSON POST
   assert.ok(r.status === 403 || r.status === 421, `refused with 403 or 421, got ${r.status}`);
 });
 
-// DEFECT: a JSON POST with Host: evil.example reloads the config (no Host or Origin check in server.ts).
+// A defect found by attacking the API, fixed: a JSON POST with Host: evil.example reloads the config (no Host or Origin check in server.ts).
 test("a rebound page (Host: evil.example) cannot trigger a reload", async (t) => {
   const a = await adminTarget(t);
   a.p.writeConfig(adminConfig(undefined, "shutdown_timeout: 7s"));
