@@ -3,7 +3,8 @@
  * byte for hours (a call parked in Dial), so there is no idle timeout to bound it; a peer
  * that vanishes without a FIN or RST (power loss, a dropped NAT entry) would hold the other
  * side's socket for good. Keep-alive probes from 60 s of silence turn that into an error
- * within minutes (the kernel's probe interval and count do the rest).
+ * within minutes (libuv sends 10 probes 1 s apart). Turning it on costs four setsockopt(2)
+ * calls per socket.
  */
 export const TCP_KEEPALIVE_DELAY_MS = 60_000;
 

@@ -15,6 +15,10 @@ function options(l: ListenerConfig): FastAgiListenerOptions {
   return l.options as FastAgiListenerOptions;
 }
 
+/** Connects with TCP keep-alive on from the start. */
+const connectKeepAlive: SessionEnv["connect"] = (address, tls, timeoutMs, token, tap) =>
+  connectUpstream(address, tls, timeoutMs, token, tap, true);
+
 /** A session's view of the application: the generation it routed in, and the events. */
 function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv {
   let gen: ReturnType<ListenerContext["current"]> | undefined;
@@ -29,7 +33,7 @@ function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv 
       return decide(routes.table, listener.name, req);
     },
     pool: (name) => (gen ?? ctx.current()).pools.get(name),
-    connect: connectUpstream,
+    connect: connectKeepAlive,
   };
 }
 
