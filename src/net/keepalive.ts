@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
  * byte for hours (a call parked in Dial), so there is no idle timeout to bound it; a peer
  * that vanishes without a FIN or RST (power loss, a dropped NAT entry) would hold the other
  * side's socket for good. Keep-alive probes from 60 s of silence turn that into an error
- * within minutes (libuv sends 10 probes 1 s apart). Turning it on costs four setsockopt(2)
+ * within minutes (libuv sets 10 probes 1 s apart). Turning it on costs four setsockopt(2)
  * calls per socket, so a FastAGI listener turns it on only for sessions that live long
  * enough to need it (tcp_keepalive_after, keepalive-sweep.ts).
  */
