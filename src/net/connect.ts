@@ -24,7 +24,9 @@ export function cancel(token: CancelToken): void {
  * handshake. Rejects with a TrunklineError whose code tells refused/timeout/TLS apart.
  * With a `tap`, what the socket reads goes to it and not to 'data' events: a plain socket
  * reads through Node's `onread` into the shared buffer (read-tap.ts), a TLS one through
- * 'data'.
+ * 'data'. A TLS connection always gets TCP keep-alive (a handshake dwarfs its four
+ * setsockopt calls); a plain one only with `keepAlive` (a caller may turn it on later, on a
+ * connection that lives long enough to need it).
  */
 export function connectUpstream(
   address: HostPort,
@@ -32,6 +34,7 @@ export function connectUpstream(
   timeoutMs: number,
   token?: CancelToken,
   tap?: ReadTap,
+  keepAlive = false,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -47,9 +50,9 @@ export function connectUpstream(
             host: address.host,
             port: address.port,
             onread: { buffer: readBuffer, callback: tap.onread },
-            ...KEEPALIVE,
+            ...(keepAlive ? KEEPALIVE : undefined),
           })
-        : netConnect({ host: address.host, port: address.port, ...KEEPALIVE });
+        : netConnect({ host: address.host, port: address.port, ...(keepAlive ? KEEPALIVE : undefined) });
     // tls.connect does not pass keep-alive on to the TCP socket it opens.
     if (tls) sock.setKeepAlive(true, KEEPALIVE.keepAliveInitialDelay);
     if (tls && tap)

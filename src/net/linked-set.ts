@@ -57,6 +57,18 @@ export class LinkedSet<T> {
     return undefined;
   }
 
+  /**
+   * Visits the members oldest first, without a copy, until `visit` returns false. `visit` may
+   * remove the member it is given; removing another one may end the walk there.
+   */
+  walk(visit: (value: T) => boolean): void {
+    for (let l = this.#head; l; ) {
+      const next = l.next;
+      if (l.value !== undefined && !visit(l.value)) return;
+      l = next;
+    }
+  }
+
   /** The members now, oldest first (a copy: callers may remove while they walk it). */
   values(): T[] {
     const out: T[] = [];

@@ -6,6 +6,7 @@ import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { bindListener, releaseListening, tlsOptions } from "./binding.ts";
 import { KEEPALIVE } from "./keepalive.ts";
+import { KeepAliveSweep } from "./keepalive-sweep.ts";
 import { type Link, LinkedSet } from "./linked-set.ts";
 import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
 import { sameServerTls } from "./tls-sni.ts";
@@ -36,6 +37,11 @@ export interface StreamListenerOptions {
    * answers FAILURE, so the dialplan sees AGISTATUS=FAILURE rather than a silent SUCCESS).
    */
   readonly refuse?: (socket: Socket) => void;
+  /**
+   * For a plain TCP listener: TCP keep-alive from this age of a session on (ms), not at
+   * accept (0: at accept). Read at start: a change needs a new listener (sameBinding).
+   */
+  readonly keepAliveAfterMs?: (config: ListenerConfig) => number;
 }
 
 /**
@@ -54,10 +60,15 @@ export class StreamListener {
   #accepting = false;
   /** Connections not yet established (the raw socket, for TLS the one under the TLS socket). */
   readonly #pending = new LinkedSet<PendingConn>();
+  /** Keep-alive for sessions old enough to need it (a plain listener with keepAliveAfterMs). */
+  readonly #sweep: KeepAliveSweep | undefined;
 
   constructor(config: ListenerConfig, opts: StreamListenerOptions) {
     this.#config = config;
     this.#o = opts;
+    // TLS keeps keep-alive at accept: a handshake dwarfs its four setsockopt calls.
+    const after = config.tls ? 0 : (opts.keepAliveAfterMs?.(config) ?? 0);
+    this.#sweep = after > 0 ? new KeepAliveSweep(this.#sessions, after) : undefined;
   }
 
   get config(): ListenerConfig {
@@ -109,7 +120,7 @@ export class StreamListener {
           },
           onConn,
         )
-      : createNetServer({ noDelay: true, ...KEEPALIVE, allowHalfOpen: true });
+      : createNetServer({ noDelay: true, ...(this.#sweep ? undefined : KEEPALIVE), allowHalfOpen: true });
     // A TLS server wraps the raw socket first and hands the TLS socket to onConn later.
     if (cfg.tls) server.on("connection", (raw: Socket) => this.#track(raw, false));
     else
@@ -172,9 +183,10 @@ export class StreamListener {
     this.#accepting = true;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.#server = this.#create();
-    return this.#listen(this.#server);
+    await this.#listen(this.#server);
+    this.#sweep?.start();
   }
 
   /** Closes the listening socket only (sessions go on), so a successor can bind the address. */
@@ -235,24 +247,29 @@ export class StreamListener {
     if (!done) session = this.#sessions.add(s);
   }
 
-  /** Stops accepting; resolves when every session has ended or the deadline passed. */
+  /**
+   * Stops accepting; resolves when every session has ended or the deadline passed. Sessions
+   * still running at the deadline keep their keep-alive sweep until close().
+   */
   async drain(deadline: number): Promise<void> {
     await this.release();
-    if (this.#sessions.size === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = Number.isFinite(deadline)
-        ? setTimeout(resolve, Math.max(0, deadline - Date.now()))
-        : undefined;
-      this.#idle.push(() => {
-        if (timer) clearTimeout(timer);
-        resolve();
+    if (this.#sessions.size > 0)
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(deadline)
+          ? setTimeout(resolve, Math.max(0, deadline - Date.now()))
+          : undefined;
+        this.#idle.push(() => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        });
       });
-    });
+    if (this.#sessions.size === 0) this.#sweep?.stop();
   }
 
   /** Ends every session now; resolves once they have all said so (their close events run). */
   async close(): Promise<void> {
     this.#accepting = false;
+    this.#sweep?.stop();
     this.#server?.close();
     const ended =
       this.#sessions.size === 0

@@ -1,8 +1,15 @@
 import type { Socket } from "node:net";
 import type { ListenerConfig } from "../config/types.ts";
 
-/** What the listener needs of a session: to be told to stop, and to say when it ended. */
+/**
+ * What the listener needs of a session: to be told to stop, to say when it ended, and to
+ * turn keep-alive on once it is old enough to need it.
+ */
 export interface StreamSession {
+  /** When it was accepted (epoch ms). */
+  readonly startedAt: number;
+  /** Turns TCP keep-alive on for its sockets, now and for any it opens later; idempotent. */
+  keepAlive(): void;
   /** Ends the session now (shutdown deadline passed). */
   destroy(reason: string): void;
   /** What it is doing, for the admin API's list of sessions in flight. */

@@ -1,6 +1,8 @@
 // Every proxied connection has TCP keep-alive on (net/keepalive.ts): a FastAGI session may
 // be silent for hours, and a peer that vanishes without a FIN must not hold a socket for
 // good. What the kernel reports (`ss -o`: timer:(keepalive,...)) is the observable state.
+// A plain listener turns it on at accept with tcp_keepalive_after: 0s (by default a session
+// gets it at 30 s: fastagi-keepalive-after.test.ts); a TLS listener always does.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -38,7 +40,7 @@ for (const tls of [false, true]) {
     });
     cleanup.push(up.close);
     const upTls = tls ? ", tls: { ca: ca.pem, servername: localhost }" : "";
-    const lTls = tls ? ", tls: { cert: server.pem, key: server.key }" : "";
+    const lTls = tls ? ", tls: { cert: server.pem, key: server.key }" : ", tcp_keepalive_after: 0s";
     const p = await startProxy(
       `
 listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0${lTls} } ]

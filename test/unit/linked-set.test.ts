@@ -59,3 +59,40 @@ test("values() is a copy: removing members while walking it is safe", () => {
   assert.equal(list.size, 0);
   assert.deepEqual(list.values(), []);
 });
+
+test("walk() visits oldest first, copies nothing, and stops when told", () => {
+  const list = new LinkedSet<number>();
+  const links = [1, 2, 3, 4, 5].map((n) => list.add(n));
+  list.remove(links[1] as Link<number>);
+  const seen: number[] = [];
+  list.walk((v) => {
+    seen.push(v);
+    return true;
+  });
+  assert.deepEqual(seen, [1, 3, 4, 5]);
+  const upTo: number[] = [];
+  list.walk((v) => {
+    upTo.push(v);
+    return v < 4;
+  });
+  assert.deepEqual(upTo, [1, 3, 4], "the walk stops at the first member visit refuses");
+  const none: number[] = [];
+  new LinkedSet<number>().walk((v) => {
+    none.push(v);
+    return true;
+  });
+  assert.deepEqual(none, []);
+});
+
+test("walk(): the member being visited may remove itself, and the walk goes on", () => {
+  const list = new LinkedSet<number>();
+  const links = new Map([1, 2, 3].map((n) => [n, list.add(n)] as const));
+  const seen: number[] = [];
+  list.walk((v) => {
+    seen.push(v);
+    list.remove(links.get(v) as Link<number>);
+    return true;
+  });
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.equal(list.size, 0);
+});

@@ -13,6 +13,7 @@ const DEFAULTS = {
   scriptTimeoutMs: 500,
   maxPending: 256,
   stallTimeoutMs: 30_000,
+  keepAliveAfterMs: 30_000,
 } as const;
 
 /** A template, not a JS template literal: the caller's number keeps a caller on one server. */
@@ -25,6 +26,7 @@ const listenerShape = {
   header_timeout: duration.optional(),
   max_pending: z.number().int().min(1).max(65_535).optional(),
   stall_timeout: duration.optional(),
+  tcp_keepalive_after: duration.optional(),
 };
 
 const routeShape = {
@@ -54,6 +56,7 @@ function buildListenerOptions(raw: Record<string, unknown>): FastAgiListenerOpti
     headerTimeoutMs: l.header_timeout ?? DEFAULTS.headerTimeoutMs,
     maxPending: l.max_pending ?? DEFAULTS.maxPending,
     stallTimeoutMs: l.stall_timeout ?? DEFAULTS.stallTimeoutMs,
+    keepAliveAfterMs: l.tcp_keepalive_after ?? DEFAULTS.keepAliveAfterMs,
   };
 }
 

@@ -15,6 +15,18 @@ function options(l: ListenerConfig): FastAgiListenerOptions {
   return l.options as FastAgiListenerOptions;
 }
 
+/**
+ * From what age (ms) a session of the listener gets TCP keep-alive (tcp_keepalive_after);
+ * 0: at accept and connect, as on a TLS listener (a handshake dwarfs four setsockopt calls).
+ */
+function keepAliveAfterMs(l: ListenerConfig): number {
+  return l.tls ? 0 : options(l).keepAliveAfterMs;
+}
+
+/** Connects with TCP keep-alive on from the start. */
+const connectKeepAlive: SessionEnv["connect"] = (address, tls, timeoutMs, token, tap) =>
+  connectUpstream(address, tls, timeoutMs, token, tap, true);
+
 /** A session's view of the application: the generation it routed in, and the events. */
 function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv {
   let gen: ReturnType<ListenerContext["current"]> | undefined;
@@ -29,14 +41,16 @@ function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv 
       return decide(routes.table, listener.name, req);
     },
     pool: (name) => (gen ?? ctx.current()).pools.get(name),
-    connect: connectUpstream,
+    // Without keep-alive when the listener's sweep turns it on later (session.keepAlive()).
+    connect: keepAliveAfterMs(listener) > 0 ? connectUpstream : connectKeepAlive,
   };
 }
 
 /** FastAGI (Asterisk's AGI over TCP, res_agi.c): the first protocol of the registry. */
 export const fastagi: Protocol = {
   ...fastagiConfig,
-  sameBinding,
+  // The keep-alive threshold is read when a listener starts: a change makes a new listener.
+  sameBinding: (a, b) => sameBinding(a, b) && keepAliveAfterMs(a) === keepAliveAfterMs(b),
   buildRoutes(routes, hasPool, previous) {
     const mine = routes.filter((r): r is FastAgiRoute => r.protocol === "fastagi");
     return new FastAgiRoutes(mine, hasPool, previous instanceof FastAgiRoutes ? previous : undefined);
@@ -63,6 +77,7 @@ export const fastagi: Protocol = {
       ...(ctx.sharePortZero ? { sharePortZero: true } : {}),
       handshakeTimeoutMs: (l) => options(l).headerTimeoutMs,
       maxPending: (l) => options(l).maxPending,
+      keepAliveAfterMs,
       refuse: (sock) => {
         // AGISTATUS=FAILURE for the dialplan; a peer that does not close is not waited for.
         sock.end(FAILURE_LINE);

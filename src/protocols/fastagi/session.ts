@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { type ErrorCode, ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { type CancelToken, cancel } from "../../net/connect.ts";
+import { keepAliveOn } from "../../net/keepalive.ts";
 import type { Accepted, SessionInfo } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
 import { AsteriskLines } from "./lines.ts";
@@ -24,7 +25,7 @@ export class FastAgiSession {
   readonly #client: Socket;
   readonly #conn: Accepted;
   readonly #env: SessionEnv;
-  readonly #started = Date.now();
+  readonly startedAt = Date.now();
   readonly #peer: string;
   readonly #cancel: CancelToken = { cancelled: false, onCancel: undefined };
   /** Where the session was sent, the tries that failed, and the pool slot it holds. */
@@ -165,12 +166,7 @@ export class FastAgiSession {
         "bad_header",
         `agi_request is not a URL: ${JSON.stringify(header.request.slice(0, 200))}`,
       );
-    const request: AgiRequest = {
-      origin: parts.origin,
-      path: parts.path,
-      query: parts.query,
-      vars: header.vars,
-    };
+    const request: AgiRequest = { ...parts, vars: header.vars };
     let decision: RouteDecision;
     try {
       decision = await this.#env.decide(request);
@@ -245,10 +241,15 @@ export class FastAgiSession {
       route: this.#route,
       pool: this.#leg.poolName,
       server: this.#leg.server,
-      startedAt: this.#started,
+      startedAt: this.startedAt,
       bytesIn: this.#bytesIn + (r?.bytesIn ?? 0),
       bytesOut: this.#bytesOut + (r?.bytesOut ?? 0),
     };
+  }
+
+  /** TCP keep-alive on both sockets from now on (the server's: from its connect, if still connecting). */
+  keepAlive(): void {
+    if (this.#leg.keepAlive()) keepAliveOn(this.#client);
   }
 
   /** Ends the session now (shutdown deadline passed). */
@@ -285,9 +286,9 @@ export class FastAgiSession {
       pool: leg.poolName,
       server: leg.server,
       attempts: leg.attempts,
-      durationMs: Date.now() - this.#started,
+      durationMs: Date.now() - this.startedAt,
       // Setup as Asterisk lives it: from its connect to the server's first command.
-      setupMs: relay?.firstLineAt === undefined ? undefined : relay.firstLineAt - this.#started,
+      setupMs: relay?.firstLineAt === undefined ? undefined : relay.firstLineAt - this.startedAt,
       bytesIn: relay ? this.#bytesIn + relay.bytesIn : this.#bytesIn,
       bytesOut: relay ? this.#bytesOut + relay.bytesOut : this.#bytesOut,
       outcome,

@@ -14,6 +14,11 @@ export interface FastAgiListenerOptions {
   readonly maxPending: number;
   /** Bytes held for a peer that takes none of them for this long end the session. */
   readonly stallTimeoutMs: number;
+  /**
+   * A session gets TCP keep-alive on both its sockets from this age on (ms), not at accept and
+   * connect: most sessions end long before. 0: at accept and connect. TLS listeners: always 0.
+   */
+  readonly keepAliveAfterMs: number;
 }
 
 export interface RouteMatch {

@@ -4,6 +4,7 @@ import type { PoolMember } from "../../balance/pool.ts";
 import { ErrorCodes, errorCode, errorMessage } from "../../core/errors.ts";
 import type { FailedTry } from "../../events/types.ts";
 import type { CancelToken } from "../../net/connect.ts";
+import { keepAliveOn } from "../../net/keepalive.ts";
 import { ReadTap } from "../../net/read-tap.ts";
 import type { AgiRequest } from "./request.ts";
 import type { SessionEnv, SessionPool } from "./session-env.ts";
@@ -33,6 +34,10 @@ export class UpstreamLeg {
   #server: string | undefined;
   #attempts: readonly FailedTry[] = [];
   #connectedAt: number | undefined;
+  /** The server's socket once connected (the relay's), for keep-alive asked for later. */
+  #socket: Socket | undefined;
+  /** keepAlive() was called: the server's socket has keep-alive, or gets it at its connect. */
+  #keepAlive = false;
   #ended = false;
   /** What Asterisk sent after its header, before the relay (an early HANGUP): the server's. */
   #pending: Buffer[] = [];
@@ -91,8 +96,7 @@ export class UpstreamLeg {
     if (!r.ok) return undefined;
     this.#member = r.server;
     this.#server = r.server.key;
-    this.#connectedAt = Date.now();
-    return r.result;
+    return this.#connected(r.result);
   }
 
   /** Connects to a route's `to:` target (one try); undefined when it failed. */
@@ -110,8 +114,7 @@ export class UpstreamLeg {
         return undefined;
       }
       this.#server = target.authority;
-      this.#connectedAt = Date.now();
-      return sock;
+      return this.#connected(sock);
     } catch (err) {
       this.#attempts = [
         {
@@ -122,6 +125,24 @@ export class UpstreamLeg {
       ];
       return undefined;
     }
+  }
+
+  #connected(sock: Socket): Socket {
+    this.#connectedAt = Date.now();
+    this.#socket = sock;
+    if (this.#keepAlive) keepAliveOn(sock);
+    return sock;
+  }
+
+  /**
+   * TCP keep-alive on the server's socket from now on, or from its connect if the session is
+   * still connecting. False when it was asked for already (the listener's sweep asks again).
+   */
+  keepAlive(): boolean {
+    if (this.#keepAlive) return false;
+    this.#keepAlive = true;
+    keepAliveOn(this.#socket);
+    return true;
   }
 
   /** Keeps bytes from Asterisk for the server; false (and not kept) past MAX_PENDING in all. */

@@ -80,7 +80,7 @@ export async function relayUpgrade(
   if (pool === undefined) return refuse(route.status ?? "no_server");
   const r = await attempt<PoolMember, Socket>(pool, "", {
     what: "connect",
-    tryOne: (m, ms) => connectUpstream(m.config.address, m.config.tls, ms),
+    tryOne: (m, ms) => connectUpstream(m.config.address, m.config.tls, ms, undefined, undefined, true),
     discard: (s) => s.destroy(),
     cancelled: () => gone,
     name: (m) => m.key,

@@ -162,7 +162,7 @@ export class UpstreamPool {
     const t = this.target;
     // Reads land in the process's shared buffer (Node's onread): no allocation per read.
     const tap = new ReadTap();
-    connectUpstream(t.address, t.tls, t.connectTimeoutMs, token, tap).then(
+    connectUpstream(t.address, t.tls, t.connectTimeoutMs, token, tap, true).then(
       (sock) => {
         if (this.#closing) {
           sock.destroy();
