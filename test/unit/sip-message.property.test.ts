@@ -31,6 +31,7 @@ const ERROR_CODES = new Set([
   "header_too_large",
   "missing_header",
   "bad_cseq",
+  "duplicate_header",
   "bad_content_length",
   "missing_content_length",
   "header_section_too_large",
@@ -58,7 +59,10 @@ const header = (name: fc.Arbitrary<string>, value: fc.Arbitrary<string>) =>
     .map(([rawName, v]): SipHeader => ({ name: canonicalName(rawName), rawName, value: v }));
 
 const extraHeader = header(
-  token.filter((n) => !["content-length", "cseq"].includes(canonicalName(n))),
+  // One each of the single-valued headers (a second Call-ID, From, To or Max-Forwards is refused).
+  token.filter(
+    (n) => !["content-length", "cseq", "call-id", "from", "to", "max-forwards"].includes(canonicalName(n)),
+  ),
   text(60),
 );
 

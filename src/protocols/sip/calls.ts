@@ -10,6 +10,8 @@ export interface CallRecord {
   readonly callId: string;
   /** The transaction key of the INVITE that set it up (tx-key.ts): its retransmissions are absorbed. */
   readonly inviteKey: string | undefined;
+  /** Where the proxy sent the call's BYE (host:port): only that peer's final answer ends the call. */
+  byeTo?: string;
   /** A Route token already verified for this call and its server: its next requests skip the HMAC. */
   verifiedToken?: string;
   readonly client: string;
@@ -75,6 +77,22 @@ export class CallTable {
     if (this.#calls.size === 0) for (const w of this.#emptyWaiters.splice(0)) w();
   }
 
+  /** The call's BYE went to `to`. */
+  byeSent(callId: string, to: { host: string; port: number }): void {
+    const c = this.#calls.get(callId);
+    if (c !== undefined) c.byeTo = peerKey(to);
+  }
+
+  /**
+   * A final answer to a BYE came from `from`: the call ends if its BYE went there. Anyone
+   * can send a response with our Via on top; a forged 200 from the caller must not end a call
+   * that goes on at the server (its max_sessions slot would be freed under it).
+   */
+  byeAnswered(callId: string, from: { host: string; port: number }, now: number): void {
+    const c = this.#calls.get(callId);
+    if (c?.byeTo !== undefined && c.byeTo === peerKey(from)) this.end(callId, "bye", now);
+  }
+
   /** Ends the calls older than call_timeout. Calls are kept in start order: stops at the first young one. */
   sweep(now: number): number {
     let n = 0;
@@ -100,4 +118,10 @@ export class CallTable {
   closeAll(now: number): void {
     for (const id of [...this.#calls.keys()]) this.end(id, "closed", now);
   }
+}
+
+/** host:port with the host in lower case and without brackets, to compare peers. */
+function peerKey(p: { host: string; port: number }): string {
+  const h = p.host.toLowerCase();
+  return `${h.startsWith("[") ? h.slice(1, -1) : h}|${p.port}`;
 }

@@ -108,7 +108,9 @@ export function decrementMaxForwards(
   }
   if (!/^\d{1,10}$/.test(h.value))
     return sipError("bad_max_forwards", `Max-Forwards "${h.value}" is not a number`);
-  const n = Number(h.value);
+  // The range is 0-255 (RFC 3261 §20.22): a larger value is lowered to it, never refused
+  // (9999999999 is not "too many hops").
+  const n = Math.min(Number(h.value), 255);
   if (n === 0) return sipError("max_forwards_zero", "Max-Forwards is 0");
   const r = setMaxForwards(m, n - 1);
   return r.ok ? { ...r, value: n - 1 } : r;

@@ -16,10 +16,13 @@ import { parseUri, sameHost, uriParam } from "./uri.ts";
 import { parseVia } from "./via.ts";
 
 /**
- * RFC 3581 §4 (and RFC 3261 §18.2.1): on the top Via of a request, `received=` with the
- * source address when it differs from sent-by, and `rport=` filled with the source port when
- * the client asked for it. The message comes back unchanged when there is nothing to add or
- * the Via cannot be read (the caller has already refused a request without a Via).
+ * RFC 3581 §4 (and RFC 3261 §18.2.1) on the top Via of a request: `received=` with the
+ * source address when it differs from sent-by or when the Via has `rport` (§4: even when
+ * equal), and `rport=` set to the source port whenever the Via has one. A `received` or an
+ * `rport` value the client wrote itself is replaced, never trusted: a forged one would send
+ * the answers (and their retransmissions) to a victim of the sender's choosing. The message
+ * comes back unchanged when there is nothing to change or the Via cannot be read (the caller
+ * has already refused a request without a Via).
  */
 export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
   const at = m.headers.findIndex((h) => h.name === "via");
@@ -29,17 +32,19 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
   if (top === undefined) return m;
   const v = parseVia(top);
   if (!v.ok) return m;
-  const wantReceived = !sameHost(v.via.host, source.host);
   // On a stream the answer must go back on the connection it came on (§18.2.2), whose port
   // is the source port, not sent-by's: rport is filled even when not asked for (OpenSIPS'
   // force_rport), so that the Via alone says where the response goes, statelessly.
   const forceRport = source.transport !== "udp" && v.via.rport === undefined;
-  const wantRport = forceRport || (v.via.rport !== undefined && v.via.rport.port === undefined);
-  if (!wantReceived && !wantRport) return m;
-  const params = v.via.params
-    .filter(([n]) => !(wantReceived && n.toLowerCase() === "received"))
+  const hasRport = v.via.rport !== undefined || forceRport;
+  const wantReceived = hasRport || v.via.received !== undefined || !sameHost(v.via.host, source.host);
+  const rportRight = v.via.rport?.port === source.port;
+  const receivedRight = v.via.received !== undefined && sameHost(v.via.received, source.host);
+  if ((!hasRport || rportRight) && (!wantReceived || receivedRight)) return m;
+  const params: SipParam[] = v.via.params
+    .filter(([n]) => n.toLowerCase() !== "received")
     .map(([n, val]) =>
-      wantRport && n.toLowerCase() === "rport" ? ([n, String(source.port)] as const) : ([n, val] as const),
+      n.toLowerCase() === "rport" ? ([n, String(source.port)] as const) : ([n, val] as const),
     );
   if (forceRport) params.push(["rport", String(source.port)]);
   if (wantReceived) params.push(["received", source.host]);
@@ -48,6 +53,22 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
   const headers = [...m.headers];
   headers[at] = { ...line, value: [value, ...rest].join(", ") };
   return { ...m, headers };
+}
+
+/**
+ * Whether the top Via names a transport we speak other than the one the request came on.
+ * A client writes the transport it sends on (RFC 3261 §18.1.1); a datagram whose Via says
+ * TCP is forged or broken, and answering it as its Via says would open a connection to an
+ * address the sender chose.
+ */
+export function viaTransportMismatch(m: SipMessage, source: SipPeer): boolean {
+  const line = m.headers.find((h) => h.name === "via");
+  const top = line === undefined ? undefined : splitTopLevel(line.value)[0];
+  if (top === undefined) return false;
+  const v = parseVia(top);
+  if (!v.ok) return false;
+  const t = transportNamed(v.via.transport);
+  return t !== undefined && t !== source.transport;
 }
 
 /**

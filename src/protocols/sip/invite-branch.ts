@@ -51,6 +51,8 @@ export class InviteBranch<S> {
   cancelSent = false;
   timerCFired = false;
   #pendingCancel = false;
+  /** A provisional reply came, in any state: from then on a CANCEL may be sent (§9.1). */
+  #rang = false;
   readonly #env: BranchEnv;
   readonly #events: BranchEvents;
   readonly #bytes: Buffer;
@@ -124,6 +126,7 @@ export class InviteBranch<S> {
 
   /** A 1xx: retransmissions stop, Timer C (re)starts, and a CANCEL waiting for it goes. */
   provisional(): void {
+    if (this.state !== "done") this.#rang = true;
     if (this.state !== "calling" && this.state !== "proceeding") return;
     this.state = "proceeding";
     this.#env.clock.clear(this.#timerA);
@@ -160,7 +163,8 @@ export class InviteBranch<S> {
    */
   cancel(): void {
     if (this.cancelSent || this.state === "done") return;
-    if (this.state !== "proceeding") {
+    // An abandoned branch that rings late is cancelled too: it must not ring on, or answer.
+    if (!this.#rang) {
       this.#pendingCancel = true;
       return;
     }

@@ -38,6 +38,7 @@ export interface SipHead {
 }
 
 const MANDATORY = ["via", "call-id", "cseq", "from", "to"] as const;
+const SINGLE = ["call-id", "from", "to", "max-forwards"] as const;
 /** Bytes no SIP header holds (HTAB aside; CR only before LF). */
 const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
 const NON_ASCII_RE = /[^\x00-\x7f]/;
@@ -53,6 +54,11 @@ export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   const { start, headers, bodyStart } = head.head;
   for (const name of MANDATORY)
     if (!headers.some((h) => h.name === name)) return sipError("missing_header", `no ${name} header`);
+  // One value each (RFC 3261 §7.3.1, §20): two Call-IDs would let the proxy and the server
+  // disagree on which dialog a message belongs to.
+  for (const name of SINGLE)
+    if (headers.filter((h) => h.name === name).length > 1)
+      return sipError("duplicate_header", `more than one ${name} header`);
   const cseqs = headers.filter((h) => h.name === "cseq");
   if (cseqs.length > 1) return sipError("bad_cseq", "more than one CSeq header");
   const cseq = CSEQ_RE.exec(cseqs[0]?.value ?? "");

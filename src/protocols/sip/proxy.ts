@@ -2,16 +2,15 @@
  * The SIP proxy core (RFC 3261 §16) for one listener: every message a transport hands in
  * goes through handle(). Initial INVITEs are transaction-stateful (initial-invite.ts); every
  * other request is forwarded statelessly (§16.11: its retransmissions pass through and get
- * the same branch), in-dialog ones to the server their Record-Route token names. Responses
- * go to their INVITE transaction by our Via's branch, else back along the Via path.
- */
+ * the same branch), in-dialog ones to the server their token names. Responses go to their
+ * INVITE transaction by our Via's branch, else back along the Via path. */
 
 import { hash } from "node:crypto";
 import type { PoolMember } from "../../balance/pool.ts";
 import { type CallEnd, type CallRecord, CallTable } from "./calls.ts";
 import { removeTopVia } from "./edit.ts";
 import { parseCSeq, toTag } from "./fields.ts";
-import { isOurVia, stampTopVia, statelessForward, viaTarget } from "./forward.ts";
+import { isOurVia, stampTopVia, statelessForward, viaTarget, viaTransportMismatch } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { upstreamStatus } from "./hop.ts";
 import { dialogHop, rebuildCall } from "./in-dialog.ts";
@@ -23,6 +22,7 @@ import { buildResponse } from "./response.ts";
 import { preprocessRoute, validateRequest } from "./route.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
+import { holdTx } from "./tx-bound.ts";
 import { txKey } from "./tx-key.ts";
 import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
 import { parseUri, sameHostPort } from "./uri.ts";
@@ -71,7 +71,7 @@ export class SipProxy {
   }
 
   handle(inb: SipInbound): void {
-    if (inb.message.kind === "response") this.#response(inb.message);
+    if (inb.message.kind === "response") this.#response(inb.message, inb.source);
     else this.#request(inb.message, inb.source);
   }
 
@@ -101,6 +101,13 @@ export class SipProxy {
   }
 
   #request(req: SipRequest, source: SipPeer): void {
+    if (viaTransportMismatch(req, source)) {
+      // Not answered as its Via says (a connection to an address the sender chose): a
+      // datagram is dropped, a stream gets its 400 on its own connection.
+      if (source.transport === "udp") this.drop("via_transport");
+      else this.#reply(req, source, 400);
+      return;
+    }
     const stamped = stampTopVia(req, source);
     const upstream = viaTarget(headerValue(stamped, "via") ?? "", source.transport) ?? source;
     const key = txKey(req);
@@ -206,7 +213,7 @@ export class SipProxy {
       this.#reply(stamped, upstream, tx.status, retry);
       return;
     }
-    this.#serverTx.set(key, tx);
+    holdTx(this.#serverTx, key, tx, this.#env.options.maxCalls);
     tx.start();
   }
 
@@ -241,6 +248,7 @@ export class SipProxy {
         hop.member,
         hop.fromServer ? hop.target : upstream,
       );
+    if (original.method === "BYE") this.calls.byeSent(callId, hop.target);
     this.#forward(original, routed, upstream, hop.target, []);
   }
 
@@ -258,7 +266,7 @@ export class SipProxy {
     else this.drop(f.drop);
   }
 
-  #response(res: SipResponse): void {
+  #response(res: SipResponse, source: SipPeer): void {
     const top = removeTopVia(res);
     if (!top.ok || !isOurVia(top.removed, this.#env.us)) {
       this.drop("not_our_via");
@@ -280,10 +288,8 @@ export class SipProxy {
       return;
     }
     this.#send(target, upstreamStatus(top.message as SipResponse));
-    if (method === "BYE" && res.status >= 200) {
-      const callId = headerValue(res, "call-id");
-      if (callId !== undefined) this.calls.end(callId, "bye", this.#env.clock.now());
-    }
+    if (method === "BYE" && res.status >= 200)
+      this.calls.byeAnswered(headerValue(res, "call-id") ?? "", source, this.#env.clock.now());
   }
 
   /** Every INVITE transaction ended (a call still ringing is answered 408). */
