@@ -114,9 +114,17 @@ export function parseAgentReply(input: Buffer | string): AgentReport | undefined
     // Several words of one kind: the last wins.
     if (w === "up" || w === "down" || w === "fail" || w === "stopped") report.health = w;
     else if (w === "ready" || w === "drain" || w === "maint") report.admin = w;
-    else if (/^\d+%$/.test(w)) report.weightPercent = Number(w.slice(0, -1));
-    else if (/^maxconn:\d+$/.test(w)) report.maxconn = Number(w.slice("maxconn:".length));
+    else if (/^\d+%$/.test(w)) report.weightPercent = bounded(w.slice(0, -1));
+    else if (/^maxconn:\d+$/.test(w)) report.maxconn = bounded(w.slice("maxconn:".length));
     else report.errors.push(word);
   }
   return report;
+}
+
+/** The most a weight percentage or maxconn is read as: a reply of 400 digits is not Infinity. */
+export const AGENT_NUMBER_MAX = 1_000_000_000;
+
+/** Digits as a number, at most AGENT_NUMBER_MAX (what no weight or connection cap exceeds). */
+function bounded(digits: string): number {
+  return Math.min(Number(digits), AGENT_NUMBER_MAX);
 }

@@ -91,6 +91,12 @@ export interface TrunklineEvents {
     readonly wasUp: boolean;
     readonly retryInMs?: number;
   };
+  /** A server's event socket sent something unusable (a HEARTBEAT with figures out of range). */
+  "esl.warning": {
+    readonly server: string;
+    readonly pools: readonly string[];
+    readonly message: string;
+  };
   reload: {
     readonly outcome: "applied" | "unchanged" | "rejected";
     readonly reason: string;

@@ -116,6 +116,10 @@ export class EslSources {
       server.setLoadReport(r);
       if (server.eslDown !== undefined) server.setEslDown(undefined, "esl: heartbeat");
     });
+    client.on("warning", (w) => {
+      if (this.#events.has("esl.warning"))
+        this.#events.emit("esl.warning", { server: server.key, pools: server.pools, message: w.message });
+    });
     client.on("down", (d) => {
       if (d.reason === "silent") silent = true;
       const why = downWhy(d, heartbeatTimeoutMs);

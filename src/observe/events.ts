@@ -84,6 +84,12 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
         log.warn({ ...fields, retry_in_ms: e.retryInMs }, `event socket of ${e.server} is down`);
       else log.debug({ ...fields, retry_in_ms: e.retryInMs }, `event socket of ${e.server}: attempt failed`);
     }),
+    bus.on("esl.warning", (e) => {
+      log.warn(
+        { event: "esl", pool: e.pools[0], server: e.server, reason: e.message },
+        `event socket of ${e.server}: ${e.message}; its last figures stand`,
+      );
+    }),
     bus.on("reload", (r) => {
       if (r.outcome === "applied")
         log.info(

@@ -64,7 +64,7 @@ test("a heartbeat without its figures is a warning, not a disconnect", async () 
   assert.equal(c.state, "up");
 });
 
-test("wrong password: reported, retried after growing delays; the backoff starts over once accepted", async () => {
+test("wrong password: reported, retried after growing delays; the backoff starts over at the first heartbeat, not at the password", async () => {
   const fs = await fake();
   fs.password = "not-ClueCon";
   const attempts: number[] = [];
@@ -82,12 +82,22 @@ test("wrong password: reported, retried after growing delays; the backoff starts
     assert.ok(attempts[i]! - attempts[i - 1]! >= d[i - 1]!.retryInMs - 1, `gap ${i}`);
   fs.password = "ClueCon";
   await nextEvent(c, "up");
+  // Accepted, then dropped before any heartbeat: the backoff goes on growing (a peer that
+  // accepts and drops is not retried every 5 ms).
+  const dropped = nextEvent(c, "down");
+  fs.dropAll();
+  const early = await dropped;
+  assert.equal(early.wasUp, true);
+  assert.equal(early.reason, "closed");
+  assert.equal(early.retryInMs, 40, "no reset for an accepted password alone");
+  await nextEvent(c, "up");
+  const beat = nextEvent(c, "heartbeat");
+  fs.heartbeat();
+  await beat;
   const again = nextEvent(c, "down");
   fs.dropAll();
   const lost = await again;
-  assert.equal(lost.wasUp, true);
-  assert.equal(lost.reason, "closed");
-  assert.equal(lost.retryInMs, 5, "reset after a successful auth");
+  assert.equal(lost.retryInMs, 5, "reset after a real heartbeat");
   await nextEvent(c, "up");
 });
 

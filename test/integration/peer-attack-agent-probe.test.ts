@@ -89,7 +89,7 @@ test("agent-check: garbage, floods, drips, silence and resets after a drain are 
   assert.ok(probes(await a.metrics(), "fail") >= 8, "each failed poll is counted as no information");
 });
 
-// DEFECT: `maxconn:` followed by 400 digits is taken as maxconn Infinity (reply.ts uses Number() on an unbounded \d+), so the admin API reports max_sessions null and metrics +Inf.
+// A defect found by attacking the proxy, fixed: `maxconn:` followed by 400 digits is taken as maxconn Infinity (reply.ts uses Number() on an unbounded \d+), so the admin API reports max_sessions null and metrics +Inf.
 test("agent-check: an absurd maxconn or weight is read as a finite number or refused, and the API shows numbers", async () => {
   const peer = await rawPeer((s) => s.end(`up maxconn:${"9".repeat(400)} ${"9".repeat(400)}%\n`));
   const a = await adminProxy(agentConfig(5292, peer.port));

@@ -24,7 +24,7 @@ const GOOD = heartbeatBody({
   hostname: "fs-good",
 });
 
-// DEFECT: a peer that accepts the password and then drops the connection is reconnected every 150 ms forever: the backoff restarts at every accepted auth.
+// A defect found by attacking the proxy, fixed: a peer that accepts the password and then drops the connection is reconnected every 150 ms forever: the backoff restarts at every accepted auth.
 test("esl: a box that authenticates, subscribes, then drops the connection is retried with a growing backoff, not every 150 ms", async () => {
   const peer = await rawPeer((s) => eslHandshake(s, (sock) => setTimeout(() => sock.destroy(), 5)));
   const a = await adminProxy(sipEslConfig(5191, peer.port));
@@ -41,7 +41,7 @@ test("esl: a box that authenticates, subscribes, then drops the connection is re
   );
 });
 
-// DEFECT: a HEARTBEAT whose load figures are garbage (Session-Count: -5, Idle-CPU: NaN, Max-Sessions: 1e309) is dropped without any log line: the client's "warning" event has no listener in esl-source.ts.
+// A defect found by attacking the proxy, fixed: a HEARTBEAT whose load figures are garbage (Session-Count: -5, Idle-CPU: NaN, Max-Sessions: 1e309) is dropped without any log line: the client's "warning" event has no listener in esl-source.ts.
 test("esl: a heartbeat with absurd figures is ignored and says so in the log", async () => {
   let sock: import("node:net").Socket | undefined;
   const peer = await rawPeer((s) =>
@@ -142,7 +142,7 @@ test("esl: a box that accepts and says nothing is down after the auth timeout, i
   assert.ok(peer.open.size <= 1, `${peer.open.size} sockets open to a silent box`);
 });
 
-// DEFECT: a box that never answers our `auth` but sends HEARTBEAT events gets its figures used: client.ts reads text/event-plain in any state, before auth and subscription are accepted.
+// A defect found by attacking the proxy, fixed: a box that never answers our `auth` but sends HEARTBEAT events gets its figures used: client.ts reads text/event-plain in any state, before auth and subscription are accepted.
 test("esl: events sent before the password is accepted are not load reports", async () => {
   const peer = await rawPeer((s) => {
     s.write(eslFrame("auth/request"));

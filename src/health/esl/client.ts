@@ -193,14 +193,14 @@ export class EslClient {
       if (!reply.startsWith("+OK")) {
         this.#fail("auth_rejected", reply || "auth refused");
       } else {
-        this.#failures = 0; // the password was accepted: the server is there, start the backoff over
         sock.write("event plain HEARTBEAT\n\n");
         this.#state = "subscribing";
       }
     } else if (this.#state === "subscribing" && type === "command/reply") {
       if (!reply.startsWith("+OK")) this.#fail("subscribe_rejected", reply || "subscription refused");
       else this.#up();
-    } else if (type === "text/event-plain" && f.body) {
+    } else if (this.#state === "up" && type === "text/event-plain" && f.body) {
+      // Only once authenticated and subscribed: what comes before is no load report.
       this.#event(f.body);
     }
     // Anything else (api/response, log/data, a late command/reply) says nothing about load.
@@ -227,6 +227,9 @@ export class EslClient {
       return;
     }
     this.#lastReport = r.report;
+    // A real heartbeat, not only an accepted password, starts the reconnect backoff over: a
+    // peer that accepts and then drops the connection is retried ever more slowly.
+    this.#failures = 0;
     this.#events.emit("heartbeat", r.report);
   }
 
