@@ -3,17 +3,22 @@
  * systemd (`PIDFile=`) find the running proxy. One decimal pid and a newline, as both expect.
  */
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { readRegularFile } from "../core/read-file.ts";
 
 /**
  * Writes the pid atomically (a temp file beside it, then rename): a reader sees the old
- * content or the new, never a partial line. Throws the fs error.
+ * content or the new, never a partial line. The temp file is created exclusively (O_EXCL):
+ * its name is predictable, and a symlink planted there must not make us write through it
+ * into the file it points to. Throws the fs error.
  */
 export function writePidFile(path: string, pid: number = process.pid): void {
   const tmp = join(dirname(path), `.${basename(path)}.${pid}.tmp`);
   try {
-    writeFileSync(tmp, `${pid}\n`, { mode: 0o644 });
+    // A leftover of a crash (or a planted link) goes first; the link itself, not its target.
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, `${pid}\n`, { mode: 0o644, flag: "wx" });
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -30,7 +35,8 @@ export type PidFileContent =
 export function readPidFile(path: string): PidFileContent {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // A FIFO or a device in its place is refused, not waited on or read without end.
+    text = readRegularFile(path, 64).toString("utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { kind: "missing" };
     throw err;

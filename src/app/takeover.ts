@@ -5,8 +5,8 @@
  * new ones land here. This module finds that process and tells it; cli/run.ts drives it.
  */
 
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { readFileSync, readlinkSync } from "node:fs";
+import { resolve } from "node:path";
 import { errorMessage } from "../core/errors.ts";
 import { reusePortSupported } from "../net/reuse-port.ts";
 import { readPidFile } from "./pid-file.ts";
@@ -34,6 +34,8 @@ export interface ProcessProbe {
   state(pid: number): "alive" | "gone" | "not-permitted";
   /** Its command line (Linux: /proc/PID/cmdline); undefined where that cannot be read. */
   argv(pid: number): readonly string[] | undefined;
+  /** Its working directory (Linux: /proc/PID/cwd), for a relative `--pid-file`; undefined if unknown. */
+  cwd?(pid: number): string | undefined;
   signal(pid: number): void;
 }
 
@@ -55,16 +57,41 @@ export const systemProbe: ProcessProbe = {
       return undefined;
     }
   },
+  cwd(pid) {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      return undefined;
+    }
+  },
   signal(pid) {
     process.kill(pid, "SIGTERM");
   },
 };
 
 /**
+ * Whether a command line is a `trunkline run` given this very pid file: `run`, then
+ * `--pid-file P` (or `--pid-file=P`) where P, resolved in that process's directory, is the
+ * same path. Merely naming the file is not enough: `tail -f trunkline.pid`, or another proxy
+ * whose pid file has the same name in another folder, must never get our SIGTERM.
+ */
+export function runsWithPidFile(argv: readonly string[], pidFile: string, cwd: string | undefined): boolean {
+  if (!argv.includes("run")) return false;
+  const want = resolve(pidFile);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const v = a === "--pid-file" ? argv[i + 1] : a.startsWith("--pid-file=") ? a.slice(11) : undefined;
+    if (v !== undefined && resolve(cwd ?? process.cwd(), v) === want) return true;
+  }
+  return false;
+}
+
+/**
  * Reads the pid file and checks the pid is a live `trunkline run` that wrote it: a pid file
  * outlives a crash, and its number may since belong to another program, which must never get
- * our SIGTERM. The check is that its command line names the pid file (it was started with
- * `--pid-file` pointing there); where command lines cannot be read, liveness alone.
+ * our SIGTERM. The check is that its command line is a `trunkline run` started with
+ * `--pid-file` naming this same file (runsWithPidFile); where command lines cannot be read,
+ * liveness alone.
  */
 export function findPredecessor(
   pidFile: string,
@@ -90,7 +117,7 @@ export function findPredecessor(
       reason: `pid ${pid} (${pidFile}) runs as another user: cannot signal it; run as its user`,
     };
   const argv = probe.argv(pid);
-  if (argv !== undefined && !argv.some((a) => a.includes(basename(pidFile))))
+  if (argv !== undefined && !runsWithPidFile(argv, pidFile, probe.cwd?.(pid)))
     return { kind: "none", reason: `${stale} is another program (${argv.join(" ").slice(0, 80)})` };
   return { kind: "running", pid };
 }

@@ -187,7 +187,11 @@ function notAnAgent(pid: number): string | undefined {
   } catch {
     return `process ${pid} from the pid file is not running`;
   }
-  return /agent/.test(cmdline)
+  // `trunkline agent` (or main.js agent): not any program with "agent" in its command line
+  // (ssh-agent, gpg-agent), which a stale pid file may name and SIGHUP would disturb.
+  const argv = cmdline.split("\0");
+  const trunkline = argv.some((a) => /(^|\/)(trunkline|main\.[jt]s)$/.test(a));
+  return trunkline && argv.includes("agent")
     ? undefined
     : `process ${pid} from the pid file is not an agent (stale pid file?)`;
 }

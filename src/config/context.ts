@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { createSecureContext } from "node:tls";
 import { errorMessage } from "../core/errors.ts";
+import { MAX_NAMED_FILE_BYTES, readRegularFile } from "../core/read-file.ts";
 import type { RawClientTls } from "./schema.ts";
 import type { BuildContext, ConfigIssue, ConfigPath } from "./spec.ts";
 import type { TlsClientConfig } from "./types.ts";
@@ -24,7 +24,7 @@ export function buildContext(baseDir: string): BuildContext & {
   const readFile = (path: ConfigPath, file: string): Buffer | undefined => {
     const full = resolveFile(file);
     try {
-      const b = readFileSync(full);
+      const b = readRegularFile(full, MAX_NAMED_FILE_BYTES);
       files.push(b);
       paths.push(full);
       return b;

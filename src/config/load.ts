@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
-import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isSeq, LineCounter, type Node, parseDocument, visit } from "yaml";
 import { type ErrorCode, ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
+import { MAX_CONFIG_BYTES, readRegularFile } from "../core/read-file.ts";
 import type { Overlay, RejectedKey } from "./providers/types.ts";
 import { configSchema, poolSchema, type RawConfig, type RawPool, zodIssues } from "./schema.ts";
 import { buildSnapshot, type ConfigPath, itemIssues } from "./snapshot.ts";
@@ -93,7 +93,23 @@ export function parseMerged(
       }),
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // An alias bomb ("billion laughs"): refused at its first alias, located like any problem.
+    let offset = 0;
+    visit(doc, {
+      Alias(_, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const pos = at(offset);
+    throw new ConfigError([
+      { file, line: pos.line, col: pos.col, path: "", message: errorMessage(err).split("\n")[0] ?? "" },
+    ]);
+  }
   const parsed = configSchema.safeParse(data);
   const problem = (path: ConfigPath, message: string): ConfigProblem => {
     const pos = at(locate(doc, path));
@@ -218,7 +234,7 @@ function mergeOverlay(
 /** Reads the file's text; a file that cannot be read is one E_CONFIG_READ problem at 1:1. */
 export function readConfigText(file: string): string {
   try {
-    return readFileSync(file, "utf8");
+    return readRegularFile(file, MAX_CONFIG_BYTES).toString("utf8");
   } catch (err) {
     throw new ConfigError(
       [{ file, line: 1, col: 1, path: "", message: `cannot read config: ${errorMessage(err)}` }],

@@ -52,7 +52,13 @@ test("a service domain: a round-robin pool of the routable instances, a route on
     ...instance("app", 5, undefined, { current: "started", expected: "started", alive: "x" }),
   ]);
   const o = gogetaOverlay(kvs, LAYOUT);
-  assert.deepEqual(o.rejected, []);
+  // An invalid location is reported with its key (and the instance is not routable).
+  assert.deepEqual(o.rejected, [
+    {
+      key: "/services/app/4/location",
+      reason: "etcd:/services/app/4/location (root): port is not an integer from 1 to 65535",
+    },
+  ]);
   assert.deepEqual(o.pools, [
     {
       key: "/services/app",

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { MAX_CONFIG_BYTES, readRegularFile } from "../../../core/read-file.ts";
 
 /** The last good etcd content, as the cache file holds it. */
 export interface CachedContent {
@@ -11,7 +12,7 @@ export interface CachedContent {
 export function readCache(file: string): CachedContent | undefined {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, MAX_CONFIG_BYTES * 4).toString("utf8");
   } catch {
     return undefined;
   }

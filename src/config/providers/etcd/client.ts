@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Etcd3, type IOptions } from "etcd3";
+import { MAX_NAMED_FILE_BYTES, readRegularFile } from "../../../core/read-file.ts";
 import type { RawEtcd } from "../../schema.ts";
 
 /** Every unary call (range, put, delete, lease) gives up after this: a dead etcd costs a timeout. */
@@ -8,7 +8,7 @@ export const CALL_TIMEOUT_MS = 3_000;
 
 /** The etcd client for `config.etcd`; TLS files are relative to the config's folder. */
 export function createEtcdClient(s: RawEtcd, baseDir: string): Etcd3 {
-  const file = (f: string) => readFileSync(isAbsolute(f) ? f : resolve(baseDir, f));
+  const file = (f: string) => readRegularFile(isAbsolute(f) ? f : resolve(baseDir, f), MAX_NAMED_FILE_BYTES);
   const opts: IOptions = {
     hosts: s.endpoints.map((e) => e.replace(/\/$/, "")),
     dialTimeout: CALL_TIMEOUT_MS,

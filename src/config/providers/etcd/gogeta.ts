@@ -1,3 +1,4 @@
+import { parseHostPort } from "../../../core/address.ts";
 import type { Overlay, OverlayItem, RejectedKey } from "../types.ts";
 import { decodeValue, sortedKeys } from "./native.ts";
 
@@ -51,17 +52,29 @@ interface Service {
   readonly wake: string[];
 }
 
-function locationOf(text: string): string | undefined {
+/**
+ * An instance's `location` as a pool address; a reason when it holds none. The host must be
+ * an IP address or a DNS name: one hostile instance (a host with spaces or CR LF) must be
+ * rejected alone, never reach the pool (where it failed the whole service's validation).
+ */
+function locationOf(text: string): string | { readonly error: string } {
   const v = decodeValue(text);
-  if (!v.ok || v.value === null || typeof v.value !== "object") return undefined;
+  if (!v.ok || v.value === null || typeof v.value !== "object") return { error: "not a JSON object" };
   const { host, port } = v.value as { host?: unknown; port?: unknown };
-  if (typeof host !== "string" || host === "") return undefined;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  if (typeof host !== "string" || host === "") return { error: "host is not a non-empty string" };
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+    return { error: "port is not an integer from 1 to 65535" };
+  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const hp = parseHostPort(address);
+  return typeof hp === "string" ? { error: hp.slice(0, 120) } : address;
 }
 
 /** `/services/<name>/<index>/…` into each service's routable servers, status and wake keys. */
-export function readServices(kvs: ReadonlyMap<string, string>, base: string): Map<string, Service> {
+export function readServices(
+  kvs: ReadonlyMap<string, string>,
+  base: string,
+  rejected: RejectedKey[] = [],
+): Map<string, Service> {
   const byService = new Map<string, Map<string, Instance>>();
   for (const key of sortedKeys(kvs, `${base}/`)) {
     const [name, index, ...rest] = key.slice(base.length + 1).split("/");
@@ -72,8 +85,11 @@ export function readServices(kvs: ReadonlyMap<string, string>, base: string): Ma
     insts.set(index, inst);
     const value = kvs.get(key) ?? "";
     const what = rest.join("/");
-    if (what === "location") inst.address = locationOf(value);
-    else if (what === "status/current") inst.current = value;
+    if (what === "location") {
+      const loc = locationOf(value);
+      if (typeof loc === "string") inst.address = loc;
+      else rejected.push({ key, reason: `etcd:${key} (root): ${loc.error}` });
+    } else if (what === "status/current") inst.current = value;
     else if (what === "status/expected") inst.expected = value;
     else if (what === "status/alive") inst.alive = value;
   }
@@ -119,10 +135,10 @@ function uriServer(value: string): { address: string; tls: boolean } | undefined
  * routable carries the status page to answer (and the keys a request wakes).
  */
 export function gogetaOverlay(kvs: ReadonlyMap<string, string>, layout: GogetaLayout): Overlay {
-  const services = readServices(kvs, layout.services);
   const routes: OverlayItem[] = [];
   const pools: OverlayItem[] = [];
   const rejected: RejectedKey[] = [];
+  const services = readServices(kvs, layout.services, rejected);
   const pooled = new Set<string>();
   const domains = new Map<string, { type?: string; value?: string }>();
   for (const key of sortedKeys(kvs, `${layout.domains}/`)) {
