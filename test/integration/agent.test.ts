@@ -307,3 +307,19 @@ test("`agent set` does not signal a process that is not an agent (stale pid file
   assert.equal(bystander.exitCode, null);
   assert.equal(bystander.signalCode, null, "SIGHUP would have ended it");
 });
+
+test("`agent set` does not signal another program with 'agent' in its command line (ssh-agent, gpg-agent)", async () => {
+  const d = dir();
+  const f = join(d, "state.json");
+  // A process whose command line holds the word "agent" but is no Trunkline: `node -e … agent`.
+  const bystander = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", "agent"], {
+    stdio: "ignore",
+  });
+  cleanup.push(() => bystander.kill("SIGKILL"));
+  writeFileSync(`${f}.pid`, `${bystander.pid}\n`);
+  const r = await runCli(["agent", "set", "UP", "--state-file", f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /not an agent/);
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(bystander.signalCode, null, "SIGHUP would have ended it");
+});
