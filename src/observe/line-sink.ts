@@ -70,12 +70,15 @@ export class LineSink {
 
   write(line: string): void {
     this.#lines++;
-    if (this.#broken || this.#queued + line.length > MAX_QUEUED) {
+    // Bytes, not characters (a caller's UTF-8 takes up to 3 bytes a character), and what a
+    // partial write left counts too: MAX_QUEUED bounds everything held.
+    const bytes = Buffer.byteLength(line);
+    if (this.#broken || this.#queued + (this.#rest?.length ?? 0) + bytes > MAX_QUEUED) {
       this.#dropped++;
       return;
     }
     this.#queue.push(line);
-    this.#queued += line.length;
+    this.#queued += bytes;
     if (this.#queued < FLUSH_BYTES || this.#rest !== undefined) {
       this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS).unref();
       return;

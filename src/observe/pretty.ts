@@ -13,9 +13,24 @@ const LEVELS: Record<number, string> = {
 const COLOURS: Record<number, string> = { 10: "90", 20: "90", 30: "32", 40: "33", 50: "31", 60: "35" };
 const SKIP = new Set(["level", "severity", "time", "app", "pid", "msg"]);
 
+/**
+ * Characters a terminal acts on or that reorder what it shows: C0, DEL, C1 (CSI, OSC, NEL),
+ * the line and paragraph separators, and the bidi controls. A caller's string must never
+ * reach an operator's terminal with them raw (a title change, a forged `outcome=completed`).
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "g");
+
+/** Every unsafe character as a `\uXXXX` escape. */
+function defang(text: string): string {
+  return UNSAFE.test(text)
+    ? text.replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    : text;
+}
+
 function value(v: unknown): string {
-  if (typeof v === "string") return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
-  return JSON.stringify(v) ?? String(v);
+  if (typeof v === "string") return /^[^\s"=]+$/.test(v) && !UNSAFE.test(v) ? v : defang(JSON.stringify(v));
+  return defang(JSON.stringify(v) ?? String(v));
 }
 
 export function prettyLine(line: string, colour = false): string {
@@ -33,5 +48,5 @@ export function prettyLine(line: string, colour = false): string {
     .filter(([k, v]) => !SKIP.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${value(v)}`)
     .join(" ");
-  return `${time} ${head} ${String(rec.msg ?? "")}${fields ? `  ${fields}` : ""}\n`;
+  return `${time} ${head} ${defang(String(rec.msg ?? ""))}${fields ? `  ${fields}` : ""}\n`;
 }

@@ -134,3 +134,35 @@ export function truncateUtf8(buf: Buffer, max: number): Buffer {
   while (end > 0 && ((buf[end] as number) & 0xc0) === 0x80) end--;
   return buf.subarray(0, end);
 }
+
+/**
+ * A JSON log record made to fit `maxBytes` by cutting its longest top-level strings (a
+ * caller's request, Call-ID, path), each to half with a `…[cut N]` marker, until it fits:
+ * every key, the outcome among them, stays and the record stays valid JSON. Undefined when
+ * `message` is not a JSON object or cannot be made to fit (the caller then cuts the bytes).
+ */
+export function fitJson(message: string, maxBytes: number): string | undefined {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (rec === null || typeof rec !== "object" || Array.isArray(rec)) return undefined;
+  const r = rec as Record<string, unknown>;
+  for (let i = 0; i < 64; i++) {
+    const text = JSON.stringify(r);
+    if (Buffer.byteLength(text) <= maxBytes) return text;
+    let key: string | undefined;
+    let longest = 32;
+    for (const [k, v] of Object.entries(r))
+      if (typeof v === "string" && v.length > longest) {
+        key = k;
+        longest = v.length;
+      }
+    if (key === undefined) return undefined;
+    const keep = Math.floor(longest / 2);
+    r[key] = `${(r[key] as string).slice(0, keep)}…[cut ${longest - keep}]`;
+  }
+  return undefined;
+}

@@ -2,7 +2,13 @@ import { lookup } from "node:dns";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
-import { formatRfc5424, frameOctetCounting, type SyslogTarget, truncateUtf8 } from "./syslog-format.ts";
+import {
+  fitJson,
+  formatRfc5424,
+  frameOctetCounting,
+  type SyslogTarget,
+  truncateUtf8,
+} from "./syslog-format.ts";
 import { RecordQueue } from "./syslog-queue.ts";
 import { Retry } from "./syslog-retry.ts";
 import { TcpConnection } from "./syslog-tcp.ts";
@@ -133,16 +139,25 @@ export class SyslogSink {
     }
     try {
       const sev = Number.isFinite(severity) ? Math.min(7, Math.max(0, Math.trunc(severity))) : 6;
-      const msg = formatRfc5424({
-        facility: this.facility,
-        severity: sev,
-        timestamp: new Date(),
-        hostname: this.#hostname,
-        appName: this.#appName,
-        procId: this.#procId,
-        ...(msgId !== undefined ? { msgId } : {}),
-        message,
-      });
+      const format = (text: string) =>
+        formatRfc5424({
+          facility: this.facility,
+          severity: sev,
+          timestamp: new Date(),
+          hostname: this.#hostname,
+          appName: this.#appName,
+          procId: this.#procId,
+          ...(msgId !== undefined ? { msgId } : {}),
+          message: text,
+        });
+      let msg = format(message);
+      const over = Buffer.byteLength(msg) - this.#max;
+      if (over > 0 && message.startsWith("{")) {
+        // A caller's long request must not cut the record's outcome off: its long strings are
+        // shortened instead, and the record stays whole JSON.
+        const fitted = fitJson(message, Buffer.byteLength(message) - over);
+        if (fitted !== undefined) msg = format(fitted);
+      }
       const cut = truncateUtf8(msg, this.#max);
       this.#queue.push(this.target.transport === "tcp" ? frameOctetCounting(cut) : cut);
       this.#pump();
