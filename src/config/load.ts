@@ -77,6 +77,14 @@ export function parseMerged(
   overlay: Overlay | undefined,
 ): { snapshot: Snapshot; rejected: RejectedKey[] } {
   const lineCounter = new LineCounter();
+  const tooDeep = flowDepthOver(text, MAX_FLOW_DEPTH);
+  if (tooDeep !== undefined) {
+    const before = text.slice(0, tooDeep);
+    const line = before.split("\n").length;
+    const col = tooDeep - before.lastIndexOf("\n");
+    const message = `[ and { nested deeper than ${MAX_FLOW_DEPTH} levels`;
+    throw new ConfigError([{ file, line, col, path: "", message }]);
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
   if (doc.errors.length > 0) {
@@ -241,4 +249,32 @@ export function readConfigText(file: string): string {
       ErrorCodes.CONFIG_READ,
     );
   }
+}
+
+/** No config nests flow collections this deep; a file that does is refused before parsing. */
+const MAX_FLOW_DEPTH = 64;
+
+/**
+ * The offset where `[` and `{` nest deeper than `max` (outside quotes and comments), or
+ * undefined. One pass: 100,000 nested brackets made the YAML parser recurse until the stack
+ * overflowed, taking over 5 s on a busy machine to say "Maximum call stack size exceeded".
+ */
+function flowDepthOver(text: string, max: number): number | undefined {
+  let depth = 0;
+  let quote = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === 0x5c && quote === 0x22) i++;
+      else if (c === quote || c === 0x0a) quote = 0;
+    } else if (c === 0x22 || c === 0x27) quote = c;
+    else if (c === 0x23 && (i === 0 || text.charCodeAt(i - 1) <= 0x20)) {
+      const nl = text.indexOf("\n", i);
+      if (nl < 0) return undefined;
+      i = nl;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return undefined;
 }
