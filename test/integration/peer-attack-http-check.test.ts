@@ -92,6 +92,12 @@ test("http check: a redirect to itself is not followed; one request per check", 
   await sleep(1000);
   const checks = peer.accepted.length;
   assert.ok(checks - t0 <= 15, `${checks - t0} checks in 1 s at a 100 ms interval`);
-  assert.equal(requests, peer.accepted.length, "one request per connection");
+  // A check just accepted may not have sent its request yet: at most one in flight, and
+  // never a second request (a followed redirect) on any connection.
+  const accepted = peer.accepted.length;
+  assert.ok(
+    requests <= accepted && requests >= accepted - 1,
+    `one request per connection: ${requests} requests on ${accepted} connections`,
+  );
   assert.equal((await a.server("p", addr)).state, "up");
 });
