@@ -2,6 +2,7 @@ import { buildPools } from "../balance/pool.ts";
 import type { ListenerConfig, Snapshot } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
 import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
+import { Gate } from "../core/gate.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { reusePortSupported } from "../net/reuse-port.ts";
@@ -56,6 +57,8 @@ export interface PreparedReload {
   readonly started: readonly ProtocolListener[];
   readonly replaced: readonly ProtocolListener[];
   readonly handedOver: readonly ProtocolListener[];
+  /** The new listeners' gates, opened at commit (and at abort). */
+  readonly gates: readonly Gate[];
 }
 
 /**
@@ -164,6 +167,7 @@ export class Runtime {
     const started: ProtocolListener[] = [];
     const replaced: ProtocolListener[] = [];
     const handedOver: ProtocolListener[] = [];
+    const gates: Gate[] = [];
     for (const cfg of snapshot.listeners) {
       if (!this.#runs(cfg)) continue;
       const proto = protocolNamed(cfg.protocol);
@@ -171,11 +175,13 @@ export class Runtime {
         return new TrunklineError(ErrorCodes.LISTEN, `listener ${cfg.name}: no protocol "${cfg.protocol}"`);
       const cur = this.#listeners.get(cfg.name);
       if (cur && cur.config.protocol === cfg.protocol && proto.sameBinding(cur.config, cfg)) continue;
-      const l = proto.createListener(cfg, this.#ctx);
+      const gate = new Gate();
+      gates.push(gate);
+      const l = proto.createListener(cfg, { ...this.#ctx, gate });
       try {
         await this.#bind(l, handedOver);
       } catch (e) {
-        await this.abort({ snapshot, started, replaced, handedOver });
+        await this.abort({ snapshot, started, replaced, handedOver, gates });
         await l.close();
         return new TrunklineError(
           ErrorCodes.LISTEN,
@@ -186,11 +192,12 @@ export class Runtime {
       started.push(l);
       if (cur) replaced.push(cur);
     }
-    return { snapshot, started, replaced, handedOver };
+    return { snapshot, started, replaced, handedOver, gates };
   }
 
   /** Closes what `prepare` bound and gives handed-over addresses back: the old config runs on. */
   async abort(p: PreparedReload): Promise<void> {
+    for (const g of p.gates) g.openNow();
     for (const s of p.started) await s.close();
     for (const h of p.handedOver) await h.rebind().catch(() => {});
   }
@@ -201,6 +208,7 @@ export class Runtime {
     const previous = this.#gen;
     const gen = buildGeneration(snapshot, this.registry, previous);
     this.#gen = gen;
+    for (const g of p.gates) g.openNow();
     const names = new Set(snapshot.listeners.filter((l) => this.#runs(l)).map((l) => l.name));
     for (const [name, l] of this.#listeners) {
       if (!names.has(name)) {

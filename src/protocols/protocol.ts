@@ -34,6 +34,11 @@ export interface ListenerContext {
   readonly sharePortZero?: boolean;
   /** The other listener threads (`workers:` above 1), for hand-offs; absent with one thread. */
   readonly mesh?: ThreadMeshView;
+  /**
+   * Opens when the reload that bound this listener is committed: a session accepted before
+   * waits for it before it routes (`current()` may not know this listener yet).
+   */
+  readonly gate?: { readonly open: boolean; readonly opened: Promise<void> };
 }
 
 /**

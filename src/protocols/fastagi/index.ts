@@ -3,7 +3,7 @@ import { connectUpstream } from "../../net/connect.ts";
 import { StreamListener, sameBinding } from "../../net/stream-listener.ts";
 import type { ListenerContext, Protocol } from "../protocol.ts";
 import { fastagiConfig } from "./config.ts";
-import { decide } from "./router.ts";
+import { decide, type RouteDecision } from "./router.ts";
 import { FastAgiRoutes } from "./routes.ts";
 import { FastAgiSession } from "./session.ts";
 import type { SessionEnv } from "./session-env.ts";
@@ -35,10 +35,15 @@ function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv 
     options: options(listener),
     events: ctx.events,
     decide: (req) => {
-      gen = ctx.current();
-      const routes = gen.routes("fastagi") as FastAgiRoutes | undefined;
-      if (!routes) return Promise.resolve({ kind: "none", hops: 0 });
-      return decide(routes.table, listener.name, req);
+      const route = (): Promise<RouteDecision> => {
+        gen = ctx.current();
+        const routes = gen.routes("fastagi") as FastAgiRoutes | undefined;
+        if (!routes) return Promise.resolve({ kind: "none", hops: 0 });
+        return decide(routes.table, listener.name, req);
+      };
+      // Accepted before the reload that bound this listener was committed: wait for it.
+      const gate = ctx.gate;
+      return gate === undefined || gate.open ? route() : gate.opened.then(route);
     },
     pool: (name) => (gen ?? ctx.current()).pools.get(name),
     // Without keep-alive when the listener's sweep turns it on later (session.keepAlive()).
