@@ -83,7 +83,13 @@ function callerOptions(p: TestProxy, o: CallerOptions, localPort: number): SippO
 
 /** A SIPp caller through the proxy's `sip` listener, run to its end. */
 export async function callThrough(p: TestProxy, o: CallerOptions): Promise<SippResult> {
-  return runSipp(callerOptions(p, o, await freeUdpPort()));
+  // The port is free for UDP when picked; over TCP something else may hold it by the time
+  // SIPp binds ("Unable to bind main socket, errno = 98", seen once in a CI run with hogs).
+  // SIPp then exits before any call: try another port, at most 3 times in all.
+  for (let attempt = 1; ; attempt++) {
+    const r = await runSipp(callerOptions(p, o, await freeUdpPort()));
+    if (attempt >= 3 || !/Unable to bind main socket, errno = 98/.test(r.output)) return r;
+  }
 }
 
 /** The same caller, started and left running. */
