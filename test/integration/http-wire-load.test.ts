@@ -195,10 +195,15 @@ test("a held answer longer than upstream_timeout: it gets 504; the requests in l
   const rh = await hold.response("GET", 5_000);
   assert.equal(rh.status, 504);
   // Waiting in line for a connection is a connect that timed out: 502, not 504 (the request
-  // never left), and no second try (the only server was tried).
-  for (const r of rs) assert.equal(r.status, 502);
+  // never left), and no second try (the only server was tried). /hold's own 500 ms bound frees
+  // the connection at about the same time, so a waiter may be served instead (a fresh-clone CI
+  // run with two hogs had that interleaving): 502 or 200 each, and the 502s are checked.
+  for (const r of rs) assert.ok(r.status === 502 || r.status === 200, `a waiter got ${r.status}`);
+  const served = rs.filter((r) => r.status === 200).length;
+  t.diagnostic(`${3 - served} waiters timed out in line, ${served} served after /hold's timeout`);
   assert.ok(ms < 2_500, `the waiters answered after ${ms.toFixed(0)} ms`);
   for (let i = 0; i < 3; i++) {
+    if (rs[i]?.status !== 502) continue;
     const l = await lineFor(p, `/wait${i}`);
     assert.equal(l.outcome, "502");
     assert.equal(l.error_code, "E_CONNECT_TIMEOUT");
@@ -207,7 +212,7 @@ test("a held answer longer than upstream_timeout: it gets 504; the requests in l
     assert.match(fa[0]!.error, /no free connection within 500ms/);
   }
   assert.equal((await lineFor(p, "/hold")).error_code, "E_UPSTREAM_TIMEOUT");
-  assert.equal(origin.seen.length, 1, "the waiters never reached the server");
+  assert.equal(origin.seen.length, 1 + served, "the waiters that timed out never reached the server");
   await until(() => active(p, origin.port) === 0, 5_000, "active back to 0");
   // (The pool-wait timeouts count as failures of the server and mark it down: see the bugs file.)
 });
