@@ -3,7 +3,7 @@
 // CI run: two sessions accepted by a new proxy's worker in that window got FAILURE
 // ("runtime not started"). They now wait for the commit, then route with the new generation.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { parseConfigText } from "../../src/app/config.ts";
 import { Runtime } from "../../src/app/runtime.ts";
 import { TrunklineError } from "../../src/core/errors.ts";
@@ -11,9 +11,8 @@ import { agiCall } from "../helpers/asterisk.ts";
 import { until } from "../helpers/proxy.ts";
 import { freePort, startAgiServer } from "../helpers/upstreams.ts";
 
-test("a session accepted between a reload's bind and its commit waits for the commit and is served", {
-  timeout: 20_000,
-}, async (t) => {
+/** A FastAGI listener bound by a reload's first phase, not committed, over one NOOP server. */
+async function prepared(t: TestContext) {
   const up = await startAgiServer({ commands: ["NOOP"] });
   t.after(() => up.close());
   const port = await freePort();
@@ -30,6 +29,13 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   assert.ok(!(p instanceof TrunklineError), String(p));
   const l = p.started[0];
   assert.ok(l);
+  return { up, port, rt, p, l };
+}
+
+test("a session accepted between a reload's bind and its commit waits for the commit and is served", {
+  timeout: 20_000,
+}, async (t) => {
+  const { up, port, rt, p, l } = await prepared(t);
   const call = agiCall({ port, url: "agi://x/y", timeoutMs: 8_000 });
   // The proxy has the session (header read, waiting to route) before the commit.
   await until(() => l.sessions === 1 && l.pending === 0, 5_000, "the session's header read");
@@ -42,22 +48,7 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
 test("a reload that is aborted lets a waiting session go: it ends at once, without waiting forever", {
   timeout: 20_000,
 }, async (t) => {
-  const up = await startAgiServer({ commands: ["NOOP"] });
-  t.after(() => up.close());
-  const port = await freePort();
-  const snap = parseConfigText(
-    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]
-routes: [ { listener: agi, pool: main } ]
-pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
-`,
-    "gate.yaml",
-  );
-  const rt = new Runtime();
-  t.after(() => rt.close());
-  const p = await rt.prepare(snap);
-  assert.ok(!(p instanceof TrunklineError), String(p));
-  const l = p.started[0];
-  assert.ok(l);
+  const { up, port, rt, p, l } = await prepared(t);
   const started = Date.now();
   const call = agiCall({ port, url: "agi://x/y", timeoutMs: 8_000 });
   await until(() => l.sessions === 1 && l.pending === 0, 5_000, "the session's header read");
