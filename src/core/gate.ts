@@ -27,3 +27,44 @@ export class Gate {
     this.#resolve?.();
   }
 }
+
+/** What a listener sees of its gate (ListenerContext.gate). */
+export interface GateView {
+  readonly open: boolean;
+  readonly opened: Promise<void>;
+}
+
+/**
+ * Runs `go` now when the gate is open (or there is none), else when it opens. For work that
+ * needs the committed generation (routing a request); whoever calls it checks, when `go`
+ * runs, that the work is still wanted.
+ */
+export function whenOpen(gate: GateView | undefined, go: () => void): void {
+  if (gate === undefined || gate.open) go();
+  else void gate.opened.then(go);
+}
+
+/**
+ * Items (datagrams, messages) that arrive while the gate is closed, handed to `deliver` in
+ * their order when it opens; at most `max` are held, and beyond them `overflow` gets each
+ * at once. After the gate opened, items go straight to `deliver`.
+ */
+export function heldUntilOpen<T>(
+  gate: GateView | undefined,
+  deliver: (item: T) => void,
+  max: number,
+  overflow: (item: T) => void,
+): (item: T) => void {
+  if (gate === undefined || gate.open) return deliver;
+  let held: T[] | undefined = [];
+  void gate.opened.then(() => {
+    const items = held ?? [];
+    held = undefined;
+    for (const item of items) deliver(item);
+  });
+  return (item) => {
+    if (held === undefined) deliver(item);
+    else if (held.length < max) held.push(item);
+    else overflow(item);
+  };
+}

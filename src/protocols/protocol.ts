@@ -1,6 +1,7 @@
 import type { Pool } from "../balance/pool.ts";
 import type { ProtocolConfigSpec } from "../config/spec.ts";
 import type { ListenerConfig, RouteConfig, Snapshot } from "../config/types.ts";
+import type { GateView } from "../core/gate.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { SessionInfo } from "../net/stream-listener.ts";
@@ -38,7 +39,7 @@ export interface ListenerContext {
    * Opens when the reload that bound this listener is committed: a session accepted before
    * waits for it before it routes (`current()` may not know this listener yet).
    */
-  readonly gate?: { readonly open: boolean; readonly opened: Promise<void> };
+  readonly gate?: GateView;
 }
 
 /**

@@ -7,19 +7,21 @@ import { type TestContext, test } from "node:test";
 import { parseConfigText } from "../../src/app/config.ts";
 import { Runtime } from "../../src/app/runtime.ts";
 import { TrunklineError } from "../../src/core/errors.ts";
+import type { HttpListener } from "../../src/protocols/http/listener.ts";
+import type { SipListener } from "../../src/protocols/sip/listener.ts";
 import { agiCall } from "../helpers/asterisk.ts";
+import { get, startOrigin } from "../helpers/http-origin.ts";
+import { serverReply, sipRequest, statusOf, udpPeer } from "../helpers/sip-attack.ts";
 import { until } from "../helpers/proxy.ts";
 import { freePort, startAgiServer } from "../helpers/upstreams.ts";
 
-/** A FastAGI listener bound by a reload's first phase, not committed, over one NOOP server. */
-async function prepared(t: TestContext) {
-  const up = await startAgiServer({ commands: ["NOOP"] });
-  t.after(() => up.close());
+/** A listener of `protocol` bound by a reload's first phase, not committed, over one server. */
+async function preparedWith(t: TestContext, protocol: string, server: number) {
   const port = await freePort();
   const snap = parseConfigText(
-    `listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${port} } ]
-routes: [ { listener: agi, pool: main } ]
-pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
+    `listeners: [ { name: l, protocol: ${protocol}, listen: 127.0.0.1:${port} } ]
+routes: [ { listener: l, pool: main } ]
+pools: { main: { servers: [ { address: 127.0.0.1:${server} } ] } }
 `,
     "gate.yaml",
   );
@@ -29,7 +31,14 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   assert.ok(!(p instanceof TrunklineError), String(p));
   const l = p.started[0];
   assert.ok(l);
-  return { up, port, rt, p, l };
+  return { port, rt, p, l };
+}
+
+/** A FastAGI listener bound by a reload's first phase, not committed, over one NOOP server. */
+async function prepared(t: TestContext) {
+  const up = await startAgiServer({ commands: ["NOOP"] });
+  t.after(() => up.close());
+  return { up, ...(await preparedWith(t, "fastagi", up.port)) };
 }
 
 test("a session accepted between a reload's bind and its commit waits for the commit and is served", {
@@ -57,4 +66,45 @@ test("a reload that is aborted lets a waiting session go: it ends at once, witho
   // Closed by the aborted listener (Asterisk reads a close as the session's end), never routed.
   assert.ok(Date.now() - started < 5_000, `the session ended after ${Date.now() - started} ms`);
   assert.equal(up.stats.sessions, 0, "an aborted reload's listener routed a session");
+});
+
+test("HTTP: a request read between a reload's bind and its commit waits for the commit and is served", {
+  timeout: 20_000,
+}, async (t) => {
+  const origin = await startOrigin(t, "o1");
+  const { port, rt, p, l } = await preparedWith(t, "http", origin.port);
+  const reply = get(port, "/early", { timeoutMs: 8_000 });
+  await until(() => l.sessions === 1, 5_000, "the request's head read");
+  assert.equal(origin.requests, 0, "nothing reached the origin before the commit");
+  rt.commit(p);
+  const r = await reply;
+  assert.equal(r.status, 200, r.body);
+  assert.equal(JSON.parse(r.body).url, "/early");
+  assert.equal((l as HttpListener).sessions, 0);
+});
+
+test("SIP: an INVITE received between a reload's bind and its commit is handled at the commit", {
+  timeout: 20_000,
+}, async (t) => {
+  const fs = await udpPeer(t, {
+    answer: (d, peer) => {
+      if (d.text.startsWith("INVITE ")) peer.send(serverReply(d.text, "486 Busy Here"), d.from.port);
+    },
+  });
+  const caller = await udpPeer(t);
+  const { port, rt, p, l } = await preparedWith(t, "sip", fs.port);
+  const sip = l as SipListener;
+  const invite = sipRequest({
+    method: "INVITE",
+    uri: "sip:bob@example.com",
+    via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-gate-1`,
+    callId: "gate-1@test",
+  });
+  caller.send(invite, port);
+  await until(() => (sip.udpStats?.received ?? 0) === 1, 5_000, "the INVITE received");
+  assert.equal(fs.got.length, 0, "nothing reached the server before the commit");
+  rt.commit(p);
+  await until(() => caller.got.some((d) => statusOf(d.text) === 486), 5_000, "the 486 back at the caller");
+  assert.equal(sip.udpStats?.handlerErrors, 0, "the early INVITE was not handled as an error");
+  assert.equal(fs.got.filter((d) => d.text.startsWith("INVITE ")).length, 1);
 });

@@ -88,6 +88,8 @@ export class HttpExchange implements CallHandler {
   }
 
   run(): void {
+    // The client may have left while the request waited for its listener's commit.
+    if (this.#ended) return;
     const env = this.#env;
     const gen = env.current();
     const route = (gen.routes("http") as HttpRoutes | undefined)?.find(env.listener, this.#host, this.#path);

@@ -10,6 +10,7 @@
 import type { Server, Socket } from "node:net";
 import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes, errorMessage } from "../../core/errors.ts";
+import { whenOpen } from "../../core/gate.ts";
 import { bindListener, releaseListening, tlsOptions } from "../../net/binding.ts";
 import { type Link, LinkedSet } from "../../net/linked-set.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
@@ -21,7 +22,7 @@ import { connLimits, createFrontServer, sweepEveryMs } from "./front-server.ts";
 import { ownPage } from "./pages.ts";
 import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import { sessionEnded } from "./session-end.ts";
-import { relayUpgrade } from "./upgrade.ts";
+import { relayUpgrade, upgradeInFlight } from "./upgrade.ts";
 import { UpstreamPools } from "./upstreams.ts";
 import { WakeLimit } from "./wake-limit.ts";
 import type { RequestHead } from "./wire/head.ts";
@@ -147,32 +148,26 @@ export class HttpListener implements ProtocolListener {
   #onRequest(req: InboundRequest): void {
     const x = new HttpExchange(this.#env, req, (r) => this.#ended(link, r));
     const link = this.#inFlight.add(x);
-    try {
-      x.run();
-    } catch (err) {
-      x.destroy(errorMessage(err));
-    }
+    // Accepted before the reload that bound this listener was committed: routed at commit.
+    whenOpen(this.#ctx.gate, () => {
+      try {
+        x.run();
+      } catch (err) {
+        x.destroy(errorMessage(err));
+      }
+    });
   }
 
   #onUpgrade(head: RequestHead, sock: Socket, rest: Buffer, client: string): void {
-    const startedAt = Date.now();
-    const link = this.#inFlight.add({
-      info: () => ({
-        client,
-        request: `${head.method} ${head.target} (upgrade)`,
-        route: undefined,
-        pool: undefined,
-        server: undefined,
-        startedAt,
-        bytesIn: sock.bytesRead,
-        bytesOut: sock.bytesWritten,
-      }),
-      destroy: () => sock.destroy(),
-    });
+    const link = this.#inFlight.add(upgradeInFlight(head, sock, client));
     const o = options(this.#config);
-    relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, head, client, sock, rest, (r) =>
-      this.#ended(link, r),
-    ).catch(() => sock.destroy());
+    whenOpen(this.#ctx.gate, () => {
+      if (sock.destroyed) this.#inFlight.remove(link);
+      else
+        relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, head, client, sock, rest, (r) =>
+          this.#ended(link, r),
+        ).catch(() => sock.destroy());
+    });
   }
 
   #onConnection(sock: Socket): void {

@@ -11,6 +11,7 @@ import { attempt } from "../../balance/attempt.ts";
 import type { Pool, PoolMember } from "../../balance/pool.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import { connectUpstream } from "../../net/connect.ts";
+import type { SessionInfo } from "../../net/stream-session.ts";
 import { normalizeHost, requestPath } from "./host.ts";
 import type { EndFn, ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
@@ -166,4 +167,22 @@ export async function relayUpgrade(
   up.once("close", onClose);
   if (gone) onClose();
   else client.once("close", onClose);
+}
+
+/** An upgrade in flight as the listener lists it, until its relay ends. */
+export function upgradeInFlight(head: RequestHead, sock: Socket, client: string) {
+  const startedAt = Date.now();
+  return {
+    info: (): SessionInfo => ({
+      client,
+      request: `${head.method} ${head.target} (upgrade)`,
+      route: undefined,
+      pool: undefined,
+      server: undefined,
+      startedAt,
+      bytesIn: sock.bytesRead,
+      bytesOut: sock.bytesWritten,
+    }),
+    destroy: () => sock.destroy(),
+  };
 }

@@ -9,6 +9,7 @@ import { networkInterfaces } from "node:os";
 import type { Pool } from "../../balance/pool.ts";
 import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes } from "../../core/errors.ts";
+import { heldUntilOpen } from "../../core/gate.ts";
 import type { SessionInfo } from "../../net/stream-listener.ts";
 import type { UdpEndpointStats } from "../../net/udp-endpoint.ts";
 import type { ListenerContext, ProtocolListener, ThreadMeshView } from "../protocol.ts";
@@ -17,13 +18,16 @@ import type { CallEnd, CallRecord } from "./calls.ts";
 import { realClock, type SipClock } from "./clock.ts";
 import { rrKey, type SipListenerOptions } from "./config.ts";
 import { headerValue } from "./headers.ts";
+import { type Handed, ownerOf, revive } from "./mesh-hand.ts";
 import { SipProxy } from "./proxy.ts";
 import type { SipRoutes } from "./routes.ts";
 import type { SipClientTls } from "./stream-options.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
 import { SipTransports } from "./transports.ts";
-import type { SipMessage } from "./types.ts";
 import { sameHost } from "./uri.ts";
+
+/** Messages kept while the listener waits for its reload's commit; beyond them, dropped and counted. */
+const HELD_BEFORE_COMMIT = 1024;
 
 function options(l: ListenerConfig): SipListenerOptions {
   return l.options as SipListenerOptions;
@@ -55,34 +59,13 @@ function serverTls(pools: ReadonlyMap<string, Pool>, peer: SipPeer): SipClientTl
   return undefined;
 }
 
-/** A UDP message handed to another thread (structured clone: the body arrives as a Uint8Array). */
-interface Handed {
-  readonly message: SipMessage;
-  readonly source: SipPeer;
-  readonly size: number;
-}
-
-function revive(h: Handed): SipInbound {
-  const b = h.message.body as Uint8Array;
-  const body = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  return { message: { ...h.message, body }, source: h.source, flow: undefined, size: h.size };
-}
-
-/** The thread that owns a Call-ID: FNV-1a over its UTF-16 code units, modulo the threads. */
-export function ownerOf(callId: string, threads: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < callId.length; i++) {
-    h ^= callId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % threads;
-}
-
 /** The thread channels, when this SIP listener runs on every thread (UDP only, workers above 1). */
 function handOff(ctx: ListenerContext, cfg: ListenerConfig): ThreadMeshView | undefined {
   const mesh = ctx.mesh;
   return mesh && mesh.threads > 1 && runsOnEveryThread(cfg) ? mesh : undefined;
 }
+
+export { ownerOf };
 
 export class SipListener implements ProtocolListener {
   #config: ListenerConfig;
@@ -154,7 +137,7 @@ export class SipListener implements ProtocolListener {
       ...(mesh && this.#ctx.sharePortZero ? { sharePortZero: true } : {}),
       transports: o.transports,
       tls: cfg.tls,
-      onMessage: mesh ? (m) => this.#toOwner(mesh, m) : (m) => this.#proxy?.handle(m),
+      onMessage: this.#held(mesh ? (m) => this.#toOwner(mesh, m) : (m) => this.#proxy?.handle(m)),
       onDropped: (d) => {
         const code = d.error.code;
         this.malformed.set(code, (this.malformed.get(code) ?? 0) + 1);
@@ -166,7 +149,10 @@ export class SipListener implements ProtocolListener {
     });
     await transports.start();
     this.#transports = transports;
-    if (mesh) this.#offMesh = mesh.on(`sip:${cfg.name}`, (p) => this.#proxy?.handle(revive(p as Handed)));
+    if (mesh) {
+      const handed = this.#held((m) => this.#proxy?.handle(m));
+      this.#offMesh = mesh.on(`sip:${cfg.name}`, (p) => handed(revive(p as Handed)));
+    }
     const a = transports.address;
     if (a === undefined) throw new Error("SIP listener bound to no address");
     const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
@@ -204,6 +190,13 @@ export class SipListener implements ProtocolListener {
           }
         : {}),
     });
+  }
+
+  /** Messages that come before the reload that bound this listener is committed wait for it. */
+  #held(deliver: (m: SipInbound) => void): (m: SipInbound) => void {
+    return heldUntilOpen(this.#ctx.gate, deliver, HELD_BEFORE_COMMIT, () =>
+      this.#proxy?.drop("before_commit"),
+    );
   }
 
   /**
