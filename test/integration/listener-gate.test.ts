@@ -11,8 +11,8 @@ import type { HttpListener } from "../../src/protocols/http/listener.ts";
 import type { SipListener } from "../../src/protocols/sip/listener.ts";
 import { agiCall } from "../helpers/asterisk.ts";
 import { get, startOrigin } from "../helpers/http-origin.ts";
-import { serverReply, sipRequest, statusOf, udpPeer } from "../helpers/sip-attack.ts";
 import { until } from "../helpers/proxy.ts";
+import { serverReply, sipRequest, statusOf, udpPeer } from "../helpers/sip-attack.ts";
 import { freePort, startAgiServer } from "../helpers/upstreams.ts";
 
 /** A listener of `protocol` bound by a reload's first phase, not committed, over one server. */
