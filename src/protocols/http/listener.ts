@@ -39,6 +39,15 @@ interface InFlight {
   destroy(reason: string): void;
 }
 
+/** Routes and starts an exchange; a throw ends it, never the listener. */
+function runExchange(x: HttpExchange): void {
+  try {
+    x.run();
+  } catch (err) {
+    x.destroy(errorMessage(err));
+  }
+}
+
 export class HttpListener implements ProtocolListener {
   #config: ListenerConfig;
   readonly #ctx: ListenerContext;
@@ -149,13 +158,9 @@ export class HttpListener implements ProtocolListener {
     const x = new HttpExchange(this.#env, req, (r) => this.#ended(link, r));
     const link = this.#inFlight.add(x);
     // Accepted before the reload that bound this listener was committed: routed at commit.
-    whenOpen(this.#ctx.gate, () => {
-      try {
-        x.run();
-      } catch (err) {
-        x.destroy(errorMessage(err));
-      }
-    });
+    const gate = this.#ctx.gate;
+    if (gate === undefined || gate.open) runExchange(x);
+    else whenOpen(gate, () => runExchange(x));
   }
 
   #onUpgrade(head: RequestHead, sock: Socket, rest: Buffer, client: string): void {
