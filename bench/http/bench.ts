@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { killAllNow, setChildFdLimit, stopAll } from "../lib/children.ts";
+import { LOAD_CPU, PIN, PROXY_CPU, pin } from "../lib/pin.ts";
 import { cpuTimes, machineInfo, rssKiB } from "../lib/procfs.ts";
 import { envInt, fmt, median, ratio, round } from "../lib/stats.ts";
 import {
@@ -20,6 +21,7 @@ import {
   startNodeFloor,
   startOrigin,
   startTrunkline,
+  THREADS,
 } from "./peers.ts";
 import { runWrk, WRK, type WrkResult } from "./wrk.ts";
 
@@ -121,7 +123,7 @@ function markdown(
     "",
     ...rows.map((r) => `- ${r.target}: ${r.note}`),
     `- bar (issue 14): Trunkline's requests/s ≥ 0.6× HAProxy's: ${bar}`,
-    "- CPU per request: user + system time of the proxy's process (nginx: its worker) from /proc over the wrk run, divided by the requests wrk completed; wrk and the origin share the same 2 cores",
+    `- CPU per request: user + system time of the proxy's process (nginx: its worker) from /proc over the wrk run, divided by the requests wrk completed; ${PIN ? `pinned (BENCH_PIN=1): every proxy on CPU ${PROXY_CPU}, wrk and the origin on CPU ${LOAD_CPU}` : "wrk, the origin and the proxy share the 2 cores as the scheduler places them (BENCH_PIN=1 pins them)"}`,
     "",
   ];
   return lines.join("\n");
@@ -150,7 +152,10 @@ export async function main(): Promise<number> {
     wrk: version(WRK, ["-v"]),
   });
   try {
+    if (PIN && THREADS > 1)
+      throw new Error("BENCH_PIN=1 gives the proxy one core: not with BENCH_WORKERS above 1");
     const origin = await startOrigin(dir);
+    if (PIN) pin(origin.pids, LOAD_CPU);
     const started = new Map<string, Peer | undefined>([["direct", undefined]]);
     const notes = new Map<string, string>([["direct", `wrk → origin (${origin.note})`]]);
     for (const t of s.targets) {
@@ -163,6 +168,7 @@ export async function main(): Promise<number> {
             : t === "node-floor"
               ? await startNodeFloor(dir, origin.port)
               : await startNginxProxy(dir, origin.port);
+      if (PIN) pin(p.pids, PROXY_CPU);
       started.set(t, p);
       notes.set(t, p.note);
     }

@@ -1,6 +1,7 @@
 // wrk (Debian's `wrk`) as the HTTP load generator, in its own process: one run against one
 // URL, its summary parsed from the text it prints (`--latency` adds the percentiles).
 import { spawn } from "node:child_process";
+import { LOAD_CPU, onCpus } from "../lib/pin.ts";
 
 export const WRK = "/usr/bin/wrk";
 
@@ -50,13 +51,12 @@ export function runWrk(
   seconds: number,
 ): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(
+    const [cmd, args] = onCpus(
       WRK,
       ["-t", String(threads), "-c", String(connections), "-d", `${seconds}s`, "--latency", url],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      LOAD_CPU,
     );
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (c: Buffer) => {
       out += c.toString("utf8");
