@@ -1,15 +1,19 @@
 /** Human tables for `trunkline ctl`: the admin API's JSON views, aligned for a terminal. */
+import { TERMINAL_UNSAFE } from "../core/terminal.ts";
 import type { PoolView, ServerView, SessionView, StatusView } from "../observe/admin/types.ts";
 
+const UNSAFE_ALL = new RegExp(TERMINAL_UNSAFE.source, "g");
+
 /**
- * Requests, client addresses and reasons come from the network: a control byte in them must
- * not reach the operator's terminal as an escape sequence.
+ * Requests, client addresses and reasons come from the network: a control byte, a line
+ * separator or a bidi control in them must not reach the operator's terminal raw (C0 and C1
+ * as `\xNN`, the others as `\uNNNN`).
  */
 export function clean(v: string): string {
-  return v.replace(
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return v.replace(UNSAFE_ALL, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
 }
 
 /** Columns padded to their widest cell, two spaces apart; the last is not padded (no trailing blanks). */

@@ -2,6 +2,8 @@
  * One human line per JSON log record, for a terminal: `12:00:00.123 WARN  msg  key=value …`.
  * Pure; the JSON line is what syslog and files get, this only changes what a person reads.
  */
+import { TERMINAL_UNSAFE } from "../core/terminal.ts";
+
 const LEVELS: Record<number, string> = {
   10: "TRACE",
   20: "DEBUG",
@@ -13,12 +15,7 @@ const LEVELS: Record<number, string> = {
 const COLOURS: Record<number, string> = { 10: "90", 20: "90", 30: "32", 40: "33", 50: "31", 60: "35" };
 const SKIP = new Set(["level", "severity", "time", "app", "pid", "msg"]);
 
-/**
- * Characters a terminal acts on or that reorder what it shows: C0, DEL, C1 (CSI, OSC, NEL),
- * the line and paragraph separators, and the bidi controls. A caller's string must never
- * reach an operator's terminal with them raw (a title change, a forged `outcome=completed`).
- */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE = TERMINAL_UNSAFE;
 const UNSAFE_ALL = new RegExp(UNSAFE.source, "g");
 
 /** Every unsafe character as a `\uXXXX` escape. */
