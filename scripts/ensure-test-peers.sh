@@ -19,6 +19,8 @@ have ss || need+=(iproute2)
 [ -f /usr/share/perl5/Asterisk/AGI.pm ] || need+=(libasterisk-agi-perl)
 # etcd v3 (Debian's etcd-server): the etcd config source's tests run their own on loopback ports.
 have etcd || need+=(etcd-server)
+# etcdctl (etcd-client, only suggested by etcd-server): etcd-auth's tests add a user and turn auth on.
+have etcdctl || need+=(etcd-client)
 # test/e2e/dashboard.test.ts drives Debian's build by path (playwright-core downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
