@@ -49,8 +49,14 @@ export const listenerCommon = {
 };
 
 /** Keys every route has; a protocol adds its own (ProtocolConfigSpec.routeShape). */
+/**
+ * A route's name is free text, but it becomes a metrics label and a log field: no control
+ * character (NUL separates the parts of a series' key in metrics-series.ts).
+ */
+const routeName = nonEmpty.regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, "must not hold control characters");
+
 export const routeCommon = {
-  name: nonEmpty.optional(),
+  name: routeName.optional(),
   listener: nonEmpty,
   pool: nonEmpty.optional(),
 };

@@ -116,7 +116,9 @@ export function proxiesOf(kvs: ReadonlyMap<string, string>, prefix: string): Pro
     if (!v.ok || v.value === null || typeof v.value !== "object") continue;
     const o = v.value as Record<string, unknown>;
     out.push({
-      id: typeof o.id === "string" ? o.id : key.slice(prefix.length + 8),
+      // The key names the proxy (it registered there under its lease): a record's own `id`
+      // could claim another proxy's and show twice as "this one".
+      id: key.slice(prefix.length + 8),
       hostname: typeof o.hostname === "string" ? o.hostname : "",
       pid: typeof o.pid === "number" ? o.pid : 0,
       admin: typeof o.admin === "string" ? o.admin : null,

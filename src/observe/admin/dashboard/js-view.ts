@@ -87,6 +87,7 @@ function fmtRate(v) {
 function syncChildren(parent, items, keyOf, make, fill) {
   const have = new Map();
   for (const c of Array.from(parent.children)) have.set(c.getAttribute("data-key"), c);
+  const kept = new Set();
   let i = 0;
   for (const it of items) {
     const k = keyOf(it);
@@ -98,9 +99,12 @@ function syncChildren(parent, items, keyOf, make, fill) {
     }
     if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] || null);
     fill(node, it);
+    kept.add(node);
     i++;
   }
-  for (const node of have.values()) node.remove();
+  // Every child this pass did not place goes: the ones whose item is gone, and extra ones
+  // of an item whose key came twice (each pass would otherwise leave one more behind).
+  for (const c of Array.from(parent.children)) if (!kept.has(c)) c.remove();
 }
 
 // Samples kept in this page only (nothing is stored on the proxy): t in ms, rate in new
