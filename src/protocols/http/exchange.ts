@@ -13,7 +13,7 @@ import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import type { HttpRoute } from "./config.ts";
 import { hashVars, normalizeHost, requestPath } from "./host.ts";
-import { classifyFailure, mayRetry, type TryFailure } from "./outcome.ts";
+import { classifyFailure, idempotent, mayRetry, type TryFailure } from "./outcome.ts";
 import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
@@ -205,8 +205,9 @@ export class HttpExchange implements CallHandler {
       this.#req.destroy();
       return;
     }
-    // A keep-alive connection the server had closed: the request never reached it.
-    if (stale && this.#req.taken === 0 && this.#stale < STALE_RETRIES) {
+    // A keep-alive connection the server closed with no answer: it may have read the request
+    // before it closed, so only an idempotent one goes again (a POST could be done twice).
+    if (stale && this.#req.taken === 0 && this.#stale < STALE_RETRIES && idempotent(this.#req.head.method)) {
       this.#stale++;
       this.#connect(this.#member as PoolMember);
       return;

@@ -22,7 +22,7 @@ import { connLimits, createFrontServer, sweepEveryMs } from "./front-server.ts";
 import { ownPage } from "./pages.ts";
 import type { ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import { sessionEnded } from "./session-end.ts";
-import { relayUpgrade, upgradeInFlight } from "./upgrade.ts";
+import { relayUpgrade, upgradeInFlight, upgradeOptions } from "./upgrade.ts";
 import { UpstreamPools } from "./upstreams.ts";
 import { WakeLimit } from "./wake-limit.ts";
 import type { RequestHead } from "./wire/head.ts";
@@ -169,7 +169,7 @@ export class HttpListener implements ProtocolListener {
     whenOpen(this.#ctx.gate, () => {
       if (sock.destroyed) this.#inFlight.remove(link);
       else
-        relayUpgrade(this.#env, { idleTimeoutMs: o.upgradeIdleTimeoutMs }, head, client, sock, rest, (r) =>
+        relayUpgrade(this.#env, upgradeOptions(o), head, client, sock, rest, (r) =>
           this.#ended(link, r),
         ).catch(() => sock.destroy());
     });

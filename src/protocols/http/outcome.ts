@@ -47,6 +47,16 @@ export function classifyFailure(err: unknown, reached: boolean): TryFailure {
 
 /** RFC 9110 §9.2.1 safe methods: repeating one cannot change the server's state. */
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+/** RFC 9110 §9.2.2 idempotent methods: the safe ones, PUT and DELETE. */
+const IDEMPOTENT = new Set([...SAFE, "TRACE", "PUT", "DELETE"]);
+
+/**
+ * May a request that a reused connection's server may have read be sent again? Only an
+ * idempotent one (RFC 9112 §9.3.1): a POST the server read before it closed could be done twice.
+ */
+export function idempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
 
 /**
  * Whether a failed try may be made again on another server: a request that never left may

@@ -12,6 +12,7 @@ import type { Pool, PoolMember } from "../../balance/pool.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import { connectUpstream } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
+import type { HttpListenerOptions } from "./config.ts";
 import { normalizeHost, requestPath } from "./host.ts";
 import type { EndFn, ExchangeEnv, ExchangeRecord } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
@@ -27,6 +28,13 @@ const HELD_CHUNKS = 16;
 
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
+  /** The server's answer (101 or a refusal) must begin within this, as any request's (upstream_timeout). */
+  readonly answerTimeoutMs: number;
+}
+
+/** The upgrade bounds from the listener's options. */
+export function upgradeOptions(o: HttpListenerOptions): UpgradeOptions {
+  return { idleTimeoutMs: o.upgradeIdleTimeoutMs, answerTimeoutMs: o.upstreamTimeoutMs };
 }
 
 export async function relayUpgrade(
@@ -62,19 +70,22 @@ export async function relayUpgrade(
   });
   const end = (status: number, setupMs: number | undefined) =>
     onEnd({ ...rec, status, durationMs: performance.now() - t0, setupMs });
-  const refuse = (kind: PageKind) => {
-    const p = env.page(kind, host, host);
+  let service = host;
+  const page = (kind: PageKind) => {
+    const p = env.page(kind, host, service);
     const extra = p.retryAfter ? "Retry-After: 5\r\n" : "";
     const h = `HTTP/1.1 ${p.code} ${p.reason}\r\nContent-Type: ${p.contentType}\r\nContent-Length: ${p.body.length}\r\n${extra}Connection: close\r\n\r\n`;
     client.end(Buffer.concat([Buffer.from(h, "latin1"), p.body]));
     setTimeout(() => client.destroy(), 1_000).unref();
     rec.bytesOut = p.body.length;
-    end(p.code, performance.now() - t0);
+    return p.code;
   };
+  const refuse = (kind: PageKind) => end(page(kind), performance.now() - t0);
   const gen = env.current();
   const route = (gen.routes("http") as HttpRoutes | undefined)?.find(env.listener, host, path);
   rec.route = route?.name;
   if (route === undefined) return refuse("no_route");
+  service = route.service ?? host;
   if (route.status === "passivated" && route.wake.length > 0) env.wake(route);
   const pool: Pool | undefined = route.pool === undefined ? undefined : gen.pools.get(route.pool);
   rec.pool = pool?.name;
@@ -126,11 +137,28 @@ export async function relayUpgrade(
     if (held.length > HELD_CHUNKS) client.pause();
   });
   const answer = new UpgradeAnswer(req.method);
+  // No answer within upstream_timeout: 504, as for any request (nothing of it was relayed yet).
+  let timedOut = false;
+  let relayed = false;
+  const answerTimer = setTimeout(() => {
+    timedOut = true;
+    rec.error ??= {
+      message: `no answer from the server within ${o.answerTimeoutMs}ms`,
+      code: ErrorCodes.UPSTREAM_TIMEOUT,
+    };
+    if (!relayed && !gone) page("gateway_timeout");
+    else client.destroy();
+    up.destroy();
+  }, o.answerTimeoutMs);
   up.on("data", (c: Buffer) => {
     rec.bytesOut += c.length;
-    if (tunnel) return;
+    if (tunnel || timedOut) return;
     const step = answer.read(c);
-    if (step.out.length > 0) client.write(step.out);
+    if (step.out.length > 0) {
+      relayed = true;
+      client.write(step.out);
+    }
+    if (relayed || step.kind !== "wait") clearTimeout(answerTimer);
     if (step.kind === "tunnel") {
       tunnel = true;
       for (const h of held.splice(0)) up.write(h);
@@ -149,12 +177,13 @@ export async function relayUpgrade(
   });
   let closed = false;
   const onClose = () => {
+    clearTimeout(answerTimer);
     up.destroy();
-    client.destroy();
+    if (!timedOut || relayed) client.destroy();
     if (closed) return;
     closed = true;
     pool.release(m);
-    end(answer.status, setupMs);
+    end(timedOut && !relayed ? 504 : answer.status, setupMs);
   };
   // A FIN is passed on (pipe); the other side then has a few seconds to close its own.
   const halfClosed = () => setTimeout(onClose, HALF_CLOSE_GRACE_MS).unref();

@@ -147,8 +147,19 @@ export class UpstreamCall implements ConnUser {
         return;
       }
       at += r.size;
-      // 100 answers an Expect the proxy did not pass on; 101 only answers an upgrade (upgrade.ts).
-      if (r.status < 200 && r.status !== 100 && r.status !== 101) this.#h.interim(r);
+      if (r.status === 101) {
+        // Only an upgrade may be answered 101 (upgrade.ts); this request asked none, and what
+        // follows is another protocol (RFC 9110 §15.2.2): an invalid answer, not one to wait on.
+        this.#fail(
+          new TrunklineError(
+            ErrorCodes.UPSTREAM_GONE,
+            "bad response: 101 to a request that asked no upgrade",
+          ),
+        );
+        return;
+      }
+      // 100 answers an Expect the proxy did not pass on.
+      if (r.status < 200 && r.status !== 100) this.#h.interim(r);
       if (this.#over) return;
       if (r.status >= 200) {
         this.#buf = undefined;
