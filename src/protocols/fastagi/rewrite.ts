@@ -30,7 +30,8 @@ export function upstreamHeader(
   for (const line of header.lines) {
     const eol = line.end - line.valueEnd === 2 ? "\r\n" : "\n";
     if (changed && line.name === "agi_network_script") {
-      if (script !== "") out.push(Buffer.from(`agi_network_script: ${script}${eol}`));
+      // Written already when agi_request came first: once only, as the proxy's own parser requires.
+      if (script !== "" && !wroteScript) out.push(Buffer.from(`agi_network_script: ${script}${eol}`));
       wroteScript = true;
     } else if (changed && line.name === "agi_request") {
       // Asterisk omits agi_network_script when the URL has no path; a rewrite that adds one puts it back in its place.
