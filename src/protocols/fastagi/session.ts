@@ -43,8 +43,7 @@ export class FastAgiSession {
   #outcome: Outcome | undefined;
   #error: string | undefined;
   #headerTimer: NodeJS.Timeout | undefined;
-  /** After a FAILURE answer, the bound on Asterisk's close. */
-  #rejectTimer: NodeJS.Timeout | undefined;
+  #rejectTimer: NodeJS.Timeout | undefined; // after a FAILURE answer, the bound on Asterisk's close
   #clientClosed = false;
   /** What Asterisk's bytes are, until the relay takes them: header, held while routing, or ignored. */
   #phase: "header" | "routing" | "done" = "header";
@@ -138,9 +137,10 @@ export class FastAgiSession {
     cancel(this.#cancel);
   }
 
-  /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes: nothing could serve it. */
+  /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes; it holds no max_pending slot as it lingers. */
   #reject(outcome: Outcome, message: string, code?: ErrorCode): void {
     this.#phase = "done";
+    this.#conn.established();
     this.#errorCode = code;
     this.#outcome = outcome;
     this.#error = message;
