@@ -1,7 +1,7 @@
 import type { ListenerConfig } from "../../config/types.ts";
 import { connectUpstream } from "../../net/connect.ts";
 import { StreamListener, sameBinding } from "../../net/stream-listener.ts";
-import type { ListenerContext, Protocol } from "../protocol.ts";
+import type { GenerationView, ListenerContext, Protocol } from "../protocol.ts";
 import { fastagiConfig } from "./config.ts";
 import { decide, type RouteDecision } from "./router.ts";
 import { FastAgiRoutes } from "./routes.ts";
@@ -30,6 +30,10 @@ const connectKeepAlive: SessionEnv["connect"] = (address, tls, timeoutMs, token,
 /** A session's view of the application: the generation it routed in, and the events. */
 function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv {
   let gen: ReturnType<ListenerContext["current"]> | undefined;
+  // The generation the session was accepted in: it routes the session if a reload has removed
+  // the listener in between (the session's header was still coming), as it relays the ones
+  // already routed.
+  const accepted = ctx.gate === undefined || ctx.gate.open ? currentOrNone(ctx) : undefined;
   return {
     listener,
     options: options(listener),
@@ -37,6 +41,7 @@ function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv 
     decide: (req) => {
       const route = (): Promise<RouteDecision> => {
         gen = ctx.current();
+        if (accepted !== undefined && gen !== accepted && !hasListener(gen, listener.name)) gen = accepted;
         const routes = gen.routes("fastagi") as FastAgiRoutes | undefined;
         if (!routes) return Promise.resolve({ kind: "none", hops: 0 });
         return decide(routes.table, listener.name, req);
@@ -49,6 +54,18 @@ function sessionEnv(listener: ListenerConfig, ctx: ListenerContext): SessionEnv 
     // Without keep-alive when the listener's sweep turns it on later (session.keepAlive()).
     connect: keepAliveAfterMs(listener) > 0 ? connectUpstream : connectKeepAlive,
   };
+}
+
+function currentOrNone(ctx: ListenerContext): GenerationView | undefined {
+  try {
+    return ctx.current();
+  } catch {
+    return undefined;
+  }
+}
+
+function hasListener(gen: GenerationView, name: string): boolean {
+  return gen.snapshot.listeners.some((l) => l.name === name);
 }
 
 /** FastAGI (Asterisk's AGI over TCP, res_agi.c): the first protocol of the registry. */
