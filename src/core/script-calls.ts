@@ -5,6 +5,8 @@ export type SettleCall = (o: ScriptOutcome) => void;
 export interface QueuedCall {
   readonly request: unknown;
   readonly resolve: SettleCall;
+  /** Moved from a worker that was replaced after another call's timeout (once at most). */
+  readonly moved?: boolean;
 }
 
 /**
@@ -17,6 +19,10 @@ export class CallQueue {
 
   constructor(max: number) {
     this.max = max;
+  }
+
+  get size(): number {
+    return this.#calls.length;
   }
 
   get full(): boolean {
@@ -42,6 +48,9 @@ export class CallQueue {
 interface Pending {
   readonly resolve: SettleCall;
   readonly timer: NodeJS.Timeout;
+  readonly request: unknown;
+  /** Already moved once to a new worker after another call's timeout. */
+  readonly moved: boolean;
 }
 
 /** Calls handed to a worker and not yet answered, by id, each with the timer bounding it. */
@@ -52,8 +61,23 @@ export class PendingCalls {
     return this.#calls.size;
   }
 
-  add(id: number, resolve: SettleCall, timer: NodeJS.Timeout): void {
-    this.#calls.set(id, { resolve, timer });
+  add(id: number, resolve: SettleCall, timer: NodeJS.Timeout, request: unknown, moved: boolean): void {
+    this.#calls.set(id, { resolve, timer, request, moved });
+  }
+
+  /**
+   * Empties the set (timers stopped): the calls that were not moved yet are returned, to go to
+   * the next worker once; the others fail with `reason`.
+   */
+  takeMovable(reason: string): QueuedCall[] {
+    const out: QueuedCall[] = [];
+    for (const [id, p] of this.#calls) {
+      clearTimeout(p.timer);
+      this.#calls.delete(id);
+      if (p.moved) p.resolve({ ok: false, error: reason });
+      else out.push({ request: p.request, resolve: p.resolve, moved: true });
+    }
+    return out;
   }
 
   /** Forgets call `id` without settling it; false when it was no longer pending. */

@@ -126,6 +126,18 @@ export class ScriptRunner {
     return new Promise((resolve) => this.#queue.push({ request, resolve }));
   }
 
+  /**
+   * Closes once the calls already made are answered (queued ones included: a session that
+   * waits for a cold worker survives the reload that retires this runner), bounded by the
+   * worker's start-up bound plus one call's timeout.
+   */
+  async closeWhenIdle(): Promise<void> {
+    const deadline = performance.now() + this.#startBoundMs() + this.#timeoutMs;
+    while (!this.#closed && this.#queue.size + this.#pending.size > 0 && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await this.close();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#queue.failAll("route script closed");
@@ -173,7 +185,7 @@ export class ScriptRunner {
         this.#startupMs = performance.now() - this.#spawnedAt;
         clearTimeout(this.#startTimer);
         this.#startTimer = undefined;
-        for (const q of this.#queue.takeAll()) this.#dispatch(w, port, q.request, q.resolve);
+        for (const q of this.#queue.takeAll()) this.#dispatch(w, port, q.request, q.resolve, q.moved);
         this.#updateRef();
         this.#settleStart();
       } else if ("loadError" in msg) {
@@ -217,7 +229,7 @@ export class ScriptRunner {
     w.on("exit", (code) => onDead(`route script worker exited with code ${code}`));
   }
 
-  #dispatch(worker: Worker, port: MessagePort, request: unknown, resolve: SettleCall): void {
+  #dispatch(worker: Worker, port: MessagePort, request: unknown, resolve: SettleCall, moved = false): void {
     const id = this.#nextId++;
     const timeoutMs = this.#timeoutMs;
     const timer = setTimeout(() => {
@@ -226,14 +238,19 @@ export class ScriptRunner {
       if (this.#worker === worker) this.#takeArrived();
       if (!this.#pending.delete(id)) return;
       resolve({ ok: false, error: `route script did not answer within ${timeoutMs}ms` });
-      // It may be stuck in a loop: replace it now; the other calls in flight fail too.
+      // It may be stuck in a loop: replace it now. The other calls in flight go to the new
+      // worker (once: a call moved before fails), so one caller's loop fails only its own session.
       if (this.#worker === worker) {
         void this.#dropWorker()?.terminate();
-        this.#pending.failAll("route script restarted after a timeout");
-        if (!this.#closed) this.#spawn();
+        const others = this.#pending.takeMovable("route script restarted after a timeout");
+        if (this.#closed) for (const q of others) q.resolve({ ok: false, error: "route script closed" });
+        else {
+          for (const q of others) this.#queue.push(q);
+          this.#spawn();
+        }
       }
     }, timeoutMs).unref();
-    this.#pending.add(id, resolve, timer);
+    this.#pending.add(id, resolve, timer, request, moved);
     try {
       port.postMessage({ id, request });
     } catch (err) {

@@ -75,7 +75,10 @@ export class FastAgiRoutes implements ProtocolRoutes {
     return max + 100;
   }
 
+  /** Each runner not handed on closes once its calls in flight are answered (bounded). */
   async close(): Promise<void> {
-    for (const r of this.#runners.values()) if (!this.#handedOn.has(r)) await r.close();
+    await Promise.all(
+      [...this.#runners.values()].filter((r) => !this.#handedOn.has(r)).map((r) => r.closeWhenIdle()),
+    );
   }
 }
