@@ -63,7 +63,11 @@ test("route names holding a quote and a backslash are escaped, one series each; 
   const e = parsePromText(text);
   assert.equal(e.families.has("trunkline_fake"), false, "no family from a route's name");
   assert.ok(!/^trunkline_fake_total/m.test(text), "no line starts with the forged name");
-  assert.equal(total(e, "trunkline_sessions_total", { route: forged }), 0, "the refused route routed nothing");
+  assert.equal(
+    total(e, "trunkline_sessions_total", { route: forged }),
+    0,
+    "the refused route routed nothing",
+  );
   assert.equal(total(e, "trunkline_sessions_total", { route: 'b\\n"' }), 1);
   assert.equal(total(e, "trunkline_metrics_dropped_series_total"), 0);
 });

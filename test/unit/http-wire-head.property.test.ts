@@ -46,11 +46,18 @@ const value = fc.oneof(
       .map(([a, mid, b]) => String.fromCharCode(a) + mid + String.fromCharCode(b)),
   },
 );
-/** A Host value: reg-name, address and port characters (RFC 3986 §3.2.2). */
-const hostValue = fc.string({
-  unit: fc.constantFrom(..."abcXYZ019.-_~!$&'()*+;=%:[]"),
-  maxLength: 24,
-});
+/** A Host value (RFC 3986 §3.2.2): a reg-name or an IPv6 literal, then maybe a port of digits. */
+const hostValue = fc
+  .tuple(
+    fc.oneof(
+      fc.string({ unit: fc.constantFrom(..."abcXYZ019.-_~!$&'()*+;=%"), maxLength: 20 }),
+      fc
+        .string({ unit: fc.constantFrom(..."0123456789abcdefABCDEF:."), minLength: 1, maxLength: 20 })
+        .map((a) => `[${a}]`),
+    ),
+    fc.option(fc.string({ unit: fc.constantFrom(..."0123456789"), maxLength: 5 }), { nil: undefined }),
+  )
+  .map(([h, port]) => (port === undefined ? h : `${h}:${port}`));
 const ows = chars(fc.constantFrom(0x20, 0x09), { maxLength: 3 });
 const field = fc.record({ name: plainName, value, before: ows, after: ows });
 type Field = { name: string; value: string; before: string; after: string };

@@ -232,8 +232,15 @@ test("methods must be tokens, kept as sent; targets must be free of controls and
   for (const t of ["/a\x00b", "/a\x01", "/\x1f", "/\x7f", "/a\tb"]) {
     assert.equal(requestError(lines(`GET ${t} HTTP/1.1`, "Host: a")).error, 400, JSON.stringify(t));
   }
-  const abs = request(lines("GET http://example.com:8080/a?b=c HTTP/1.1", "Host: example.com:8080"));
-  assert.equal(abs.target, "http://example.com:8080/a?b=c");
+  // An absolute-form target: its path goes on as origin-form, its authority is the host (RFC 9112 §3.2.2).
+  const abs = request(lines("GET http://example.com:8080/a?b=c HTTP/1.1", "Host: other.example"));
+  assert.equal(abs.target, "/a?b=c");
+  assert.equal(abs.host, "example.com:8080");
+  assert.equal(abs.absolute, true);
+  assert.equal(request(lines("GET http://example.com?x HTTP/1.1", "Host: a")).target, "/?x");
+  assert.equal(requestError(lines("GET http://u@example.com/ HTTP/1.1", "Host: a")).error, 400);
+  for (const h of ["a.example:x.b", "a:80:81", "[::1]junk"])
+    assert.equal(requestError(lines("GET / HTTP/1.1", `Host: ${h}`)).error, 400, h);
 });
 
 test("CONNECT is not supported: 501", () => {

@@ -40,11 +40,38 @@ export function parseHostPattern(raw: string | undefined): HostPattern | string 
   return { kind: "exact", host };
 }
 
-/** Path of a request target (RFC 9112 §3.2): origin-form up to "?", else "/" for the other forms. */
+/**
+ * Path of a request target (RFC 9112 §3.2) as routes see it: origin-form up to "?", else "/"
+ * for the other forms (an absolute-form target arrives here as its path, head.ts). Spellings
+ * of the same path route alike (RFC 3986 §6.2.2): a percent-escaped unreserved character is
+ * decoded and dot-segments are removed, so `/%61dmin` and `/x/../admin` meet a route on
+ * `/admin` (as `status: stopped` fences it). The server still gets the target as sent.
+ */
 export function requestPath(url: string | undefined): string {
   if (url === undefined || !url.startsWith("/")) return "/";
   const q = url.indexOf("?");
-  return q < 0 ? url : url.slice(0, q);
+  const path = q < 0 ? url : url.slice(0, q);
+  return path.includes("%") || path.includes("/.") ? normalizePath(path) : path;
+}
+
+const UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
+
+function normalizePath(path: string): string {
+  const decoded = path.replace(UNRESERVED, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  // RFC 3986 §5.2.4 remove_dot_segments, over the segments.
+  const out: string[] = [];
+  const segs = decoded.split("/");
+  for (let i = 1; i < segs.length; i++) {
+    const seg = segs[i] as string;
+    const last = i === segs.length - 1;
+    if (seg === ".") {
+      if (last) out.push("");
+    } else if (seg === "..") {
+      out.pop();
+      if (last) out.push("");
+    } else out.push(seg);
+  }
+  return `/${out.join("/")}`;
 }
 
 /** The placeholders a `hash` pool's hash_key may use for an HTTP request. */

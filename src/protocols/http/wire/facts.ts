@@ -41,11 +41,26 @@ export const headError = (error: HeadError["error"], reason: string): HeadError 
 const err = headError;
 
 /**
- * A Host value that cannot be read as more than a host and port: no space, list comma, path,
- * query, fragment or user part (RFC 3986 §3.2). Other odd bytes pass: they route nowhere,
- * and every page escapes what it shows of them.
+ * A Host value that cannot be read as more than a host and port: an IPv6 literal or a name
+ * with no space, list comma, path, query, fragment, user part or colon, then a port of digits
+ * if any (RFC 3986 §3.2). Other odd bytes pass: they route nowhere, and every page escapes
+ * what it shows of them.
  */
-const HOST_VALUE = /^[^\s,/\\?#@]*$/;
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s,/\\?#@:[\]]*)(?::[0-9]*)?$/;
+
+/**
+ * An absolute-form request target (RFC 9112 §3.2.2) as its authority and its origin-form
+ * path (`/` when it has none); undefined when the authority is not a valid Host value.
+ */
+export function absoluteForm(target: string): { authority: string; path: string } | undefined {
+  const from = target.indexOf("//") + 2;
+  let end = from;
+  while (end < target.length && target[end] !== "/" && target[end] !== "?") end++;
+  const authority = target.slice(from, end);
+  if (authority === "" || !HOST_VALUE.test(authority)) return undefined;
+  const rest = target.slice(end);
+  return { authority, path: rest.startsWith("/") ? rest : `/${rest}` };
+}
 
 /** What the framing and routing fields say. */
 export interface Facts {

@@ -8,6 +8,7 @@
  */
 
 import {
+  absoluteForm,
   CHUNKED,
   CLOSE,
   type Facts,
@@ -61,7 +62,10 @@ export class RequestHead extends Head {
   readonly target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and a later 1.x, read as 1.1). */
   readonly minor: 0 | 1;
+  /** The target's authority for an absolute-form target (the Host field is then ignored, RFC 9112 §3.2.2). */
   readonly host: string | undefined;
+  /** The target came in absolute-form: `target` is its origin-form path, `host` its authority. */
+  readonly absolute: boolean;
   readonly framing: Framing;
   /** The client wants the connection kept after this exchange. */
   readonly keepAlive: boolean;
@@ -81,12 +85,14 @@ export class RequestHead extends Head {
     target: string,
     minor: 0 | 1,
     size: number,
+    authority?: string,
   ) {
     super(bytes, start, end, at, f.named);
     this.method = method;
     this.target = target;
     this.minor = minor;
-    this.host = f.host;
+    this.host = authority ?? f.host;
+    this.absolute = authority !== undefined;
     this.framing = f.framing ?? NO_BODY;
     this.keepAlive = minor === 1 ? !f.close : f.keepAlive && !f.close;
     // An HTTP/1.0 request's Upgrade and Expect are ignored (RFC 9110 §7.8, §10.1.1).
@@ -223,6 +229,10 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   if (f.hosts > 1) return err(400, "two Host headers");
   if (minor === 1 && f.hosts === 0) return err(400, "no Host header");
   if (method === "CONNECT") return err(501, "CONNECT is not supported");
+  const target = buf.toString("latin1", sp1 + 1, sp2);
+  const absolute = buf[sp1 + 1] !== 0x2f && /^https?:\/\//i.test(target);
+  const abs = absolute ? absoluteForm(target) : undefined;
+  if (absolute && abs === undefined) return err(400, "bad authority in the target");
   return new RequestHead(
     buf,
     s,
@@ -230,9 +240,10 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
     l.at,
     f,
     method,
-    buf.toString("latin1", sp1 + 1, sp2),
+    abs?.path ?? target,
     minor,
     end - start,
+    abs?.authority,
   );
 }
 

@@ -46,6 +46,14 @@ const REQUEST_DROP = dropSet([
 /** The same for an upgrade, whose Upgrade field must reach the server (RFC 9110 §7.8). */
 const UPGRADE_DROP = REQUEST_DROP.slice();
 UPGRADE_DROP[K.UPGRADE] = 0;
+/** An absolute-form request's Host field is replaced by its target's authority (RFC 9112 §3.2.2). */
+const withHost = (d: Uint8Array) => {
+  const o = d.slice();
+  o[K.HOST] = 1;
+  return o;
+};
+const ABSOLUTE_DROP = withHost(REQUEST_DROP);
+const ABSOLUTE_UPGRADE_DROP = withHost(UPGRADE_DROP);
 const RESPONSE_DROP = dropSet([...HOP_BY_HOP, K.VIA]);
 /** An answer framed by its length gets that length written anew; a bodiless one keeps its own. */
 const RESPONSE_DROP_LENGTH = dropSet([...HOP_BY_HOP, K.VIA, K.CONTENT_LENGTH]);
@@ -72,8 +80,11 @@ function kept(h: Head, drop: Uint8Array, collect: (kind: number, value: string) 
     const start = at[f] as number;
     const kind = at[f + 3] as number;
     let dropped = drop[kind] === 1;
-    if (kind === K.X_FORWARDED_FOR || kind === K.VIA) collect(kind, fieldValue(b, at, f));
-    else if (!dropped && named !== undefined && kind === K.OTHER)
+    if (kind === K.X_FORWARDED_FOR || kind === K.VIA) {
+      // Named in Connection, it is the last hop's own (RFC 9110 §7.6.1): not carried on.
+      if (named === undefined || !named.includes(kind === K.VIA ? "via" : "x-forwarded-for"))
+        collect(kind, fieldValue(b, at, f));
+    } else if (!dropped && named !== undefined && kind === K.OTHER)
       dropped = named.includes(b.toString("latin1", start, at[f + 1] as number).toLowerCase());
     if (dropped) {
       if (run >= 0) out += b.toString("latin1", run, start);
@@ -93,12 +104,19 @@ function hasKind(h: Head, kind: number): boolean {
 export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = false): string {
   let xff = "";
   let via = "";
-  const fields = kept(h, upgrade ? UPGRADE_DROP : REQUEST_DROP, (kind, v) => {
+  const drop = h.absolute
+    ? upgrade
+      ? ABSOLUTE_UPGRADE_DROP
+      : ABSOLUTE_DROP
+    : upgrade
+      ? UPGRADE_DROP
+      : REQUEST_DROP;
+  const fields = kept(h, drop, (kind, v) => {
     if (v === "") return;
     if (kind === K.X_FORWARDED_FOR) xff += `${v}, `;
     else via += `${v}, `;
   });
-  let s = `${h.method} ${h.target} HTTP/1.1\r\n${fields}`;
+  let s = `${h.method} ${h.target} HTTP/1.1\r\n${h.absolute ? `Host: ${h.host}\r\n` : ""}${fields}`;
   if (h.framing.kind === "length") s += `Content-Length: ${h.framing.length}\r\n`;
   else if (h.framing.kind === "none" && hasKind(h, K.CONTENT_LENGTH)) s += "Content-Length: 0\r\n";
   if (upgrade) s += "Connection: upgrade\r\n";
