@@ -82,8 +82,14 @@ export function connectUpstream(
       );
     };
     const onAbort = () => done(new TrunklineError(ErrorCodes.CONNECT_FAILED, "aborted"));
+    // Timers run before I/O in the event loop: after a stall of this thread (a storm of
+    // reloads, a loaded machine) a connection that the kernel completed in time may wait behind
+    // the timer. The verdict waits one turn (setImmediate runs after the I/O poll), so it is seen.
     const timer = setTimeout(
-      () => done(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no connection within ${timeoutMs}ms`)),
+      () =>
+        setImmediate(() =>
+          done(new TrunklineError(ErrorCodes.CONNECT_TIMEOUT, `no connection within ${timeoutMs}ms`)),
+        ),
       timeoutMs,
     );
     sock.on("error", onError);
