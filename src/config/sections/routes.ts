@@ -22,6 +22,17 @@ export function routeProtocols(
 }
 
 /** Routes: common keys, then each against the protocol of its listener. */
+/** One schema per protocol's route shape, built once: 10,000 routes built 10,000 schemas (seconds). */
+const schemas = new WeakMap<object, z.ZodType>();
+function routeSchema(spec: { readonly routeShape: z.ZodRawShape }): z.ZodType {
+  let s = schemas.get(spec.routeShape);
+  if (s === undefined) {
+    s = z.strictObject({ ...routeCommon, ...spec.routeShape });
+    schemas.set(spec.routeShape, s);
+  }
+  return s;
+}
+
 export function buildRoutes(
   raw: readonly Record<string, unknown>[],
   listeners: readonly ListenerConfig[],
@@ -44,7 +55,7 @@ export function buildRoutes(
     }
     const spec = protocols.get(listener.protocol);
     if (!spec) return;
-    const parsed = z.strictObject({ ...routeCommon, ...spec.routeShape }).safeParse(item);
+    const parsed = routeSchema(spec).safeParse(item);
     if (!parsed.success) {
       for (const is of zodIssues(parsed.error, path)) ctx.fail(is.path, is.message);
       return;
