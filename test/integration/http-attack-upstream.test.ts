@@ -164,3 +164,30 @@ test("an origin that keeps its connections open forever: the proxy closes the id
   assert.ok(ms > 3_000, `closed after ${ms.toFixed(0)} ms, before its 4 s`);
   assert.equal(origin.conns.length, 1);
 });
+
+// Was a defect: upstream-pool.ts said it honoured the server's own Keep-Alive timeout but
+// always kept idle connections 4 s; a server with a shorter one (gunicorn: 2 s) closes them
+// on its own clock, and a request sent just then gets no answer (a POST: 502).
+test("an idle connection to a server that says Keep-Alive: timeout=2 is closed by the proxy after about 1 s, not 4 s", {
+  timeout: 30_000,
+}, async (t) => {
+  const origin = await startRawOrigin(t, (_h, c) =>
+    c.sock.write(answer(200, "OK", "hi", ["Keep-Alive: timeout=2"])),
+  );
+  const p = await proxyTo(t, origin.port);
+  const client = await RawClient.open(t, p.port("web"));
+  const r = await client.request(GET("/"));
+  assert.equal(r.status, 200);
+  const idleFrom = Date.now();
+  // The proxy closes its side within the server's 2 s less its 1 s margin (and a sweep).
+  await origin.until(
+    () => origin.conns[0]?.closed === true,
+    3_500,
+    "the idle connection closed by the proxy",
+  );
+  const idleMs = Date.now() - idleFrom;
+  assert.ok(idleMs >= 900, `closed after ${idleMs} ms idle: before the 1 s the server's timeout allows`);
+  // The next request goes out on a fresh connection and is answered.
+  assert.equal((await client.request(GET("/again"))).status, 200);
+  assert.equal(origin.seen.at(-1)?.conn, 1);
+});

@@ -9,7 +9,7 @@
 import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
 import { ChunkedScanner } from "./chunked.ts";
 import { type Framing, isHeadError, parseResponseHead, type ResponseHead } from "./head.ts";
-import type { ConnUser, UpstreamConn } from "./upstream-pool.ts";
+import { type ConnUser, idleLimitOf, type UpstreamConn } from "./upstream-pool.ts";
 
 /** A response head larger than this is refused (a server's headers, not a client's). */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -179,6 +179,7 @@ export class UpstreamCall implements ConnUser {
 
   #begin(h: ResponseHead): void {
     this.#head = h;
+    this.#conn.idleLimitMs = idleLimitOf(h);
     this.#framing = h.framing;
     if (h.framing.kind === "length") this.#left = h.framing.length;
     else if (h.framing.kind === "chunked") this.#scanner = new ChunkedScanner();

@@ -11,6 +11,8 @@ import type { HostPort } from "../../../core/address.ts";
 import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
 import { type CancelToken, connectUpstream } from "../../../net/connect.ts";
 import { ReadTap } from "../../../net/read-tap.ts";
+import { fieldValue, K, STRIDE } from "./fields.ts";
+import type { Head } from "./head.ts";
 
 /** What a connection pool needs to know of a server. */
 export interface UpstreamTarget {
@@ -29,6 +31,20 @@ export interface UpstreamPoolOptions {
 
 /** Idle keep-alive connections are closed after this (or the server's own Keep-Alive timeout, less 1 s). */
 export const KEEP_ALIVE_MS = 4_000;
+
+/**
+ * How long a connection may idle by its server's last answer: `Keep-Alive: timeout=N` less
+ * 1 s, at most KEEP_ALIVE_MS. A server closes an idle connection on its own clock; one reused
+ * just as it does gets a request it never answers (a POST then gets a 502: it is not sent twice).
+ */
+export function idleLimitOf(h: Head): number {
+  for (let f = 0; f < h.at.length; f += STRIDE) {
+    if (h.at[f + 3] !== K.KEEP_ALIVE) continue;
+    const m = /(?:^|[\s,;])timeout\s*=\s*"?(\d{1,9})/i.exec(fieldValue(h.bytes, h.at, f));
+    if (m) return Math.max(0, Math.min(KEEP_ALIVE_MS, Number(m[1]) * 1000 - 1000));
+  }
+  return KEEP_ALIVE_MS;
+}
 
 /**
  * The server's pool was closed (a reload took the server out) before the request got a
@@ -67,8 +83,9 @@ export class UpstreamConn {
   /** Requests it has carried before the current one (a reused connection may be stale). */
   uses = 0;
   user: ConnUser | undefined;
-  /** When it last went idle (performance.now()). */
+  /** When it last went idle (performance.now()), and how long it may (idleLimitOf its server's last answer). */
   idleSince = 0;
+  idleLimitMs = KEEP_ALIVE_MS;
 
   constructor(socket: Socket, tap: ReadTap, pool: UpstreamPool) {
     this.socket = socket;
@@ -125,7 +142,12 @@ export class UpstreamPool {
       cb(new PoolClosed(), undefined);
       return;
     }
-    const idle = this.#idle.pop();
+    let idle = this.#idle.pop();
+    // Past its server's keep-alive timeout (the sweep had not come yet): not trusted with a request.
+    while (idle !== undefined && performance.now() - idle.idleSince > idle.idleLimitMs) {
+      idle.socket.destroy();
+      idle = this.#idle.pop();
+    }
     if (idle !== undefined) {
       idle.uses++;
       cb(undefined, idle);
@@ -224,7 +246,7 @@ export class UpstreamPool {
   check(now: number): void {
     for (const c of this.#all) {
       if (c.user !== undefined) c.user.check(now);
-      else if (now - c.idleSince > KEEP_ALIVE_MS) c.socket.destroy();
+      else if (now - c.idleSince > c.idleLimitMs) c.socket.destroy();
     }
   }
 
