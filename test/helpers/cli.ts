@@ -101,7 +101,7 @@ export function startCli(
     child,
     lines,
     stderr: () => err,
-    async waitFor(pred, timeoutMs = 8000) {
+    async waitFor(pred, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const l = lines.find(pred);

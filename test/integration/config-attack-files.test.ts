@@ -130,7 +130,8 @@ test("a directory, a symlink loop, a dangling symlink, 100k nested brackets, dee
     [file("multi.yaml", `${BASE}x: &x 1\n---\ny: *x\n`), "two documents"],
   ];
   for (const [f, what] of cases) {
-    const r = await check(f);
+    // Bounded, not fast: each case starts a CLI through tsx, seconds on a loaded 2-core machine.
+    const r = await check(f, 30_000);
     assert.notEqual(r.code, "timeout", `${what}: no answer within ${r.ms} ms`);
     assert.equal(r.killedFor, undefined, `${what}: RSS passed 400 MiB`);
     assert.equal(r.code, 1, `${what}: ${r.stdout}${r.stderr}`);

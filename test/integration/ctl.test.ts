@@ -83,7 +83,7 @@ ${extra}`;
   const ctl = (...args: string[]) => runCli(["ctl", "--admin", admin, ...args]);
   const change = (...args: string[]) => ctl("--token-file", tokenFile, ...args);
 
-  const held = agiCall({ port: p.port(), url: "agi://x/held", timeoutMs: 20_000 });
+  const held = agiCall({ port: p.port(), url: "agi://x/held", timeoutMs: 90_000 });
   await until(() => a.stats.active === 1, 3000, "a session held on a");
   // Its command has reached Asterisk: bytes have gone both ways.
   await until(

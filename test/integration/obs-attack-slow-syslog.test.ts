@@ -49,7 +49,7 @@ test("TCP syslog collector that never reads: 3,000 sessions with 8 KiB records g
   const slowest = await run(n, 16, p.port(), 9_000);
   const took = Date.now() - started;
   assert.ok(slowest < 2_000, `the slowest session took ${slowest} ms`);
-  assert.ok(took < 15_000, `${n} sessions took ${took} ms`);
+  assert.ok(took < 45_000, `${n} sessions took ${took} ms`);
   const s = p.syslogStats();
   assert.ok(s, "syslog is on");
   assert.ok(

@@ -102,7 +102,7 @@ test("TCP target refusing connections: 5,000 writes take milliseconds, the queue
   const writeMs = performance.now() - t0;
   // While it retries in the background, the event loop stays free.
   const lag = await maxLag(() => sleep(450));
-  assert.ok(writeMs < 500, `5,000 writes took ${writeMs.toFixed(0)}ms`);
+  assert.ok(writeMs < 1500, `5,000 writes took ${writeMs.toFixed(0)}ms`);
   assert.ok(lag < 150, `event loop held ${lag.toFixed(0)}ms`);
   const st = sink.stats();
   assert.equal(st.sent, 0);
@@ -149,7 +149,7 @@ test("TCP target that accepts but never reads: backpressure respected, memory bo
     }
     await sleep(200);
   });
-  assert.ok(first5000Ms < 500, `5,000 writes of 2 kB took ${first5000Ms.toFixed(0)}ms`);
+  assert.ok(first5000Ms < 1500, `5,000 writes of 2 kB took ${first5000Ms.toFixed(0)}ms`);
   assert.ok(lag < 200, `event loop held ${lag.toFixed(0)}ms`);
   assert.equal(held.length, 1, "one connection, no reconnect storm");
   const st = sink.stats();
