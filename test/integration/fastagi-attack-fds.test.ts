@@ -19,7 +19,7 @@ after(async () => {
 const fds = () => readdirSync("/proc/self/fd").length;
 const N = 1200;
 /** session.ts LINGER_MS after FAILURE, plus header_timeout, plus slack for a loaded machine. */
-const BOUND_MS = 500 + 5_000 + 4_000;
+const BOUND_MS = 500 + 5_000 + 8_000;
 
 test("1,200 connections stopping mid-header (silent or slowloris), never reading: the proxy's descriptors all come back", async () => {
   const up = await startAgiServer({ commands: ["NOOP"] });
@@ -63,14 +63,15 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   assert.ok(peak > base + N, `the clients are connected (${peak - base} new descriptors)`);
   // The clients hold their N sockets; the proxy's side of each must close within the bound.
   await until(
-    () => fds() <= base + N + 20,
+    () => fds() <= base + N + 5,
     BOUND_MS,
     `proxy-side descriptors released (now ${fds() - base - N})`,
   );
   for (const t of timers) clearInterval(t);
   for (const c of clients) c.destroy();
   await until(() => fds() <= base + 5, 3000, "every descriptor released");
-  assert.equal(p.proxy.runtime.activeSessions, 0);
+  // A session ends when the proxy has seen its client's close (a turn after the descriptor count).
+  await until(() => p.proxy.runtime.activeSessions === 0, 3000, "no session left");
   // And the listener serves as before.
   assert.equal((await agiCall({ port: p.port(), url: "agi://x/y" })).status, "SUCCESS");
 });
