@@ -205,8 +205,7 @@ export class HttpExchange implements CallHandler {
       this.#req.destroy();
       return;
     }
-    // A keep-alive connection the server closed with no answer: it may have read the request
-    // before it closed, so only an idempotent one goes again (a POST could be done twice).
+    // A reused connection closed unanswered may have had the request read: idempotent ones only.
     if (stale && this.#req.taken === 0 && this.#stale < STALE_RETRIES && idempotent(this.#req.head.method)) {
       this.#stale++;
       this.#connect(this.#member as PoolMember);
