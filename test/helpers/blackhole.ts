@@ -35,12 +35,5 @@ export async function startBlackhole(): Promise<{ port: number; close(): Promise
   };
 }
 
-/** A port nothing listens on: connects are refused at once. */
-export async function refusedPort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+/** A port nothing listens on: connects are refused at once (outside the ephemeral range). */
+export { deadPort as refusedPort } from "./ports.ts";

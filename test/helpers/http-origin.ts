@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { TestContext } from "node:test";
 
+export { deadPort } from "./ports.ts";
+
 export interface Origin {
   readonly name: string;
   readonly port: number;
@@ -137,17 +139,6 @@ export function pool(name: string, ports: readonly number[], extra = ""): string
 ${extra}    servers:
 ${ports.map((p) => `      - { address: 127.0.0.1:${p} }`).join("\n")}
 `;
-}
-
-/** A port on 127.0.0.1 where nothing listens (bound, then closed). */
-export async function deadPort(): Promise<number> {
-  const { createServer: createNet } = await import("node:net");
-  const s = createNet();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a !== "object") throw new Error("no port");
-  return a.port;
 }
 
 /** Reads the request head (and body), then resets the connection without a byte of answer. */

@@ -42,3 +42,12 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   }
   throw new Error("no free loopback port after 200 tries");
 }
+
+/**
+ * A loopback port where nothing listens, for connects that must be refused. Taken outside
+ * the ephemeral range (as freePort): a port released by a `:0` bind goes back to the pool the
+ * kernel serves every other test's listeners from, and one CI run saw a "dead" server answer.
+ */
+export function deadPort(host = "127.0.0.1"): Promise<number> {
+  return freePort(host);
+}

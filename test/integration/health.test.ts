@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { after, test } from "node:test";
 import { agiCall } from "../helpers/asterisk.ts";
+import { refusedPort } from "../helpers/blackhole.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
 
@@ -184,10 +185,7 @@ pools:
 test("passive health: real sessions' connect failures count as failed checks", async () => {
   const b = await startAgiServer({ commands: ["NOOP"] });
   cleanup.push(b.close);
-  const dead = createServer();
-  await new Promise<void>((r) => dead.listen(0, "127.0.0.1", () => r()));
-  const deadPort = (dead.address() as { port: number }).port;
-  await new Promise((r) => dead.close(r));
+  const deadPort = await refusedPort();
   const agent = await fakeAgent("127.0.0.1");
   cleanup.push(agent.close);
   const p = await startProxy(`

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
+import { createServer } from "node:net";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { agiCall } from "../helpers/asterisk.ts";
+import { freePort } from "../helpers/ports.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
 
@@ -11,15 +12,6 @@ const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
-
-/** A port that was free a moment ago (the test needs the same fixed address across reloads). */
-async function freePort(): Promise<number> {
-  const s: Server = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function config(port: number, upstream: number, tls: boolean, extra = ""): string {
   const t = tls ? `, tls: { cert: ${TLS}server.pem, key: ${TLS}server.key }` : "";

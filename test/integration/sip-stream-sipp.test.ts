@@ -4,20 +4,12 @@
 // connection (the flow), which is the only connection there is.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import { buildResponse } from "../../src/protocols/sip/response.ts";
 import { serializeMessage } from "../../src/protocols/sip/serialize.ts";
+import { freePort } from "../helpers/ports.ts";
 import { side } from "../helpers/sip-stream-kit.ts";
 import { runSipp, SIPP } from "../helpers/sipp.ts";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return typeof a === "object" && a ? a.port : 0;
-}
 
 test("SIPp calls over TCP to an answering server on the stream transport all complete", {
   skip: existsSync(SIPP) ? false : `${SIPP} is missing`,

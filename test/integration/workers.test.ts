@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { reusePortSupported } from "../../src/net/reuse-port.ts";
 import { agiCall } from "../helpers/asterisk.ts";
+import { refusedPort } from "../helpers/blackhole.ts";
 import { get, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
 import { type AgiServer, startAgiServer } from "../helpers/upstreams.ts";
@@ -274,11 +275,7 @@ describe("workers", { timeout: 120_000 }, () => {
   // state mirrored to the worker). Without either, the other thread tries the dead server too.
   test("passive health is shared: a server that failed on one thread is skipped by every thread", async () => {
     const live = await agi({ commands: ["NOOP"] });
-    const { createServer } = await import("node:net");
-    const dead = createServer();
-    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
-    const deadPort = (dead.address() as { port: number }).port;
-    await new Promise<void>((r) => dead.close(() => r()));
+    const deadPort = await refusedPort();
     const yaml = config([live], 2)
       .replace("balance: least-sessions", "balance: round-robin\n    max_fails: 1\n    fail_timeout: 60s")
       .replace(
