@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { callLines, startAnswerers, startCaller } from "../helpers/sip-proxy.ts";
+import { callLines, sipListener, startAnswerers, startCaller } from "../helpers/sip-proxy.ts";
 
 const CALLS = 150;
 
@@ -48,14 +48,23 @@ pools:
   });
   t.after(() => uac.kill());
   await until(() => callLines(p).length >= 30, 20_000, "30 calls done before the kill");
+  // The dialogs on the doomed box when it dies (from the proxy's calls table, just before and
+  // just after the kill): a call among them whose BYE had not been answered cannot complete.
+  const onDoomed = new Set<string>();
+  const note = () => {
+    for (const c of sipListener(p).sessionsInfo(10_000))
+      if (c.server === deadKey) onDoomed.add(c.request?.split(" ")[0] ?? "");
+  };
+  note();
   const killedAt = Date.now();
   await doomed.run.kill();
+  note();
   await until(() => dead()?.health === "down", 10_000, "the killed server marked down by OPTIONS");
   const downAt = Date.now();
   const r = await uac.done;
   const detail = `${r.errors}\n${r.output.slice(-1500)}`;
-  // A call whose BYE was on its way to the box when it died cannot complete; no other may fail.
-  assert.ok(r.successful >= CALLS - 2, detail);
+  // A call whose dialog was on the box when it died may lose its BYE; no other may fail.
+  assert.ok(r.successful >= CALLS - Math.max(2, onDoomed.size), `${onDoomed.size} on the box\n${detail}`);
   assert.equal(r.successful + r.failed, CALLS, detail);
   await until(() => ended.length >= r.successful, 10_000, "a session.end per completed call");
   // Calls placed on the dead box before the ping said so failed over (no provisional reply).
@@ -70,7 +79,8 @@ pools:
     assert.deepEqual(e.attempts, []);
   }
   t.diagnostic(
-    `down ${downAt - killedAt} ms after the kill (${dead()?.healthReason}); ${r.successful}/${CALLS} completed, ` +
+    `down ${downAt - killedAt} ms after the kill (${dead()?.healthReason}); ${onDoomed.size} calls on the box; ` +
+      `${r.successful}/${CALLS} completed, ` +
       `${failedOver.length} failed over before it, ${after.length} placed after it, all on the live server`,
   );
 });
