@@ -27,6 +27,9 @@ function bindable(port: number, host: string): Promise<boolean> {
   });
 }
 
+/** Ports this process has handed out: never twice (two "dead" servers of one pool must differ). */
+const handed = new Set<number>();
+
 /**
  * A free loopback port outside the ephemeral range, so that no `:0` bind of another test
  * (which the kernel serves from that range) can take it between this pick and the peer's bind,
@@ -38,7 +41,9 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   const [from, top] = lo > 11_000 ? [10_000, lo] : [Math.min(hi + 1, 65_000), 65_536];
   for (let i = 0; i < 200; i++) {
     const port = from + Math.floor(Math.random() * (top - from));
-    if (await bindable(port, host)) return port;
+    if (handed.has(port) || !(await bindable(port, host))) continue;
+    handed.add(port);
+    return port;
   }
   throw new Error("no free loopback port after 200 tries");
 }
