@@ -62,11 +62,11 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   const peak = fds();
   assert.ok(peak > base + N, `the clients are connected (${peak - base} new descriptors)`);
   // The clients hold their N sockets; the proxy's side of each must close within the bound.
-  await until(
-    () => fds() <= base + N + 5,
-    BOUND_MS,
-    `proxy-side descriptors released (now ${fds() - base - N})`,
-  );
+  // Slack of 20: descriptors the process may open meanwhile (libuv's io_uring, a log file); a
+  // leak of this kind is hundreds (one per silent or slowloris client).
+  await until(() => fds() <= base + N + 20, BOUND_MS, "proxy-side descriptors released").catch((e) => {
+    throw new Error(`${(e as Error).message}: ${fds() - base - N} left beyond the clients' ${N}`);
+  });
   for (const t of timers) clearInterval(t);
   for (const c of clients) c.destroy();
   await until(() => fds() <= base + 5, 3000, "every descriptor released");

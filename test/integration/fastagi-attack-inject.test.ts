@@ -108,3 +108,38 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
     JSON.stringify(up.stats.headers[0]!.toString()),
   );
 });
+
+// Fixed (header-text.ts: bytes that are not UTF-8 read as escapes and are written back as
+// themselves): a rewrite kept "every other byte" but turned path bytes that were not UTF-8
+// into U+FFFD (FF FE reached the server as EF BF BD EF BF BD), and a Latin-1 caller name
+// put in the query by a template arrived as %EF%BF%BD.
+test("path bytes and a caller name that are not UTF-8 reach the server as the caller sent them, through a rewrite", async () => {
+  const up = await startAgiServer({ commands: ["NOOP"] });
+  cleanup.push(up.close);
+  const p = await startProxy(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+routes:
+  - { listener: agi, match: { path: ^/ivr/(.*)$ }, rewrite: "/apps/$1?n=\${agi_calleridname}", pool: main }
+pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
+`);
+  cleanup.push(p.close);
+  const header = Buffer.concat([
+    Buffer.from("agi_network: yes\nagi_network_script: ivr/m", "latin1"),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from("\nagi_request: agi://pbx/ivr/m", "latin1"),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from("\nagi_calleridname: Ren", "latin1"),
+    Buffer.from([0xe9]),
+    Buffer.from("e\n\n", "latin1"),
+  ]);
+  assert.equal((await agiCall({ port: p.port(), header })).status, "SUCCESS");
+  const seen = up.stats.headers[0]!;
+  const line = (name: string) => {
+    const at = seen.indexOf(`${name}: `);
+    return at < 0 ? undefined : seen.subarray(at + name.length + 2, seen.indexOf(0x0a, at)).toString("hex");
+  };
+  const hex = (s: string) => Buffer.from(s, "latin1").toString("hex");
+  assert.equal(line("agi_request"), hex("agi://pbx/apps/m\xff\xfe?n=Ren%E9e"));
+  assert.equal(line("agi_network_script"), hex("apps/m\xff\xfe?n=Ren%E9e"));
+  assert.equal(line("agi_calleridname"), hex("Ren\xe9e"), "an untouched line stays its bytes");
+});

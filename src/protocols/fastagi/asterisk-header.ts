@@ -4,6 +4,7 @@
  * Pure: no I/O.
  */
 import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
+import { encodeHeaderText } from "./header-text.ts";
 
 /**
  * The bytes a real Asterisk 23.4.1 sent for `agi://127.0.0.1:4580/hello?x=1&y=%20z` with the
@@ -139,8 +140,8 @@ export function headerForUrl(header: Buffer, url: string): Buffer {
     if (text.startsWith("agi_network_script:")) {
       // dropped here, re-added right before agi_request below
     } else if (text.startsWith("agi_request:")) {
-      if (script !== undefined) out.push(Buffer.from(`agi_network_script: ${script}\n`, "utf8"));
-      out.push(Buffer.from(`agi_request: ${url}${text.endsWith("\r\n") ? "\r\n" : "\n"}`, "utf8"));
+      if (script !== undefined) out.push(encodeHeaderText(`agi_network_script: ${script}\n`));
+      out.push(encodeHeaderText(`agi_request: ${url}${text.endsWith("\r\n") ? "\r\n" : "\n"}`));
     } else {
       out.push(line);
     }

@@ -4,6 +4,8 @@
  * over bytes. Values are kept as bytes: a UTF-8 caller name must reach the server unchanged.
  */
 
+import { decodeHeaderText } from "./header-text.ts";
+
 export interface HeaderLimits {
   /** Bytes of the header, its closing empty line included. */
   readonly maxBytes: number;
@@ -148,7 +150,7 @@ const NON_ASCII_RE = /[^\x00-\x7f]/;
 /**
  * Parses a complete header (as returned by HeaderReader) and checks it is a FastAGI header.
  * Works on one latin1 view of the bytes (offsets are byte offsets); values are decoded as
- * UTF-8 only when the header holds non-ASCII bytes. Line bytes are sliced only on demand
+ * UTF-8 only when the header holds non-ASCII bytes, losslessly (header-text.ts). Line bytes are sliced only on demand
  * (lineBytes), so an unmodified header is forwarded as the very buffer that arrived; the
  * line records themselves are made only when asked for (a rewrite), not per session.
  */
@@ -250,7 +252,7 @@ function scanLines(
     if (!NAME_RE.test(name)) return `line ${n} has an invalid variable name`;
     let vstart = colon + 1;
     if (text.charCodeAt(vstart) === 0x20) vstart++;
-    const value = utf8 ? header.toString("utf8", vstart, end) : text.slice(vstart, end);
+    const value = utf8 ? decodeHeaderText(header, vstart, end) : text.slice(vstart, end);
     // Asterisk writes each variable once (res_agi.c, setup_env()). A repeated name has no
     // single meaning here: routing reads agi_request while a server may read either line,
     // so the header is refused rather than guessed at (the caller's `each` says so).

@@ -1,3 +1,5 @@
+import { escapedByte } from "./header-text.ts";
+
 /** The request a route sees: agi_request split into parts, plus the header variables. */
 export interface AgiRequest {
   /** `agi://host:port` exactly as Asterisk wrote it (scheme and authority). */
@@ -77,8 +79,11 @@ interface Segment {
 }
 
 const TOKEN = /\$(\$|\d|<([A-Za-z_][A-Za-z0-9_]*)>|\{([A-Za-z0-9_]+)\})/g;
-/** A lone UTF-16 surrogate: encodeURIComponent throws on it; it becomes U+FFFD instead. */
-const LONE_SURROGATE = /\p{Cs}/gu;
+/**
+ * A lone UTF-16 surrogate: encodeURIComponent throws on it. One that stands for a byte of the
+ * header that was not UTF-8 (header-text.ts) is that byte, `%XX`; any other becomes U+FFFD.
+ */
+const LONE_SURROGATE_AT_START = /^\p{Cs}/u;
 /**
  * What a path capture may not carry unchanged into a query: the separators `&`, `=`, `#`, `?`,
  * `+` (URLSearchParams and most AGI servers read it as a space), a `%` that starts no `%XX` escape (it could join the literal
@@ -90,7 +95,11 @@ function encodeComponent(value: string): string {
   try {
     return encodeURIComponent(value);
   } catch {
-    return encodeURIComponent(value.replace(LONE_SURROGATE, "\uFFFD"));
+    return value.replace(/[^\p{Cs}]+|\p{Cs}/gu, (run) => {
+      if (!LONE_SURROGATE_AT_START.test(run)) return encodeURIComponent(run);
+      const b = escapedByte(run);
+      return b === undefined ? "%EF%BF%BD" : `%${b.toString(16).toUpperCase()}`;
+    });
   }
 }
 
