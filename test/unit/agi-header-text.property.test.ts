@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { decodeHeaderText, encodeHeaderText } from "../../src/protocols/fastagi/header-text.ts";
 import { parseHeader } from "../../src/protocols/fastagi/header.ts";
+import { decodeHeaderText, encodeHeaderText } from "../../src/protocols/fastagi/header-text.ts";
 import { compileTemplate } from "../../src/protocols/fastagi/request.ts";
 
 const runs = { numRuns: 2_000, plugins: [fc.interruptAfterTimeLimit(20_000, { failOnInterrupt: true })] };
@@ -55,6 +55,6 @@ test("a Latin-1 caller name parses without U+FFFD and lands in a URL template as
   const name = h.vars.get("agi_calleridname") ?? "";
   assert.equal(name, "Ren\udce9e Zoë");
   assert.ok(!name.includes("\ufffd"));
-  const t = compileTemplate("/apps/${agi_calleridname}?n=${agi_calleridname}", "url");
+  const t = compileTemplate(`/apps/\${agi_calleridname}?n=\${agi_calleridname}`, "url");
   assert.equal(t(null, h.vars), "/apps/Ren%E9e%20Zo%C3%AB?n=Ren%E9e%20Zo%C3%AB");
 });
