@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { test } from "node:test";
 import fc from "fast-check";
 import { recordRouteValue } from "../../src/protocols/sip/route.ts";
@@ -126,6 +127,33 @@ test("property: random text never throws and never verifies", () => {
       (token) => {
         const r = verifyServer(token, [K1, K2]);
         return !r.ok && ["malformed", "bad_mac", "too_long"].includes(r.error);
+      },
+    ),
+    runs(500),
+  );
+});
+
+test("property: the MAC is HMAC-SHA256 as createHmac makes it, for keys shorter and longer than a block", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 16, maxLength: 200 }),
+      fc.string({ maxLength: 40 }),
+      fc.string({ minLength: 1, maxLength: 60 }).filter((s) => Buffer.from(s, "utf8").toString("utf8") === s),
+      (keyBytes, context, server) => {
+        const key = Buffer.from(keyBytes);
+        const raw = Buffer.from(sign(server, key, context), "base64url");
+        const ctx = Buffer.from(context, "utf8");
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(ctx.length);
+        const expected = createHmac("sha256", key)
+          .update(Buffer.from("trunkline-rr\0", "latin1"))
+          .update(Buffer.of(1))
+          .update(len)
+          .update(ctx)
+          .update(Buffer.from(server, "utf8"))
+          .digest()
+          .subarray(0, 16);
+        assert.deepEqual(raw.subarray(raw.length - 16), expected);
       },
     ),
     runs(500),
