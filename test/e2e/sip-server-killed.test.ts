@@ -8,6 +8,9 @@ import { startProxy, until } from "../helpers/proxy.ts";
 import { callLines, sipListener, startAnswerers, startCaller } from "../helpers/sip-proxy.ts";
 
 const CALLS = 150;
+// invite_timeout 2 s and a ping timeout of 1 s: the dead box answers nothing (its pings are
+// refused at once), while the live SIPp on a loaded CI machine can take over 500 ms to send
+// its 180 (a CI run with 500 ms: 4 calls answered 503 after both servers timed out).
 
 test("a killed server is taken out by OPTIONS and calls keep completing", { timeout: 90_000 }, async (t) => {
   const uas = await startAnswerers(["uas-rr.xml", "uas-rr.xml"]);
@@ -22,9 +25,9 @@ routes: [ { listener: sip, pool: fs } ]
 pools:
   fs:
     balance: round-robin
-    invite_timeout: 500ms
+    invite_timeout: 2s
     servers: [ { address: 127.0.0.1:${live.port} }, { address: 127.0.0.1:${doomed.port} } ]
-    health: { checks: [ sip-options ], interval: 200ms, timeout: 200ms, rise: 2, fall: 2 }
+    health: { checks: [ sip-options ], interval: 200ms, timeout: 1s, rise: 2, fall: 2 }
 `);
   t.after(() => p.close());
   const deadKey = `127.0.0.1:${doomed.port}`;
