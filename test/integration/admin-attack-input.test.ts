@@ -59,6 +59,17 @@ test("every JSON answer says X-Content-Type-Options: nosniff", async (t) => {
   }
 });
 
+// Fixed (server.ts /metrics): the metrics text, whose label values hold pool, server and route
+// names from the config or from etcd, came without nosniff, and could be cached.
+test("/metrics says X-Content-Type-Options: nosniff and Cache-Control: no-store", async (t) => {
+  const a = await adminTarget(t);
+  const r = await a.send(req("GET", "/metrics", H(a.port)), "GET");
+  assert.equal(r.status, 200);
+  assert.match(r.get("content-type") ?? "", /^text\/plain/);
+  assert.equal(r.get("x-content-type-options"), "nosniff");
+  assert.equal(r.get("cache-control"), "no-store");
+});
+
 // A defect found by attacking the API (low severity), fixed: 405 answers carry no Allow header, which RFC 9110 §15.5.6 requires (server.ts #route).
 test("a 405 names the allowed methods in Allow", async (t) => {
   const a = await adminTarget(t);

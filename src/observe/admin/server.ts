@@ -162,7 +162,13 @@ export class AdminServer {
     if (url.pathname === "/metrics" && this.#model.metrics) {
       if (method !== "GET") throw new HttpError(405, ErrorCodes.ADMIN_METHOD, "use GET", "GET");
       const m = await this.#model.metrics();
-      res.writeHead(200, { "content-type": m.contentType, "content-length": Buffer.byteLength(m.body) });
+      // Label values hold names from the config and from etcd: never sniffed into markup.
+      res.writeHead(200, {
+        "content-type": m.contentType,
+        "content-length": Buffer.byteLength(m.body),
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+      });
       res.end(m.body);
       return;
     }
