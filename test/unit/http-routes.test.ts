@@ -25,6 +25,9 @@ test("host patterns: exact, *.suffix, invalid ones said why", () => {
 test("the request path stops at the query; other target forms route as /", () => {
   assert.equal(requestPath("/api/x?y=/z"), "/api/x");
   assert.equal(requestPath("*"), "/");
+  assert.equal(requestPath("//admin//x/"), "/admin/x/");
+  assert.equal(requestPath("/a//"), "/a/");
+  assert.equal(requestPath("//"), "/");
   assert.equal(requestPath("http://a/b"), "/");
 });
 

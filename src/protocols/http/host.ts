@@ -51,7 +51,7 @@ export function requestPath(url: string | undefined): string {
   if (url === undefined || !url.startsWith("/")) return "/";
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
-  return path.includes("%") || path.includes("/.") ? normalizePath(path) : path;
+  return path.includes("%") || path.includes("/.") || path.includes("//") ? normalizePath(path) : path;
 }
 
 const UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
@@ -64,7 +64,9 @@ function normalizePath(path: string): string {
   for (let i = 1; i < segs.length; i++) {
     const seg = segs[i] as string;
     const last = i === segs.length - 1;
-    if (seg === ".") {
+    if (seg === "." || (seg === "" && !last)) {
+      // An empty segment (`//`) merges with the next, as nginx's merge_slashes: most servers
+      // read `//admin` as `/admin`, so routing must too.
       if (last) out.push("");
     } else if (seg === "..") {
       out.pop();
