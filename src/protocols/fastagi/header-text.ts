@@ -29,12 +29,13 @@ export function encodeHeaderText(text: string): Buffer {
   let run = "";
   // for..of walks code points: a surrogate pair is one, a lone surrogate is one of its own.
   for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    if (ch.length === 1 && c >= 0xdc80 && c <= 0xdcff) {
+    const b = escapedByte(ch);
+    if (b === undefined) run += ch;
+    else {
       if (run !== "") parts.push(Buffer.from(run, "utf8"));
       run = "";
-      parts.push(Buffer.of(c - 0xdc00));
-    } else run += ch;
+      parts.push(Buffer.of(b));
+    }
   }
   if (run !== "") parts.push(Buffer.from(run, "utf8"));
   return Buffer.concat(parts);
