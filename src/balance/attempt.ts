@@ -88,7 +88,9 @@ export async function attempt<S, R>(
       code = errorCode(err, ErrorCodes.CONNECT_FAILED);
     }
     pool.release(server);
-    pool.report(server, { ok: false, reason: `${hooks.what} failed: ${error}` });
+    // This host out of descriptors, buffers or ports: no verdict on the server.
+    if (code !== ErrorCodes.LOCAL_RESOURCE)
+      pool.report(server, { ok: false, reason: `${hooks.what} failed: ${error}` });
     failures.push({ server: hooks.name(server), error, code });
     hooks.onFailure?.(server, error);
   }

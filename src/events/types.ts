@@ -80,6 +80,8 @@ export interface TrunklineEvents {
     readonly reason: string;
     /** Words of an agent reply that mean nothing to HAProxy's grammar. */
     readonly agentErrors?: readonly string[];
+    /** The check failed for want of this host's descriptors, buffers or ports: not counted. */
+    readonly noVerdict?: true;
   };
   /** A server's event socket (FreeSWITCH ESL) came up, or went down (each failed retry too). */
   "esl.state": {

@@ -3,6 +3,8 @@ import { request as httpsRequest } from "node:https";
 import type { TlsClientConfig } from "../config/types.ts";
 import { formatHostPort } from "../core/address.ts";
 import { clientTlsOptions } from "../net/tls-client.ts";
+import { probeFailure } from "./probe-failure.ts";
+import type { ProbeFailure } from "./types.ts";
 
 export interface HttpProbe {
   readonly host: string;
@@ -15,9 +17,7 @@ export interface HttpProbe {
   readonly tls?: TlsClientConfig | undefined;
 }
 
-export type HttpProbeResult =
-  | { readonly ok: true; readonly status: number }
-  | { readonly ok: false; readonly reason: string };
+export type HttpProbeResult = { readonly ok: true; readonly status: number } | ProbeFailure;
 
 /**
  * An HTTP health check: GET `path` on a fresh connection (no keep-alive: a check must not
@@ -53,9 +53,7 @@ export function probeHttp(p: HttpProbe): Promise<HttpProbeResult> {
       () => done({ ok: false, reason: `http check: no answer within ${p.timeoutMs}ms` }),
       p.timeoutMs,
     );
-    req.on("error", (err: NodeJS.ErrnoException) =>
-      done({ ok: false, reason: `http check: ${err.code ?? err.message}` }),
-    );
+    req.on("error", (err: NodeJS.ErrnoException) => done(probeFailure("http check", err)));
     req.on("response", (res) => {
       const status = res.statusCode ?? 0;
       const good = p.expect !== undefined ? status === p.expect : status >= 200 && status < 400;

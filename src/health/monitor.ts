@@ -8,7 +8,7 @@ import { type EslSourceOptions, EslSources } from "./esl-source.ts";
 import { probeHttp } from "./http-probe.ts";
 import { probeSipOptions } from "./sip-options-probe.ts";
 import { probeTcp } from "./tcp-probe.ts";
-import type { MonitoredPool } from "./types.ts";
+import type { MonitoredPool, ProbeFailure } from "./types.ts";
 
 export type { MonitoredPool } from "./types.ts";
 
@@ -66,9 +66,7 @@ class ServerChecker {
       if (check.kind === "tcp") {
         const r = await probeTcp(s.address.host, s.address.port, c.timeoutMs);
         if (this.#stopped) return;
-        const reason = r.ok ? "tcp check passed" : r.reason;
-        s.recordCheck(r.ok, reason, c.rise, c.fall);
-        this.#probe("tcp", r.ok, performance.now() - t0, reason);
+        this.#record("tcp", r, r.ok ? "tcp check passed" : r.reason, t0);
       } else if (check.kind === "sip-options") {
         const r = await probeSipOptions({
           host: s.address.host,
@@ -76,9 +74,7 @@ class ServerChecker {
           timeoutMs: c.timeoutMs,
         });
         if (this.#stopped) return;
-        const reason = r.ok ? `sip-options: answered ${r.status}` : r.reason;
-        s.recordCheck(r.ok, reason, c.rise, c.fall);
-        this.#probe("sip-options", r.ok, performance.now() - t0, reason);
+        this.#record("sip-options", r, r.ok ? `sip-options: answered ${r.status}` : r.reason, t0);
       } else if (check.kind === "http") {
         const r = await probeHttp({
           host: s.address.host,
@@ -89,9 +85,7 @@ class ServerChecker {
           tls: this.member.tls,
         });
         if (this.#stopped) return;
-        const reason = r.ok ? `http check: answered ${r.status}` : r.reason;
-        s.recordCheck(r.ok, reason, c.rise, c.fall);
-        this.#probe("http", r.ok, performance.now() - t0, reason);
+        this.#record("http", r, r.ok ? `http check: answered ${r.status}` : r.reason, t0);
       } else if (check.kind === "agent") {
         const r = await probeAgent({
           host: this.member.agentAddress ?? s.address.host,
@@ -114,12 +108,23 @@ class ServerChecker {
     this.#schedule(c.intervalMs * (0.9 + Math.random() * 0.2));
   }
 
+  /**
+   * A check's result counts toward rise/fall, unless it failed for want of this host's own
+   * descriptors, buffers or ports: then it is no verdict on the server (said in the event).
+   */
+  #record(check: "tcp" | "sip-options" | "http", r: { ok: true } | ProbeFailure, reason: string, t0: number) {
+    const c = this.config;
+    if (r.ok || !r.local) this.server.recordCheck(r.ok, reason, c.rise, c.fall);
+    this.#probe(check, r.ok, performance.now() - t0, reason, undefined, !r.ok && r.local === true);
+  }
+
   #probe(
     check: "tcp" | "agent" | "sip-options" | "http",
     ok: boolean,
     durationMs: number,
     reason: string,
     errors?: readonly string[],
+    noVerdict = false,
   ) {
     if (!this.#events.has("health.probe")) return;
     this.#events.emit("health.probe", {
@@ -130,6 +135,7 @@ class ServerChecker {
       durationMs,
       reason,
       ...(errors && errors.length > 0 ? { agentErrors: errors } : {}),
+      ...(noVerdict ? { noVerdict: true as const } : {}),
     });
   }
 

@@ -5,6 +5,8 @@ import { newBranch } from "../protocols/sip/branch.ts";
 import { headerValue, headerValues } from "../protocols/sip/headers.ts";
 import { parseMessage } from "../protocols/sip/message.ts";
 import { parseVia } from "../protocols/sip/via.ts";
+import { probeFailure } from "./probe-failure.ts";
+import type { ProbeFailure } from "./types.ts";
 
 /** What makes one OPTIONS ping unique, so that its answer can be told from any other datagram. */
 export interface OptionsPing {
@@ -19,9 +21,7 @@ export interface OptionsPing {
   readonly tag: string;
 }
 
-export type SipOptionsResult =
-  | { readonly ok: true; readonly status: number }
-  | { readonly ok: false; readonly reason: string };
+export type SipOptionsResult = { readonly ok: true; readonly status: number } | ProbeFailure;
 
 /** An IPv6 literal goes in brackets in a URI or a Via (RFC 3261 §25.1 `IPv6reference`). */
 const hostPart = (h: string) => (isIPv6(h) ? `[${h}]` : h);
@@ -96,7 +96,7 @@ export function probeSipOptions(opts: {
     try {
       sock = createSocket(isIPv6(opts.host) ? "udp6" : "udp4");
     } catch (err) {
-      resolve({ ok: false, reason: `sip-options: ${(err as Error).message}` });
+      resolve(probeFailure("sip-options", err as NodeJS.ErrnoException));
       return;
     }
     let ping: OptionsPing | undefined;
@@ -117,13 +117,11 @@ export function probeSipOptions(opts: {
       opts.timeoutMs,
     );
     sock.on("error", (err: NodeJS.ErrnoException) =>
-      done({
-        ok: false,
-        reason:
-          err.code === "ECONNREFUSED"
-            ? "sip-options: refused (ICMP port unreachable)"
-            : `sip-options: ${err.code ?? err.message}`,
-      }),
+      done(
+        err.code === "ECONNREFUSED"
+          ? { ok: false, reason: "sip-options: refused (ICMP port unreachable)" }
+          : probeFailure("sip-options", err),
+      ),
     );
     sock.on("message", (msg: Buffer) => {
       if (!ping) return;
@@ -134,7 +132,7 @@ export function probeSipOptions(opts: {
     sock.connect(opts.port, opts.host, (err?: Error) => {
       if (settled) return;
       if (err) {
-        done({ ok: false, reason: `sip-options: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+        done(probeFailure("sip-options", err as NodeJS.ErrnoException));
         return;
       }
       const local = sock.address();

@@ -4,6 +4,7 @@ import type { TlsClientConfig } from "../config/types.ts";
 import type { HostPort } from "../core/address.ts";
 import { ErrorCodes, TrunklineError } from "../core/errors.ts";
 import { KEEPALIVE } from "./keepalive.ts";
+import { isLocalResourceError } from "./local-errors.ts";
 import { type ReadTap, readBuffer } from "./read-tap.ts";
 import { clientTlsOptions } from "./tls-client.ts";
 
@@ -74,7 +75,11 @@ export function connectUpstream(
     // after it, until the caller's own handlers, an error must not crash the process.
     const onError = (err: NodeJS.ErrnoException) => {
       if (settled) return;
-      const code = tls && !err.code?.startsWith("E") ? ErrorCodes.TLS_FAILED : ErrorCodes.CONNECT_FAILED;
+      const code = isLocalResourceError(err)
+        ? ErrorCodes.LOCAL_RESOURCE
+        : tls && !err.code?.startsWith("E")
+          ? ErrorCodes.TLS_FAILED
+          : ErrorCodes.CONNECT_FAILED;
       const tlsCode =
         err.code && /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code) ? ErrorCodes.TLS_FAILED : code;
       done(

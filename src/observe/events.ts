@@ -73,6 +73,17 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     bus.on("health.probe", (p) => {
       if (p.check === "agent" && !p.ok)
         log.debug({ pools: p.pools, server: p.server, reason: p.reason }, "agent check: no information");
+      if (p.noVerdict)
+        log.warn(
+          {
+            pools: p.pools,
+            server: p.server,
+            check: p.check,
+            reason: p.reason,
+            code: ErrorCodes.LOCAL_RESOURCE,
+          },
+          "health check not counted: this host is out of descriptors, buffers or ports",
+        );
       if (p.agentErrors && p.agentErrors.length > 0)
         log.warn({ pools: p.pools, server: p.server, words: p.agentErrors }, "agent reports an error");
     }),

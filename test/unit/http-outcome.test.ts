@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ErrorCodes, TrunklineError } from "../../src/core/errors.ts";
-import { classifyFailure, mayRetry } from "../../src/protocols/http/outcome.ts";
+import { blamesServer, classifyFailure, mayRetry } from "../../src/protocols/http/outcome.ts";
+import { QueueTimeout } from "../../src/protocols/http/wire/upstream-pool.ts";
 
 const err = (code: string) => Object.assign(new Error("x"), { code });
 
@@ -36,4 +37,15 @@ test("retry rules: unsent any method; sent only GET/HEAD/OPTIONS without a body"
   assert.equal(mayRetry(sent, "POST", false, 0), false);
   assert.equal(mayRetry(sent, "DELETE", false, 0), false);
   assert.equal(mayRetry(sent, "GET", true, 0), false, "a GET with a body");
+});
+
+test("a connect that failed for want of this host's descriptors keeps E_LOCAL_RESOURCE and was not sent", () => {
+  const f = classifyFailure(new TrunklineError(ErrorCodes.LOCAL_RESOURCE, "EMFILE: connect EMFILE"), false);
+  assert.deepEqual([f.code, f.sent, f.timeout], [ErrorCodes.LOCAL_RESOURCE, false, false]);
+  assert.equal(mayRetry(f, "POST", true, 0), true);
+  assert.equal(blamesServer(new Error("x"), f), false, "passive health does not count it");
+  const q = new QueueTimeout("no free connection within 1000ms");
+  assert.equal(blamesServer(q, classifyFailure(q, false)), false, "nor a wait in the proxy's own queue");
+  const refused = new TrunklineError(ErrorCodes.CONNECT_FAILED, "ECONNREFUSED: x");
+  assert.equal(blamesServer(refused, classifyFailure(refused, false)), true);
 });

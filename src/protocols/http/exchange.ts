@@ -13,7 +13,7 @@ import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import type { HttpRoute } from "./config.ts";
 import { hashVars, normalizeHost, requestPath } from "./host.ts";
-import { classifyFailure, idempotent, mayRetry, type TryFailure } from "./outcome.ts";
+import { blamesServer, classifyFailure, idempotent, mayRetry, type TryFailure } from "./outcome.ts";
 import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
@@ -21,7 +21,7 @@ import type { ResponseHead } from "./wire/head.ts";
 import type { InboundRequest, ResponseMode } from "./wire/inbound.ts";
 import { clientResponseHead, forwardRequestHead } from "./wire/rewrite.ts";
 import { type CallHandler, UpstreamCall } from "./wire/upstream-call.ts";
-import { PoolClosed, QueueTimeout, type UpstreamConn } from "./wire/upstream-pool.ts";
+import { PoolClosed, type UpstreamConn } from "./wire/upstream-pool.ts";
 
 const OK = { ok: true } as const;
 /** A request whose server's pool a reload closed is routed again, at most this many times. */
@@ -222,7 +222,7 @@ export class HttpExchange implements CallHandler {
     const f = classifyFailure(err, reached);
     this.#last = f;
     this.#failures.push({ server: m.key, error: f.message, code: f.code });
-    if (!(err instanceof QueueTimeout)) pool.report(m, { ok: false, reason: `request failed: ${f.message}` });
+    if (blamesServer(err, f)) pool.report(m, { ok: false, reason: `request failed: ${f.message}` });
     this.#env.attemptFailed(pool.name, m.key, f.message);
     const h = this.#req.head;
     if (mayRetry(f, h.method, h.framing.kind !== "none", this.#req.taken)) {

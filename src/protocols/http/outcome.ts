@@ -5,6 +5,7 @@
  */
 
 import { type ErrorCode, ErrorCodes } from "../../core/errors.ts";
+import { QueueTimeout } from "./wire/upstream-pool.ts";
 
 export interface TryFailure {
   /** False when no byte of the request can have reached the server (connect failed). */
@@ -38,6 +39,8 @@ export function classifyFailure(err: unknown, reached: boolean): TryFailure {
     return { sent: false, timeout: true, code: ErrorCodes.CONNECT_TIMEOUT, message };
   if (code === ErrorCodes.TLS_FAILED)
     return { sent: false, timeout: false, code: ErrorCodes.TLS_FAILED, message };
+  if (code === ErrorCodes.LOCAL_RESOURCE)
+    return { sent: false, timeout: false, code: ErrorCodes.LOCAL_RESOURCE, message };
   if (!reached || code === ErrorCodes.CONNECT_FAILED || NOT_SENT.has(code))
     return { sent: false, timeout: false, code: ErrorCodes.CONNECT_FAILED, message };
   if (code === ErrorCodes.UPSTREAM_TIMEOUT)
@@ -66,4 +69,12 @@ export function idempotent(method: string): boolean {
 export function mayRetry(f: TryFailure, method: string, body: boolean, bodyBytesSent: number): boolean {
   if (!f.sent && bodyBytesSent === 0) return true;
   return SAFE.has(method) && !body;
+}
+
+/**
+ * Whether a failed try tells passive health something about the server: not a wait in this
+ * proxy's own queue for a connection, nor this host out of descriptors, buffers or ports.
+ */
+export function blamesServer(err: unknown, f: TryFailure): boolean {
+  return !(err instanceof QueueTimeout) && f.code !== ErrorCodes.LOCAL_RESOURCE;
 }
