@@ -1,7 +1,7 @@
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import type { ListenerConfig } from "../config/types.ts";
-import { ErrorCodes, errorMessage } from "../core/errors.ts";
+import { type ErrorCode, ErrorCodes, errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import { bindListener, releaseListening, tlsOptions } from "./binding.ts";
@@ -32,6 +32,8 @@ export interface StreamListenerOptions {
   readonly handshakeTimeoutMs: (config: ListenerConfig) => number;
   /** Connections still in their TLS handshake or protocol opening, at most. */
   readonly maxPending: (config: ListenerConfig) => number;
+  /** Connections open at once (sessions, and TLS handshakes that are not one yet), at most. */
+  readonly maxConnections?: (config: ListenerConfig) => number;
   /**
    * Turns away a plain-TCP connection over the cap in the protocol's own words (FastAGI
    * answers FAILURE, so the dialplan sees AGISTATUS=FAILURE rather than a silent SUCCESS).
@@ -152,19 +154,13 @@ export class StreamListener {
 
   /** Counts a raw connection as pending until the protocol says its opening is complete. */
   #track(raw: Socket, plain: boolean): Link<PendingConn> | undefined {
+    // A plain connection is a session from accept on; a TLS one only after its handshake.
+    const open = this.#sessions.size + (plain ? 0 : this.#pending.size);
+    const maxOpen = this.#o.maxConnections?.(this.#config) ?? Number.POSITIVE_INFINITY;
+    if (open >= maxOpen) return this.#turnAway(raw, plain, ErrorCodes.CONNECTION_LIMIT, maxOpen, "open");
     const max = this.#o.maxPending(this.#config);
-    if (this.#pending.size >= max) {
-      raw.on("error", () => {});
-      if (plain && this.#o.refuse) this.#o.refuse(raw);
-      else raw.destroy();
-      this.#o.events.emit("listener.error", {
-        listener: this.#config.name,
-        code: ErrorCodes.PENDING_LIMIT,
-        error: `${max} connections already in their handshake or header`,
-        client: `${raw.remoteAddress}:${raw.remotePort}`,
-      });
-      return undefined;
-    }
+    if (this.#pending.size >= max)
+      return this.#turnAway(raw, plain, ErrorCodes.PENDING_LIMIT, max, "in their handshake or header");
     // The peer is read now, before a TLS socket wraps the raw one: it is how the TLS socket
     // finds its pending slot when the handshake completes.
     const link = this.#pending.add({
@@ -176,6 +172,20 @@ export class StreamListener {
     // the slot. A plain socket is the session's own: its end does (finished()).
     raw.once("close", () => this.#pending.remove(link));
     return link;
+  }
+
+  /** A connection over a cap: refused in the protocol's words (plain) or closed (TLS). */
+  #turnAway(raw: Socket, plain: boolean, code: ErrorCode, max: number, state: string): undefined {
+    raw.on("error", () => {});
+    if (plain && this.#o.refuse) this.#o.refuse(raw);
+    else raw.destroy();
+    this.#o.events.emit("listener.error", {
+      listener: this.#config.name,
+      code,
+      error: `${max} connections already ${state}`,
+      client: `${raw.remoteAddress}:${raw.remotePort}`,
+    });
+    return undefined;
   }
 
   async #listen(server: Server | TlsServer): Promise<void> {

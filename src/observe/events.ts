@@ -3,6 +3,7 @@ import type { Log, RecordFn } from "../core/types.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
 import type { ServerChange } from "../servers/types.ts";
+import { LogThrottle } from "./log-throttle.ts";
 
 /** One line per session at its end: who, what, where, how long, how much, how it ended. */
 export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
@@ -65,8 +66,20 @@ export function logServerChange(log: Log, c: ServerChange): void {
   else log.info(fields, `server ${c.server}${where}: ${c.what} ${c.from} -> ${c.to}`);
 }
 
+/**
+ * Listener errors that come one per connection, and their messages: a flood of them logs at
+ * most one line a second per listener and code (`suppressed`: how many were left out before
+ * it); `trunkline_listener_errors_total` counts every one.
+ */
+const PER_CONNECTION: Partial<Record<string, string>> = {
+  [ErrorCodes.TLS_HANDSHAKE]: "TLS handshake with client failed",
+  [ErrorCodes.PENDING_LIMIT]: "too many connections still in their handshake or header",
+  [ErrorCodes.CONNECTION_LIMIT]: "too many connections open: max_connections reached",
+};
+
 /** Maps every event of one proxy to log lines. The only place protocol events become logs. */
 export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?: RecordFn): () => void {
+  const throttle = new LogThrottle();
   const offs = [
     bus.on("session.end", (r) => logSession(log, r, record)),
     bus.on("server.state", (c) => logServerChange(log, c)),
@@ -120,15 +133,17 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
       if (l.warning !== undefined) log.warn({ listener: l.listener, event: "listener_warning" }, l.warning);
     }),
     bus.on("listener.error", (e) => {
+      const perConnection = PER_CONNECTION[e.code];
+      const left = perConnection === undefined ? 0 : throttle.pass(`${e.listener}\n${e.code}`);
+      if (left === undefined) return;
       const fields = {
         listener: e.listener,
         code: e.code,
         err: e.error,
         ...(e.client ? { client: e.client } : {}),
+        ...(left > 0 ? { suppressed: left } : {}),
       };
-      if (e.code === ErrorCodes.TLS_HANDSHAKE) log.warn(fields, "TLS handshake with client failed");
-      else if (e.code === ErrorCodes.PENDING_LIMIT)
-        log.warn(fields, "too many connections still in their handshake or header");
+      if (perConnection !== undefined) log.warn(fields, perConnection);
       else if (e.code === ErrorCodes.TLS_RELOAD)
         log.error(fields, "TLS certificates could not be loaded; keeping the previous ones");
       else log.error(fields, "listener error");

@@ -12,6 +12,7 @@ const DEFAULTS = {
   headerTimeoutMs: 5_000,
   scriptTimeoutMs: 500,
   maxPending: 256,
+  maxConnections: 10_000,
   stallTimeoutMs: 30_000,
   keepAliveAfterMs: 30_000,
 } as const;
@@ -25,6 +26,7 @@ const listenerShape = {
   hangup_grace: duration.optional(),
   header_timeout: duration.optional(),
   max_pending: z.number().int().min(1).max(65_535).optional(),
+  max_connections: z.number().int().min(1).max(1_000_000).optional(),
   stall_timeout: duration.optional(),
   tcp_keepalive_after: duration.optional(),
 };
@@ -55,6 +57,7 @@ function buildListenerOptions(raw: Record<string, unknown>): FastAgiListenerOpti
     hangupGraceMs: l.hangup_grace ?? DEFAULTS.hangupGraceMs,
     headerTimeoutMs: l.header_timeout ?? DEFAULTS.headerTimeoutMs,
     maxPending: l.max_pending ?? DEFAULTS.maxPending,
+    maxConnections: l.max_connections ?? DEFAULTS.maxConnections,
     stallTimeoutMs: l.stall_timeout ?? DEFAULTS.stallTimeoutMs,
     keepAliveAfterMs: l.tcp_keepalive_after ?? DEFAULTS.keepAliveAfterMs,
   };

@@ -99,6 +99,7 @@ export const fastagi: Protocol = {
       ...(ctx.sharePortZero ? { sharePortZero: true } : {}),
       handshakeTimeoutMs: (l) => options(l).headerTimeoutMs,
       maxPending: (l) => options(l).maxPending,
+      maxConnections: (l) => options(l).maxConnections,
       keepAliveAfterMs,
       refuse: (sock) => {
         // AGISTATUS=FAILURE for the dialplan; a peer that does not close is not waited for.

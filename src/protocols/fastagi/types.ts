@@ -12,6 +12,8 @@ export interface FastAgiListenerOptions {
   readonly headerTimeoutMs: number;
   /** Connections still in their TLS handshake or header, at most; more are closed at accept. */
   readonly maxPending: number;
+  /** Connections open at once (sessions and TLS handshakes), at most. */
+  readonly maxConnections: number;
   /** Bytes held for a peer that takes none of them for this long end the session. */
   readonly stallTimeoutMs: number;
   /**

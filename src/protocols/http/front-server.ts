@@ -22,6 +22,8 @@ export interface FrontHandlers {
   /** The SNI certificates at handshake time (TLS only; swapped on reload). */
   sni(): SniTable;
   error(err: Error): void;
+  /** A connection closed at accept: `max_connections` were open. */
+  dropped(client: string, max: number): void;
 }
 
 /** The per-connection bounds of a listener's options. */
@@ -62,5 +64,8 @@ export function createFrontServer(cfg: ListenerConfig, o: HttpListenerOptions, h
   } else server = createNetServer({ ...KEEPALIVE, allowHalfOpen: true }, h.connection);
   server.maxConnections = o.maxConnections;
   server.on("error", h.error);
+  server.on("drop", (d?: { remoteAddress?: string; remotePort?: number }) =>
+    h.dropped(`${d?.remoteAddress}:${d?.remotePort}`, server.maxConnections),
+  );
   return server;
 }

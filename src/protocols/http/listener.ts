@@ -198,6 +198,13 @@ export class HttpListener implements ProtocolListener {
           code: ErrorCodes.ACCEPT,
           error: err.message,
         }),
+      dropped: (client, max) =>
+        this.#ctx.events.emit("listener.error", {
+          listener: this.#config.name,
+          code: ErrorCodes.CONNECTION_LIMIT,
+          error: `${max} connections already open`,
+          client,
+        }),
     });
   }
 
