@@ -54,7 +54,7 @@ function readSettings(): Settings {
   return {
     concurrency: envInt("BENCH_CONCURRENCY", 32, 1, 2_000),
     seconds: envInt("BENCH_SECONDS", 6, 1, 120),
-    warmup: 1,
+    warmup: envInt("BENCH_WARMUP", 1, 1, 60),
     rounds: envInt("BENCH_ROUNDS", 3, 1, 10),
     variants: [3, 2],
     log_level: level || null,
