@@ -8,18 +8,13 @@ import { bindListener, releaseListening, tlsOptions } from "./binding.ts";
 import { KEEPALIVE } from "./keepalive.ts";
 import { KeepAliveSweep } from "./keepalive-sweep.ts";
 import { type Link, LinkedSet } from "./linked-set.ts";
+import { type PendingConn, PendingConns } from "./pending-conns.ts";
 import type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
 import { sameServerTls } from "./tls-sni.ts";
 
 export { sameBinding } from "./binding.ts";
 
 export type { Accepted, SessionInfo, StreamSession } from "./stream-session.ts";
-
-/** A connection in its TLS handshake or protocol opening; `peer` (address:port) for TLS only. */
-interface PendingConn {
-  readonly raw: Socket;
-  readonly peer: string | undefined;
-}
 
 export interface StreamListenerOptions {
   readonly events: EventBus<TrunklineEvents>;
@@ -61,7 +56,7 @@ export class StreamListener {
   #idle: (() => void)[] = [];
   #accepting = false;
   /** Connections not yet established (the raw socket, for TLS the one under the TLS socket). */
-  readonly #pending = new LinkedSet<PendingConn>();
+  readonly #pending = new PendingConns();
   /** Keep-alive for sessions old enough to need it (a plain listener with keepAliveAfterMs). */
   readonly #sweep: KeepAliveSweep | undefined;
 
@@ -105,10 +100,7 @@ export class StreamListener {
       // The TLS socket wraps a raw one that is pending: found by its peer address and port
       // (a walk of at most max_pending links, next to a handshake that costs far more).
       const peer = `${sock.remoteAddress}:${sock.remotePort}`;
-      this.#accept(
-        sock,
-        this.#pending.find((p) => p.peer === peer),
-      );
+      this.#accept(sock, this.#pending.handshakeDone(peer));
     };
     const server = cfg.tls
       ? createTlsServer(
@@ -155,23 +147,13 @@ export class StreamListener {
   /** Counts a raw connection as pending until the protocol says its opening is complete. */
   #track(raw: Socket, plain: boolean): Link<PendingConn> | undefined {
     // A plain connection is a session from accept on; a TLS one only after its handshake.
-    const open = this.#sessions.size + (plain ? 0 : this.#pending.size);
+    const open = this.#sessions.size + this.#pending.handshakes;
     const maxOpen = this.#o.maxConnections?.(this.#config) ?? Number.POSITIVE_INFINITY;
     if (open >= maxOpen) return this.#turnAway(raw, plain, ErrorCodes.CONNECTION_LIMIT, maxOpen, "open");
     const max = this.#o.maxPending(this.#config);
     if (this.#pending.size >= max)
       return this.#turnAway(raw, plain, ErrorCodes.PENDING_LIMIT, max, "in their handshake or header");
-    // The peer is read now, before a TLS socket wraps the raw one: it is how the TLS socket
-    // finds its pending slot when the handshake completes.
-    const link = this.#pending.add({
-      raw,
-      peer: plain ? undefined : `${raw.remoteAddress}:${raw.remotePort}`,
-    });
-    if (plain) return link;
-    // A TLS raw socket may never reach a session (a handshake that fails): its close frees
-    // the slot. A plain socket is the session's own: its end does (finished()).
-    raw.once("close", () => this.#pending.remove(link));
-    return link;
+    return this.#pending.add(raw, plain);
   }
 
   /** A connection over a cap: refused in the protocol's words (plain) or closed (TLS). */
@@ -234,6 +216,7 @@ export class StreamListener {
 
   #accept(sock: Socket, pending: Link<PendingConn> | undefined): void {
     if (!this.#accepting) {
+      if (pending) this.#pending.remove(pending);
       sock.destroy();
       return;
     }

@@ -86,7 +86,8 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     bus.on("health.probe", (p) => {
       if (p.check === "agent" && !p.ok)
         log.debug({ pools: p.pools, server: p.server, reason: p.reason }, "agent check: no information");
-      if (p.noVerdict)
+      const left = p.noVerdict ? throttle.pass(`${p.server}\n${p.check}`) : undefined;
+      if (left !== undefined)
         log.warn(
           {
             pools: p.pools,
@@ -94,8 +95,9 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
             check: p.check,
             reason: p.reason,
             code: ErrorCodes.LOCAL_RESOURCE,
+            ...(left > 0 ? { suppressed: left } : {}),
           },
-          "health check not counted: this host is out of descriptors, buffers or ports",
+          "health check not counted: this host is out of descriptors or buffers",
         );
       if (p.agentErrors && p.agentErrors.length > 0)
         log.warn({ pools: p.pools, server: p.server, words: p.agentErrors }, "agent reports an error");

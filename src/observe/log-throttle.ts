@@ -8,7 +8,7 @@ export class LogThrottle {
   readonly #now: () => number;
   readonly #keys = new Map<string, { at: number; left: number }>();
 
-  constructor(everyMs = 1_000, now: () => number = Date.now) {
+  constructor(everyMs = 1_000, now: () => number = () => performance.now()) {
     this.#everyMs = everyMs;
     this.#now = now;
   }

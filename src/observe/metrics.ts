@@ -104,7 +104,7 @@ export function createMetrics(
   );
   const listenerErrors = counter(
     "trunkline_listener_errors_total",
-    "Errors of listeners (accept, TLS handshake, pending limit, TLS reload), by error code.",
+    "Errors of listeners (accept, TLS handshake, pending and connection limits, TLS reload), by error code.",
     ["listener", "code"],
   );
   const sipDropped = counter(

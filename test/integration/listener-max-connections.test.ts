@@ -1,23 +1,29 @@
 import assert from "node:assert/strict";
 import net, { createServer, type Socket } from "node:net";
 import { after, test } from "node:test";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
 import { defaultHeader } from "../helpers/asterisk.ts";
 import { parsePromText, value } from "../helpers/prom-text.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 
+const TLS = fileURLToPath(new URL("../fixtures/tls/", import.meta.url));
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-/** A server that takes each connection and says nothing (HTTP or FastAGI alike). */
-async function silentServer(): Promise<{ port: number; open: () => number }> {
+/** A server that takes each connection and says nothing (HTTP or FastAGI alike); it keeps what it read. */
+async function silentServer(): Promise<{ port: number; open: () => number; read: () => string }> {
   const held = new Set<Socket>();
+  let read = "";
   const server = createServer((s) => {
     held.add(s);
     s.on("error", () => {});
     s.on("close", () => held.delete(s));
-    s.resume();
+    s.on("data", (d: Buffer) => {
+      read += d.toString("latin1");
+    });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   cleanup.push(
@@ -27,7 +33,7 @@ async function silentServer(): Promise<{ port: number; open: () => number }> {
         server.close(() => r());
       }),
   );
-  return { port: (server.address() as { port: number }).port, open: () => held.size };
+  return { port: (server.address() as { port: number }).port, open: () => held.size, read: () => read };
 }
 
 function client(
@@ -84,10 +90,59 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
   );
   // One session ends: its place is free for the next call.
   held[0]?.sock.destroy();
-  await until(() => p.proxy.runtime.listener("agi")?.sessions === 2, 5000, "the ended session left");
+  await until(
+    () => p.proxy.runtime.listener("agi")?.sessions === 2 && up.open() === 2,
+    5000,
+    "the session ended",
+  );
   const next = client(p.port(), defaultHeader({ url: "agi://x/next" }));
-  await until(() => up.open() === 3, 5000, "the next session reaches the server");
+  await until(() => up.read().includes("agi://x/next"), 5000, "the next session reaches the server");
   assert.equal(next.got(), "");
+  assert.equal(
+    value(parsePromText(await m.text()), "trunkline_listener_errors_total", {
+      listener: "agi",
+      code: "E_CONNECTION_LIMIT",
+    }),
+    30,
+  );
+});
+
+test("fastagi over TLS: sessions waiting for their header count once toward max_connections", async () => {
+  const up = await silentServer();
+  const p = await startProxy(`
+listeners:
+  - { name: agi, protocol: fastagi, listen: 127.0.0.1:0, max_connections: 3, tls: { cert: ${TLS}server.pem, key: ${TLS}server.key } }
+routes: [ { listener: agi, pool: main } ]
+pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
+`);
+  cleanup.push(p.close);
+  const tlsClient = async (): Promise<TLSSocket> => {
+    const c = tlsConnect({ host: "127.0.0.1", port: p.port(), rejectUnauthorized: false });
+    c.on("error", () => {});
+    cleanup.push(() => {
+      c.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      c.once("secureConnect", () => resolve());
+      c.once("close", () => reject(new Error("closed before its handshake completed")));
+    });
+    return c;
+  };
+  // Two sessions past their handshake, still in their header: two connections, not four.
+  await tlsClient();
+  await tlsClient();
+  await until(() => p.proxy.runtime.listener("agi")?.sessions === 2, 5000, "two sessions");
+  const third = await tlsClient();
+  third.write(defaultHeader({ url: "agi://x/third" }));
+  await until(() => up.read().includes("agi://x/third"), 5000, "the third session reaches the server");
+  assert.equal(p.logs.filter((l) => l.code === "E_CONNECTION_LIMIT").length, 0);
+  // The fourth is one too many.
+  const fourth = tlsConnect({ host: "127.0.0.1", port: p.port(), rejectUnauthorized: false });
+  fourth.on("error", () => {});
+  cleanup.push(() => {
+    fourth.destroy();
+  });
+  await p.waitForLog((l) => l.code === "E_CONNECTION_LIMIT", 5000);
 });
 
 test("http max_connections: a connection over the cap is closed at accept and counted", async () => {

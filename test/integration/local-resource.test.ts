@@ -51,7 +51,7 @@ test("out of descriptors: connects and checks that fail EMFILE mark no server do
   writeFileSync(
     file,
     `
-listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0, header_timeout: 120s, max_pending: 1000 } ]
 routes:
   - { listener: agi, match: { path: ^/checked }, pool: checked }
   - { listener: agi, pool: plain }
@@ -62,43 +62,51 @@ pools:
     servers: [ { address: 127.0.0.1:${checked.port} } ]
 `,
   );
-  // 256 descriptors: about 110 sessions (one socket each way) use up what start-up leaves.
   const proc = startCli(["run", "-c", file, "--no-watch"], { maxOpenFiles: 256 });
   cleanup.push(() => proc.kill());
   await proc.waitFor((l) => l.msg === "trunkline started", 60_000);
   const port = Number(proc.lines.find((l) => l.msg === "listening")?.port);
-  const clients: Socket[] = [];
+  const clients: { sock: Socket; closed: boolean }[] = [];
   cleanup.push(() => {
-    for (const c of clients) c.destroy();
+    for (const c of clients) c.sock.destroy();
   });
+  const open = (header?: Buffer) => {
+    const c = { sock: connect({ host: "127.0.0.1", port }), closed: false };
+    c.sock.on("error", () => {});
+    c.sock.on("close", () => {
+      c.closed = true;
+    });
+    if (header) c.sock.write(header);
+    clients.push(c);
+    return c;
+  };
+  // 1. Connections that never send their header (header_timeout 120 s) take the descriptors
+  // one by one, until a tcp check of the checked pool fails for want of one: reported as no
+  // verdict (or, as before the fix, its server taken down).
+  const checkFailed = (l: Record<string, unknown>) =>
+    (l.code === "E_LOCAL_RESOURCE" && l.check === "tcp") ||
+    (l.event === "server_state" && l.pool === "checked");
+  for (let i = 0; i < 100 && !proc.lines.some(checkFailed); i++) {
+    for (let j = 0; j < 4; j++) open();
+    await until(() => proc.lines.some(checkFailed), 50, "").catch(() => {});
+  }
+  await proc.waitFor(checkFailed, 10_000);
+  // 2. One descriptor at a time is given back (an idle connection closes) and a call to the
+  // plain pool takes it at accept: its connect to the server fails EMFILE.
   const local = (l: Record<string, unknown>) =>
     l.event === "session" &&
     Array.isArray(l.failed_attempts) &&
     (l.failed_attempts as { error?: string }[]).some((a) => /EMFILE|ENFILE/.test(a.error ?? ""));
-  // Sessions to the plain pool, 20 at a time, until connects fail for want of descriptors.
-  for (let round = 0; round < 30 && !proc.lines.some(local); round++) {
-    for (let i = 0; i < 20; i++) {
-      const c = connect({ host: "127.0.0.1", port });
-      c.on("error", () => {});
-      c.write(defaultHeader({ url: `agi://x/plain/${round}/${i}` }));
-      clients.push(c);
-    }
-    await until(
-      () => plain.open() + proc.lines.filter((l) => l.event === "session").length >= clients.length - 20,
-      10_000,
-      "the round's sessions settled",
-    ).catch(() => {});
+  for (let i = 0; i < 30 && !proc.lines.some(local); i++) {
+    clients.find((c) => !c.closed)?.sock.destroy();
+    const reached = plain.headers.length;
+    const call = open(defaultHeader({ url: `agi://x/plain/${i}` }));
+    const settled = () => proc.lines.some(local) || call.closed || plain.headers.length > reached;
+    await until(settled, 5_000, "the call settled").catch(() => {});
   }
   await proc.waitFor(local, 10_000);
-  // The checked pool's tcp checks run every 100 ms while the descriptors are gone: one is
-  // reported as no verdict (or, as before the fix, takes its server down).
-  await proc.waitFor(
-    (l) =>
-      (l.code === "E_LOCAL_RESOURCE" && l.check === "tcp") ||
-      (l.event === "server_state" && l.pool === "checked"),
-    10_000,
-  );
-  for (const c of clients) c.destroy();
+  // 3. Everything is given back.
+  for (const c of clients) c.sock.destroy();
   await until(() => plain.open() === 0, 15_000, "every held session ended");
 
   const down = proc.lines.filter((l) => l.event === "server_state" && l.to === "down");
@@ -108,10 +116,7 @@ pools:
     ["plain/after", plain],
     ["checked/after", checked],
   ] as const) {
-    const c = connect({ host: "127.0.0.1", port });
-    c.on("error", () => {});
-    clients.push(c);
-    c.write(defaultHeader({ url: `agi://x/${path}` }));
+    open(defaultHeader({ url: `agi://x/${path}` }));
     await until(() => srv.headers.some((h) => h.includes(`/${path}`)), 10_000, `${path} reached its server`);
   }
   assert.ok(

@@ -105,7 +105,8 @@ export async function relayUpgrade(
       return end(0, undefined);
     }
     if (r.failures.length === 0) return refuse(route.status ?? "no_server");
-    rec.error = { message: r.failures.at(-1)?.error ?? "", code: ErrorCodes.CONNECT_FAILED };
+    const last = r.failures.at(-1);
+    rec.error = { message: last?.error ?? "", code: last?.code ?? ErrorCodes.CONNECT_FAILED };
     return refuse("bad_gateway");
   }
   const up = r.result;
