@@ -68,8 +68,8 @@ export function logServerChange(log: Log, c: ServerChange): void {
 
 /**
  * Listener errors that come one per connection, and their messages: a flood of them logs at
- * most one line a second per listener and code (`suppressed`: how many were left out before
- * it); `trunkline_listener_errors_total` counts every one.
+ * most one line a second per listener and code, then one line with how many more came
+ * (`suppressed`); `trunkline_listener_errors_total` counts every one.
  */
 const PER_CONNECTION: Partial<Record<string, string>> = {
   [ErrorCodes.TLS_HANDSHAKE]: "TLS handshake with client failed",
@@ -77,17 +77,26 @@ const PER_CONNECTION: Partial<Record<string, string>> = {
   [ErrorCodes.CONNECTION_LIMIT]: "too many connections open: max_connections reached",
 };
 
+const NO_VERDICT = "health check not counted: this host is out of descriptors or buffers";
+
 /** Maps every event of one proxy to log lines. The only place protocol events become logs. */
 export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?: RecordFn): () => void {
-  const throttle = new LogThrottle();
+  // What a throttle left out is said at the end of its second, in one line per key.
+  const checks = new LogThrottle((key, n) => {
+    const [server, check] = key.split("\n");
+    log.warn({ server, check, code: ErrorCodes.LOCAL_RESOURCE, suppressed: n }, `${n} more ${NO_VERDICT}`);
+  });
+  const listeners = new LogThrottle((key, n) => {
+    const [listener, code] = key.split("\n");
+    log.warn({ listener, code, suppressed: n }, `${n} more: ${PER_CONNECTION[code ?? ""]}`);
+  });
   const offs = [
     bus.on("session.end", (r) => logSession(log, r, record)),
     bus.on("server.state", (c) => logServerChange(log, c)),
     bus.on("health.probe", (p) => {
       if (p.check === "agent" && !p.ok)
         log.debug({ pools: p.pools, server: p.server, reason: p.reason }, "agent check: no information");
-      const left = p.noVerdict ? throttle.pass(`${p.server}\n${p.check}`) : undefined;
-      if (left !== undefined)
+      if (p.noVerdict && checks.pass(`${p.server}\n${p.check}`))
         log.warn(
           {
             pools: p.pools,
@@ -95,9 +104,8 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
             check: p.check,
             reason: p.reason,
             code: ErrorCodes.LOCAL_RESOURCE,
-            ...(left > 0 ? { suppressed: left } : {}),
           },
-          "health check not counted: this host is out of descriptors or buffers",
+          NO_VERDICT,
         );
       if (p.agentErrors && p.agentErrors.length > 0)
         log.warn({ pools: p.pools, server: p.server, words: p.agentErrors }, "agent reports an error");
@@ -136,14 +144,12 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     }),
     bus.on("listener.error", (e) => {
       const perConnection = PER_CONNECTION[e.code];
-      const left = perConnection === undefined ? 0 : throttle.pass(`${e.listener}\n${e.code}`);
-      if (left === undefined) return;
+      if (perConnection !== undefined && !listeners.pass(`${e.listener}\n${e.code}`)) return;
       const fields = {
         listener: e.listener,
         code: e.code,
         err: e.error,
         ...(e.client ? { client: e.client } : {}),
-        ...(left > 0 ? { suppressed: left } : {}),
       };
       if (perConnection !== undefined) log.warn(fields, perConnection);
       else if (e.code === ErrorCodes.TLS_RELOAD)
@@ -168,6 +174,8 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
   ];
   return () => {
     for (const off of offs) off();
+    checks.close();
+    listeners.close();
   };
 }
 
