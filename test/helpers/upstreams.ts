@@ -381,3 +381,37 @@ function kill(child: ChildProcess): void {
     child.kill("SIGTERM");
   }
 }
+
+/** A server that takes every connection and never writes a byte (FastAGI or HTTP alike). */
+export interface SilentServer {
+  readonly port: number;
+  /** Its connections open now. */
+  open(): number;
+  /** Everything it read, over all its connections (latin1). */
+  read(): string;
+  close(): Promise<void>;
+}
+
+export async function startSilentServer(): Promise<SilentServer> {
+  const held = new Set<net.Socket>();
+  let read = "";
+  const server = net.createServer((s) => {
+    held.add(s);
+    s.on("error", () => {});
+    s.on("close", () => held.delete(s));
+    s.on("data", (d: Buffer) => {
+      read += d.toString("latin1");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    open: () => held.size,
+    read: () => read,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of held) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

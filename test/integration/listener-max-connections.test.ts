@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import net, { createServer, type Socket } from "node:net";
+import net, { type Socket } from "node:net";
 import { after, test } from "node:test";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { defaultHeader } from "../helpers/asterisk.ts";
 import { parsePromText, value } from "../helpers/prom-text.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
+import { type SilentServer, startSilentServer } from "../helpers/upstreams.ts";
 
 const TLS = fileURLToPath(new URL("../fixtures/tls/", import.meta.url));
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -13,27 +14,10 @@ after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-/** A server that takes each connection and says nothing (HTTP or FastAGI alike); it keeps what it read. */
-async function silentServer(): Promise<{ port: number; open: () => number; read: () => string }> {
-  const held = new Set<Socket>();
-  let read = "";
-  const server = createServer((s) => {
-    held.add(s);
-    s.on("error", () => {});
-    s.on("close", () => held.delete(s));
-    s.on("data", (d: Buffer) => {
-      read += d.toString("latin1");
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cleanup.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of held) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as { port: number }).port, open: () => held.size, read: () => read };
+async function silentServer(): Promise<SilentServer> {
+  const s = await startSilentServer();
+  cleanup.push(s.close);
+  return s;
 }
 
 function client(

@@ -1,46 +1,24 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { defaultHeader } from "../helpers/asterisk.ts";
 import { startCli } from "../helpers/cli.ts";
 import { until } from "../helpers/proxy.ts";
+import { type SilentServer, startSilentServer } from "../helpers/upstreams.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-/** A FastAGI server that takes every session and says nothing; it keeps each header it read. */
-async function heldServer(): Promise<{
-  port: number;
-  headers: string[];
-  open: () => number;
-  server: Server;
-}> {
-  const held = new Set<Socket>();
-  const headers: string[] = [];
-  const server = createServer((s) => {
-    held.add(s);
-    let text = "";
-    s.on("data", (d: Buffer) => {
-      text += d.toString("latin1");
-      if (text.includes("\n\n")) headers.push(text);
-    });
-    s.on("error", () => {});
-    s.on("close", () => held.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cleanup.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of held) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as { port: number }).port, headers, open: () => held.size, server };
+/** A FastAGI server that takes every session and says nothing. */
+async function heldServer(): Promise<SilentServer> {
+  const s = await startSilentServer();
+  cleanup.push(s.close);
+  return s;
 }
 
 test("out of descriptors: connects and checks that fail EMFILE mark no server down, and the next call goes through", async () => {
@@ -99,9 +77,10 @@ pools:
     (l.failed_attempts as { error?: string }[]).some((a) => /EMFILE|ENFILE/.test(a.error ?? ""));
   for (let i = 0; i < 30 && !proc.lines.some(local); i++) {
     clients.find((c) => !c.closed)?.sock.destroy();
-    const reached = plain.headers.length;
+    const reached = plain.read().split("\n\n").length;
     const call = open(defaultHeader({ url: `agi://x/plain/${i}` }));
-    const settled = () => proc.lines.some(local) || call.closed || plain.headers.length > reached;
+    const settled = () =>
+      proc.lines.some(local) || call.closed || plain.read().split("\n\n").length > reached;
     await until(settled, 5_000, "the call settled").catch(() => {});
   }
   await proc.waitFor(local, 10_000);
@@ -117,7 +96,7 @@ pools:
     ["checked/after", checked],
   ] as const) {
     open(defaultHeader({ url: `agi://x/${path}` }));
-    await until(() => srv.headers.some((h) => h.includes(`/${path}`)), 10_000, `${path} reached its server`);
+    await until(() => srv.read().includes(`/${path}`), 10_000, `${path} reached its server`);
   }
   assert.ok(
     proc.lines.some(
