@@ -32,8 +32,10 @@ export class LogThrottle {
       return true;
     }
     k.left++;
-    k.timer ??= setTimeout(() => this.#flushKey(key), Math.max(0, k.at + this.#everyMs - t));
-    k.timer.unref();
+    if (k.timer === undefined) {
+      k.timer = setTimeout(() => this.#flushKey(key), Math.max(0, k.at + this.#everyMs - t));
+      k.timer.unref();
+    }
     return false;
   }
 
