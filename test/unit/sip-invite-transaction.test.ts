@@ -10,7 +10,7 @@ import { type FailedBranch, type InviteEnv, InviteTransaction } from "../../src/
 import { parseMessage } from "../../src/protocols/sip/message.ts";
 import { buildResponse } from "../../src/protocols/sip/response.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import type { SipRequest, SipResponse } from "../../src/protocols/sip/types.ts";
+import type { SipError, SipRequest, SipResponse } from "../../src/protocols/sip/types.ts";
 import { parseVia } from "../../src/protocols/sip/via.ts";
 
 class FakeClock implements SipClock {
@@ -62,9 +62,17 @@ function parse(text: string) {
   return m.message;
 }
 
-function setup(servers: Srv[], opts: { failoverCodes?: number[] } = {}) {
+/** How a send to a port fails: at once (false), or later through its `failed` callback. */
+type SendFault = "refused_now" | SipError;
+
+function setup(
+  servers: Srv[],
+  opts: { failoverCodes?: number[]; faults?: ReadonlyMap<number, SendFault> } = {},
+) {
   const clock = new FakeClock();
   const sent: { to: SipPeer; text: string }[] = [];
+  /** Failures the transport has yet to report (a connect still under way). */
+  const lost: (() => void)[] = [];
   const branches = new Map<string, InviteTransaction<Srv>>();
   const log: string[] = [];
   const answers: {
@@ -75,7 +83,13 @@ function setup(servers: Srv[], opts: { failoverCodes?: number[] } = {}) {
   }[] = [];
   const env: InviteEnv<Srv> = {
     clock,
-    sendBytes: (to, bytes) => sent.push({ to, text: bytes.toString("latin1") }),
+    sendBytes: (to, bytes, failed) => {
+      sent.push({ to, text: bytes.toString("latin1") });
+      const fault = opts.faults?.get(to.port);
+      if (fault === "refused_now") return false;
+      if (fault && failed) lost.push(() => failed(fault));
+      return true;
+    },
     retransmit: true,
     retransmitBranches: true,
     failoverCodes: opts.failoverCodes ?? [500, 503, 408],
@@ -108,7 +122,11 @@ function setup(servers: Srv[], opts: { failoverCodes?: number[] } = {}) {
     assert.ok(branch.ok && branch.via.branch);
     branches.get(branch.via.branch)?.onResponse(branch.via.branch, top.message as SipResponse, "INVITE");
   };
-  return { clock, sent, tx, log, answers, toServer, toCaller, respond, branches };
+  /** The transport reports what it lost (the connects fail now). */
+  const fail = () => {
+    for (const f of lost.splice(0)) f();
+  };
+  return { clock, sent, tx, log, answers, toServer, toCaller, respond, branches, fail };
 }
 
 const A: Srv = { key: "a", port: 1 };
@@ -134,6 +152,58 @@ test("no provisional reply: INVITE retransmitted at 0, 500, 1500 ms, then the ne
     s.answers[0]?.failures.map((f) => f.server),
     ["a", "b"],
   );
+});
+
+test("an INVITE whose connection fails (refused) goes to the next server at once, not at invite_timeout, and the server is blamed", () => {
+  const refused: SipError = { code: "connect_failed", message: "ECONNREFUSED: connect ECONNREFUSED" };
+  const s = setup([A, B], { faults: new Map([[1, refused]]) });
+  s.tx.start();
+  assert.equal(s.toServer(2).length, 0, "the connect is still under way");
+  s.fail();
+  assert.equal(s.toServer(2).length, 1, "failed over with no time passing");
+  assert.ok(
+    s.log.includes(
+      "report a false INVITE failed: transport: connect_failed: ECONNREFUSED: connect ECONNREFUSED",
+    ),
+    s.log.join("; "),
+  );
+  assert.ok(s.log.includes("release a"));
+  s.clock.advance(5000);
+  assert.equal(s.toServer(1).length, 1, "no retransmission toward the failed branch");
+  assert.equal(s.toServer(2).filter((x) => x.text.startsWith("INVITE")).length, 3);
+});
+
+test("an INVITE this process could not send (EMFILE, its own cap) fails over at once and gives the server no verdict; none left: 503", () => {
+  const emfile: SipError = { code: "local_resource", message: "EMFILE: too many open files" };
+  const s = setup([A, B], {
+    faults: new Map<number, SendFault>([
+      [1, emfile],
+      [2, "refused_now"],
+    ]),
+  });
+  s.tx.start();
+  assert.equal(s.answers.length, 0);
+  s.fail();
+  assert.ok(!s.log.some((l) => l.startsWith("report")), s.log.join("; "));
+  assert.deepEqual(s.log.slice(0, 2), ["release a", "release b"]);
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"]);
+  assert.deepEqual(
+    s.answers[0]?.failures.map((f) => f.error),
+    [
+      "transport: local_resource: EMFILE: too many open files",
+      "transport: not_sent: could not send to udp:10.0.1.1:2",
+    ],
+  );
+});
+
+test("a connect that fails after the branch got its 1xx changes nothing", () => {
+  const late: SipError = { code: "connect_failed", message: "ECONNRESET" };
+  const s = setup([A, B], { faults: new Map([[1, late]]) });
+  s.tx.start();
+  s.respond(1, 180);
+  s.fail();
+  assert.equal(s.toServer(2).length, 0);
+  assert.ok(!s.log.some((l) => l.startsWith("report a false")), s.log.join("; "));
 });
 
 test("a no-answer timer that fires late (the proxy's own loop was busy) waits that long again: the 1xx read then keeps the call on its server", () => {

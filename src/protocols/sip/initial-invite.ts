@@ -78,7 +78,7 @@ export function startInvite(
   const tx = new InviteTransaction<PoolMember>(
     {
       clock: env.clock,
-      sendBytes: (to, bytes) => env.sender.send(to, bytes),
+      sendBytes: (to, bytes, failed) => env.sender.send(to, bytes, undefined, failed),
       retransmit: upstream.transport === "udp",
       retransmitBranches: env.serverTransport === "udp",
       failoverCodes: failoverCodes(pool),

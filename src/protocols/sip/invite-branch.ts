@@ -18,14 +18,15 @@ import {
 } from "./clock.ts";
 import { ackFor, cancelFor } from "./hop.ts";
 import { serializeMessage } from "./serialize.ts";
-import type { SipPeer } from "./transport.ts";
-import type { SipRequest, SipResponse } from "./types.ts";
+import type { SendFailed, SipPeer } from "./transport.ts";
+import type { SipError, SipRequest, SipResponse } from "./types.ts";
 
 export type BranchState = "calling" | "proceeding" | "done" | "abandoned";
 
 export interface BranchEnv {
   readonly clock: SipClock;
-  readonly send: (to: SipPeer, bytes: Buffer) => void;
+  /** False: not sent; `failed`: accepted, then lost with the connection it waited for. */
+  readonly send: (to: SipPeer, bytes: Buffer, failed?: SendFailed) => boolean;
   /** False on stream transports: no retransmissions there (§17.1.1.2). */
   readonly retransmit: boolean;
 }
@@ -33,6 +34,12 @@ export interface BranchEnv {
 export interface BranchEvents {
   /** No provisional reply within invite_timeout (nor any reply before Timer B). */
   noAnswer(): void;
+  /**
+   * The INVITE never left (§8.1.3.1, a transport error: handled as a 503): its connection
+   * was refused, timed out or failed TLS, or (`local_resource`, `not_sent`) this process
+   * could not send it, which says nothing of the server.
+   */
+  transportFailed(error: SipError): void;
   /** Timer C fired: the branch has been CANCELled, and the final that comes will be replaced by 408. */
   timerC(): void;
   /** A CANCEL sent got no final response to the INVITE within 64·T1: the server is gone. */
@@ -80,9 +87,9 @@ export class InviteBranch<S> {
     this.#bytes = serializeMessage(invite);
   }
 
+  /** Timers first: a send that fails at once abandons the branch, and that clears them. */
   start(inviteTimeoutMs: number): void {
     const { clock } = this.#env;
-    this.#env.send(this.target, this.#bytes);
     if (this.#env.retransmit) this.#armA(T1);
     const wait = Math.min(inviteTimeoutMs, TIMER_64T1);
     this.#armNoAnswer(clock.now() + wait, wait, LAG_EXTENSIONS);
@@ -90,6 +97,14 @@ export class InviteBranch<S> {
       this.#timerB = undefined;
       this.#events.expired();
     }, TIMER_64T1);
+    const failed = (e: SipError) => {
+      if (this.state === "calling") this.#events.transportFailed(e);
+    };
+    if (!this.#env.send(this.target, this.#bytes, failed))
+      failed({
+        code: "not_sent",
+        message: `could not send to ${this.target.transport}:${this.target.host}:${this.target.port}`,
+      });
   }
 
   /**

@@ -6,7 +6,7 @@
 
 import type { SipClock } from "./clock.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
-import type { SipPeer } from "./transport.ts";
+import type { SendFailed, SipPeer } from "./transport.ts";
 
 export interface InviteServer {
   readonly key: string;
@@ -20,7 +20,8 @@ export interface FailedBranch {
 
 export interface InviteEnv<S extends InviteServer> {
   readonly clock: SipClock;
-  readonly sendBytes: (to: SipPeer, bytes: Buffer) => void;
+  /** False: not sent (counted); `failed`: accepted, then lost with its connection. */
+  readonly sendBytes: (to: SipPeer, bytes: Buffer, failed?: SendFailed) => boolean;
   /** Toward the caller: Timer G for a non-2xx final (an unreliable transport only). */
   readonly retransmit: boolean;
   /** Toward servers: Timer A/E (an unreliable transport only). */

@@ -17,7 +17,7 @@ import type { FailedBranch, InviteEnv, InviteServer } from "./invite-env.ts";
 import { buildResponse } from "./response.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipPeer } from "./transport.ts";
-import type { SipRequest, SipResponse } from "./types.ts";
+import type { SipError, SipRequest, SipResponse } from "./types.ts";
 
 export type { FailedBranch, InviteEnv, InviteServer };
 
@@ -138,6 +138,7 @@ export class InviteTransaction<S extends InviteServer> {
       v.message as SipRequest,
       {
         noAnswer: () => this.#noAnswer(b),
+        transportFailed: (e) => this.#transportFailed(b, e),
         timerC: () => {},
         cancelUnanswered: () => this.#branchFinal(b, this.#cancelled ? 487 : 408, undefined),
         expired: () => this.#env.bind(b.id, undefined),
@@ -154,6 +155,24 @@ export class InviteTransaction<S extends InviteServer> {
     b.abandon();
     const reason = `no provisional reply within ${this.#env.inviteTimeoutMs}ms`;
     this.#fail(b, reason);
+  }
+
+  /**
+   * The INVITE could not reach the server: the next one now, not at invite_timeout. The
+   * server is blamed unless the failure was this process's own (local_resource, not_sent).
+   */
+  #transportFailed(b: InviteBranch<S>, e: SipError): void {
+    if (b !== this.#current || this.#final !== undefined) return;
+    b.abandon();
+    const reason = `transport: ${e.code}: ${e.message}`;
+    if (e.code !== "local_resource" && e.code !== "not_sent") {
+      this.#fail(b, reason);
+      return;
+    }
+    this.#env.release(b.server);
+    this.#failures.push({ server: b.server.key, error: reason });
+    this.#current = undefined;
+    this.#next();
   }
 
   #fail(b: InviteBranch<S>, reason: string): void {

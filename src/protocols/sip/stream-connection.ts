@@ -8,10 +8,11 @@
 
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
+import { isLocalResourceError } from "../../net/local-errors.ts";
 import { SipStreamFramer } from "./framer.ts";
 import type { MutableStats, SipStreamConfig } from "./stream-options.ts";
 import { failedMessage, rejectionFor } from "./stream-reject.ts";
-import type { SipDropped, SipFlow, SipInbound, SipPeer } from "./transport.ts";
+import type { SendFailed, SipDropped, SipFlow, SipInbound, SipPeer } from "./transport.ts";
 import type { SipError, SipMessage } from "./types.ts";
 
 /** What a connection needs of the transport that owns it. */
@@ -42,6 +43,8 @@ export class SipStreamConnection implements SipFlow {
   /** Messages accepted while connecting, written once connected (at most maxQueuedBytes). */
   #queue: Buffer[] = [];
   #queued = 0;
+  /** Who waits to hear if a queued message never leaves (an INVITE's branch). */
+  #onFail: SendFailed[] = [];
   /** The unfinished message's bytes as received (references), to answer it if it fails. */
   #held: Buffer[] = [];
   #heldBytes = 0;
@@ -90,7 +93,7 @@ export class SipStreamConnection implements SipFlow {
     return this.#state === "connecting" ? this.#queued : this.#socket.writableLength;
   }
 
-  send(bytes: Buffer): boolean {
+  send(bytes: Buffer, failed?: SendFailed): boolean {
     const max = this.#owner.config.maxQueuedBytes;
     const stats = this.#owner.stats;
     if (this.#state === "connecting") {
@@ -100,6 +103,7 @@ export class SipStreamConnection implements SipFlow {
       }
       this.#queue.push(bytes);
       this.#queued += bytes.length;
+      if (failed) this.#onFail.push(failed);
       return true;
     }
     if (this.#state !== "open") {
@@ -138,6 +142,7 @@ export class SipStreamConnection implements SipFlow {
     const queue = this.#queue;
     this.#queue = [];
     this.#queued = 0;
+    this.#onFail = [];
     this.#socket.cork();
     for (const bytes of queue) this.#socket.write(bytes);
     this.#socket.uncork();
@@ -156,12 +161,15 @@ export class SipStreamConnection implements SipFlow {
   /** A connect that failed drops what was queued for it, each message told (they were accepted). */
   #fail(error: SipError): void {
     const queue = this.#queue;
+    const onFail = this.#onFail;
     this.#queue = [];
     this.#queued = 0;
+    this.#onFail = [];
     this.destroy();
     const o = this.#owner;
     o.stats.sendFailures += queue.length;
     if (o.onDropped) for (let i = 0; i < queue.length; i++) o.onDropped({ source: this.peer, error });
+    for (const f of onFail) f(error);
   }
 
   #data(chunk: Buffer): void {
@@ -277,8 +285,12 @@ export class SipStreamConnection implements SipFlow {
   }
 }
 
-/** The error of a failed connect, by kind: refused or unreachable, or a TLS failure. */
+/**
+ * The error of a failed connect, by kind: refused or unreachable, a TLS failure, or this
+ * process out of its own resources (descriptors, buffers: `local_resource`, net/local-errors.ts).
+ */
 function connectError(err: NodeJS.ErrnoException, c: SipStreamConfig): SipError {
+  if (isLocalResourceError(err)) return { code: "local_resource", message: `${err.code}: ${err.message}` };
   const tls =
     c.transport === "tls" &&
     (!err.code?.startsWith("E") || /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code));

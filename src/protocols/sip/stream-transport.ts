@@ -29,7 +29,7 @@ import {
   type SipStreamStats,
   streamConfig,
 } from "./stream-options.ts";
-import type { SipDropped, SipFlow, SipPeer, SipSender } from "./transport.ts";
+import type { SendFailed, SipDropped, SipFlow, SipPeer, SipSender } from "./transport.ts";
 
 export type { SipStreamOptions, SipStreamStats } from "./stream-options.ts";
 export { SipStreamOptionsError } from "./stream-options.ts";
@@ -96,8 +96,8 @@ export class SipStreamTransport implements SipSender {
     this.#port = this.address?.port ?? this.#o.port;
   }
 
-  send(to: SipPeer, bytes: Buffer, flow?: SipFlow): boolean {
-    if (flow?.open) return flow.send(bytes);
+  send(to: SipPeer, bytes: Buffer, flow?: SipFlow, failed?: SendFailed): boolean {
+    if (flow?.open) return flow.send(bytes, failed);
     const c = this.#owner.config;
     if (this.#closing || to.transport !== c.transport) {
       this.#owner.stats.sendFailures++;
@@ -105,12 +105,12 @@ export class SipStreamTransport implements SipSender {
     }
     const host = normalizeHost(to.host);
     const conn = this.#byPeer.get(host)?.get(to.port);
-    if (conn) return conn.send(bytes);
+    if (conn) return conn.send(bytes, failed);
     if (this.connections >= c.maxConnections) {
       this.#owner.stats.sendFailures++;
       return false;
     }
-    return this.#connect({ transport: c.transport, host, port: to.port }).send(bytes);
+    return this.#connect({ transport: c.transport, host, port: to.port }).send(bytes, failed);
   }
 
   /** Closes the listening socket only (connections go on), so a successor can bind the address. */

@@ -24,8 +24,12 @@ export interface SipFlow {
   readonly id: number;
   readonly peer: SipPeer;
   readonly open: boolean;
-  /** Queues bytes on the connection; false when it is closed or its send buffer is over its bound. */
-  send(bytes: Buffer): boolean;
+  /**
+   * Queues bytes on the connection; false when it is closed or its send buffer is over its
+   * bound. `failed` hears of bytes accepted that could not leave after all (the connect they
+   * waited for failed).
+   */
+  send(bytes: Buffer, failed?: SendFailed): boolean;
 }
 
 /** One message as a transport hands it to the proxy. */
@@ -44,7 +48,14 @@ export interface SipDropped {
   readonly error: SipError;
 }
 
+/**
+ * Told, at most once, that bytes a stream transport accepted never left: the connection they
+ * waited for failed (refused, timed out, TLS) or could not be made for want of this process's
+ * own resources (`local_resource`: EMFILE and the like, no verdict on the peer).
+ */
+export type SendFailed = (error: SipError) => void;
+
 /** What the proxy needs to send: one call whatever the transport (false: not sent, counted). */
 export interface SipSender {
-  send(to: SipPeer, bytes: Buffer, flow?: SipFlow): boolean;
+  send(to: SipPeer, bytes: Buffer, flow?: SipFlow, failed?: SendFailed): boolean;
 }

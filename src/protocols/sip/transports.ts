@@ -11,7 +11,15 @@ import { UdpEndpoint, type UdpEndpointStats } from "../../net/udp-endpoint.ts";
 import { parseMessage } from "./message.ts";
 import type { SipClientTls, SipStreamStats } from "./stream-options.ts";
 import { SipStreamTransport } from "./stream-transport.ts";
-import type { SipDropped, SipFlow, SipInbound, SipPeer, SipSender, SipTransportName } from "./transport.ts";
+import type {
+  SendFailed,
+  SipDropped,
+  SipFlow,
+  SipInbound,
+  SipPeer,
+  SipSender,
+  SipTransportName,
+} from "./transport.ts";
 import type { SipError } from "./types.ts";
 
 export interface SipTransportsOptions {
@@ -115,7 +123,7 @@ export class SipTransports implements SipSender {
     return st.address?.port ?? port;
   }
 
-  send(to: SipPeer, bytes: Buffer, flow?: SipFlow): boolean {
+  send(to: SipPeer, bytes: Buffer, flow?: SipFlow, failed?: SendFailed): boolean {
     if (to.transport === "udp") {
       if (this.#udp === undefined) return this.#unsent(to, "no udp socket on this listener");
       this.#udp.send(bytes, to.port, to.host);
@@ -123,7 +131,7 @@ export class SipTransports implements SipSender {
     }
     const st = this.#streams.get(to.transport);
     if (st === undefined) return this.#unsent(to, `no ${to.transport} transport on this listener`);
-    return st.send(to, bytes, flow);
+    return st.send(to, bytes, flow, failed);
   }
 
   #unsent(to: SipPeer, message: string): false {
