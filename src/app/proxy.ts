@@ -13,10 +13,11 @@ import { dashboardPages } from "../observe/admin/dashboard.ts";
 import { AdminServer } from "../observe/admin/server.ts";
 import { attachLogging } from "../observe/events.ts";
 import { createMetrics, type ProxyMetrics } from "../observe/metrics.ts";
-import { PROTOCOLS } from "../protocols/registry.ts";
+import { PROTOCOLS, protocolNamed } from "../protocols/registry.ts";
 import { adminModel, type ReloadRecord } from "./admin-model.ts";
 import { type EtcdCluster, joinCluster } from "./cluster.ts";
 import { ConfigSourceTracker, configProvider } from "./config-source.ts";
+import { warnIfOverLimit } from "./fd-budget.ts";
 import { Runtime } from "./runtime.ts";
 import { ListenerThreads } from "./workers/threads.ts";
 
@@ -179,6 +180,7 @@ export class TrunklineProxy {
       routes: snapshot.routes.length,
       pools: snapshot.pools.size,
     });
+    warnIfOverLimit(snapshot, protocolNamed, p.events);
     return p;
   }
 
@@ -186,6 +188,7 @@ export class TrunklineProxy {
     const err = await this.threads.apply(this.runtime, s);
     if (err) return err;
     this.#current = s;
+    warnIfOverLimit(s, protocolNamed, this.events);
     this.#health.update(this.runtime.generation.pools);
     this.#logging.reconfigure(s);
     // Servers that joined with this config get the cluster's overrides; the record its revision.

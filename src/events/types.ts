@@ -130,6 +130,12 @@ export interface TrunklineEvents {
     readonly pools: number;
   };
   "proxy.stopped": Record<string, never>;
+  /** At start and at each reload, when the listeners' caps need more descriptors than `ulimit -n`. */
+  "proxy.descriptors": {
+    readonly need: number;
+    readonly limit: number;
+    readonly listeners: Readonly<Record<string, number>>;
+  };
   /** Worker threads (`workers:`): one started, one died (and was restarted), or a setting not taken. */
   worker: {
     readonly kind: "started" | "exited" | "restart_failed" | "not_started";

@@ -159,6 +159,12 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
     bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
     bus.on("proxy.started", (e) => log.info(e, "trunkline started")),
     bus.on("proxy.stopped", () => log.info({ event: "shutdown" }, "trunkline stopped")),
+    bus.on("proxy.descriptors", (e) =>
+      log.warn(
+        { event: "descriptors", ...e },
+        "the listeners' caps need more descriptors than ulimit -n: raise it (LimitNOFILE= under systemd) or lower max_connections",
+      ),
+    ),
     bus.on("worker", (w) => {
       const f = { event: "worker", ...w };
       if (w.kind === "started") log.info(f, `worker ${w.worker} started`);

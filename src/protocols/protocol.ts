@@ -89,6 +89,11 @@ export interface Protocol extends ProtocolConfigSpec {
     previous: ProtocolRoutes | undefined,
   ): ProtocolRoutes;
   createListener(config: ListenerConfig, ctx: ListenerContext): ProtocolListener;
+  /**
+   * The most descriptors one listener can hold at its caps (its listening sockets, and per
+   * connection its client's and its server's), for the check against `ulimit -n`.
+   */
+  descriptors(config: ListenerConfig): number;
   /** A route in words, for the admin API and dashboard: what it matches, what it does. */
   describeRoute(route: RouteConfig): { readonly match: string; readonly action: string };
 }

@@ -92,6 +92,10 @@ export const fastagi: Protocol = {
     ];
     return { match: m.length > 0 ? m.join(", ") : "any", action: action.join(" → ") };
   },
+  /** Each connection: Asterisk's socket and, once routed, its server's. */
+  descriptors(config: ListenerConfig) {
+    return 1 + 2 * options(config).maxConnections;
+  },
   createListener(config: ListenerConfig, ctx: ListenerContext) {
     return new StreamListener(config, {
       events: ctx.events,

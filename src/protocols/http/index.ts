@@ -41,6 +41,10 @@ export const http: Protocol = {
     ];
     return { match: parts.length > 0 ? parts.join(", ") : "any", action: action.join(", else ") };
   },
+  /** Each client connection, and the upstream connection its request holds. */
+  descriptors(config: ListenerConfig) {
+    return 1 + 2 * (config.options as HttpListenerOptions).maxConnections;
+  },
   createListener(config: ListenerConfig, ctx: ListenerContext) {
     return new HttpListener(config, ctx);
   },

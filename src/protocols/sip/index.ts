@@ -3,6 +3,7 @@ import type { ListenerContext, Protocol } from "../protocol.ts";
 import { type SipListenerOptions, type SipRoute, sipConfig } from "./config.ts";
 import { SipListener } from "./listener.ts";
 import { SipRoutes } from "./routes.ts";
+import { STREAM_MAX_CONNECTIONS } from "./stream-options.ts";
 
 function sameOptions(a: SipListenerOptions, b: SipListenerOptions): boolean {
   return (
@@ -46,6 +47,11 @@ export const sip: Protocol = {
       ...m.headers.map(([k, re]) => `${k} ${re.source}`),
     ];
     return { match: parts.length > 0 ? parts.join(", ") : "any", action: `pool ${route.pool ?? "?"}` };
+  },
+  /** UDP: one socket. TCP and TLS: a listening socket and up to STREAM_MAX_CONNECTIONS each. */
+  descriptors(config: ListenerConfig) {
+    const transports = (config.options as SipListenerOptions).transports;
+    return transports.reduce((n, t) => n + (t === "udp" ? 1 : 1 + STREAM_MAX_CONNECTIONS), 0);
   },
   createListener(config: ListenerConfig, ctx: ListenerContext) {
     return new SipListener(config, ctx);

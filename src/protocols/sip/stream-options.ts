@@ -7,6 +7,9 @@
 import type { SipDropped, SipInbound, SipPeer } from "./transport.ts";
 import { SIP_LIMITS, type SipLimits } from "./types.ts";
 
+/** Connections one stream transport (TCP or TLS) keeps open at once, in and out. */
+export const STREAM_MAX_CONNECTIONS = 10_000;
+
 /** How to open a TLS connection to a peer: whom to trust, whether to check, our certificate. */
 export interface SipClientTls {
   readonly ca?: Buffer;
@@ -120,7 +123,7 @@ export function streamConfig(o: SipStreamOptions): SipStreamConfig {
     messageTimeoutMs: positive("messageTimeoutMs", o.messageTimeoutMs, 10_000),
     handshakeTimeoutMs: positive("handshakeTimeoutMs", o.handshakeTimeoutMs, 5_000),
     connectTimeoutMs: positive("connectTimeoutMs", o.connectTimeoutMs, 2_000),
-    maxConnections: positive("maxConnections", o.maxConnections, 10_000),
+    maxConnections: positive("maxConnections", o.maxConnections, STREAM_MAX_CONNECTIONS),
     maxQueuedBytes: positive("maxQueuedBytes", o.maxQueuedBytes, 1024 * 1024),
   };
   return Object.freeze(c);
