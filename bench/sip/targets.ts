@@ -136,7 +136,10 @@ export async function startTrunkline(
       "",
     ].join("\n"),
   );
-  const child = launch(name, process.execPath, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
+  // BENCH_NODE_ARGS: extra Node flags for Trunkline (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const args = [...nodeArgs, TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"];
+  const child = launch(name, process.execPath, args, {
     logFile: join(dir, `${name}.log`),
   });
   const why = await ready(child, port);
