@@ -16,8 +16,7 @@ export class HeadPieces {
    * in them or they pass `max`, else undefined (`c` is kept).
    */
   add(first: Buffer, c: Buffer, max: number): Buffer | undefined {
-    const prev = this.#parts?.at(-1) ?? first;
-    const seam = Buffer.concat([prev.subarray(Math.max(0, prev.length - 3)), c.subarray(0, 3)]);
+    const seam = Buffer.concat([this.#tail(first), c.subarray(0, 3)]);
     if (
       !c.includes(EMPTY_LINE) &&
       !seam.includes(EMPTY_LINE) &&
@@ -31,6 +30,23 @@ export class HeadPieces {
     const parts = this.#parts;
     this.clear();
     return parts === undefined ? Buffer.concat([first, c]) : Buffer.concat([first, ...parts, c]);
+  }
+
+  /**
+   * The last 3 bytes received before `c`, across as many pieces as they span: an empty line
+   * can arrive a byte per packet (`\r\n` ending one piece, then `\r`, then `\n`).
+   */
+  #tail(first: Buffer): Buffer {
+    const parts = this.#parts ?? [];
+    const tail: Buffer[] = [];
+    let need = 3;
+    for (let i = parts.length - 1; i >= -1 && need > 0; i--) {
+      const p = i >= 0 ? (parts[i] as Buffer) : first;
+      const take = p.subarray(Math.max(0, p.length - need));
+      tail.unshift(take);
+      need -= take.length;
+    }
+    return Buffer.concat(tail);
   }
 
   clear(): void {
