@@ -8,7 +8,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import { isLocalResourceError } from "../../net/local-errors.ts";
+import { connectError } from "./connect-error.ts";
 import { SipStreamFramer } from "./framer.ts";
 import type { MutableStats, SipStreamConfig } from "./stream-options.ts";
 import { failedMessage, rejectionFor } from "./stream-reject.ts";
@@ -283,19 +283,6 @@ export class SipStreamConnection implements SipFlow {
       this.#fail({ code: "connection_closed", message: "closed before it was established" });
     this.#owner.ended(this);
   }
-}
-
-/**
- * The error of a failed connect, by kind: refused or unreachable, a TLS failure, or this
- * process out of its own resources (descriptors, buffers: `local_resource`, net/local-errors.ts).
- */
-function connectError(err: NodeJS.ErrnoException, c: SipStreamConfig): SipError {
-  if (isLocalResourceError(err)) return { code: "local_resource", message: `${err.code}: ${err.message}` };
-  const tls =
-    c.transport === "tls" &&
-    (!err.code?.startsWith("E") || /CERT|TLS|SSL|SELF_SIGNED|HOSTNAME|ALTNAME/.test(err.code));
-  const message = err.code ? `${err.code}: ${err.message}` : err.message;
-  return { code: tls ? "tls_failed" : "connect_failed", message };
 }
 
 /** A message's size as written: start line, headers, empty line, body. */
