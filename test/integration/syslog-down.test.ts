@@ -150,9 +150,10 @@ test("TCP target that accepts but never reads: backpressure respected, memory bo
     await sleep(200);
   });
   assert.ok(first5000Ms < 1500, `5,000 writes of 2 kB took ${first5000Ms.toFixed(0)}ms`);
-  // The lag includes this test's own batch of 1,000 writes; a write that blocked on the peer
-  // that never reads would hold the loop for good.
-  assert.ok(lag < 500, `event loop held ${lag.toFixed(0)}ms`);
+  // The lag includes this test's own batch of 1,000 writes (844 ms seen on a machine running
+  // two suites at once); a write that blocked on the peer that never reads would hold the
+  // loop for good, far past this bound.
+  assert.ok(lag < 2_000, `event loop held ${lag.toFixed(0)}ms`);
   assert.equal(held.length, 1, "one connection, no reconnect storm");
   const st = sink.stats();
   assert.ok(
