@@ -39,9 +39,10 @@ export function randomToken(): string {
   return t;
 }
 
-/** A fresh branch: the cookie and 24 chars (144 bits) of crypto-random base64url. */
-export function newBranch(loopKey?: string): string {
-  const tx = BRANCH_MAGIC + randomToken();
+/** A fresh branch: the cookie and 24 chars (144 bits) of crypto-random base64url, sealed if asked (via-seal.ts). */
+export function newBranch(loopKey?: string, seal?: (nonce: string) => string): string {
+  const nonce = randomToken();
+  const tx = BRANCH_MAGIC + (seal === undefined ? nonce : seal(nonce));
   return loopKey === undefined ? tx : `${tx}.${loopKey}`;
 }
 
@@ -118,8 +119,8 @@ export function loopKey(parts: BranchParts): string {
  * The transaction part hashes the client's RFC 3261 branch; for an older client (no cookie),
  * Call-ID, CSeq number, From tag, To tag, Request-URI and the top Via value. Then the loop key.
  */
-export function statelessBranch(parts: BranchParts): string {
-  const tx = isRfc3261Branch(parts.topBranch)
+export function statelessBranch(parts: BranchParts, seal?: (nonce: string) => string): string {
+  const nonce = isRfc3261Branch(parts.topBranch)
     ? hash(["3261", parts.topBranch], 16)
     : hash(
         [
@@ -133,6 +134,7 @@ export function statelessBranch(parts: BranchParts): string {
         ],
         16,
       );
+  const tx = seal === undefined ? nonce : seal(nonce);
   return `${BRANCH_MAGIC}${tx}.${loopKey(parts)}`;
 }
 

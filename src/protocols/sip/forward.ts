@@ -144,7 +144,8 @@ export type Forwarded =
 /**
  * §16.6 for a request forwarded statelessly (§16.11): loop check with a branch derived from
  * the request (400 when its parts cannot be read, 482 on a loop), Max-Forwards down by one
- * (483 at zero), our Record-Route values, our Via for `transport` on top.
+ * (483 at zero), our Record-Route values, our Via for `transport` on top, its branch sealed
+ * with `seal` (via-seal.ts) when given.
  */
 export function statelessForward(
   us: ProxyAddress,
@@ -152,10 +153,11 @@ export function statelessForward(
   routed: SipRequest,
   transport: SipTransportName,
   rr: readonly string[],
+  seal?: (nonce: string) => string,
 ): Forwarded {
   const parts = branchParts(routed);
   if (!parts.ok) return { ok: false, status: 400 };
-  const branch = statelessBranch(parts.parts);
+  const branch = statelessBranch(parts.parts, seal);
   if (loopCheck(headerValues(original, "via"), us, branch)) return { ok: false, status: 482 };
   const mf = decrementMaxForwards(routed);
   if (!mf.ok) return { ok: false, status: 483 };

@@ -17,6 +17,7 @@ import { recordRoutes } from "./record-route.ts";
 import type { SipPeer } from "./transport.ts";
 import { txKey } from "./tx-key.ts";
 import type { SipRequest } from "./types.ts";
+import { requestSeal } from "./via-seal.ts";
 
 export interface InviteContext {
   readonly env: SipProxyEnv;
@@ -78,12 +79,14 @@ export function startInvite(
   const tx = new InviteTransaction<PoolMember>(
     {
       clock: env.clock,
-      sendBytes: (to, bytes, failed) => env.sender.send(to, bytes, undefined, failed),
+      // Empty bytes: an answer that could not be built (validateRequest should have refused it).
+      sendBytes: (to, bytes, failed) => bytes.length > 0 && env.sender.send(to, bytes, undefined, failed),
       retransmit: upstream.transport === "udp",
       retransmitBranches: env.serverTransport === "udp",
       failoverCodes: failoverCodes(pool),
       inviteTimeoutMs: inviteTimeoutMs(pool),
       via: (branch) => ourVia({ ...env.us, transport: env.serverTransport }, branch),
+      ...sealOf(requestSeal(env.keys, stamped, env.serverTransport)),
       recordRoute: (server) => recordRoutes(env, upstream.transport, server.key, callId),
       target: (m) => memberTarget(m, env.serverTransport),
       acquire: (tried) => pool.acquire(hashKey, tried),
@@ -110,4 +113,8 @@ export function startInvite(
     lk,
   );
   return tx;
+}
+
+function sealOf(seal: ((nonce: string) => string) | undefined): { seal?: (nonce: string) => string } {
+  return seal === undefined ? {} : { seal };
 }

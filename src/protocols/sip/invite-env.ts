@@ -30,6 +30,8 @@ export interface InviteEnv<S extends InviteServer> {
   readonly inviteTimeoutMs: number;
   /** Our Via for a branch id. */
   via(branch: string): string;
+  /** Seals our branches for the caller's address (via-seal.ts), so late responses can be relayed. */
+  readonly seal?: (nonce: string) => string;
   /** Record-Route values to add, in order (record-route.ts). */
   recordRoute(server: S): readonly string[];
   target(server: S): SipPeer;

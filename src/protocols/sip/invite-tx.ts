@@ -118,7 +118,7 @@ export class InviteTransaction<S extends InviteServer> {
       return;
     }
     this.#tried.add(server);
-    const id = newBranch(this.#loopKey);
+    const id = newBranch(this.#loopKey, this.#env.seal);
     let msg = this.#base;
     for (const rr of this.#env.recordRoute(server)) {
       const r = addRecordRoute(msg, rr);

@@ -33,6 +33,14 @@ export interface SipProxyEnv {
   routes(): SipRoutes | undefined;
 }
 
+/** What a listener's proxy core counts (its metrics). */
+export interface SipProxyStats {
+  /** Messages dropped, by reason (not ours, bad token, unroutable...). */
+  readonly dropped: Map<string, number>;
+  /** Requests answered by the proxy itself, by status. */
+  readonly answered: Map<number, number>;
+}
+
 export function failoverCodes(pool: Pool): readonly number[] {
   return pool.config.failoverCodes;
 }

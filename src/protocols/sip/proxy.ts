@@ -3,7 +3,8 @@
  * goes through handle(). Initial INVITEs are transaction-stateful (initial-invite.ts); every
  * other request is forwarded statelessly (§16.11: its retransmissions pass through and get
  * the same branch), in-dialog ones to the server their token names. Responses go to their
- * INVITE transaction by our Via's branch, else back along the Via path. */
+ * INVITE transaction by our Via's branch, else back along the Via path when our Via's seal
+ * names the Via below it (via-seal.ts). */
 
 import { hash } from "node:crypto";
 import type { PoolMember } from "../../balance/pool.ts";
@@ -16,7 +17,7 @@ import { upstreamStatus } from "./hop.ts";
 import { dialogHop, rebuildCall } from "./in-dialog.ts";
 import { type InviteContext, startInvite } from "./initial-invite.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
-import { memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { memberTarget, type SipProxyEnv, type SipProxyStats } from "./proxy-env.ts";
 import { recordRoutes } from "./record-route.ts";
 import { buildResponse } from "./response.ts";
 import { preprocessRoute, validateRequest } from "./route.ts";
@@ -27,17 +28,11 @@ import { txKey } from "./tx-key.ts";
 import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
 import { parseUri, sameHostPort } from "./uri.ts";
 import { parseVia } from "./via.ts";
+import { requestSeal, sealedFor } from "./via-seal.ts";
 
 /** Requests whose answer may set up a dialog: they get our Record-Route (§16.6 step 4). */
 const DIALOG_METHODS = new Set(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"]);
 const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, SUBSCRIBE, NOTIFY, MESSAGE, PRACK";
-
-export interface SipProxyStats {
-  /** Messages dropped, by reason (not ours, bad token, unroutable...). */
-  readonly dropped: Map<string, number>;
-  /** Requests answered by the proxy itself, by status. */
-  readonly answered: Map<number, number>;
-}
 
 export class SipProxy {
   readonly #env: SipProxyEnv;
@@ -260,7 +255,8 @@ export class SipProxy {
     to: SipPeer,
     rr: readonly string[],
   ): void {
-    const f = statelessForward(this.#env.us, original, routed, to.transport, rr);
+    const seal = requestSeal(this.#env.keys, routed, this.#env.serverTransport);
+    const f = statelessForward(this.#env.us, original, routed, to.transport, rr, seal);
     if (f.ok) this.#send(to, f.message);
     else if (f.status !== undefined) this.#reply(routed, upstream, f.status);
     else this.drop(f.drop);
@@ -283,8 +279,9 @@ export class SipProxy {
     }
     const next = headerValue(top.message, "via");
     const target = next === undefined ? undefined : viaTarget(next, this.#env.serverTransport);
-    if (target === undefined) {
-      this.drop("no_next_via");
+    if (target === undefined || branch === undefined || !sealedFor(this.#env.keys, branch, target)) {
+      // No reflector: only a Via we sealed for the Via below it sends a response on.
+      this.drop(target === undefined ? "no_next_via" : "unsealed_via");
       return;
     }
     this.#send(target, upstreamStatus(top.message as SipResponse));

@@ -32,6 +32,7 @@ function reject(status: number, code: string, message: string, headers: Rejectio
 /**
  * §16.3 steps 1, 2, 3 and 5 (step 4, loops, is loopCheck in branch.ts; step 6, Proxy-
  * Authorization, is not ours): a Request-URI that is no URI → 400, of another scheme → 416;
+ * a From or To that is no address → 400 (the proxy drops it: no answer can copy it);
  * Max-Forwards not a number → 400, 0 → 483; any Proxy-Require option tag → 420 with
  * Unsupported listing them, as this proxy supports none. (An ACK is never answered: the
  * caller drops it instead.)
@@ -44,6 +45,12 @@ export function validateRequest(
     return uri.error.code === "unsupported_scheme"
       ? reject(416, uri.error.code, uri.error.message)
       : reject(400, "bad_request_uri", `Request-URI: ${uri.error.message}`);
+  for (const name of ["from", "to"] as const) {
+    // Every answer copies From and To (§8.2.6.2): one we cannot read could not be answered.
+    const value = req.headers.find((h) => h.name === name)?.value;
+    const addr = value === undefined ? undefined : parseNameAddr(value);
+    if (addr !== undefined && !addr.ok) return reject(400, `bad_${name}`, `${name}: ${addr.error.message}`);
+  }
   const maxForwards = req.headers.filter((h) => h.name === "max-forwards");
   for (const h of maxForwards)
     if (!/^\d{1,10}$/.test(h.value))
