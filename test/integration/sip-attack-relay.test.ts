@@ -155,7 +155,14 @@ test("a valid route token moved to another Call-ID gets 403; a token signed (der
   // 2: a token the attacker signs itself with the derived key, naming the third host.
   const key = rrKey(
     "sip",
-    { transports: ["udp"], advertise: undefined, secret: undefined, maxCalls: 1, callTimeoutMs: 1 },
+    {
+      transports: ["udp"],
+      advertise: undefined,
+      secret: undefined,
+      maxCalls: 1,
+      callTimeoutMs: 1,
+      maxTransactionBytes: 1,
+    },
     {
       host: "127.0.0.1",
       port,

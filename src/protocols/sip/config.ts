@@ -27,6 +27,8 @@ export interface SipListenerOptions {
   readonly maxCalls: number;
   /** A call with no BYE seen is forgotten after this long. */
   readonly callTimeoutMs: number;
+  /** Bytes of INVITE transactions held (tx-bound.ts txCost), at most; beyond, 503. */
+  readonly maxTransactionBytes: number;
 }
 
 export interface SipRouteMatch {
@@ -43,7 +45,11 @@ export interface SipRoute extends RouteConfig {
   readonly match: SipRouteMatch;
 }
 
-const DEFAULTS = { maxCalls: 100_000, callTimeoutMs: 4 * 3600_000 } as const;
+const DEFAULTS = {
+  maxCalls: 100_000,
+  callTimeoutMs: 4 * 3600_000,
+  maxTransactionBytes: 1024 * 1024 * 1024,
+} as const;
 
 const listenerShape = {
   transports: z
@@ -54,6 +60,12 @@ const listenerShape = {
   secret: z.string().optional(),
   max_calls: z.number().int().min(1).max(10_000_000).optional(),
   call_timeout: duration.optional(),
+  max_transaction_bytes: z
+    .number()
+    .int()
+    .min(1024 * 1024, "at least 1 MiB (1,048,576)")
+    .max(2 ** 40)
+    .optional(),
 };
 
 const routeShape = {
@@ -104,6 +116,7 @@ function buildListenerOptions(
     secret: l.secret,
     maxCalls: l.max_calls ?? DEFAULTS.maxCalls,
     callTimeoutMs: l.call_timeout ?? DEFAULTS.callTimeoutMs,
+    maxTransactionBytes: l.max_transaction_bytes ?? DEFAULTS.maxTransactionBytes,
   };
 }
 

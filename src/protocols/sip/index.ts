@@ -12,7 +12,8 @@ function sameOptions(a: SipListenerOptions, b: SipListenerOptions): boolean {
     a.advertise?.port === b.advertise?.port &&
     a.secret === b.secret &&
     a.maxCalls === b.maxCalls &&
-    a.callTimeoutMs === b.callTimeoutMs
+    a.callTimeoutMs === b.callTimeoutMs &&
+    a.maxTransactionBytes === b.maxTransactionBytes
   );
 }
 

@@ -23,7 +23,7 @@ import { buildResponse } from "./response.ts";
 import { preprocessRoute, validateRequest } from "./route.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
-import { holdTx } from "./tx-bound.ts";
+import { TxHold, txCost } from "./tx-bound.ts";
 import { txKey } from "./tx-key.ts";
 import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
 import { parseUri, sameHostPort } from "./uri.ts";
@@ -39,7 +39,7 @@ export class SipProxy {
   readonly calls: CallTable;
   readonly stats: SipProxyStats = { dropped: new Map(), answered: new Map() };
   /** Server transactions of initial INVITEs, by the caller's branch. */
-  readonly #serverTx = new Map<string, InviteTransaction<PoolMember>>();
+  readonly #serverTx: TxHold<InviteTransaction<PoolMember>>;
   /** Our client branches, by branch id. */
   readonly #branches = new Map<string, InviteTransaction<PoolMember>>();
   #draining = false;
@@ -47,6 +47,7 @@ export class SipProxy {
   constructor(env: SipProxyEnv, onCallEnd: (c: CallRecord, why: CallEnd, now: number) => void) {
     this.#env = env;
     this.calls = new CallTable(env.options.maxCalls, env.options.callTimeoutMs, onCallEnd);
+    this.#serverTx = new TxHold(env.options.maxCalls, env.options.maxTransactionBytes);
   }
 
   /** INVITE transactions in progress (set up or lingering for retransmissions). */
@@ -67,7 +68,7 @@ export class SipProxy {
 
   handle(inb: SipInbound): void {
     if (inb.message.kind === "response") this.#response(inb.message, inb.source);
-    else this.#request(inb.message, inb.source);
+    else this.#request(inb.message, inb.source, inb.size);
   }
 
   #send(to: SipPeer, m: SipMessage): void {
@@ -95,7 +96,7 @@ export class SipProxy {
     this.#send(to, r.response);
   }
 
-  #request(req: SipRequest, source: SipPeer): void {
+  #request(req: SipRequest, source: SipPeer, size: number): void {
     if (viaTransportMismatch(req, source)) {
       // Not answered as its Via says (a connection to an address the sender chose): a
       // datagram is dropped, a stream gets its 400 on its own connection.
@@ -161,10 +162,10 @@ export class SipProxy {
       this.#reply(stamped, upstream, 404);
       return;
     }
-    this.#initial(stamped, routed.message, upstream);
+    this.#initial(stamped, routed.message, upstream, size);
   }
 
-  #initial(stamped: SipRequest, routed: SipRequest, upstream: SipPeer): void {
+  #initial(stamped: SipRequest, routed: SipRequest, upstream: SipPeer, size: number): void {
     const route = this.#env.routes()?.find(this.#env.listener, stamped);
     const pool = route?.pool === undefined ? undefined : this.#env.pools().get(route.pool);
     if (route === undefined) {
@@ -187,7 +188,9 @@ export class SipProxy {
       this.#forward(stamped, routed, upstream, to, this.#rr(stamped, upstream, member.key));
       return;
     }
-    if (this.#draining) {
+    const cost = txCost(size);
+    if (this.#draining || !this.#serverTx.room(cost)) {
+      if (!this.#draining) this.drop("transactions_full");
       this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
       return;
     }
@@ -200,7 +203,7 @@ export class SipProxy {
         if (tx === undefined) this.#branches.delete(id);
         else this.#branches.set(id, tx);
       },
-      forget: () => this.#serverTx.delete(key),
+      forget: () => this.#serverTx.forget(key),
     };
     const tx = startInvite(ctx, stamped, routed, upstream, pool, route.name, toTagOwn);
     if ("status" in tx) {
@@ -208,7 +211,7 @@ export class SipProxy {
       this.#reply(stamped, upstream, tx.status, retry);
       return;
     }
-    holdTx(this.#serverTx, key, tx, this.#env.options.maxCalls);
+    this.#serverTx.hold(key, tx, cost);
     tx.start();
   }
 
@@ -291,7 +294,7 @@ export class SipProxy {
 
   /** Every INVITE transaction ended (a call still ringing is answered 408). */
   close(): void {
-    for (const tx of [...this.#serverTx.values()]) tx.close();
+    for (const tx of this.#serverTx.values()) tx.close();
     this.calls.closeAll(this.#env.clock.now());
   }
 }
