@@ -103,10 +103,16 @@ export interface RawPeer {
 }
 
 /** A client socket to `port` (TLS trusting the test CA), connected, destroyed after the test. */
-export async function rawPeer(tc: TestContext, port: number, tls = false): Promise<RawPeer> {
+export async function rawPeer(
+  tc: TestContext,
+  port: number,
+  tls = false,
+  /** Plain TCP only: the address to connect from. */
+  localAddress = "127.0.0.1",
+): Promise<RawPeer> {
   const socket = tls
     ? tlsConnect({ host: "127.0.0.1", port, ca: CA, servername: "localhost" })
-    : netConnect({ host: "127.0.0.1", port });
+    : netConnect({ host: "127.0.0.1", port, localAddress });
   tc.after(() => socket.destroy());
   socket.on("error", () => {});
   let text = "";

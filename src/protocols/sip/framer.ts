@@ -72,3 +72,10 @@ export class SipStreamFramer {
     return this.#framer.pending;
   }
 }
+
+/** A message's size as written: start line, headers, empty line, body. */
+export function estimateSize(m: SipMessage): number {
+  let n = m.kind === "request" ? m.method.length + m.uri.length + 11 : m.reason.length + 14;
+  for (const h of m.headers) n += h.rawName.length + h.value.length + 4;
+  return n + 2 + m.body.length;
+}

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { connectError } from "./connect-error.ts";
-import { SipStreamFramer } from "./framer.ts";
+import { estimateSize, SipStreamFramer } from "./framer.ts";
 import type { MutableStats, SipStreamConfig } from "./stream-options.ts";
 import { failedMessage, rejectionFor } from "./stream-reject.ts";
 import type { SendFailed, SipDropped, SipFlow, SipInbound, SipPeer } from "./transport.ts";
@@ -49,6 +49,8 @@ export class SipStreamConnection implements SipFlow {
   #held: Buffer[] = [];
   #heldBytes = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Inbound, no message yet: its first must come within messageTimeoutMs of the accept. */
+  #silent: boolean;
 
   /** `connecting`: an outbound socket whose connect (and TLS handshake) is under way. */
   constructor(socket: Socket, peer: SipPeer, id: number, owner: ConnectionOwner, connecting: boolean) {
@@ -59,6 +61,7 @@ export class SipStreamConnection implements SipFlow {
     this.#socket = socket;
     this.#framer = new SipStreamFramer(owner.config.limits);
     this.#state = connecting ? "connecting" : "open";
+    this.#silent = !connecting;
     socket.on("error", (err: NodeJS.ErrnoException) => this.#fail(connectError(err, owner.config)));
     socket.on("close", () => this.#closed());
     socket.on("data", (chunk: Buffer) => this.#data(chunk));
@@ -130,6 +133,14 @@ export class SipStreamConnection implements SipFlow {
 
   #opened(): void {
     this.#socket.setTimeout(this.#owner.config.idleTimeoutMs);
+    // An accepted connection that says nothing (CRLF keep-alives are nothing) costs one timeout.
+    if (this.#silent)
+      this.#timer = setTimeout(() => this.#messageTimeout(), this.#owner.config.messageTimeoutMs);
+  }
+
+  #messageTimeout(): void {
+    this.#owner.stats.timeouts++;
+    this.destroy();
   }
 
   #established(): void {
@@ -192,6 +203,7 @@ export class SipStreamConnection implements SipFlow {
     for (const message of messages) {
       if (this.#state !== "open") return;
       o.stats.messagesIn++;
+      this.#silent = false;
       // One message read: the bytes it took are exact. Several: each one's share is estimated.
       const size = messages.length === 1 ? consumed : estimateSize(message);
       try {
@@ -227,14 +239,12 @@ export class SipStreamConnection implements SipFlow {
    */
   #armMessageTimer(progress: boolean): void {
     if (this.#framer.pending === 0) {
+      if (this.#silent) return;
       clearTimeout(this.#timer);
       this.#timer = undefined;
-    } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#owner.stats.timeouts++;
-        this.destroy();
-      }, this.#owner.config.messageTimeoutMs);
-    } else if (progress) this.#timer.refresh();
+    } else if (this.#timer === undefined)
+      this.#timer = setTimeout(() => this.#messageTimeout(), this.#owner.config.messageTimeoutMs);
+    else if (progress) this.#timer.refresh();
   }
 
   /**
@@ -283,11 +293,4 @@ export class SipStreamConnection implements SipFlow {
       this.#fail({ code: "connection_closed", message: "closed before it was established" });
     this.#owner.ended(this);
   }
-}
-
-/** A message's size as written: start line, headers, empty line, body. */
-function estimateSize(m: SipMessage): number {
-  let n = m.kind === "request" ? m.method.length + m.uri.length + 11 : m.reason.length + 14;
-  for (const h of m.headers) n += h.rawName.length + h.value.length + 4;
-  return n + 2 + m.body.length;
 }

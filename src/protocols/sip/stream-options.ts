@@ -10,6 +10,12 @@ import { SIP_LIMITS, type SipLimits } from "./types.ts";
 /** Connections one stream transport (TCP or TLS) keeps open at once, in and out. */
 export const STREAM_MAX_CONNECTIONS = 10_000;
 
+/**
+ * Inbound connections one source address may hold at once: a SIP peer (a carrier's SBC, a
+ * PBX) needs one or a few; an attacker's 10,000 idle ones would lock everyone else out.
+ */
+export const STREAM_MAX_PER_SOURCE = 256;
+
 /** How to open a TLS connection to a peer: whom to trust, whether to check, our certificate. */
 export interface SipClientTls {
   readonly ca?: Buffer;
@@ -44,8 +50,13 @@ export interface SipStreamOptions {
   readonly handshakeTimeoutMs?: number;
   /** An outbound TCP connect; a TLS one gets handshakeTimeoutMs more for its handshake. */
   readonly connectTimeoutMs?: number;
-  /** Connections, inbound and outbound together; new inbound ones over it are closed at once. */
+  /**
+   * Connections, inbound and outbound together; new inbound ones over it, or over nine tenths
+   * of it (the last tenth is for ours), are closed at once.
+   */
   readonly maxConnections?: number;
+  /** Inbound connections from one source address at once; more are closed at once. */
+  readonly maxPerSource?: number;
   /** Bytes waiting to be written on one connection; over it the connection is closed. */
   readonly maxQueuedBytes?: number;
   readonly onMessage: (m: SipInbound) => void;
@@ -61,6 +72,7 @@ export interface SipStreamConfig {
   readonly handshakeTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxConnections: number;
+  readonly maxPerSource: number;
   readonly maxQueuedBytes: number;
 }
 
@@ -72,6 +84,8 @@ export interface SipStreamStats {
   readonly connected: number;
   /** Inbound connections closed at once because maxConnections were open. */
   readonly refusedOverLimit: number;
+  /** Inbound connections closed at once because their source had maxPerSource open. */
+  readonly refusedPerSource: number;
   readonly messagesIn: number;
   readonly messagesOut: number;
   /** Streams closed on bytes that do not frame as SIP, oversized messages included. */
@@ -91,6 +105,7 @@ export function emptyStats(): MutableStats {
     accepted: 0,
     connected: 0,
     refusedOverLimit: 0,
+    refusedPerSource: 0,
     messagesIn: 0,
     messagesOut: 0,
     malformed: 0,
@@ -124,6 +139,7 @@ export function streamConfig(o: SipStreamOptions): SipStreamConfig {
     handshakeTimeoutMs: positive("handshakeTimeoutMs", o.handshakeTimeoutMs, 5_000),
     connectTimeoutMs: positive("connectTimeoutMs", o.connectTimeoutMs, 2_000),
     maxConnections: positive("maxConnections", o.maxConnections, STREAM_MAX_CONNECTIONS),
+    maxPerSource: positive("maxPerSource", o.maxPerSource, STREAM_MAX_PER_SOURCE),
     maxQueuedBytes: positive("maxQueuedBytes", o.maxQueuedBytes, 1024 * 1024),
   };
   return Object.freeze(c);

@@ -44,6 +44,8 @@ export class SipStreamTransport implements SipSender {
   #port = 0;
   /** Inbound sockets from accept to close (for TLS, the TCP socket under the TLS one). */
   readonly #raw = new Set<Socket>();
+  /** Inbound sockets open, by source address. */
+  readonly #perSource = new Map<string, number>();
   readonly #conns = new Set<SipStreamConnection>();
   #outbound = 0;
   /** The connection to use for each peer, by host then port: inbound ones and ours. */
@@ -194,15 +196,28 @@ export class SipStreamTransport implements SipSender {
       raw.destroy();
       return false;
     }
-    if (this.connections >= this.#owner.config.maxConnections) {
-      this.#owner.stats.refusedOverLimit++;
+    const c = this.#owner.config;
+    const source = raw.remoteAddress ?? "";
+    const fromSource = this.#perSource.get(source) ?? 0;
+    // A tenth of the connections is kept for ours to the servers; one source gets maxPerSource.
+    if (
+      this.connections >= c.maxConnections ||
+      this.#raw.size >= c.maxConnections - c.maxConnections / 10 ||
+      fromSource >= c.maxPerSource
+    ) {
+      if (fromSource >= c.maxPerSource) this.#owner.stats.refusedPerSource++;
+      else this.#owner.stats.refusedOverLimit++;
       raw.destroy();
       return false;
     }
     this.#owner.stats.accepted++;
     this.#raw.add(raw);
+    this.#perSource.set(source, fromSource + 1);
     raw.once("close", () => {
       this.#raw.delete(raw);
+      const left = (this.#perSource.get(source) ?? 1) - 1;
+      if (left > 0) this.#perSource.set(source, left);
+      else this.#perSource.delete(source);
       this.#checkEmpty();
     });
     raw.setNoDelay(true);
