@@ -447,3 +447,17 @@ export const SWITCHING =
 export function active(p: TestProxy, port: number): number {
   return p.proxy.runtime.registry.get(`127.0.0.1:${port}`)?.active ?? 0;
 }
+
+/** A client that sends `data` and then reads nothing until told to (its socket stays paused). */
+export async function silentClient(t: TestContext, port: number, data: string): Promise<Socket> {
+  const s = connect({ port, host: "127.0.0.1" });
+  s.on("error", () => {});
+  t.after(() => s.destroy());
+  await within(once(s, "connect"), 5_000, "connect");
+  s.pause();
+  s.write(data, "latin1");
+  return s;
+}
+
+/** Bytes a server's socket has handed to the kernel (written, less what still waits in Node). */
+export const pushed = (s: Socket) => s.bytesWritten - s.writableLength;

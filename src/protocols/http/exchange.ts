@@ -167,8 +167,8 @@ export class HttpExchange implements CallHandler {
 
   // CallHandler: what the upstream try reports.
 
-  interim(h: ResponseHead): void {
-    if (!this.#ended) this.#req.writeInterim(clientResponseHead(h));
+  interim(h: ResponseHead): boolean {
+    return !this.#ended && this.#req.writeInterim(clientResponseHead(h));
   }
 
   head(h: ResponseHead): void {

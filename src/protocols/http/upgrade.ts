@@ -137,29 +137,37 @@ export async function relayUpgrade(
     held.push(c);
     if (held.length > HELD_CHUNKS) client.pause();
   });
+  // Paused since its head was read (server-conn.ts): the bytes it sent meanwhile come now.
+  client.resume();
   const answer = new UpgradeAnswer(req.method);
-  // No answer within upstream_timeout: 504, as for any request (nothing of it was relayed yet).
-  let timedOut = false;
-  let relayed = false;
+  // The proxy's own final answer, when the server's never came: 504 (no final head within
+  // upstream_timeout, as for any request) or 502 (a bad head, too many 1xx). Interim answers
+  // relayed before it do not matter: any number of 1xx may precede a final one (RFC 9110 §15.2).
+  let ours = 0;
+  const answerOurselves = (status: 502 | 504) => {
+    ours = status;
+    if (!gone) page(status === 504 ? "gateway_timeout" : "bad_gateway");
+    up.destroy();
+  };
   const answerTimer = setTimeout(() => {
-    timedOut = true;
     rec.error ??= {
       message: `no answer from the server within ${o.answerTimeoutMs}ms`,
       code: ErrorCodes.UPSTREAM_TIMEOUT,
     };
-    if (!relayed && !gone) page("gateway_timeout");
-    else client.destroy();
-    up.destroy();
+    answerOurselves(504);
   }, o.answerTimeoutMs);
   up.on("data", (c: Buffer) => {
     rec.bytesOut += c.length;
-    if (tunnel || timedOut) return;
+    if (tunnel || ours !== 0) return;
     const step = answer.read(c);
-    if (step.out.length > 0) {
-      relayed = true;
-      client.write(step.out);
+    // A refusal's body (a 200 streamed forever, say) goes at the client's pace: the server
+    // waits while the client reads nothing, else it would all queue in memory.
+    if (step.out.length > 0 && !client.write(step.out) && step.kind === "wait" && !up.isPaused()) {
+      up.pause();
+      client.once("drain", () => up.resume());
     }
-    if (relayed || step.kind !== "wait") clearTimeout(answerTimer);
+    // The wait ends with the final head, not with a 1xx (endless 100s would hold it for good).
+    if (answer.status !== 0 || step.kind !== "wait") clearTimeout(answerTimer);
     if (step.kind === "tunnel") {
       tunnel = true;
       for (const h of held.splice(0)) up.write(h);
@@ -173,18 +181,20 @@ export async function relayUpgrade(
     }
     if (step.kind === "bad") {
       rec.error ??= { message: `bad answer to the upgrade: ${step.reason}`, code: ErrorCodes.UPSTREAM_GONE };
-      client.destroy();
+      if (answer.status === 0) answerOurselves(502);
+      else client.destroy();
     }
   });
   let closed = false;
   const onClose = () => {
     clearTimeout(answerTimer);
     up.destroy();
-    if (!timedOut || relayed) client.destroy();
+    // Our own answer closes the client's side once written (page()).
+    if (ours === 0) client.destroy();
     if (closed) return;
     closed = true;
     pool.release(m);
-    end(timedOut && !relayed ? 504 : answer.status, setupMs);
+    end(ours !== 0 ? ours : answer.status, setupMs);
   };
   // A FIN is passed on (pipe); the other side then has a few seconds to close its own.
   const halfClosed = () => setTimeout(onClose, HALF_CLOSE_GRACE_MS).unref();

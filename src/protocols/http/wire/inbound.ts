@@ -7,8 +7,8 @@
  */
 
 import type { Socket } from "node:net";
+import type { BodySink, BodySource } from "./call-types.ts";
 import type { RequestHead } from "./head.ts";
-import type { BodySink, BodySource } from "./upstream-call.ts";
 
 /** How the answer's body is delimited toward the client. */
 export type ResponseMode = "none" | "length" | "chunked" | "close";
@@ -98,10 +98,14 @@ export class InboundRequest implements BodySource {
     if (!this.headersSent) this.#conn.socket.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
   }
 
-  /** An interim answer (103 Early Hints...), for an HTTP/1.1 client only (RFC 9110 §15.2). */
-  writeInterim(head: string): void {
+  /**
+   * An interim answer (103 Early Hints...), for an HTTP/1.1 client only (RFC 9110 §15.2);
+   * false: the client is not reading, wait for onDrain.
+   */
+  writeInterim(head: string): boolean {
     if (this.head.minor === 1 && !this.headersSent && !this.#conn.socket.destroyed)
-      this.#conn.socket.write(`${head}\r\n`, "latin1");
+      return this.#conn.socket.write(`${head}\r\n`, "latin1");
+    return true;
   }
 
   /** `headers`: name, value pairs (no framing or Connection field: those are set here). */

@@ -10,10 +10,11 @@
 import type { Socket } from "node:net";
 import type { Link } from "../../../net/linked-set.ts";
 import { BodyFraming } from "./body-framing.ts";
+import type { BodySink } from "./call-types.ts";
 import { errorAnswer, isHeadError, NO_BODY, parseRequestHead, type RequestHead } from "./head.ts";
 import { HeadPieces } from "./head-pieces.ts";
 import { InboundRequest, type RequestConn, type ResponseMode } from "./inbound.ts";
-import type { BodySink } from "./upstream-call.ts";
+import { routableTarget } from "./target.ts";
 
 export interface ConnLimits {
   readonly maxHeaderSize: number;
@@ -132,8 +133,9 @@ export class ServerConn implements RequestConn {
     if (buf === undefined || this.#gone || this.#ending) return;
     const r = parseRequestHead(buf, 0, this.#limits.maxHeaderSize);
     if (r === undefined) return;
-    if (isHeadError(r)) {
-      this.#refuse(r.error);
+    // A target that routing cannot judge is refused as a bad head is (target.ts).
+    if (isHeadError(r) || !routableTarget(r)) {
+      this.#refuse(isHeadError(r) ? r.error : 400);
       return;
     }
     const rest = r.size === buf.length ? undefined : buf.subarray(r.size);
@@ -281,8 +283,8 @@ export class ServerConn implements RequestConn {
 
   #detach(): void {
     this.#gone = true;
-    this.socket.off("data", this.#onData);
-    this.socket.off("close", this.#onClose);
+    // Paused: what the client sends after the head waits in the socket for the relay, not lost.
+    this.socket.off("data", this.#onData).off("close", this.#onClose).pause();
     this.#h.gone(this);
   }
 

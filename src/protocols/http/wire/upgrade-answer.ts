@@ -8,6 +8,7 @@
 
 import { ChunkedScanner } from "./chunked.ts";
 import { type Framing, isHeadError, parseResponseHead } from "./head.ts";
+import { MAX_INTERIM } from "./upstream-call.ts";
 
 /** A server's head larger than this is refused. */
 const MAX_HEAD = 64 * 1024;
@@ -25,6 +26,7 @@ export class UpgradeAnswer {
   #framing: Framing | undefined;
   #left = 0;
   #scanner: ChunkedScanner | undefined;
+  #interims = 0;
   /** The final status (101, or the refusal's); 0 while unknown. */
   status = 0;
 
@@ -54,7 +56,9 @@ export class UpgradeAnswer {
         const body = this.#body(buf.subarray(r.size));
         return { ...body, out: Buffer.concat([...out, body.out]) };
       }
-      // An interim answer (100, 103): passed on, the final one follows.
+      // An interim answer (100, 103): passed on, the final one follows; not forever.
+      if (++this.#interims > MAX_INTERIM)
+        return { kind: "bad", out: Buffer.concat(out), reason: `over ${MAX_INTERIM} interim answers` };
       out.push(buf.subarray(0, r.size));
       buf = buf.subarray(r.size);
     }

@@ -3,45 +3,26 @@
  * client with its backpressure, the response head parsed (1xx skipped), the body relayed as
  * it is framed on the wire until its end (a length, the last chunk, or the server's close),
  * then the connection goes back to its pool when it can carry another request.
- * `upstream_timeout` bounds the wait for the head and each silence in the body.
+ * `upstream_timeout` bounds the wait for the final head (as a whole, from the request sent)
+ * and each silence in the body.
  */
 
 import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
+import type { BodySource, CallHandler } from "./call-types.ts";
 import { ChunkedScanner } from "./chunked.ts";
 import { type Framing, isHeadError, parseResponseHead, type ResponseHead } from "./head.ts";
 import { type ConnUser, idleLimitOf, type UpstreamConn } from "./upstream-pool.ts";
 
+export type { BodySink, BodySource, CallHandler } from "./call-types.ts";
+
 /** A response head larger than this is refused (a server's headers, not a client's). */
 const MAX_RESPONSE_HEAD = 64 * 1024;
-
-/** Where a request body comes from (the client's connection). */
-export interface BodySource {
-  /** Body bytes handed out so far (as framed: chunked stays chunked). */
-  readonly taken: number;
-  start(sink: BodySink): void;
-  pause(): void;
-  resume(): void;
-  /** The try is over: bytes stop flowing to its sink. */
-  stop(): void;
-}
-
-export interface BodySink {
-  /** False asks the source to pause until resume(). */
-  data(chunk: Buffer): boolean;
-  end(): void;
-}
-
-/** What the request's owner hears. */
-export interface CallHandler {
-  /** An interim answer (1xx other than 100 and 101), before the final one. */
-  interim(h: ResponseHead): void;
-  head(h: ResponseHead): void;
-  /** Body bytes for the client; false pauses the server until resume(). */
-  data(chunk: Buffer): boolean;
-  done(): void;
-  /** `responded`: the head had been given (the answer is cut); `stale`: a reused connection closed before any byte. */
-  fail(err: Error, responded: boolean, stale: boolean): void;
-}
+/**
+ * Interim answers (1xx) one request may get before its final one. RFC 9110 §15.2 sets no
+ * bound; a server that sends 100s or 103s forever would hold the request (and flood the
+ * client) for good. Real ones send one or two.
+ */
+export const MAX_INTERIM = 32;
 
 export class UpstreamCall implements ConnUser {
   readonly #conn: UpstreamConn;
@@ -59,6 +40,7 @@ export class UpstreamCall implements ConnUser {
   #extra = false;
   #over = false;
   #got = 0;
+  #interims = 0;
   #held = false;
   /** Since when the server has not taken the body's bytes (0: it takes them). */
   #blockedAt = 0;
@@ -129,8 +111,10 @@ export class UpstreamCall implements ConnUser {
   data(chunk: Buffer): void {
     if (this.#over) return;
     this.#got += chunk.length;
-    this.#since = -1;
     if (this.#head !== undefined) {
+      // Between body chunks, each read is progress; the head's wait is bounded as a whole
+      // (a head trickled a byte at a time, or endless 1xx, would reset it forever).
+      this.#since = -1;
       this.#bodyBytes(chunk);
       return;
     }
@@ -158,8 +142,14 @@ export class UpstreamCall implements ConnUser {
         );
         return;
       }
+      if (r.status < 200 && ++this.#interims > MAX_INTERIM) {
+        this.#fail(
+          new TrunklineError(ErrorCodes.UPSTREAM_GONE, `bad response: over ${MAX_INTERIM} interim answers`),
+        );
+        return;
+      }
       // 100 answers an Expect the proxy did not pass on.
-      if (r.status < 200 && r.status !== 100) this.#h.interim(r);
+      if (r.status < 200 && r.status !== 100 && !this.#h.interim(r)) this.#hold();
       if (this.#over) return;
       if (r.status >= 200) {
         this.#buf = undefined;
@@ -220,8 +210,12 @@ export class UpstreamCall implements ConnUser {
   }
 
   #deliver(chunk: Buffer): void {
-    if (this.#h.data(chunk) || this.#held) return;
-    // The client is slow, not the server: no upstream_timeout while we hold the server back.
+    if (!this.#h.data(chunk)) this.#hold();
+  }
+
+  /** The client is slow, not the server: no upstream_timeout while we hold the server back. */
+  #hold(): void {
+    if (this.#held) return;
     this.#held = true;
     this.#conn.socket.pause();
   }
