@@ -108,3 +108,18 @@ export function rebuildCall(
     failures: [],
   });
 }
+
+/** The calls table's side of an in-dialog request going on: its call rebuilt after a restart, a BYE noted. */
+export function noteInDialog(
+  env: SipProxyEnv,
+  calls: CallTable,
+  req: SipRequest,
+  hop: DialogHop & { readonly ok: true },
+  upstream: SipPeer,
+): void {
+  const callId = headerValue(req, "call-id") ?? "";
+  const rebuild = req.method !== "BYE" && req.method !== "CANCEL";
+  if (rebuild && hop.member !== undefined && calls.get(callId) === undefined)
+    rebuildCall(env, calls, req, callId, hop.member, hop.fromServer ? hop.target : upstream);
+  if (req.method === "BYE") calls.byeSent(callId, hop.target);
+}

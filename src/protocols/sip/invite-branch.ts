@@ -19,7 +19,7 @@ import {
 import { ackFor, cancelFor } from "./hop.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SendFailed, SipPeer } from "./transport.ts";
-import type { SipError, SipRequest, SipResponse } from "./types.ts";
+import { MAX_UDP_PAYLOAD, type SipError, type SipRequest, type SipResponse } from "./types.ts";
 
 export type BranchState = "calling" | "proceeding" | "done" | "abandoned";
 
@@ -100,7 +100,9 @@ export class InviteBranch<S> {
     const failed = (e: SipError) => {
       if (this.state === "calling") this.#events.transportFailed(e);
     };
-    if (!this.#env.send(this.target, this.#bytes, failed))
+    if (this.target.transport === "udp" && this.#bytes.length > MAX_UDP_PAYLOAD)
+      failed({ code: "too_large", message: `${this.#bytes.length} bytes: more than a datagram holds` });
+    else if (!this.#env.send(this.target, this.#bytes, failed))
       failed({
         code: "not_sent",
         message: `could not send to ${this.target.transport}:${this.target.host}:${this.target.port}`,

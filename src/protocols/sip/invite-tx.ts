@@ -159,20 +159,22 @@ export class InviteTransaction<S extends InviteServer> {
 
   /**
    * The INVITE could not reach the server: the next one now, not at invite_timeout. The
-   * server is blamed unless the failure was this process's own (local_resource, not_sent).
+   * server is blamed unless the failure was this process's own (local_resource, not_sent);
+   * too_large (over a datagram's size) would be as large for every server: 513 at once.
    */
   #transportFailed(b: InviteBranch<S>, e: SipError): void {
     if (b !== this.#current || this.#final !== undefined) return;
     b.abandon();
     const reason = `transport: ${e.code}: ${e.message}`;
-    if (e.code !== "local_resource" && e.code !== "not_sent") {
+    if (e.code !== "local_resource" && e.code !== "not_sent" && e.code !== "too_large") {
       this.#fail(b, reason);
       return;
     }
     this.#env.release(b.server);
     this.#failures.push({ server: b.server.key, error: reason });
     this.#current = undefined;
-    this.#next();
+    if (e.code === "too_large") this.#ownFinal(513);
+    else this.#next();
   }
 
   #fail(b: InviteBranch<S>, reason: string): void {
@@ -187,20 +189,13 @@ export class InviteTransaction<S extends InviteServer> {
   onResponse(branchId: string, res: SipResponse, method: string): void {
     const b = this.#branches.find((x) => x.id === branchId);
     if (b === undefined) return;
-    if (method === "CANCEL") {
-      b.cancelAnswered();
-      return;
+    if (method === "CANCEL") b.cancelAnswered();
+    else if (res.status < 200) this.#provisional(b, res);
+    else if (res.status < 300) this.#success(b, res);
+    else {
+      b.final(res);
+      this.#branchFinal(b, res.status, res);
     }
-    if (res.status < 200) {
-      this.#provisional(b, res);
-      return;
-    }
-    if (res.status < 300) {
-      this.#success(b, res);
-      return;
-    }
-    b.final(res);
-    this.#branchFinal(b, res.status, res);
   }
 
   #provisional(b: InviteBranch<S>, res: SipResponse): void {

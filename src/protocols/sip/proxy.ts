@@ -14,7 +14,7 @@ import { parseCSeq, toTag } from "./fields.ts";
 import { isOurVia, stampTopVia, statelessForward, viaTarget, viaTransportMismatch } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { upstreamStatus } from "./hop.ts";
-import { dialogHop, rebuildCall } from "./in-dialog.ts";
+import { dialogHop, noteInDialog } from "./in-dialog.ts";
 import { type InviteContext, startInvite } from "./initial-invite.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
 import { memberTarget, type SipProxyEnv, type SipProxyStats } from "./proxy-env.ts";
@@ -25,7 +25,7 @@ import { serializeMessage } from "./serialize.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
 import { TxHold, txCost } from "./tx-bound.ts";
 import { txKey } from "./tx-key.ts";
-import type { SipMessage, SipRequest, SipResponse } from "./types.ts";
+import { MAX_UDP_PAYLOAD, type SipMessage, type SipRequest, type SipResponse } from "./types.ts";
 import { parseUri, sameHostPort } from "./uri.ts";
 import { parseVia } from "./via.ts";
 import { requestSeal, sealedFor } from "./via-seal.ts";
@@ -235,18 +235,7 @@ export class SipProxy {
       this.#reply(routed, upstream, hop.status, warning);
       return;
     }
-    const callId = headerValue(original, "call-id") ?? "";
-    const rebuild = original.method !== "BYE" && original.method !== "CANCEL";
-    if (rebuild && hop.member !== undefined && this.calls.get(callId) === undefined)
-      rebuildCall(
-        this.#env,
-        this.calls,
-        original,
-        callId,
-        hop.member,
-        hop.fromServer ? hop.target : upstream,
-      );
-    if (original.method === "BYE") this.calls.byeSent(callId, hop.target);
+    noteInDialog(this.#env, this.calls, original, hop, upstream);
     this.#forward(original, routed, upstream, hop.target, []);
   }
 
@@ -260,9 +249,15 @@ export class SipProxy {
   ): void {
     const seal = requestSeal(this.#env.keys, routed, this.#env.serverTransport);
     const f = statelessForward(this.#env.us, original, routed, to.transport, rr, seal);
-    if (f.ok) this.#send(to, f.message);
-    else if (f.status !== undefined) this.#reply(routed, upstream, f.status);
-    else this.drop(f.drop);
+    if (!f.ok) {
+      if (f.status !== undefined) this.#reply(routed, upstream, f.status);
+      else this.drop(f.drop);
+      return;
+    }
+    const bytes = serializeMessage(f.message);
+    // Bigger than a datagram can be (RFC 3261 §18.1.1 would take TCP; this hop is UDP): 513.
+    if (to.transport === "udp" && bytes.length > MAX_UDP_PAYLOAD) this.#reply(routed, upstream, 513);
+    else this.#env.sender.send(to, bytes);
   }
 
   #response(res: SipResponse, source: SipPeer): void {

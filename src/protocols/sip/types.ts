@@ -58,6 +58,9 @@ export const SIP_LIMITS: SipLimits = Object.freeze({
   maxHeaderValueBytes: 8 * 1024,
 });
 
+/** The largest UDP payload over IPv4 (65,535 - 8 - 20): a bigger datagram gets EMSGSIZE. */
+export const MAX_UDP_PAYLOAD = 65_507;
+
 export function sipError(code: string, message: string): { readonly ok: false; readonly error: SipError } {
   return { ok: false, error: { code, message } };
 }
