@@ -31,6 +31,7 @@ const ERROR_CODES = new Set([
   "header_too_large",
   "missing_header",
   "bad_cseq",
+  "bad_call_id",
   "duplicate_header",
   "bad_content_length",
   "missing_content_length",
@@ -75,7 +76,12 @@ const messageArb: fc.Arbitrary<SipMessage> = fc
     request: fc.boolean(),
     seq: fc.nat({ max: 0xffffffff }),
     mandatory: fc.tuple(
-      ...["Via", "From", "To", "Call-ID"].map((n) => header(fc.constantFrom(n, n.toLowerCase()), text(60))),
+      ...["Via", "From", "To"].map((n) => header(fc.constantFrom(n, n.toLowerCase()), text(60))),
+      // callid = word ["@" word] (§25.1)
+      header(
+        fc.constantFrom("Call-ID", "call-id", "i"),
+        fc.tuple(token, fc.option(token)).map(([a, b]) => (b === null ? a : `${a}@${b}`)),
+      ),
     ),
     extras: fc.array(extraHeader, { maxLength: 12 }),
     body: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),

@@ -59,6 +59,9 @@ export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   for (const name of SINGLE)
     if (headers.filter((h) => h.name === name).length > 1)
       return sipError("duplicate_header", `more than one ${name} header`);
+  // callid = word ["@" word] (§25.1): never empty, never spaced; more is left to the ends.
+  if (!/^[^\s@]+(@[^\s@]+)?$/.test(headers.find((h) => h.name === "call-id")?.value ?? ""))
+    return sipError("bad_call_id", "Call-ID is empty, spaced, or has more than one @");
   const cseqs = headers.filter((h) => h.name === "cseq");
   if (cseqs.length > 1) return sipError("bad_cseq", "more than one CSeq header");
   const cseq = CSEQ_RE.exec(cseqs[0]?.value ?? "");
