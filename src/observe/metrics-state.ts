@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { Admin } from "../servers/types.ts";
+import type { TransportsListener } from "./metrics-transports.ts";
 
 /** What the metrics read of a server (a ServerEntry): one per address, across pools. */
 export interface MetricsServer {
@@ -29,7 +30,7 @@ export interface MetricsPool {
   }[];
 }
 
-export interface MetricsListener {
+export interface MetricsListener extends TransportsListener {
   readonly config: { readonly name: string; readonly protocol: string };
   readonly sessions: number;
 }

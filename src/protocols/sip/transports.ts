@@ -41,6 +41,15 @@ export interface SipTransportsOptions {
 
 const BIND_TRIES = 5;
 
+/** One transport of a listener as the metrics read it. */
+export interface TransportView {
+  readonly transport: SipTransportName;
+  /** Open connections (stream transports only). */
+  readonly connections: number | undefined;
+  /** Counters since start, by name (received, timeouts, refusedPerSource...). */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
 export class SipTransports implements SipSender {
   readonly #o: SipTransportsOptions;
   #udp: UdpEndpoint | undefined;
@@ -61,6 +70,19 @@ export class SipTransports implements SipSender {
 
   streamStats(t: "tcp" | "tls"): SipStreamStats | undefined {
     return this.#streams.get(t)?.stats();
+  }
+
+  /** Each transport's counters since start (and open connections on a stream), for metrics. */
+  views(): TransportView[] {
+    const out: TransportView[] = [];
+    const udp = this.#udp?.stats;
+    if (udp !== undefined) {
+      const { recvBufferBytes: _r, sendBufferBytes: _s, ...counts } = udp;
+      out.push({ transport: "udp", connections: undefined, counts });
+    }
+    for (const [transport, st] of this.#streams)
+      out.push({ transport, connections: st.connections, counts: { ...st.stats() } });
+    return out;
   }
 
   async start(): Promise<void> {
