@@ -461,3 +461,53 @@ export async function silentClient(t: TestContext, port: number, data: string): 
 
 /** Bytes a server's socket has handed to the kernel (written, less what still waits in Node). */
 export const pushed = (s: Socket) => s.bytesWritten - s.writableLength;
+
+/**
+ * A raw origin that keeps every byte each connection sent (TunnelConn) and writes `reply`
+ * whenever `whole(bytes since the last reply, the first head left out)` holds: a chunked
+ * request body is seen as framed on the wire.
+ */
+export async function startBodyOrigin(
+  t: TestContext,
+  whole: (body: Buffer) => boolean,
+  reply: string,
+): Promise<{
+  port: number;
+  conns: TunnelConn[];
+  until(cond: () => boolean, ms: number, what: string): Promise<void>;
+}> {
+  const w = new Waiters();
+  const conns: TunnelConn[] = [];
+  const server = createServer((sock) => {
+    const c: TunnelConn = { sock, bytes: Buffer.alloc(0), headEnd: -1, closed: false };
+    conns.push(c);
+    let from = -1;
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      c.closed = true;
+      w.kick();
+    });
+    sock.on("data", (d: Buffer) => {
+      c.bytes = Buffer.concat([c.bytes, d]);
+      if (c.headEnd < 0) {
+        const end = c.bytes.indexOf("\r\n\r\n", 0, "latin1");
+        if (end >= 0) from = c.headEnd = end + 4;
+      }
+      if (from >= 0 && whole(c.bytes.subarray(from))) {
+        from = c.bytes.length;
+        sock.write(reply, "latin1");
+      }
+      w.kick();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(async () => {
+    for (const c of conns) c.sock.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    conns,
+    until: (cond, ms, what) => w.until(cond, ms, what),
+  };
+}

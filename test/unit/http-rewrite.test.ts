@@ -55,6 +55,8 @@ test("hop-by-hop fields and those Connection names are dropped, case-insensitive
     ["X-Forwarded-For", "10.0.0.9"],
     ["X-Forwarded-Proto", "http"],
     ["X-Forwarded-Host", "a"],
+    ["Forwarded", "for=10.0.0.9;proto=http;host=a"],
+    ["X-Real-IP", "10.0.0.9"],
     ["Via", "1.1 trunkline"],
   ]);
   assert.ok(out.endsWith("\r\n\r\n"));

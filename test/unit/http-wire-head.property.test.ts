@@ -229,9 +229,13 @@ function model(fields: [string, string][], isRequest: boolean): Model {
       .map((c) => c.trim().toLowerCase())
       .filter((c) => c !== ""); // empty list items are ignored (RFC 9110 §5.6.1)
     const chunked = codings.filter((c) => c === "chunked").length;
-    if (chunked === 1 && codings.at(-1) === "chunked") return { kind: "chunked" };
+    const known = ["gzip", "deflate", "compress", "x-gzip", "x-compress"];
+    if (chunked === 1 && codings.at(-1) === "chunked")
+      return isRequest && codings.slice(0, -1).some((c) => !known.includes(c))
+        ? { error: 501 }
+        : { kind: "chunked" };
     if (chunked > 0) return { error: 400 };
-    return isRequest ? { error: 501 } : { kind: "close" };
+    return isRequest ? { error: 400 } : { kind: "close" };
   }
   if (items.length > 0) {
     const n = Number(items[0]);

@@ -433,7 +433,7 @@ test("Transfer-Encoding: chunked last and once is chunked framing", () => {
   }
 });
 
-test("Transfer-Encoding: chunked not last, or twice: 400; no chunked at all: 501", () => {
+test("Transfer-Encoding: chunked not last, or twice, or not at all: 400; an unknown coding before chunked: 501", () => {
   for (const fields of [
     ["Transfer-Encoding: chunked, gzip"],
     ["Transfer-Encoding: chunked", "Transfer-Encoding: gzip"],
@@ -449,8 +449,10 @@ test("Transfer-Encoding: chunked not last, or twice: 400; no chunked at all: 501
     ["Transfer-Encoding: xchunked"],
     ["Transfer-Encoding: chunked;q=1"],
   ]) {
-    assert.equal(requestError(post11(...fields)).error, 501, JSON.stringify(fields));
+    assert.equal(requestError(post11(...fields)).error, 400, JSON.stringify(fields));
   }
+  for (const fields of [["Transfer-Encoding: foo, chunked"], ["Transfer-Encoding: identity, chunked"]])
+    assert.equal(requestError(post11(...fields)).error, 501, JSON.stringify(fields));
 });
 
 test("Transfer-Encoding in an HTTP/1.0 request: 400", () => {

@@ -13,12 +13,13 @@ import { type CancelToken, cancel } from "../../net/connect.ts";
 import type { SessionInfo } from "../../net/stream-session.ts";
 import type { HttpRoute } from "./config.ts";
 import { hashVars, normalizeHost, requestPath } from "./host.ts";
-import { blamesServer, classifyFailure, idempotent, mayRetry, type TryFailure } from "./outcome.ts";
+import { blamesServer, classifyFailure, mayRetry, mayRetryStale, type TryFailure } from "./outcome.ts";
+import { sendPage } from "./pages.ts";
 import type { EndFn, ExchangeEnv } from "./proxy-env.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { PageKind } from "./status-page.ts";
 import type { ResponseHead } from "./wire/head.ts";
-import type { InboundRequest, ResponseMode } from "./wire/inbound.ts";
+import { type InboundRequest, responseMode } from "./wire/inbound.ts";
 import { clientResponseHead, forwardRequestHead } from "./wire/rewrite.ts";
 import { type CallHandler, UpstreamCall } from "./wire/upstream-call.ts";
 import { PoolClosed, type UpstreamConn } from "./wire/upstream-pool.ts";
@@ -26,8 +27,6 @@ import { PoolClosed, type UpstreamConn } from "./wire/upstream-pool.ts";
 const OK = { ok: true } as const;
 /** A request whose server's pool a reload closed is routed again, at most this many times. */
 const MAX_REROUTES = 2;
-/** A reused keep-alive connection found closed is replaced this many times per try, at most. */
-const STALE_RETRIES = 2;
 
 export class HttpExchange implements CallHandler {
   readonly #env: ExchangeEnv;
@@ -48,7 +47,6 @@ export class HttpExchange implements CallHandler {
   #call: UpstreamCall | undefined;
   #stale = 0;
   #reroutes = 0;
-  #continued = false;
   readonly #failures: FailedTry[] = [];
   #last: TryFailure | undefined;
   #bytesOut = 0;
@@ -66,6 +64,7 @@ export class HttpExchange implements CallHandler {
     this.#path = requestPath(req.head.target);
     req.onClose = (finished) => this.#closed(finished);
     req.onDrain = () => this.#call?.resume();
+    req.onBadBody = () => this.#badBody();
   }
 
   info(): SessionInfo {
@@ -155,11 +154,8 @@ export class HttpExchange implements CallHandler {
   #send(conn: UpstreamConn): void {
     const req = this.#req;
     const body = req.head.framing.kind !== "none";
-    if (body && req.head.expectContinue && !this.#continued) {
-      // The client waits for this before it sends the body (Expect is not passed on).
-      this.#continued = true;
-      req.sendContinue();
-    }
+    // The client waits for this before it sends the body (Expect is not passed on).
+    if (body && req.head.expectContinue) req.sendContinue();
     const call = new UpstreamCall(conn, req.head.method, body ? req : undefined, req.head.minor === 0, this);
     this.#call = call;
     call.start(this.#upstreamHead);
@@ -179,10 +175,7 @@ export class HttpExchange implements CallHandler {
     this.#by = "upstream";
     this.#status = h.status;
     this.#setupMs = performance.now() - this.#t0;
-    const f = h.framing.kind;
-    const mode: ResponseMode =
-      f === "chunked" ? (this.#req.head.minor === 1 ? "chunked" : "close") : f === "length" ? "length" : f;
-    this.#req.writeHeadText(clientResponseHead(h), mode);
+    this.#req.writeHeadText(clientResponseHead(h), responseMode(h.framing.kind, this.#req.head.minor));
   }
 
   data(chunk: Buffer): boolean {
@@ -199,19 +192,29 @@ export class HttpExchange implements CallHandler {
   fail(err: Error, responded: boolean, stale: boolean): void {
     this.#call = undefined;
     if (this.#ended) return;
-    if (responded) {
+    // An answer whose head has not reached the client yet (its body was bad) is replaced by a 502.
+    if (responded && !this.#req.retract()) {
       const f = classifyFailure(err, true);
       this.#error ??= { message: f.message, code: f.code };
       this.#req.destroy();
       return;
     }
-    // A reused connection closed unanswered may have had the request read: idempotent ones only.
-    if (stale && this.#req.taken === 0 && this.#stale < STALE_RETRIES && idempotent(this.#req.head.method)) {
+    if (stale && mayRetryStale(this.#req.head.method, this.#req.taken, this.#stale)) {
       this.#stale++;
       this.#connect(this.#member as PoolMember);
       return;
     }
     this.#failed(err, true);
+  }
+
+  /** The client's chunked body is malformed (RFC 9112 §7.1): 400 if no answer has begun, else a cut. */
+  #badBody(): void {
+    if (this.#ended) return;
+    // The server has part of a body that will never be whole: its connection is closed, not reused.
+    this.#call?.abort();
+    this.#status = 400;
+    this.#by = "proxy";
+    if (!this.#req.refuse(400)) this.#req.destroy();
   }
 
   /** A try failed before any answer: report it, then the next server if that is safe. */
@@ -258,12 +261,9 @@ export class HttpExchange implements CallHandler {
     const p = this.#env.page(kind, this.#host, this.#route?.service ?? this.#host);
     this.#status = p.code;
     this.#setupMs = performance.now() - this.#t0;
-    const headers: string[] = ["Content-Type", p.contentType, "Cache-Control", "no-store"];
-    headers.push("Content-Length", String(p.body.length));
-    if (p.retryAfter) headers.push("Retry-After", "5");
-    req.writeHead(p.code, p.reason, headers, "length");
+    this.#by = "proxy";
     this.#bytesOut = p.body.length;
-    req.end(req.head.method === "HEAD" ? undefined : p.body);
+    sendPage(req, p);
   }
 
   #closed(finished: boolean): void {

@@ -61,6 +61,17 @@ export function idempotent(method: string): boolean {
   return IDEMPOTENT.has(method);
 }
 
+/** A reused keep-alive connection found closed is replaced this many times per try, at most. */
+const STALE_RETRIES = 2;
+
+/**
+ * Whether a try on a reused connection closed before any byte of answer may be made again on
+ * a new one (`replaced`: times already): the server may have read it, so idempotent ones only.
+ */
+export function mayRetryStale(method: string, bodyBytesSent: number, replaced: number): boolean {
+  return bodyBytesSent === 0 && replaced < STALE_RETRIES && idempotent(method);
+}
+
 /**
  * Whether a failed try may be made again on another server: a request that never left may
  * always be; one that was sent only when safe, bodiless, and nothing of an answer was

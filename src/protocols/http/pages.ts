@@ -1,5 +1,6 @@
 import type { OwnPage } from "./proxy-env.ts";
 import { DEFAULT_TEMPLATE, type PageKind, renderStatusPage, statusAnswer } from "./status-page.ts";
+import type { InboundRequest } from "./wire/inbound.ts";
 
 const REASON: Readonly<Record<number, string>> = {
   404: "Not Found",
@@ -44,4 +45,13 @@ export function ownPage(
     contentType: "text/html; charset=utf-8",
     body: Buffer.from(html),
   };
+}
+
+/** A page as the whole answer (its body left out for HEAD). */
+export function sendPage(req: InboundRequest, p: OwnPage): void {
+  const headers: string[] = ["Content-Type", p.contentType, "Cache-Control", "no-store"];
+  headers.push("Content-Length", String(p.body.length));
+  if (p.retryAfter) headers.push("Retry-After", "5");
+  req.writeHead(p.code, p.reason, headers, "length");
+  req.end(req.head.method === "HEAD" ? undefined : p.body);
 }

@@ -37,6 +37,7 @@ export class ChunkedScanner {
   #left = 0;
   #ext = 0;
   #trailer = 0;
+  #trailerAt = -1;
   readonly #maxLine: number;
 
   /** `maxLine`: bytes of a chunk extension and of the trailer section, at most. */
@@ -48,12 +49,18 @@ export class ChunkedScanner {
     return this.#s === S.Done;
   }
 
+  /** Where in the last feed's buffer the trailer section began (after the last chunk's line), or -1. */
+  get trailerAt(): number {
+    return this.#trailerAt;
+  }
+
   /**
    * Reads `buf` from `start`; `onData(from, to)` gets each span of data bytes (absolute
    * indices in `buf`), in order.
    */
   feed(buf: Buffer, start: number, onData?: (from: number, to: number) => void): ChunkStep {
     let i = start;
+    this.#trailerAt = -1;
     const n = buf.length;
     while (i < n) {
       const c = buf[i] as number;
@@ -90,8 +97,10 @@ export class ChunkedScanner {
         case S.SizeLf:
           if (c !== 0x0a) return fail(i - start, "no LF after the chunk size");
           i++;
-          if (this.#size === 0) this.#s = S.TrailerStart;
-          else {
+          if (this.#size === 0) {
+            this.#s = S.TrailerStart;
+            this.#trailerAt = i;
+          } else {
             this.#left = this.#size;
             this.#s = S.Data;
           }

@@ -74,6 +74,10 @@ export interface Facts {
   expectContinue: boolean;
   /** Transfer-Encoding is present but its last coding is not chunked. */
   teNotChunked: boolean;
+  /** The codings applied before the final chunked, each followed by ", " ("" for chunked alone). */
+  codings: string;
+  /** One of them is not a registered transfer coding (RFC 9112 §7). */
+  codingUnknown: boolean;
   named: string[] | undefined;
 }
 
@@ -88,8 +92,17 @@ const scratch: Facts = {
   hosts: 0,
   expectContinue: false,
   teNotChunked: false,
+  codings: "",
+  codingUnknown: false,
   named: undefined,
 };
+
+/**
+ * The registered transfer codings (RFC 9112 §7, IANA "HTTP Transfer Coding Registry") that may
+ * come before chunked: the proxy frames by chunked and passes them on, as data it need not
+ * decode. "identity" is no longer one (RFC 7230 removed it); "trailers" is reserved.
+ */
+const PASSED_CODINGS = new Set(["gzip", "deflate", "compress", "x-gzip", "x-compress"]);
 
 /** A Content-Length value: digits, or a list of equal ones (RFC 9110 §8.6); undefined when bad. */
 function contentLength(value: string, prior: string | undefined): string | undefined {
@@ -113,6 +126,8 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
   o.hosts = 0;
   o.expectContinue = false;
   o.teNotChunked = false;
+  o.codings = "";
+  o.codingUnknown = false;
   o.named = undefined;
   let cl: string | undefined;
   let te: string | undefined;
@@ -156,8 +171,14 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
       .map((c) => trimOws(c).toLowerCase())
       .filter((c) => c !== "");
     const chunked = codings.filter((c) => c === "chunked").length;
-    if (codings.at(-1) === "chunked" && chunked === 1) o.framing = CHUNKED;
-    else if (chunked > 0) return err(400, "chunked applied twice or not last");
+    if (codings.at(-1) === "chunked" && chunked === 1) {
+      o.framing = CHUNKED;
+      for (let i = 0; i < codings.length - 1; i++) {
+        const c = codings[i] as string;
+        if (!PASSED_CODINGS.has(c)) o.codingUnknown = true;
+        o.codings += `${c}, `;
+      }
+    } else if (chunked > 0) return err(400, "chunked applied twice or not last");
     else o.teNotChunked = true;
   } else if (cl !== undefined)
     o.framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };

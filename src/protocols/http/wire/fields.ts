@@ -25,6 +25,8 @@ export const K = {
   VIA: 14,
   X_FORWARDED_PROTO: 15,
   X_FORWARDED_HOST: 16,
+  FORWARDED: 17,
+  X_REAL_IP: 18,
 } as const;
 
 const NAMES: readonly (readonly [string, number])[] = [
@@ -44,6 +46,8 @@ const NAMES: readonly (readonly [string, number])[] = [
   ["via", K.VIA],
   ["x-forwarded-proto", K.X_FORWARDED_PROTO],
   ["x-forwarded-host", K.X_FORWARDED_HOST],
+  ["forwarded", K.FORWARDED],
+  ["x-real-ip", K.X_REAL_IP],
 ];
 
 /** The known names by length: a name of another length is OTHER without a byte compared. */

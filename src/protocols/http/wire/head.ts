@@ -67,6 +67,8 @@ export class RequestHead extends Head {
   /** The target came in absolute-form: `target` is its origin-form path, `host` its authority. */
   readonly absolute: boolean;
   readonly framing: Framing;
+  /** Transfer codings applied before the final chunked ("gzip, "), passed on with it: "" mostly. */
+  readonly codings: string;
   /** The client wants the connection kept after this exchange. */
   readonly keepAlive: boolean;
   /** Connection: upgrade with an Upgrade field (a WebSocket handshake, RFC 9110 §7.8). */
@@ -94,6 +96,7 @@ export class RequestHead extends Head {
     this.host = authority ?? f.host;
     this.absolute = authority !== undefined;
     this.framing = f.framing ?? NO_BODY;
+    this.codings = f.codings;
     this.keepAlive = minor === 1 ? !f.close : f.keepAlive && !f.close;
     // An HTTP/1.0 request's Upgrade and Expect are ignored (RFC 9110 §7.8, §10.1.1).
     this.upgrade = minor === 1 && f.upgradeToken && f.upgrade;
@@ -223,7 +226,10 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   const method = buf.toString("latin1", s, sp1);
   const f = facts(buf, l.at);
   if (isHeadError(f)) return f;
-  if (f.teNotChunked) return err(501, "a transfer coding other than chunked");
+  // RFC 9112 §6.3 (4): no final chunked, no telling where the body ends; §6.1: a coding not
+  // understood is 501.
+  if (f.teNotChunked) return err(400, "the final transfer coding is not chunked");
+  if (f.codingUnknown) return err(501, "an unknown transfer coding");
   if (f.framing?.kind === "chunked" && minor === 0)
     return err(400, "Transfer-Encoding in an HTTP/1.0 request");
   if (f.hosts > 1) return err(400, "two Host headers");

@@ -8,10 +8,15 @@
 
 import type { Socket } from "node:net";
 import type { BodySink, BodySource } from "./call-types.ts";
-import type { RequestHead } from "./head.ts";
+import type { Framing, RequestHead } from "./head.ts";
 
 /** How the answer's body is delimited toward the client. */
 export type ResponseMode = "none" | "length" | "chunked" | "close";
+
+/** The mode for an answer framed `f` to a client of HTTP/1.`minor` (chunked is de-chunked for 1.0). */
+export function responseMode(f: Framing["kind"], minor: 0 | 1): ResponseMode {
+  return f === "chunked" ? (minor === 1 ? "chunked" : "close") : f;
+}
 
 /** What the request asks of the connection that read it. */
 export interface RequestConn {
@@ -38,12 +43,15 @@ export class InboundRequest implements BodySource {
   #taken = 0;
   #pendingHead: string | undefined;
   #headersSent = false;
+  #continued = false;
   #ended = false;
   #done = false;
   /** The client is ready for more of the answer (after write() returned false). */
   onDrain: (() => void) | undefined;
   /** Once: the answer went out whole (true), or the connection ended first (false). */
   onClose: ((finished: boolean) => void) | undefined;
+  /** The body turned out malformed; unset, the connection is cut. */
+  onBadBody: (() => void) | undefined;
 
   constructor(conn: RequestConn, head: RequestHead, client: string) {
     this.#conn = conn;
@@ -83,6 +91,14 @@ export class InboundRequest implements BodySource {
     this.#conn.sink(undefined);
   }
 
+  /** The chunked body is malformed (the connection reads no more). */
+  badBody(): void {
+    const cb = this.onBadBody;
+    this.onBadBody = undefined;
+    if (cb === undefined) this.destroy();
+    else cb();
+  }
+
   // The answer.
 
   get headersSent(): boolean {
@@ -93,9 +109,21 @@ export class InboundRequest implements BodySource {
     return this.#done;
   }
 
-  /** 100 Continue: a client that sent `Expect: 100-continue` may send its body now. */
+  /**
+   * Drops an answer's head not yet written, so that another answer may take its place;
+   * false when bytes of an answer have already gone out (or it ended): nothing can replace it.
+   */
+  retract(): boolean {
+    if (this.#headersSent || this.#ended) return false;
+    this.#pendingHead = undefined;
+    return true;
+  }
+
+  /** 100 Continue (once, whatever the tries): a client that sent `Expect: 100-continue` may send its body now. */
   sendContinue(): void {
-    if (!this.headersSent) this.#conn.socket.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+    if (this.#continued || this.headersSent) return;
+    this.#continued = true;
+    this.#conn.socket.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
   }
 
   /**
@@ -105,6 +133,17 @@ export class InboundRequest implements BodySource {
   writeInterim(head: string): boolean {
     if (this.head.minor === 1 && !this.headersSent && !this.#conn.socket.destroyed)
       return this.#conn.socket.write(`${head}\r\n`, "latin1");
+    return true;
+  }
+
+  /**
+   * Refuses the request (its body turned out malformed) with `code` and no body, in place of
+   * an answer's head not yet written; false when bytes of an answer have already gone out.
+   */
+  refuse(code: 400): boolean {
+    if (!this.retract()) return false;
+    this.writeHead(code, "Bad Request", ["Content-Length", "0"], "length");
+    this.end();
     return true;
   }
 

@@ -3,12 +3,14 @@
  * belong to one connection are left out (RFC 9110 §7.6.1: Connection, every field it names,
  * and the hop-by-hop fields of RFC 2616 §13.5.1 that old peers send without naming them),
  * every other field line is carried byte for byte, and the proxy's own fields follow: on a
- * request X-Forwarded-For (appended to what earlier proxies wrote), X-Forwarded-Proto and
- * -Host of this hop, Via after any earlier one (§7.6.3); on a response Via. Expect is left
- * out (the proxy answers 100-continue itself).
+ * request X-Forwarded-For and Forwarded (RFC 7239, forwarded.ts) appended to what earlier
+ * proxies wrote, X-Forwarded-Proto, -Host and X-Real-IP of this hop (a client's own
+ * X-Real-IP would name any address it likes), Via after any earlier one (§7.6.3); on a
+ * response Via. Expect is left out (the proxy answers 100-continue itself).
  */
 
 import { fieldValue, K, STRIDE } from "./fields.ts";
+import { forwardedElement, wellFormedForwarded } from "./forwarded.ts";
 import type { Head, RequestHead, ResponseHead } from "./head.ts";
 
 export const VIA = "1.1 trunkline";
@@ -41,6 +43,8 @@ const REQUEST_DROP = dropSet([
   K.VIA,
   K.X_FORWARDED_PROTO,
   K.X_FORWARDED_HOST,
+  K.FORWARDED,
+  K.X_REAL_IP,
   K.EXPECT,
 ]);
 /** The same for an upgrade, whose Upgrade field must reach the server (RFC 9110 §7.8). */
@@ -66,9 +70,16 @@ export interface ForwardedInfo {
   readonly host: string;
 }
 
+/** The fields whose values earlier hops wrote and this one appends to, by kind: their names. */
+const APPENDED: Readonly<Record<number, string>> = {
+  [K.X_FORWARDED_FOR]: "x-forwarded-for",
+  [K.VIA]: "via",
+  [K.FORWARDED]: "forwarded",
+};
+
 /**
  * The field lines kept, as text (each with its CRLF), and the values of the fields of
- * `collect` (X-Forwarded-For, Via) in order.
+ * `collect` (X-Forwarded-For, Forwarded, Via) in order.
  */
 function kept(h: Head, drop: Uint8Array, collect: (kind: number, value: string) => void): string {
   const b = h.bytes;
@@ -80,10 +91,10 @@ function kept(h: Head, drop: Uint8Array, collect: (kind: number, value: string) 
     const start = at[f] as number;
     const kind = at[f + 3] as number;
     let dropped = drop[kind] === 1;
-    if (kind === K.X_FORWARDED_FOR || kind === K.VIA) {
+    const appended = APPENDED[kind];
+    if (appended !== undefined) {
       // Named in Connection, it is the last hop's own (RFC 9110 §7.6.1): not carried on.
-      if (named === undefined || !named.includes(kind === K.VIA ? "via" : "x-forwarded-for"))
-        collect(kind, fieldValue(b, at, f));
+      if (named === undefined || !named.includes(appended)) collect(kind, fieldValue(b, at, f));
     } else if (!dropped && named !== undefined && kind === K.OTHER)
       dropped = named.includes(b.toString("latin1", start, at[f + 1] as number).toLowerCase());
     if (dropped) {
@@ -103,6 +114,7 @@ function hasKind(h: Head, kind: number): boolean {
 /** The request head for the server: request line, fields, the forwarding fields, framing, empty line. */
 export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = false): string {
   let xff = "";
+  let fwd = "";
   let via = "";
   const drop = h.absolute
     ? upgrade
@@ -114,6 +126,7 @@ export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = f
   const fields = kept(h, drop, (kind, v) => {
     if (v === "") return;
     if (kind === K.X_FORWARDED_FOR) xff += `${v}, `;
+    else if (kind === K.FORWARDED) fwd += wellFormedForwarded(v) ? `${v}, ` : "";
     else via += `${v}, `;
   });
   let s = `${h.method} ${h.target} HTTP/1.1\r\n${h.absolute ? `Host: ${h.host}\r\n` : ""}${fields}`;
@@ -122,9 +135,11 @@ export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = f
   if (upgrade) s += "Connection: upgrade\r\n";
   s += `X-Forwarded-For: ${xff}${f.client}\r\nX-Forwarded-Proto: ${f.proto}\r\n`;
   if (f.host !== "") s += `X-Forwarded-Host: ${f.host}\r\n`;
+  s += `Forwarded: ${fwd}${forwardedElement(f.client, f.proto, f.host)}\r\nX-Real-IP: ${f.client}\r\n`;
   s += `Via: ${via}${VIA}\r\n`;
-  // Transfer-Encoding is hop-by-hop: a chunked body goes on chunked, as it came.
-  if (h.framing.kind === "chunked") s += "Transfer-Encoding: chunked\r\n";
+  // Transfer-Encoding is hop-by-hop: a chunked body goes on chunked, as it came, after the
+  // codings applied before it (the data stays as coded: dropping "gzip" would misname it).
+  if (h.framing.kind === "chunked") s += `Transfer-Encoding: ${h.codings}chunked\r\n`;
   return `${s}\r\n`;
 }
 

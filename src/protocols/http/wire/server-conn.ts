@@ -11,26 +11,13 @@ import type { Socket } from "node:net";
 import type { Link } from "../../../net/linked-set.ts";
 import { BodyFraming } from "./body-framing.ts";
 import type { BodySink } from "./call-types.ts";
-import { errorAnswer, isHeadError, NO_BODY, parseRequestHead, type RequestHead } from "./head.ts";
+import type { ConnHandler, ConnLimits } from "./conn-types.ts";
+import { errorAnswer, isHeadError, NO_BODY, parseRequestHead } from "./head.ts";
 import { HeadPieces } from "./head-pieces.ts";
 import { InboundRequest, type RequestConn, type ResponseMode } from "./inbound.ts";
 import { routableTarget } from "./target.ts";
 
-export interface ConnLimits {
-  readonly maxHeaderSize: number;
-  readonly headerTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly clientTimeoutMs: number;
-}
-
-export interface ConnHandler {
-  request(req: InboundRequest): void;
-  upgrade(head: RequestHead, socket: Socket, rest: Buffer, client: string): void;
-  draining(): boolean;
-  /** The connection is gone (or handed to a tunnel). */
-  gone(c: ServerConn): void;
-}
+export type { ConnHandler, ConnLimits } from "./conn-types.ts";
 
 /** A body already whole: no request's, or a bodiless one's. */
 const NO_BODY_YET = new BodyFraming(NO_BODY, 0);
@@ -57,6 +44,8 @@ export class ServerConn implements RequestConn {
   #body = NO_BODY_YET;
   #sink: BodySink | undefined;
   #paused = false;
+  /** The current request's chunked body was malformed: nothing more is read. */
+  #badBody = false;
   #closeAfter = false;
   /** The last answer is out and the connection ends: nothing more is read as a request. */
   #ending = false;
@@ -98,7 +87,7 @@ export class ServerConn implements RequestConn {
 
   #read(c: Buffer): void {
     this.#io = -1;
-    if (this.#ending) return;
+    if (this.#ending || this.#badBody) return;
     if (this.#buf === undefined) this.#buf = c;
     else if (this.#req !== undefined) this.#buf = Buffer.concat([this.#buf, c]);
     else {
@@ -173,14 +162,20 @@ export class ServerConn implements RequestConn {
   #pump(): void {
     while (!this.#body.done && this.#sink !== undefined && !this.#paused && this.#buf !== undefined) {
       const buf = this.#buf;
-      const used = this.#body.take(buf);
+      const out: Buffer[] = [];
+      const used = this.#body.take(buf, out);
       if (used < 0) {
-        this.#req?.destroy();
+        // Nothing after a body that cannot be followed can be framed (RFC 9112 §7.1): no more
+        // is read, and the request's owner answers 400 if it still can (inbound.ts).
+        this.#badBody = true;
+        this.#sink = undefined;
+        this.#buf = undefined;
+        this.#req?.badBody();
         return;
       }
       this.#buf = used === buf.length ? undefined : buf.subarray(used);
       const sink = this.#sink;
-      if (used > 0 && !sink.data(used === buf.length ? buf : buf.subarray(0, used))) this.#paused = true;
+      for (const piece of out) if (!sink.data(piece)) this.#paused = true;
       if (this.#body.done) sink.end();
     }
     if (!this.#paused && (this.#buf === undefined || this.#buf.length <= HIGH) && !this.#gone)

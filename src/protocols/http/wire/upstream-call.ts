@@ -9,7 +9,7 @@
 
 import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
 import type { BodySource, CallHandler } from "./call-types.ts";
-import { ChunkedScanner } from "./chunked.ts";
+import { ChunkedRelay } from "./chunked-relay.ts";
 import { type Framing, isHeadError, parseResponseHead, type ResponseHead } from "./head.ts";
 import { type ConnUser, idleLimitOf, type UpstreamConn } from "./upstream-pool.ts";
 
@@ -35,7 +35,7 @@ export class UpstreamCall implements ConnUser {
   #head: ResponseHead | undefined;
   #framing: Framing | undefined;
   #left = 0;
-  #scanner: ChunkedScanner | undefined;
+  #relay: ChunkedRelay | undefined;
   #sentAll = false;
   #extra = false;
   #over = false;
@@ -172,7 +172,7 @@ export class UpstreamCall implements ConnUser {
     this.#conn.idleLimitMs = idleLimitOf(h);
     this.#framing = h.framing;
     if (h.framing.kind === "length") this.#left = h.framing.length;
-    else if (h.framing.kind === "chunked") this.#scanner = new ChunkedScanner();
+    else if (h.framing.kind === "chunked") this.#relay = new ChunkedRelay(this.#decode);
     this.#h.head(h);
     if (h.framing.kind === "none" || (h.framing.kind === "length" && h.framing.length === 0))
       this.#complete();
@@ -196,16 +196,14 @@ export class UpstreamCall implements ConnUser {
       this.#extra = true;
       return;
     }
-    const sc = this.#scanner as ChunkedScanner;
-    const spans: Buffer[] | undefined = this.#decode ? [] : undefined;
-    const step = sc.feed(chunk, 0, spans ? (a, b) => spans.push(chunk.subarray(a, b)) : undefined);
+    const out: Buffer[] = [];
+    const step = (this.#relay as ChunkedRelay).feed(chunk, out);
     if (step.error !== undefined) {
       this.#fail(new TrunklineError(ErrorCodes.UPSTREAM_GONE, `bad chunked body: ${step.error}`));
       return;
     }
     if (step.used < chunk.length) this.#extra = true;
-    if (spans) for (const s of spans) this.#deliver(s);
-    else if (step.used > 0) this.#deliver(step.used === chunk.length ? chunk : chunk.subarray(0, step.used));
+    for (const b of out) this.#deliver(b);
     if (step.done && !this.#over) this.#complete();
   }
 
