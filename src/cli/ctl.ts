@@ -9,7 +9,8 @@ import { request as httpsRequest } from "node:https";
 import { errorMessage } from "../core/errors.ts";
 import type { PoolView, ServerView, SessionView, StatusView } from "../observe/admin/types.ts";
 import { one, type ParsedArgs, parseArgs, UsageError } from "./args.ts";
-import { clean, formatPools, formatServer, formatSessions, formatStatus } from "./ctl-format.ts";
+import { formatPools, formatServer, formatSessions, formatStatus } from "./ctl-format.ts";
+import { asksJson, CtlErrorCodes, CtlOutput } from "./ctl-output.ts";
 
 export const usage = `trunkline ctl [--admin URL] [--token-file F] [--json] COMMAND
   status                        version, config, last reload, listeners
@@ -145,6 +146,9 @@ function token(args: ParsedArgs): string | undefined {
     throw new UsageError(`cannot read the token file: ${errorMessage(err)}`);
   }
   if (first === "") throw new UsageError(`the token file ${file} has no token on its first line`);
+  // What node:http refuses in a header value (it would throw, not send): a tab, visible ASCII, Latin-1.
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(first))
+    throw new UsageError(`the token in ${file} holds a character an HTTP header cannot carry`);
   return first;
 }
 
@@ -193,18 +197,29 @@ function call(url: URL, p: Plan, bearer: string | undefined): Promise<{ status: 
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args: ParsedArgs;
+  const out = new CtlOutput(asksJson(argv));
+  try {
+    return await ctl(argv, out);
+  } catch (err) {
+    // A fault of ctl's own: with --json it is still the one document on stdout.
+    if (!out.json) throw err;
+    out.fail(CtlErrorCodes.FAILED, errorMessage(err));
+    return EXIT_API_ERROR;
+  }
+}
+
+async function ctl(argv: string[], out: CtlOutput): Promise<number> {
   let p: Plan;
   let url: URL;
   let bearer: string | undefined;
   try {
-    args = parseArgs(argv, {
+    const args = parseArgs(argv, {
       options: ["admin", "token-file", "limit"],
       flags: ["json", "help"],
       aliases: { "-h": "help" },
     });
     if (args.flags.has("help")) {
-      process.stdout.write(`usage: ${usage}\n`);
+      out.text(`usage: ${usage}\n`);
       return 0;
     }
     p = plan(args);
@@ -212,7 +227,7 @@ export async function main(argv: string[]): Promise<number> {
     url = new URL(`api/v1/${p.path}`, base);
     bearer = p.method === "POST" ? token(args) : undefined;
   } catch (err) {
-    process.stderr.write(`trunkline ctl: ${errorMessage(err)}\nusage: ${usage}\n`);
+    out.fail(CtlErrorCodes.USAGE, errorMessage(err), `usage: ${usage}\n`);
     return EXIT_USAGE;
   }
   let answer: { status: number; text: string };
@@ -220,39 +235,44 @@ export async function main(argv: string[]): Promise<number> {
     answer = await call(url, p, bearer);
   } catch (err) {
     if (!(err instanceof Unreachable)) throw err;
-    process.stderr.write(`trunkline ctl: cannot reach the admin API at ${url.origin}: ${err.message}\n`);
+    out.fail(CtlErrorCodes.UNREACHABLE, `cannot reach the admin API at ${url.origin}: ${err.message}`);
     return EXIT_UNREACHABLE;
   }
   let json: unknown;
   try {
     json = JSON.parse(answer.text);
   } catch {
-    process.stderr.write(
-      `trunkline ctl: ${url.origin} answered HTTP ${answer.status} without JSON: is it the admin API?\n`,
+    out.fail(
+      CtlErrorCodes.BAD_ANSWER,
+      `${url.origin} answered HTTP ${answer.status} without JSON: is it the admin API?`,
+    );
+    return EXIT_API_ERROR;
+  }
+  const ok = answer.status >= 200 && answer.status <= 299;
+  const e = ok
+    ? undefined
+    : (json as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | null)?.error;
+  if (!ok && (typeof e?.code !== "string" || typeof e.message !== "string")) {
+    out.fail(
+      CtlErrorCodes.BAD_ANSWER,
+      `${url.origin} answered HTTP ${answer.status} with a document that is not the API's error: is it the admin API?`,
     );
     return EXIT_API_ERROR;
   }
   // Scripts get the API's document as it came, error or not; the exit code says which.
-  if (args.flags.has("json")) process.stdout.write(`${answer.text.trimEnd()}\n`);
-  if (answer.status < 200 || answer.status > 299) {
-    const e = (json as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | null)?.error;
-    const code = typeof e?.code === "string" ? e.code : `HTTP ${answer.status}`;
-    const message = typeof e?.message === "string" ? e.message : "the admin API answered an error";
-    let out = `trunkline ctl: ${clean(code)}: ${clean(message)}\n`;
-    if (Array.isArray(e?.errors)) for (const line of e.errors) out += `  ${clean(String(line))}\n`;
-    process.stderr.write(out);
+  if (out.json) out.document(answer.text);
+  if (e) {
+    out.apiError(e.code as string, e.message as string, e.errors);
     return EXIT_API_ERROR;
   }
-  if (args.flags.has("json")) return 0;
+  if (out.json) return 0;
   let text: string;
   try {
     text = p.render(json);
   } catch {
-    process.stderr.write(
-      `trunkline ctl: ${url.origin} answered an unexpected document: is it the admin API?\n`,
-    );
+    out.fail(CtlErrorCodes.BAD_ANSWER, `${url.origin} answered an unexpected document: is it the admin API?`);
     return EXIT_API_ERROR;
   }
-  process.stdout.write(text);
+  out.text(text);
   return 0;
 }

@@ -41,6 +41,9 @@ export const ErrorCodes = {
   ADMIN_MEDIA_TYPE: "E_ADMIN_MEDIA_TYPE",
   ADMIN_RELOAD_REJECTED: "E_ADMIN_RELOAD_REJECTED",
   ADMIN_STORE_DOWN: "E_ADMIN_STORE_DOWN",
+  CTL_UNREACHABLE: "E_CTL_UNREACHABLE",
+  CTL_BAD_ANSWER: "E_CTL_BAD_ANSWER",
+  CTL_FAILED: "E_CTL_FAILED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -41,11 +41,15 @@ export interface Running {
   readonly child: ChildProcess;
   readonly lines: Record<string, unknown>[];
   readonly stderr: () => string;
+  /** Everything it wrote to stdout, as it came (lines holds it parsed). */
+  readonly stdout: () => string;
   waitFor(
     pred: (l: Record<string, unknown>) => boolean,
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   exited(timeoutMs?: number): Promise<number | null>;
+  /** Its exit code once its stdout and stderr are read to their end as well ('close', not 'exit'). */
+  closed(timeoutMs?: number): Promise<number | null>;
   kill(): void;
 }
 
@@ -79,7 +83,9 @@ export function startCli(
   const lines: Record<string, unknown>[] = [];
   let buf = "";
   let err = "";
+  let out = "";
   child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
     buf += d.toString();
     let nl = buf.indexOf("\n");
     while (nl >= 0) {
@@ -97,10 +103,20 @@ export function startCli(
     err += d.toString();
   });
   const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const close = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  /** `p`, or a rejection after timeoutMs; the timer is cleared once the race is decided. */
+  const bounded = (p: Promise<number | null>, timeoutMs: number, what: string) => {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<number | null>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(what)), timeoutMs);
+    });
+    return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+  };
   return {
     child,
     lines,
     stderr: () => err,
+    stdout: () => out,
     async waitFor(pred, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
       for (;;) {
@@ -115,11 +131,10 @@ export function startCli(
     },
     exited(timeoutMs = 8000) {
       // The limit's timer is cleared once the race is decided, so it never holds the test file open.
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<number | null>((_, rej) => {
-        timer = setTimeout(() => rej(new Error("process did not exit")), timeoutMs);
-      });
-      return Promise.race([exit, limit]).finally(() => clearTimeout(timer));
+      return bounded(exit, timeoutMs, "process did not exit");
+    },
+    closed(timeoutMs = 8000) {
+      return bounded(close, timeoutMs, "process did not exit and close its output");
     },
     kill() {
       child.kill("SIGKILL");

@@ -59,8 +59,9 @@ pools: { main: { servers: [ { address: 127.0.0.1:${up.port} } ] } }
     }
     await Promise.race([Promise.all(batch), new Promise((r) => setTimeout(r, 3000))]);
   }
-  const peak = fds();
-  assert.ok(peak > base + N, `the clients are connected (${peak - base} new descriptors)`);
+  // Every client got through its connect (those refused over max_pending are closed by the
+  // proxy at once, and their own side may close on the reset: count connects, not descriptors).
+  assert.equal(clients.filter((c) => c.connecting).length, 0, "the clients are connected");
   // The clients hold their N sockets; the proxy's side of each must close within the bound.
   // Slack of 20: descriptors the process may open meanwhile (libuv's io_uring, a log file); a
   // leak of this kind is hundreds (one per silent or slowloris client).

@@ -4,6 +4,7 @@ import { ErrorCodes, errorMessage } from "../../core/errors.ts";
 import { type ReusableListenOptions, reusePortSupported, sharesPort } from "../../net/reuse-port.ts";
 import { browserGuard, isLoopbackName } from "./guard.ts";
 import { authorized, HttpError, readJson, sendError, sendJson } from "./http.ts";
+import { clusterPage, limitOf } from "./list-page.ts";
 import type { AdminModel, OperatorAction } from "./types.ts";
 
 /** Bounds on every admin connection: a slow or idle client costs a timeout, never a socket for good. */
@@ -11,8 +12,6 @@ const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
 const MAX_CONNECTIONS = 256;
-const DEFAULT_SESSIONS = 100;
-const MAX_SESSIONS = 1_000;
 
 const ACTIONS = new Set(["drain", "ready", "maint", "weight"]);
 
@@ -145,7 +144,8 @@ export class AdminServer {
       .split("/")
       .filter((p) => p !== "")
       .map(decodePart);
-    const method = req.method ?? "GET";
+    // HEAD is answered as GET is (RFC 9110 §9.3.2): Node's ServerResponse leaves out the body.
+    const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
     const page = this.#pages.get(url.pathname);
     if (page && method === "GET") {
       res.writeHead(200, {
@@ -160,7 +160,7 @@ export class AdminServer {
       return;
     }
     if (url.pathname === "/metrics" && this.#model.metrics) {
-      if (method !== "GET") throw new HttpError(405, ErrorCodes.ADMIN_METHOD, "use GET", "GET");
+      if (method !== "GET") throw new HttpError(405, ErrorCodes.ADMIN_METHOD, "use GET", "GET, HEAD");
       const m = await this.#model.metrics();
       // Label values hold names from the config and from etcd: never sniffed into markup.
       res.writeHead(200, {
@@ -185,7 +185,7 @@ export class AdminServer {
         );
       return this.#post(rest, req, res);
     }
-    throw new HttpError(405, ErrorCodes.ADMIN_METHOD, `${method} is not served here`, "GET, POST");
+    throw new HttpError(405, ErrorCodes.ADMIN_METHOD, `${method} is not served here`, "GET, HEAD, POST");
   }
 
   #get(rest: string[], url: URL, res: ServerResponse): void {
@@ -197,7 +197,7 @@ export class AdminServer {
     if (rest.length === 1 && rest[0] === "cluster") {
       const c = m.cluster?.();
       if (!c) throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, "no cluster: etcd is not a config source");
-      sendJson(res, 200, c);
+      sendJson(res, 200, clusterPage(c, url));
       return;
     }
     if (rest.length === 1 && rest[0] === "pools") {
@@ -211,15 +211,7 @@ export class AdminServer {
       return;
     }
     if (rest.length === 1 && rest[0] === "sessions") {
-      const raw = url.searchParams.get("limit");
-      const limit = raw === null ? DEFAULT_SESSIONS : Number(raw);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SESSIONS)
-        throw new HttpError(
-          400,
-          ErrorCodes.ADMIN_BAD_REQUEST,
-          `limit is an integer from 1 to ${MAX_SESSIONS}`,
-        );
-      sendJson(res, 200, { sessions: m.sessions(limit) });
+      sendJson(res, 200, { sessions: m.sessions(limitOf(url)) });
       return;
     }
     throw new HttpError(404, ErrorCodes.ADMIN_NOT_FOUND, "not found");

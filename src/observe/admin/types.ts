@@ -66,6 +66,17 @@ export interface ClusterMemberView {
   readonly self: boolean;
 }
 
+/** GET /api/v1/cluster: a page of the proxies, in order of id. */
+export interface ClusterPage {
+  /** This proxy's id. */
+  readonly id: string;
+  /** The proxies registered now, all pages together. */
+  readonly total: number;
+  readonly proxies: readonly ClusterMemberView[];
+  /** The last id of this page, for `?after=`, while more follow; null on the last page. */
+  readonly next: string | null;
+}
+
 export interface RouteView {
   readonly name: string;
   readonly listener: string;

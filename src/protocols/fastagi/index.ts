@@ -3,13 +3,12 @@ import { connectUpstream } from "../../net/connect.ts";
 import { StreamListener, sameBinding } from "../../net/stream-listener.ts";
 import type { GenerationView, ListenerContext, Protocol } from "../protocol.ts";
 import { fastagiConfig } from "./config.ts";
+import { refuseWithFailure } from "./refusal.ts";
 import { decide, type RouteDecision } from "./router.ts";
 import { FastAgiRoutes } from "./routes.ts";
 import { FastAgiSession } from "./session.ts";
 import type { SessionEnv } from "./session-env.ts";
 import type { FastAgiListenerOptions, FastAgiRoute } from "./types.ts";
-
-const FAILURE_LINE = Buffer.from("FAILURE\n");
 
 function options(l: ListenerConfig): FastAgiListenerOptions {
   return l.options as FastAgiListenerOptions;
@@ -106,9 +105,7 @@ export const fastagi: Protocol = {
       maxConnections: (l) => options(l).maxConnections,
       keepAliveAfterMs,
       refuse: (sock) => {
-        // AGISTATUS=FAILURE for the dialplan; a peer that does not close is not waited for.
-        sock.end(FAILURE_LINE);
-        setTimeout(() => sock.destroy(), 1_000).unref();
+        refuseWithFailure(sock);
       },
       accept: (conn) => {
         const s = new FastAgiSession(conn, sessionEnv(conn.listener, ctx));

@@ -6,14 +6,13 @@ import type { Accepted, SessionInfo } from "../../net/stream-listener.ts";
 import { HeaderReader, parseHeader } from "./header.ts";
 import { AsteriskLines } from "./lines.ts";
 import { OUTCOME_CODES, type Outcome, peerGone } from "./outcomes.ts";
-import { LINGER_MS, Relay } from "./relay.ts";
+import { refuseWithFailure } from "./refusal.ts";
+import { Relay } from "./relay.ts";
 import { type AgiRequest, fullUrl, splitAgiUrl } from "./request.ts";
 import { upstreamHeader } from "./rewrite.ts";
 import type { RouteDecision } from "./router.ts";
 import type { SessionEnv } from "./session-env.ts";
 import { UpstreamLeg } from "./upstream.ts";
-
-const FAILURE = Buffer.from("FAILURE\n");
 
 /**
  * One FastAGI session: read the header, route, connect (with failover: upstream.ts), then
@@ -43,7 +42,6 @@ export class FastAgiSession {
   #outcome: Outcome | undefined;
   #error: string | undefined;
   #headerTimer: NodeJS.Timeout | undefined;
-  #rejectTimer: NodeJS.Timeout | undefined; // after a FAILURE answer, the bound on Asterisk's close
   #clientClosed = false;
   /** What Asterisk's bytes are, until the relay takes them: header, held while routing, or ignored. */
   #phase: "header" | "routing" | "done" = "header";
@@ -137,23 +135,14 @@ export class FastAgiSession {
     cancel(this.#cancel);
   }
 
-  /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes; it holds no max_pending slot as it lingers. */
+  /** Answers FAILURE (AGISTATUS=FAILURE in the dialplan) and closes once it is flushed (refusal.ts). */
   #reject(outcome: Outcome, message: string, code?: ErrorCode): void {
     this.#phase = "done";
     this.#conn.established();
     this.#errorCode = code;
     this.#outcome = outcome;
     this.#error = message;
-    const c = this.#client;
-    if (!c.destroyed && c.writable) {
-      c.end(FAILURE);
-      this.#bytesOut += FAILURE.length;
-      // Asterisk closes after FAILURE; a peer that does not is not kept around.
-      this.#rejectTimer ??= setTimeout(() => c.destroy(), LINGER_MS);
-      c.resume();
-    } else {
-      c.destroy();
-    }
+    this.#bytesOut += refuseWithFailure(this.#client);
   }
 
   async #route_(raw: Buffer): Promise<void> {
@@ -268,7 +257,6 @@ export class FastAgiSession {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#headerTimer);
-    clearTimeout(this.#rejectTimer);
     const relay = this.#relay;
     relay?.stop();
     this.#client.destroy();
