@@ -70,3 +70,18 @@ ${pool("a", [origin.port])}`);
   assert.deepEqual(lines(h, "forwarded"), ['for="[::1]";proto=http;host=a']);
   assert.deepEqual(lines(h, "x-real-ip"), ["::1"]);
 });
+
+test("a Forwarded value built to make a regex backtrack (x=y ; ; ; ... with a quote at the end): answered at once, left out", {
+  timeout: 15_000,
+}, async (t) => {
+  const origin = await startRawOrigin(t, (_h, c) => c.sock.write(answer(200, "OK", "ok")));
+  const p = await proxyTo(t, origin.port);
+  const c = await RawClient.open(t, p.port("web"));
+  const started = performance.now();
+  const req = `GET /a HTTP/1.1\r\nHost: a\r\nForwarded: x=y${" ; ".repeat(2_000)}"\r\n\r\n`;
+  assert.equal((await c.request(req)).status, 200);
+  const ms = performance.now() - started;
+  t.diagnostic(`answered in ${ms.toFixed(0)} ms (the regex first written took over 60 s at 20 repeats)`);
+  assert.ok(ms < 2_000, `${ms} ms`);
+  assert.deepEqual(lines(origin.seen[0], "forwarded"), ["for=127.0.0.1;proto=http;host=a"]);
+});
