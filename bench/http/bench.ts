@@ -19,6 +19,7 @@ import {
   startHaproxy,
   startNginxProxy,
   startNodeFloor,
+  startNodeRaw,
   startOrigin,
   startTrunkline,
   THREADS,
@@ -26,7 +27,7 @@ import {
 import { runWrk, WRK, type WrkResult } from "./wrk.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ALL = ["direct", "node-floor", "trunkline", "trunkline-node24", "haproxy", "nginx"];
+const ALL = ["direct", "node-raw", "node-floor", "trunkline", "trunkline-node24", "haproxy", "nginx"];
 
 interface Round extends WrkResult {
   cpu_us_per_req: number | null;
@@ -167,7 +168,9 @@ export async function main(): Promise<number> {
             ? await startHaproxy(dir, origin.port)
             : t === "node-floor"
               ? await startNodeFloor(dir, origin.port)
-              : await startNginxProxy(dir, origin.port);
+              : t === "node-raw"
+                ? await startNodeRaw(dir, origin.port)
+                : await startNginxProxy(dir, origin.port);
       if (PIN) pin(p.pids, PROXY_CPU);
       started.set(t, p);
       notes.set(t, p.note);

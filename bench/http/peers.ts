@@ -169,6 +169,23 @@ export async function startNodeFloor(dir: string, origin: number): Promise<Peer>
   };
 }
 
+/** The raw Node floor: net sockets, a connection to the origin per client, no parsing (node-raw.mjs). */
+export async function startNodeRaw(dir: string, origin: number): Promise<Peer> {
+  const port = await freePort();
+  const script = fileURLToPath(new URL("./node-raw.mjs", import.meta.url));
+  const child = launch("node-raw", process.execPath, [script, String(port), String(origin)], {
+    logFile: join(dir, "node-raw.log"),
+  });
+  await ready(child, port);
+  return {
+    name: "node-raw",
+    port,
+    note: "net sockets, one origin connection per client, bytes passed as read: no parsing, log or metrics",
+    pids: [child.pid],
+    child,
+  };
+}
+
 /**
  * BENCH_WORKERS=N (2..16): every proxy on N threads: Trunkline `workers: N` (on a Node with
  * SO_REUSEPORT, the cached Node 24 when this one has none), HAProxy `nbthread N`, nginx N
