@@ -37,6 +37,7 @@ const proxy = new SipProxy(
     us: { ...us, transport: "udp" },
     serverTransport: "udp",
     keys: [rrKey("sip", options, us)],
+    sealKeys: [rrKey("sip", options, us)],
     sender: {
       send(to, bytes) {
         out.push({ to, text: bytes.toString("latin1") });

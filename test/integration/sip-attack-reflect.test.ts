@@ -14,7 +14,7 @@ import {
   udpPeer,
   within,
 } from "../helpers/sip-attack.ts";
-import { sipConfig } from "../helpers/sip-proxy.ts";
+import { sipConfig, sipListener } from "../helpers/sip-proxy.ts";
 import { rawPeer } from "../helpers/sip-stream-kit.ts";
 
 // A defect found by attacking the proxy, fixed: a forged `received=` on a Via with `rport` is kept (forward.ts stampTopVia only adds received when sent-by's host differs), so every answer goes to the victim.
@@ -132,4 +132,34 @@ test("UDP with a Via saying TCP and a forged received=: no TCP connection to the
     `victim saw ${victim.connections()} connection(s): ${JSON.stringify(victim.text().slice(0, 60))}`,
   );
   assert.equal(victim.connections(), 0, "a datagram made the proxy connect to a third host");
+});
+
+// A defect found by attacking the proxy, fixed: a transport name the proxy does not speak (SCTP, WS) slipped past the Via check, and the answer went over TCP to the port the Via named.
+test("UDP with a Via saying SCTP or WS: dropped as via_transport, no TCP connection to the port it names", {
+  timeout: 20_000,
+}, async (t) => {
+  const server = await udpPeer(t);
+  const attacker = await udpPeer(t);
+  const victim = await tcpVictim(t);
+  const p = await startProxy(sipConfig([server.port], "", ", transports: [tcp, udp]"));
+  t.after(() => p.close());
+  const port = p.port("sip");
+  for (const tr of ["SCTP", "WS"])
+    attacker.send(
+      sipRequest({
+        method: "OPTIONS",
+        uri: `sip:127.0.0.1:${port}`,
+        via: `SIP/2.0/${tr} 127.0.0.1:${victim.port};branch=z9hG4bKrefl-${tr}`,
+        callId: `reflect-${tr}`,
+      }),
+      port,
+    );
+  const l = sipListener(p);
+  await within(5_000, () => (l.proxy?.stats.dropped.get("via_transport") ?? 0) === 2);
+  t.diagnostic(
+    `dropped ${JSON.stringify([...(l.proxy?.stats.dropped ?? [])])}; victim saw ${victim.connections()}`,
+  );
+  assert.equal(l.proxy?.stats.dropped.get("via_transport"), 2);
+  assert.equal(victim.connections(), 0);
+  assert.equal(attacker.got.length, 0);
 });

@@ -5,6 +5,9 @@
 // Defects found by attacking the running proxy, fixed; these tests fail on the old code.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { newBranch } from "../../src/protocols/sip/branch.ts";
+import { rrKey, type SipListenerOptions } from "../../src/protocols/sip/config.ts";
+import { sealFor } from "../../src/protocols/sip/via-seal.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 import { methodOf, serverReply, sipRequest, statusOf, tcpVictim, udpPeer } from "../helpers/sip-attack.ts";
 import { headerLines, sipConfig, sipListener } from "../helpers/sip-proxy.ts";
@@ -181,4 +184,34 @@ test("an INVITE whose To cannot be read is dropped and counted: no empty datagra
   assert.equal(server.got.length, 0, "the INVITE went on to a server");
   assert.equal(l.proxy?.stats.dropped.get("unanswerable"), 1);
   assert.equal(l.sessions, 0);
+});
+
+test("without secret, a seal made with the key anyone can derive (listener name and address) is refused", {
+  timeout: 20_000,
+}, async (t) => {
+  const attacker = await udpPeer(t);
+  const victim = await udpPeer(t, { host: "127.0.0.2" });
+  const server = await udpPeer(t);
+  const p = await startProxy(sipConfig([server.port]));
+  t.after(() => p.close());
+  const port = p.port("sip");
+  const l = sipListener(p);
+  const options = l.config.options as SipListenerOptions;
+  // What the Record-Route token uses without a secret: computable from the config and the wire.
+  const derived = rrKey("sip", options, { host: "127.0.0.1", port });
+  const back = { transport: "udp", host: "127.0.0.2", port: victim.port } as const;
+  const branch = newBranch(undefined, sealFor(derived, back));
+  attacker.send(
+    response(
+      "200 OK",
+      [
+        `SIP/2.0/UDP 127.0.0.1:${port};branch=${branch}`,
+        `SIP/2.0/UDP 127.0.0.2:${victim.port};branch=z9hG4bKv`,
+      ],
+      "seal-derived",
+    ),
+    port,
+  );
+  await until(() => (l.proxy?.stats.dropped.get("unsealed_via") ?? 0) === 1, 5_000, "the drop");
+  assert.equal(victim.got.length, 0);
 });

@@ -32,6 +32,9 @@ export interface CallRecord {
   failures: readonly { readonly server: string; readonly error: string }[];
 }
 
+/** Ended Call-IDs remembered: about 10 MB at most, minutes of calls at any real rate. */
+const ENDED_KEPT = 100_000;
+
 /** Why a call left the table. */
 export type CallEnd = "bye" | "rejected" | "timeout" | "closed";
 
@@ -41,6 +44,12 @@ export class CallTable {
   readonly #timeoutMs: number;
   readonly #onEnd: (c: CallRecord, why: CallEnd, now: number) => void;
   readonly #emptyWaiters: (() => void)[] = [];
+  /**
+   * Call-IDs of calls that ended, newest last, at most ENDED_KEPT: a request in a dialog that
+   * ended here must not bring its call back (rebuildCall is for a restart's calls, not these),
+   * or each finished call could be made to hold a session slot until call_timeout.
+   */
+  readonly #ended = new Set<string>();
 
   constructor(max: number, timeoutMs: number, onEnd: (c: CallRecord, why: CallEnd, now: number) => void) {
     this.#max = max;
@@ -71,10 +80,21 @@ export class CallTable {
     const c = this.#calls.get(callId);
     if (c === undefined) return;
     this.#calls.delete(callId);
+    this.#ended.add(callId);
+    if (this.#ended.size > ENDED_KEPT)
+      for (const id of this.#ended) {
+        this.#ended.delete(id);
+        break;
+      }
     c.release?.();
     c.release = undefined;
     this.#onEnd(c, why, now);
     if (this.#calls.size === 0) for (const w of this.#emptyWaiters.splice(0)) w();
+  }
+
+  /** Whether a call of this Call-ID ended here lately (one of the last ENDED_KEPT to end). */
+  endedLately(callId: string): boolean {
+    return this.#ended.has(callId);
   }
 
   /** The call's BYE went to `to`. */

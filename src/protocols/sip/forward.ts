@@ -56,7 +56,7 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
 }
 
 /**
- * Whether the top Via names a transport we speak other than the one the request came on.
+ * Whether the top Via names another transport than the one the request came on.
  * A client writes the transport it sends on (RFC 3261 §18.1.1); a datagram whose Via says
  * TCP is forged or broken, and answering it as its Via says would open a connection to an
  * address the sender chose.
@@ -67,8 +67,9 @@ export function viaTransportMismatch(m: SipMessage, source: SipPeer): boolean {
   if (top === undefined) return false;
   const v = parseVia(top);
   if (!v.ok) return false;
-  const t = transportNamed(v.via.transport);
-  return t !== undefined && t !== source.transport;
+  // A transport we do not speak (SCTP, WS) is no less a mismatch: answered "as its Via says",
+  // it would go over one of ours to a port the sender chose.
+  return transportNamed(v.via.transport) !== source.transport;
 }
 
 /**

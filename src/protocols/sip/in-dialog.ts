@@ -87,7 +87,7 @@ export function rebuildCall(
   member: PoolMember,
   caller: SipPeer,
 ): void {
-  if (calls.full) return;
+  if (calls.full || calls.endedLately(callId)) return;
   const pool = env.pools().get(member.pool);
   // Counted on its server again, so least-sessions and max_sessions see it.
   const held = pool?.adopt(member) === true;

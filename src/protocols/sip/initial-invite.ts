@@ -86,7 +86,7 @@ export function startInvite(
       failoverCodes: failoverCodes(pool),
       inviteTimeoutMs: inviteTimeoutMs(pool),
       via: (branch) => ourVia({ ...env.us, transport: env.serverTransport }, branch),
-      ...sealOf(requestSeal(env.keys, stamped, env.serverTransport)),
+      ...sealOf(requestSeal(env.sealKeys, stamped, env.serverTransport)),
       recordRoute: (server) => recordRoutes(env, upstream.transport, server.key, callId),
       target: (m) => memberTarget(m, env.serverTransport),
       acquire: (tried) => pool.acquire(hashKey, tried),

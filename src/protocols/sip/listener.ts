@@ -5,6 +5,7 @@
  * last call ends or the deadline passes).
  */
 
+import { randomBytes } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import type { Pool } from "../../balance/pool.ts";
 import type { ListenerConfig } from "../../config/types.ts";
@@ -165,6 +166,7 @@ export class SipListener implements ProtocolListener {
         us: { ...us, transport: first },
         serverTransport: first,
         keys: [rrKey(cfg.name, o, us)],
+        sealKeys: [o.secret === undefined ? randomBytes(32) : rrKey(cfg.name, o, us)],
         sender: transports,
         clock: this.#clock,
         events: this.#ctx.events,
@@ -186,7 +188,8 @@ export class SipListener implements ProtocolListener {
         ? {
             warning:
               "no secret: the Record-Route token key is derived from the listener's name and address, " +
-              "which anyone who has the config can compute; set secret (the same on every proxy of a cluster)",
+              "which anyone who has the config can compute, and the Via seal key is this process's own " +
+              "(responses to requests sent before a restart are dropped); set secret (the same on every proxy of a cluster)",
           }
         : {}),
     });

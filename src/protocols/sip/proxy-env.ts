@@ -26,6 +26,12 @@ export interface SipProxyEnv {
   readonly serverTransport: SipTransportName;
   /** Record-Route token keys: the first signs, all verify. */
   readonly keys: readonly Buffer[];
+  /**
+   * Via seal keys (via-seal.ts): the first seals, all verify. The secret's key when one is
+   * set (a cluster shares it); else a random one of this listener's own, since the derived
+   * token key is computable by anyone who knows the listener's name and address.
+   */
+  readonly sealKeys: readonly Buffer[];
   readonly sender: SipSender;
   readonly clock: SipClock;
   readonly events: EventBus<TrunklineEvents>;

@@ -247,7 +247,7 @@ export class SipProxy {
     to: SipPeer,
     rr: readonly string[],
   ): void {
-    const seal = requestSeal(this.#env.keys, routed, this.#env.serverTransport);
+    const seal = requestSeal(this.#env.sealKeys, routed, this.#env.serverTransport);
     const f = statelessForward(this.#env.us, original, routed, to.transport, rr, seal);
     if (!f.ok) {
       if (f.status !== undefined) this.#reply(routed, upstream, f.status);
@@ -277,7 +277,7 @@ export class SipProxy {
     }
     const next = headerValue(top.message, "via");
     const target = next === undefined ? undefined : viaTarget(next, this.#env.serverTransport);
-    if (target === undefined || branch === undefined || !sealedFor(this.#env.keys, branch, target)) {
+    if (target === undefined || branch === undefined || !sealedFor(this.#env.sealKeys, branch, target)) {
       // No reflector: only a Via we sealed for the Via below it sends a response on.
       this.drop(target === undefined ? "no_next_via" : "unsealed_via");
       return;
