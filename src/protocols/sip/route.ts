@@ -99,9 +99,14 @@ export function preprocessRoute(req: SipRequest, us: ProxyAddress): RouteResult 
     const top = routeUri(value);
     if (!top.ok) return top;
     if (!isUs(top.uri, us)) break;
-    message = removeRouteValue(message, "first");
-    popped++;
+    // Two are ours after a double Record-Route; a few more on a spiral. Thousands are an
+    // attack on the parser (10 µs each): refused after MAX_OWN_ROUTES.
+    if (++popped > MAX_OWN_ROUTES)
+      return sipError("bad_route", `more than ${MAX_OWN_ROUTES} Route values name this proxy`);
   }
+  // Taken off in one pass: one value at a time re-split the line each time, quadratic in a
+  // line of thousands of our values (52 ms of CPU for one 56 KB datagram, measured).
+  if (popped > 0) message = removeFirstRouteValues(message, popped);
   return { ok: true, message, strict, popped };
 }
 
@@ -120,6 +125,25 @@ function routeUri(
   const uri = parseUri(addr.addr.uri);
   if (!uri.ok) return sipError("bad_route", `Route "${value.slice(0, 80)}": ${uri.error.message}`);
   return { ok: true, uri: uri.uri, text: addr.addr.uri };
+}
+
+const MAX_OWN_ROUTES = 16;
+
+/** The message without its first `n` Route values, whatever lines they are on. */
+function removeFirstRouteValues(m: SipRequest, n: number): SipRequest {
+  let left = n;
+  const headers: SipHeader[] = [];
+  for (const h of m.headers) {
+    if (h.name !== "route" || left === 0) {
+      headers.push(h);
+      continue;
+    }
+    const values = splitTopLevel(h.value);
+    const rest = values.slice(Math.min(left, values.length));
+    left -= values.length - rest.length;
+    if (rest.length > 0) headers.push({ ...h, value: rest.join(", ") });
+  }
+  return { ...m, headers };
 }
 
 /**
