@@ -67,3 +67,29 @@ test("inbound connections stop at nine tenths of maxConnections: ours to a serve
   assert.equal(server.t.send(target.peer, request(1)), true, "our connection to a server");
   await until("the server got it", () => target.got.length === 1);
 });
+
+test("maxPerSource counts our connections to an address too: a caller that drops its connections cannot make us dial it past the cap", {
+  timeout: 20_000,
+}, async (t) => {
+  const server = await side(t, "tcp", { maxPerSource: 2 });
+  const target = await side(t, "tcp");
+  // Two of ours to 127.0.0.1 (the address every loopback peer here has).
+  assert.equal(server.t.send({ ...target.peer, port: target.port }, request(1)), true);
+  await until("the first", () => target.got.length === 1);
+  const other = await side(t, "tcp");
+  assert.equal(server.t.send({ ...other.peer, port: other.port }, request(2)), true);
+  await until("the second", () => other.got.length === 1);
+  const third = await side(t, "tcp");
+  assert.equal(
+    server.t.send({ ...third.peer, port: third.port }, request(3)),
+    false,
+    "a third dial to 127.0.0.1",
+  );
+  // An inbound one from 127.0.0.1 is over the cap as well; from 127.0.0.2 it is not.
+  const inbound = await rawPeer(t, server.port);
+  await inbound.closed;
+  assert.equal(server.t.stats().refusedPerSource, 1);
+  const elsewhere = await rawPeer(t, server.port, false, "127.0.0.2");
+  elsewhere.socket.write(request(4));
+  await until("served", () => server.got.length === 1);
+});

@@ -55,7 +55,10 @@ export interface SipStreamOptions {
    * of it (the last tenth is for ours), are closed at once.
    */
   readonly maxConnections?: number;
-  /** Inbound connections from one source address at once; more are closed at once. */
+  /**
+   * Connections with one peer address at once, inbound and ours together: an inbound one
+   * over it is closed at once, a message that would need a new one of ours is not sent.
+   */
   readonly maxPerSource?: number;
   /** Bytes waiting to be written on one connection; over it the connection is closed. */
   readonly maxQueuedBytes?: number;

@@ -44,7 +44,11 @@ export class SipStreamTransport implements SipSender {
   #port = 0;
   /** Inbound sockets from accept to close (for TLS, the TCP socket under the TLS one). */
   readonly #raw = new Set<Socket>();
-  /** Inbound sockets open, by source address. */
+  /**
+   * Sockets open, by the peer's address, inbound and outbound: the proxy dials a caller whose
+   * connection is gone to answer it (§18.2.2), so a caller that drops its connection after
+   * each request must not get past maxPerSource that way.
+   */
   readonly #perSource = new Map<string, number>();
   readonly #conns = new Set<SipStreamConnection>();
   #outbound = 0;
@@ -71,7 +75,10 @@ export class SipStreamTransport implements SipSender {
       },
       ended: (conn) => {
         this.#conns.delete(conn);
-        if (conn.outbound) this.#outbound--;
+        if (conn.outbound) {
+          this.#outbound--;
+          this.#count(conn.peer.host, -1);
+        }
         this.#checkEmpty();
       },
     };
@@ -108,10 +115,11 @@ export class SipStreamTransport implements SipSender {
     const host = normalizeHost(to.host);
     const conn = this.#byPeer.get(host)?.get(to.port);
     if (conn) return conn.send(bytes, failed);
-    if (this.connections >= c.maxConnections) {
+    if (this.connections >= c.maxConnections || (this.#perSource.get(host) ?? 0) >= c.maxPerSource) {
       this.#owner.stats.sendFailures++;
       return false;
     }
+    this.#count(host, 1);
     return this.#connect({ transport: c.transport, host, port: to.port }).send(bytes, failed);
   }
 
@@ -212,12 +220,10 @@ export class SipStreamTransport implements SipSender {
     }
     this.#owner.stats.accepted++;
     this.#raw.add(raw);
-    this.#perSource.set(source, fromSource + 1);
+    this.#count(source, 1);
     raw.once("close", () => {
       this.#raw.delete(raw);
-      const left = (this.#perSource.get(source) ?? 1) - 1;
-      if (left > 0) this.#perSource.set(source, left);
-      else this.#perSource.delete(source);
+      this.#count(source, -1);
       this.#checkEmpty();
     });
     raw.setNoDelay(true);
@@ -235,6 +241,12 @@ export class SipStreamTransport implements SipSender {
     const conn = new SipStreamConnection(sock, peer, this.#nextId++, this.#owner, false);
     this.#conns.add(conn);
     this.#register(conn);
+  }
+
+  #count(host: string, delta: number): void {
+    const n = (this.#perSource.get(host) ?? 0) + delta;
+    if (n > 0) this.#perSource.set(host, n);
+    else this.#perSource.delete(host);
   }
 
   #connect(peer: SipPeer): SipStreamConnection {
