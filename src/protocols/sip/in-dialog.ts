@@ -67,7 +67,9 @@ export function dialogHop(
         : undefined;
   if (server === undefined)
     return { ok: false, status: 404, drop: "unknown_server", warning: "server no longer known" };
-  const fromServer = sameHost(source.host, server.host) && source.port === server.port;
+  // A server on TCP or TLS may open a connection of its own, from any port: its address tells.
+  const stream = source.transport !== "udp" && source.transport === env.serverTransport;
+  const fromServer = sameHost(source.host, server.host) && (source.port === server.port || stream);
   if (!fromServer) return { ok: true, target: server, member, fromServer };
   // Toward the caller: the transport its URI names, else the one of our entry that faces it
   // (the last of ours popped: the lower one of a double Record-Route).
