@@ -133,3 +133,19 @@ test("an answer's trailers lose Content-Length, Host and Transfer-Encoding, keep
   // The connection still carries a request after it.
   assert.equal((await c.request("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n")).status, 200);
 });
+
+test("an answer in Transfer-Encoding: gzip, chunked reaches an HTTP/1.1 client with its gzip named", {
+  timeout: 15_000,
+}, async (t) => {
+  const origin = await startRawOrigin(t, (_h, c) =>
+    c.sock.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+  );
+  const p = await proxyTo(t, origin.port);
+  const c = await RawClient.open(t, p.port("web"));
+  const r = await c.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  const te = r.fields.filter(([n]) => n.toLowerCase() === "transfer-encoding").map(([, v]) => v);
+  t.diagnostic(`the client read Transfer-Encoding ${JSON.stringify(te)}`);
+  // The body's bytes stay gzip-coded: without the name the client could not undo it.
+  assert.deepEqual(te, ["gzip, chunked"]);
+  assert.equal(r.body.toString(), "hello");
+});

@@ -162,7 +162,6 @@ export class HttpExchange implements CallHandler {
   }
 
   // CallHandler: what the upstream try reports.
-
   interim(h: ResponseHead): boolean {
     return !this.#ended && this.#req.writeInterim(clientResponseHead(h));
   }
@@ -175,7 +174,8 @@ export class HttpExchange implements CallHandler {
     this.#by = "upstream";
     this.#status = h.status;
     this.#setupMs = performance.now() - this.#t0;
-    this.#req.writeHeadText(clientResponseHead(h), responseMode(h.framing.kind, this.#req.head.minor));
+    const mode = responseMode(h.framing.kind, this.#req.head.minor);
+    this.#req.writeHeadText(clientResponseHead(h), mode, h.codings);
   }
 
   data(chunk: Buffer): boolean {

@@ -1,10 +1,9 @@
 /**
- * HTTP/1.x message heads, parsed pure over bytes (RFC 9112 §2–§7): the request a client sends
- * and the response a server answers. Strict where leniency lets two parties frame one message
- * differently (request smuggling): CRLF line ends only, no obs-fold, no space before a colon,
- * Transfer-Encoding and Content-Length never together, one Content-Length value, chunked
- * last. A head is whole when its empty line has arrived; until then the caller keeps reading.
- * The fields stay bytes (fields.ts): only those that frame or route the message become strings.
+ * HTTP/1.x request and response heads, parsed pure over bytes (RFC 9112 §2–§7). Strict where
+ * leniency lets two parties frame one message differently (request smuggling): CRLF line ends
+ * only, no obs-fold, no space before a colon, never both Transfer-Encoding and Content-Length,
+ * one Content-Length value, chunked last. A head is whole once its empty line has arrived. The
+ * fields stay bytes (fields.ts): only those that frame or route the message become strings.
  */
 
 import {
@@ -110,6 +109,7 @@ export class ResponseHead extends Head {
   readonly reason: string;
   readonly minor: 0 | 1;
   readonly framing: Framing;
+  readonly codings: string; // applied before the final chunked ("gzip, "), named to the client
   /** The server keeps the connection for another request. */
   readonly keepAlive: boolean;
   readonly size: number;
@@ -132,6 +132,7 @@ export class ResponseHead extends Head {
     this.reason = reason;
     this.minor = minor;
     this.framing = framing;
+    this.codings = framing.kind === "chunked" ? f.codings : ""; // 1.0 clients get it de-chunked
     // Transfer-Encoding in an HTTP/1.0 answer: faulty framing, the connection is not reused (RFC 9112 §6.1).
     this.keepAlive =
       framing !== CLOSE &&
@@ -226,8 +227,7 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   const method = buf.toString("latin1", s, sp1);
   const f = facts(buf, l.at);
   if (isHeadError(f)) return f;
-  // RFC 9112 §6.3 (4): no final chunked, no telling where the body ends; §6.1: a coding not
-  // understood is 501.
+  // RFC 9112 §6.3 (4): no final chunked, no end to the body; §6.1: an unknown coding is 501.
   if (f.teNotChunked) return err(400, "the final transfer coding is not chunked");
   if (f.codingUnknown) return err(501, "an unknown transfer coding");
   if (f.framing?.kind === "chunked" && minor === 0)

@@ -154,10 +154,14 @@ export class InboundRequest implements BodySource {
     this.writeHeadText(s, mode);
   }
 
-  /** A head's status line and fields (each line with its CRLF); framing, Connection and the empty line are added here. */
-  writeHeadText(head: string, mode: ResponseMode): void {
+  /**
+   * A head's status line and fields (each line with its CRLF); framing, Connection and the
+   * empty line are added here. `codings`: those the server applied before chunked ("gzip, "),
+   * named again so the client can undo them.
+   */
+  writeHeadText(head: string, mode: ResponseMode, codings = ""): void {
     let s = head;
-    if (mode === "chunked") s += "Transfer-Encoding: chunked\r\n";
+    if (mode === "chunked") s += `Transfer-Encoding: ${codings}chunked\r\n`;
     if (this.#conn.closing(mode)) s += "Connection: close\r\n";
     else if (this.head.minor === 0) s += "Connection: keep-alive\r\n";
     this.#pendingHead = `${s}\r\n`;
