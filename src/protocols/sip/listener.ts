@@ -233,7 +233,12 @@ export class SipListener implements ProtocolListener {
       attempts: c.failures.map((f) => ({
         server: f.server,
         error: f.error,
-        code: f.error.startsWith("no provisional") ? ErrorCodes.CONNECT_TIMEOUT : ErrorCodes.CONNECT_FAILED,
+        // This process's own shortage (EMFILE and the like, its own caps) is no fault of the server's.
+        code: f.error.startsWith("no provisional")
+          ? ErrorCodes.CONNECT_TIMEOUT
+          : /^transport: (local_resource|not_sent):/.test(f.error)
+            ? ErrorCodes.LOCAL_RESOURCE
+            : ErrorCodes.CONNECT_FAILED,
       })),
       durationMs: now - c.startedAt,
       setupMs: c.setupMs,
