@@ -39,8 +39,11 @@ export function randomToken(): string {
   return t;
 }
 
+/** Appends a seal (via-seal.ts) to a branch's transaction part. */
+export type Seal = (nonce: string) => string;
+
 /** A fresh branch: the cookie and 24 chars (144 bits) of crypto-random base64url, sealed if asked (via-seal.ts). */
-export function newBranch(loopKey?: string, seal?: (nonce: string) => string): string {
+export function newBranch(loopKey?: string, seal?: Seal): string {
   const nonce = randomToken();
   const tx = BRANCH_MAGIC + (seal === undefined ? nonce : seal(nonce));
   return loopKey === undefined ? tx : `${tx}.${loopKey}`;
@@ -119,7 +122,7 @@ export function loopKey(parts: BranchParts): string {
  * The transaction part hashes the client's RFC 3261 branch; for an older client (no cookie),
  * Call-ID, CSeq number, From tag, To tag, Request-URI and the top Via value. Then the loop key.
  */
-export function statelessBranch(parts: BranchParts, seal?: (nonce: string) => string): string {
+export function statelessBranch(parts: BranchParts, seal?: Seal): string {
   const nonce = isRfc3261Branch(parts.topBranch)
     ? hash(["3261", parts.topBranch], 16)
     : hash(

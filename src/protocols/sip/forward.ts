@@ -4,7 +4,7 @@
  * (§18.2.2), and the Record-Route token (rr-token.ts) in and out of Route URIs.
  */
 
-import { branchParts, loopCheck, statelessBranch } from "./branch.ts";
+import { branchParts, loopCheck, type Seal, statelessBranch } from "./branch.ts";
 import { addRecordRoute, decrementMaxForwards, prependVia } from "./edit.ts";
 import { parseNameAddr } from "./fields.ts";
 import { headerValues, splitTopLevel } from "./headers.ts";
@@ -154,7 +154,7 @@ export function statelessForward(
   routed: SipRequest,
   transport: SipTransportName,
   rr: readonly string[],
-  seal?: (nonce: string) => string,
+  seal?: Seal,
 ): Forwarded {
   const parts = branchParts(routed);
   if (!parts.ok) return { ok: false, status: 400 };

@@ -86,7 +86,7 @@ export function startInvite(
       failoverCodes: failoverCodes(pool),
       inviteTimeoutMs: inviteTimeoutMs(pool),
       via: (branch) => ourVia({ ...env.us, transport: env.serverTransport }, branch),
-      ...sealOf(requestSeal(env.sealKeys, stamped, env.serverTransport)),
+      seal: requestSeal(env.sealKeys, stamped, env.serverTransport),
       recordRoute: (server) => recordRoutes(env, upstream.transport, server.key, callId),
       target: (m) => memberTarget(m, env.serverTransport),
       acquire: (tried) => pool.acquire(hashKey, tried),
@@ -113,8 +113,4 @@ export function startInvite(
     lk,
   );
   return tx;
-}
-
-function sealOf(seal: ((nonce: string) => string) | undefined): { seal?: (nonce: string) => string } {
-  return seal === undefined ? {} : { seal };
 }

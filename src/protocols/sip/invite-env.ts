@@ -4,6 +4,7 @@
  * Types only, so the transaction depends on this narrow interface and not on the proxy.
  */
 
+import type { Seal } from "./branch.ts";
 import type { SipClock } from "./clock.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
 import type { SendFailed, SipPeer } from "./transport.ts";
@@ -31,7 +32,7 @@ export interface InviteEnv<S extends InviteServer> {
   /** Our Via for a branch id. */
   via(branch: string): string;
   /** Seals our branches for the caller's address (via-seal.ts), so late responses can be relayed. */
-  readonly seal?: (nonce: string) => string;
+  readonly seal?: Seal | undefined;
   /** Record-Route values to add, in order (record-route.ts). */
   recordRoute(server: S): readonly string[];
   target(server: S): SipPeer;

@@ -11,7 +11,7 @@
  */
 
 import { hash, timingSafeEqual } from "node:crypto";
-import { BRANCH_MAGIC } from "./branch.ts";
+import { BRANCH_MAGIC, type Seal } from "./branch.ts";
 import { viaTarget } from "./forward.ts";
 import { headerValue } from "./headers.ts";
 import type { SipPeer, SipTransportName } from "./transport.ts";
@@ -20,11 +20,8 @@ import type { SipMessage } from "./types.ts";
 /** Characters of MAC at the end of a sealed branch's transaction part (12 bytes, 96 bits). */
 export const SEAL_CHARS = 16;
 
-/** Appends the seal to a nonce: what newBranch and statelessBranch take. */
-export type Seal = (nonce: string) => string;
-
 /** The text a seal covers: where the responses go back to. */
-export function backText(back: SipPeer): string {
+function backText(back: SipPeer): string {
   return `${back.transport} ${back.host} ${back.port}`;
 }
 

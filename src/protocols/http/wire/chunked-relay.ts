@@ -10,21 +10,10 @@
 
 import { ChunkedScanner, type ChunkStep } from "./chunked.ts";
 import { K, STRIDE, scanFields } from "./fields.ts";
+import { dropSet, HOP_BY_HOP } from "./rewrite.ts";
 
 /** Fields no trailer may carry on: framing, routing, and the hop-by-hop ones (RFC 9110 §7.6.1). */
-const DROP = new Uint8Array(32);
-for (const k of [
-  K.CONTENT_LENGTH,
-  K.TRANSFER_ENCODING,
-  K.HOST,
-  K.CONNECTION,
-  K.KEEP_ALIVE,
-  K.PROXY_CONNECTION,
-  K.TE,
-  K.TRAILER,
-  K.UPGRADE,
-])
-  DROP[k] = 1;
+const DROP = dropSet([...HOP_BY_HOP, K.CONTENT_LENGTH, K.HOST]);
 
 /** Trailer fields, at most (as the fields of a head, head.ts MAX_FIELDS). */
 const MAX_TRAILERS = 256;

@@ -15,13 +15,15 @@ import type { Head, RequestHead, ResponseHead } from "./head.ts";
 
 export const VIA = "1.1 trunkline";
 
-function dropSet(kinds: readonly number[]): Uint8Array {
+/** A field-kind set (fields.ts K) as flags, for one lookup per field. */
+export function dropSet(kinds: readonly number[]): Uint8Array {
   const out = new Uint8Array(32);
   for (const k of kinds) out[k] = 1;
   return out;
 }
 
-const HOP_BY_HOP = [
+/** Hop-by-hop fields (RFC 9110 §7.6.1): never passed on, in a head or a trailer section. */
+export const HOP_BY_HOP = [
   K.CONNECTION,
   K.KEEP_ALIVE,
   K.PROXY_CONNECTION,
