@@ -87,13 +87,18 @@ export function ratios(
     const s = (t: string) => summaries.find((x) => x.target === t && x.commands === c);
     const calls = (t: string) => straces.find((x) => x.target === t && x.commands === c)?.calls_per_session;
     const [d, rl, t, h] = [s("direct"), s("relay"), s("trunkline"), s("haproxy")];
+    const lean = s("relay-lean");
     put("sessions/s Trunkline / direct", c, ratio(t?.sessions_per_s, d?.sessions_per_s));
     put("sessions/s Trunkline / HAProxy", c, ratio(t?.sessions_per_s, h?.sessions_per_s));
     put("sessions/s HAProxy / direct", c, ratio(h?.sessions_per_s, d?.sessions_per_s));
     put("sessions/s relay / direct", c, ratio(rl?.sessions_per_s, d?.sessions_per_s));
+    put("sessions/s relay-lean / HAProxy", c, ratio(lean?.sessions_per_s, h?.sessions_per_s));
     put("CPU/session Trunkline / HAProxy", c, ratio(t?.cpu_ms_per_session, h?.cpu_ms_per_session));
     put("CPU/session Trunkline / relay", c, ratio(t?.cpu_ms_per_session, rl?.cpu_ms_per_session));
     put("CPU/session relay / HAProxy", c, ratio(rl?.cpu_ms_per_session, h?.cpu_ms_per_session));
+    put("CPU/session relay-lean / HAProxy", c, ratio(lean?.cpu_ms_per_session, h?.cpu_ms_per_session));
+    put("CPU/session relay-lean / relay", c, ratio(lean?.cpu_ms_per_session, rl?.cpu_ms_per_session));
+    put("CPU/session Trunkline / relay-lean", c, ratio(t?.cpu_ms_per_session, lean?.cpu_ms_per_session));
     put("user/session Trunkline / relay", c, ratio(t?.user_ms_per_session, rl?.user_ms_per_session));
     put("system/session Trunkline / relay", c, ratio(t?.system_ms_per_session, rl?.system_ms_per_session));
     put("RTT p50 Trunkline / direct", c, ratio(t?.rtt_p50_ms, d?.rtt_p50_ms));

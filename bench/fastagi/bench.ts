@@ -43,6 +43,7 @@ const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"];
 const NOTES: Record<string, string> = {
   direct: "no proxy",
   relay: "bare Node relay (net + pipe), 1 thread",
+  "relay-lean": "bare Node relay, onread upstream + direct writes, 1 thread",
   trunkline: "least-sessions, 1 Node thread, defaults",
   haproxy: "mode tcp, leastconn, nbthread 1",
 };
@@ -154,7 +155,8 @@ export async function main(args: BenchArgs = {}): Promise<number> {
     const startTarget = async (kind: string, name: string, c: number): Promise<Target> => {
       const ports = upstream(c).ports;
       let p: Started | undefined;
-      if (kind === "relay") p = await startRelay(dir, name, ports);
+      if (kind === "relay" || kind === "relay-lean")
+        p = await startRelay(dir, name, ports, kind === "relay-lean");
       else if (kind === "trunkline" || (w && kind === trunklineWorkers(w.n)))
         p = await startTrunkline(dir, name, ports, {
           logLevel: s.log_level ?? undefined,
@@ -176,7 +178,7 @@ export async function main(args: BenchArgs = {}): Promise<number> {
         `  ${`${r.target} ${r.commands}c`.padEnd(18)} ${fmt(r.sessions_per_s, 0).padStart(6)} sessions/s  CPU ${fmt(r.cpu_ms_per_session, 4)} ms/session (user ${fmt(r.user_ms_per_session, 4)} system ${fmt(r.system_ms_per_session, 4)})  RTT p50 ${fmt(r.rtt_p50_ms, 3)} ms  errors ${r.errors}`,
       );
     };
-    const kinds = ["direct", "relay", "trunkline", ...(haveHaproxy ? ["haproxy"] : [])];
+    const kinds = ["direct", "relay", "relay-lean", "trunkline", ...(haveHaproxy ? ["haproxy"] : [])];
     const kindsOfRounds = w ? roundKinds(w, haveHaproxy) : kinds;
     const threads: ThreadSessions[] = [];
     for (let i = 1; i <= s.rounds; i++) {

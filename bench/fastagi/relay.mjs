@@ -10,6 +10,14 @@
 // (allowHalfOpen), so Asterisk's late HANGUP after the server's FIN still reaches the server.
 // An error or a close on either side destroys both. It exits when stdin closes, so it never
 // outlives the orchestrator.
+//
+// --lean 1: the leanest relay that public Node APIs allow, the floor for issue 12's "relay
+// leaner than Node's stream pipes". The upstream socket reads through `onread` into one
+// buffer shared by every socket (no 64 KiB allocation, ArrayBuffer or Readable push per
+// read; each read is copied once, into the client write); the client socket, which comes
+// from net.Server's accept and so has no `onread`, is read through 'data'; writes are direct
+// (no pipe(), no backpressure bookkeeping: the bench's sessions are a few hundred bytes);
+// each side's FIN is passed on with end().
 import { connect, createServer } from "node:net";
 import { createInterface } from "node:readline";
 
@@ -19,7 +27,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { host: "127.0.0.1", port: 0, upstream: [] };
+  const o = { host: "127.0.0.1", port: 0, upstream: [], lean: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -28,6 +36,7 @@ function parseArgs(argv) {
     if (a === "--host") o.host = v;
     else if (a === "--port") o.port = Number(v);
     else if (a === "--upstream") o.upstream = v.split(",").map(Number);
+    else if (a === "--lean") o.lean = v === "1";
     else fail(`unknown argument ${a}`);
   }
   const bad = (p) => !Number.isInteger(p) || p < 1 || p > 65535;
@@ -39,9 +48,35 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv.slice(2));
 let next = 0;
 
+const shared = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** The lean relay of one session (see --lean above). */
+function lean(client, port) {
+  const onread = {
+    buffer: shared,
+    callback: (n, buf) => {
+      client.write(Buffer.from(buf.subarray(0, n)));
+      return true;
+    },
+  };
+  const up = connect({ host: opts.host, port, noDelay: true, allowHalfOpen: true, onread });
+  const done = () => {
+    client.destroy();
+    up.destroy();
+  };
+  client.on("data", (d) => up.write(d));
+  client.on("end", () => up.end());
+  up.on("end", () => client.end());
+  client.on("error", done);
+  up.on("error", done);
+  client.on("close", done);
+  up.on("close", done);
+}
+
 const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
   const port = opts.upstream[next];
   next = (next + 1) % opts.upstream.length;
+  if (opts.lean) return lean(client, port);
   const up = connect({ host: opts.host, port, noDelay: true, allowHalfOpen: true });
   const done = () => {
     client.destroy();

@@ -146,13 +146,24 @@ export async function startHaproxy(
   return { child, port };
 }
 
-/** The bare Node relay (relay.mjs): Node's own floor for a TCP proxy. */
-export async function startRelay(dir: string, name: string, servers: number[]): Promise<Started> {
+/**
+ * The bare Node relay (relay.mjs): Node's own floor for a TCP proxy; `lean`, the floor with
+ * `onread` upstream and direct writes instead of pipe().
+ */
+export async function startRelay(
+  dir: string,
+  name: string,
+  servers: number[],
+  lean = false,
+): Promise<Started> {
   const port = await freePort();
   const child = launch(
     name,
     process.execPath,
-    [join(HERE, "relay.mjs"), "--port", String(port), "--upstream", servers.join(",")],
+    [
+      ...[join(HERE, "relay.mjs"), "--port", String(port), "--upstream", servers.join(",")],
+      ...(lean ? ["--lean", "1"] : []),
+    ],
     { stdin: true, logFile: join(dir, `${name}.log`) },
   );
   await waitListening(name, child, port);
