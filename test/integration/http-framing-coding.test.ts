@@ -149,3 +149,20 @@ test("an answer in Transfer-Encoding: gzip, chunked reaches an HTTP/1.1 client w
   assert.deepEqual(te, ["gzip, chunked"]);
   assert.equal(r.body.toString(), "hello");
 });
+
+test("an answer in Transfer-Encoding: gzip, chunked to an HTTP/1.0 client is a 502: 1.0 cannot name the coding", {
+  timeout: 15_000,
+}, async (t) => {
+  const origin = await startRawOrigin(t, (_h, c) =>
+    c.sock.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+  );
+  const p = await proxyTo(t, origin.port);
+  const c = await RawClient.open(t, p.port("web"));
+  c.write("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
+  await c.endedWithin(5_000);
+  const text = c.all.toString("latin1");
+  t.diagnostic(`the client read ${JSON.stringify(text.slice(0, 120))}`);
+  // Before: a 200 whose body was the gzip-coded bytes, de-chunked, with nothing to name the coding.
+  assert.match(text, /^HTTP\/1\.[01] 502 /);
+  assert.doesNotMatch(text, /hello/);
+});

@@ -151,6 +151,17 @@ export class UpstreamCall implements ConnUser {
       // 100 answers an Expect the proxy did not pass on.
       if (r.status < 200 && r.status !== 100 && !this.#h.interim(r)) this.#hold();
       if (this.#over) return;
+      if (r.status >= 200 && this.#decode && r.codings !== "") {
+        // HTTP/1.0 has no transfer codings: its client would get the bytes coded and unnamed.
+        // The request went without TE, so chunked alone was allowed (RFC 9110 §10.1.4).
+        this.#fail(
+          new TrunklineError(
+            ErrorCodes.UPSTREAM_GONE,
+            `bad response: Transfer-Encoding ${r.codings}chunked to an HTTP/1.0 client`,
+          ),
+        );
+        return;
+      }
       if (r.status >= 200) {
         this.#buf = undefined;
         // Bytes after an answer that is whole at its head (no body): the server said more than
