@@ -98,6 +98,7 @@ export class TrunklineProxy {
             logDropped: () => logging.dropped?.() ?? [],
             configSource: () => source.view(),
             workers: () => this.threads.view(),
+            workerTransports: () => this.threads.transportRows(),
           });
     this.#watcher = watcher;
     source.attach(this.events);

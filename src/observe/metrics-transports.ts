@@ -14,6 +14,11 @@ export interface MetricsTransport {
   readonly counts: Readonly<Record<string, number>>;
 }
 
+/** One transport of a listener on another thread (a worker's, as it last reported it). */
+export interface TransportRow extends MetricsTransport {
+  readonly listener: string;
+}
+
 /** A listener that has transports of its own (SIP). */
 export interface TransportsListener {
   readonly config: { readonly name: string };
@@ -25,9 +30,24 @@ function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** This thread's transports, then the other threads' rows: the process's, one row per listener and transport. */
+function* rowsOf(
+  listeners: () => Iterable<TransportsListener>,
+  others: (() => Iterable<TransportRow>) | undefined,
+): Generator<TransportRow> {
+  for (const l of listeners())
+    for (const t of l.transports?.views() ?? []) yield { listener: l.config.name, ...t };
+  if (others) yield* others();
+}
+
+/**
+ * `others`: the worker threads' transports (`workers:` above 1), summed with this thread's:
+ * SIP over UDP runs on every thread, and each counts what it received and sent.
+ */
 export function registerTransportMetrics(
   registry: Registry,
   listeners: () => Iterable<TransportsListener>,
+  others?: () => Iterable<TransportRow>,
 ): void {
   const registers = [registry];
   new Counter({
@@ -37,10 +57,9 @@ export function registerTransportMetrics(
     registers,
     collect() {
       this.reset();
-      for (const l of listeners())
-        for (const t of l.transports?.views() ?? [])
-          for (const [event, n] of Object.entries(t.counts))
-            this.inc({ listener: l.config.name, transport: t.transport, event: snake(event) }, n);
+      for (const t of rowsOf(listeners, others))
+        for (const [event, n] of Object.entries(t.counts))
+          this.inc({ listener: t.listener, transport: t.transport, event: snake(event) }, n);
     },
   });
   new Gauge({
@@ -50,10 +69,9 @@ export function registerTransportMetrics(
     registers,
     collect() {
       this.reset();
-      for (const l of listeners())
-        for (const t of l.transports?.views() ?? [])
-          if (t.connections !== undefined)
-            this.set({ listener: l.config.name, transport: t.transport }, t.connections);
+      for (const t of rowsOf(listeners, others))
+        if (t.connections !== undefined)
+          this.inc({ listener: t.listener, transport: t.transport }, t.connections);
     },
   });
 }

@@ -13,7 +13,7 @@ import {
   sharedProcessMetrics,
 } from "./metrics-series.ts";
 import { type MetricsSource, registerStateGauges } from "./metrics-state.ts";
-import { registerTransportMetrics } from "./metrics-transports.ts";
+import { registerTransportMetrics, type TransportRow } from "./metrics-transports.ts";
 import { registerWorkerMetrics, type WorkerMetrics } from "./metrics-workers.ts";
 
 export type { MetricsListener, MetricsPool, MetricsServer, MetricsSource } from "./metrics-state.ts";
@@ -46,6 +46,8 @@ export function createMetrics(
   source: MetricsSource & {
     configSource?: () => ConfigSourceMetrics;
     workers?: () => readonly WorkerMetrics[];
+    /** The worker threads' transports, as each last reported them. */
+    workerTransports?: () => Iterable<TransportRow>;
   },
   opts: MetricsOptions = {},
 ): ProxyMetrics {
@@ -122,7 +124,7 @@ export function createMetrics(
   // Present from the start at 0, so that rate() and alerts see the first reload.
   for (const outcome of ["applied", "unchanged", "rejected"]) reloads.inc({ outcome }, 0);
   registerStateGauges(registry, source);
-  registerTransportMetrics(registry, () => source.listeners());
+  registerTransportMetrics(registry, () => source.listeners(), source.workerTransports);
   if (source.configSource) registerConfigSourceGauges(registry, source.configSource);
   if (source.workers) registerWorkerMetrics(registry, source.workers);
   for (const m of sharedProcessMetrics()) registry.registerMetric(m);

@@ -64,3 +64,58 @@ test("trunkline_transport_events_total and trunkline_transport_connections for u
   const after = parsePromText(await m.text());
   assert.equal(value(after, "trunkline_transport_connections", { listener: "sip", transport: "tcp" }), 1);
 });
+
+test("with workers: 2, the UDP counters in /metrics are every thread's, not the main thread's alone", {
+  timeout: 30_000,
+}, async (t) => {
+  const server = await udpPeer(t);
+  const p = await startProxy(`workers: 2\n${sipConfig([server.port])}`);
+  t.after(() => p.close());
+  const port = p.port("sip");
+  // Many sources, so that SO_REUSEPORT's hash gives the worker some of them.
+  const SOURCES = 24;
+  const callers = await Promise.all(Array.from({ length: SOURCES }, () => udpPeer(t)));
+  for (const [i, c] of callers.entries())
+    c.send(
+      sipRequest({
+        method: "OPTIONS",
+        uri: `sip:127.0.0.1:${port}`,
+        via: `SIP/2.0/UDP 127.0.0.1:${c.port};branch=z9hG4bKw${i}`,
+        callId: `w${i}`,
+      }),
+      port,
+    );
+  await until(
+    () => callers.every((c) => c.got.some((d) => statusOf(d.text) === 200)),
+    10_000,
+    "a 200 to every source",
+  );
+  const m = p.proxy.metrics;
+  assert.ok(m, "metrics are on");
+  const udp = async (event: string): Promise<number> =>
+    value(parsePromText(await m.text()), "trunkline_transport_events_total", {
+      listener: "sip",
+      transport: "udp",
+      event,
+    }) ?? 0;
+  // A worker reports its counters every second: scrape until they add up (bounded).
+  let got = [0, 0];
+  const end = Date.now() + 10_000;
+  for (;;) {
+    got = [await udp("received"), await udp("sent")];
+    if (got[0] === SOURCES && got[1] === SOURCES) break;
+    assert.ok(
+      Date.now() < end,
+      `received and sent ${JSON.stringify(got)} after 10 s, ${SOURCES} each expected`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const mine =
+    sipListener(p)
+      .transports?.views()
+      .find((v) => v.transport === "udp")?.counts.received ?? 0;
+  t.diagnostic(`threads ${p.proxy.threads.threads}; the main thread received ${mine} of ${SOURCES}`);
+  // With one thread (a Node without SO_REUSEPORT) the main thread's are the process's.
+  if (p.proxy.threads.threads > 1) assert.ok(mine < SOURCES, "the worker received none: nothing was merged");
+  else assert.equal(mine, SOURCES);
+});

@@ -1,5 +1,6 @@
 import type { MessagePort } from "node:worker_threads";
 import type { RawSource } from "../../config/providers/types.ts";
+import type { TransportRow } from "../../observe/metrics-transports.ts";
 import type { EntryState } from "../../servers/mirror.ts";
 import type { OutcomeReport } from "../../servers/outcome.ts";
 import type { SharedCounterMemory } from "../../servers/shared-counters.ts";
@@ -47,7 +48,12 @@ export type FromWorker =
   | { readonly t: "reply"; readonly id: number; readonly error?: string }
   | { readonly t: "events"; readonly batch: readonly (readonly [string, unknown])[] }
   /** A real session's try of a server (passive health): the main thread judges it. */
-  | { readonly t: "outcome"; readonly key: string; readonly r: OutcomeReport };
+  | { readonly t: "outcome"; readonly key: string; readonly r: OutcomeReport }
+  /** Its listeners' transports (SIP over UDP), every TRANSPORTS_EVERY_MS and at close. */
+  | { readonly t: "transports"; readonly rows: readonly TransportRow[] };
+
+/** How often a worker reports its transports' counters: /metrics may lag them by this much. */
+export const TRANSPORTS_EVERY_MS = 1_000;
 
 /** The events a worker's listeners publish; the main thread re-publishes them for logs and metrics. */
 export const FORWARDED_EVENTS = [

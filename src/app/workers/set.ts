@@ -3,12 +3,14 @@ import type { RawSource } from "../../config/providers/types.ts";
 import type { Snapshot } from "../../config/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
+import type { TransportRow } from "../../observe/metrics-transports.ts";
 import { type EntryState, entryState } from "../../servers/mirror.ts";
 import { applyOutcome } from "../../servers/outcome.ts";
 import { SharedCounterRows } from "../../servers/shared-counters.ts";
 import { meshChannels } from "./mesh.ts";
 import { FORWARDED_EVENTS, type FromWorker, type ToWorker, type WorkerData } from "./messages.ts";
 import { Requests } from "./requests.ts";
+import { WorkerTransports } from "./transport-rows.ts";
 import type { WorkerSetOptions, WorkerView } from "./types.ts";
 
 // Built: dist/app/workers/thread.js; under tsx (tests): the .ts beside this file.
@@ -45,6 +47,7 @@ export class WorkerSet {
   /** The config every worker is to run (the last committed), and the workers a reload prepared. */
   #running: { raw: RawSource; snapshot: Snapshot };
   #prepared: Slot[] = [];
+  readonly #transports = new WorkerTransports();
 
   constructor(o: WorkerSetOptions) {
     this.#o = o;
@@ -126,6 +129,10 @@ export class WorkerSet {
       if (e) applyOutcome(e, m.r);
       return;
     }
+    if (m.t === "transports") {
+      this.#transports.report(this.#slots.indexOf(slot) + 1, m.rows);
+      return;
+    }
     const bus = this.#o.events as unknown as EventBus<Record<string, object>>;
     for (const [name, payload] of m.batch) bus.emit(name, payload as object);
   }
@@ -138,6 +145,7 @@ export class WorkerSet {
     slot.digest = undefined;
     this.#o.mesh.disconnect(row);
     slot.requests.failAll(`worker ${row} exited (${why})`);
+    this.#transports.retire(row);
     if (this.#closing) return;
     // The thread is gone: nothing writes its row now, so its sessions' counts can go back.
     const sessions = this.#rows.releaseRow(row);
@@ -276,6 +284,11 @@ export class WorkerSet {
       started: this.#rows.started(i + 1),
       restarts: s.restarts,
     }));
+  }
+
+  /** The workers' transports for /metrics (transport-rows.ts). */
+  transportRows(): readonly TransportRow[] {
+    return this.#transports.rows();
   }
 
   /** The main thread's own row (it runs listeners too). */

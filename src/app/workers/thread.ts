@@ -11,13 +11,20 @@ import type { Snapshot } from "../../config/types.ts";
 import { errorMessage, TrunklineError } from "../../core/errors.ts";
 import { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
+import type { TransportRow, TransportsListener } from "../../observe/metrics-transports.ts";
 import { PROTOCOLS } from "../../protocols/registry.ts";
 import { runsOnEveryThread } from "../../protocols/threads.ts";
 import { applyEntryState, type EntryState } from "../../servers/mirror.ts";
 import { SharedSlotCounters } from "../../servers/shared-counters.ts";
 import { type PreparedReload, Runtime } from "../runtime.ts";
 import { ThreadMesh } from "./mesh.ts";
-import { FORWARDED_EVENTS, type FromWorker, type ToWorker, type WorkerData } from "./messages.ts";
+import {
+  FORWARDED_EVENTS,
+  type FromWorker,
+  type ToWorker,
+  TRANSPORTS_EVERY_MS,
+  type WorkerData,
+} from "./messages.ts";
 
 const port = parentPort;
 if (!port) throw new Error("thread.ts runs as a worker thread only");
@@ -47,6 +54,18 @@ for (const name of FORWARDED_EVENTS.filter((n) => data.forward.includes(n))) {
     batch.push([name, payload]);
   });
 }
+
+/** This thread's transports (SIP over UDP), for the main thread's /metrics; nothing when it has none. */
+function reportTransports(): void {
+  const rows: TransportRow[] = [];
+  const listeners: Iterable<TransportsListener> = runtime.allListeners();
+  for (const l of listeners)
+    for (const t of l.transports?.views() ?? []) rows.push({ listener: l.config.name, ...t });
+  if (rows.length > 0 || reported) send({ t: "transports", rows });
+  reported = rows.length > 0;
+}
+let reported = false;
+setInterval(reportTransports, TRANSPORTS_EVERY_MS).unref();
 
 /** The config as the main thread bound it: port 0 means the port the main thread got. */
 function withPorts(s: Snapshot, ports: readonly (readonly [string, number])[]): Snapshot {
@@ -101,6 +120,7 @@ async function handle(m: Exclude<ToWorker, { t: "peer" }>): Promise<string | und
       return undefined;
     case "close":
       await runtime.close();
+      reportTransports();
       mesh.close();
       if (batch.length > 0) flush();
       return undefined;

@@ -4,6 +4,7 @@ import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
 import { reusePortSupported } from "../../net/reuse-port.ts";
+import type { TransportRow } from "../../observe/metrics-transports.ts";
 import {
   type SharedCounterMemory,
   SharedSlotCounters,
@@ -120,6 +121,11 @@ export class ListenerThreads {
   /** Ends worker `row` as a crash would (tests). */
   kill(row: number): Promise<void> {
     return this.#set?.kill(row) ?? Promise.resolve();
+  }
+
+  /** The workers' transports, as each last reported them (none with one thread). */
+  transportRows(): readonly TransportRow[] {
+    return this.#set?.transportRows() ?? [];
   }
 
   /** Every thread that runs listeners: the main thread (0) and each worker. */
