@@ -23,6 +23,20 @@ after(async () => {
   await etcd.close();
 });
 
+/** A page in a headless Chromium, closed after the tests. */
+async function openPage() {
+  const profile = mkdtempSync(join(tmpdir(), "tl-chromium-"));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    timeout: 30_000,
+  });
+  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
+  cleanup.push(() => ctx.close());
+  return ctx.newPage();
+}
+
 test("the dashboard's Cluster card lists the proxies sharing etcd, the store's state and the ignored keys", async () => {
   await etcd.put("/dash/routes/broken", "listener: [");
   const yaml = (port: string) => `
@@ -37,16 +51,7 @@ config:
   const two = await startProxy(yaml("0"));
   cleanup.push(one.close, two.close);
 
-  const profile = mkdtempSync(join(tmpdir(), "tl-chromium-"));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    timeout: 30_000,
-  });
-  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
-  cleanup.push(() => ctx.close());
-  const page = await ctx.newPage();
+  const page = await openPage();
   await page.goto(`http://127.0.0.1:${one.proxy.adminAddress!.port}/`);
   await page.waitForFunction(() => document.querySelectorAll("#cluster-rows tr").length === 2, undefined, {
     timeout: 10_000,
@@ -65,4 +70,43 @@ config:
   assert.ok(view.rows.some((r) => r?.includes(String(process.pid))));
   assert.deepEqual(view.invalid.length, 1);
   assert.match(view.invalid[0] ?? "", /^etcd:\/dash\/routes\/broken \(root\): not YAML/);
+});
+
+test("a cluster of more proxies than one page: the card shows the page and says how many it leaves out", async () => {
+  // 101 records beside the proxy's own (the way a proxy registers, without a lease).
+  for (let i = 0; i < 101; i++) {
+    const id = `fake-${String(i).padStart(3, "0")}`;
+    await etcd.put(
+      `/dash2/proxies/${id}`,
+      JSON.stringify({
+        id,
+        hostname: "h",
+        pid: 1,
+        admin: null,
+        revision: 1,
+        digest: "d".repeat(64),
+        started_at: 1,
+      }),
+    );
+  }
+  const one = await startProxy(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:0 } ]
+admin: { listen: 127.0.0.1:0 }
+routes: [ { listener: agi, pool: p } ]
+pools: { p: { servers: [ { address: 127.0.0.1:1 } ] } }
+config:
+  etcd: { endpoints: [ ${etcd.endpoint} ], prefix: /dash2/, cache: cache2.json }
+`);
+  cleanup.push(one.close);
+  const page = await openPage();
+  await page.goto(`http://127.0.0.1:${one.proxy.adminAddress!.port}/`);
+  await page.waitForFunction(() => document.querySelectorAll("#cluster-rows tr").length === 100, undefined, {
+    timeout: 10_000,
+  });
+  // Before: 100 rows and nothing to say that 2 more were registered.
+  await page.waitForFunction(() => document.querySelector("#cluster-more")?.hidden === false, undefined, {
+    timeout: 10_000,
+  });
+  const more = await page.evaluate(() => document.querySelector("#cluster-more")?.textContent);
+  assert.match(more ?? "", /^100 of 102 proxies shown; the rest: GET \/api\/v1\/cluster\?after=\S+$/);
 });

@@ -93,6 +93,7 @@ export const INDEX_HTML = `<!doctype html>
       <thead><tr><th>Proxy</th><th>Host</th><th class="num">PID</th><th>Admin</th><th class="num">Revision</th><th>Config</th><th>Started</th></tr></thead>
       <tbody id="cluster-rows"></tbody>
     </table>
+    <p id="cluster-more" class="meta" hidden></p>
     <ul id="cluster-invalid" class="errors"></ul>
   </section>
   <div id="pools"></div>

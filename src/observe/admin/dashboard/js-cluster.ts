@@ -26,6 +26,15 @@ function renderSource(src) {
 }
 
 function renderCluster(c) {
+  // One page of the proxies (/api/v1/cluster answers 100 at most): say so when there are more.
+  const more = byId("cluster-more");
+  more.hidden = c.next == null;
+  if (!more.hidden)
+    setText(
+      more,
+      c.proxies.length + " of " + c.total + " proxies shown; the rest: GET /api/v1/cluster?after=" +
+        encodeURIComponent(c.next),
+    );
   syncChildren(
     byId("cluster-rows"),
     c.proxies,
