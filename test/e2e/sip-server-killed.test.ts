@@ -38,6 +38,14 @@ pools:
     if (e.protocol === "sip")
       ended.push({ startedAt: Date.now() - e.durationMs, server: e.server, attempts: e.attempts });
   });
+  // When the live server was marked down (health or passive: its SIPp starved on a loaded CI
+  // machine misses invite_timeout), by our clock.
+  const liveKey = `127.0.0.1:${live.port}`;
+  const liveDownAt: number[] = [];
+  p.proxy.runtime.events.on("server.state", (c) => {
+    if (c.server === liveKey && (c.what === "health" || c.what === "passive") && c.to === "down")
+      liveDownAt.push(Date.now());
+  });
   const dead = () => p.proxy.runtime.registry.get(deadKey);
   await until(
     () => dead()?.health === "up" && dead()?.lastProbe?.ok === true,
@@ -95,17 +103,27 @@ pools:
   // Calls placed on the dead box before the ping said so failed over (no provisional reply).
   const failedOver = ended.filter((e) => e.attempts.some((x) => x.server === deadKey));
   assert.ok(failedOver.length > 0, "a call failed over from the killed server");
-  for (const e of failedOver) assert.ok(e.startedAt < downAt, "only calls placed before the down mark");
-  // Every call placed after the down mark went straight to the live server.
+  // After the down mark the dead box is tried only when no server can take the call at all
+  // (pool.ts: "if none looks healthy, use them all"), that is after the live one was marked
+  // down too. One CI run (Node 24, two hogs) had such a call, which failed "placed before
+  // the down mark".
+  const lastResort = (e: (typeof ended)[number]) => liveDownAt.some((at) => at <= e.startedAt);
+  for (const e of failedOver)
+    assert.ok(
+      e.startedAt < downAt || lastResort(e),
+      `a call placed ${e.startedAt - downAt} ms after the down mark tried the killed server while the live one was never marked down`,
+    );
+  // Every call placed after the down mark went straight to the live server (but for the last resort above).
   const after = ended.filter((e) => e.startedAt > downAt);
   assert.ok(after.length > 50, `${after.length} calls after the down mark`);
-  for (const e of after) {
-    assert.equal(e.server, `127.0.0.1:${live.port}`);
+  for (const e of after.filter((x) => !lastResort(x))) {
+    assert.equal(e.server, liveKey);
     assert.deepEqual(e.attempts, []);
   }
   t.diagnostic(
     `down ${downAt - killedAt} ms after the kill (${dead()?.healthReason}); ${onDoomed.size} calls on the box; ` +
       `${r.successful}/${CALLS} completed, ` +
-      `${failedOver.length} failed over before it, ${after.length} placed after it, all on the live server`,
+      `${failedOver.length} failed over before it, ${after.length} placed after it, all on the live server; ` +
+      `live server marked down ${liveDownAt.length} times`,
   );
 });
