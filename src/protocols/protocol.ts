@@ -43,14 +43,22 @@ export interface ListenerContext {
 }
 
 /**
+ * What a hand-off to another thread came to: `sent`; `gone`, that thread is being restarted
+ * (the caller handles the message itself); `full`, that thread has not taken the last
+ * MAX_IN_FLIGHT hand-offs yet (the caller drops the message, as the kernel drops a datagram
+ * when a socket's buffer is full).
+ */
+export type HandOff = "sent" | "gone" | "full";
+
+/**
  * Channels to the other threads that run listeners: a listener hands a message to the thread
- * that owns its state. `send` is false when that thread is gone (the caller handles it).
+ * that owns its state.
  */
 export interface ThreadMeshView {
   /** This thread (0: the main thread) and how many there are. */
   readonly self: number;
   readonly threads: number;
-  send(thread: number, channel: string, payload: unknown): boolean;
+  send(thread: number, channel: string, payload: unknown): HandOff;
   /** Takes what other threads hand this one on `channel`; returns the unsubscribe. */
   on(channel: string, fn: (payload: unknown) => void): () => void;
 }

@@ -1,5 +1,5 @@
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
-import type { ThreadMeshView } from "../../protocols/protocol.ts";
+import type { HandOff, ThreadMeshView } from "../../protocols/protocol.ts";
 import type { ToWorker } from "./messages.ts";
 
 /** One hand-off between threads: which listener it is for, and what (structured-cloned). */
@@ -7,6 +7,17 @@ interface Envelope {
   readonly c: string;
   readonly p: unknown;
 }
+
+/**
+ * Hand-offs to one thread not yet taken by it. A MessagePort queues without bound: a flood
+ * of datagrams whose Call-IDs another thread owns would pile up in that thread's queue, in
+ * memory, as fast as this one can parse them (parsing is cheaper than proxying). At the bound
+ * a hand-off is refused and the caller drops the message, as the kernel drops datagrams for
+ * a full socket buffer; UDP senders retransmit. About 3 KB each: some 12 MB per thread.
+ */
+export const MAX_IN_FLIGHT = 4_096;
+/** The channel of the taker's acknowledgements (one per turn of its event loop, with a count). */
+const ACK = "\0ack";
 
 /**
  * A direct channel from this listener thread to every other one (the main thread is 0):
@@ -19,6 +30,8 @@ export class ThreadMesh implements ThreadMeshView {
   readonly threads: number;
   readonly #ports = new Map<number, MessagePort>();
   readonly #handlers = new Map<string, (payload: unknown) => void>();
+  /** By peer: hand-offs sent and not yet acknowledged. */
+  readonly #inFlight = new Map<number, number>();
 
   constructor(self: number, threads: number) {
     this.self = self;
@@ -29,8 +42,24 @@ export class ThreadMesh implements ThreadMeshView {
   connect(peer: number, port: MessagePort): void {
     this.#ports.get(peer)?.close();
     this.#ports.set(peer, port);
-    // A hand-off for a listener not started yet (or gone) has no handler: dropped.
-    port.on("message", (e: Envelope) => this.#handlers.get(e.c)?.(e.p));
+    this.#inFlight.set(peer, 0);
+    let taken = 0;
+    const ack = (): void => {
+      if (taken === 0) return;
+      port.postMessage({ c: ACK, p: taken } satisfies Envelope);
+      taken = 0;
+    };
+    port.on("message", (e: Envelope) => {
+      if (e.c === ACK) {
+        if (this.#ports.get(peer) === port)
+          this.#inFlight.set(peer, Math.max(0, (this.#inFlight.get(peer) ?? 0) - (e.p as number)));
+        return;
+      }
+      // Acknowledged once per turn: what this turn took, in one message back.
+      if (taken++ === 0) setImmediate(ack);
+      // A hand-off for a listener not started yet (or gone) has no handler: dropped.
+      this.#handlers.get(e.c)?.(e.p);
+    });
     port.on("close", () => {
       if (this.#ports.get(peer) === port) this.#ports.delete(peer);
     });
@@ -41,13 +70,22 @@ export class ThreadMesh implements ThreadMeshView {
   disconnect(peer: number): void {
     this.#ports.get(peer)?.close();
     this.#ports.delete(peer);
+    this.#inFlight.delete(peer);
   }
 
-  send(peer: number, channel: string, payload: unknown): boolean {
+  send(peer: number, channel: string, payload: unknown): HandOff {
     const port = this.#ports.get(peer);
-    if (!port) return false;
+    if (!port) return "gone";
+    const n = this.#inFlight.get(peer) ?? 0;
+    if (n >= MAX_IN_FLIGHT) return "full";
+    this.#inFlight.set(peer, n + 1);
     port.postMessage({ c: channel, p: payload } satisfies Envelope);
-    return true;
+    return "sent";
+  }
+
+  /** Hand-offs to `peer` not yet taken (tests, and the bound above). */
+  inFlight(peer: number): number {
+    return this.#inFlight.get(peer) ?? 0;
   }
 
   on(channel: string, fn: (payload: unknown) => void): () => void {

@@ -216,7 +216,9 @@ export class SipListener implements ProtocolListener {
       return;
     }
     const h: Handed = { message: m.message, source: m.source, size: m.size };
-    if (!mesh.send(owner, `sip:${this.#config.name}`, h)) this.#proxy?.handle(m);
+    const sent = mesh.send(owner, `sip:${this.#config.name}`, h);
+    if (sent === "gone") this.#proxy?.handle(m);
+    else if (sent === "full") this.#proxy?.drop("handoff_full");
   }
 
   #ended(c: CallRecord, why: CallEnd, now: number): void {
