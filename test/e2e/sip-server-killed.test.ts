@@ -115,7 +115,9 @@ pools:
     );
   // Every call placed after the down mark went straight to the live server (but for the last resort above).
   const after = ended.filter((e) => e.startedAt > downAt);
-  assert.ok(after.length > 50, `${after.length} calls after the down mark`);
+  // SIPp places calls at its rate whatever the proxy's pace: on a loaded machine more of the
+  // 150 are placed before "30 done" and the mark (a CI run with two hogs: 31 after it).
+  assert.ok(after.length >= 20, `${after.length} calls after the down mark`);
   for (const e of after.filter((x) => !lastResort(x))) {
     assert.equal(e.server, liveKey);
     assert.deepEqual(e.attempts, []);
