@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Script } from "node:vm";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { dashboardPages } from "../../src/observe/admin/dashboard.ts";
 import { agiCall, defaultHeader } from "../helpers/asterisk.ts";
+import { freshBrowser } from "../helpers/chromium.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
 import { startAgiServer } from "../helpers/upstreams.ts";
 
-// Debian's chromium (scripts/ensure-test-peers.sh installs it): playwright-core downloads no browser.
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
 const TOKEN = "dashboard-token-of-32-characters";
 const WAIT_MS = 8_000;
@@ -42,27 +40,11 @@ test("the served script parses, and no page inlines a script (the admin CSP woul
 });
 
 /** A fresh profile for each run: nothing from an earlier run (storage, cache) is seen. */
-async function browser(): Promise<BrowserContext> {
-  const profile = mkdtempSync(join(tmpdir(), "tl-chromium-"));
-  // launch() refuses --user-data-dir (Playwright owns it): a persistent context takes the dir.
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+const browser = (): Promise<BrowserContext> =>
+  freshBrowser(cleanup, {
+    args: ["--disable-component-update", "--disable-sync"],
     viewport: { width: 1280, height: 900 },
-    timeout: 30_000,
   });
-  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
-  cleanup.push(() => ctx.close());
-  return ctx;
-}
 
 /** Waits until the text of `selector` (first match) satisfies `want` (a string: equal; a RegExp: match). */
 async function seeText(page: Page, selector: string, want: string | RegExp): Promise<void> {

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
+import { freshBrowser } from "../helpers/chromium.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
@@ -25,16 +22,7 @@ after(async () => {
 
 /** A page in a headless Chromium, closed after the tests. */
 async function openPage() {
-  const profile = mkdtempSync(join(tmpdir(), "tl-chromium-"));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    timeout: 30_000,
-  });
-  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
-  cleanup.push(() => ctx.close());
-  return ctx.newPage();
+  return (await freshBrowser(cleanup)).newPage();
 }
 
 test("the dashboard's Cluster card lists the proxies sharing etcd, the store's state and the ignored keys", async () => {

@@ -1,12 +1,10 @@
 // The dashboard in Chromium, fed strings that someone else chose: a record written into etcd
 // by whoever can write there (no admin token needed), and the words of a server's agent.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type BrowserContext, chromium } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
+import { freshBrowser } from "../helpers/chromium.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
@@ -27,18 +25,7 @@ after(async () => {
   await etcd.close();
 });
 
-async function browser(): Promise<BrowserContext> {
-  const profile = mkdtempSync(join(tmpdir(), "tl-chromium-"));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    timeout: 30_000,
-  });
-  cleanup.push(() => rmSync(profile, { recursive: true, force: true }));
-  cleanup.push(() => ctx.close());
-  return ctx;
-}
+const browser = (): Promise<BrowserContext> => freshBrowser(cleanup);
 
 // DEFECT: a proxy record in etcd that repeats a proxy's id shows as one more row, and goes when its key is deleted — the Cluster card gains a row at every poll (1 s) and keeps them all after the key is gone: syncChildren() in src/observe/admin/dashboard/js-view.ts keeps only the last node per duplicate key and never removes the others
 test("a fake proxy record reusing the real proxy's id neither multiplies the Cluster card's rows nor outlives its key", async () => {

@@ -134,14 +134,20 @@ test("an answer's trailers lose Content-Length, Host and Transfer-Encoding, keep
   assert.equal((await c.request("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n")).status, 200);
 });
 
-test("an answer in Transfer-Encoding: gzip, chunked reaches an HTTP/1.1 client with its gzip named", {
-  timeout: 15_000,
-}, async (t) => {
+/** A client of the proxy, whose server answers every request in Transfer-Encoding: gzip, chunked. */
+async function gzipChunkedThrough(t: TestContext): Promise<RawClient> {
   const origin = await startRawOrigin(t, (_h, c) =>
     c.sock.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
   );
   const p = await proxyTo(t, origin.port);
   const c = await RawClient.open(t, p.port("web"));
+  return c;
+}
+
+test("an answer in Transfer-Encoding: gzip, chunked reaches an HTTP/1.1 client with its gzip named", {
+  timeout: 15_000,
+}, async (t) => {
+  const c = await gzipChunkedThrough(t);
   const r = await c.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
   const te = r.fields.filter(([n]) => n.toLowerCase() === "transfer-encoding").map(([, v]) => v);
   t.diagnostic(`the client read Transfer-Encoding ${JSON.stringify(te)}`);
@@ -153,11 +159,7 @@ test("an answer in Transfer-Encoding: gzip, chunked reaches an HTTP/1.1 client w
 test("an answer in Transfer-Encoding: gzip, chunked to an HTTP/1.0 client is a 502: 1.0 cannot name the coding", {
   timeout: 15_000,
 }, async (t) => {
-  const origin = await startRawOrigin(t, (_h, c) =>
-    c.sock.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-  );
-  const p = await proxyTo(t, origin.port);
-  const c = await RawClient.open(t, p.port("web"));
+  const c = await gzipChunkedThrough(t);
   c.write("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
   await c.endedWithin(5_000);
   const text = c.all.toString("latin1");

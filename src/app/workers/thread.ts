@@ -55,6 +55,8 @@ for (const name of FORWARDED_EVENTS.filter((n) => data.forward.includes(n))) {
   });
 }
 
+/** Whether the last report had rows (an empty one follows, once, when they go). */
+let reported = false;
 /** This thread's transports (SIP over UDP), for the main thread's /metrics; nothing when it has none. */
 function reportTransports(): void {
   const rows: TransportRow[] = [];
@@ -64,7 +66,6 @@ function reportTransports(): void {
   if (rows.length > 0 || reported) send({ t: "transports", rows });
   reported = rows.length > 0;
 }
-let reported = false;
 setInterval(reportTransports, TRANSPORTS_EVERY_MS).unref();
 
 /** The config as the main thread bound it: port 0 means the port the main thread got. */
