@@ -18,11 +18,19 @@ import { killPids, treeMemory } from "./proctree.ts";
 import { type Peers, type RampSettings, runRamp, type StepResult } from "./ramp.ts";
 import { markdown, type Report, ratios, summarise, type TargetResult } from "./report.ts";
 import { freeUdpPort, SIPP, startAnswerer, waitForSip } from "./sipp.ts";
-import { direct, KAMAILIO, type Started, startKamailio, startTrunkline, type Target } from "./targets.ts";
+import {
+  direct,
+  KAMAILIO,
+  type Started,
+  startKamailio,
+  startRelay,
+  startTrunkline,
+  type Target,
+} from "./targets.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
-const ALL_TARGETS = ["direct", "kamailio", "trunkline-rr", "trunkline-ls"];
+const ALL_TARGETS = ["direct", "kamailio", "relay", "trunkline-rr", "trunkline-ls"];
 
 function readSettings(): RampSettings & { targets: string[] } {
   const s = {
@@ -116,6 +124,7 @@ export async function main(): Promise<number> {
     const start = (name: string, ports: readonly number[]): Promise<Started> => {
       if (name === "direct") return Promise.resolve({ target: direct(ports[0] as number) });
       if (name === "kamailio") return startKamailio(dir, [...ports]);
+      if (name === "relay") return startRelay(dir, [...ports]);
       return startTrunkline(dir, name, name === "trunkline-ls" ? "least-sessions" : "round-robin", [
         ...ports,
       ]);

@@ -1,21 +1,27 @@
 // The SIP proxy core alone, no sockets: whole calls (INVITE, 100, 180, 200, ACK, BYE, 200)
 // through SipProxy.handle() with parsing as the transport does it, the peers' side reduced to
-// string edits. CPU per call of Trunkline's own code, steady and repeatable where the socket
-// benchmark (bench.ts) swings by ±15% from run to run on this VM.
-// Run: node --import tsx bench/sip/core.ts [calls]
+// string edits. A simulated clock moves 1/RATE s per call and each call's BYE comes HOLD_MS
+// after its INVITE, so the calls in progress, the lingering transactions and their timers are
+// those of a live proxy at RATE calls/s (as the socket benchmark: 2 s calls). Reports the
+// proxy's own time per call (parse + handle, GC included) apart from the harness', steady and
+// repeatable where the socket benchmark (bench.ts) swings by ±15% from run to run on this VM.
+// Run: node --import tsx bench/sip/core.ts [calls]   (env RATE, default 2500; HOLD_MS, 2000)
 import { parseConfigText } from "../../src/app/config.ts";
 import { buildGeneration } from "../../src/app/runtime.ts";
 import { EventBus } from "../../src/events/bus.ts";
 import type { TrunklineEvents } from "../../src/events/types.ts";
-import { realClock } from "../../src/protocols/sip/clock.ts";
 import { rrKey, type SipListenerOptions } from "../../src/protocols/sip/config.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
 import { SipProxy } from "../../src/protocols/sip/proxy.ts";
 import type { SipRoutes } from "../../src/protocols/sip/routes.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
 import { ServerRegistry } from "../../src/servers/registry.ts";
+import { SimClock } from "./sim-clock.ts";
 
 const CALLS = Number(process.argv[2] ?? 20_000);
+const RATE = Number(process.env.RATE ?? 2_500);
+const HOLD = Math.round((RATE * Number(process.env.HOLD_MS ?? 2_000)) / 1000);
+const clock = new SimClock();
 const snap = parseConfigText(
   `
 listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
@@ -44,7 +50,7 @@ const proxy = new SipProxy(
         return true;
       },
     },
-    clock: realClock,
+    clock,
     events: new EventBus<TrunklineEvents>(),
     pools: () => gen.pools,
     routes: () => gen.routes("sip") as SipRoutes | undefined,
@@ -53,11 +59,16 @@ const proxy = new SipProxy(
 );
 const CALLER: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
 
+/** Nanoseconds spent in the proxy (parse and handle), not in the harness. */
+let inProxy = 0n;
+
 function feed(text: string, from: SipPeer): void {
   const buf = Buffer.from(text, "latin1");
+  const t = process.hrtime.bigint();
   const m = parseMessage(buf, { stream: false });
   if (!m.ok) throw new Error(m.error.message);
   proxy.handle({ message: m.message, source: from, flow: undefined, size: buf.length });
+  inProxy += process.hrtime.bigint() - t;
 }
 
 function take(pred: (t: string) => boolean): { to: SipPeer; text: string } {
@@ -103,7 +114,8 @@ function caller(method: string, n: number, extra: string[], cseq: number): strin
   ].join("\r\n");
 }
 
-function call(n: number): void {
+/** INVITE to ACK; gives the Route lines for the BYE. */
+function setup(n: number): string[] {
   feed(caller("INVITE", n, [], 1), CALLER);
   take((t) => t.startsWith("SIP/2.0 100"));
   const inv = take((t) => t.startsWith("INVITE "));
@@ -117,17 +129,38 @@ function call(n: number): void {
     .map((l) => `Route:${l.slice(13)}`);
   feed(caller("ACK", n, rr, 1), CALLER);
   take((t) => t.startsWith("ACK "));
+  return rr;
+}
+
+function hangUp(n: number, rr: string[]): void {
   feed(caller("BYE", n, rr, 2), CALLER);
   const bye = take((t) => t.startsWith("BYE "));
   feed(answer(bye.text, "200 OK"), bye.to);
   take((t) => t.startsWith("SIP/2.0 200"));
 }
 
-for (let i = 0; i < 2_000; i++) call(i); // warm-up
+/** Calls set up and not yet hung up, oldest first (a ring of HOLD). */
+const held: (string[] | undefined)[] = new Array(HOLD);
+
+/** Call n: its set-up, then the BYE of the call HOLD before it; the clock moves 1/RATE s. */
+function step(n: number): void {
+  const old = held[n % HOLD];
+  if (old !== undefined) hangUp(n - HOLD, old);
+  held[n % HOLD] = setup(n);
+  clock.advance(1000 / RATE);
+}
+
+const WARM = Math.max(2_000, HOLD + 2_000);
+for (let i = 0; i < WARM; i++) step(i);
+inProxy = 0n;
 const t0 = process.cpuUsage();
-for (let i = 0; i < CALLS; i++) call(10_000 + i);
+for (let i = WARM; i < WARM + CALLS; i++) step(i);
 const c = process.cpuUsage(t0);
+const mem = process.memoryUsage();
 process.stdout.write(
-  `${CALLS} calls: ${((c.user + c.system) / CALLS).toFixed(1)} us of CPU per call (peers' string edits included), ${proxy.calls.size} calls left\n`,
+  `${CALLS} calls at ${RATE}/s held ${HOLD}: proxy ${(Number(inProxy) / 1000 / CALLS).toFixed(1)} us per call ` +
+    `(whole process ${((c.user + c.system) / CALLS).toFixed(1)} us CPU, harness included); ` +
+    `${proxy.calls.size} calls in progress, ${proxy.transactions} transactions, ${clock.pending} timers, ` +
+    `heap ${Math.round(mem.heapUsed / 1e6)} MB\n`,
 );
 proxy.close();

@@ -133,6 +133,8 @@ export async function startTrunkline(
       "    failover_codes: [500, 503, 408]",
       "    invite_timeout: 2s",
       `    servers: [ ${answerers.map((p) => `{ address: 127.0.0.1:${p} }`).join(", ")} ]`,
+      // BENCH_SIP_TRUNKLINE_YAML: more top-level config, for A/B runs (e.g. "log: { level: warn }").
+      process.env.BENCH_SIP_TRUNKLINE_YAML ?? "",
       "",
     ].join("\n"),
   );
@@ -152,6 +154,33 @@ export async function startTrunkline(
       name,
       port,
       note: `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread, defaults`,
+      pids: [child.pid],
+      workers: { receivers: 1, processes: 1 },
+      stop: () => child.stop(),
+    },
+  };
+}
+
+/** The Node floor (relay.mjs): a bare record-routing UDP relay over the two answerers. */
+export async function startRelay(dir: string, answerers: readonly number[]): Promise<Started> {
+  const port = await freeUdpPort();
+  const script = join(ROOT, "bench", "sip", "relay.mjs");
+  const child = launch(
+    "relay",
+    process.execPath,
+    [script, "--port", String(port), "--servers", answerers.join(",")],
+    { logFile: join(dir, "relay.log"), stdin: true },
+  );
+  const why = await ready(child, port);
+  if (why !== null) {
+    await child.stop();
+    return { unavailable: why };
+  }
+  return {
+    target: {
+      name: "relay",
+      port,
+      note: "bench/sip/relay.mjs: Node's floor, one dgram socket, Via/Route/Record-Route line edits only, 100 Trying, round robin; no checks, state, timers, logs or metrics",
       pids: [child.pid],
       workers: { receivers: 1, processes: 1 },
       stop: () => child.stop(),
