@@ -205,6 +205,34 @@ test("non-ASCII values are read as UTF-8", () => {
 
 const REQ = ["OPTIONS sip:b@h SIP/2.0", ...basic("OPTIONS")];
 
+test("control bytes and non-ASCII are found wherever they sit in the head, by the line they are on", () => {
+  // The head is scanned once for them; the line is then named. The last line before the empty
+  // one, LF-only line ends, and a bare CR at a line's end are the edges of that scan.
+  const errorOf = (text: string) => {
+    const r = parseMessage(Buffer.from(text, "latin1"), { stream: false });
+    return r.ok ? "ok" : `${r.error.code}: ${r.error.message}`;
+  };
+  const n = REQ.length + 1;
+  assert.equal(
+    errorOf(`${REQ.join("\r\n")}\r\nX: a\x7f\r\n\r\n`),
+    `bad_header_line: line ${n} holds control bytes`,
+  );
+  assert.equal(
+    errorOf(`${REQ.join("\r\n")}\r\nX: a\r\r\n\r\n`),
+    `bad_header_line: line ${n} holds control bytes`,
+  );
+  assert.equal(errorOf(`${REQ.join("\n")}\nX: a\x01\n\n`), `bad_header_line: line ${n} holds control bytes`);
+  assert.equal(errorOf(`${REQ.join("\n")}\nX: a\n\n`), "ok");
+  assert.equal(
+    errorOf(`${REQ[0]}\r\nY: \x02\r\n${REQ.slice(1).join("\r\n")}\r\n\r\n`),
+    "bad_header_line: line 2 holds control bytes",
+  );
+  // A control byte in the body is the body's business.
+  assert.equal(errorOf(`${REQ.join("\r\n")}\r\nContent-Length: 2\r\n\r\n\x00\r`), "ok");
+  const m = parse(Buffer.from(`${REQ.join("\n")}\nSubject: Gr\xc3\xbc\xc3\x9fe\n\n`, "latin1"));
+  assert.equal(headerValue(m, "subject"), "Grüße");
+});
+
 test("every error code", () => {
   const cases: [string, string, boolean?, object?][] = [
     ["bad_start_line", "HELLO\r\n\r\n"],

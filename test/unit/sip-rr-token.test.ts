@@ -75,6 +75,18 @@ test("key rotation: a token of the old key verifies while the old key is still l
   assert.equal(!retired.ok && retired.error, "bad_mac");
 });
 
+test("a token verified once is read from the cache for its own key list and context only", () => {
+  const keys = [K1];
+  const t = signServer("fs2:5060", K1, { context: "call-1" });
+  assert.ok(t.ok);
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual(verifyServer(t.token, keys, { context: "call-1" }), { ok: true, server: "fs2:5060" });
+  const other = verifyServer(t.token, keys, { context: "call-2" });
+  assert.equal(!other.ok && other.error, "bad_mac");
+  const otherKeys = verifyServer(t.token, [K2], { context: "call-1" });
+  assert.equal(!otherKeys.ok && otherKeys.error, "bad_mac");
+});
+
 test("bad input gives error codes", () => {
   const code = (r: { ok: boolean; error?: string }) => (r.ok ? "ok" : r.error);
   assert.equal(code(signServer("x".repeat(MAX_SERVER_BYTES), K1)), "ok");

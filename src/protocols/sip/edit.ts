@@ -10,6 +10,8 @@ export type EditResult =
   | { readonly ok: true; readonly message: SipMessage }
   | { readonly ok: false; readonly error: SipError };
 
+const DIGITS_RE = /^\d{1,10}$/;
+
 /** The value Max-Forwards gets when a request has none (RFC 3261 §16.6 step 3). */
 export const DEFAULT_MAX_FORWARDS = 70;
 
@@ -67,15 +69,17 @@ export function removeTopVia(
 export function setMaxForwards(m: SipMessage, value: number): EditResult {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
     return sipError("bad_value", `Max-Forwards ${value} is not a whole number 0-4294967295`);
-  const header = makeHeader("max-forwards", String(value));
-  const at = firstIndex(m, "max-forwards");
+  const text = String(value);
   const headers: SipHeader[] = [];
-  for (let i = 0; i < m.headers.length; i++) {
-    const h = m.headers[i]!;
-    if (i === at) headers.push({ ...h, value: String(value) });
-    else if (h.name !== "max-forwards") headers.push(h);
+  let set = false;
+  for (const h of m.headers) {
+    if (h.name !== "max-forwards") headers.push(h);
+    else if (!set) {
+      headers.push({ name: h.name, rawName: h.rawName, value: text });
+      set = true;
+    }
   }
-  if (at < 0) headers.splice(afterLast(m, "via"), 0, header);
+  if (!set) headers.splice(afterLast(m, "via"), 0, makeHeader("max-forwards", text));
   return ok(withHeaders(m, headers));
 }
 
@@ -85,11 +89,9 @@ function ok(message: SipMessage): EditResult {
 
 /** The index after the last header of that name (0 when there is none). */
 function afterLast(m: SipMessage, canonical: string): number {
-  let at = 0;
-  m.headers.forEach((h, i) => {
-    if (h.name === canonical) at = i + 1;
-  });
-  return at;
+  const hs = m.headers;
+  for (let i = hs.length - 1; i >= 0; i--) if (hs[i]?.name === canonical) return i + 1;
+  return 0;
 }
 
 /**
@@ -106,7 +108,7 @@ export function decrementMaxForwards(
     const r = setMaxForwards(m, DEFAULT_MAX_FORWARDS);
     return r.ok ? { ...r, value: DEFAULT_MAX_FORWARDS } : r;
   }
-  if (!/^\d{1,10}$/.test(h.value))
+  if (!DIGITS_RE.test(h.value))
     return sipError("bad_max_forwards", `Max-Forwards "${h.value}" is not a number`);
   // The range is 0-255 (RFC 3261 §20.22): a larger value is lowered to it, never refused
   // (9999999999 is not "too many hops").

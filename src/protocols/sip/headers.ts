@@ -142,9 +142,44 @@ export function headerValues(m: Pick<SipMessage, "headers">, name: string): stri
   return out;
 }
 
-/** The first value of a header (the topmost Via for `via`), or undefined. */
+/**
+ * The first value of a header (the topmost Via for `via`), or undefined: headerValues(m,
+ * name)[0] without the list, as a proxy asks for the top Via, Call-ID or CSeq several times
+ * a message.
+ */
 export function headerValue(m: Pick<SipMessage, "headers">, name: string): string | undefined {
-  return headerValues(m, name)[0];
+  const wanted = canonicalName(name);
+  const multi = isMultiValue(wanted);
+  for (const h of m.headers) {
+    if (h.name !== wanted) continue;
+    if (!multi) return h.value;
+    const first = firstTopLevel(h.value);
+    if (first !== undefined) return first;
+  }
+  return undefined;
+}
+
+/** splitTopLevel(value)[0], stopping at the first top-level comma that ends a non-empty part. */
+export function firstTopLevel(value: string): string | undefined {
+  let quoted = false;
+  let angle = false;
+  let from = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x3c) angle = true;
+    else if (c === 0x3e) angle = false;
+    else if (c === 0x2c && !angle) {
+      const t = value.slice(from, i).trim();
+      if (t !== "") return t;
+      from = i + 1;
+    }
+  }
+  const t = value.slice(from).trim();
+  return t === "" ? undefined : t;
 }
 
 /** A header line as this library writes it: canonical name, displayed spelling. */

@@ -44,6 +44,9 @@ const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
 const NON_ASCII_RE = /[^\x00-\x7f]/;
 const VERSION_RE = /^SIP\/\d+\.\d+$/i;
 const CSEQ_RE = /^(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/;
+const DIGITS_RE = /^\d{1,10}$/;
+const CALL_ID_RE = /^[^\s@]+(@[^\s@]+)?$/;
+const TRAILING_WS_RE = /[ \t]+$/;
 
 export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   const limits: SipLimits = { ...SIP_LIMITS, ...opts.limits };
@@ -52,21 +55,47 @@ export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   const head = parseHead(bytes.toString("latin1"), limits);
   if (!head.ok) return head;
   const { start, headers, bodyStart } = head.head;
+  // One pass: how many of each header that must be there, or be there once, and their values.
+  let via = 0;
+  let callIds = 0;
+  let cseqs = 0;
+  let froms = 0;
+  let tos = 0;
+  let maxForwards = 0;
+  let callId = "";
+  let cseqValue = "";
+  for (const h of headers) {
+    const n = h.name;
+    if (n === "via") via++;
+    else if (n === "call-id") {
+      if (callIds++ === 0) callId = h.value;
+    } else if (n === "cseq") {
+      if (cseqs++ === 0) cseqValue = h.value;
+    } else if (n === "from") froms++;
+    else if (n === "to") tos++;
+    else if (n === "max-forwards") maxForwards++;
+  }
+  const counts: Record<(typeof MANDATORY)[number] | (typeof SINGLE)[number], number> = {
+    via,
+    "call-id": callIds,
+    cseq: cseqs,
+    from: froms,
+    to: tos,
+    "max-forwards": maxForwards,
+  };
   for (const name of MANDATORY)
-    if (!headers.some((h) => h.name === name)) return sipError("missing_header", `no ${name} header`);
+    if (counts[name] === 0) return sipError("missing_header", `no ${name} header`);
   // One value each (RFC 3261 §7.3.1, §20): two Call-IDs would let the proxy and the server
   // disagree on which dialog a message belongs to.
   for (const name of SINGLE)
-    if (headers.filter((h) => h.name === name).length > 1)
-      return sipError("duplicate_header", `more than one ${name} header`);
+    if (counts[name] > 1) return sipError("duplicate_header", `more than one ${name} header`);
   // callid = word ["@" word] (§25.1): never empty, never spaced; more is left to the ends.
-  if (!/^[^\s@]+(@[^\s@]+)?$/.test(headers.find((h) => h.name === "call-id")?.value ?? ""))
+  if (!CALL_ID_RE.test(callId))
     return sipError("bad_call_id", "Call-ID is empty, spaced, or has more than one @");
-  const cseqs = headers.filter((h) => h.name === "cseq");
-  if (cseqs.length > 1) return sipError("bad_cseq", "more than one CSeq header");
-  const cseq = CSEQ_RE.exec(cseqs[0]?.value ?? "");
+  if (cseqs > 1) return sipError("bad_cseq", "more than one CSeq header");
+  const cseq = CSEQ_RE.exec(cseqValue);
   if (!cseq || Number(cseq[1]) > 0xffffffff)
-    return sipError("bad_cseq", `CSeq "${cseqs[0]?.value}" is not "number method"`);
+    return sipError("bad_cseq", `CSeq "${cseqValue}" is not "number method"`);
   // RFC 3261 §8.1.1.5: the CSeq method matches the request's (CANCEL and ACK carry their own).
   if (start.kind === "request" && cseq[2] !== start.method)
     return sipError("bad_cseq", `CSeq method ${cseq[2]} is not the request's ${start.method}`);
@@ -98,7 +127,7 @@ export function contentLength(headers: readonly SipHeader[]): number | undefined
   let found: number | undefined;
   for (const h of headers) {
     if (h.name !== "content-length") continue;
-    if (!/^\d{1,10}$/.test(h.value))
+    if (!DIGITS_RE.test(h.value))
       return { code: "bad_content_length", message: `Content-Length "${h.value}" is not a number` };
     const n = Number(h.value);
     if (found !== undefined && found !== n)
@@ -127,6 +156,10 @@ export function parseHead(
   const start = parseStartLine(startText);
   if (!start.ok) return start;
   pos = first.next;
+  // Control bytes are looked for once over the whole head (the common case: none); a line is
+  // checked on its own only when the head holds some, to name it.
+  const end = headEnd(text, pos);
+  const controls = end === undefined || CONTROL_RE.test(text.slice(pos, end + 1));
   const headers: { name: string; rawName: string; value: string }[] = [];
   let lineNo = 1;
   for (;;) {
@@ -136,7 +169,8 @@ export function parseHead(
     const raw = text.slice(pos, line.end);
     pos = line.next;
     if (raw === "") break;
-    if (CONTROL_RE.test(raw)) return sipError("bad_header_line", `line ${lineNo} holds control bytes`);
+    if (controls && CONTROL_RE.test(raw))
+      return sipError("bad_header_line", `line ${lineNo} holds control bytes`);
     const c = raw.charCodeAt(0);
     let last = headers[headers.length - 1];
     if (c === 0x20 || c === 0x09) {
@@ -146,7 +180,9 @@ export function parseHead(
       if (more !== "") last.value = last.value === "" ? more : `${last.value} ${more}`;
     } else {
       const colon = raw.indexOf(":");
-      const rawName = colon < 0 ? "" : raw.slice(0, colon).replace(/[ \t]+$/, "");
+      const named = colon < 0 ? "" : raw.slice(0, colon);
+      const lastChar = named.charCodeAt(named.length - 1);
+      const rawName = lastChar === 0x20 || lastChar === 0x09 ? named.replace(TRAILING_WS_RE, "") : named;
       if (!TOKEN_RE.test(rawName)) return sipError("bad_header_line", `line ${lineNo} is not "name: value"`);
       if (headers.length >= limits.maxHeaders)
         return sipError("too_many_headers", `more than ${limits.maxHeaders} headers`);
@@ -159,8 +195,21 @@ export function parseHead(
         `${last.rawName} value is longer than ${limits.maxHeaderValueBytes} bytes`,
       );
   }
-  for (const h of headers) if (NON_ASCII_RE.test(h.value)) h.value = utf8(h.value);
+  if (NON_ASCII_RE.test(text.slice(first.next, pos)))
+    for (const h of headers) if (NON_ASCII_RE.test(h.value)) h.value = utf8(h.value);
   return { ok: true, head: { start: start.start, headers, bodyStart: pos } };
+}
+
+/**
+ * The offset of the LF that ends the last header line starting at `pos` (the empty line comes
+ * next), `pos` itself when the empty line is the first, undefined when there is none.
+ */
+function headEnd(text: string, pos: number): number | undefined {
+  if (text.startsWith("\n", pos) || text.startsWith("\r\n", pos)) return pos;
+  const crlf = text.indexOf("\n\r\n", pos);
+  const lf = text.indexOf("\n\n", pos);
+  if (crlf < 0 && lf < 0) return undefined;
+  return crlf < 0 ? lf : lf < 0 ? crlf : Math.min(crlf, lf);
 }
 
 /** The line at `pos`: where its text ends (before CR LF or LF) and the next line starts. */

@@ -97,6 +97,15 @@ export function signServer(server: string, key: Buffer, opts: RrTokenOptions = {
 }
 
 /**
+ * Tokens verified lately, per key list (its identity: a listener keeps one list per config
+ * generation), token and context to the server named. A dialog's ACK and BYE carry the token
+ * its INVITE's answer gave, so each call verifies the same one twice or more: the second time
+ * costs a Map lookup, not two HMACs. Only good tokens are kept; the cache is emptied when full.
+ */
+const verified = new WeakMap<readonly Buffer[], Map<string, VerifyResult>>();
+const VERIFIED_MAX = 4_096;
+
+/**
  * The server a token names, if any of `keys` signed it (several keys for rotation: sign with
  * the new one, keep verifying with the old one until the dialogs it signed have ended).
  * Every check that does not need a key comes first, so junk costs no HMAC.
@@ -106,6 +115,22 @@ export function verifyServer(
   keys: readonly Buffer[],
   opts: RrTokenOptions = {},
 ): VerifyResult {
+  let cache = verified.get(keys);
+  const id = `${opts.context ?? ""}\0${token}`;
+  const hit = cache?.get(id);
+  if (hit !== undefined) return hit;
+  const r = verifyUncached(token, keys, opts);
+  if (r.ok) {
+    if (cache === undefined) {
+      cache = new Map();
+      verified.set(keys, cache);
+    } else if (cache.size >= VERIFIED_MAX) cache.clear();
+    cache.set(id, r);
+  }
+  return r;
+}
+
+function verifyUncached(token: string, keys: readonly Buffer[], opts: RrTokenOptions): VerifyResult {
   if (token.length > MAX_TOKEN_LENGTH)
     return fail("too_long", `token of ${token.length} chars, over ${MAX_TOKEN_LENGTH}`);
   if (!TOKEN_RE.test(token)) return fail("malformed", "token is not base64url");

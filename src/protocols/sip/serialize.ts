@@ -9,21 +9,26 @@ import type { SipMessage } from "./types.ts";
 export function serializeMessage(m: SipMessage): Buffer {
   // The space after the status code is there even with an empty reason (RFC 3261 §7.2).
   const start = m.kind === "request" ? `${m.method} ${m.uri} SIP/2.0` : `SIP/2.0 ${m.status} ${m.reason}`;
-  const lines = [oneLine(start)];
+  let text = `${oneLine(start)}\r\n`;
   let lengthWritten = false;
   for (const h of m.headers) {
     if (h.name === "content-length") {
       // The first one, where it was, with the body's length; a repeat is dropped.
-      if (!lengthWritten) lines.push(`${oneLine(h.rawName)}: ${m.body.length}`);
+      if (!lengthWritten) text += `${oneLine(h.rawName)}: ${m.body.length}\r\n`;
       lengthWritten = true;
       continue;
     }
-    lines.push(`${oneLine(h.rawName)}: ${oneLine(h.value)}`);
+    text += `${oneLine(h.rawName)}: ${oneLine(h.value)}\r\n`;
   }
-  if (!lengthWritten) lines.push(`Content-Length: ${m.body.length}`);
-  lines.push("", "");
-  const head = Buffer.from(lines.join("\r\n"), "utf8");
-  return m.body.length === 0 ? head : Buffer.concat([head, m.body], head.length + m.body.length);
+  if (!lengthWritten) text += `Content-Length: ${m.body.length}\r\n`;
+  text += "\r\n";
+  if (m.body.length === 0) return Buffer.from(text, "utf8");
+  // One buffer for head and body: no head buffer to copy again.
+  const size = Buffer.byteLength(text, "utf8");
+  const out = Buffer.allocUnsafe(size + m.body.length);
+  out.write(text, 0, size, "utf8");
+  m.body.copy(out, size);
+  return out;
 }
 
 /**
@@ -31,5 +36,5 @@ export function serializeMessage(m: SipMessage): Buffer {
  * space, so no text can ever become a header line of its own (header injection).
  */
 function oneLine(text: string): string {
-  return /[\r\n]/.test(text) ? text.replace(/[\r\n]+/g, " ") : text;
+  return text.indexOf("\n") < 0 && text.indexOf("\r") < 0 ? text : text.replace(/[\r\n]+/g, " ");
 }
