@@ -7,6 +7,7 @@ import {
   MAX_SERVER_BYTES,
   MAX_TOKEN_LENGTH,
   RR_TOKEN_PARAM,
+  signFor,
   signServer,
   verifyServer,
 } from "../../src/protocols/sip/rr-token.ts";
@@ -85,6 +86,22 @@ test("a token verified once is read from the cache for its own key list and cont
   assert.equal(!other.ok && other.error, "bad_mac");
   const otherKeys = verifyServer(t.token, [K2], { context: "call-1" });
   assert.equal(!otherKeys.ok && otherKeys.error, "bad_mac");
+});
+
+test("a token this proxy signed is good to its key list at once, and to no other list or context", () => {
+  const keys = [K2, K1];
+  const t = signFor("fs3:5060", keys, { context: "call-9" });
+  assert.ok(t.ok);
+  // Signed with the first key: what signServer gives, and what a fresh list verifies.
+  assert.deepEqual(t, signServer("fs3:5060", K2, { context: "call-9" }));
+  assert.deepEqual(verifyServer(t.token, [K2], { context: "call-9" }), { ok: true, server: "fs3:5060" });
+  assert.deepEqual(verifyServer(t.token, keys, { context: "call-9" }), { ok: true, server: "fs3:5060" });
+  const other = verifyServer(t.token, keys, { context: "call-8" });
+  assert.equal(!other.ok && other.error, "bad_mac");
+  const retired = verifyServer(t.token, [K1], { context: "call-9" });
+  assert.equal(!retired.ok && retired.error, "bad_mac");
+  const none = signFor("fs3:5060", []);
+  assert.equal(!none.ok && none.error, "bad_key");
 });
 
 test("bad input gives error codes", () => {

@@ -5,6 +5,7 @@
 
 import { headerValue } from "./headers.ts";
 import { paramValue, parseParams, type SipParam } from "./params.ts";
+import { recent } from "./recent.ts";
 import { type SipError, type SipMessage, sipError } from "./types.ts";
 
 export interface CSeq {
@@ -35,9 +36,14 @@ export interface NameAddr {
  * Reads `"Name" <sip:u@h;lr>;tag=x`, `Name <sip:u@h>`, `<sip:u@h>` and the bare `sip:u@h;tag=x`
  * (where, RFC 3261 §20.10, every `;` parameter belongs to the header, not the URI).
  */
-export function parseNameAddr(
-  value: string,
-): { readonly ok: true; readonly addr: NameAddr } | { readonly ok: false; readonly error: SipError } {
+export type NameAddrResult =
+  | { readonly ok: true; readonly addr: NameAddr }
+  | { readonly ok: false; readonly error: SipError };
+
+/** The result is shared (recent.ts): never modify it. */
+export const parseNameAddr: (value: string) => NameAddrResult = recent(parseNameAddrText);
+
+function parseNameAddrText(value: string): NameAddrResult {
   const text = value.trim();
   let displayName: string | undefined;
   let uri: string;

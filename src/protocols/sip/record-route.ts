@@ -7,7 +7,7 @@
 
 import type { SipProxyEnv } from "./proxy-env.ts";
 import { recordRouteValue } from "./route.ts";
-import { RR_TOKEN_PARAM, signServer } from "./rr-token.ts";
+import { RR_TOKEN_PARAM, signFor } from "./rr-token.ts";
 import type { SipTransportName } from "./transport.ts";
 
 /**
@@ -21,9 +21,8 @@ export function recordRoutes(
   server: string,
   callId: string,
 ): readonly string[] {
-  const key = env.keys[0];
-  const token = key === undefined ? undefined : signServer(server, key, { context: callId });
-  if (token === undefined || !token.ok) return [];
+  const token = signFor(server, env.keys, { context: callId });
+  if (!token.ok) return [];
   const sides = inbound === env.serverTransport ? [inbound] : [inbound, env.serverTransport];
   const out: string[] = [];
   for (const transport of sides) {

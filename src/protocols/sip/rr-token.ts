@@ -98,9 +98,10 @@ export function signServer(server: string, key: Buffer, opts: RrTokenOptions = {
 
 /**
  * Tokens verified lately, per key list (its identity: a listener keeps one list per config
- * generation), token and context to the server named. A dialog's ACK and BYE carry the token
- * its INVITE's answer gave, so each call verifies the same one twice or more: the second time
- * costs a Map lookup, not two HMACs. Only good tokens are kept; the cache is emptied when full.
+ * generation), token and context to the server named: the tokens this proxy signed lately
+ * (signFor), so that a call's first in-dialog request (its ACK, right after the answer) costs
+ * a Map lookup and not an HMAC, and those verified lately (a dialog set up through another
+ * proxy of the cluster). Only good tokens are kept; the cache is emptied when full.
  */
 const verified = new WeakMap<readonly Buffer[], Map<string, VerifyResult>>();
 const VERIFIED_MAX = 4_096;
@@ -115,19 +116,33 @@ export function verifyServer(
   keys: readonly Buffer[],
   opts: RrTokenOptions = {},
 ): VerifyResult {
-  let cache = verified.get(keys);
   const id = `${opts.context ?? ""}\0${token}`;
-  const hit = cache?.get(id);
+  const hit = verified.get(keys)?.get(id);
   if (hit !== undefined) return hit;
   const r = verifyUncached(token, keys, opts);
-  if (r.ok) {
-    if (cache === undefined) {
-      cache = new Map();
-      verified.set(keys, cache);
-    } else if (cache.size >= VERIFIED_MAX) cache.clear();
-    cache.set(id, r);
-  }
+  if (r.ok) remember(keys, id, r);
   return r;
+}
+
+/**
+ * signServer with the first of `keys` (the one that signs), the token then known good to
+ * verifyServer(token, keys): the first in-dialog request of a call (its ACK) costs no HMAC.
+ */
+export function signFor(server: string, keys: readonly Buffer[], opts: RrTokenOptions = {}): SignResult {
+  const key = keys[0];
+  if (key === undefined) return fail("bad_key", "no key to sign with");
+  const r = signServer(server, key, opts);
+  if (r.ok) remember(keys, `${opts.context ?? ""}\0${r.token}`, { ok: true, server });
+  return r;
+}
+
+function remember(keys: readonly Buffer[], id: string, r: VerifyResult): void {
+  let cache = verified.get(keys);
+  if (cache === undefined) {
+    cache = new Map();
+    verified.set(keys, cache);
+  } else if (cache.size >= VERIFIED_MAX) cache.clear();
+  cache.set(id, r);
 }
 
 function verifyUncached(token: string, keys: readonly Buffer[], opts: RrTokenOptions): VerifyResult {

@@ -7,6 +7,7 @@
 
 import { isIPv6 } from "node:net";
 import { hasParam, paramValue, type SipParam } from "./params.ts";
+import { recent } from "./recent.ts";
 import { type SipError, sipError } from "./types.ts";
 
 /** `?name=value` after the URI (RFC 3261 §19.1.1 headers), as written. */
@@ -51,7 +52,10 @@ const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+\-.]*$/;
 /** Whitespace and control bytes: never inside a URI (a name-addr's `<...>` is trimmed first). */
 const SPACE_RE = /[\x00-\x20\x7f]/;
 
-export function parseUri(text: string): UriResult {
+/** RFC 3261 §19.1.1 SIP-URI / SIPS-URI. The result is shared (recent.ts): never modify it. */
+export const parseUri: (text: string) => UriResult = recent(parseUriText);
+
+function parseUriText(text: string): UriResult {
   if (text.length > MAX_URI_LENGTH) return sipError("bad_uri", `URI longer than ${MAX_URI_LENGTH} chars`);
   if (SPACE_RE.test(text)) return sipError("bad_uri", "URI holds whitespace or control bytes");
   const colon = text.indexOf(":");

@@ -4,6 +4,7 @@
  */
 
 import { hasParam, paramValue, parseParams, type SipParam } from "./params.ts";
+import { recent } from "./recent.ts";
 import { type SipError, sipError } from "./types.ts";
 
 export interface Via {
@@ -32,20 +33,12 @@ export type ViaResult =
   | { readonly ok: true; readonly via: Via }
   | { readonly ok: false; readonly error: SipError };
 
-// A proxy reads the same Via value several times per message (RFC 3581 stamping, the response
-// target, loop and transaction keys); results are immutable, so the last few are kept.
-const recent = new Map<string, ViaResult>();
-const RECENT_MAX = 64;
-
-/** RFC 3261 §20.42 via-parm. The result is shared: never modify it. */
-export function parseVia(value: string): ViaResult {
-  const hit = recent.get(value);
-  if (hit !== undefined) return hit;
-  const r = parseViaText(value);
-  if (recent.size >= RECENT_MAX) recent.clear();
-  recent.set(value, r);
-  return r;
-}
+/**
+ * RFC 3261 §20.42 via-parm. A proxy reads the same Via value several times per message
+ * (RFC 3581 stamping, the response target, loop and transaction keys): the result is shared
+ * (recent.ts), never modify it.
+ */
+export const parseVia: (value: string) => ViaResult = recent(parseViaText, 64);
 
 function parseViaText(value: string): ViaResult {
   const text = value.trim();
