@@ -38,7 +38,10 @@ test("parseVia refuses what is no Via, with bad_via", () => {
     "SIP/2.0/UDP h:0",
     "SIP/2.0/UDP h:70000",
     "SIP/2.0/UDP h;branch",
+    "SIP/2.0/UDP h;BRANCH",
+    "SIP/2.0/UDP h;branch=z9hG4bKa;Received",
     "SIP/2.0/UDP h;rport=x",
+    "SIP/2.0/UDP h;RPORT=0",
     "SIP/2.0/UDP h junk",
     'SIP/2.0/UDP h;x="open',
   ]) {
@@ -51,6 +54,17 @@ test("parseVia refuses what is no Via, with bad_via", () => {
   assert.equal(spaced.via.transport, "TCP");
   assert.equal(spaced.via.port, 5061);
   assert.equal(spaced.via.branch, "z9hG4bKx");
+  // The first of each parameter, whatever its case; others are kept, in order, as written.
+  const mixed = parseVia("SIP/2.0/UDP h;Branch=z9hG4bKone;branch=z9hG4bKtwo;RPort=5070;ReCeIvEd=10.0.0.1;x");
+  assert.ok(mixed.ok);
+  assert.equal(mixed.via.branch, "z9hG4bKone");
+  assert.deepEqual(mixed.via.rport, { port: 5070 });
+  assert.equal(mixed.via.received, "10.0.0.1");
+  assert.equal(mixed.via.params.length, 5);
+  const asked = parseVia("SIP/2.0/UDP h;rport");
+  assert.ok(asked.ok);
+  assert.deepEqual(asked.via.rport, { port: undefined });
+  assert.equal(asked.via.branch, undefined);
 });
 
 test("parseCSeq", () => {

@@ -203,6 +203,16 @@ test("non-ASCII values are read as UTF-8", () => {
   assert.equal(headerValue(m, "subject"), "Grüße 📞");
 });
 
+test("a value ending in a UTF-8 character whose last byte is 0xA0 keeps it (only SP and HTAB are trimmed)", () => {
+  // "à" is C3 A0 and "Š" C5 A0: String.trim would take the A0 off the latin1 view and leave
+  // half a character, read back as U+FFFD.
+  const m = parse(
+    sip(["OPTIONS sip:b@h SIP/2.0", ...basic("OPTIONS"), "Subject: voilà \t", "Organization: \tŠ", " à"]),
+  );
+  assert.equal(headerValue(m, "subject"), "voilà");
+  assert.equal(headerValue(m, "organization"), "Š à");
+});
+
 const REQ = ["OPTIONS sip:b@h SIP/2.0", ...basic("OPTIONS")];
 
 test("control bytes and non-ASCII are found wherever they sit in the head, by the line they are on", () => {

@@ -46,7 +46,6 @@ const VERSION_RE = /^SIP\/\d+\.\d+$/i;
 const CSEQ_RE = /^(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/;
 const DIGITS_RE = /^\d{1,10}$/;
 const CALL_ID_RE = /^[^\s@]+(@[^\s@]+)?$/;
-const TRAILING_WS_RE = /[ \t]+$/;
 
 export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   const limits: SipLimits = { ...SIP_LIMITS, ...opts.limits };
@@ -166,27 +165,29 @@ export function parseHead(
     const line = nextLine(text, pos);
     if (line === undefined) return sipError("truncated", "headers do not end with an empty line");
     lineNo++;
-    const raw = text.slice(pos, line.end);
+    const from = pos;
+    const to = line.end;
     pos = line.next;
-    if (raw === "") break;
-    if (controls && CONTROL_RE.test(raw))
+    if (to === from) break;
+    if (controls && CONTROL_RE.test(text.slice(from, to)))
       return sipError("bad_header_line", `line ${lineNo} holds control bytes`);
-    const c = raw.charCodeAt(0);
+    const c = text.charCodeAt(from);
     let last = headers[headers.length - 1];
     if (c === 0x20 || c === 0x09) {
       // RFC 3261 §7.3.1: a line starting with whitespace continues the previous one.
       if (last === undefined) return sipError("bad_header_line", `line ${lineNo} continues no header`);
-      const more = raw.trim();
+      const more = lws(text, from, to);
       if (more !== "") last.value = last.value === "" ? more : `${last.value} ${more}`;
     } else {
-      const colon = raw.indexOf(":");
-      const named = colon < 0 ? "" : raw.slice(0, colon);
-      const lastChar = named.charCodeAt(named.length - 1);
-      const rawName = lastChar === 0x20 || lastChar === 0x09 ? named.replace(TRAILING_WS_RE, "") : named;
+      // Offsets into the text, one slice for the name and one for the value.
+      const colon = text.indexOf(":", from);
+      let nameEnd = colon < 0 || colon >= to ? from : colon;
+      while (nameEnd > from && isLws(text.charCodeAt(nameEnd - 1))) nameEnd--;
+      const rawName = text.slice(from, nameEnd);
       if (!TOKEN_RE.test(rawName)) return sipError("bad_header_line", `line ${lineNo} is not "name: value"`);
       if (headers.length >= limits.maxHeaders)
         return sipError("too_many_headers", `more than ${limits.maxHeaders} headers`);
-      last = { name: canonicalName(rawName), rawName, value: raw.slice(colon + 1).trim() };
+      last = { name: canonicalName(rawName), rawName, value: lws(text, colon + 1, to) };
       headers.push(last);
     }
     if (last.value.length > limits.maxHeaderValueBytes)
@@ -210,6 +211,23 @@ function headEnd(text: string, pos: number): number | undefined {
   const lf = text.indexOf("\n\n", pos);
   if (crlf < 0 && lf < 0) return undefined;
   return crlf < 0 ? lf : lf < 0 ? crlf : Math.min(crlf, lf);
+}
+
+/** SP or HTAB: the only whitespace around SIP header values (RFC 3261 §25.1 LWS). */
+function isLws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * text[from, to) without the SP and HTAB around it. Not String.trim: that also takes U+00A0,
+ * which in this latin1 view is the last byte of a UTF-8 "à" or "Š" ending a value.
+ */
+function lws(text: string, from: number, to: number): string {
+  let a = from;
+  let b = to;
+  while (a < b && isLws(text.charCodeAt(a))) a++;
+  while (b > a && isLws(text.charCodeAt(b - 1))) b--;
+  return text.slice(a, b);
 }
 
 /** The line at `pos`: where its text ends (before CR LF or LF) and the next line starts. */

@@ -3,7 +3,7 @@
  * A proxy matches responses by its branch and sends them back to received/rport.
  */
 
-import { hasParam, paramValue, parseParams, type SipParam } from "./params.ts";
+import { parseParams, type SipParam } from "./params.ts";
 import { recent } from "./recent.ts";
 import { type SipError, sipError } from "./types.ts";
 
@@ -27,6 +27,7 @@ export interface Via {
 const SENT_PROTOCOL_RE =
   /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+/;
 // sent-by: host [ ":" port ]; the host is a name, IPv4, or a bracketed IPv6 reference.
+const PORT_RE = /^\d{1,5}$/;
 const SENT_BY_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*(\d{1,5}))?[ \t]*/;
 
 export type ViaResult =
@@ -56,14 +57,24 @@ function parseViaText(value: string): ViaResult {
     return sipError("bad_via", `Via port ${portText} is not 1-65535`);
   const params = parseParams(rest.slice(by.length));
   if ("code" in params) return sipError("bad_via", `Via parameters: ${params.message}`);
+  // The first of each (names compare case-insensitively), in one pass.
+  let branch: SipParam | undefined;
+  let received: SipParam | undefined;
+  let rportParam: SipParam | undefined;
+  for (const p of params) {
+    const n = p[0].length === 6 || p[0].length === 5 || p[0].length === 8 ? p[0].toLowerCase() : "";
+    if (n === "branch") branch ??= p;
+    else if (n === "received") received ??= p;
+    else if (n === "rport") rportParam ??= p;
+  }
   // RFC 3261 §20.42: branch and received always carry a value.
-  for (const name of ["branch", "received"])
-    if (hasParam(params, name) && paramValue(params, name) === undefined)
-      return sipError("bad_via", `Via ${name} has no value`);
+  if (branch !== undefined && branch[1] === undefined) return sipError("bad_via", "Via branch has no value");
+  if (received !== undefined && received[1] === undefined)
+    return sipError("bad_via", "Via received has no value");
   let rport: Via["rport"];
-  if (hasParam(params, "rport")) {
-    const r = paramValue(params, "rport");
-    if (r !== undefined && (!/^\d{1,5}$/.test(r) || Number(r) < 1 || Number(r) > 65535))
+  if (rportParam !== undefined) {
+    const r = rportParam[1];
+    if (r !== undefined && (!PORT_RE.test(r) || Number(r) < 1 || Number(r) > 65535))
       return sipError("bad_via", `Via rport=${r} is not a port`);
     rport = { port: r === undefined ? undefined : Number(r) };
   }
@@ -75,8 +86,8 @@ function parseViaText(value: string): ViaResult {
       host,
       port,
       params,
-      branch: paramValue(params, "branch"),
-      received: paramValue(params, "received"),
+      branch: branch?.[1],
+      received: received?.[1],
       rport,
     },
   };
