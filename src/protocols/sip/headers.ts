@@ -72,10 +72,23 @@ const DISPLAY: ReadonlyMap<string, string> = new Map([
 /** A token (RFC 3261 §25.1): header names and methods. */
 export const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
+/**
+ * Names as written to their canonical form, remembered: a message's dozen names are the same
+ * few spellings every time, so this is a lookup, not a new lower-case string per header.
+ * Emptied when full (a peer inventing names costs a toLowerCase each, never memory).
+ */
+const canonical = new Map<string, string>();
+const CANONICAL_MAX = 512;
+
 /** The canonical name of a header: lower case, compact form expanded. */
 export function canonicalName(name: string): string {
+  const known = canonical.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
-  return COMPACT.get(lower) ?? lower;
+  const c = COMPACT.get(lower) ?? lower;
+  if (canonical.size >= CANONICAL_MAX) canonical.clear();
+  canonical.set(name, c);
+  return c;
 }
 
 const written = new Map<string, string>();

@@ -48,7 +48,7 @@ const DIGITS_RE = /^\d{1,10}$/;
 const CALL_ID_RE = /^[^\s@]+(@[^\s@]+)?$/;
 
 export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
-  const limits: SipLimits = { ...SIP_LIMITS, ...opts.limits };
+  const limits: SipLimits = opts.limits === undefined ? SIP_LIMITS : { ...SIP_LIMITS, ...opts.limits };
   if (bytes.length > limits.maxMessageBytes)
     return sipError("too_large", `message is ${bytes.length} bytes, more than ${limits.maxMessageBytes}`);
   const head = parseHead(bytes.toString("latin1"), limits);
