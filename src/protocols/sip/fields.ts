@@ -13,9 +13,17 @@ export interface CSeq {
   readonly method: string;
 }
 
-export function parseCSeq(
-  value: string,
-): { readonly ok: true; readonly cseq: CSeq } | { readonly ok: false; readonly error: SipError } {
+export type CSeqResult =
+  | { readonly ok: true; readonly cseq: CSeq }
+  | { readonly ok: false; readonly error: SipError };
+
+/**
+ * `1 INVITE`, `2 BYE`: a handful of values carried by every call, so through recent.ts. The
+ * result is shared: never modify it.
+ */
+export const parseCSeq: (value: string) => CSeqResult = recent(parseCSeqText);
+
+function parseCSeqText(value: string): CSeqResult {
   const m = /^[ \t]*(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*$/.exec(value);
   const seq = Number(m?.[1]);
   if (!m || seq > 0xffffffff) return sipError("bad_cseq", `CSeq "${value}" is not "number method"`);

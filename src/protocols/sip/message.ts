@@ -5,6 +5,7 @@
  * throw, and every loop is bounded by the input.
  */
 
+import { parseCSeq } from "./fields.ts";
 import { canonicalName, TOKEN_RE } from "./headers.ts";
 import {
   SIP_LIMITS,
@@ -43,7 +44,6 @@ const SINGLE = ["call-id", "from", "to", "max-forwards"] as const;
 const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
 const NON_ASCII_RE = /[^\x00-\x7f]/;
 const VERSION_RE = /^SIP\/\d+\.\d+$/i;
-const CSEQ_RE = /^(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/;
 const DIGITS_RE = /^\d{1,10}$/;
 const CALL_ID_RE = /^[^\s@]+(@[^\s@]+)?$/;
 
@@ -92,12 +92,11 @@ export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   if (!CALL_ID_RE.test(callId))
     return sipError("bad_call_id", "Call-ID is empty, spaced, or has more than one @");
   if (cseqs > 1) return sipError("bad_cseq", "more than one CSeq header");
-  const cseq = CSEQ_RE.exec(cseqValue);
-  if (!cseq || Number(cseq[1]) > 0xffffffff)
-    return sipError("bad_cseq", `CSeq "${cseqValue}" is not "number method"`);
+  const cseq = parseCSeq(cseqValue);
+  if (!cseq.ok) return sipError("bad_cseq", `CSeq "${cseqValue}" is not "number method"`);
   // RFC 3261 §8.1.1.5: the CSeq method matches the request's (CANCEL and ACK carry their own).
-  if (start.kind === "request" && cseq[2] !== start.method)
-    return sipError("bad_cseq", `CSeq method ${cseq[2]} is not the request's ${start.method}`);
+  if (start.kind === "request" && cseq.cseq.method !== start.method)
+    return sipError("bad_cseq", `CSeq method ${cseq.cseq.method} is not the request's ${start.method}`);
   const length = contentLength(headers);
   if (typeof length === "object") return { ok: false, error: length };
   const available = bytes.length - bodyStart;

@@ -213,7 +213,9 @@ export function defaultPort(uri: SipUri): number {
  * A host in one spelling for comparing: lower case, no trailing dot, an IPv6 address in its
  * shortest form with brackets (`[0:0::1]` and `::1` are both `[::1]`).
  */
-export function canonicalHost(host: string): string {
+export const canonicalHost: (host: string) => string = recent(canonicalHostText);
+
+function canonicalHostText(host: string): string {
   const lower = host.toLowerCase().replace(/\.$/, "");
   const inner = lower.startsWith("[") && lower.endsWith("]") ? lower.slice(1, -1) : lower;
   const url = `http://[${inner}]/`;
@@ -223,7 +225,7 @@ export function canonicalHost(host: string): string {
 }
 
 export function sameHost(a: string, b: string): boolean {
-  return canonicalHost(a) === canonicalHost(b);
+  return a === b || canonicalHost(a) === canonicalHost(b);
 }
 
 export interface HostPort {
