@@ -39,3 +39,21 @@ test("two when the transport changes: the caller-facing one added first, so it e
 test("no key, no Record-Route (the dialog could not be routed back)", () => {
   assert.deepEqual(recordRoutes({ ...env, keys: [] }, "udp", "10.0.0.21:5060", "c"), []);
 });
+
+test("the value is recordRouteValue's, token and all, for IPv6 and every transport; an address no URI can hold gives none", async () => {
+  const { recordRouteValue } = await import("../../src/protocols/sip/route.ts");
+  for (const us of [
+    { host: "192.0.2.1", port: 5060, transport: "udp" },
+    { host: "2001:db8::7", port: 5070, transport: "udp" },
+    { host: "proxy.example.com", port: 5061, transport: "tls" },
+  ])
+    for (const inbound of ["udp", "tcp", "tls"] as const) {
+      const e = { ...env, us, serverTransport: us.transport as "udp" | "tls" };
+      for (const v of recordRoutes(e, inbound, "10.0.0.22:5060", "call-3")) {
+        const transport = /;transport=([a-z]+);/.exec(v)?.[1] ?? "";
+        const want = recordRouteValue({ ...us, transport }, [["tl", token(v)]]);
+        assert.deepEqual({ ok: true, value: v }, want);
+      }
+    }
+  assert.deepEqual(recordRoutes({ ...env, us: { ...env.us, host: "bad host" } }, "udp", "s", "c"), []);
+});

@@ -50,6 +50,16 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
   if (wantReceived) params.push(["received", source.host]);
   const sentBy = v.via.port === undefined ? v.via.host : `${v.via.host}:${v.via.port}`;
   const value = `SIP/2.0/${v.via.transport} ${sentBy}${formatParamsList(params)}`;
+  // Read next for the response's target, the branch, the seal: its parse is known here.
+  parseVia.remember(value, {
+    ok: true,
+    via: {
+      ...v.via,
+      params,
+      received: wantReceived ? source.host : undefined,
+      rport: hasRport ? { port: source.port } : undefined,
+    },
+  });
   const headers = [...m.headers];
   headers[at] = { ...line, value: [value, ...rest].join(", ") };
   return { ...m, headers };

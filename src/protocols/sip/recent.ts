@@ -5,14 +5,27 @@
  * Map lookup. Bounded: emptied when full, so a flood of distinct values costs one parse each
  * and never memory.
  */
-export function recent<R>(parse: (text: string) => R, max = 256): (text: string) => R {
+export interface Recent<R> {
+  (text: string): R;
+  /**
+   * Records the result for a text its caller has just written and knows the parse of (so its
+   * first read is a lookup too). It must be exactly what the parser gives for that text.
+   */
+  remember(text: string, r: R): void;
+}
+
+export function recent<R>(parse: (text: string) => R, max = 256): Recent<R> {
   const seen = new Map<string, R>();
-  return (text) => {
+  const remember = (text: string, r: R) => {
+    if (seen.size >= max) seen.clear();
+    seen.set(text, r);
+  };
+  const read = (text: string): R => {
     const hit = seen.get(text);
     if (hit !== undefined) return hit;
     const r = parse(text);
-    if (seen.size >= max) seen.clear();
-    seen.set(text, r);
+    remember(text, r);
     return r;
   };
+  return Object.assign(read, { remember });
 }

@@ -26,9 +26,28 @@ export function recordRoutes(
   const sides = inbound === env.serverTransport ? [inbound] : [inbound, env.serverTransport];
   const out: string[] = [];
   for (const transport of sides) {
-    const v = recordRouteValue({ ...env.us, transport }, [[RR_TOKEN_PARAM, token.token]]);
-    if (!v.ok) return [];
-    out.push(v.value);
+    const head = valueHead(env.us.host, env.us.port, transport);
+    if (head === undefined) return [];
+    // A token is base64url (rr-token.ts): every character is one a URI parameter may hold.
+    out.push(`${head}${token.token}>`);
   }
   return out;
 }
+
+/**
+ * `<sip:HOST:PORT;transport=T;lr;tl=`: our Record-Route value up to its token, made and
+ * checked by recordRouteValue once per address and transport (not once per INVITE);
+ * undefined when they cannot be written in a URI.
+ */
+function valueHead(host: string, port: number, transport: string): string | undefined {
+  const id = `${host}\0${port}\0${transport}`;
+  if (heads.has(id)) return heads.get(id);
+  const v = recordRouteValue({ host, port, transport }, [[RR_TOKEN_PARAM, "x"]]);
+  const tail = `;${RR_TOKEN_PARAM}=x>`;
+  const head = v.ok && v.value.endsWith(tail) ? v.value.slice(0, -2) : undefined;
+  if (heads.size >= 64) heads.clear();
+  heads.set(id, head);
+  return head;
+}
+
+const heads = new Map<string, string | undefined>();

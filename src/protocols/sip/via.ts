@@ -4,7 +4,7 @@
  */
 
 import { parseParams, type SipParam } from "./params.ts";
-import { recent } from "./recent.ts";
+import { type Recent, recent } from "./recent.ts";
 import { type SipError, sipError } from "./types.ts";
 
 export interface Via {
@@ -39,9 +39,10 @@ export type ViaResult =
  * (RFC 3581 stamping, the response target, loop and transaction keys): the result is shared
  * (recent.ts), never modify it.
  */
-export const parseVia: (value: string) => ViaResult = recent(parseViaText, 64);
+export const parseVia: Recent<ViaResult> = recent(parseViaText, 64);
 
-function parseViaText(value: string): ViaResult {
+/** parseVia without the cache (for the tests that check what is remembered). */
+export function parseViaText(value: string): ViaResult {
   const text = value.trim();
   const proto = SENT_PROTOCOL_RE.exec(text);
   if (!proto) return sipError("bad_via", `"${text.slice(0, 80)}" does not start with SIP/2.0/transport`);
