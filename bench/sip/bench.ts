@@ -183,6 +183,12 @@ export async function main(): Promise<number> {
     for (const x of summaries)
       if (x.reached_max)
         notes.push(`${x.target} passed every step up to BENCH_SIP_MAX: its rate is a floor, not its limit`);
+    const relay = summaries.find((x) => x.target === "relay");
+    const kam = summaries.find((x) => x.target === "kamailio");
+    if (relay?.proxy_cpu_us_per_call != null && kam?.proxy_cpu_us_per_call != null)
+      notes.push(
+        `relay (Node's floor, bench/sip/relay.mjs): ${relay.reached_max ? "≥ " : ""}${relay.sustained} calls/s at ${relay.proxy_cpu_us_per_call.toFixed(1)} µs/call, ${(relay.proxy_cpu_us_per_call / kam.proxy_cpu_us_per_call).toFixed(2)}× Kamailio's CPU per call`,
+      );
     notes.push(
       "CPU per call: user + system time of the proxy's processes (all of Kamailio's) from /proc over the step, caller start to end, divided by the calls completed; answerers and caller the same, for the shared-core effect",
       "memory per call in progress: the proxy's PSS (summed over Kamailio's processes, whose shared memory then counts once) read in the last half second of the sustained step's sending, minus its PSS when idle, divided by rate × hold",

@@ -61,6 +61,8 @@ const CALLER: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
 
 /** Nanoseconds spent in the proxy (parse and handle), not in the harness. */
 let inProxy = 0n;
+/** BY_KIND=1: the same, by start line (method, or status code and the CSeq's BYE). */
+const byKind = new Map<string, bigint>();
 
 function feed(text: string, from: SipPeer): void {
   const buf = Buffer.from(text, "latin1");
@@ -68,7 +70,12 @@ function feed(text: string, from: SipPeer): void {
   const m = parseMessage(buf, { stream: false });
   if (!m.ok) throw new Error(m.error.message);
   proxy.handle({ message: m.message, source: from, flow: undefined, size: buf.length });
-  inProxy += process.hrtime.bigint() - t;
+  const dt = process.hrtime.bigint() - t;
+  inProxy += dt;
+  if (process.env.BY_KIND) {
+    const k = text.slice(0, text.indexOf(" ", 8)) + (text.includes("CSeq: 2 BYE") ? " (BYE)" : "");
+    byKind.set(k, (byKind.get(k) ?? 0n) + dt);
+  }
 }
 
 function take(pred: (t: string) => boolean): { to: SipPeer; text: string } {
@@ -153,6 +160,7 @@ function step(n: number): void {
 const WARM = Math.max(2_000, HOLD + 2_000);
 for (let i = 0; i < WARM; i++) step(i);
 inProxy = 0n;
+byKind.clear();
 const t0 = process.cpuUsage();
 for (let i = WARM; i < WARM + CALLS; i++) step(i);
 const c = process.cpuUsage(t0);
@@ -163,4 +171,6 @@ process.stdout.write(
     `${proxy.calls.size} calls in progress, ${proxy.transactions} transactions, ${clock.pending} timers, ` +
     `heap ${Math.round(mem.heapUsed / 1e6)} MB\n`,
 );
+for (const [k, v] of byKind)
+  process.stdout.write(`  ${k}: ${(Number(v) / 1000 / CALLS).toFixed(1)} us per call\n`);
 proxy.close();

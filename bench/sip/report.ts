@@ -67,12 +67,15 @@ export interface Ratios {
   sustained: number | null;
   cpu_per_call: number | null;
   kib_per_call_in_progress: number | null;
+  /** CPU per call over the relay's (bench/sip/relay.mjs): what Trunkline costs above Node's floor. */
+  cpu_per_call_vs_relay: number | null;
   /** Issue 13's bar: Trunkline sustains at least Kamailio's rate, failover on. */
   bar: "PASS" | "FAIL" | "n/a";
 }
 
 export function ratios(sums: readonly Summary[]): Ratios[] {
   const k = sums.find((x) => x.target === "kamailio");
+  const relay = sums.find((x) => x.target === "relay");
   return sums
     .filter((x) => x.target.startsWith("trunkline"))
     .map((t) => ({
@@ -80,6 +83,7 @@ export function ratios(sums: readonly Summary[]): Ratios[] {
       sustained: ratio(t.sustained, k?.sustained),
       cpu_per_call: ratio(t.proxy_cpu_us_per_call, k?.proxy_cpu_us_per_call),
       kib_per_call_in_progress: ratio(t.kib_per_call_in_progress, k?.kib_per_call_in_progress),
+      cpu_per_call_vs_relay: ratio(t.proxy_cpu_us_per_call, relay?.proxy_cpu_us_per_call),
       bar:
         t.sustained === null || k?.sustained === null || k === undefined
           ? "n/a"
@@ -149,9 +153,16 @@ export function markdown(r: Report): string {
   }
   out.push("", "Trunkline / Kamailio:", "");
   out.push(
-    row(["variant", "sustained calls/s", "CPU/call", "KiB/call in progress", "bar: rate ≥ Kamailio's"]),
+    row([
+      "variant",
+      "sustained calls/s",
+      "CPU/call",
+      "KiB/call in progress",
+      "CPU/call ÷ relay's",
+      "bar: rate ≥ Kamailio's",
+    ]),
   );
-  out.push(row(["---", "---:", "---:", "---:", "---"]));
+  out.push(row(["---", "---:", "---:", "---:", "---:", "---"]));
   for (const q of r.ratios)
     out.push(
       row([
@@ -159,6 +170,7 @@ export function markdown(r: Report): string {
         fmt(q.sustained, 3),
         fmt(q.cpu_per_call, 3),
         fmt(q.kib_per_call_in_progress, 3),
+        fmt(q.cpu_per_call_vs_relay, 3),
         q.bar,
       ]),
     );
