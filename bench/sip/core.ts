@@ -20,7 +20,8 @@ import { SimClock } from "./sim-clock.ts";
 
 const CALLS = Number(process.argv[2] ?? 20_000);
 const RATE = Number(process.env.RATE ?? 2_500);
-const HOLD = Math.round((RATE * Number(process.env.HOLD_MS ?? 2_000)) / 1000);
+// At least 1: each call is hung up after the next one is set up (HOLD_MS=0 meant n % 0).
+const HOLD = Math.max(1, Math.round((RATE * Number(process.env.HOLD_MS ?? 2_000)) / 1000));
 const clock = new SimClock();
 const snap = parseConfigText(
   `
