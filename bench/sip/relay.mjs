@@ -126,3 +126,5 @@ sock.bind(port, host, () => {
   process.stdout.write(`${JSON.stringify({ event: "listening", port: sock.address().port })}\n`);
 });
 createInterface({ input: process.stdin }).on("close", () => process.exit(0));
+// Exits (rather than dies) on SIGTERM too, so that a --cpu-prof profile gets written.
+process.on("SIGTERM", () => process.exit(0));

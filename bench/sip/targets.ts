@@ -165,10 +165,12 @@ export async function startTrunkline(
 export async function startRelay(dir: string, answerers: readonly number[]): Promise<Started> {
   const port = await freeUdpPort();
   const script = join(ROOT, "bench", "sip", "relay.mjs");
+  // BENCH_NODE_ARGS reaches the relay too, so that both can be profiled alike.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
   const child = launch(
     "relay",
     process.execPath,
-    [script, "--port", String(port), "--servers", answerers.join(",")],
+    [...nodeArgs, script, "--port", String(port), "--servers", answerers.join(",")],
     { logFile: join(dir, "relay.log"), stdin: true },
   );
   const why = await ready(child, port);
