@@ -138,11 +138,44 @@ export async function startTrunkline(
       "",
     ].join("\n"),
   );
-  // BENCH_NODE_ARGS: extra Node flags for Trunkline (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+  return startNode(
+    dir,
+    name,
+    [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"],
+    port,
+    `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread, defaults`,
+  );
+}
+
+/** The Node floor (relay.mjs): a bare record-routing UDP relay over the two answerers. */
+export async function startRelay(dir: string, answerers: readonly number[]): Promise<Started> {
+  const port = await freeUdpPort();
+  const script = join(ROOT, "bench", "sip", "relay.mjs");
+  return startNode(
+    dir,
+    "relay",
+    [script, "--port", String(port), "--servers", answerers.join(",")],
+    port,
+    "bench/sip/relay.mjs: Node's floor, one dgram socket, Via/Route/Record-Route line edits only, 100 Trying, round robin; no checks, state, timers, logs or metrics",
+  );
+}
+
+/**
+ * A Node target listening on `port`, ready once an OPTIONS is answered through it. Its stdin
+ * is a pipe (the relay exits when it closes). BENCH_NODE_ARGS: extra Node flags, the same for
+ * Trunkline and the relay (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+ */
+async function startNode(
+  dir: string,
+  name: string,
+  args: readonly string[],
+  port: number,
+  note: string,
+): Promise<Started> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const args = [...nodeArgs, TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"];
-  const child = launch(name, process.execPath, args, {
+  const child = launch(name, process.execPath, [...nodeArgs, ...args], {
     logFile: join(dir, `${name}.log`),
+    stdin: true,
   });
   const why = await ready(child, port);
   if (why !== null) {
@@ -153,36 +186,7 @@ export async function startTrunkline(
     target: {
       name,
       port,
-      note: `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread, defaults`,
-      pids: [child.pid],
-      workers: { receivers: 1, processes: 1 },
-      stop: () => child.stop(),
-    },
-  };
-}
-
-/** The Node floor (relay.mjs): a bare record-routing UDP relay over the two answerers. */
-export async function startRelay(dir: string, answerers: readonly number[]): Promise<Started> {
-  const port = await freeUdpPort();
-  const script = join(ROOT, "bench", "sip", "relay.mjs");
-  // BENCH_NODE_ARGS reaches the relay too, so that both can be profiled alike.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child = launch(
-    "relay",
-    process.execPath,
-    [...nodeArgs, script, "--port", String(port), "--servers", answerers.join(",")],
-    { logFile: join(dir, "relay.log"), stdin: true },
-  );
-  const why = await ready(child, port);
-  if (why !== null) {
-    await child.stop();
-    return { unavailable: why };
-  }
-  return {
-    target: {
-      name: "relay",
-      port,
-      note: "bench/sip/relay.mjs: Node's floor, one dgram socket, Via/Route/Record-Route line edits only, 100 Trying, round robin; no checks, state, timers, logs or metrics",
+      note,
       pids: [child.pid],
       workers: { receivers: 1, processes: 1 },
       stop: () => child.stop(),

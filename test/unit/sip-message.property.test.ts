@@ -3,7 +3,12 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { parseCSeq, parseNameAddr } from "../../src/protocols/sip/fields.ts";
 import { SipStreamFramer } from "../../src/protocols/sip/framer.ts";
-import { canonicalName, headerValues, splitTopLevel } from "../../src/protocols/sip/headers.ts";
+import {
+  canonicalName,
+  firstTopLevel,
+  headerValues,
+  splitTopLevel,
+} from "../../src/protocols/sip/headers.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
 import { parseParams } from "../../src/protocols/sip/params.ts";
 import { serializeMessage } from "../../src/protocols/sip/serialize.ts";
@@ -206,5 +211,16 @@ test("property: mutations of valid messages never throw", () => {
       (base, muts) => readAll(mutate(base, muts)),
     ),
     runs(200),
+  );
+});
+
+test("property: the first top-level value is splitTopLevel's first, quotes, escapes and <...> included", () => {
+  const piece = fc.constantFrom(",", " ", '"', "\\", "<", ">", "a", "b;c=d", "sip:x@y", "\t");
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 24 }), (pieces) => {
+      const v = pieces.join("");
+      assert.equal(firstTopLevel(v), splitTopLevel(v)[0], JSON.stringify(v));
+    }),
+    { numRuns: 3000 },
   );
 });

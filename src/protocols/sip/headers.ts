@@ -108,16 +108,14 @@ export function isMultiValue(canonical: string): boolean {
 }
 
 /**
- * Splits a value at its top-level commas: a comma inside a quoted string (with its `\`
- * escapes) or inside `<...>` does not separate. Each part is trimmed; empty parts are dropped.
- * One pass over the text.
+ * Where the next top-level comma is from `from` (a comma inside a quoted string, with its `\`
+ * escapes, or inside `<...>` does not count), or -1. At a top-level comma no quote or angle
+ * is open, so a scan may start again after it.
  */
-export function splitTopLevel(value: string): string[] {
-  const out: string[] = [];
+function topLevelComma(value: string, from: number): number {
   let quoted = false;
   let angle = false;
-  let from = 0;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = from; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (quoted) {
       if (c === 0x5c) i++;
@@ -125,13 +123,24 @@ export function splitTopLevel(value: string): string[] {
     } else if (c === 0x22) quoted = true;
     else if (c === 0x3c) angle = true;
     else if (c === 0x3e) angle = false;
-    else if (c === 0x2c && !angle) {
-      push(out, value.slice(from, i));
-      from = i + 1;
-    }
+    else if (c === 0x2c && !angle) return i;
   }
-  push(out, value.slice(from));
-  return out;
+  return -1;
+}
+
+/**
+ * Splits a value at its top-level commas (topLevelComma). Each part is trimmed; empty parts
+ * are dropped. One pass over the text.
+ */
+export function splitTopLevel(value: string): string[] {
+  const out: string[] = [];
+  let from = 0;
+  for (;;) {
+    const comma = topLevelComma(value, from);
+    push(out, value.slice(from, comma < 0 ? value.length : comma));
+    if (comma < 0) return out;
+    from = comma + 1;
+  }
 }
 
 function push(out: string[], part: string): void {
@@ -172,27 +181,16 @@ export function headerValue(m: Pick<SipMessage, "headers">, name: string): strin
   return undefined;
 }
 
-/** splitTopLevel(value)[0], stopping at the first top-level comma that ends a non-empty part. */
+/** splitTopLevel(value)[0], without splitting the rest. */
 export function firstTopLevel(value: string): string | undefined {
-  let quoted = false;
-  let angle = false;
   let from = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (quoted) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) quoted = false;
-    } else if (c === 0x22) quoted = true;
-    else if (c === 0x3c) angle = true;
-    else if (c === 0x3e) angle = false;
-    else if (c === 0x2c && !angle) {
-      const t = value.slice(from, i).trim();
-      if (t !== "") return t;
-      from = i + 1;
-    }
+  for (;;) {
+    const comma = topLevelComma(value, from);
+    const t = value.slice(from, comma < 0 ? value.length : comma).trim();
+    if (t !== "") return t;
+    if (comma < 0) return undefined;
+    from = comma + 1;
   }
-  const t = value.slice(from).trim();
-  return t === "" ? undefined : t;
 }
 
 /** A header line as this library writes it: canonical name, displayed spelling. */
