@@ -30,3 +30,33 @@ test("parseUri through its cache: the same answer the second time, errors includ
   assert.equal(parseUri("http://example.com"), bad);
   assert.equal(bad.ok, false);
 });
+
+test("the caches hold copies of what they read, not the 60 KB messages those values were sliced from", async () => {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const { parseMessage } = await import("../../src/protocols/sip/message.ts");
+  const { parseNameAddr } = await import("../../src/protocols/sip/fields.ts");
+  const { parseVia } = await import("../../src/protocols/sip/via.ts");
+  const pad = "x".repeat(60_000);
+  const heap = () => {
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const before = heap();
+  for (let i = 0; i < 300; i++) {
+    const text = `OPTIONS sip:u${i}@h SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK${i}\r\nFrom: <sip:a${i}@b>;tag=${i}\r\nTo: <sip:c@d>\r\nCall-ID: ${i}@x\r\nCSeq: ${i} OPTIONS\r\nX-Header-Of-Its-Own-${i}: y\r\nContent-Length: ${pad.length}\r\n\r\n${pad}`;
+    const m = parseMessage(Buffer.from(text, "latin1"), { stream: false });
+    assert.ok(m.ok);
+    if (!m.ok) continue;
+    parseUri(m.message.kind === "request" ? m.message.uri : "");
+    for (const h of m.message.headers) {
+      if (h.name === "from") parseNameAddr(h.value);
+      if (h.name === "via") parseVia(h.value);
+    }
+  }
+  const grown = heap() - before;
+  // 300 messages of 60 KB are 18 MB; the caches keep a few hundred short values.
+  assert.ok(grown < 4_000_000, `heap grew ${grown} bytes`);
+});

@@ -3,6 +3,7 @@
  * one line (`Via: a, b`, as SIPp writes it). Pure functions over text.
  */
 
+import { own } from "./recent.ts";
 import type { SipHeader, SipMessage } from "./types.ts";
 
 /**
@@ -87,7 +88,8 @@ export function canonicalName(name: string): string {
   const lower = name.toLowerCase();
   const c = COMPACT.get(lower) ?? lower;
   if (canonical.size >= CANONICAL_MAX) canonical.clear();
-  canonical.set(name, c);
+  // A copy as the key: the name as read is a slice of its whole message's text.
+  canonical.set(own(name), own(c));
   return c;
 }
 
