@@ -10,6 +10,7 @@ import type { CallTable } from "./calls.ts";
 import { routeToken, routeTransport, uriTarget } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { findMember, keyTarget, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { own } from "./recent.ts";
 import { RR_TOKEN_PARAM, verifyServer } from "./rr-token.ts";
 import type { SipPeer } from "./transport.ts";
 import { nameAddrUri } from "./tx-key.ts";
@@ -49,7 +50,8 @@ export function dialogHop(
     const v = token === undefined ? undefined : verifyServer(token, env.keys, { context: callId });
     if (v?.ok) {
       verified = v.server;
-      if (call !== undefined && call.server === v.server && token !== undefined) call.verifiedToken = token;
+      if (call !== undefined && call.server === v.server && token !== undefined)
+        call.verifiedToken = own(token);
     }
   }
   if (verified === undefined)
@@ -93,13 +95,14 @@ export function rebuildCall(
   const pool = env.pools().get(member.pool);
   // Counted on its server again, so least-sessions and max_sessions see it.
   const held = pool?.adopt(member) === true;
+  // Copies, as initial-invite.ts makes them: slices would keep this request's text alive.
   calls.add({
-    callId,
+    callId: own(callId),
     inviteKey: undefined,
     client: `${caller.host}:${caller.port}`,
-    request: req.uri,
-    from: headerValue(req, "from") ?? "",
-    to: headerValue(req, "to") ?? "",
+    request: own(req.uri),
+    from: own(headerValue(req, "from") ?? ""),
+    to: own(headerValue(req, "to") ?? ""),
     route: undefined,
     pool: member.pool,
     server: member.key,

@@ -13,6 +13,7 @@ import { ourVia } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import { InviteTransaction } from "./invite-tx.ts";
 import { failoverCodes, inviteTimeoutMs, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import { own } from "./recent.ts";
 import { recordRoutes } from "./record-route.ts";
 import type { SipPeer } from "./transport.ts";
 import { txKey } from "./tx-key.ts";
@@ -42,7 +43,8 @@ export function startInvite(
   toTag: string,
 ): InviteTransaction<PoolMember> | InviteRefusal {
   const { env, calls } = ctx;
-  const callId = headerValue(stamped, "call-id") ?? "";
+  // A copy (recent.ts own): the closures below keep it for the whole call.
+  const callId = own(headerValue(stamped, "call-id") ?? "");
   const parts = branchParts(routed);
   if (!parts.ok) return { status: 400, reason: parts.error.message };
   const lk = loopKey(parts.parts);
@@ -54,13 +56,15 @@ export function startInvite(
   const mf = decrementMaxForwards(routed);
   if (!mf.ok) return { status: 483, reason: mf.error.message };
   const now = env.clock.now();
+  // Copies (recent.ts own): a call may last hours, and each of these is a slice of the whole
+  // INVITE's text, which it would keep alive with it.
   const record: CallRecord = {
     callId,
-    inviteKey: txKey(stamped),
+    inviteKey: own(txKey(stamped)),
     client: `${upstream.host}:${upstream.port}`,
-    request: stamped.uri,
-    from: headerValue(stamped, "from") ?? "",
-    to: headerValue(stamped, "to") ?? "",
+    request: own(stamped.uri),
+    from: own(headerValue(stamped, "from") ?? ""),
+    to: own(headerValue(stamped, "to") ?? ""),
     route,
     pool: pool.name,
     server: undefined,
@@ -75,7 +79,7 @@ export function startInvite(
     ["call_id", callId],
     ["request_uri", stamped.uri],
   ]);
-  const hashKey = pool.config.hashKeyOf(vars);
+  const hashKey = own(pool.config.hashKeyOf(vars));
   const tx = new InviteTransaction<PoolMember>(
     {
       clock: env.clock,
