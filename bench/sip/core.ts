@@ -6,57 +6,23 @@
 // proxy's own time per call (parse + handle, GC included) apart from the harness', steady and
 // repeatable where the socket benchmark (bench.ts) swings by ±15% from run to run on this VM.
 // Run: node --import tsx bench/sip/core.ts [calls]   (env RATE, default 2500; HOLD_MS, 2000)
-import { parseConfigText } from "../../src/app/config.ts";
-import { buildGeneration } from "../../src/app/runtime.ts";
-import { EventBus } from "../../src/events/bus.ts";
-import type { TrunklineEvents } from "../../src/events/types.ts";
-import { rrKey, type SipListenerOptions } from "../../src/protocols/sip/config.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
-import { SipProxy } from "../../src/protocols/sip/proxy.ts";
-import type { SipRoutes } from "../../src/protocols/sip/routes.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import { ServerRegistry } from "../../src/servers/registry.ts";
-import { SimClock } from "./sim-clock.ts";
+import { SimClock } from "../../test/helpers/sim-clock.ts";
+import { coreProxy } from "../../test/helpers/sip-core.ts";
 
 const CALLS = Number(process.argv[2] ?? 20_000);
 const RATE = Number(process.env.RATE ?? 2_500);
 // At least 1: each call is hung up after the next one is set up (HOLD_MS=0 meant n % 0).
 const HOLD = Math.max(1, Math.round((RATE * Number(process.env.HOLD_MS ?? 2_000)) / 1000));
 const clock = new SimClock();
-const snap = parseConfigText(
-  `
-listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
-routes: [ { listener: sip, pool: fs } ]
+const out: { to: SipPeer; text: string }[] = [];
+const proxy = coreProxy(
+  `routes: [ { listener: sip, pool: fs } ]
 pools: { fs: { balance: ${process.env.BAL ?? "round-robin"}, servers: [ { address: 127.0.0.1:5070 }, { address: 127.0.0.1:5071 } ] } }
 `,
-  "core.yaml",
-);
-const gen = buildGeneration(snap, new ServerRegistry(() => {}));
-const listener = snap.listeners[0];
-if (!listener) throw new Error("no listener");
-const options = listener.options as SipListenerOptions;
-const us = { host: "127.0.0.1", port: 5060 };
-const out: { to: SipPeer; text: string }[] = [];
-const proxy = new SipProxy(
-  {
-    listener: "sip",
-    options,
-    us: { ...us, transport: "udp" },
-    serverTransport: "udp",
-    keys: [rrKey("sip", options, us)],
-    sealKeys: [rrKey("sip", options, us)],
-    sender: {
-      send(to, bytes) {
-        out.push({ to, text: bytes.toString("latin1") });
-        return true;
-      },
-    },
-    clock,
-    events: new EventBus<TrunklineEvents>(),
-    pools: () => gen.pools,
-    routes: () => gen.routes("sip") as SipRoutes | undefined,
-  },
-  () => {},
+  (to, bytes) => out.push({ to, text: bytes.toString("latin1") }),
+  clock,
 );
 const CALLER: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
 

@@ -2,53 +2,20 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { SimClock } from "../../bench/sip/sim-clock.ts";
-import { parseConfigText } from "../../src/app/config.ts";
-import { buildGeneration } from "../../src/app/runtime.ts";
-import { EventBus } from "../../src/events/bus.ts";
-import type { TrunklineEvents } from "../../src/events/types.ts";
-import { rrKey, type SipListenerOptions } from "../../src/protocols/sip/config.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
-import { SipProxy } from "../../src/protocols/sip/proxy.ts";
-import type { SipRoutes } from "../../src/protocols/sip/routes.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import { ServerRegistry } from "../../src/servers/registry.ts";
+import { SimClock } from "../helpers/sim-clock.ts";
+import { coreProxy } from "../helpers/sip-core.ts";
 
 test("a call in progress keeps copies of its Call-ID, From, To and URI, not its INVITE's whole text", () => {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
-  const snap = parseConfigText(
-    `listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
-routes: [ { listener: sip, pool: fs } ]
-pools: { fs: { servers: [ { address: 127.0.0.1:5070 } ] } }
-`,
-    "mem.yaml",
-  );
-  const gen = buildGeneration(snap, new ServerRegistry(() => {}));
-  const options = snap.listeners[0]?.options as SipListenerOptions;
-  const us = { host: "127.0.0.1", port: 5060 };
   const clock = new SimClock();
   const sent: { to: SipPeer; text: string }[] = [];
-  const proxy = new SipProxy(
-    {
-      listener: "sip",
-      options,
-      us: { ...us, transport: "udp" },
-      serverTransport: "udp",
-      keys: [rrKey("sip", options, us)],
-      sealKeys: [rrKey("sip", options, us)],
-      sender: {
-        send(to, bytes) {
-          sent.push({ to, text: bytes.toString("latin1", 0, 400) });
-          return true;
-        },
-      },
-      clock,
-      events: new EventBus<TrunklineEvents>(),
-      pools: () => gen.pools,
-      routes: () => gen.routes("sip") as SipRoutes | undefined,
-    },
-    () => {},
+  const proxy = coreProxy(
+    "routes: [ { listener: sip, pool: fs } ]\npools: { fs: { servers: [ { address: 127.0.0.1:5070 } ] } }\n",
+    (to, bytes) => sent.push({ to, text: bytes.toString("latin1", 0, 400) }),
+    clock,
   );
   const caller: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
   const server: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5070 };
