@@ -80,7 +80,9 @@ export class CallTable {
     const c = this.#calls.get(callId);
     if (c === undefined) return;
     this.#calls.delete(callId);
-    this.#ended.add(callId);
+    // The record's own copy: `callId` may be a slice of the datagram that ended the call (a
+    // BYE's 200), which the set would keep alive whole for the next 100,000 calls.
+    this.#ended.add(c.callId);
     if (this.#ended.size > ENDED_KEPT)
       for (const id of this.#ended) {
         this.#ended.delete(id);
