@@ -96,3 +96,16 @@ test("a call that ended is remembered by a copy of its Call-ID, not by the datag
   assert.ok(grown < 3_000_000, `heap grew ${grown} bytes after ${CALLS} calls ended`);
   proxy.close();
 });
+
+test("an INVITE transaction that accepted a 2xx lets its INVITE go while it lingers", () => {
+  const { proxy, clock, heap, setUp } = harness();
+  const before = heap();
+  for (let i = 0; i < CALLS; i++) setUp(i, body);
+  // Within the linger after the 2xx (ACCEPTED_LINGER_MS): the transactions are still there.
+  clock.advance(100);
+  assert.equal(proxy.transactions, CALLS);
+  const grown = heap() - before;
+  // 200 INVITEs of 50 KB are 10 MB (twice over: the caller's and the one forwarded).
+  assert.ok(grown < 3_000_000, `heap grew ${grown} bytes with ${CALLS} accepted transactions lingering`);
+  proxy.close();
+});

@@ -21,6 +21,8 @@ import { serializeMessage } from "./serialize.ts";
 import type { SendFailed, SipPeer } from "./transport.ts";
 import { MAX_UDP_PAYLOAD, type SipError, type SipRequest, type SipResponse } from "./types.ts";
 
+const EMPTY = Buffer.alloc(0);
+
 export type BranchState = "calling" | "proceeding" | "done" | "abandoned";
 
 export interface BranchEnv {
@@ -52,7 +54,8 @@ export class InviteBranch<S> {
   readonly id: string;
   readonly server: S;
   readonly target: SipPeer;
-  readonly invite: SipRequest;
+  /** The INVITE sent (for its CANCEL and a non-2xx's ACK); let go once a 2xx ends the branch. */
+  #invite: SipRequest | undefined;
   state: BranchState = "calling";
   /** Whether a CANCEL has been sent (Timer C or the caller's CANCEL). */
   cancelSent = false;
@@ -62,7 +65,7 @@ export class InviteBranch<S> {
   #rang = false;
   readonly #env: BranchEnv;
   readonly #events: BranchEvents;
-  readonly #bytes: Buffer;
+  #bytes: Buffer;
   #timerA: TimerHandle | undefined;
   #timerB: TimerHandle | undefined;
   #noAnswer: TimerHandle | undefined;
@@ -82,7 +85,7 @@ export class InviteBranch<S> {
     this.id = id;
     this.server = server;
     this.target = target;
-    this.invite = invite;
+    this.#invite = invite;
     this.#events = events;
     this.#bytes = serializeMessage(invite);
   }
@@ -164,7 +167,12 @@ export class InviteBranch<S> {
     this.#stopInvite();
     this.state = "done";
     this.#env.clock.clear(this.#cancelGiveUp);
-    if (res.status >= 300) this.#env.send(this.target, serializeMessage(ackFor(this.invite, res)));
+    const invite = this.#invite;
+    if (res.status < 300) {
+      // Done for good: nothing is resent, cancelled or ACKed here from now on.
+      this.#invite = undefined;
+      this.#bytes = EMPTY;
+    } else if (invite !== undefined) this.#env.send(this.target, serializeMessage(ackFor(invite, res)));
   }
 
   /** No longer the branch we wait on (invite_timeout): quiet, but late responses still match it. */
@@ -185,8 +193,10 @@ export class InviteBranch<S> {
       this.#pendingCancel = true;
       return;
     }
+    const invite = this.#invite;
+    if (invite === undefined) return;
     this.cancelSent = true;
-    const bytes = serializeMessage(cancelFor(this.invite));
+    const bytes = serializeMessage(cancelFor(invite));
     const resend = (interval: number) => {
       this.#cancelTimer = this.#env.clock.set(() => {
         this.#env.send(this.target, bytes);

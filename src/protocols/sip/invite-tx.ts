@@ -15,18 +15,24 @@ import { upstreamStatus, withCallerVias } from "./hop.ts";
 import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
 import type { FailedBranch, InviteEnv, InviteServer } from "./invite-env.ts";
 import { buildResponse } from "./response.ts";
+import { own } from "./recent.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipPeer } from "./transport.ts";
 import type { SipError, SipRequest, SipResponse } from "./types.ts";
 
 export type { FailedBranch, InviteEnv, InviteServer };
 
+const EMPTY = Buffer.alloc(0);
+
 export class InviteTransaction<S extends InviteServer> {
   readonly #env: InviteEnv<S>;
-  /** The caller's INVITE, its top Via stamped (RFC 3581): what our own responses copy. */
-  readonly request: SipRequest;
-  /** The INVITE to forward, before a branch's Via and Record-Route. */
-  readonly #base: SipRequest;
+  /**
+   * The caller's INVITE, its top Via stamped (RFC 3581): what our own responses copy. Once a
+   * 2xx is accepted, only its Via lines (copies), all a late 2xx needs.
+   */
+  #request: SipRequest;
+  /** The INVITE to forward, before a branch's Via and Record-Route; gone once a 2xx is accepted. */
+  #base: SipRequest | undefined;
   readonly #upstream: SipPeer;
   readonly #toTag: string;
   readonly #loopKey: string | undefined;
@@ -52,7 +58,7 @@ export class InviteTransaction<S extends InviteServer> {
   ) {
     this.#env = env;
     this.#branchEnv = { clock: env.clock, send: env.sendBytes, retransmit: env.retransmitBranches };
-    this.request = request;
+    this.#request = request;
     this.#base = base;
     this.#upstream = upstream;
     this.#toTag = toTag;
@@ -98,11 +104,12 @@ export class InviteTransaction<S extends InviteServer> {
   }
 
   #own(status: number, headers?: readonly (readonly [string, string])[]): Buffer | undefined {
-    const r = buildResponse(this.request, status, { toTag: this.#toTag, ...(headers ? { headers } : {}) });
+    const r = buildResponse(this.#request, status, { toTag: this.#toTag, ...(headers ? { headers } : {}) });
     return r.ok ? serializeMessage(r.response) : undefined;
   }
 
   #ownFinal(status: number, headers?: readonly (readonly [string, string])[], server?: S): void {
+    if (this.#final !== undefined) return;
     this.#sendFinal(status, this.#own(status, headers) ?? Buffer.alloc(0), server);
   }
 
@@ -117,9 +124,11 @@ export class InviteTransaction<S extends InviteServer> {
       this.#ownFinal(503, [["Retry-After", "5"]]);
       return;
     }
+    const base = this.#base;
+    if (base === undefined) return;
     this.#tried.add(server);
     const id = newBranch(this.#loopKey, this.#env.seal);
-    let msg = this.#base;
+    let msg = base;
     for (const rr of this.#env.recordRoute(server)) {
       const r = addRecordRoute(msg, rr);
       if (r.ok) msg = r.message as SipRequest;
@@ -207,7 +216,7 @@ export class InviteTransaction<S extends InviteServer> {
     }
     b.provisional();
     if (res.status === 100) return;
-    this.#last = serializeMessage(withCallerVias(res, this.request));
+    this.#last = serializeMessage(withCallerVias(res, this.#request));
     this.#env.sendBytes(this.#upstream, this.#last);
   }
 
@@ -215,7 +224,7 @@ export class InviteTransaction<S extends InviteServer> {
   #success(b: InviteBranch<S>, res: SipResponse): void {
     const first = b.state !== "done";
     b.final(res);
-    const bytes = serializeMessage(withCallerVias(res, this.request));
+    const bytes = serializeMessage(withCallerVias(res, this.#request));
     this.#env.sendBytes(this.#upstream, bytes);
     if (!first || this.#final !== undefined) return;
     const cur = this.#current;
@@ -229,7 +238,22 @@ export class InviteTransaction<S extends InviteServer> {
     this.#current = b;
     this.#last = bytes;
     this.#final = res.status;
+    this.#settle();
     this.#finish(ACCEPTED_LINGER_MS);
+  }
+
+  /**
+   * Accepted: no other server will be tried and no response of ours built, so the INVITE's
+   * parse (its headers, the slices of its text, SDP included) is let go now, not at the end
+   * of the linger: what a late 2xx needs is the caller's Via lines, kept as copies. At
+   * thousands of calls/s this is what young-generation GC would otherwise copy and promote.
+   */
+  #settle(): void {
+    const vias = this.#request.headers
+      .filter((h) => h.name === "via")
+      .map((h) => ({ name: h.name, rawName: own(h.rawName), value: own(h.value) }));
+    this.#request = { ...this.#request, uri: own(this.#request.uri), headers: vias, body: EMPTY };
+    this.#base = undefined;
   }
 
   #branchFinal(b: InviteBranch<S>, status: number, res: SipResponse | undefined): void {
@@ -245,7 +269,7 @@ export class InviteTransaction<S extends InviteServer> {
       this.#ownFinal(b.timerCFired ? 408 : status, undefined, b.server);
       return;
     }
-    const up = upstreamStatus(withCallerVias(res, this.request));
+    const up = upstreamStatus(withCallerVias(res, this.#request));
     this.#sendFinal(up.status, serializeMessage(up), b.server);
   }
 
