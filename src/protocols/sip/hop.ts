@@ -7,6 +7,7 @@
  */
 
 import { makeHeader } from "./headers.ts";
+import { own } from "./recent.ts";
 import type { SipHeader, SipRequest, SipResponse } from "./types.ts";
 
 function copy(invite: SipRequest | SipResponse, name: string, first: boolean): SipHeader[] {
@@ -57,4 +58,17 @@ export function withCallerVias(res: SipResponse, request: SipRequest): SipRespon
   const rest = res.headers.filter((h) => h.name !== "via");
   const from = at < 0 ? 0 : res.headers.slice(0, at).filter((h) => h.name !== "via").length;
   return { ...res, headers: [...rest.slice(0, from), ...vias, ...rest.slice(from)] };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The request reduced to what withCallerVias reads, its Via lines, as copies: it holds
+ * nothing of the request's text (a slice of the datagram, body included) alive.
+ */
+export function callerViasOf(request: SipRequest): SipRequest {
+  const headers = request.headers
+    .filter((h) => h.name === "via")
+    .map((h) => ({ name: h.name, rawName: own(h.rawName), value: own(h.value) }));
+  return { ...request, uri: own(request.uri), headers, body: EMPTY };
 }

@@ -11,25 +11,19 @@
 import { newBranch } from "./branch.ts";
 import { ACCEPTED_LINGER_MS, T1, T2, T4, TIMER_64T1, type TimerHandle } from "./clock.ts";
 import { addRecordRoute, prependVia } from "./edit.ts";
-import { upstreamStatus, withCallerVias } from "./hop.ts";
+import { callerViasOf, upstreamStatus, withCallerVias } from "./hop.ts";
 import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
 import type { FailedBranch, InviteEnv, InviteServer } from "./invite-env.ts";
 import { buildResponse } from "./response.ts";
-import { own } from "./recent.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipPeer } from "./transport.ts";
 import type { SipError, SipRequest, SipResponse } from "./types.ts";
 
 export type { FailedBranch, InviteEnv, InviteServer };
 
-const EMPTY = Buffer.alloc(0);
-
 export class InviteTransaction<S extends InviteServer> {
   readonly #env: InviteEnv<S>;
-  /**
-   * The caller's INVITE, its top Via stamped (RFC 3581): what our own responses copy. Once a
-   * 2xx is accepted, only its Via lines (copies), all a late 2xx needs.
-   */
+  /** The caller's INVITE, top Via stamped (RFC 3581), that our responses copy; its Vias after a 2xx. */
   #request: SipRequest;
   /** The INVITE to forward, before a branch's Via and Record-Route; gone once a 2xx is accepted. */
   #base: SipRequest | undefined;
@@ -68,10 +62,6 @@ export class InviteTransaction<S extends InviteServer> {
 
   get finalStatus(): number | undefined {
     return this.#final;
-  }
-
-  get server(): S | undefined {
-    return this.#current?.server;
   }
 
   /** §16.2: 100 Trying at once, then the first server. */
@@ -238,22 +228,12 @@ export class InviteTransaction<S extends InviteServer> {
     this.#current = b;
     this.#last = bytes;
     this.#final = res.status;
-    this.#settle();
-    this.#finish(ACCEPTED_LINGER_MS);
-  }
-
-  /**
-   * Accepted: no other server will be tried and no response of ours built, so the INVITE's
-   * parse (its headers, the slices of its text, SDP included) is let go now, not at the end
-   * of the linger: what a late 2xx needs is the caller's Via lines, kept as copies. At
-   * thousands of calls/s this is what young-generation GC would otherwise copy and promote.
-   */
-  #settle(): void {
-    const vias = this.#request.headers
-      .filter((h) => h.name === "via")
-      .map((h) => ({ name: h.name, rawName: own(h.rawName), value: own(h.value) }));
-    this.#request = { ...this.#request, uri: own(this.#request.uri), headers: vias, body: EMPTY };
+    // Accepted: no other server is tried and no response of ours built. The INVITE (its
+    // parse, its text, SDP included) goes now, not after the linger; a late 2xx needs only
+    // the caller's Vias. Kept 500 ms more, young-generation GC would copy and promote it.
+    this.#request = callerViasOf(this.#request);
     this.#base = undefined;
+    this.#finish(ACCEPTED_LINGER_MS);
   }
 
   #branchFinal(b: InviteBranch<S>, status: number, res: SipResponse | undefined): void {
