@@ -104,6 +104,9 @@ export class InviteTransaction<S extends InviteServer> {
   }
 
   #next(): void {
+    // Accepted (a 2xx came): no server is tried again, nor a slot taken for one.
+    const base = this.#base;
+    if (base === undefined) return;
     if (this.#cancelled) {
       this.#ownFinal(487);
       return;
@@ -114,8 +117,6 @@ export class InviteTransaction<S extends InviteServer> {
       this.#ownFinal(503, [["Retry-After", "5"]]);
       return;
     }
-    const base = this.#base;
-    if (base === undefined) return;
     this.#tried.add(server);
     const id = newBranch(this.#loopKey, this.#env.seal);
     let msg = base;
