@@ -6,25 +6,31 @@
  */
 
 import type { Pool, PoolMember } from "../../balance/pool.ts";
-import { branchParts, loopCheck, loopKey, newBranch } from "./branch.ts";
+import { branchParts, loopCheck, loopKey, newBranch, type Seal } from "./branch.ts";
 import type { CallRecord, CallTable } from "./calls.ts";
+import type { SipClock } from "./clock.ts";
 import { decrementMaxForwards } from "./edit.ts";
 import { ourVia } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
+import type { FailedBranch, InviteEnv } from "./invite-env.ts";
 import { InviteTransaction } from "./invite-tx.ts";
 import { failoverCodes, inviteTimeoutMs, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
 import { own } from "./recent.ts";
 import { recordRoutes } from "./record-route.ts";
-import type { SipPeer } from "./transport.ts";
+import type { SipPeer, SipTransportName } from "./transport.ts";
 import { txKey } from "./tx-key.ts";
 import type { SipRequest } from "./types.ts";
 import { requestSeal } from "./via-seal.ts";
 
+/** What every INVITE of one proxy shares: made once per proxy, not per INVITE. */
 export interface InviteContext {
   readonly env: SipProxyEnv;
   readonly calls: CallTable;
   readonly bindBranch: (id: string, tx: InviteTransaction<PoolMember> | undefined) => void;
-  readonly forget: () => void;
+  /** The transaction of this key (tx-key.ts) is over: forget it. */
+  readonly forget: (key: string) => void;
+  /** To a peer; empty bytes (an answer that could not be built) are not sent. */
+  readonly sendBytes: InviteEnv<PoolMember>["sendBytes"];
 }
 
 export type InviteRefusal = { readonly status: number; readonly reason: string };
@@ -41,6 +47,7 @@ export function startInvite(
   pool: Pool,
   route: string | undefined,
   toTag: string,
+  key: string,
 ): InviteTransaction<PoolMember> | InviteRefusal {
   const { env, calls } = ctx;
   // A copy (recent.ts own): the closures below keep it for the whole call.
@@ -75,41 +82,28 @@ export function startInvite(
     failures: [],
   };
   calls.add(record);
-  const vars = new Map([
-    ["call_id", callId],
-    ["request_uri", stamped.uri],
-  ]);
-  const hashKey = own(pool.config.hashKeyOf(vars));
+  // The balancer's hash key is made for the hash balancer only (no template to fill otherwise).
+  const hashKey =
+    pool.config.balance === "hash"
+      ? own(
+          pool.config.hashKeyOf(
+            new Map([
+              ["call_id", callId],
+              ["request_uri", stamped.uri],
+            ]),
+          ),
+        )
+      : "";
   const tx = new InviteTransaction<PoolMember>(
-    {
-      clock: env.clock,
-      // Empty bytes: an answer that could not be built (validateRequest should have refused it).
-      sendBytes: (to, bytes, failed) => bytes.length > 0 && env.sender.send(to, bytes, undefined, failed),
-      retransmit: upstream.transport === "udp",
-      retransmitBranches: env.serverTransport === "udp",
-      failoverCodes: failoverCodes(pool),
-      inviteTimeoutMs: inviteTimeoutMs(pool),
-      via: (branch) => ourVia({ ...env.us, transport: env.serverTransport }, branch),
-      seal: requestSeal(env.sealKeys, stamped, env.serverTransport),
-      recordRoute: (server) => recordRoutes(env, upstream.transport, server.key, callId),
-      target: (m) => memberTarget(m, env.serverTransport),
-      acquire: (tried) => pool.acquire(hashKey, tried),
-      release: (s) => pool.release(s),
-      report: (s, ok, reason) => pool.report(s, ok ? { ok: true } : { ok: false, reason }),
-      bind: ctx.bindBranch,
-      answered: (code, server, held, failures) => {
-        const at = env.clock.now();
-        record.finalCode = code;
-        record.setupMs = at - now;
-        record.server = server?.key;
-        record.failures = failures;
-        if (failures.length > 0 && server !== undefined && code < 300) pool.failedOver(server);
-        if (code >= 200 && code < 300) {
-          if (held && server !== undefined) record.release = () => pool.release(server);
-        } else calls.end(callId, "rejected", at);
-      },
-      done: ctx.forget,
-    },
+    new CallInviteEnv(
+      ctx,
+      pool,
+      upstream,
+      record,
+      hashKey,
+      requestSeal(env.sealKeys, stamped, env.serverTransport),
+      key,
+    ),
     stamped,
     mf.message as SipRequest,
     upstream,
@@ -117,4 +111,102 @@ export function startInvite(
     lk,
   );
   return tx;
+}
+
+/**
+ * One INVITE's hooks into the proxy (invite-env.ts): one object per INVITE whose methods read
+ * its fields, where a dozen closures (and their contexts) were made per INVITE and kept for
+ * the transaction's life, past its 2xx.
+ */
+class CallInviteEnv implements InviteEnv<PoolMember> {
+  readonly clock: SipClock;
+  readonly sendBytes: InviteEnv<PoolMember>["sendBytes"];
+  readonly retransmit: boolean;
+  readonly retransmitBranches: boolean;
+  readonly failoverCodes: readonly number[];
+  readonly inviteTimeoutMs: number;
+  readonly seal: Seal | undefined;
+  readonly #ctx: InviteContext;
+  readonly #pool: Pool;
+  readonly #inbound: SipTransportName;
+  readonly #record: CallRecord;
+  readonly #hashKey: string;
+  readonly #key: string;
+
+  constructor(
+    ctx: InviteContext,
+    pool: Pool,
+    upstream: SipPeer,
+    record: CallRecord,
+    hashKey: string,
+    seal: Seal | undefined,
+    key: string,
+  ) {
+    const { env } = ctx;
+    this.clock = env.clock;
+    this.sendBytes = ctx.sendBytes;
+    this.retransmit = upstream.transport === "udp";
+    this.retransmitBranches = env.serverTransport === "udp";
+    this.failoverCodes = failoverCodes(pool);
+    this.inviteTimeoutMs = inviteTimeoutMs(pool);
+    this.seal = seal;
+    this.#ctx = ctx;
+    this.#pool = pool;
+    this.#inbound = upstream.transport;
+    this.#record = record;
+    this.#hashKey = hashKey;
+    this.#key = key;
+  }
+
+  via(branch: string): string {
+    const { env } = this.#ctx;
+    return ourVia({ ...env.us, transport: env.serverTransport }, branch);
+  }
+
+  recordRoute(server: PoolMember): readonly string[] {
+    return recordRoutes(this.#ctx.env, this.#inbound, server.key, this.#record.callId);
+  }
+
+  target(m: PoolMember): SipPeer {
+    return memberTarget(m, this.#ctx.env.serverTransport);
+  }
+
+  acquire(tried: ReadonlySet<PoolMember>): PoolMember | undefined {
+    return this.#pool.acquire(this.#hashKey, tried);
+  }
+
+  release(s: PoolMember): void {
+    this.#pool.release(s);
+  }
+
+  report(s: PoolMember, ok: boolean, reason: string): void {
+    this.#pool.report(s, ok ? { ok: true } : { ok: false, reason });
+  }
+
+  bind(branch: string, tx: InviteTransaction<PoolMember> | undefined): void {
+    this.#ctx.bindBranch(branch, tx);
+  }
+
+  answered(
+    code: number,
+    server: PoolMember | undefined,
+    held: boolean,
+    failures: readonly FailedBranch[],
+  ): void {
+    const record = this.#record;
+    const pool = this.#pool;
+    const at = this.clock.now();
+    record.finalCode = code;
+    record.setupMs = at - record.startedAt;
+    record.server = server?.key;
+    record.failures = failures;
+    if (failures.length > 0 && server !== undefined && code < 300) pool.failedOver(server);
+    if (code >= 200 && code < 300) {
+      if (held && server !== undefined) record.release = () => pool.release(server);
+    } else this.#ctx.calls.end(record.callId, "rejected", at);
+  }
+
+  done(): void {
+    this.#ctx.forget(this.#key);
+  }
 }

@@ -36,6 +36,7 @@ const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, SUBSCRIBE
 
 export class SipProxy {
   readonly #env: SipProxyEnv;
+  readonly #inviteCtx: InviteContext;
   readonly calls: CallTable;
   readonly stats: SipProxyStats = { dropped: new Map(), answered: new Map() };
   /** Server transactions of initial INVITEs, by the caller's branch. */
@@ -48,6 +49,16 @@ export class SipProxy {
     this.#env = env;
     this.calls = new CallTable(env.options.maxCalls, env.options.callTimeoutMs, onCallEnd);
     this.#serverTx = new TxHold(env.options.maxCalls, env.options.maxTransactionBytes);
+    this.#inviteCtx = {
+      env,
+      calls: this.calls,
+      bindBranch: (id, tx) => {
+        if (tx === undefined) this.#branches.delete(id);
+        else this.#branches.set(id, tx);
+      },
+      forget: (key) => this.#serverTx.forget(key),
+      sendBytes: (to, bytes, failed) => bytes.length > 0 && env.sender.send(to, bytes, undefined, failed),
+    };
   }
 
   /** INVITE transactions in progress (set up or lingering for retransmissions). */
@@ -196,16 +207,7 @@ export class SipProxy {
     }
     const key = txKey(stamped);
     const toTagOwn = hash("sha256", key, "base64url").slice(0, 12);
-    const ctx: InviteContext = {
-      env: this.#env,
-      calls: this.calls,
-      bindBranch: (id, tx) => {
-        if (tx === undefined) this.#branches.delete(id);
-        else this.#branches.set(id, tx);
-      },
-      forget: () => this.#serverTx.forget(key),
-    };
-    const tx = startInvite(ctx, stamped, routed, upstream, pool, route.name, toTagOwn);
+    const tx = startInvite(this.#inviteCtx, stamped, routed, upstream, pool, route.name, toTagOwn, key);
     if ("status" in tx) {
       const retry: [string, string][] = tx.status === 503 ? [["Retry-After", "5"]] : [];
       this.#reply(stamped, upstream, tx.status, retry);
