@@ -83,6 +83,8 @@ const CANONICAL_MAX = 512;
 
 /** The canonical name of a header: lower case, compact form expanded. */
 export function canonicalName(name: string): string {
+  const common = commonSpelling(name);
+  if (common !== undefined) return common;
   const known = canonical.get(name);
   if (known !== undefined) return known;
   const lower = name.toLowerCase();
@@ -91,6 +93,32 @@ export function canonicalName(name: string): string {
   // A copy as the key: the name as read is a slice of its whole message's text.
   canonical.set(own(name), own(c));
   return c;
+}
+
+/**
+ * The names every SIP message carries, as UAs spell them: compared as they are, where the
+ * table's lookup would first hash each name read (a new string per header line).
+ */
+function commonSpelling(name: string): string | undefined {
+  switch (name.length) {
+    case 2:
+      return name === "To" ? "to" : undefined;
+    case 3:
+      return name === "Via" ? "via" : undefined;
+    case 4:
+      return name === "From" ? "from" : name === "CSeq" ? "cseq" : undefined;
+    case 5:
+      return name === "Route" ? "route" : undefined;
+    case 7:
+      return name === "Call-ID" ? "call-id" : name === "Contact" ? "contact" : undefined;
+    case 12:
+      if (name === "Max-Forwards") return "max-forwards";
+      return name === "Record-Route" ? "record-route" : name === "Content-Type" ? "content-type" : undefined;
+    case 14:
+      return name === "Content-Length" ? "content-length" : undefined;
+    default:
+      return undefined;
+  }
 }
 
 const written = new Map<string, string>();

@@ -6,6 +6,7 @@
  */
 
 import { parseCSeq } from "./fields.ts";
+import { CONTROLS, NON_ASCII, scanHead } from "./head-scan.ts";
 import { canonicalName, TOKEN_RE } from "./headers.ts";
 import {
   SIP_LIMITS,
@@ -157,7 +158,8 @@ export function parseHead(
   // Control bytes are looked for once over the whole head (the common case: none); a line is
   // checked on its own only when the head holds some, to name it.
   const end = headEnd(text, pos);
-  const controls = end === undefined || CONTROL_RE.test(text.slice(pos, end + 1));
+  const found = end === undefined ? CONTROLS : scanHead(text, pos, end + 1);
+  const controls = (found & CONTROLS) !== 0;
   const headers: { name: string; rawName: string; value: string }[] = [];
   let lineNo = 1;
   for (;;) {
@@ -195,7 +197,8 @@ export function parseHead(
         `${last.rawName} value is longer than ${limits.maxHeaderValueBytes} bytes`,
       );
   }
-  if (NON_ASCII_RE.test(text.slice(first.next, pos)))
+  // The head's lines are those scanned: [first.next, end] and the empty line after them.
+  if ((found & NON_ASCII) !== 0)
     for (const h of headers) if (NON_ASCII_RE.test(h.value)) h.value = utf8(h.value);
   return { ok: true, head: { start: start.start, headers, bodyStart: pos } };
 }
