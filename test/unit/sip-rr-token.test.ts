@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { recordRouteValue } from "../../src/protocols/sip/route.ts";
 import {
@@ -187,4 +189,30 @@ test("property: the MAC is HMAC-SHA256 as createHmac makes it, for keys shorter 
     ),
     runs(500),
   );
+});
+
+test("the verified-token cache keeps copies: a context and a token read from large datagrams hold none of them alive", () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const heap = () => {
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const keys = [K1];
+  const tokens = Array.from({ length: 300 }, (_, i) => sign(`fs${i}:5060`, K1, `call-${i}@example.com`));
+  const pad = "x".repeat(60_000);
+  const before = heap();
+  for (let i = 0; i < 300; i++) {
+    // As the proxy reads them: slices of one datagram's text (an in-dialog request of 60 KB).
+    const datagram = `BYE sip:x SIP/2.0\r\nCall-ID: call-${i}@example.com\r\nRoute: <sip:p;lr;tl=${tokens[i]}>\r\n${pad}`;
+    const callId = datagram.slice(datagram.indexOf("call-"), datagram.indexOf("\r\nRoute"));
+    const token = datagram.slice(
+      datagram.indexOf("tl=") + 3,
+      datagram.indexOf(">\r\n", datagram.indexOf("tl=")),
+    );
+    assert.deepEqual(verifyServer(token, keys, { context: callId }), { ok: true, server: `fs${i}:5060` });
+  }
+  const grown = heap() - before;
+  // 300 datagrams of 60 KB are 18 MB; 300 cache entries a few tens of KB.
+  assert.ok(grown < 4_000_000, `heap grew ${grown} bytes for 300 verified tokens`);
 });

@@ -18,6 +18,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { hmacSha256Into } from "../../core/hmac.ts";
+import { own } from "./recent.ts";
 
 /** The URI parameter name the proxy is meant to carry the token in. */
 export const RR_TOKEN_PARAM = "tl";
@@ -120,7 +121,9 @@ export function verifyServer(
   const hit = verified.get(keys)?.get(id);
   if (hit !== undefined) return hit;
   const r = verifyUncached(token, keys, opts);
-  if (r.ok) remember(keys, id, r);
+  // A copy as the key: the token and the context (a Call-ID) are read from a datagram, whose
+  // whole text the cache would keep alive with them, for up to VERIFIED_MAX datagrams.
+  if (r.ok) remember(keys, own(id), r);
   return r;
 }
 
