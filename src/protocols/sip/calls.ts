@@ -6,6 +6,8 @@
  * table is rebuilt from the traffic that carries one.
  */
 
+import { RecentIds } from "./recent-ids.ts";
+
 export interface CallRecord {
   readonly callId: string;
   /** The transaction key of the INVITE that set it up (tx-key.ts): its retransmissions are absorbed. */
@@ -49,7 +51,7 @@ export class CallTable {
    * ended here must not bring its call back (rebuildCall is for a restart's calls, not these),
    * or each finished call could be made to hold a session slot until call_timeout.
    */
-  readonly #ended = new Set<string>();
+  readonly #ended = new RecentIds(ENDED_KEPT);
 
   constructor(max: number, timeoutMs: number, onEnd: (c: CallRecord, why: CallEnd, now: number) => void) {
     this.#max = max;
@@ -83,11 +85,6 @@ export class CallTable {
     // The record's own copy: `callId` may be a slice of the datagram that ended the call (a
     // BYE's 200), which the set would keep alive whole for the next 100,000 calls.
     this.#ended.add(c.callId);
-    if (this.#ended.size > ENDED_KEPT)
-      for (const id of this.#ended) {
-        this.#ended.delete(id);
-        break;
-      }
     c.release?.();
     c.release = undefined;
     this.#onEnd(c, why, now);
