@@ -35,7 +35,7 @@ export function scanHead(text: string, from: number, to: number): number {
 
 /** A byte CONTROL_RE matches but CR, or one above 0x7f (the text is a latin1 view of bytes). */
 const UNUSUAL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/;
-const UNUSUAL_FROM = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/g;
+const UNUSUAL_FROM = new RegExp(UNUSUAL.source, "g");
 
 /**
  * Whether text[from, to) holds a byte UNUSUAL matches. The search runs from `from` over the

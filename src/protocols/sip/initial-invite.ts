@@ -18,7 +18,6 @@ import { failoverCodes, inviteTimeoutMs, memberTarget, type SipProxyEnv } from "
 import { own } from "./recent.ts";
 import { recordRoutes } from "./record-route.ts";
 import type { SipPeer, SipTransportName } from "./transport.ts";
-import { txKey } from "./tx-key.ts";
 import type { SipRequest } from "./types.ts";
 import { requestSeal } from "./via-seal.ts";
 
@@ -37,7 +36,8 @@ export type InviteRefusal = { readonly status: number; readonly reason: string }
 
 /**
  * Starts the transaction, or gives the status to refuse the INVITE with. `stamped` is the
- * caller's INVITE with its Via stamped; `routed` the same after Route pre-processing.
+ * caller's INVITE with its Via stamped; `routed` the same after Route pre-processing; `key`
+ * the stamped INVITE's transaction key (tx-key.ts), as the proxy holds the transaction by.
  */
 export function startInvite(
   ctx: InviteContext,
@@ -50,7 +50,7 @@ export function startInvite(
   key: string,
 ): InviteTransaction<PoolMember> | InviteRefusal {
   const { env, calls } = ctx;
-  // A copy (recent.ts own): the closures below keep it for the whole call.
+  // A copy (recent.ts own): the call record and the transaction keep it for the whole call.
   const callId = own(headerValue(stamped, "call-id") ?? "");
   const parts = branchParts(routed);
   if (!parts.ok) return { status: 400, reason: parts.error.message };
@@ -67,7 +67,7 @@ export function startInvite(
   // INVITE's text, which it would keep alive with it.
   const record: CallRecord = {
     callId,
-    inviteKey: own(txKey(stamped)),
+    inviteKey: own(key),
     client: `${upstream.host}:${upstream.port}`,
     request: own(stamped.uri),
     from: own(headerValue(stamped, "from") ?? ""),
