@@ -27,7 +27,10 @@ import {
 import { runWrk, WRK, type WrkResult } from "./wrk.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ALL = ["direct", "node-raw", "node-floor", "trunkline", "trunkline-node24", "haproxy", "nginx"];
+const ALL = ["direct", "node-raw", "node-floor", "trunkline", "trunkline-node24", "trunkline-ref", "haproxy", "nginx"];
+// trunkline-ref: another build of Trunkline (BENCH_TRUNKLINE_REF=its dist/cli/main.js), run in
+// the same rounds, for an A/B of two builds. Not in the default targets.
+const DEFAULT = ALL.filter((t) => t !== "trunkline-ref");
 
 interface Round extends WrkResult {
   cpu_us_per_req: number | null;
@@ -87,7 +90,7 @@ interface Settings {
 
 function settings(): Settings {
   const raw = process.env.BENCH_HTTP_TARGETS;
-  const targets = raw ? raw.split(",").map((x) => x.trim()) : ALL;
+  const targets = raw ? raw.split(",").map((x) => x.trim()) : DEFAULT;
   const bad = targets.filter((t) => !ALL.includes(t));
   if (bad.length > 0 || targets.length === 0)
     throw new Error(`BENCH_HTTP_TARGETS takes ${ALL.join(",")}; got "${raw}"`);
@@ -162,7 +165,7 @@ export async function main(): Promise<number> {
     for (const t of s.targets) {
       if (t === "direct") continue;
       const p =
-        t === "trunkline" || t === "trunkline-node24"
+        t === "trunkline" || t === "trunkline-node24" || t === "trunkline-ref"
           ? await startTrunkline(dir, origin.port, t)
           : t === "haproxy"
             ? await startHaproxy(dir, origin.port)

@@ -221,14 +221,16 @@ export async function startTrunkline(dir: string, origin: number, name = "trunkl
       "",
     ].join("\n"),
   );
-  const child = launch(name, node, [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"], {
+  const main = name === "trunkline-ref" ? process.env.BENCH_TRUNKLINE_REF : TRUNKLINE_MAIN;
+  if (!main) throw new Error("trunkline-ref needs BENCH_TRUNKLINE_REF=<another build's dist/cli/main.js>");
+  const child = launch(name, node, [main, "run", "-c", cfg, "--no-watch"], {
     logFile: join(dir, `${name}.log`),
   });
   await ready(child, port);
   return {
     name,
     port,
-    note: `${THREADS} Node thread(s) (${node === process.execPath ? process.version : "Node 24"}), ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
+    note: `${name === "trunkline-ref" ? `${main}, ` : ""}${THREADS} Node thread(s) (${node === process.execPath ? process.version : "Node 24"}), ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
     pids: [child.pid],
     child,
   };

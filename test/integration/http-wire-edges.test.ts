@@ -239,6 +239,8 @@ test("TLS front end: a client that never finishes its handshake is closed after 
   // The listener still serves.
   const ok = await tlsOpen(t, p.port("web"));
   assert.equal((await ok.request(GET("/ok"))).status, 200);
+  // The session ends once its answer is written through, which may be just after the client read it.
+  await p.session(0);
   assert.equal(p.sessions().length, 1, "no session for the unfinished handshakes");
 });
 
@@ -796,7 +798,11 @@ test("a server that answers before reading the body, then resets: the client get
   assert.equal(r.status, 403);
   assert.equal(r.body.toString(), "nope");
   assert.equal(r.get("connection"), "close", "the body was not read: the connection cannot go on");
-  origin.conns[0]?.sock.resetAndDestroy();
+  // The reset, unless the proxy has closed that connection already (a reset after the FIN
+  // that answered it fails in Node and leaves the socket's handle open for good).
+  const up = origin.conns[0]?.sock;
+  if (up?.writableEnded === false) up.resetAndDestroy();
+  else up?.destroy();
   c.write(Buffer.alloc(32 * 1024, 0x62));
   await c.endedWithin();
   const line = await p.session(0);

@@ -1,3 +1,4 @@
+import { batchedWrite, flushAndDestroy, isHeld, whenFlushed } from "../../../net/write-batch.ts";
 /**
  * One request read from a client connection and its answer: the request's head, its body as
  * a source that one upstream try at a time may pull (bytes as framed on the wire), and the
@@ -180,7 +181,7 @@ export class InboundRequest implements BodySource {
       const out = Buffer.allocUnsafe(head.length + chunk.length);
       out.write(head, 0, "latin1");
       chunk.copy(out, head.length);
-      return sock.write(out);
+      return batchedWrite(sock, out);
     }
     sock.cork();
     sock.write(head, "latin1");
@@ -196,12 +197,17 @@ export class InboundRequest implements BodySource {
     if (last !== undefined || this.#pendingHead !== undefined) this.write(last ?? EMPTY);
     this.#ended = true;
     if (sock.destroyed) return;
+    // The next request is not read before this answer is handed to the kernel.
+    if (isHeld(sock)) whenFlushed(() => this.#flushed());
+    else this.#flushed();
+  }
+
+  #flushed(): void {
+    const sock = this.#conn.socket;
+    if (sock.destroyed) return;
     // Written through to the kernel already (the usual small answer): done now.
-    if (sock.writableLength === 0) {
-      this.#finish();
-      return;
-    }
-    sock.write(EMPTY, () => this.#finish());
+    if (sock.writableLength === 0) this.#finish();
+    else sock.write(EMPTY, () => this.#finish());
   }
 
   #finish(): void {
@@ -219,6 +225,6 @@ export class InboundRequest implements BodySource {
 
   destroy(): void {
     this.#ended = true;
-    this.#conn.socket.destroy();
+    flushAndDestroy(this.#conn.socket);
   }
 }

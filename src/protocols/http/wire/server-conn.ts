@@ -1,3 +1,4 @@
+import { flushAndDestroy } from "../../../net/write-batch.ts";
 /**
  * A client's HTTP/1.1 connection on a raw socket: request heads read and checked
  * (head.ts), one request at a time (a pipelined next one waits in the buffer), its body
@@ -219,7 +220,7 @@ export class ServerConn implements RequestConn {
   #peerEnded(): void {
     this.#finReceived = true;
     if (this.#req === undefined) this.#end();
-    else if (!this.#body.done) this.socket.destroy();
+    else if (!this.#body.done) flushAndDestroy(this.socket);
   }
 
   /** An unreadable request: its status, then the connection closes. */
@@ -240,7 +241,7 @@ export class ServerConn implements RequestConn {
     const sock = this.socket;
     if (last === undefined) sock.end();
     else sock.end(last, "latin1");
-    setTimeout(() => sock.destroy(), REFUSE_GRACE_MS).unref();
+    setTimeout(() => flushAndDestroy(sock), REFUSE_GRACE_MS).unref();
   }
 
   /** The listener's periodic check of the time bounds. */
@@ -252,7 +253,7 @@ export class ServerConn implements RequestConn {
       this.#io = now;
       this.#written = written;
     } else if (now - this.#io > l.clientTimeoutMs) {
-      this.socket.destroy();
+      flushAndDestroy(this.socket);
       return;
     }
     const ms = now - this.#since;
@@ -260,20 +261,20 @@ export class ServerConn implements RequestConn {
     if (req === undefined) {
       // Idle between requests, with nothing read of the next one; else a head is awaited.
       if (this.#buf === undefined && this.#served > 0) {
-        if (ms > l.idleTimeoutMs) this.socket.destroy();
+        if (ms > l.idleTimeoutMs) flushAndDestroy(this.socket);
       } else if (ms > l.headerTimeoutMs) {
-        if (this.#buf === undefined) this.socket.destroy();
+        if (this.#buf === undefined) flushAndDestroy(this.socket);
         else this.#refuse(408);
       }
     } else if (!this.#body.done && ms > l.requestTimeoutMs) {
-      if (req.headersSent) this.socket.destroy();
+      if (req.headersSent) flushAndDestroy(this.socket);
       else this.#refuse(408);
     }
   }
 
   /** Closes the connection if it waits for a request (a drain). */
   closeIfIdle(): void {
-    if (this.#req === undefined && this.#buf === undefined) this.socket.destroy();
+    if (this.#req === undefined && this.#buf === undefined) flushAndDestroy(this.socket);
   }
 
   #detach(): void {

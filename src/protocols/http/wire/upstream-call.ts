@@ -1,3 +1,4 @@
+import { batchedWrite, flushAndDestroy } from "../../../net/write-batch.ts";
 /**
  * One request over one upstream connection: the head written, the body streamed from the
  * client with its backpressure, the response head parsed (1xx skipped), the body relayed as
@@ -65,7 +66,7 @@ export class UpstreamCall implements ConnUser {
     const c = this.#conn;
     c.user = this;
     const sock = c.socket;
-    sock.write(head, "latin1");
+    batchedWrite(sock, head, "latin1");
     if (this.#body === undefined) {
       this.#sentAll = true;
       this.#since = performance.now();
@@ -100,7 +101,7 @@ export class UpstreamCall implements ConnUser {
     this.#over = true;
     this.#body?.stop();
     this.#conn.user = undefined;
-    this.#conn.socket.destroy();
+    flushAndDestroy(this.#conn.socket);
   }
 
   drain(): void {
@@ -284,7 +285,7 @@ export class UpstreamCall implements ConnUser {
     this.#over = true;
     this.#body?.stop();
     this.#conn.user = undefined;
-    this.#conn.socket.destroy();
+    flushAndDestroy(this.#conn.socket);
     const stale =
       this.#got === 0 &&
       this.#conn.uses > 0 &&
