@@ -12,6 +12,8 @@ import { isIPv6 } from "node:net";
 export const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 /** The largest UDP payload there is; SIP's own message limit is the same number. */
 export const UDP_MAX_DATAGRAM_BYTES = 65_535;
+/** How long close() waits for the sends it let go to be done. */
+const CLOSE_WAIT_MS = 1_000;
 
 export interface UdpRemote {
   readonly address: string;
@@ -57,6 +59,12 @@ export class UdpEndpoint {
   #received = 0;
   #sent = 0;
   #sendErrors = 0;
+  /** Datagrams held to the end of this turn: buffer, port, host, flat. */
+  #out: Array<Buffer | number | string> = [];
+  #flushing = false;
+  /** Sends handed to the socket whose callback has not come yet; close() waits for them. */
+  #inFlight = 0;
+  #whenIdle: (() => void) | undefined;
   #oversize = 0;
   #handlerErrors = 0;
   #socketErrors = 0;
@@ -174,23 +182,49 @@ export class UdpEndpoint {
    * retransmits.
    */
   send(buf: Buffer, port: number, host: string): void {
+    if (this.#socket === undefined || this.#closed !== undefined) {
+      this.#sendErrors++;
+      return;
+    }
+    // Held to the end of this turn of the loop (write-batch.ts says why): the datagrams of a
+    // batch of events leave back to back, so a peer woken by the first is awake for the rest.
+    this.#out.push(buf, port, host);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushing = false;
+    const out = this.#out;
+    this.#out = [];
+    for (let i = 0; i + 2 < out.length; i += 3)
+      this.#sendNow(out[i] as Buffer, out[i + 1] as number, out[i + 2] as string);
+  };
+
+  #sendNow(buf: Buffer, port: number, host: string): void {
     const socket = this.#socket;
-    if (socket === undefined || this.#closed !== undefined) {
+    if (socket === undefined) {
       this.#sendErrors++;
       return;
     }
     try {
-      socket.send(buf, port, host, (err) => {
-        if (err) {
-          this.#sendErrors++;
-          this.#o.onError?.(err, "send");
-        } else this.#sent++;
-      });
+      socket.send(buf, port, host, this.#sentCb);
+      this.#inFlight++;
     } catch (err) {
       this.#sendErrors++;
       this.#o.onError?.(err instanceof Error ? err : new Error(String(err)), "send");
     }
   }
+
+  readonly #sentCb = (err: Error | null): void => {
+    if (--this.#inFlight === 0) this.#whenIdle?.();
+    if (err) {
+      this.#sendErrors++;
+      this.#o.onError?.(err, "send");
+    } else this.#sent++;
+  };
 
   /** Closes the socket and releases the port; safe to call more than once, or never started. */
   close(): Promise<void> {
@@ -200,11 +234,23 @@ export class UdpEndpoint {
       this.#closed = Promise.resolve();
       return this.#closed;
     }
+    // What this turn held still leaves: the socket closes once those sends are done (or 1 s).
+    if (this.#flushing) this.#flush();
     this.#closed = new Promise<void>((resolve) => {
-      try {
-        socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
+      let shut = false;
+      const shutNow = () => {
+        if (shut) return;
+        shut = true;
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve(); // already closed
+        }
+      };
+      if (this.#inFlight === 0) shutNow();
+      else {
+        this.#whenIdle = shutNow;
+        setTimeout(shutNow, CLOSE_WAIT_MS).unref();
       }
     });
     return this.#closed;

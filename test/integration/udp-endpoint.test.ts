@@ -171,3 +171,37 @@ test("an IPv6 bind address gives a udp6 endpoint", async () => {
     await server.close();
   }
 });
+
+test("sends of one turn of the loop leave after it, in order; close() lets the held ones go first", async () => {
+  const got: string[] = [];
+  const peer = createSocket("udp4");
+  peer.on("message", (m) => got.push(m.toString()));
+  peer.bind(0, "127.0.0.1");
+  await once(peer, "listening");
+  const port = peer.address().port;
+  const e = new UdpEndpoint({ host: "127.0.0.1", port: 0, onDatagram: () => {} });
+  await e.start();
+  try {
+    const other = createSocket("udp4");
+    other.bind(0, "127.0.0.1");
+    await once(other, "listening");
+    for (let i = 0; i < 5; i++) e.send(Buffer.from(`held ${i}`), port, "127.0.0.1");
+    // Sent after them in the same turn by a plain socket, it arrives first: they were held.
+    other.send("plain", port, "127.0.0.1", () => other.close());
+    await until("6 datagrams", () => got.length === 6);
+    assert.deepEqual(
+      got,
+      ["plain", ...[0, 1, 2, 3, 4].map((i) => `held ${i}`)],
+      "held ones in the order sent",
+    );
+    got.shift();
+    await until("their send callbacks", () => e.stats.sent === 5);
+    e.send(Buffer.from("the last one"), port, "127.0.0.1");
+    await e.close();
+    await until("the datagram sent just before close()", () => got.length === 6);
+    assert.equal(got[5], "the last one");
+  } finally {
+    await e.close();
+    peer.close();
+  }
+});
