@@ -27,7 +27,16 @@ import {
 import { runWrk, WRK, type WrkResult } from "./wrk.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ALL = ["direct", "node-raw", "node-floor", "trunkline", "trunkline-node24", "trunkline-ref", "haproxy", "nginx"];
+const ALL = [
+  "direct",
+  "node-raw",
+  "node-floor",
+  "trunkline",
+  "trunkline-node24",
+  "trunkline-ref",
+  "haproxy",
+  "nginx",
+];
 // trunkline-ref: another build of Trunkline (BENCH_TRUNKLINE_REF=its dist/cli/main.js), run in
 // the same rounds, for an A/B of two builds. Not in the default targets.
 const DEFAULT = ALL.filter((t) => t !== "trunkline-ref");
