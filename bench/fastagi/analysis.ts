@@ -99,6 +99,14 @@ export function ratios(
     put("CPU/session relay-lean / HAProxy", c, ratio(lean?.cpu_ms_per_session, h?.cpu_ms_per_session));
     put("CPU/session relay-lean / relay", c, ratio(lean?.cpu_ms_per_session, rl?.cpu_ms_per_session));
     put("CPU/session Trunkline / relay-lean", c, ratio(t?.cpu_ms_per_session, lean?.cpu_ms_per_session));
+    const batch = s("relay-batch");
+    put("sessions/s relay-batch / HAProxy", c, ratio(batch?.sessions_per_s, h?.sessions_per_s));
+    put("CPU/session relay-batch / HAProxy", c, ratio(batch?.cpu_ms_per_session, h?.cpu_ms_per_session));
+    put(
+      "CPU/session relay-batch / relay-lean",
+      c,
+      ratio(batch?.cpu_ms_per_session, lean?.cpu_ms_per_session),
+    );
     put("user/session Trunkline / relay", c, ratio(t?.user_ms_per_session, rl?.user_ms_per_session));
     put("system/session Trunkline / relay", c, ratio(t?.system_ms_per_session, rl?.system_ms_per_session));
     put("RTT p50 Trunkline / direct", c, ratio(t?.rtt_p50_ms, d?.rtt_p50_ms));

@@ -44,6 +44,7 @@ const NOTES: Record<string, string> = {
   direct: "no proxy",
   relay: "bare Node relay (net + pipe), 1 thread",
   "relay-lean": "bare Node relay, onread upstream + direct writes, 1 thread",
+  "relay-batch": "relay-lean with its writes held to the end of each batch of events, 1 thread",
   trunkline: "least-sessions, 1 Node thread, defaults",
   haproxy: "mode tcp, leastconn, nbthread 1",
 };
@@ -155,8 +156,8 @@ export async function main(args: BenchArgs = {}): Promise<number> {
     const startTarget = async (kind: string, name: string, c: number): Promise<Target> => {
       const ports = upstream(c).ports;
       let p: Started | undefined;
-      if (kind === "relay" || kind === "relay-lean")
-        p = await startRelay(dir, name, ports, kind === "relay-lean");
+      if (kind === "relay" || kind === "relay-lean" || kind === "relay-batch")
+        p = await startRelay(dir, name, ports, kind !== "relay", kind === "relay-batch");
       else if (kind === "trunkline" || (w && kind === trunklineWorkers(w.n)))
         p = await startTrunkline(dir, name, ports, {
           logLevel: s.log_level ?? undefined,
@@ -178,7 +179,14 @@ export async function main(args: BenchArgs = {}): Promise<number> {
         `  ${`${r.target} ${r.commands}c`.padEnd(18)} ${fmt(r.sessions_per_s, 0).padStart(6)} sessions/s  CPU ${fmt(r.cpu_ms_per_session, 4)} ms/session (user ${fmt(r.user_ms_per_session, 4)} system ${fmt(r.system_ms_per_session, 4)})  RTT p50 ${fmt(r.rtt_p50_ms, 3)} ms  errors ${r.errors}`,
       );
     };
-    const kinds = ["direct", "relay", "relay-lean", "trunkline", ...(haveHaproxy ? ["haproxy"] : [])];
+    const kinds = [
+      "direct",
+      "relay",
+      "relay-lean",
+      "relay-batch",
+      "trunkline",
+      ...(haveHaproxy ? ["haproxy"] : []),
+    ];
     const kindsOfRounds = w ? roundKinds(w, haveHaproxy) : kinds;
     const threads: ThreadSessions[] = [];
     for (let i = 1; i <= s.rounds; i++) {

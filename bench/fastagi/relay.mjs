@@ -18,6 +18,11 @@
 // from net.Server's accept and so has no `onread`, is read through 'data'; writes are direct
 // (no pipe(), no backpressure bookkeeping: the bench's sessions are a few hundred bytes);
 // each side's FIN is passed on with end().
+//
+// --batch 1 (with --lean 1): the same, with every write held (cork) until the event loop has
+// handled its batch of I/O events and let go from one setImmediate, as Trunkline's
+// src/net/write-batch.ts does: a write that wakes a sleeping peer costs far more than one that
+// finds it running.
 import { connect, createServer } from "node:net";
 import { createInterface } from "node:readline";
 
@@ -27,7 +32,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { host: "127.0.0.1", port: 0, upstream: [], lean: false };
+  const o = { host: "127.0.0.1", port: 0, upstream: [], lean: false, batch: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -37,6 +42,7 @@ function parseArgs(argv) {
     else if (a === "--port") o.port = Number(v);
     else if (a === "--upstream") o.upstream = v.split(",").map(Number);
     else if (a === "--lean") o.lean = v === "1";
+    else if (a === "--batch") o.batch = v === "1";
     else fail(`unknown argument ${a}`);
   }
   const bad = (p) => !Number.isInteger(p) || p < 1 || p > 65535;
@@ -50,21 +56,46 @@ let next = 0;
 
 const shared = Buffer.allocUnsafeSlow(64 * 1024);
 
+const held = [];
+let scheduled = false;
+function flush() {
+  scheduled = false;
+  for (const s of held) if (s.writableCorked > 0 && !s.destroyed) s.uncork();
+  held.length = 0;
+}
+/** A write, held to the end of this batch of events with --batch 1. */
+function write(sock, data) {
+  if (opts.batch && sock.writableCorked === 0) {
+    sock.cork();
+    held.push(sock);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  }
+  sock.write(data);
+}
+/** destroy(), after letting held bytes go. */
+function destroy(sock) {
+  if (sock.writableCorked > 0 && !sock.destroyed) sock.uncork();
+  sock.destroy();
+}
+
 /** The lean relay of one session (see --lean above). */
 function lean(client, port) {
   const onread = {
     buffer: shared,
     callback: (n, buf) => {
-      client.write(Buffer.from(buf.subarray(0, n)));
+      write(client, Buffer.from(buf.subarray(0, n)));
       return true;
     },
   };
   const up = connect({ host: opts.host, port, noDelay: true, allowHalfOpen: true, onread });
   const done = () => {
-    client.destroy();
-    up.destroy();
+    destroy(client);
+    destroy(up);
   };
-  client.on("data", (d) => up.write(d));
+  client.on("data", (d) => write(up, d));
   client.on("end", () => up.end());
   up.on("end", () => client.end());
   client.on("error", done);

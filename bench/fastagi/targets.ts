@@ -148,13 +148,15 @@ export async function startHaproxy(
 
 /**
  * The bare Node relay (relay.mjs): Node's own floor for a TCP proxy; `lean`, the floor with
- * `onread` upstream and direct writes instead of pipe().
+ * `onread` upstream and direct writes instead of pipe(); `batch`, lean with its writes held to
+ * the end of each batch of events.
  */
 export async function startRelay(
   dir: string,
   name: string,
   servers: number[],
   lean = false,
+  batch = false,
 ): Promise<Started> {
   const port = await freePort();
   const child = launch(
@@ -163,6 +165,7 @@ export async function startRelay(
     [
       ...[join(HERE, "relay.mjs"), "--port", String(port), "--upstream", servers.join(",")],
       ...(lean ? ["--lean", "1"] : []),
+      ...(batch ? ["--batch", "1"] : []),
     ],
     { stdin: true, logFile: join(dir, `${name}.log`) },
   );
