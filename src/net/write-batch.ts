@@ -32,7 +32,16 @@ function flush(): void {
   held.length = 0;
   if (after.length === 0) return;
   const fns = after.splice(0);
-  for (const fn of fns) fn();
+  // One callback that throws must not strand the others (their answers would never finish).
+  let failure: { err: unknown } | undefined;
+  for (const fn of fns) {
+    try {
+      fn();
+    } catch (err) {
+      failure ??= { err };
+    }
+  }
+  if (failure) throw failure.err;
 }
 
 function hold(sock: Socket): void {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { batchedWrite, flushAndDestroy, isHeld, whenFlushed } from "../../src/net/write-batch.ts";
 import { until } from "../helpers/proxy.ts";
 
@@ -95,4 +97,27 @@ test("end() after a held write sends the bytes, then the FIN", async (t) => {
   assert.equal(a.got(), "bye");
   await new Promise((r) => setImmediate(r));
   assert.ok(!isHeld(a.ours));
+});
+
+test("a whenFlushed callback that throws does not strand the ones after it", () => {
+  // In a child process: the throw is an uncaught exception there, as in the proxy.
+  const mod = fileURLToPath(new URL("../../src/net/write-batch.ts", import.meta.url));
+  const script = `
+    import { createServer, connect } from "node:net";
+    import { batchedWrite, whenFlushed } from ${JSON.stringify(mod)};
+    const ran = [];
+    process.on("uncaughtException", (err) => { console.log(JSON.stringify({ err: err.message, ran })); process.exit(0); });
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const s = connect(server.address().port, "127.0.0.1", () => {
+        batchedWrite(s, "x");
+        whenFlushed(() => { ran.push("first"); throw new Error("boom"); });
+        whenFlushed(() => ran.push("second"));
+      });
+    });`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { err: "boom", ran: ["first", "second"] });
 });
