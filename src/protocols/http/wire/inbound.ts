@@ -1,4 +1,3 @@
-import { batchedWrite, flushAndDestroy, isHeld, whenFlushed } from "../../../net/write-batch.ts";
 /**
  * One request read from a client connection and its answer: the request's head, its body as
  * a source that one upstream try at a time may pull (bytes as framed on the wire), and the
@@ -8,6 +7,7 @@ import { batchedWrite, flushAndDestroy, isHeld, whenFlushed } from "../../../net
  */
 
 import type { Socket } from "node:net";
+import { batchedWrite, flushAndDestroy, isHeld, whenFlushed } from "../../../net/write-batch.ts";
 import type { BodySink, BodySource } from "./call-types.ts";
 import type { Framing, RequestHead } from "./head.ts";
 

@@ -1,4 +1,3 @@
-import { flushAndDestroy } from "../../../net/write-batch.ts";
 /**
  * A client's HTTP/1.1 connection on a raw socket: request heads read and checked
  * (head.ts), one request at a time (a pipelined next one waits in the buffer), its body
@@ -10,6 +9,7 @@ import { flushAndDestroy } from "../../../net/write-batch.ts";
 
 import type { Socket } from "node:net";
 import type { Link } from "../../../net/linked-set.ts";
+import { flushAndDestroy } from "../../../net/write-batch.ts";
 import { BodyFraming } from "./body-framing.ts";
 import type { BodySink } from "./call-types.ts";
 import type { ConnHandler, ConnLimits } from "./conn-types.ts";

@@ -1,4 +1,3 @@
-import { batchedWrite, flushAndDestroy } from "../../../net/write-batch.ts";
 /**
  * One request over one upstream connection: the head written, the body streamed from the
  * client with its backpressure, the response head parsed (1xx skipped), the body relayed as
@@ -9,6 +8,7 @@ import { batchedWrite, flushAndDestroy } from "../../../net/write-batch.ts";
  */
 
 import { ErrorCodes, TrunklineError } from "../../../core/errors.ts";
+import { batchedWrite, flushAndDestroy } from "../../../net/write-batch.ts";
 import type { BodySource, CallHandler } from "./call-types.ts";
 import { ChunkedRelay } from "./chunked-relay.ts";
 import { type Framing, isHeadError, parseResponseHead, type ResponseHead } from "./head.ts";
