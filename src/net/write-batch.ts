@@ -1,5 +1,3 @@
-import type { Socket } from "node:net";
-
 /**
  * Writes held until the event loop has handled the whole batch of I/O events it woke for
  * (setImmediate runs right after the poll phase), then let go together, one write(2) per
@@ -17,6 +15,9 @@ import type { Socket } from "node:net";
  * at once (Node uncorks on end). destroy() would drop them: flushAndDestroy() lets them go
  * first. A caller that must know its bytes reached the kernel waits with whenFlushed().
  */
+
+import type { Socket } from "node:net";
+
 const held: Socket[] = [];
 const after: Array<() => void> = [];
 let scheduled = false;
@@ -24,11 +25,7 @@ let scheduled = false;
 function flush(): void {
   scheduled = false;
   const n = held.length;
-  for (let i = 0; i < n; i++) {
-    const s = held[i] as Socket;
-    // Our one cork: a socket that end() already uncorked stays as it is.
-    if (s.writableCorked > 0 && !s.destroyed) s.uncork();
-  }
+  for (let i = 0; i < n; i++) letGo(held[i] as Socket);
   held.length = 0;
   if (after.length === 0) return;
   const fns = after.splice(0);
@@ -42,6 +39,11 @@ function flush(): void {
     }
   }
   if (failure) throw failure.err;
+}
+
+/** Uncorks our one cork; a socket that end() already uncorked, or a destroyed one, stays as it is. */
+function letGo(sock: Socket): void {
+  if (sock.writableCorked > 0 && !sock.destroyed) sock.uncork();
 }
 
 function hold(sock: Socket): void {
@@ -76,6 +78,6 @@ export function whenFlushed(fn: () => void): void {
  * destroy leaves, as it did when each write went through at once.
  */
 export function flushAndDestroy(sock: Socket): void {
-  if (sock.writableCorked > 0 && !sock.destroyed) sock.uncork();
+  letGo(sock);
   sock.destroy();
 }
