@@ -106,7 +106,6 @@ export class RequestHead extends Head {
 
 export class ResponseHead extends Head {
   readonly status: number;
-  readonly reason: string;
   readonly minor: 0 | 1;
   readonly framing: Framing;
   readonly codings: string; // applied before the final chunked ("gzip, "), named to the client
@@ -121,7 +120,6 @@ export class ResponseHead extends Head {
     at: readonly number[],
     f: Facts,
     status: number,
-    reason: string,
     minor: 0 | 1,
     bodiless: boolean,
     size: number,
@@ -129,7 +127,6 @@ export class ResponseHead extends Head {
     super(bytes, start, end, at, f.named);
     const framing = bodiless ? NO_BODY : f.teNotChunked ? CLOSE : (f.framing ?? CLOSE);
     this.status = status;
-    this.reason = reason;
     this.minor = minor;
     this.framing = framing;
     this.codings = framing.kind === "chunked" ? f.codings : ""; // 1.0 clients get it de-chunked
@@ -140,6 +137,12 @@ export class ResponseHead extends Head {
         ? !f.close
         : f.keepAlive && !f.close && (bodiless || (f.framing !== CHUNKED && !f.teNotChunked)));
     this.size = size;
+  }
+
+  /** The reason phrase ("" when none): read from the bytes when asked, as the proxy never needs it. */
+  get reason(): string {
+    const line = (this.at.length > 0 ? (this.at[0] as number) : this.end - 2) - 2;
+    return line > this.start + 12 ? this.bytes.toString("latin1", this.start + 13, line) : "";
   }
 }
 
@@ -158,19 +161,29 @@ const err = headError;
 export const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
 /** Two bare LFs: a head that ends so will never end with CRLF CRLF (and is refused at once). */
 const LF_LF = Buffer.from("\n\n", "latin1");
-const CRLF = Buffer.from("\r\n", "latin1");
+
+/** Below this many bytes, a loop finds the empty line sooner than a call into Buffer.indexOf. */
+const SHORT_SCAN = 1024;
 
 /** Where the empty line ends (index after CRLFCRLF), or -1. */
 function headEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf(EMPTY_LINE, from);
-  return i < 0 ? -1 : i + 4;
+  const n = buf.length;
+  if (n - from > SHORT_SCAN) {
+    const i = buf.indexOf(EMPTY_LINE, from);
+    return i < 0 ? -1 : i + 4;
+  }
+  for (let i = from + 3; i < n; i++)
+    if (buf[i] === 0x0a && buf[i - 1] === 0x0d && buf[i - 2] === 0x0a && buf[i - 3] === 0x0d) return i + 1;
+  return -1;
 }
 
 /** The start line's end (its CR) and the scanned fields, or why not. */
 function lines(buf: Buffer, s: number, end: number): { line: number; at: number[] } | HeadError {
-  const line = buf.indexOf(CRLF, s);
-  for (let i = s; i < line; i++) {
-    const c = buf[i] as number;
+  // The start line runs to its CR: a whole head has one before its empty line.
+  let line = s;
+  for (;;) {
+    const c = buf[line] as number;
+    if (c === 0x0d && buf[line + 1] === 0x0a) break;
     if ((c < 0x20 && c !== 0x09) || c === 0x7f)
       return err(
         400,
@@ -180,11 +193,27 @@ function lines(buf: Buffer, s: number, end: number): { line: number; at: number[
             ? "a bare CR in the head"
             : "control byte in the start line",
       );
+    line++;
   }
   const at: number[] = [];
   const bad = scanFields(buf, line + 2, end - 2, at, MAX_FIELDS);
   if (bad !== undefined) return err(bad === "too many fields" ? 431 : 400, bad);
   return { line, at };
+}
+
+/** Whether `buf` holds the bytes of `text` (ASCII) at `at`. */
+function bytesAre(buf: Buffer, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (buf[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The usual methods, as one string each, so that reading one makes no new string. */
+const METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
+/** The method in `buf[s, e)`: a known one's shared string, else the bytes as text. */
+function methodOf(buf: Buffer, s: number, e: number): string {
+  for (const m of METHODS) if (m.length === e - s && bytesAre(buf, s, m)) return m;
+  return buf.toString("latin1", s, e);
 }
 
 /**
@@ -213,7 +242,7 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   const v = sp2 + 1;
   if (
     l.line !== v + 8 ||
-    buf.toString("latin1", v, v + 5) !== "HTTP/" ||
+    !bytesAre(buf, v, "HTTP/") ||
     !isDigit(buf[v + 5]) ||
     buf[v + 6] !== 0x2e ||
     !isDigit(buf[v + 7])
@@ -224,7 +253,7 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
     );
   if (buf[v + 5] !== 0x31) return err(505, `${buf.toString("latin1", v, v + 8)} is not supported`);
   const minor = buf[v + 7] === 0x30 ? 0 : 1;
-  const method = buf.toString("latin1", s, sp1);
+  const method = methodOf(buf, s, sp1);
   const f = facts(buf, l.at);
   if (isHeadError(f)) return f;
   // RFC 9112 §6.3 (4): no final chunked, no end to the body; §6.1: an unknown coding is 501.
@@ -235,7 +264,7 @@ export function parseRequestHead(buf: Buffer, start: number, max: number): HeadR
   if (f.hosts > 1) return err(400, "two Host headers");
   if (minor === 1 && f.hosts === 0) return err(400, "no Host header");
   if (method === "CONNECT") return err(501, "CONNECT is not supported");
-  const target = buf.toString("latin1", sp1 + 1, sp2);
+  const target = sp2 === sp1 + 2 && buf[sp1 + 1] === 0x2f ? "/" : buf.toString("latin1", sp1 + 1, sp2);
   const absolute = buf[sp1 + 1] !== 0x2f && /^https?:\/\//i.test(target);
   const abs = absolute ? absoluteForm(target) : undefined;
   if (absolute && abs === undefined) return err(400, "bad authority in the target");
@@ -275,7 +304,7 @@ export function parseResponseHead(
   // "HTTP/1.x NNN" then " reason" or nothing.
   const d = start + 9;
   if (
-    buf.toString("latin1", start, start + 7) !== "HTTP/1." ||
+    !bytesAre(buf, start, "HTTP/1.") ||
     !isDigit(buf[start + 7]) ||
     buf[start + 8] !== 0x20 ||
     !isDigit(buf[d]) ||
@@ -291,8 +320,7 @@ export function parseResponseHead(
   const f = facts(buf, l.at);
   if (isHeadError(f)) return f;
   const bodiless = method === "HEAD" || status < 200 || status === 204 || status === 304;
-  const reason = d + 3 === l.line ? "" : buf.toString("latin1", d + 4, l.line);
-  return new ResponseHead(buf, start, end, l.at, f, status, reason, minor, bodiless, end - start);
+  return new ResponseHead(buf, start, end, l.at, f, status, minor, bodiless, end - start);
 }
 
 function isDigit(c: number | undefined): boolean {
