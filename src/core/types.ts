@@ -24,6 +24,8 @@ export type RecordFn = (
   level: "info" | "warn",
   fields: Readonly<Record<string, unknown>>,
   msg: string,
+  /** The fields already written as JSON, without braces: then `fields` only names the event. */
+  json?: string,
 ) => void;
 
 /** A logger that drops everything: for tests and library use. */

@@ -4,45 +4,19 @@ import type { EventBus } from "../events/bus.ts";
 import type { SessionEnded, TrunklineEvents } from "../events/types.ts";
 import type { ServerChange } from "../servers/types.ts";
 import { LogThrottle } from "./log-throttle.ts";
+import { sessionFields, sessionJson } from "./session-json.ts";
 
-/** One line per session at its end: who, what, where, how long, how much, how it ended. */
+/** A record's fields for syslog's MSGID (its event): the line's fields come as JSON. */
+const SESSION = Object.freeze({ event: "session" });
+
+/** One line per session at its end (session-json.ts). */
 export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
-  const fields: Record<string, unknown> = {
-    event: "session",
-    client: r.client,
-    listener: r.listener,
-    request: r.request,
-    route: r.route,
-    pool: r.pool,
-    server: r.server,
-    duration_ms: r.durationMs,
-    bytes_in: r.bytesIn,
-    bytes_out: r.bytesOut,
-    outcome: r.outcome,
-  };
-  if (r.upstreamRequest !== undefined) fields.upstream_request = r.upstreamRequest;
-  if (r.attempts.length > 0) fields.failed_attempts = r.attempts;
-  if (r.error !== undefined) fields.error = r.error;
-  if (r.errorCode !== undefined) fields.error_code = r.errorCode;
-  if (r.sip !== undefined) {
-    fields.call_id = r.sip.callId;
-    fields.from = r.sip.from;
-    fields.to = r.sip.to;
-    fields.final_code = r.sip.finalCode;
-    fields.setup_ms = r.setupMs;
-    fields.end = r.sip.end;
+  if (record) {
+    record(r.ok ? "info" : "warn", SESSION, "session ended", sessionJson(r));
+    return;
   }
-  if (r.http !== undefined) {
-    // The access log's fields.
-    fields.method = r.http.method;
-    fields.host = r.http.host;
-    fields.path = r.http.path;
-    fields.status = r.http.status;
-    fields.answered_by = r.http.by;
-    if (r.setupMs !== undefined) fields.upstream_ms = Math.round(r.setupMs * 10) / 10;
-  }
-  if (record) record(r.ok ? "info" : "warn", fields, "session ended");
-  else if (r.ok) log.info(fields, "session ended");
+  const fields = sessionFields(r);
+  if (r.ok) log.info(fields, "session ended");
   else log.warn(fields, "session ended");
 }
 

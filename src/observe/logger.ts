@@ -144,7 +144,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const base = `,"app":${JSON.stringify(appName)},"pid":${process.pid},`;
   let lastMsg = "";
   let lastMsgJson = '""';
-  const record: RecordFn = (level, fields, msg) => {
+  const record: RecordFn = (level, fields, msg, json) => {
     if (!root.isLevelEnabled(level)) return;
     const now = Date.now();
     if (now !== lastMs) {
@@ -152,7 +152,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       lastIso = new Date(now).toISOString();
     }
     const num = level === "info" ? 30 : 40;
-    const body = JSON.stringify(fields);
+    const inner = json ?? JSON.stringify(fields).slice(1, -1);
     if (msg !== lastMsg) {
       lastMsg = msg;
       lastMsgJson = JSON.stringify(msg);
@@ -160,7 +160,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     fanOut.lastLevel = num;
     fanOut.lastObj = fields;
     fanOut.write(
-      `{"level":${num},"severity":"${level}","time":"${lastIso}"${base}${body.length > 2 ? `${body.slice(1, -1)},` : ""}"msg":${lastMsgJson}}\n`,
+      `{"level":${num},"severity":"${level}","time":"${lastIso}"${base}${inner === "" ? "" : `${inner},`}"msg":${lastMsgJson}}\n`,
     );
   };
 

@@ -55,6 +55,15 @@ test("record() writes the line pino writes for the same fields, at info and at w
   }
 });
 
+test("record() given the fields already as JSON writes the line pino writes for them", () => {
+  const { dest, lines } = capture();
+  const l = createLogger({ level: "info", destination: dest, pretty: false, appName: "trunkline" });
+  l.log.warn(FIELDS, "session ended");
+  l.record("warn", { event: "session" }, "session ended", JSON.stringify(FIELDS).slice(1, -1));
+  assert.equal(lines.length, 2);
+  assert.equal(withoutTime(lines[1] as string), withoutTime(lines[0] as string));
+});
+
 test("record() follows the level: info records are dropped at warn, and a level change reaches them", () => {
   const { dest, lines } = capture();
   const l = createLogger({ level: "warn", destination: dest, pretty: false });
