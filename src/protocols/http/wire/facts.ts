@@ -115,6 +115,42 @@ function contentLength(value: string, prior: string | undefined): string | undef
   return cl;
 }
 
+/** Whether the field's value is `token` (lower case ASCII) with only OWS around it, case-insensitively. */
+function valueIs(b: Buffer, at: readonly number[], f: number, token: string): boolean {
+  let i = (at[f + 1] as number) + 1;
+  let e = at[f + 2] as number;
+  while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
+  while (e > i && (b[e - 1] === 0x20 || b[e - 1] === 0x09)) e--;
+  if (e - i !== token.length) return false;
+  for (let k = 0; k < token.length; k++) if (((b[i + k] as number) | 0x20) !== token.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * A value of 1 to 15 digits with only OWS around them, as its number (-1 when it is not one):
+ * a Content-Length read without making a string. `span` gets where the digits are.
+ */
+function digitsOf(b: Buffer, at: readonly number[], f: number, span: number[]): number {
+  let i = (at[f + 1] as number) + 1;
+  const e = at[f + 2] as number;
+  while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
+  const from = i;
+  let n = 0;
+  for (; i < e; i++) {
+    const c = b[i] as number;
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  const to = i;
+  while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
+  if (i !== e || to === from || to - from > 15) return -1;
+  span[0] = from;
+  span[1] = to;
+  return n;
+}
+
+const span = [0, 0];
+
 export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
   const o = scratch;
   o.framing = undefined;
@@ -130,10 +166,31 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
   o.codingUnknown = false;
   o.named = undefined;
   let cl: string | undefined;
+  /** The first Content-Length read as digits (-1: none, or read as text into `cl`). */
+  let length = -1;
   let te: string | undefined;
   for (let f = 0; f < at.length; f += STRIDE) {
     const kind = at[f + 3];
     if (kind === K.OTHER || kind === undefined || kind > K.EXPECT) continue;
+    // The usual values, read from the bytes: one Content-Length of digits, Connection: keep-alive or close.
+    if (kind === K.CONTENT_LENGTH && cl === undefined && length < 0) {
+      length = digitsOf(b, at, f, span);
+      if (length >= 0) continue;
+    } else if (kind === K.CONNECTION) {
+      if (valueIs(b, at, f, "keep-alive")) {
+        o.keepAlive = true;
+        continue;
+      }
+      if (valueIs(b, at, f, "close")) {
+        o.close = true;
+        continue;
+      }
+    }
+    if (kind === K.CONTENT_LENGTH && length >= 0) {
+      // A second Content-Length: the first one's text, for the comparison.
+      cl = b.toString("latin1", span[0], span[1]);
+      length = -1;
+    }
     const value = fieldValue(b, at, f);
     if (kind === K.CONTENT_LENGTH) {
       const next = contentLength(value, cl);
@@ -165,7 +222,7 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
     } else if (kind === K.EXPECT) o.expectContinue = value.toLowerCase() === "100-continue";
   }
   if (te !== undefined) {
-    if (cl !== undefined) return err(400, "both Transfer-Encoding and Content-Length");
+    if (cl !== undefined || length >= 0) return err(400, "both Transfer-Encoding and Content-Length");
     const codings = te
       .split(",")
       .map((c) => trimOws(c).toLowerCase())
@@ -180,7 +237,9 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
       }
     } else if (chunked > 0) return err(400, "chunked applied twice or not last");
     else o.teNotChunked = true;
-  } else if (cl !== undefined)
+  } else if (length > 0) o.framing = { kind: "length", length };
+  else if (length === 0) o.framing = NO_BODY;
+  else if (cl !== undefined)
     o.framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };
   return o;
 }
