@@ -172,3 +172,30 @@ test("Content-Length is written once from the framing read; Connection cannot st
     "a HEAD answer keeps its length",
   );
 });
+
+test("Forwarded names each request's own client, scheme and host, whatever came before it", () => {
+  const h = req("GET / HTTP/1.1", "Host: a.test");
+  const forwarded = (f: { client: string; proto: "http" | "https"; host: string }) =>
+    new Map(
+      pairs(
+        req(
+          ...forwardRequestHead(h, f)
+            .split("\r\n")
+            .filter((l) => l !== ""),
+        ).raw,
+      ),
+    ).get("Forwarded");
+  // In turns, so that each comes right after another: none may get the element made for the last.
+  const cases = [
+    [{ client: "192.0.2.7", proto: "http", host: "a.test" }, "for=192.0.2.7;proto=http;host=a.test"],
+    [{ client: "192.0.2.8", proto: "http", host: "a.test" }, "for=192.0.2.8;proto=http;host=a.test"],
+    [{ client: "192.0.2.8", proto: "https", host: "a.test" }, "for=192.0.2.8;proto=https;host=a.test"],
+    [
+      { client: "192.0.2.8", proto: "https", host: "b.test:81" },
+      'for=192.0.2.8;proto=https;host="b.test:81"',
+    ],
+    [{ client: "2001:db8::1", proto: "https", host: "" }, 'for="[2001:db8::1]";proto=https'],
+  ] as const;
+  for (let round = 0; round < 2; round++)
+    for (const [f, want] of cases) assert.equal(forwarded(f), want, JSON.stringify(f));
+});
