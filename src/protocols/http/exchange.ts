@@ -32,8 +32,8 @@ export class HttpExchange implements CallHandler {
   readonly #env: ExchangeEnv;
   readonly #onEnd: EndFn;
   readonly #req: InboundRequest;
-  readonly #startedAt = Date.now();
-  readonly #t0 = performance.now();
+  /** When the request's head was read (performance.now()). */
+  readonly #t0: number;
   readonly #host: string;
   readonly #path: string;
   #route: HttpRoute | undefined;
@@ -60,6 +60,7 @@ export class HttpExchange implements CallHandler {
     this.#env = env;
     this.#onEnd = onEnd;
     this.#req = req;
+    this.#t0 = req.t0;
     this.#host = normalizeHost(req.head.host);
     this.#path = requestPath(req.head.target);
     req.onClose = (finished) => this.#closed(finished);
@@ -74,7 +75,7 @@ export class HttpExchange implements CallHandler {
       route: this.#route?.name,
       pool: this.#pool?.name,
       server: this.#member?.key,
-      startedAt: this.#startedAt,
+      startedAt: Math.round(performance.timeOrigin + this.#t0),
       bytesIn: this.#req.taken,
       bytesOut: this.#bytesOut,
     };
@@ -110,7 +111,7 @@ export class HttpExchange implements CallHandler {
     if (pool.config.balance === "hash")
       this.#hashKey = pool.config.hashKeyOf(hashVars(this.#req.client, this.#host, this.#path, h.method));
     this.#tried = new Set();
-    this.#deadline = Date.now() + pool.totalTimeoutMs;
+    this.#deadline = this.#t0 + pool.totalTimeoutMs;
     this.#next();
   }
 
@@ -119,7 +120,7 @@ export class HttpExchange implements CallHandler {
     const pool = this.#pool as Pool;
     const tried = this.#tried as Set<PoolMember>;
     const m =
-      tried.size === 0 || Date.now() < this.#deadline ? pool.acquire(this.#hashKey, tried) : undefined;
+      tried.size === 0 || performance.now() < this.#deadline ? pool.acquire(this.#hashKey, tried) : undefined;
     if (m === undefined) {
       this.#noneLeft();
       return;

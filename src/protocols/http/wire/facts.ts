@@ -122,7 +122,8 @@ function valueIs(b: Buffer, at: readonly number[], f: number, token: string): bo
   while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
   while (e > i && (b[e - 1] === 0x20 || b[e - 1] === 0x09)) e--;
   if (e - i !== token.length) return false;
-  for (let k = 0; k < token.length; k++) if (((b[i + k] as number) | 0x20) !== token.charCodeAt(k)) return false;
+  for (let k = 0; k < token.length; k++)
+    if (((b[i + k] as number) | 0x20) !== token.charCodeAt(k)) return false;
   return true;
 }
 
@@ -239,7 +240,6 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
     else o.teNotChunked = true;
   } else if (length > 0) o.framing = { kind: "length", length };
   else if (length === 0) o.framing = NO_BODY;
-  else if (cl !== undefined)
-    o.framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };
+  else if (cl !== undefined) o.framing = Number(cl) === 0 ? NO_BODY : { kind: "length", length: Number(cl) };
   return o;
 }

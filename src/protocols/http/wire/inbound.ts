@@ -40,6 +40,8 @@ const EMPTY = Buffer.alloc(0);
 export class InboundRequest implements BodySource {
   readonly head: RequestHead;
   readonly client: string;
+  /** When its head was read whole (performance.now()). */
+  readonly t0: number;
   readonly #conn: RequestConn;
   #taken = 0;
   #pendingHead: string | undefined;
@@ -54,10 +56,11 @@ export class InboundRequest implements BodySource {
   /** The body turned out malformed; unset, the connection is cut. */
   onBadBody: (() => void) | undefined;
 
-  constructor(conn: RequestConn, head: RequestHead, client: string) {
+  constructor(conn: RequestConn, head: RequestHead, client: string, t0: number) {
     this.#conn = conn;
     this.head = head;
     this.client = client;
+    this.t0 = t0;
   }
 
   // The body, as a source for one upstream try at a time.

@@ -138,7 +138,7 @@ export class ServerConn implements RequestConn {
     }
     const f = r.framing;
     this.#body = f.kind === "none" ? NO_BODY_YET : new BodyFraming(f, this.#limits.maxHeaderSize);
-    const req = new InboundRequest(this, r, this.#client);
+    const req = new InboundRequest(this, r, this.#client, this.#since);
     this.#req = req;
     this.#h.request(req);
   }
