@@ -1,7 +1,9 @@
 import { writeSync } from "node:fs";
 
-/** Queued bytes that make a write at once, rather than at the next tick of the clock. */
+/** Queued bytes (short lines' characters, see write()) that make a write at once, rather than at the next tick of the clock. */
 const FLUSH_BYTES = 64 * 1024;
+/** A line this long or shorter counts its characters while the descriptor keeps up (write()). */
+const SHORT_LINE = 4_096;
 /** How long a line may wait in the queue before it is written. */
 const FLUSH_MS = 25;
 /** When the reader of a non-blocking pipe is slow (EAGAIN): the next try. */
@@ -71,8 +73,13 @@ export class LineSink {
   write(line: string): void {
     this.#lines++;
     // Bytes, not characters (a caller's UTF-8 takes up to 3 bytes a character), and what a
-    // partial write left counts too: MAX_QUEUED bounds everything held.
-    const bytes = Buffer.byteLength(line);
+    // partial write left counts too: MAX_QUEUED bounds everything held. While the descriptor
+    // takes what is written, a short line counts its characters: the queue is written at
+    // FLUSH_BYTES, far below the bound, and measuring its UTF-8 would read every line once
+    // more on the hot path (a flat copy of it, per access line). A stall (#rest) is counted
+    // exactly from its start: what was queued becomes #rest, bytes.
+    const bytes =
+      this.#rest === undefined && line.length <= SHORT_LINE ? line.length : Buffer.byteLength(line);
     if (this.#broken || this.#queued + (this.#rest?.length ?? 0) + bytes > MAX_QUEUED) {
       this.#dropped++;
       return;
