@@ -59,6 +59,24 @@ test("sessionJson is JSON.stringify of the session's fields, without its braces"
   );
 });
 
+test("so is the usual access line (an HTTP request with no error, no failed try, nothing else)", () => {
+  fc.assert(
+    fc.property(record, (r) => {
+      const usual: SessionEnded = {
+        ...r,
+        attempts: [],
+        upstreamRequest: undefined,
+        error: undefined,
+        errorCode: undefined,
+        http: r.http ?? { method: "GET", host: "a.test", path: "/", status: 200, by: "upstream" },
+      };
+      delete (usual as { sip?: unknown }).sip;
+      assert.equal(sessionJson(usual), JSON.stringify(sessionFields(usual)).slice(1, -1));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 test("a tenth-rounded duration is written as the shortest text of its number", () => {
   for (let t = 0; t <= 20_000; t++) {
     const r = { ...base(), durationMs: t / 10 };
