@@ -139,29 +139,31 @@ export function createLogger(opts: LoggerOptions): Logger {
 
   const log: Log = root;
 
+  // A record's line is its level's head for this millisecond, its fields, and its message's
+  // tail: both ends made once (per millisecond, per message), not per line.
   let lastMs = -1;
-  let lastIso = "";
+  let infoHead = "";
+  let warnHead = "";
   const base = `,"app":${JSON.stringify(appName)},"pid":${process.pid},`;
   let lastMsg = "";
-  let lastMsgJson = '""';
+  let lastTail = '"msg":""}\n';
   const record: RecordFn = (level, fields, msg, json) => {
     if (!root.isLevelEnabled(level)) return;
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
-      lastIso = new Date(now).toISOString();
+      const iso = new Date(now).toISOString();
+      infoHead = `{"level":30,"severity":"info","time":"${iso}"${base}`;
+      warnHead = `{"level":40,"severity":"warn","time":"${iso}"${base}`;
     }
-    const num = level === "info" ? 30 : 40;
     const inner = json ?? JSON.stringify(fields).slice(1, -1);
     if (msg !== lastMsg) {
       lastMsg = msg;
-      lastMsgJson = JSON.stringify(msg);
+      lastTail = `"msg":${JSON.stringify(msg)}}\n`;
     }
-    fanOut.lastLevel = num;
+    fanOut.lastLevel = level === "info" ? 30 : 40;
     fanOut.lastObj = fields;
-    fanOut.write(
-      `{"level":${num},"severity":"${level}","time":"${lastIso}"${base}${inner === "" ? "" : `${inner},`}"msg":${lastMsgJson}}\n`,
-    );
+    fanOut.write(`${level === "info" ? infoHead : warnHead}${inner === "" ? "" : `${inner},`}${lastTail}`);
   };
 
   /** Sinks replaced by a reload (or closed) still flushing, and what the finished ones dropped. */
