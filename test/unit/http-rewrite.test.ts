@@ -173,9 +173,9 @@ test("Content-Length is written once from the framing read; Connection cannot st
   );
 });
 
-test("Forwarded names each request's own client, scheme and host, whatever came before it", () => {
+test("each request's forwarding fields name its own client, scheme and host, whatever came before it", () => {
   const h = req("GET / HTTP/1.1", "Host: a.test");
-  const forwarded = (f: { client: string; proto: "http" | "https"; host: string }) =>
+  const fields = (f: { client: string; proto: "http" | "https"; host: string }) =>
     new Map(
       pairs(
         req(
@@ -184,8 +184,8 @@ test("Forwarded names each request's own client, scheme and host, whatever came 
             .filter((l) => l !== ""),
         ).raw,
       ),
-    ).get("Forwarded");
-  // In turns, so that each comes right after another: none may get the element made for the last.
+    );
+  // In turns, so that each comes right after another: none may get the fields made for the last.
   const cases = [
     [{ client: "192.0.2.7", proto: "http", host: "a.test" }, "for=192.0.2.7;proto=http;host=a.test"],
     [{ client: "192.0.2.8", proto: "http", host: "a.test" }, "for=192.0.2.8;proto=http;host=a.test"],
@@ -197,5 +197,14 @@ test("Forwarded names each request's own client, scheme and host, whatever came 
     [{ client: "2001:db8::1", proto: "https", host: "" }, 'for="[2001:db8::1]";proto=https'],
   ] as const;
   for (let round = 0; round < 2; round++)
-    for (const [f, want] of cases) assert.equal(forwarded(f), want, JSON.stringify(f));
+    for (const [f, forwarded] of cases) {
+      const got = fields(f);
+      const at = JSON.stringify(f);
+      assert.equal(got.get("Forwarded"), forwarded, at);
+      assert.equal(got.get("X-Forwarded-For"), f.client, at);
+      assert.equal(got.get("X-Real-IP"), f.client, at);
+      assert.equal(got.get("X-Forwarded-Proto"), f.proto, at);
+      assert.equal(got.get("X-Forwarded-Host"), f.host === "" ? undefined : f.host, at);
+      assert.equal(got.get("Via"), "1.1 trunkline", at);
+    }
 });

@@ -58,14 +58,6 @@ function tokenOrQuoted(v: string): string {
  * §6), `proto`, and `host` the Host the client sent (left out when none).
  */
 export function forwardedElement(client: string, proto: string, host: string): string {
-  const m = last;
-  // The requests of one connection, and of one client's connections, mostly name the same three.
-  if (client === m.client && proto === m.proto && host === m.host) return m.element;
   const node = client.includes(":") ? `"[${client}]"` : tokenOrQuoted(client);
-  const element = `for=${node};proto=${proto}${host === "" ? "" : `;host=${tokenOrQuoted(host)}`}`;
-  last = { client, proto, host, element };
-  return element;
+  return `for=${node};proto=${proto}${host === "" ? "" : `;host=${tokenOrQuoted(host)}`}`;
 }
-
-/** The last element made, and what it was made of. */
-let last = { client: "", proto: "", host: "", element: "" };

@@ -113,6 +113,30 @@ function hasKind(h: Head, kind: number): boolean {
   return false;
 }
 
+/** This hop's forwarding fields, after what earlier hops wrote (each "" or ending ", "). */
+function hopFields(f: ForwardedInfo, xff: string, fwd: string, via: string): string {
+  let s = `X-Forwarded-For: ${xff}${f.client}\r\nX-Forwarded-Proto: ${f.proto}\r\n`;
+  if (f.host !== "") s += `X-Forwarded-Host: ${f.host}\r\n`;
+  s += `Forwarded: ${fwd}${forwardedElement(f.client, f.proto, f.host)}\r\nX-Real-IP: ${f.client}\r\n`;
+  return `${s}Via: ${via}${VIA}\r\n`;
+}
+
+/** The fields made last for a request no earlier hop had forwarded, and what they were made of. */
+let last = { client: "", proto: "", host: "", fields: "" };
+
+/**
+ * This hop's forwarding fields for a request no earlier hop forwarded: the requests of one
+ * connection, and of one client's connections, mostly name the same client, scheme and host,
+ * so the fields made last are used again.
+ */
+function firstHop(f: ForwardedInfo): string {
+  const m = last;
+  if (m.fields !== "" && f.client === m.client && f.proto === m.proto && f.host === m.host) return m.fields;
+  const fields = hopFields(f, "", "", "");
+  last = { client: f.client, proto: f.proto, host: f.host, fields };
+  return fields;
+}
+
 /** The request head for the server: request line, fields, the forwarding fields, framing, empty line. */
 export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = false): string {
   let xff = "";
@@ -135,10 +159,7 @@ export function forwardRequestHead(h: RequestHead, f: ForwardedInfo, upgrade = f
   if (h.framing.kind === "length") s += `Content-Length: ${h.framing.length}\r\n`;
   else if (h.framing.kind === "none" && hasKind(h, K.CONTENT_LENGTH)) s += "Content-Length: 0\r\n";
   if (upgrade) s += "Connection: upgrade\r\n";
-  s += `X-Forwarded-For: ${xff}${f.client}\r\nX-Forwarded-Proto: ${f.proto}\r\n`;
-  if (f.host !== "") s += `X-Forwarded-Host: ${f.host}\r\n`;
-  s += `Forwarded: ${fwd}${forwardedElement(f.client, f.proto, f.host)}\r\nX-Real-IP: ${f.client}\r\n`;
-  s += `Via: ${via}${VIA}\r\n`;
+  s += xff === "" && fwd === "" && via === "" ? firstHop(f) : hopFields(f, xff, fwd, via);
   // Transfer-Encoding is hop-by-hop: a chunked body goes on chunked, as it came, after the
   // codings applied before it (the data stays as coded: dropping "gzip" would misname it).
   if (h.framing.kind === "chunked") s += `Transfer-Encoding: ${h.codings}chunked\r\n`;
