@@ -138,7 +138,7 @@ function markdown(
     "",
     ...rows.map((r) => `- ${r.target}: ${r.note}`),
     `- bar (issue 14): Trunkline's requests/s ≥ 0.6× HAProxy's (the medians' ratio): ${bar}`,
-    "- vs HAProxy, same round: each round's requests/s over HAProxy's in that round, which ran right before or after it; the machine's drift between rounds cancels out of it, not out of the medians' ratio",
+    "- vs HAProxy, same round: each round's requests/s over HAProxy's in that round (a round runs every target once, one after another): the machine's drift from round to round cancels out of it, not out of the medians' ratio",
     `- CPU per request: user + system time of the proxy's process (nginx: its worker) from /proc over the wrk run, divided by the requests wrk completed; ${PIN ? `pinned (BENCH_PIN=1): every proxy on CPU ${PROXY_CPU}, wrk and the origin on CPU ${LOAD_CPU}` : "wrk, the origin and the proxy share the 2 cores as the scheduler places them (BENCH_PIN=1 pins them)"}`,
     "",
   ];
