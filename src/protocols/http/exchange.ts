@@ -32,8 +32,7 @@ export class HttpExchange implements CallHandler {
   readonly #env: ExchangeEnv;
   readonly #onEnd: EndFn;
   readonly #req: InboundRequest;
-  /** When the request's head was read (performance.now()). */
-  readonly #t0: number;
+  readonly #t0: number; // when its head was read whole (performance.now())
   readonly #host: string;
   readonly #path: string;
   #route: HttpRoute | undefined;

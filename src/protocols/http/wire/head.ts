@@ -20,7 +20,10 @@ import {
 
 export { errorAnswer, type Framing, type HeadError, NO_BODY } from "./facts.ts";
 
-import { fieldPairs, scanFields, TCHAR } from "./fields.ts";
+import { fieldPairs, TCHAR } from "./fields.ts";
+import { bytesAre, headEnd, lines, methodOf } from "./head-lines.ts";
+
+export { EMPTY_LINE, MAX_FIELDS } from "./head-lines.ts";
 
 /** A head's bytes and its fields as scanned (fields.ts): what the rewriting reads. */
 export class Head {
@@ -153,68 +156,10 @@ export function isHeadError<T extends object>(r: T | HeadError): r is HeadError 
   return "error" in r;
 }
 
-/** Fields of one head, at most (a flood of tiny fields costs as much as a big one). */
-export const MAX_FIELDS = 256;
-
 const err = headError;
 
-export const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
 /** Two bare LFs: a head that ends so will never end with CRLF CRLF (and is refused at once). */
 const LF_LF = Buffer.from("\n\n", "latin1");
-
-/** Below this many bytes, a loop finds the empty line sooner than a call into Buffer.indexOf. */
-const SHORT_SCAN = 1024;
-
-/** Where the empty line ends (index after CRLFCRLF), or -1. */
-function headEnd(buf: Buffer, from: number): number {
-  const n = buf.length;
-  if (n - from > SHORT_SCAN) {
-    const i = buf.indexOf(EMPTY_LINE, from);
-    return i < 0 ? -1 : i + 4;
-  }
-  for (let i = from + 3; i < n; i++)
-    if (buf[i] === 0x0a && buf[i - 1] === 0x0d && buf[i - 2] === 0x0a && buf[i - 3] === 0x0d) return i + 1;
-  return -1;
-}
-
-/** The start line's end (its CR) and the scanned fields, or why not. */
-function lines(buf: Buffer, s: number, end: number): { line: number; at: number[] } | HeadError {
-  // The start line runs to its CR: a whole head has one before its empty line.
-  let line = s;
-  for (;;) {
-    const c = buf[line] as number;
-    if (c === 0x0d && buf[line + 1] === 0x0a) break;
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f)
-      return err(
-        400,
-        c === 0x0a
-          ? "a bare LF in the head"
-          : c === 0x0d
-            ? "a bare CR in the head"
-            : "control byte in the start line",
-      );
-    line++;
-  }
-  const at: number[] = [];
-  const bad = scanFields(buf, line + 2, end - 2, at, MAX_FIELDS);
-  if (bad !== undefined) return err(bad === "too many fields" ? 431 : 400, bad);
-  return { line, at };
-}
-
-/** Whether `buf` holds the bytes of `text` (ASCII) at `at`. */
-function bytesAre(buf: Buffer, at: number, text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (buf[at + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-/** The usual methods, as one string each, so that reading one makes no new string. */
-const METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
-
-/** The method in `buf[s, e)`: a known one's shared string, else the bytes as text. */
-function methodOf(buf: Buffer, s: number, e: number): string {
-  for (const m of METHODS) if (m.length === e - s && bytesAre(buf, s, m)) return m;
-  return buf.toString("latin1", s, e);
-}
 
 /**
  * The request head at `start` of `buf`. `max` bounds the head's bytes, leading empty lines
