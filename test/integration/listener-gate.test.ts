@@ -83,6 +83,64 @@ test("HTTP: a request read between a reload's bind and its commit waits for the 
   assert.equal((l as HttpListener).sessions, 0);
 });
 
+test("HTTP: a request in flight says when it began on the wall clock, as every protocol's sessions do", {
+  timeout: 20_000,
+}, async (t) => {
+  const origin = await startOrigin(t, "o1");
+  const { port, rt, p, l } = await preparedWith(t, "http", origin.port);
+  const reply = get(port, "/now", { timeoutMs: 8_000 });
+  await until(() => l.sessions === 1, 5_000, "the request's head read");
+  // The system clock steps an hour ahead (NTP, an operator): ages are read against Date.now().
+  const realNow = Date.now;
+  const stepped = realNow() + 3_600_000;
+  Date.now = () => stepped;
+  let info: ReturnType<HttpListener["sessionsInfo"]>;
+  try {
+    info = (l as HttpListener).sessionsInfo(10);
+  } finally {
+    Date.now = realNow;
+  }
+  rt.commit(p);
+  assert.equal((await reply).status, 200);
+  const age = stepped - (info[0]?.startedAt ?? 0);
+  assert.ok(age >= 0 && age < 5_000, `its age on the stepped clock: ${age} ms`);
+});
+
+test("HTTP: the wait for the commit is not taken from the request's total_timeout: its retry still goes", {
+  timeout: 20_000,
+}, async (t) => {
+  const origin = await startOrigin(t, "o1");
+  const dead = await freePort();
+  const port = await freePort();
+  // The first try is refused at once (nothing listens on `dead`); the retry goes to the backup,
+  // if total_timeout (300 ms) has not run out: counted from the commit, it has not.
+  const snap = parseConfigText(
+    `listeners: [ { name: l, protocol: http, listen: 127.0.0.1:${port} } ]
+routes: [ { listener: l, pool: main } ]
+pools:
+  main:
+    total_timeout: 300ms
+    servers: [ { address: 127.0.0.1:${dead} }, { address: 127.0.0.1:${origin.port}, backup: true } ]
+`,
+    "gate-timeout.yaml",
+  );
+  const rt = new Runtime();
+  t.after(() => rt.close());
+  const p = await rt.prepare(snap);
+  assert.ok(!(p instanceof TrunklineError), String(p));
+  const l = p.started[0];
+  assert.ok(l);
+  const reply = get(port, "/late", { timeoutMs: 8_000 });
+  await until(() => l.sessions === 1, 5_000, "the request's head read");
+  // The commit comes later than the whole total_timeout after the request was read.
+  const heldMs = 600;
+  await new Promise((r) => setTimeout(r, heldMs));
+  rt.commit(p);
+  const r = await reply;
+  assert.equal(r.status, 200, `the retry went to the backup: ${r.status} ${r.body.slice(0, 200)}`);
+  assert.equal(JSON.parse(r.body).url, "/late");
+});
+
 test("SIP: an INVITE received between a reload's bind and its commit is handled at the commit", {
   timeout: 20_000,
 }, async (t) => {

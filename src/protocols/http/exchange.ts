@@ -74,7 +74,7 @@ export class HttpExchange implements CallHandler {
       route: this.#route?.name,
       pool: this.#pool?.name,
       server: this.#member?.key,
-      startedAt: Math.round(performance.timeOrigin + this.#t0),
+      startedAt: Date.now() - Math.round(performance.now() - this.#t0),
       bytesIn: this.#req.taken,
       bytesOut: this.#bytesOut,
     };
@@ -86,7 +86,8 @@ export class HttpExchange implements CallHandler {
     this.#req.destroy();
   }
 
-  run(): void {
+  /** `from`: when its total_timeout starts, if not when its head was read (a reload's gate, a reroute). */
+  run(from = this.#t0): void {
     // The client may have left while the request waited for its listener's commit.
     if (this.#ended) return;
     const env = this.#env;
@@ -110,7 +111,7 @@ export class HttpExchange implements CallHandler {
     if (pool.config.balance === "hash")
       this.#hashKey = pool.config.hashKeyOf(hashVars(this.#req.client, this.#host, this.#path, h.method));
     this.#tried = new Set();
-    this.#deadline = this.#t0 + pool.totalTimeoutMs;
+    this.#deadline = from + pool.totalTimeoutMs;
     this.#next();
   }
 
@@ -145,7 +146,7 @@ export class HttpExchange implements CallHandler {
       if (err instanceof PoolClosed && this.#reroutes++ < MAX_REROUTES) {
         // A reload took the server out while the request waited: route it again, on the new config.
         this.#releaseMember();
-        this.run();
+        this.run(performance.now());
       } else if (conn === undefined) this.#failed(err ?? new Error("no connection"), false);
       else this.#send(conn);
     });
@@ -161,7 +162,6 @@ export class HttpExchange implements CallHandler {
     call.start(this.#upstreamHead);
   }
 
-  // CallHandler: what the upstream try reports.
   interim(h: ResponseHead): boolean {
     return !this.#ended && this.#req.writeInterim(clientResponseHead(h));
   }

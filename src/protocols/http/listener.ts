@@ -39,10 +39,10 @@ interface InFlight {
   destroy(reason: string): void;
 }
 
-/** Routes and starts an exchange; a throw ends it, never the listener. */
-function runExchange(x: HttpExchange): void {
+/** Routes and starts an exchange (total_timeout from `from`); a throw ends it, never the listener. */
+function runExchange(x: HttpExchange, from?: number): void {
   try {
-    x.run();
+    x.run(from);
   } catch (err) {
     x.destroy(errorMessage(err));
   }
@@ -157,10 +157,10 @@ export class HttpListener implements ProtocolListener {
   #onRequest(req: InboundRequest): void {
     const x = new HttpExchange(this.#env, req, (r) => this.#ended(link, r));
     const link = this.#inFlight.add(x);
-    // Accepted before the reload that bound this listener was committed: routed at commit.
+    // Accepted before the reload that bound this listener was committed: routed and timed from then.
     const gate = this.#ctx.gate;
     if (gate === undefined || gate.open) runExchange(x);
-    else whenOpen(gate, () => runExchange(x));
+    else whenOpen(gate, () => runExchange(x, performance.now()));
   }
 
   #onUpgrade(head: RequestHead, sock: Socket, rest: Buffer, client: string): void {
