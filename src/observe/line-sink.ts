@@ -1,6 +1,9 @@
 import { writeSync } from "node:fs";
 
-/** Queued bytes (short lines' characters, see write()) that make a write at once, rather than at the next tick of the clock. */
+/**
+ * Queued bytes (short lines count their characters, see write()) that make a write at once,
+ * rather than at the next tick of the clock.
+ */
 const FLUSH_BYTES = 64 * 1024;
 /** A line this long or shorter counts its characters while the descriptor keeps up (write()). */
 const SHORT_LINE = 4_096;

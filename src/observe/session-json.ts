@@ -53,13 +53,19 @@ export function tenths(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
-/** A string as JSON: quoted as is when nothing in it needs an escape. */
-function str(s: string): string {
+/** Whether JSON writes `s` as it is, between quotes (undefined: left out, so it is). */
+function plain(s: string | undefined): boolean {
+  if (s === undefined) return true;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
   }
-  return `"${s}"`;
+  return true;
+}
+
+/** A string as JSON: quoted as is when nothing in it needs an escape. */
+function str(s: string): string {
+  return plain(s) ? `"${s}"` : JSON.stringify(s);
 }
 
 /** A number as JSON.stringify writes it; whole and tenth numbers without its double-to-text. */
@@ -75,18 +81,9 @@ function s(name: string, v: string | undefined): string {
   return v === undefined ? "" : `,"${name}":${str(v)}`;
 }
 
+/** `,"name":value` for a number field; nothing when it is undefined. */
 function n(name: string, v: number | undefined): string {
   return v === undefined ? "" : `,"${name}":${num(v)}`;
-}
-
-/** Whether JSON writes `s` as it is, between quotes (undefined: left out, so it is). */
-function plain(s: string | undefined): boolean {
-  if (s === undefined) return true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
 }
 
 /** `,"name":"value"`, or nothing for undefined; for a value known plain. */

@@ -150,6 +150,7 @@ function digitsOf(b: Buffer, at: readonly number[], f: number, span: number[]): 
   return n;
 }
 
+/** Where digitsOf found the digits; one for every parse, as `scratch`: a parse runs to its end before the next. */
 const span = [0, 0];
 
 export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
@@ -167,7 +168,7 @@ export function facts(b: Buffer, at: readonly number[]): Facts | HeadError {
   o.codingUnknown = false;
   o.named = undefined;
   let cl: string | undefined;
-  /** The first Content-Length read as digits (-1: none, or read as text into `cl`). */
+  // The first Content-Length read as digits (-1: none, or read as text into `cl`).
   let length = -1;
   let te: string | undefined;
   for (let f = 0; f < at.length; f += STRIDE) {

@@ -13,6 +13,7 @@ const err = headError;
 /** Fields of one head, at most (a flood of tiny fields costs as much as a big one). */
 export const MAX_FIELDS = 256;
 
+/** The empty line that ends a head, with the line end before it. */
 export const EMPTY_LINE = Buffer.from("\r\n\r\n", "latin1");
 /** Below this many bytes, a loop finds the empty line sooner than a call into Buffer.indexOf. */
 const SHORT_SCAN = 1024;

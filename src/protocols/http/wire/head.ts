@@ -52,6 +52,11 @@ export class Head {
     this.named = named;
   }
 
+  /** Where the start line ends (its CR): before the first field's line, or before the empty line. */
+  get lineEnd(): number {
+    return (this.at.length > 0 ? (this.at[0] as number) : this.end - 2) - 2;
+  }
+
   /** Every field as name, value pairs: names as sent, values without the whitespace around them. */
   get raw(): string[] {
     this.#raw ??= fieldPairs(this.bytes, this.at);
@@ -144,7 +149,7 @@ export class ResponseHead extends Head {
 
   /** The reason phrase ("" when none): read from the bytes when asked, as the proxy never needs it. */
   get reason(): string {
-    const line = (this.at.length > 0 ? (this.at[0] as number) : this.end - 2) - 2;
+    const line = this.lineEnd;
     return line > this.start + 12 ? this.bytes.toString("latin1", this.start + 13, line) : "";
   }
 }

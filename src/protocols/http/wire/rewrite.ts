@@ -178,7 +178,7 @@ export function clientResponseHead(h: ResponseHead): string {
   });
   const b = h.bytes;
   // The status line after "HTTP/1.x ": code and reason as the server wrote them.
-  const status = b.toString("latin1", h.start + 9, (h.at.length > 0 ? (h.at[0] as number) : h.end - 2) - 2);
+  const status = b.toString("latin1", h.start + 9, h.lineEnd);
   const cl = length >= 0 ? `Content-Length: ${length}\r\n` : "";
   return `HTTP/1.1 ${status}\r\n${fields}${cl}Via: ${via}${VIA}\r\n`;
 }
