@@ -25,6 +25,8 @@ export interface AgiServerOptions {
   fragmentCommands?: { size: number; delayMs: number };
   /** Wait this long after the header before the first command. */
   holdOpenMs?: number;
+  /** With holdOpenMs: the wait ends sooner, when this settles (the test says when). */
+  release?: Promise<unknown>;
   /** Read the header, then close without sending a word. */
   silentClose?: boolean;
   /** After the commands, keep the socket open until the peer or close() ends it. */
@@ -198,7 +200,13 @@ export async function startAgiServer(opts: AgiServerOptions = {}): Promise<AgiSe
       if (!(await waitFor(() => headerChunks === undefined))) return;
       if (opts.holdOpenMs) {
         const until = Date.now() + opts.holdOpenMs;
-        while (Date.now() < until && !ended && !sock.destroyed) await sleep(Math.min(20, until - Date.now()));
+        let released = false;
+        opts.release?.then(
+          () => (released = true),
+          () => (released = true),
+        );
+        while (Date.now() < until && !released && !ended && !sock.destroyed)
+          await sleep(Math.min(20, until - Date.now()));
       }
       if (opts.silentClose) {
         sock.end();

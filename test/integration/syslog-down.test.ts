@@ -207,7 +207,9 @@ test("UDP target with nothing listening: writes are sent and forgotten, close is
   const t0 = performance.now();
   for (let i = 0; i < 5000; i++) sink.write(6, `message ${i}`);
   const writeMs = performance.now() - t0;
-  assert.ok(writeMs < 300, `5,000 writes took ${writeMs.toFixed(0)}ms`);
+  // Not waiting on the network: a blocked write would wait for a timeout per record. The bound
+  // is loose because a CI run with two CPU hogs took 500 ms for what takes 30 on an idle machine.
+  assert.ok(writeMs < 2_000, `5,000 writes took ${writeMs.toFixed(0)}ms`);
   assert.ok(sink.stats().queued <= 1000);
   await until(() => sink.stats().sent + sink.stats().dropped === 5000, 3000, "every datagram handed over");
   const ms = await timed(sink.close());

@@ -120,9 +120,13 @@ test("--takeover with a stale pid file: one line, then a normal start (older Nod
 });
 
 test("--takeover: the new proxy binds beside the old, which then drains; its session in flight finishes, new ones land on the new (older Node: refused, the old one serves on)", async () => {
-  // Held long enough to outlast the new process's start on a loaded machine (measured up to ~2.5 s
-  // with the whole suite running on both Nodes).
-  const up = await startAgiServer({ commands: ["NOOP", "NOOP"], holdOpenMs: 6000 });
+  // Held until the old proxy has begun to drain (or 18 s): the new process's start on a loaded
+  // machine took over 6 s in a CI run with two CPU hogs, and a fixed hold had ended by then.
+  let release = () => {};
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  const up = await startAgiServer({ commands: ["NOOP", "NOOP"], holdOpenMs: 18_000, release: released });
   cleanup.push(up.close);
   const [port, admin] = [await freePort(), await freePort()];
   const pidFile = join(dir, "live.pid");
@@ -135,6 +139,7 @@ test("--takeover: the new proxy binds beside the old, which then drains; its ses
   const next = start(["run", "-c", cfg, "--pid-file", pidFile, "--takeover", "--no-watch"]);
   if (!SUPPORTED) {
     assert.equal(await next.exited(15_000), 1);
+    release();
     assert.equal(
       next.stderr(),
       `trunkline: --takeover needs Node >= 22.12 (SO_REUSEPORT); this is Node ${process.versions.node}\n`,
@@ -149,6 +154,7 @@ test("--takeover: the new proxy binds beside the old, which then drains; its ses
   assert.equal(took.pid, old.child.pid);
   assert.match(String(took.msg), /^took over: pid \d+ stops accepting and drains its sessions/);
   const stopping = await old.waitFor((l) => l.event === "shutdown" && l.signal === "SIGTERM");
+  release();
   assert.equal(stopping.sessions, 1, "the old proxy drains with the held session");
   assert.equal(readFileSync(pidFile, "utf8"), `${next.child.pid}\n`);
   // The old proxy closes its admin API, then its listening socket: from then on the port is the new one's.
