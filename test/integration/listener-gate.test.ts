@@ -15,13 +15,16 @@ import { until } from "../helpers/proxy.ts";
 import { serverReply, sipRequest, statusOf, udpPeer } from "../helpers/sip-attack.ts";
 import { freePort, startAgiServer } from "../helpers/upstreams.ts";
 
-/** A listener of `protocol` bound by a reload's first phase, not committed, over one server. */
-async function preparedWith(t: TestContext, protocol: string, server: number) {
+/**
+ * A listener of `protocol` bound by a reload's first phase, not committed, over one server
+ * (or the pool `main` as given, YAML flow style).
+ */
+async function preparedWith(t: TestContext, protocol: string, server: number, pool?: string) {
   const port = await freePort();
   const snap = parseConfigText(
     `listeners: [ { name: l, protocol: ${protocol}, listen: 127.0.0.1:${port} } ]
 routes: [ { listener: l, pool: main } ]
-pools: { main: { servers: [ { address: 127.0.0.1:${server} } ] } }
+pools: { main: ${pool ?? `{ servers: [ { address: 127.0.0.1:${server} } ] }`} }
 `,
     "gate.yaml",
   );
@@ -111,25 +114,14 @@ test("HTTP: the wait for the commit is not taken from the request's total_timeou
 }, async (t) => {
   const origin = await startOrigin(t, "o1");
   const dead = await freePort();
-  const port = await freePort();
   // The first try is refused at once (nothing listens on `dead`); the retry goes to the backup,
   // if total_timeout (300 ms) has not run out: counted from the commit, it has not.
-  const snap = parseConfigText(
-    `listeners: [ { name: l, protocol: http, listen: 127.0.0.1:${port} } ]
-routes: [ { listener: l, pool: main } ]
-pools:
-  main:
-    total_timeout: 300ms
-    servers: [ { address: 127.0.0.1:${dead} }, { address: 127.0.0.1:${origin.port}, backup: true } ]
-`,
-    "gate-timeout.yaml",
+  const { port, rt, p, l } = await preparedWith(
+    t,
+    "http",
+    origin.port,
+    `{ total_timeout: 300ms, servers: [ { address: 127.0.0.1:${dead} }, { address: 127.0.0.1:${origin.port}, backup: true } ] }`,
   );
-  const rt = new Runtime();
-  t.after(() => rt.close());
-  const p = await rt.prepare(snap);
-  assert.ok(!(p instanceof TrunklineError), String(p));
-  const l = p.started[0];
-  assert.ok(l);
   const reply = get(port, "/late", { timeoutMs: 8_000 });
   await until(() => l.sessions === 1, 5_000, "the request's head read");
   // The commit comes later than the whole total_timeout after the request was read.
