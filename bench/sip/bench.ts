@@ -30,7 +30,7 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
-const ALL_TARGETS = ["direct", "kamailio", "relay", "trunkline-rr", "trunkline-ls"];
+const ALL_TARGETS = ["direct", "kamailio", "relay", "trunkline-rr", "trunkline-ls", "trunkline-rr-node24"];
 
 function readSettings(): RampSettings & { targets: string[] } {
   const s = {

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workersSetup } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
 import { envInt } from "../lib/stats.ts";
 import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
@@ -138,12 +139,23 @@ export async function startTrunkline(
       "",
     ].join("\n"),
   );
+  // trunkline-rr-node24: the same on Node 24 (this one when it is, else the cached one of
+  // scripts/ensure-node24.sh), one thread as the others.
+  let node = process.execPath;
+  let version = process.version;
+  if (name.endsWith("-node24") && !process.version.startsWith("v24.")) {
+    const w = workersSetup(1, ROOT);
+    if (typeof w === "string") return { unavailable: w };
+    node = w.node.path;
+    version = w.node.version;
+  }
   return startNode(
     dir,
     name,
     [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"],
     port,
-    `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread, defaults`,
+    `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread (${version}), defaults`,
+    node,
   );
 }
 
@@ -171,9 +183,10 @@ async function startNode(
   args: readonly string[],
   port: number,
   note: string,
+  node = process.execPath,
 ): Promise<Started> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child = launch(name, process.execPath, [...nodeArgs, ...args], {
+  const child = launch(name, node, [...nodeArgs, ...args], {
     logFile: join(dir, `${name}.log`),
     stdin: true,
   });
