@@ -3,9 +3,10 @@
 // to one answerer (direct) as the floor. For each: the highest rate with no failed call and
 // no retransmission, CPU per call, memory per call in progress.
 //
-// Processes: bench.ts (this) spawns two fresh SIPp answerers (uas-rr.xml) for each target, one
-// proxy per target (fresh for its ramp), and one SIPp caller (uac-rr.xml) per step. Each is
-// its own process tree, so /proc attributes CPU to the right one; all are killed on exit.
+// Processes: bench.ts (this) spawns two SIPp answerers (uas-rr.xml) for each target and one
+// proxy per target, all at the start, and one SIPp caller (uac-rr.xml) per step; a target's
+// processes are stopped once a step of its fails. Each is its own process tree, so /proc
+// attributes CPU to the right one; all are killed on exit.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,7 @@ import { killAllNow, stopAll } from "../lib/children.ts";
 import { machineInfo } from "../lib/procfs.ts";
 import { envInt, fmt } from "../lib/stats.ts";
 import { killPids, treeMemory } from "./proctree.ts";
-import { type Peers, type RampSettings, runRamp, type StepResult } from "./ramp.ts";
+import { type Peers, type RampSettings, runStep } from "./ramp.ts";
 import { markdown, type Report, ratios, summarise, type TargetResult } from "./report.ts";
 import { freeUdpPort, SIPP, startAnswerer, waitForSip } from "./sipp.ts";
 import {
@@ -73,13 +74,16 @@ export async function main(): Promise<number> {
   if (peersCheck.status !== 0) return 1;
 
   const dir = mkdtempSync(join(tmpdir(), "trunkline-bench-sip-"));
-  let live: Target | null = null;
+  const live: Target[] = [];
   // Kamailio's workers are its children, not ours: killAllNow reaches only its creator.
-  const killLive = () => killPids(live?.pids ?? [], "kamailio");
+  const killLive = () =>
+    killPids(
+      live.flatMap((t) => t.pids),
+      "kamailio",
+    );
   const onSignal = (sig: NodeJS.Signals) => {
     process.stderr.write(`\n${sig}: stopping the benchmark's processes\n`);
-    const l = live;
-    void Promise.all([l?.stop(), stopAll()]).finally(() => {
+    void Promise.all([...live.map((t) => t.stop()), stopAll()]).finally(() => {
       killLive();
       rmSync(dir, { recursive: true, force: true });
       process.exit(130);
@@ -108,8 +112,8 @@ export async function main(): Promise<number> {
     say(
       `SIP benchmark: ${s.targets.join(", ")}; ${s.start} to ${s.max} calls/s by ${s.step} (at most ${steps} steps of ${s.stepSeconds} s each), calls held ${s.holdMs} ms; ${machine.cores} cores (${machine.cpu}), load average ${machine.load_average_at_start}`,
     );
-    // Fresh answerers for every target: a ramp that ends in overload leaves SIPp with calls it
-    // still retransmits for up to 32 s, which would load the next target's run.
+    // Answerers of its own for every target: a ramp that ends in overload leaves SIPp with
+    // calls it still retransmits for up to 32 s.
     const startPeers = async (target: string): Promise<Peers> => {
       const peers: Peers = { answerers: [] };
       for (const name of ["answerer-a", "answerer-b"]) {
@@ -130,6 +134,19 @@ export async function main(): Promise<number> {
       ]);
     };
 
+    // Every target is started first, idle side by side, then the ramp is interleaved: at each
+    // rate every target still passing runs its step, one after another, the first one turning
+    // round from rate to rate. On this VM the machine's pace drifts by ±20% over minutes; run
+    // one whole ramp after another, a target met a slow phase the next did not (one run read
+    // Kamailio 4750 and Trunkline 2500, the one before 4000 and 4000). Interleaved, every
+    // target meets every phase at nearly the same rates.
+    interface Running {
+      res: TargetResult;
+      target: Target;
+      stopPeers: () => Promise<unknown>;
+      peers: Peers;
+    }
+    const running: Running[] = [];
     for (const name of s.targets) {
       const peers = await startPeers(name);
       const stopPeers = () => Promise.all(peers.answerers.map((a) => a.child.stop()));
@@ -151,7 +168,7 @@ export async function main(): Promise<number> {
         continue;
       }
       const t = started.target;
-      live = t;
+      live.push(t);
       const mem = t.pids.length > 0 ? treeMemory(t.pids) : null;
       say(
         `${name}: ${t.note}${t.workers && t.workers.processes > 1 ? ` (${t.workers.processes} processes)` : ""}${mem ? `; idle PSS ${mem.pss} KiB` : ""}`,
@@ -164,18 +181,31 @@ export async function main(): Promise<number> {
         idle: mem ? { pss_kib: mem.pss, rss_kib: mem.rss } : null,
         steps: [],
       };
-      try {
-        res.steps = await runRamp(dir, t, peers, s, (r: StepResult) =>
-          say(
-            `  ${String(r.rate).padStart(6)}/s  sent ${fmt(r.sent_rate, 0).padStart(6)}/s  ok ${r.successful}  proxy ${fmt(r.proxy_cpu_us_per_call, 1)} µs/call ${fmt(r.proxy_cpu_pct, 1)}% core  answerers ${fmt(r.answerers_cpu_us_per_call, 1)}  caller ${fmt(r.caller_cpu_us_per_call, 1)} µs/call  together ${fmt(r.measured_cores, 2)} cores  ${r.passed ? "pass" : `FAIL: ${r.reason}`}`,
-          ),
-        );
-      } finally {
-        live = null;
-        await t.stop();
-        await stopPeers();
-      }
       results.push(res);
+      running.push({ res, target: t, stopPeers, peers });
+    }
+    // A target is stopped as soon as a step of its fails: an overloaded SIPp retransmits for
+    // up to 32 s, which would load the others' steps.
+    const retire = async (r: Running) => {
+      live.splice(live.indexOf(r.target), 1);
+      running.splice(running.indexOf(r), 1);
+      await r.target.stop();
+      await r.stopPeers();
+    };
+    try {
+      for (let rate = s.start, turn = 0; rate <= s.max && running.length > 0; rate += s.step, turn++) {
+        const order = running.map((_, i) => running[(i + turn) % running.length] as Running);
+        for (const r of order) {
+          const step = await runStep(dir, r.target, r.peers, s, rate);
+          r.res.steps.push(step);
+          say(
+            `  ${r.res.name.padEnd(20)} ${String(step.rate).padStart(6)}/s  sent ${fmt(step.sent_rate, 0).padStart(6)}/s  ok ${step.successful}  proxy ${fmt(step.proxy_cpu_us_per_call, 1)} µs/call ${fmt(step.proxy_cpu_pct, 1)}% core  answerers ${fmt(step.answerers_cpu_us_per_call, 1)}  caller ${fmt(step.caller_cpu_us_per_call, 1)} µs/call  together ${fmt(step.measured_cores, 2)} cores  ${step.passed ? "pass" : `FAIL: ${step.reason}`}`,
+          );
+          if (!step.passed) await retire(r);
+        }
+      }
+    } finally {
+      for (const r of [...running]) await retire(r);
     }
 
     const summaries = results.map((r) => summarise(r, s));

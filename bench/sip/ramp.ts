@@ -1,7 +1,7 @@
-// One target's ramp: a fresh SIPp caller per step at a rising rate, until a step fails (a
-// failed call, a retransmission on either side, or a caller that could not keep its rate) or
-// the maximum rate passes. Each step's CPU is read from /proc at the caller's start and end;
-// the proxy's memory once, at the plateau (calls in progress steady at rate × hold).
+// One step of a target's ramp (bench.ts interleaves the targets' ramps): a fresh SIPp caller
+// at one rate; it fails on a failed call, a retransmission on either side, or a caller that
+// could not keep its rate. Its CPU is read from /proc at the caller's start and end; the
+// proxy's memory once, at the plateau (calls in progress steady at rate × hold).
 import { busyCores, cpuMs, machineCpu } from "../lib/procfs.ts";
 import { round } from "../lib/stats.ts";
 import { sleep } from "../lib/wait.ts";
@@ -184,22 +184,4 @@ export async function runStep(
 
 function sumDrops(ports: readonly number[]): number {
   return ports.reduce((t, p) => t + udpDrops(p), 0);
-}
-
-/** Steps from start to max by step; stops after the first failed step. */
-export async function runRamp(
-  dir: string,
-  target: Target,
-  peers: Peers,
-  s: RampSettings,
-  onStep: (r: StepResult) => void,
-): Promise<StepResult[]> {
-  const steps: StepResult[] = [];
-  for (let rate = s.start; rate <= s.max; rate += s.step) {
-    const r = await runStep(dir, target, peers, s, rate);
-    steps.push(r);
-    onStep(r);
-    if (!r.passed) break;
-  }
-  return steps;
 }

@@ -113,7 +113,7 @@ export function markdown(r: Report): string {
     `# SIP benchmark, ${r.date}`,
     "",
     `${m.cores} cores (${m.cpu}), Node ${m.node}, ${m.kamailio}, ${m.sipp}; load average at start ${m.load_average_at_start}.`,
-    `Ramp ${s.start} to ${s.max} calls/s by ${s.step}, ${s.stepSeconds} s steps, calls held ${s.holdMs} ms; a step passes with every call completed, no failed call and no retransmission on either side.`,
+    `Ramp ${s.start} to ${s.max} calls/s by ${s.step}, ${s.stepSeconds} s steps, the targets interleaved (at each rate each target still passing runs its step), calls held ${s.holdMs} ms; a step passes with every call completed, no failed call and no retransmission on either side.`,
     "",
     row([
       "target",
