@@ -5,6 +5,7 @@ import { ErrorCodes, errorMessage, TrunklineError } from "../core/errors.ts";
 import { Gate } from "../core/gate.ts";
 import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
+import { isGone } from "../health/refusal.ts";
 import { reusePortSupported } from "../net/reuse-port.ts";
 import type {
   GenerationView,
@@ -76,7 +77,10 @@ export class Runtime {
 
   constructor(events = new EventBus<TrunklineEvents>(), opts: RuntimeOptions = {}) {
     this.events = events;
-    this.registry = new ServerRegistry((c) => events.emit("server.state", c), opts.counters);
+    this.registry = new ServerRegistry((c) => {
+      events.emit("server.state", c);
+      if (isGone(c)) events.emit("server.gone", { server: c.server, reason: c.reason });
+    }, opts.counters);
     this.#ctx = {
       events,
       current: () => this.generation,

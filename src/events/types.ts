@@ -71,6 +71,12 @@ export interface TrunklineEvents {
     readonly error: string;
   };
   "server.state": ServerChange;
+  /**
+   * A server's health went down because its checks were refused (health/refusal.ts): nothing
+   * listens there. Published on every thread (a worker from the main thread's state), never
+   * forwarded: `server.state` already told the main thread.
+   */
+  "server.gone": { readonly server: string; readonly reason: string };
   "health.probe": {
     readonly server: string;
     readonly pools: readonly string[];

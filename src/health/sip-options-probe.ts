@@ -80,6 +80,9 @@ export function matchOptionsResponse(bytes: Buffer, p: OptionsPing): number | un
   return m.status;
 }
 
+/** Why a ping failed when nothing listens on the server's port (ICMP port unreachable). */
+export const SIP_OPTIONS_REFUSED = "sip-options: refused (ICMP port unreachable)";
+
 /**
  * One OPTIONS ping over UDP, as Kamailio's dispatcher pings: any final answer 2xx–6xx within
  * the timeout means the server is alive (a 503 is a server that is there, only busy). 1xx is
@@ -119,7 +122,7 @@ export function probeSipOptions(opts: {
     sock.on("error", (err: NodeJS.ErrnoException) =>
       done(
         err.code === "ECONNREFUSED"
-          ? { ok: false, reason: "sip-options: refused (ICMP port unreachable)" }
+          ? { ok: false, reason: SIP_OPTIONS_REFUSED }
           : probeFailure("sip-options", err),
       ),
     );

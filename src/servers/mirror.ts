@@ -1,3 +1,4 @@
+import { isGone } from "../health/refusal.ts";
 import type { ServerEntry } from "./server.ts";
 import type { Admin, Health, LoadReport, OperatorOverride } from "./types.ts";
 
@@ -37,8 +38,12 @@ export function entryState(e: ServerEntry): EntryState {
   };
 }
 
-/** Takes the main thread's state, silently: the main thread has logged the change already. */
-export function applyEntryState(e: ServerEntry, s: EntryState): void {
+/**
+ * Takes the main thread's state, silently: the main thread has logged the change already.
+ * True when it takes the server's health down by refusal: the thread's `server.gone`.
+ */
+export function applyEntryState(e: ServerEntry, s: EntryState): boolean {
+  const gone = e.health !== "down" && isGone({ what: "health", to: s.health, reason: s.healthReason });
   e.health = s.health;
   e.healthReason = s.healthReason;
   e.eslDown = s.eslDown;
@@ -52,4 +57,5 @@ export function applyEntryState(e: ServerEntry, s: EntryState): void {
   e.agentDown = s.agentDown;
   e.operator = s.operator;
   e.downUntil = s.downUntil;
+  return gone;
 }

@@ -325,3 +325,48 @@ test("a retransmitted INVITE gets the last response again", () => {
     "SIP/2.0 183 Session Progress",
   ]);
 });
+
+test("the server found gone (its pings refused) while the call rings there: CANCEL to it, the next server at once", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.respond(1, 180);
+  s.tx.serverGone("b", "sip-options: refused (ICMP port unreachable)");
+  assert.equal(s.toServer(2).length, 0, "another server's death changes nothing");
+  s.tx.serverGone("a", "sip-options: refused (ICMP port unreachable)");
+  assert.ok(
+    s.toServer(1).some((x) => x.text.startsWith("CANCEL")),
+    "the ringing branch is CANCELled",
+  );
+  assert.equal(s.toServer(2).filter((x) => x.text.startsWith("INVITE")).length, 1, "the next server at once");
+  assert.ok(
+    s.log.includes("report a false INVITE failed: server gone: sip-options: refused (ICMP port unreachable)"),
+  );
+  s.respond(2, 180);
+  s.respond(2, 200);
+  assert.deepEqual(s.toCaller(), [
+    "SIP/2.0 100 Trying",
+    "SIP/2.0 180 Ringing",
+    "SIP/2.0 180 Ringing",
+    "SIP/2.0 200 OK",
+  ]);
+  assert.deepEqual(s.answers, [
+    {
+      code: 200,
+      server: "b",
+      held: true,
+      failures: [{ server: "a", error: "server gone: sip-options: refused (ICMP port unreachable)" }],
+    },
+  ]);
+  // Answered: a later death of the server that took the call ends nothing (its dialog goes on).
+  const sentBefore = s.sent.length;
+  s.tx.serverGone("b", "sip-options: refused (ICMP port unreachable)");
+  assert.equal(s.sent.length, sentBefore);
+});
+
+test("the server found gone before any provisional: the next server at once, no CANCEL (none may go unrung)", () => {
+  const s = setup([A]);
+  s.tx.start();
+  s.tx.serverGone("a", "tcp check: ECONNREFUSED");
+  assert.ok(s.sent.every((x) => !x.text.startsWith("CANCEL")));
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"]);
+});

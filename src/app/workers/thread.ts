@@ -84,7 +84,8 @@ function withPorts(s: Snapshot, ports: readonly (readonly [string, number])[]): 
 function applyStates(states: readonly EntryState[]): void {
   for (const st of states) {
     const e = runtime.registry.get(st.key);
-    if (e) applyEntryState(e, st);
+    if (e && applyEntryState(e, st))
+      runtime.events.emit("server.gone", { server: e.key, reason: e.healthReason });
   }
 }
 

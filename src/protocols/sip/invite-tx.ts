@@ -1,11 +1,10 @@
 /**
- * An initial INVITE through the proxy, transaction-stateful (RFC 3261 §16, §17.2.1): the
- * server transaction toward the caller (100 Trying at once, retransmitted INVITEs answered
- * with the last response, a non-2xx final retransmitted with Timer G until the caller's ACK,
- * which is absorbed) and, one after another, client branches toward the pool's servers
- * (invite-branch.ts): failover on a code of failover_codes or on no provisional reply within
- * invite_timeout, each server at most once. The caller sees one final answer; every 2xx is
- * forwarded, even a late one.
+ * An initial INVITE through the proxy, transaction-stateful (RFC 3261 §16, §17.2.1): the server
+ * transaction toward the caller (100 Trying at once, INVITE retransmissions answered with the
+ * last response, a non-2xx final resent by Timer G until the ACK, which is absorbed) and, one
+ * after another, branches to the pool's servers (invite-branch.ts): failover on an answer in
+ * failover_codes, on no provisional within invite_timeout, or on the server found gone (each
+ * server once). The caller sees one final answer; every 2xx is forwarded, even a late one.
  */
 
 import { newBranch } from "./branch.ts";
@@ -75,10 +74,7 @@ export class InviteTransaction<S extends InviteServer> {
     this.#env.sendBytes(this.#upstream, this.#last);
   }
 
-  /**
-   * The caller's ACK of a non-2xx final: absorbed here (§16.7 hop by hop), retransmits stop,
-   * and the transaction ends after Timer I (at once on a reliable transport, §17.2.1).
-   */
+  /** The caller's ACK of a non-2xx final: absorbed (§16.7), resends stop, Timer I ends it (§17.2.1). */
   ack(): void {
     this.#env.clock.clear(this.#timerG);
     this.#finish(this.#env.retransmit ? T4 : 0);
@@ -137,7 +133,7 @@ export class InviteTransaction<S extends InviteServer> {
       this.#env.target(server),
       v.message as SipRequest,
       {
-        noAnswer: () => this.#noAnswer(b),
+        noAnswer: () => this.#giveUp(b, `no provisional reply within ${this.#env.inviteTimeoutMs}ms`),
         transportFailed: (e) => this.#transportFailed(b, e),
         timerC: () => {},
         cancelUnanswered: () => this.#branchFinal(b, this.#cancelled ? 487 : 408, undefined),
@@ -150,31 +146,38 @@ export class InviteTransaction<S extends InviteServer> {
     b.start(this.#env.inviteTimeoutMs);
   }
 
-  #noAnswer(b: InviteBranch<S>): void {
+  /** No provisional reply within invite_timeout, or the server is gone: the next server. */
+  #giveUp(b: InviteBranch<S>, reason: string): void {
     if (b !== this.#current || this.#final !== undefined) return;
     b.abandon();
-    const reason = `no provisional reply within ${this.#env.inviteTimeoutMs}ms`;
     this.#fail(b, reason);
   }
 
+  /** The server found gone (server-gone.ts): a branch ringing there is CANCELled and moved on. */
+  serverGone(key: string, reason: string): void {
+    const b = this.#current;
+    if (b === undefined || b.server.key !== key || this.#final !== undefined) return;
+    this.#giveUp(b, `server gone: ${reason}`);
+    b.cancel();
+  }
+
   /**
-   * The INVITE could not reach the server: the next one now, not at invite_timeout. The
-   * server is blamed unless the failure was this process's own (local_resource, not_sent);
-   * too_large (over a datagram's size) would be as large for every server: 513 at once.
+   * The INVITE could not reach the server: the next one now, not at invite_timeout. The server
+   * is blamed unless the failure was our own (local_resource, not_sent); too_large (over a
+   * datagram's size) would be as large for every server: 513 at once.
    */
   #transportFailed(b: InviteBranch<S>, e: SipError): void {
-    if (b !== this.#current || this.#final !== undefined) return;
-    b.abandon();
     const reason = `transport: ${e.code}: ${e.message}`;
-    if (e.code !== "local_resource" && e.code !== "not_sent" && e.code !== "too_large") {
-      this.#fail(b, reason);
-      return;
+    const ours = e.code === "local_resource" || e.code === "not_sent" || e.code === "too_large";
+    if (!ours) this.#giveUp(b, reason);
+    else if (b === this.#current && this.#final === undefined) {
+      b.abandon();
+      this.#env.release(b.server);
+      this.#failures.push({ server: b.server.key, error: reason });
+      this.#current = undefined;
+      if (e.code === "too_large") this.#ownFinal(513);
+      else this.#next();
     }
-    this.#env.release(b.server);
-    this.#failures.push({ server: b.server.key, error: reason });
-    this.#current = undefined;
-    if (e.code === "too_large") this.#ownFinal(513);
-    else this.#next();
   }
 
   #fail(b: InviteBranch<S>, reason: string): void {
@@ -199,16 +202,13 @@ export class InviteTransaction<S extends InviteServer> {
   }
 
   #provisional(b: InviteBranch<S>, res: SipResponse): void {
-    if (b !== this.#current || this.#final !== undefined) {
-      // A branch we moved on from rings after all: it must not set up a call nobody takes.
-      b.provisional();
-      b.cancel();
-      return;
-    }
     b.provisional();
-    if (res.status === 100) return;
-    this.#last = serializeMessage(withCallerVias(res, this.#request));
-    this.#env.sendBytes(this.#upstream, this.#last);
+    // A branch we moved on from rings after all: it must not set up a call nobody takes.
+    if (b !== this.#current || this.#final !== undefined) b.cancel();
+    else if (res.status !== 100) {
+      this.#last = serializeMessage(withCallerVias(res, this.#request));
+      this.#env.sendBytes(this.#upstream, this.#last);
+    }
   }
 
   /** Every 2xx goes upstream (§16.7 step 5), a late one from another branch too. */
@@ -229,9 +229,8 @@ export class InviteTransaction<S extends InviteServer> {
     this.#current = b;
     this.#last = bytes;
     this.#final = res.status;
-    // Accepted: no other server is tried and no response of ours built. The INVITE (its
-    // parse, its text, SDP included) goes now, not after the linger; a late 2xx needs only
-    // the caller's Vias. Kept 500 ms more, young-generation GC would copy and promote it.
+    // Accepted: no other server tried, no response of ours built. The INVITE (parse, text, SDP)
+    // goes now, as a late 2xx needs only the caller's Vias (kept, GC would promote it).
     this.#request = callerViasOf(this.#request);
     this.#base = undefined;
     this.#finish(ACCEPTED_LINGER_MS);

@@ -1,10 +1,9 @@
 /**
- * The SIP proxy core (RFC 3261 §16) for one listener: every message a transport hands in
- * goes through handle(). Initial INVITEs are transaction-stateful (initial-invite.ts); every
- * other request is forwarded statelessly (§16.11: its retransmissions pass through and get
- * the same branch), in-dialog ones to the server their token names. Responses go to their
- * INVITE transaction by our Via's branch, else back along the Via path when our Via's seal
- * names the Via below it (via-seal.ts). */
+ * The SIP proxy core (RFC 3261 §16) for one listener: every message goes through handle().
+ * Initial INVITEs are transaction-stateful (initial-invite.ts); other requests go on
+ * statelessly (§16.11: a retransmission gets the same branch), in-dialog ones to the server
+ * their token names. Responses go to their INVITE transaction by our Via's branch, else back
+ * along the Via path when our Via's seal names the Via below it (via-seal.ts). */
 
 import { hash } from "node:crypto";
 import type { PoolMember } from "../../balance/pool.ts";
@@ -22,6 +21,7 @@ import { recordRoutes } from "./record-route.ts";
 import { buildResponse } from "./response.ts";
 import { preprocessRoute, validateRequest } from "./route.ts";
 import { serializeMessage } from "./serialize.ts";
+import { onServerGone } from "./server-gone.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
 import { TxHold, txCost } from "./tx-bound.ts";
 import { txKey } from "./tx-key.ts";
@@ -44,6 +44,8 @@ export class SipProxy {
   /** Our client branches, by branch id. */
   readonly #branches = new Map<string, InviteTransaction<PoolMember>>();
   #draining = false;
+  /** A server gone (its pings refused): the INVITEs waiting on it move on at once. */
+  readonly #offGone: () => void;
 
   constructor(env: SipProxyEnv, onCallEnd: (c: CallRecord, why: CallEnd, now: number) => void) {
     this.#env = env;
@@ -52,13 +54,13 @@ export class SipProxy {
     this.#inviteCtx = {
       env,
       calls: this.calls,
-      bindBranch: (id, tx) => {
-        if (tx === undefined) this.#branches.delete(id);
-        else this.#branches.set(id, tx);
-      },
+      bindBranch: (id, tx) => (tx === undefined ? this.#branches.delete(id) : this.#branches.set(id, tx)),
       forget: (key) => this.#serverTx.forget(key),
       sendBytes: (to, bytes, failed) => bytes.length > 0 && env.sender.send(to, bytes, undefined, failed),
     };
+    this.#offGone = onServerGone(env.events, (key, why) => {
+      for (const tx of this.#serverTx.values()) tx.serverGone(key, why);
+    });
   }
 
   /** INVITE transactions in progress (set up or lingering for retransmissions). */
@@ -291,6 +293,7 @@ export class SipProxy {
 
   /** Every INVITE transaction ended (a call still ringing is answered 408). */
   close(): void {
+    this.#offGone();
     for (const tx of this.#serverTx.values()) tx.close();
     this.calls.closeAll(this.#env.clock.now());
   }

@@ -1,0 +1,105 @@
+// A server that dies while a call rings on it (issue #13: "tell a slow answer from a dead
+// server"). Nothing listens on its port any more, so its OPTIONS pings are refused (ICMP port
+// unreachable), its health goes down, and the INVITE ringing there moves on to the next server
+// at once: the caller's call completes in a second or so, where it used to ring on until
+// Timer C (181 s) and then get 408. A server whose pings only time out (overloaded, not dead)
+// keeps its ringing calls (test/unit/sip-server-gone.test.ts).
+import assert from "node:assert/strict";
+import { createSocket, type RemoteInfo } from "node:dgram";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { startProxy, until } from "../helpers/proxy.ts";
+import { callLines, startAnswerers } from "../helpers/sip-proxy.ts";
+import { freeUdpPort, SIPP_SCENARIOS, startSipp } from "../helpers/sipp.ts";
+
+/** A response echoing the request's Via, From, Call-ID, CSeq and Record-Route lines, To tagged. */
+function answer(req: string, status: string): string {
+  const lines = req.split("\r\n");
+  const keep = lines.filter((l) => /^(via|v|from|f|call-id|i|cseq|record-route):/i.test(l));
+  const to = lines.find((l) => /^(to|t):/i.test(l)) ?? "To: <sip:x@y>";
+  return [`SIP/2.0 ${status}`, ...keep, `${to};tag=ringer1`, "Content-Length: 0", "", ""].join("\r\n");
+}
+
+async function ringerDies(t: TestContext, top: string): Promise<void> {
+  const [good] = await startAnswerers(["uas-rr.xml"]);
+  assert.ok(good);
+  t.after(() => good.run.kill());
+  // The ringer answers OPTIONS 200 and an INVITE 180, never more; then it dies (its socket closes).
+  const ringer = createSocket("udp4");
+  await new Promise<void>((r) => ringer.bind(0, "127.0.0.1", () => r()));
+  const ringerPort = ringer.address().port;
+  let closed = false;
+  const closeRinger = () => {
+    if (!closed) ringer.close();
+    closed = true;
+  };
+  t.after(closeRinger);
+  let rang = 0;
+  ringer.on("message", (m: Buffer, from: RemoteInfo) => {
+    const text = m.toString("latin1");
+    const method = text.slice(0, text.indexOf(" "));
+    const reply = (s: string) => ringer.send(Buffer.from(answer(text, s), "latin1"), from.port, from.address);
+    if (method === "OPTIONS") reply("200 OK");
+    else if (method === "INVITE") {
+      rang++;
+      reply("180 Ringing");
+    }
+  });
+  const p = await startProxy(`${top}
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:0 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools:
+  fs:
+    invite_timeout: 2s
+    servers: [ { address: 127.0.0.1:${ringerPort} }, { address: 127.0.0.1:${good.port}, backup: true } ]
+    health: { checks: [ sip-options ], interval: 100ms, timeout: 1s, rise: 1, fall: 2 }
+`);
+  t.after(() => p.close());
+  const ringerKey = `127.0.0.1:${ringerPort}`;
+  const entry = () => p.proxy.runtime.registry.get(ringerKey);
+  await until(
+    () => entry()?.health === "up" && entry()?.lastProbe?.ok === true,
+    10_000,
+    "the ringer's pings answered",
+  );
+  const uac = startSipp({
+    scenario: join(SIPP_SCENARIOS, "uac-rr.xml"),
+    remote: { host: "127.0.0.1", port: p.port("sip") },
+    localPort: await freeUdpPort(),
+    calls: 1,
+    rate: 1,
+    timeoutMs: 30_000,
+  });
+  t.after(() => uac.kill());
+  await until(() => rang === 1, 10_000, "the call rings on the ringer (the primary)");
+  closeRinger();
+  const diedAt = Date.now();
+  const r = await uac.done;
+  const tookMs = Date.now() - diedAt;
+  const detail = `${r.errors}\n${r.output.slice(-1500)}`;
+  assert.equal(r.successful, 1, detail);
+  assert.equal(entry()?.health, "down");
+  assert.match(entry()?.healthReason ?? "", /refused/);
+  // Fall 2 at 100 ms, then the backup's answer: well under the 30 s SIPp waits, let alone Timer C.
+  assert.ok(tookMs < 10_000, `${tookMs} ms from the ringer's death to the call's completion`);
+  await until(() => callLines(p).length === 1, 10_000, "the call's line");
+  const line = callLines(p)[0];
+  assert.equal(line?.server, `127.0.0.1:${good.port}`);
+  assert.equal(line?.final_code, 200);
+  const failed = line?.failed_attempts as { server: string; error: string }[] | undefined;
+  assert.equal(failed?.[0]?.server, ringerKey, JSON.stringify(line));
+  assert.match(failed?.[0]?.error ?? "", /^server gone: sip-options: refused/);
+  t.diagnostic(`completed ${tookMs} ms after the ringer died (${p.proxy.threads.threads} thread(s))`);
+}
+
+test(
+  "a call ringing on a server whose pings are then refused fails over to the next server at once",
+  {
+    timeout: 60_000,
+  },
+  (t) => ringerDies(t, ""),
+);
+
+// With listener threads (Node >= 22.12), the call lives on the thread that owns its Call-ID:
+// that thread hears of the death from the state the main thread sends it (servers/mirror.ts).
+test("the same with 2 listener threads", { timeout: 60_000 }, (t) => ringerDies(t, "workers: 2"));
