@@ -9,12 +9,22 @@
 import type { ServerChange } from "../servers/types.ts";
 import { SIP_OPTIONS_REFUSED } from "./sip-options-probe.ts";
 
-/** Whether a health reason says that nothing listens on the server's port. */
+/** A `tcp` check's reason when the server reset the connection (probe-failure.ts). */
+const TCP_REFUSED = "tcp check: ECONNREFUSED";
+
+/**
+ * Whether a health reason is an active check's refusal: exactly the probes' own words, never a
+ * text that merely ends so (an agent's `down#db: ECONNREFUSED`, a session's failure reason).
+ */
 export function isRefusal(reason: string): boolean {
-  return reason === SIP_OPTIONS_REFUSED || reason.endsWith(": ECONNREFUSED");
+  return reason === SIP_OPTIONS_REFUSED || reason === TCP_REFUSED;
 }
 
-/** Whether a change takes a server's health down by refusal: the runtime then publishes `server.gone`. */
-export function isGone(c: Pick<ServerChange, "what" | "to" | "reason">): boolean {
-  return c.what === "health" && c.to === "down" && isRefusal(c.reason);
+/**
+ * Whether a change takes a server's health down by its checks' refusal: the runtime then
+ * publishes `server.gone`. The health layer only: an agent or an event socket saying down is
+ * the server speaking, and it is there.
+ */
+export function isGone(c: Pick<ServerChange, "layer" | "what" | "to" | "reason">): boolean {
+  return c.layer === "health" && c.what === "health" && c.to === "down" && isRefusal(c.reason);
 }

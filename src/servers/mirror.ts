@@ -43,7 +43,8 @@ export function entryState(e: ServerEntry): EntryState {
  * True when it takes the server's health down by refusal: the thread's `server.gone`.
  */
 export function applyEntryState(e: ServerEntry, s: EntryState): boolean {
-  const gone = e.health !== "down" && isGone({ what: "health", to: s.health, reason: s.healthReason });
+  const gone =
+    e.health !== "down" && isGone({ layer: "health", what: "health", to: s.health, reason: s.healthReason });
   e.health = s.health;
   e.healthReason = s.healthReason;
   e.eslDown = s.eslDown;

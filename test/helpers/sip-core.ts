@@ -16,6 +16,7 @@ export function coreProxy(
   config: string,
   send: (to: SipPeer, bytes: Buffer) => void,
   clock: SipClock,
+  events = new EventBus<TrunklineEvents>(),
 ): SipProxy {
   const snap = parseConfigText(
     `listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]\n${config}`,
@@ -41,7 +42,7 @@ export function coreProxy(
         },
       },
       clock,
-      events: new EventBus<TrunklineEvents>(),
+      events,
       pools: () => gen.pools,
       routes: () => gen.routes("sip") as SipRoutes | undefined,
     },

@@ -370,3 +370,33 @@ test("the server found gone before any provisional: the next server at once, no 
   assert.ok(s.sent.every((x) => !x.text.startsWith("CANCEL")));
   assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"]);
 });
+
+test("the server found gone after Timer C fired: the caller gets its 408 now, no other server is tried", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.respond(1, 180);
+  s.clock.advance(181_000);
+  assert.ok(
+    s.toServer(1).some((x) => x.text.startsWith("CANCEL")),
+    "Timer C CANCELled the branch",
+  );
+  s.tx.serverGone("a", "sip-options: refused (ICMP port unreachable)");
+  assert.equal(s.toServer(2).length, 0);
+  assert.deepEqual(s.toCaller(), [
+    "SIP/2.0 100 Trying",
+    "SIP/2.0 180 Ringing",
+    "SIP/2.0 408 Request Timeout",
+  ]);
+  assert.equal(s.log.filter((l) => l === "release a").length, 1, "the slot given back once");
+});
+
+test("the server found gone after the caller's CANCEL: the caller gets its 487, no other server is tried", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.respond(1, 180);
+  s.tx.cancel();
+  s.tx.serverGone("a", "sip-options: refused (ICMP port unreachable)");
+  assert.equal(s.toServer(2).length, 0);
+  assert.equal(s.toCaller().at(-1), "SIP/2.0 487 Request Terminated");
+  assert.equal(s.log.filter((l) => l === "release a").length, 1, "the slot given back once");
+});

@@ -12,20 +12,35 @@ import { SIP_OPTIONS_REFUSED } from "../../src/health/sip-options-probe.ts";
 import { onServerGone } from "../../src/protocols/sip/server-gone.ts";
 import { applyEntryState, entryState } from "../../src/servers/mirror.ts";
 import { ServerRegistry } from "../../src/servers/registry.ts";
+import { SimClock } from "../helpers/sim-clock.ts";
+import { coreProxy } from "../helpers/sip-core.ts";
 
 const TIMEOUT = "sip-options: no answer within 1000ms";
 
-test("refusals are a server gone; timeouts, unreachable hosts and answers are not", () => {
+test("refusals are a server gone; timeouts, unreachable hosts, answers and look-alike texts are not", () => {
   assert.equal(isRefusal(SIP_OPTIONS_REFUSED), true);
   assert.equal(isRefusal("tcp check: ECONNREFUSED"), true);
   assert.equal(isRefusal(TIMEOUT), false);
   assert.equal(isRefusal("tcp check: no connection within 1000ms"), false);
   assert.equal(isRefusal("sip-options: EHOSTUNREACH"), false);
   assert.equal(isRefusal("sip-options: answered 503"), false);
-  assert.equal(isGone({ what: "health", to: "down", reason: SIP_OPTIONS_REFUSED }), true);
-  assert.equal(isGone({ what: "health", to: "up", reason: SIP_OPTIONS_REFUSED }), false);
-  assert.equal(isGone({ what: "passive", to: "down", reason: "tcp check: ECONNREFUSED" }), false);
-  assert.equal(isGone({ what: "health", to: "down", reason: TIMEOUT }), false);
+  // A session's failure fed to the checks, an agent's own words: not the probes' refusal.
+  assert.equal(isRefusal("session INVITE failed: server gone: tcp check: ECONNREFUSED"), false);
+  assert.equal(isRefusal("agent: down#db: ECONNREFUSED"), false);
+  const h = { layer: "health", what: "health", to: "down" } as const;
+  assert.equal(isGone({ ...h, reason: SIP_OPTIONS_REFUSED }), true);
+  assert.equal(isGone({ ...h, to: "up", reason: SIP_OPTIONS_REFUSED }), false);
+  assert.equal(isGone({ ...h, reason: TIMEOUT }), false);
+  assert.equal(
+    isGone({ layer: "passive", what: "passive", to: "down", reason: "tcp check: ECONNREFUSED" }),
+    false,
+  );
+  // An agent or an event socket saying down is the server speaking: it is there.
+  assert.equal(
+    isGone({ layer: "agent", what: "health", to: "down", reason: "tcp check: ECONNREFUSED" }),
+    false,
+  );
+  assert.equal(isGone({ layer: "esl", what: "health", to: "down", reason: SIP_OPTIONS_REFUSED }), false);
 });
 
 function oneServer(reg: ServerRegistry) {
@@ -82,4 +97,21 @@ test("onServerGone hears server.gone only, and stops when told", () => {
   off();
   bus.emit("server.gone", { server: "b", reason: SIP_OPTIONS_REFUSED });
   assert.deepEqual(heard, [`a ${SIP_OPTIONS_REFUSED}`]);
+});
+
+test("a SIP proxy listens for server.gone from its start to its close", () => {
+  const bus = new EventBus<TrunklineEvents>();
+  const proxy = coreProxy(
+    "routes: [ { listener: sip, pool: fs } ]\npools: { fs: { servers: [ { address: 127.0.0.1:5070 } ] } }\n",
+    () => {},
+    new SimClock(),
+    bus,
+  );
+  assert.equal(bus.has("server.gone"), true);
+  proxy.close();
+  assert.equal(
+    bus.has("server.gone"),
+    false,
+    "no listener left behind by a closed proxy (a reload makes new ones)",
+  );
 });

@@ -84,9 +84,8 @@ export class InviteTransaction<S extends InviteServer> {
   cancel(): void {
     if (this.#final !== undefined || this.#cancelled) return;
     this.#cancelled = true;
-    const b = this.#current;
-    if (b === undefined) this.#ownFinal(487);
-    else b.cancel();
+    if (this.#current === undefined) this.#ownFinal(487);
+    else this.#current.cancel();
   }
 
   #own(status: number, headers?: readonly (readonly [string, string])[]): Buffer | undefined {
@@ -147,9 +146,10 @@ export class InviteTransaction<S extends InviteServer> {
   }
 
   /** No provisional reply within invite_timeout, or the server is gone: the next server. */
-  #giveUp(b: InviteBranch<S>, reason: string): void {
+  #giveUp(b: InviteBranch<S>, reason: string, cancel = false): void {
     if (b !== this.#current || this.#final !== undefined) return;
     b.abandon();
+    if (cancel) b.cancel();
     this.#fail(b, reason);
   }
 
@@ -157,8 +157,9 @@ export class InviteTransaction<S extends InviteServer> {
   serverGone(key: string, reason: string): void {
     const b = this.#current;
     if (b === undefined || b.server.key !== key || this.#final !== undefined) return;
-    this.#giveUp(b, `server gone: ${reason}`);
-    b.cancel();
+    // Rung until Timer C already: its 408 now, no other server.
+    if (b.timerCFired) this.#branchFinal(b, 408, undefined);
+    else this.#giveUp(b, `server gone: ${reason}`, true);
   }
 
   /**
