@@ -186,11 +186,17 @@ export async function main(): Promise<number> {
     }
     // A target is stopped as soon as a step of its fails: an overloaded SIPp retransmits for
     // up to 32 s, which would load the others' steps.
+    // Kept in `live` until stopped: a signal meanwhile still reaches Kamailio's workers.
     const retire = async (r: Running) => {
-      live.splice(live.indexOf(r.target), 1);
-      running.splice(running.indexOf(r), 1);
-      await r.target.stop();
-      await r.stopPeers();
+      const at = running.indexOf(r);
+      if (at >= 0) running.splice(at, 1);
+      try {
+        await r.target.stop();
+        await r.stopPeers();
+      } finally {
+        const i = live.indexOf(r.target);
+        if (i >= 0) live.splice(i, 1);
+      }
     };
     try {
       for (let rate = s.start, turn = 0; rate <= s.max && running.length > 0; rate += s.step, turn++) {

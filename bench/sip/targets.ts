@@ -2,10 +2,10 @@
 // or Trunkline's SIP pool. A proxy is started fresh for its ramp and stopped after it; one
 // that cannot start (Trunkline before its SIP protocol exists) is reported unavailable with
 // its first error line, and the other targets still run.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { workersSetup } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
 import { envInt } from "../lib/stats.ts";
 import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
@@ -142,13 +142,20 @@ export async function startTrunkline(
   // trunkline-rr-node24: the same on Node 24 (this one when it is, else the cached one of
   // scripts/ensure-node24.sh), one thread as the others.
   let node = process.execPath;
-  let version = process.version;
   if (name.endsWith("-node24") && !process.version.startsWith("v24.")) {
-    const w = workersSetup(1, ROOT);
-    if (typeof w === "string") return { unavailable: w };
-    node = w.node.path;
-    version = w.node.version;
+    const r = spawnSync("bash", [join(ROOT, "scripts", "ensure-node24.sh")], {
+      encoding: "utf8",
+      timeout: 300_000,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const path = (r.stdout ?? "").trim().split("\n").pop() ?? "";
+    if (r.status !== 0 || path === "")
+      return {
+        unavailable: `no Node 24: scripts/ensure-node24.sh failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`,
+      };
+    node = path;
   }
+  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
   return startNode(
     dir,
     name,
