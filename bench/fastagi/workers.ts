@@ -36,6 +36,21 @@ function reusePortVersion(node: string): string | undefined {
   return r.status === 0 && r.stdout.startsWith("v") ? r.stdout.trim() : undefined;
 }
 
+/** The cached Node 24's binary (scripts/ensure-node24.sh installs it when missing), or why not. */
+export function cachedNode24(root: string): { path: string } | { error: string } {
+  const r = spawnSync("bash", [join(root, "scripts", "ensure-node24.sh")], {
+    encoding: "utf8",
+    timeout: 300_000,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const path = (r.stdout ?? "").trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || path === "")
+    return {
+      error: `scripts/ensure-node24.sh failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`,
+    };
+  return { path };
+}
+
 /**
  * The benchmark's own Node when it has `reusePort`, else the cached Node 24 (installed by
  * scripts/ensure-node24.sh when missing); an error line when neither can be had.
@@ -43,15 +58,10 @@ function reusePortVersion(node: string): string | undefined {
 function trunklineNode(root: string): TrunklineNode | string {
   const own = reusePortVersion(process.execPath);
   if (own) return { path: process.execPath, version: own, source: "the benchmark's own Node" };
-  const script = join(root, "scripts", "ensure-node24.sh");
-  const r = spawnSync("bash", [script], {
-    encoding: "utf8",
-    timeout: 300_000,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const path = (r.stdout ?? "").trim().split("\n").pop() ?? "";
-  if (r.status !== 0 || path === "")
-    return `--workers needs a Node with reusePort (>= 22.12); this is ${process.version} and scripts/ensure-node24.sh failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`;
+  const cached = cachedNode24(root);
+  if ("error" in cached)
+    return `--workers needs a Node with reusePort (>= 22.12); this is ${process.version} and ${cached.error}`;
+  const path = cached.path;
   const version = reusePortVersion(path);
   if (!version)
     return `--workers needs a Node with reusePort (>= 22.12); ${path} cannot bind a port twice with it`;

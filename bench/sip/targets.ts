@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cachedNode24 } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
 import { envInt } from "../lib/stats.ts";
 import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
@@ -142,20 +143,13 @@ export async function startTrunkline(
   // trunkline-rr-node24: the same on Node 24 (this one when it is, else the cached one of
   // scripts/ensure-node24.sh), one thread as the others.
   let node = process.execPath;
+  let version = process.version;
   if (name.endsWith("-node24") && !process.version.startsWith("v24.")) {
-    const r = spawnSync("bash", [join(ROOT, "scripts", "ensure-node24.sh")], {
-      encoding: "utf8",
-      timeout: 300_000,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const path = (r.stdout ?? "").trim().split("\n").pop() ?? "";
-    if (r.status !== 0 || path === "")
-      return {
-        unavailable: `no Node 24: scripts/ensure-node24.sh failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`,
-      };
-    node = path;
+    const cached = cachedNode24(ROOT);
+    if ("error" in cached) return { unavailable: `no Node 24: ${cached.error}` };
+    node = cached.path;
+    version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
   }
-  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
   return startNode(
     dir,
     name,

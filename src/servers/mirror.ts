@@ -1,4 +1,4 @@
-import { isGone } from "../health/refusal.ts";
+import { isRefusal } from "../health/refusal.ts";
 import type { ServerEntry } from "./server.ts";
 import type { Admin, Health, LoadReport, OperatorOverride } from "./types.ts";
 
@@ -43,8 +43,7 @@ export function entryState(e: ServerEntry): EntryState {
  * True when it takes the server's health down by refusal: the thread's `server.gone`.
  */
 export function applyEntryState(e: ServerEntry, s: EntryState): boolean {
-  const gone =
-    e.health !== "down" && isGone({ layer: "health", what: "health", to: s.health, reason: s.healthReason });
+  const gone = e.health !== "down" && s.health === "down" && isRefusal(s.healthReason);
   e.health = s.health;
   e.healthReason = s.healthReason;
   e.eslDown = s.eslDown;
