@@ -36,9 +36,15 @@ function reusePortVersion(node: string): string | undefined {
   return r.status === 0 && r.stdout.startsWith("v") ? r.stdout.trim() : undefined;
 }
 
-/** The cached Node 24's binary (scripts/ensure-node24.sh installs it when missing), or why not. */
-export function cachedNode24(root: string): { path: string } | { error: string } {
-  const r = spawnSync("bash", [join(root, "scripts", "ensure-node24.sh")], {
+/** The Node 22 the benchmarks' `-node22` targets run on (the newest on the registry when added). */
+export const NODE22_VERSION = "22.23.5";
+
+/**
+ * The cached Node 24's binary (scripts/ensure-node24.sh installs it when missing), or why not;
+ * with a version, that one's (the script fetches it the same way).
+ */
+export function cachedNode24(root: string, version?: string): { path: string } | { error: string } {
+  const r = spawnSync("bash", [join(root, "scripts", "ensure-node24.sh"), ...(version ? [version] : [])], {
     encoding: "utf8",
     timeout: 300_000,
     stdio: ["ignore", "pipe", "inherit"],

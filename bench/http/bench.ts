@@ -33,13 +33,14 @@ const ALL = [
   "node-floor",
   "trunkline",
   "trunkline-node24",
+  "trunkline-node22",
   "trunkline-ref",
   "haproxy",
   "nginx",
 ];
 // trunkline-ref: another build of Trunkline (BENCH_TRUNKLINE_REF=its dist/cli/main.js), run in
-// the same rounds, for an A/B of two builds. Not in the default targets.
-const DEFAULT = ALL.filter((t) => t !== "trunkline-ref");
+// the same rounds, for an A/B of two builds. Not in the default targets, nor is Node 22.
+const DEFAULT = ALL.filter((t) => t !== "trunkline-ref" && t !== "trunkline-node22");
 
 interface Round extends WrkResult {
   cpu_us_per_req: number | null;
@@ -176,16 +177,15 @@ export async function main(): Promise<number> {
     const notes = new Map<string, string>([["direct", `wrk → origin (${origin.note})`]]);
     for (const t of s.targets) {
       if (t === "direct") continue;
-      const p =
-        t === "trunkline" || t === "trunkline-node24" || t === "trunkline-ref"
-          ? await startTrunkline(dir, origin.port, t)
-          : t === "haproxy"
-            ? await startHaproxy(dir, origin.port)
-            : t === "node-floor"
-              ? await startNodeFloor(dir, origin.port)
-              : t === "node-raw"
-                ? await startNodeRaw(dir, origin.port)
-                : await startNginxProxy(dir, origin.port);
+      const p = t.startsWith("trunkline")
+        ? await startTrunkline(dir, origin.port, t)
+        : t === "haproxy"
+          ? await startHaproxy(dir, origin.port)
+          : t === "node-floor"
+            ? await startNodeFloor(dir, origin.port)
+            : t === "node-raw"
+              ? await startNodeRaw(dir, origin.port)
+              : await startNginxProxy(dir, origin.port);
       if (PIN) pin(p.pids, PROXY_CPU);
       started.set(t, p);
       notes.set(t, p.note);

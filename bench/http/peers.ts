@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { workersSetup } from "../fastagi/workers.ts";
+import { cachedNode24, NODE22_VERSION, workersSetup } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
 import { envInt } from "../lib/stats.ts";
 import { freePort, sleep } from "../lib/wait.ts";
@@ -195,15 +195,25 @@ export const THREADS = envInt("BENCH_WORKERS", 1, 1, 16);
 
 /**
  * Trunkline from this build: `trunkline` on the benchmark's own Node, `trunkline-node24` on a
- * Node 24 (the benchmark's own when it is one, else the cached one of scripts/ensure-node24.sh).
+ * Node 24 (the benchmark's own when it is one, else the cached one of scripts/ensure-node24.sh),
+ * `trunkline-node22` on the cached Node 22 (one thread: Node 22 has reusePort, this is about
+ * the runtime alone).
  */
 export async function startTrunkline(dir: string, origin: number, name = "trunkline"): Promise<Peer> {
   const port = await freePort();
   let node = process.execPath;
-  if (THREADS > 1 || name === "trunkline-node24") {
+  let nodeNote = process.version;
+  if (name === "trunkline-node22") {
+    if (THREADS > 1) throw new Error("trunkline-node22 runs one thread: not with BENCH_WORKERS");
+    const cached = cachedNode24(ROOT, NODE22_VERSION);
+    if ("error" in cached) throw new Error(cached.error);
+    node = cached.path;
+    nodeNote = `Node ${NODE22_VERSION}`;
+  } else if (THREADS > 1 || name === "trunkline-node24") {
     const w = workersSetup(THREADS, ROOT);
     if (typeof w === "string") throw new Error(w);
     node = w.node.path;
+    nodeNote = node === process.execPath ? process.version : "Node 24";
   }
   // BENCH_LOG_LEVEL=warn: no access line per request (what the log costs).
   const level = process.env.BENCH_LOG_LEVEL;
@@ -230,7 +240,7 @@ export async function startTrunkline(dir: string, origin: number, name = "trunkl
   return {
     name,
     port,
-    note: `${name === "trunkline-ref" ? `${main}, ` : ""}${THREADS} Node thread(s) (${node === process.execPath ? process.version : "Node 24"}), ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
+    note: `${name === "trunkline-ref" ? `${main}, ` : ""}${THREADS} Node thread(s) (${nodeNote}), ${level ? `log level ${level}` : "default log level (info, one access line per request)"}, metrics ${process.env.TRUNKLINE_METRICS === "off" ? "off" : "on"}`,
     pids: [child.pid],
     child,
   };

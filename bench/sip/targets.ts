@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cachedNode24 } from "../fastagi/workers.ts";
+import { cachedNode24, NODE22_VERSION } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
 import { envInt } from "../lib/stats.ts";
 import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
@@ -140,13 +140,14 @@ export async function startTrunkline(
       "",
     ].join("\n"),
   );
-  // trunkline-rr-node24: the same on Node 24 (this one when it is, else the cached one of
-  // scripts/ensure-node24.sh), one thread as the others.
+  // trunkline-rr-node24 (-node22): the same on Node 24 (22), this one when it is, else the
+  // cached one of scripts/ensure-node24.sh; one thread as the others.
   let node = process.execPath;
   let version = process.version;
-  if (name.endsWith("-node24") && !process.version.startsWith("v24.")) {
-    const cached = cachedNode24(ROOT);
-    if ("error" in cached) return { unavailable: `no Node 24: ${cached.error}` };
+  const major = name.endsWith("-node24") ? "24" : name.endsWith("-node22") ? "22" : undefined;
+  if (major !== undefined && !process.version.startsWith(`v${major}.`)) {
+    const cached = cachedNode24(ROOT, major === "22" ? NODE22_VERSION : undefined);
+    if ("error" in cached) return { unavailable: `no Node ${major}: ${cached.error}` };
     node = cached.path;
     version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
   }
