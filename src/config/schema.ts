@@ -83,6 +83,8 @@ const server = z.strictObject({
 const healthCheck = z.union([
   z.literal("tcp"),
   z.literal("sip-options"),
+  /** SIP pools: the ping's transport named, where the listeners do not say one. */
+  z.strictObject({ "sip-options": z.enum(["udp", "tcp", "tls"]) }),
   z.strictObject({ tcp: z.literal(true) }),
   z.strictObject({ agent: z.number().int().min(1).max(65535), send: z.string().optional() }),
   /** HTTP pools: GET this path; the status must be `expect` (default: any 2xx or 3xx). */

@@ -7,7 +7,7 @@ import { buildAdmin } from "./sections/admin.ts";
 import { buildListeners } from "./sections/listeners.ts";
 import { buildLog } from "./sections/log.ts";
 import { buildPools } from "./sections/pools.ts";
-import { buildRoutes, routeProtocols } from "./sections/routes.ts";
+import { buildRoutes, routeProtocols, serverTransports } from "./sections/routes.ts";
 import type { ConfigIssue, ProtocolConfigSpec } from "./spec.ts";
 import type { Snapshot } from "./types.ts";
 
@@ -52,6 +52,7 @@ export function buildSnapshot(
       const spec = set ? protocols.get([...set][0] as string) : fallback;
       return spec ?? "no protocol for this pool";
     },
+    serverTransports(raw.routes ?? [], listeners, protocols),
     ctx,
   );
   const routes = buildRoutes(raw.routes ?? [], listeners, protocols, (n) => pools.has(n), broken, ctx);

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { RouteConfig, TlsClientConfig } from "./types.ts";
+import type { PingTransport, RouteConfig, TlsClientConfig } from "./types.ts";
 
 export type ConfigPath = readonly (string | number)[];
 export interface ConfigIssue {
@@ -50,6 +50,11 @@ export interface ProtocolConfigSpec {
   readonly poolKeys?: readonly ProtocolPoolKey[];
   /** Whether its listeners take `tls.sni` (certificates chosen by SNI name). */
   readonly tlsSni?: boolean;
+  /**
+   * The transport a listener of this protocol reaches its pools' servers with, where that
+   * varies by listener (SIP: its first transport): a bare `sip-options` check pings over it.
+   */
+  serverTransport?(listenerOptions: unknown): PingTransport;
   /** Compiles a hash_key template into a function of the header variables. */
   compileHashKey(template: string): (vars: ReadonlyMap<string, string>) => string;
 }

@@ -108,9 +108,13 @@ export interface EslConfig {
   readonly heartbeatTimeoutMs: number;
 }
 
+/** How a `sip-options` check reaches a server: as the pool's calls do. */
+export type PingTransport = "udp" | "tcp" | "tls";
+
 export type HealthCheckConfig =
   | { readonly kind: "tcp" }
-  | { readonly kind: "sip-options" }
+  /** SIP pools: an OPTIONS ping over the transport the pool's servers are reached with. */
+  | { readonly kind: "sip-options"; readonly transport: PingTransport }
   | { readonly kind: "agent"; readonly port: number; readonly send: string | undefined }
   /** HTTP pools: GET `path`; `expect` undefined means any 2xx or 3xx. */
   | { readonly kind: "http"; readonly path: string; readonly expect: number | undefined };

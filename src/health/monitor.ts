@@ -7,6 +7,7 @@ import { probeAgent } from "./agent-probe.ts";
 import { type EslSourceOptions, EslSources } from "./esl-source.ts";
 import { probeHttp } from "./http-probe.ts";
 import { probeSipOptions } from "./sip-options-probe.ts";
+import { probeSipOptionsStream } from "./sip-options-stream.ts";
 import { probeTcp } from "./tcp-probe.ts";
 import type { MonitoredPool, ProbeFailure } from "./types.ts";
 
@@ -68,11 +69,11 @@ class ServerChecker {
         if (this.#stopped) return;
         this.#record("tcp", r, r.ok ? "tcp check passed" : r.reason, t0);
       } else if (check.kind === "sip-options") {
-        const r = await probeSipOptions({
-          host: s.address.host,
-          port: s.address.port,
-          timeoutMs: c.timeoutMs,
-        });
+        const at = { host: s.address.host, port: s.address.port, timeoutMs: c.timeoutMs };
+        const r =
+          check.transport === "udp"
+            ? await probeSipOptions(at)
+            : await probeSipOptionsStream({ ...at, transport: check.transport, tls: this.member.tls });
         if (this.#stopped) return;
         this.#record("sip-options", r, r.ok ? `sip-options: answered ${r.status}` : r.reason, t0);
       } else if (check.kind === "http") {

@@ -1,6 +1,7 @@
 /**
  * A server that is gone, not slow: its health went down because its checks were refused (an
- * ICMP port unreachable to an OPTIONS ping, a TCP reset). Nothing listens on its port, so
+ * ICMP port unreachable to an OPTIONS ping over UDP, a TCP reset to one over TCP or TLS or to
+ * a tcp check). Nothing listens on its port, so
  * what waits on it (a call ringing there) will never be answered. Timeouts are not this: an
  * overloaded server misses its pings yet still answers (reference sip.md, "overload is not
  * death").
@@ -8,6 +9,7 @@
 
 import type { ServerChange } from "../servers/types.ts";
 import { SIP_OPTIONS_REFUSED } from "./sip-options-probe.ts";
+import { SIP_OPTIONS_STREAM_REFUSED } from "./sip-options-stream.ts";
 
 /** A `tcp` check's reason when the server reset the connection (probe-failure.ts). */
 const TCP_REFUSED = "tcp check: ECONNREFUSED";
@@ -17,7 +19,7 @@ const TCP_REFUSED = "tcp check: ECONNREFUSED";
  * text that merely ends so (an agent's `down#db: ECONNREFUSED`, a session's failure reason).
  */
 export function isRefusal(reason: string): boolean {
-  return reason === SIP_OPTIONS_REFUSED || reason === TCP_REFUSED;
+  return reason === SIP_OPTIONS_REFUSED || reason === SIP_OPTIONS_STREAM_REFUSED || reason === TCP_REFUSED;
 }
 
 /**

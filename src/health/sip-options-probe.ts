@@ -4,6 +4,7 @@ import { isIPv6 } from "node:net";
 import { newBranch } from "../protocols/sip/branch.ts";
 import { headerValue, headerValues } from "../protocols/sip/headers.ts";
 import { parseMessage } from "../protocols/sip/message.ts";
+import type { SipMessage } from "../protocols/sip/types.ts";
 import { parseVia } from "../protocols/sip/via.ts";
 import { probeFailure } from "./probe-failure.ts";
 import type { ProbeFailure } from "./types.ts";
@@ -44,16 +45,22 @@ export function newOptionsPing(
   };
 }
 
+/** The transports a ping goes over: the one the pool's servers are reached with. */
+export type PingTransport = "udp" | "tcp" | "tls";
+
 /**
- * The OPTIONS request of one ping (RFC 3261 §11.1: out of dialog, no body). `rport` asks the
- * server to answer to the port we sent from (RFC 3581), the one our connected socket reads.
+ * The OPTIONS request of one ping (RFC 3261 §11.1: out of dialog, no body). Over UDP, `rport`
+ * asks the server to answer to the port we sent from (RFC 3581), the one our connected socket
+ * reads; over a stream the answer comes back on the connection (§18.2.2), and the request URI
+ * names the transport (§19.1.1).
  */
-export function buildOptions(p: OptionsPing): string {
+export function buildOptions(p: OptionsPing, transport: PingTransport = "udp"): string {
   const target = `${hostPart(p.host)}:${p.port}`;
   const local = `${hostPart(p.localHost)}:${p.localPort}`;
+  const udp = transport === "udp";
   return (
-    `OPTIONS sip:${target} SIP/2.0\r\n` +
-    `Via: SIP/2.0/UDP ${local};branch=${p.branch};rport\r\n` +
+    `OPTIONS sip:${target}${udp ? "" : `;transport=${transport}`} SIP/2.0\r\n` +
+    `Via: SIP/2.0/${transport.toUpperCase()} ${local};branch=${p.branch}${udp ? ";rport" : ""}\r\n` +
     "Max-Forwards: 70\r\n" +
     `From: <sip:trunkline@${local}>;tag=${p.tag}\r\n` +
     `To: <sip:${target}>\r\n` +
@@ -71,8 +78,12 @@ export function buildOptions(p: OptionsPing): string {
  */
 export function matchOptionsResponse(bytes: Buffer, p: OptionsPing): number | undefined {
   const r = parseMessage(bytes, { stream: false });
-  if (!r.ok || r.message.kind !== "response") return undefined;
-  const m = r.message;
+  return r.ok ? matchOptionsMessage(r.message, p) : undefined;
+}
+
+/** matchOptionsResponse over a message already parsed (a stream's framer parsed it). */
+export function matchOptionsMessage(m: SipMessage, p: OptionsPing): number | undefined {
+  if (m.kind !== "response") return undefined;
   if (headerValue(m, "call-id") !== p.callId) return undefined;
   const top = headerValues(m, "via")[0];
   const via = top === undefined ? undefined : parseVia(top);

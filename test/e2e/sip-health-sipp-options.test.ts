@@ -9,7 +9,7 @@ const health: HealthConfig = {
   timeoutMs: 500,
   rise: 2,
   fall: 2,
-  checks: [{ kind: "sip-options" }],
+  checks: [{ kind: "sip-options", transport: "udp" }],
 };
 
 test("sip-options checks against a real SIPp (`-sn uas -aa`): it answers our OPTIONS; killed, it is refused and goes down", async () => {

@@ -16,7 +16,7 @@ const health: HealthConfig = {
   timeoutMs: 300,
   rise: 2,
   fall: 3,
-  checks: [{ kind: "sip-options" }],
+  checks: [{ kind: "sip-options", transport: "udp" }],
 };
 
 test("sip-options checks: a server that stops answering goes down after `fall` pings, gets no call, and is back after `rise`", async () => {

@@ -167,7 +167,7 @@ pools:
   const fs = snap.pools.get("fs");
   assert.deepEqual(fs?.failoverCodes, [503, 500]);
   assert.equal(fs?.inviteTimeoutMs, 1_500);
-  assert.deepEqual(fs?.health?.checks, [{ kind: "sip-options" }]);
+  assert.deepEqual(fs?.health?.checks, [{ kind: "sip-options", transport: "udp" }]);
   assert.deepEqual(
     fs?.servers.map((s) => [s.key, s.esl]),
     [

@@ -2,7 +2,7 @@ import { formatHostPort, parseHostPort } from "../../core/address.ts";
 import type { SnapshotContext } from "../context.ts";
 import type { RawPool } from "../schema.ts";
 import type { ProtocolConfigSpec, ProtocolPoolKey } from "../spec.ts";
-import type { HealthCheckConfig, PoolConfig, ServerConfig } from "../types.ts";
+import type { HealthCheckConfig, PingTransport, PoolConfig, ServerConfig } from "../types.ts";
 
 const DEFAULTS = {
   failoverCodes: [500, 503, 408],
@@ -33,18 +33,39 @@ function takes(
   return false;
 }
 
+/**
+ * A bare `sip-options` ping goes over the transport the pool's servers are reached with (UDP
+ * when no route says); listeners that reach them differently leave it to the config to name.
+ */
+function pingTransport(
+  reached: ReadonlyMap<PingTransport, readonly string[]> | undefined,
+  path: (string | number)[],
+  ctx: SnapshotContext,
+): PingTransport | undefined {
+  const all = [...(reached ?? [])];
+  if (all.length <= 1) return all[0]?.[0] ?? "udp";
+  const how = all.map(([t, ls]) => `${t} (listener ${ls.join(", ")})`).join(" and ");
+  return ctx.fail(
+    path,
+    `the pool's servers are reached over ${how}: name the ping's, as { sip-options: ${all[0]?.[0]} }`,
+  );
+}
+
 function buildHealth(
   p: RawPool,
   path: (string | number)[],
   spec: ProtocolConfigSpec,
+  reached: ReadonlyMap<PingTransport, readonly string[]> | undefined,
   ctx: SnapshotContext,
 ): PoolConfig["health"] {
   if (p.health === undefined) return undefined;
   const checks: HealthCheckConfig[] = [];
   p.health.checks.forEach((c, i) => {
-    if (c === "sip-options") {
-      if (takes(spec, "sip-options", [...path, "health", "checks", i], ctx))
-        checks.push({ kind: "sip-options" });
+    const cp = [...path, "health", "checks", i];
+    if (c === "sip-options" || (typeof c === "object" && "sip-options" in c)) {
+      if (!takes(spec, "sip-options", cp, ctx)) return;
+      const transport = typeof c === "object" ? c["sip-options"] : pingTransport(reached, cp, ctx);
+      if (transport !== undefined) checks.push({ kind: "sip-options", transport });
     } else if (c === "tcp" || "tcp" in c) checks.push({ kind: "tcp" });
     else if ("http" in c) {
       if (takes(spec, "http", [...path, "health", "checks", i], ctx))
@@ -70,6 +91,7 @@ function buildHealth(
 export function buildPools(
   raw: Readonly<Record<string, RawPool>>,
   protocolOf: (pool: string) => ProtocolConfigSpec | string,
+  reachedBy: ReadonlyMap<string, ReadonlyMap<PingTransport, readonly string[]>>,
   ctx: SnapshotContext,
 ): Map<string, PoolConfig> {
   const pools = new Map<string, PoolConfig>();
@@ -145,7 +167,7 @@ export function buildPools(
       maxFails: p.max_fails ?? DEFAULTS.maxFails,
       failTimeoutMs: p.fail_timeout ?? DEFAULTS.failTimeoutMs,
       servers,
-      health: buildHealth(p, path, spec, ctx),
+      health: buildHealth(p, path, spec, reachedBy.get(name), ctx),
       failoverCodes: Object.freeze(
         p.failover_codes !== undefined && takes(spec, "failover_codes", [...path, "failover_codes"], ctx)
           ? [...new Set(p.failover_codes)]

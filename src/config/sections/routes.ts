@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { SnapshotContext } from "../context.ts";
 import { routeCommon, zodIssues } from "../schema.ts";
 import type { ProtocolConfigSpec } from "../spec.ts";
-import type { ListenerConfig, RouteConfig } from "../types.ts";
+import type { ListenerConfig, PingTransport, RouteConfig } from "../types.ts";
 
 /** The protocol of each route, by its listener: what the pools section needs first. */
 export function routeProtocols(
@@ -17,6 +17,30 @@ export function routeProtocols(
     const set = pools.get(r.pool) ?? new Set<string>();
     set.add(proto);
     pools.set(r.pool, set);
+  }
+  return pools;
+}
+
+/**
+ * Per pool, the transports its servers are reached with, each with the listeners that reach
+ * them so (protocols whose listeners say one: SIP's), for the pool's `sip-options` pings.
+ */
+export function serverTransports(
+  raw: readonly Record<string, unknown>[],
+  listeners: readonly ListenerConfig[],
+  protocols: ReadonlyMap<string, ProtocolConfigSpec>,
+): Map<string, Map<PingTransport, string[]>> {
+  const byName = new Map(listeners.map((l) => [l.name, l]));
+  const pools = new Map<string, Map<PingTransport, string[]>>();
+  for (const r of raw) {
+    const l = typeof r.listener === "string" ? byName.get(r.listener) : undefined;
+    const t = l && protocols.get(l.protocol)?.serverTransport?.(l.options);
+    if (l === undefined || t === undefined || typeof r.pool !== "string") continue;
+    const byTransport = pools.get(r.pool) ?? new Map<PingTransport, string[]>();
+    const names = byTransport.get(t) ?? [];
+    if (!names.includes(l.name)) names.push(l.name);
+    byTransport.set(t, names);
+    pools.set(r.pool, byTransport);
   }
   return pools;
 }

@@ -170,6 +170,8 @@ export const sipConfig: ProtocolConfigSpec = {
   listenerShape,
   routeShape,
   poolKeys: ["failover_codes", "invite_timeout", "esl", "sip-options"],
+  // The first transport faces the servers (listener.ts), so pings go over it too.
+  serverTransport: (o) => (o as SipListenerOptions).transports[0] ?? "udp",
   buildListenerOptions,
   buildRoute,
   compileHashKey: compilePlaceholders,
