@@ -6,6 +6,7 @@ import type { ServerEntry } from "../servers/server.ts";
 import { probeAgent } from "./agent-probe.ts";
 import { type EslSourceOptions, EslSources } from "./esl-source.ts";
 import { probeHttp } from "./http-probe.ts";
+import { isRefusal } from "./refusal.ts";
 import { probeSipOptions } from "./sip-options-probe.ts";
 import { probeSipOptionsStream } from "./sip-options-stream.ts";
 import { probeTcp } from "./tcp-probe.ts";
@@ -115,7 +116,14 @@ class ServerChecker {
    */
   #record(check: "tcp" | "sip-options" | "http", r: { ok: true } | ProbeFailure, reason: string, t0: number) {
     const c = this.config;
-    if (r.ok || !r.local) this.server.recordCheck(r.ok, reason, c.rise, c.fall);
+    const s = this.server;
+    if (r.ok || !r.local) {
+      // Down by timeouts (overloaded, perhaps) and now refused: the box died since. Said anew,
+      // so that the calls still ringing there move on (server.gone), not at Timer C.
+      const died = !r.ok && s.health === "down" && isRefusal(reason) && !isRefusal(s.healthReason);
+      s.recordCheck(r.ok, reason, c.rise, c.fall);
+      if (died) s.restateHealth(reason);
+    }
     this.#probe(check, r.ok, performance.now() - t0, reason, undefined, !r.ok && r.local === true);
   }
 

@@ -40,10 +40,13 @@ export function entryState(e: ServerEntry): EntryState {
 
 /**
  * Takes the main thread's state, silently: the main thread has logged the change already.
- * True when it takes the server's health down by refusal: the thread's `server.gone`.
+ * True when it takes the server's health down by refusal, or a down one's reason becomes a
+ * refusal (restateHealth): the thread's `server.gone`.
  */
 export function applyEntryState(e: ServerEntry, s: EntryState): boolean {
-  const gone = e.health !== "down" && s.health === "down" && isRefusal(s.healthReason);
+  // Taken down by refusal, or down already and refused now (restateHealth): once per death.
+  const gone =
+    s.health === "down" && isRefusal(s.healthReason) && !(e.health === "down" && isRefusal(e.healthReason));
   e.health = s.health;
   e.healthReason = s.healthReason;
   e.eslDown = s.eslDown;

@@ -13,17 +13,7 @@ import type {
 /**
  * One upstream server, identified by its address: one object for every pool that lists it,
  * outliving generations. Its capacity (`max_sessions`, the session count) and its health
- * are the server's, not a pool's. State comes in layers; each layer is written by one
- * party only and the effective state reads them in order (config < health < passive <
- * agent < operator):
- * - config: `max_sessions` (from the pools that list it);
- * - health: active checks (rise/fall);
- * - esl: the server's own event socket (FreeSWITCH): its load reports, and down while the
- *   connection is lost or its heartbeats stop. Apart from `health` so that a passing OPTIONS
- *   ping cannot undo a silent event socket, nor a heartbeat a failing ping;
- * - passive: connect failures of real sessions (`max_fails`/`fail_timeout`);
- * - agent: what the server's agent-check agent said (admin, weight %, maxconn, down);
- * - operator: drain/maint/ready/weight from the admin API, kept until lifted.
+ * are the server's, not a pool's. Its state comes in layers (types.ts `Layer`).
  */
 export class ServerEntry {
   readonly key: string;
@@ -153,8 +143,10 @@ export class ServerEntry {
   }
 
   change(layer: Layer, what: ServerChange["what"], from: string, to: string, reason: string): void {
-    if (from === to) return;
-    const c: ServerChange = { pools: this.pools, server: this.key, layer, what, from, to, reason };
+    if (from !== to) this.#say({ pools: this.pools, server: this.key, layer, what, from, to, reason });
+  }
+
+  #say(c: ServerChange): void {
     this.lastChange = { ...c, at: Date.now() };
     this.#emit(c);
     this.onTouched?.(this);
@@ -167,6 +159,13 @@ export class ServerEntry {
     this.health = health;
     this.healthReason = reason;
     this.change("health", "health", from, health, reason);
+  }
+
+  /** A down server's checks find it gone now (refused, where they timed out): down → down, anew. */
+  restateHealth(reason: string): void {
+    this.healthReason = reason;
+    const c = { pools: this.pools, server: this.key, layer: "health", what: "health", reason } as const;
+    this.#say({ ...c, from: "down", to: "down" });
   }
 
   /**

@@ -4,8 +4,16 @@ export type Health = "up" | "down";
 export type Admin = "ready" | "drain" | "maint";
 
 /**
- * Where a piece of a server's state comes from. The effective state reads them in this
- * order, a later layer winning: config < health < esl < passive < agent < operator.
+ * Where a piece of a server's state comes from. Each layer is written by one party only, and
+ * the effective state reads them in this order, a later layer winning:
+ * - config: `max_sessions` (from the pools that list it);
+ * - health: active checks (rise/fall);
+ * - esl: the server's own event socket (FreeSWITCH): its load reports, and down while the
+ *   connection is lost or its heartbeats stop. Apart from `health` so that a passing OPTIONS
+ *   ping cannot undo a silent event socket, nor a heartbeat a failing ping;
+ * - passive: connect failures of real sessions (`max_fails`/`fail_timeout`);
+ * - agent: what the server's agent-check agent said (admin, weight %, maxconn, down);
+ * - operator: drain/maint/ready/weight from the admin API, kept until lifted.
  */
 export type Layer = "config" | "health" | "esl" | "passive" | "agent" | "operator";
 

@@ -31,7 +31,11 @@ function cidFor(owner: number, threads: number): { cidStr: string; callId: strin
   throw new Error("no Call-ID found");
 }
 
-async function ringerDies(t: TestContext, top: string, threads: number): Promise<void> {
+/**
+ * `silentFirst`: the ringer stops answering pings before it dies, so its health goes down by
+ * timeouts first (the call rings on: overload is not death), and the refusals come after.
+ */
+async function ringerDies(t: TestContext, top: string, threads: number, silentFirst = false): Promise<void> {
   const [good] = await startAnswerers(["uas-rr.xml"]);
   assert.ok(good);
   t.after(() => good.run.kill());
@@ -46,12 +50,14 @@ async function ringerDies(t: TestContext, top: string, threads: number): Promise
   };
   t.after(closeRinger);
   let rang = 0;
+  let answerPings = true;
   ringer.on("message", (m: Buffer, from: RemoteInfo) => {
     const text = m.toString("latin1");
     const method = text.slice(0, text.indexOf(" "));
     const reply = (s: string) => ringer.send(Buffer.from(answer(text, s), "latin1"), from.port, from.address);
-    if (method === "OPTIONS") reply("200 OK");
-    else if (method === "INVITE") {
+    if (method === "OPTIONS") {
+      if (answerPings) reply("200 OK");
+    } else if (method === "INVITE") {
       rang++;
       reply("180 Ringing");
     }
@@ -86,7 +92,17 @@ pools:
     extraArgs: ["-cid_str", cid.cidStr],
   });
   t.after(() => uac.kill());
+  let settled = false;
+  void uac.done.then(() => {
+    settled = true;
+  });
   await until(() => rang === 1, 10_000, "the call rings on the ringer (the primary)");
+  if (silentFirst) {
+    answerPings = false;
+    await until(() => entry()?.health === "down", 10_000, "the silent ringer down by timeouts");
+    assert.match(entry()?.healthReason ?? "", /no answer/);
+    assert.equal(settled, false, "a server down by timeouts keeps the call ringing there");
+  }
   closeRinger();
   const diedAt = Date.now();
   const r = await uac.done;
@@ -121,4 +137,18 @@ test(
 // (servers/mirror.ts). On an older Node, `workers: 2` runs one thread and this repeats the above.
 test("the same with 2 listener threads, the call on the worker", { timeout: 60_000 }, (t) =>
   ringerDies(t, "workers: 2", 2),
+);
+
+// Down by timeouts first (an overloaded box), then dead: the refusals that follow say so anew
+// (ServerEntry.restateHealth), and the call still ringing there moves on, not at Timer C.
+test(
+  "a call ringing on a server down by timeouts whose pings are then refused fails over at once",
+  { timeout: 60_000 },
+  (t) => ringerDies(t, "", 1, true),
+);
+
+test(
+  "the same, down by timeouts first, with 2 listener threads, the call on the worker",
+  { timeout: 60_000 },
+  (t) => ringerDies(t, "workers: 2", 2, true),
 );

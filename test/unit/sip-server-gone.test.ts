@@ -12,6 +12,7 @@ import { SIP_OPTIONS_REFUSED } from "../../src/health/sip-options-probe.ts";
 import { onServerGone } from "../../src/protocols/sip/server-gone.ts";
 import { applyEntryState, entryState } from "../../src/servers/mirror.ts";
 import { ServerRegistry } from "../../src/servers/registry.ts";
+import type { ServerChange } from "../../src/servers/types.ts";
 import { SimClock } from "../helpers/sim-clock.ts";
 import { coreProxy } from "../helpers/sip-core.ts";
 
@@ -87,6 +88,24 @@ test("a worker thread's mirror says gone when the main thread's state takes the 
   assert.equal(applyEntryState(mirror, entryState(main)), true);
   assert.equal(mirror.health, "down");
   assert.equal(applyEntryState(mirror, entryState(main)), false, "once, when it goes down");
+});
+
+test("a server down by timeouts and then refused is said gone anew, once, to the bus and to a worker's mirror", () => {
+  const changes: ServerChange[] = [];
+  const main = oneServer(new ServerRegistry((c) => changes.push(c)));
+  const mirror = oneServer(new ServerRegistry(() => {}));
+  main.setHealth("down", TIMEOUT);
+  assert.equal(applyEntryState(mirror, entryState(main)), false);
+  main.restateHealth(SIP_OPTIONS_REFUSED);
+  const last = changes.at(-1);
+  assert.deepEqual(
+    last && { layer: last.layer, what: last.what, from: last.from, to: last.to, reason: last.reason },
+    { layer: "health", what: "health", from: "down", to: "down", reason: SIP_OPTIONS_REFUSED },
+  );
+  assert.ok(last && isGone(last), "the runtime's rule publishes server.gone for it");
+  assert.equal(main.healthReason, SIP_OPTIONS_REFUSED);
+  assert.equal(applyEntryState(mirror, entryState(main)), true, "the worker hears of the death");
+  assert.equal(applyEntryState(mirror, entryState(main)), false, "once");
 });
 
 test("onServerGone hears server.gone only, and stops when told", () => {
