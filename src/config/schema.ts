@@ -115,6 +115,8 @@ export const poolSchema = z.strictObject({
   failover_codes: z.array(z.number().int().min(300).max(699)).optional(),
   /** SIP pools: no provisional reply within this and the INVITE goes to the next server. */
   invite_timeout: duration.optional(),
+  /** SIP: no final answer this long after the last provisional one (Timer C, 181 s): CANCEL, 408. */
+  ring_timeout: duration.optional(),
 });
 export type RawPool = z.output<typeof poolSchema>;
 

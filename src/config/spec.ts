@@ -21,7 +21,13 @@ export interface BuildContext {
 }
 
 /** Pool and server keys that only some protocols' pools take (SIP's, so far). */
-export type ProtocolPoolKey = "failover_codes" | "invite_timeout" | "esl" | "sip-options" | "http";
+export type ProtocolPoolKey =
+  | "failover_codes"
+  | "invite_timeout"
+  | "ring_timeout"
+  | "esl"
+  | "sip-options"
+  | "http";
 
 /**
  * What the config layer needs of a protocol: its own listener and route keys, their

@@ -146,4 +146,6 @@ export interface PoolConfig {
   readonly failoverCodes: readonly number[];
   /** SIP: no provisional reply within this and the INVITE goes to the next server. */
   readonly inviteTimeoutMs: number;
+  /** SIP: Timer C, how long a call may ring with no final answer (from its last provisional one). */
+  readonly ringTimeoutMs: number;
 }

@@ -60,6 +60,7 @@ export function poolConfig(
     health: o.health,
     failoverCodes: [500, 503, 408],
     inviteTimeoutMs: 2000,
+    ringTimeoutMs: 181_000,
   };
 }
 

@@ -185,3 +185,27 @@ pools: { fs: { invite_timeout: 5m, servers: [ { address: 10.0.0.21 } ] } }
     1,
   );
 });
+
+test("ring_timeout: SIP pools only, 1s to 181s, Timer C's 181 s by default", () => {
+  const sip = (pool: string) => `
+listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:5060 } ]
+routes: [ { listener: sip, pool: fs } ]
+pools: { fs: { ${pool} servers: [ { address: 10.0.0.21 } ] } }
+`;
+  assert.equal(parseConfig(sip(""), "t.yaml").pools.get("fs")?.ringTimeoutMs, 181_000);
+  assert.equal(parseConfig(sip("ring_timeout: 30s,"), "t.yaml").pools.get("fs")?.ringTimeoutMs, 30_000);
+  for (const bad of ["500ms", "182s", "5m"])
+    assert.ok(
+      problems(sip(`ring_timeout: ${bad},`)).some((l) =>
+        l.includes("pools.fs.ring_timeout: must be between 1s and 181s"),
+      ),
+      bad,
+    );
+  assert.ok(
+    problems(`
+listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:4573 } ]
+routes: [ { listener: agi, pool: fs } ]
+pools: { fs: { ring_timeout: 30s, servers: [ { address: 10.0.0.21 } ] } }
+`).some((l) => l.includes("ring_timeout applies to sip pools only")),
+  );
+});

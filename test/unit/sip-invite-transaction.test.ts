@@ -3,7 +3,7 @@
 // socket and no real waiting.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SipClock, TimerHandle } from "../../src/protocols/sip/clock.ts";
+import { type SipClock, TIMER_C, type TimerHandle } from "../../src/protocols/sip/clock.ts";
 import { removeTopVia } from "../../src/protocols/sip/edit.ts";
 import { headerValue } from "../../src/protocols/sip/headers.ts";
 import { type FailedBranch, type InviteEnv, InviteTransaction } from "../../src/protocols/sip/invite-tx.ts";
@@ -67,7 +67,7 @@ type SendFault = "refused_now" | SipError;
 
 function setup(
   servers: Srv[],
-  opts: { failoverCodes?: number[]; faults?: ReadonlyMap<number, SendFault> } = {},
+  opts: { failoverCodes?: number[]; faults?: ReadonlyMap<number, SendFault>; ringTimeoutMs?: number } = {},
 ) {
   const clock = new FakeClock();
   const sent: { to: SipPeer; text: string }[] = [];
@@ -94,6 +94,7 @@ function setup(
     retransmitBranches: true,
     failoverCodes: opts.failoverCodes ?? [500, 503, 408],
     inviteTimeoutMs: 2000,
+    ringTimeoutMs: opts.ringTimeoutMs ?? TIMER_C,
     via: (b) => `SIP/2.0/UDP 10.0.0.1:5060;branch=${b};rport`,
     recordRoute: () => ["<sip:10.0.0.1:5060;transport=udp;lr>"],
     target: (s) => ({ transport: "udp", host: "10.0.1.1", port: s.port }),
@@ -399,4 +400,55 @@ test("the server found gone after the caller's CANCEL: the caller gets its 487, 
   assert.equal(s.toServer(2).length, 0);
   assert.equal(s.toCaller().at(-1), "SIP/2.0 487 Request Terminated");
   assert.equal(s.log.filter((l) => l === "release a").length, 1, "the slot given back once");
+});
+
+test("ring_timeout: a call ringing that long with no final answer is CANCELled, and its caller gets 408, no other server", () => {
+  const s = setup([A, B], { ringTimeoutMs: 30_000 });
+  s.tx.start();
+  s.respond(1, 180);
+  s.clock.advance(20_000);
+  s.respond(1, 183); // each provisional reply starts it again (RFC 3261 §16.6 step 11)
+  s.clock.advance(29_999);
+  assert.ok(
+    s.sent.every((x) => !x.text.startsWith("CANCEL")),
+    "not before 30 s after the last 1xx",
+  );
+  s.clock.advance(1);
+  assert.equal(s.toServer(1).filter((x) => x.text.startsWith("CANCEL")).length, 1, "CANCELled at 30 s");
+  s.respond(1, 487);
+  assert.equal(s.toServer(2).length, 0, "a call nobody answered is not rung elsewhere");
+  assert.deepEqual(s.toCaller(), [
+    "SIP/2.0 100 Trying",
+    "SIP/2.0 180 Ringing",
+    "SIP/2.0 183 Session Progress",
+    "SIP/2.0 408 Request Timeout",
+  ]);
+  assert.equal(s.answers[0]?.code, 408);
+});
+
+test("ring_timeout unset: Timer C's 181 s", () => {
+  const s = setup([A]);
+  s.tx.start();
+  s.respond(1, 180);
+  s.clock.advance(180_999);
+  assert.ok(s.sent.every((x) => !x.text.startsWith("CANCEL")));
+  s.clock.advance(1);
+  assert.ok(s.toServer(1).some((x) => x.text.startsWith("CANCEL")));
+});
+
+test("a call answered after ringing longer than Timer B's 32 s is the transaction's: its 200 goes up, no CANCEL, no 408", () => {
+  const s = setup([A, B]);
+  s.tx.start();
+  s.respond(1, 180);
+  s.clock.advance(40_000);
+  s.respond(1, 200);
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK"]);
+  assert.equal(s.answers[0]?.code, 200);
+  s.clock.advance(TIMER_C + 64_000);
+  assert.ok(
+    s.sent.every((x) => !x.text.startsWith("CANCEL")),
+    "Timer C does not touch an answered call",
+  );
+  assert.equal(s.toCaller().length, 3, "no 408 after the 200");
+  assert.equal(s.toServer(2).length, 0);
 });

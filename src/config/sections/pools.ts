@@ -7,6 +7,8 @@ import type { HealthCheckConfig, PingTransport, PoolConfig, ServerConfig } from 
 const DEFAULTS = {
   failoverCodes: [500, 503, 408],
   inviteTimeoutMs: 2_000,
+  // Timer C's RFC value (sip/clock.ts TIMER_C): more than 3 minutes.
+  ringTimeoutMs: 181_000,
   eslPort: 8021,
   eslPassword: "ClueCon",
   eslHeartbeatTimeoutMs: 60_000,
@@ -156,6 +158,9 @@ export function buildPools(
     // Past Timer C's 3 minutes (RFC 3261 §16.6 step 11) the INVITE is over anyway.
     if (p.invite_timeout !== undefined && (p.invite_timeout < 100 || p.invite_timeout > 180_000))
       ctx.fail([...path, "invite_timeout"], "must be between 100ms and 3m");
+    // Shorter than Timer C's 3 minutes, as Kamailio's fr_inv_timer (120 s) is: an operator's choice.
+    if (p.ring_timeout !== undefined && (p.ring_timeout < 1_000 || p.ring_timeout > DEFAULTS.ringTimeoutMs))
+      ctx.fail([...path, "ring_timeout"], "must be between 1s and 181s");
     pools.set(name, {
       name,
       protocol: spec.name,
@@ -177,6 +182,10 @@ export function buildPools(
         p.invite_timeout !== undefined && takes(spec, "invite_timeout", [...path, "invite_timeout"], ctx)
           ? p.invite_timeout
           : DEFAULTS.inviteTimeoutMs,
+      ringTimeoutMs:
+        p.ring_timeout !== undefined && takes(spec, "ring_timeout", [...path, "ring_timeout"], ctx)
+          ? p.ring_timeout
+          : DEFAULTS.ringTimeoutMs,
     });
   }
   return pools;

@@ -169,7 +169,7 @@ export const sipConfig: ProtocolConfigSpec = {
   defaultHashKey: "${call_id}",
   listenerShape,
   routeShape,
-  poolKeys: ["failover_codes", "invite_timeout", "esl", "sip-options"],
+  poolKeys: ["failover_codes", "invite_timeout", "ring_timeout", "esl", "sip-options"],
   // The first transport faces the servers (listener.ts), so pings go over it too.
   serverTransport: (o) => (o as SipListenerOptions).transports[0] ?? "udp",
   buildListenerOptions,

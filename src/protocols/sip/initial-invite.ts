@@ -14,7 +14,13 @@ import { ourVia } from "./forward.ts";
 import { headerValue, headerValues } from "./headers.ts";
 import type { FailedBranch, InviteEnv } from "./invite-env.ts";
 import { InviteTransaction } from "./invite-tx.ts";
-import { failoverCodes, inviteTimeoutMs, memberTarget, type SipProxyEnv } from "./proxy-env.ts";
+import {
+  failoverCodes,
+  inviteTimeoutMs,
+  memberTarget,
+  ringTimeoutMs,
+  type SipProxyEnv,
+} from "./proxy-env.ts";
 import { own } from "./recent.ts";
 import { recordRoutes } from "./record-route.ts";
 import type { SipPeer, SipTransportName } from "./transport.ts";
@@ -125,6 +131,7 @@ class CallInviteEnv implements InviteEnv<PoolMember> {
   readonly retransmitBranches: boolean;
   readonly failoverCodes: readonly number[];
   readonly inviteTimeoutMs: number;
+  readonly ringTimeoutMs: number;
   readonly seal: Seal | undefined;
   readonly #ctx: InviteContext;
   readonly #pool: Pool;
@@ -149,6 +156,7 @@ class CallInviteEnv implements InviteEnv<PoolMember> {
     this.retransmitBranches = env.serverTransport === "udp";
     this.failoverCodes = failoverCodes(pool);
     this.inviteTimeoutMs = inviteTimeoutMs(pool);
+    this.ringTimeoutMs = ringTimeoutMs(pool);
     this.seal = seal;
     this.#ctx = ctx;
     this.#pool = pool;

@@ -13,7 +13,6 @@ import {
   T1,
   T2,
   TIMER_64T1,
-  TIMER_C,
   type TimerHandle,
 } from "./clock.ts";
 import { ackFor, cancelFor } from "./hop.ts";
@@ -31,6 +30,8 @@ export interface BranchEnv {
   readonly send: (to: SipPeer, bytes: Buffer, failed?: SendFailed) => boolean;
   /** False on stream transports: no retransmissions there (§17.1.1.2). */
   readonly retransmit: boolean;
+  /** Timer C: the pool's ring_timeout (TIMER_C by default). */
+  readonly ringTimeoutMs: number;
 }
 
 export interface BranchEvents {
@@ -46,7 +47,7 @@ export interface BranchEvents {
   timerC(): void;
   /** A CANCEL sent got no final response to the INVITE within 64·T1: the server is gone. */
   cancelUnanswered(): void;
-  /** 64·T1 after the start: late responses no longer match this branch. */
+  /** 64·T1 after the start with no provisional reply (Timer B): late responses no longer match it. */
   expired(): void;
 }
 
@@ -144,11 +145,16 @@ export class InviteBranch<S> {
     }, interval);
   }
 
-  /** A 1xx: retransmissions stop, Timer C (re)starts, and a CANCEL waiting for it goes. */
+  /**
+   * A 1xx: retransmissions stop, Timer C (re)starts, and a CANCEL waiting for it goes. Timer B
+   * is over too (§17.1.1.2: it bounds the Calling state only): a call may ring for minutes, and
+   * its final answer must still find the branch.
+   */
   provisional(): void {
     if (this.state !== "done") this.#rang = true;
     if (this.state !== "calling" && this.state !== "proceeding") return;
     this.state = "proceeding";
+    this.#env.clock.clear(this.#timerB);
     this.#env.clock.clear(this.#timerA);
     this.#env.clock.clear(this.#noAnswer);
     this.#env.clock.clear(this.#timerC);
@@ -158,7 +164,7 @@ export class InviteBranch<S> {
       this.timerCFired = true;
       this.cancel();
       this.#events.timerC();
-    }, TIMER_C);
+    }, this.#env.ringTimeoutMs);
     if (this.#pendingCancel) this.cancel();
   }
 

@@ -6,6 +6,7 @@
 
 import type { Seal } from "./branch.ts";
 import type { SipClock } from "./clock.ts";
+import type { BranchEnv } from "./invite-branch.ts";
 import type { InviteTransaction } from "./invite-tx.ts";
 import type { SendFailed, SipPeer } from "./transport.ts";
 
@@ -29,6 +30,8 @@ export interface InviteEnv<S extends InviteServer> {
   readonly retransmitBranches: boolean;
   readonly failoverCodes: readonly number[];
   readonly inviteTimeoutMs: number;
+  /** Timer C for every branch (the pool's ring_timeout). */
+  readonly ringTimeoutMs: number;
   /** Our Via for a branch id. */
   via(branch: string): string;
   /** Seals our branches for the caller's address (via-seal.ts), so late responses can be relayed. */
@@ -46,4 +49,14 @@ export interface InviteEnv<S extends InviteServer> {
   answered(code: number, server: S | undefined, held: boolean, failures: readonly FailedBranch[]): void;
   /** The transaction is over (its retransmission window closed): forget it. */
   done(): void;
+}
+
+/** What each branch of a transaction needs of its env. */
+export function branchEnv<S extends InviteServer>(env: InviteEnv<S>): BranchEnv {
+  return {
+    clock: env.clock,
+    send: env.sendBytes,
+    retransmit: env.retransmitBranches,
+    ringTimeoutMs: env.ringTimeoutMs,
+  };
 }

@@ -12,7 +12,7 @@ import { ACCEPTED_LINGER_MS, T1, T2, T4, TIMER_64T1, type TimerHandle } from "./
 import { addRecordRoute, prependVia } from "./edit.ts";
 import { callerViasOf, upstreamStatus, withCallerVias } from "./hop.ts";
 import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
-import type { FailedBranch, InviteEnv, InviteServer } from "./invite-env.ts";
+import { branchEnv, type FailedBranch, type InviteEnv, type InviteServer } from "./invite-env.ts";
 import { buildResponse } from "./response.ts";
 import { serializeMessage } from "./serialize.ts";
 import type { SipPeer } from "./transport.ts";
@@ -50,7 +50,7 @@ export class InviteTransaction<S extends InviteServer> {
     loopKey?: string,
   ) {
     this.#env = env;
-    this.#branchEnv = { clock: env.clock, send: env.sendBytes, retransmit: env.retransmitBranches };
+    this.#branchEnv = branchEnv(env);
     this.#request = request;
     this.#base = base;
     this.#upstream = upstream;

@@ -55,6 +55,10 @@ export function inviteTimeoutMs(pool: Pool): number {
   return pool.config.inviteTimeoutMs;
 }
 
+export function ringTimeoutMs(pool: Pool): number {
+  return pool.config.ringTimeoutMs;
+}
+
 export function memberTarget(m: PoolMember, transport: SipTransportName): SipPeer {
   return { transport, host: m.config.address.host, port: m.config.address.port };
 }
