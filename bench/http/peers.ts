@@ -203,7 +203,7 @@ export async function startTrunkline(dir: string, origin: number, name = "trunkl
   const port = await freePort();
   let node = process.execPath;
   let nodeNote = process.version;
-  if (name === "trunkline-node22") {
+  if (name === "trunkline-node22" && !process.version.startsWith("v22.")) {
     if (THREADS > 1) throw new Error("trunkline-node22 runs one thread: not with BENCH_WORKERS");
     const cached = cachedNode24(ROOT, NODE22_VERSION);
     if ("error" in cached) throw new Error(cached.error);

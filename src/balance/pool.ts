@@ -1,4 +1,5 @@
 import type { PoolConfig, ServerConfig } from "../config/types.ts";
+import { isRefusal } from "../health/refusal.ts";
 import type { ServerRegistry } from "../servers/registry.ts";
 import type { ServerEntry } from "../servers/server.ts";
 import type { TryOutcome } from "../servers/types.ts";
@@ -139,9 +140,15 @@ export class Pool implements AttemptPool<PoolMember> {
   }
 
   /** SIP pools with no candidate: the servers kept out by health alone (overload is not death). */
+  /** Down ones that may be only slow: not one whose checks were refused (nothing listens there). */
   #downCandidates(skip: ReadonlySet<PoolMember>, backup: boolean): PoolMember[] {
     return this.servers.filter(
-      (s) => s.config.backup === backup && !skip.has(s) && s.weight > 0 && s.server.canTakeIgnoringHealth(),
+      (s) =>
+        s.config.backup === backup &&
+        !skip.has(s) &&
+        s.weight > 0 &&
+        s.server.canTakeIgnoringHealth() &&
+        !(s.server.health === "down" && isRefusal(s.server.healthReason)),
     );
   }
 

@@ -8,9 +8,10 @@
  */
 
 import type { ServerChange } from "../servers/types.ts";
-import { SIP_OPTIONS_REFUSED } from "./sip-options-probe.ts";
-import { SIP_OPTIONS_STREAM_REFUSED } from "./sip-options-stream.ts";
-
+/** Why a UDP ping failed when nothing listens on the server's port (ICMP port unreachable). */
+export const SIP_OPTIONS_REFUSED = "sip-options: refused (ICMP port unreachable)";
+/** Why a TCP or TLS ping failed when nothing listens on the server's port (a TCP reset). */
+export const SIP_OPTIONS_STREAM_REFUSED = "sip-options: refused (ECONNREFUSED)";
 /** A `tcp` check's reason when the server reset the connection (probe-failure.ts). */
 const TCP_REFUSED = "tcp check: ECONNREFUSED";
 

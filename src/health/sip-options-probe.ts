@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
+import type { PingTransport } from "../config/types.ts";
 import { newBranch } from "../protocols/sip/branch.ts";
 import { headerValue, headerValues } from "../protocols/sip/headers.ts";
 import { parseMessage } from "../protocols/sip/message.ts";
 import type { SipMessage } from "../protocols/sip/types.ts";
 import { parseVia } from "../protocols/sip/via.ts";
 import { probeFailure } from "./probe-failure.ts";
+import { SIP_OPTIONS_REFUSED } from "./refusal.ts";
 import type { ProbeFailure } from "./types.ts";
 
 /** What makes one OPTIONS ping unique, so that its answer can be told from any other datagram. */
@@ -44,9 +46,6 @@ export function newOptionsPing(
     tag: randomBytes(6).toString("hex"),
   };
 }
-
-/** The transports a ping goes over: the one the pool's servers are reached with. */
-export type PingTransport = "udp" | "tcp" | "tls";
 
 /**
  * The OPTIONS request of one ping (RFC 3261 §11.1: out of dialog, no body). Over UDP, `rport`
@@ -91,8 +90,7 @@ export function matchOptionsMessage(m: SipMessage, p: OptionsPing): number | und
   return m.status;
 }
 
-/** Why a ping failed when nothing listens on the server's port (ICMP port unreachable). */
-export const SIP_OPTIONS_REFUSED = "sip-options: refused (ICMP port unreachable)";
+export { SIP_OPTIONS_REFUSED };
 
 /**
  * One OPTIONS ping over UDP, as Kamailio's dispatcher pings: any final answer 2xx–6xx within

@@ -11,6 +11,7 @@ import type { TlsClientConfig } from "../config/types.ts";
 import { clientTlsOptions } from "../net/tls-client.ts";
 import { SipStreamFramer } from "../protocols/sip/framer.ts";
 import { probeFailure } from "./probe-failure.ts";
+import { SIP_OPTIONS_STREAM_REFUSED } from "./refusal.ts";
 import {
   buildOptions,
   matchOptionsMessage,
@@ -19,8 +20,7 @@ import {
   type SipOptionsResult,
 } from "./sip-options-probe.ts";
 
-/** Why a stream ping failed when nothing listens on the server's port (a TCP reset). */
-export const SIP_OPTIONS_STREAM_REFUSED = "sip-options: refused (ECONNREFUSED)";
+export { SIP_OPTIONS_STREAM_REFUSED };
 
 export interface StreamPing {
   readonly host: string;

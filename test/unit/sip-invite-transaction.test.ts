@@ -452,3 +452,59 @@ test("a call answered after ringing longer than Timer B's 32 s is the transactio
   assert.equal(s.toCaller().length, 3, "no 408 after the 200");
   assert.equal(s.toServer(2).length, 0);
 });
+
+test("ring_timeout counts from the first 1xx: a 100 starts it and never starts it again; a 180 does (RFC 3261 §16.7 step 2)", () => {
+  const s = setup([A, B], { ringTimeoutMs: 30_000 });
+  s.tx.start();
+  s.respond(1, 100);
+  s.clock.advance(20_000);
+  s.respond(1, 100);
+  s.clock.advance(10_000);
+  assert.equal(
+    s.toServer(1).filter((x) => x.text.startsWith("CANCEL")).length,
+    1,
+    "30 s after the first 100",
+  );
+
+  const t = setup([A, B], { ringTimeoutMs: 30_000 });
+  t.tx.start();
+  t.respond(1, 100);
+  t.clock.advance(20_000);
+  t.respond(1, 180);
+  t.clock.advance(29_999);
+  assert.ok(
+    t.sent.every((x) => !x.text.startsWith("CANCEL")),
+    "the 180 started it again",
+  );
+  t.clock.advance(1);
+  assert.equal(t.toServer(1).filter((x) => x.text.startsWith("CANCEL")).length, 1);
+});
+
+test("a server that re-sends its 180 every minute rings a call for 10 minutes at most, then CANCEL and 408", () => {
+  const s = setup([A]);
+  s.tx.start();
+  for (let i = 0; i < 10; i++) {
+    s.respond(1, 180);
+    assert.ok(
+      s.sent.every((x) => !x.text.startsWith("CANCEL")),
+      `not at minute ${i}`,
+    );
+    s.clock.advance(60_000);
+  }
+  assert.equal(s.toServer(1).filter((x) => x.text.startsWith("CANCEL")).length, 1, "CANCELled at 600 s");
+  s.respond(1, 487);
+  assert.equal(s.answers[0]?.code, 408);
+});
+
+test("a final answer with no 1xx before it keeps its branch bound while the transaction lives: its retransmission past 32 s is ACKed again", () => {
+  const s = setup([A], { failoverCodes: [] });
+  s.tx.start();
+  s.clock.advance(1_000);
+  s.respond(1, 486);
+  assert.deepEqual(s.toCaller(), ["SIP/2.0 100 Trying", "SIP/2.0 486 Busy Here"]);
+  const acks = () => s.toServer(1).filter((x) => x.text.startsWith("ACK")).length;
+  assert.equal(acks(), 1);
+  s.clock.advance(31_500); // 32.5 s after the INVITE: Timer B's 64·T1 has passed, Timer H's not
+  s.respond(1, 486);
+  assert.equal(acks(), 2, "the repeated 486 found its branch and was ACKed hop by hop");
+});

@@ -98,3 +98,16 @@ test("least-sessions in a sip pool: without reports (or with a stale one) it is 
   s[1]!.setLoadReport({ sessionCount: 99, maxSessions: 100, idleCpu: 1, at: Date.now() });
   assert.deepEqual(new Set([pick(), pick()]), new Set([A, B]));
 });
+
+test("overload is not death, but death is: a server whose checks were refused is not among the down ones used", () => {
+  const { s, pick, pool } = make([{ port: 5061 }, { port: 5062 }]);
+  s[0]!.setHealth("down", "sip-options: no answer within 1000ms");
+  s[1]!.setHealth("down", "sip-options: refused (ICMP port unreachable)");
+  assert.deepEqual([pick(), pick()], [A, A], "only the slow one");
+  assert.deepEqual(
+    pool.preview("").map((m) => m.key),
+    [A],
+  );
+  s[0]!.restateHealth("sip-options: refused (ECONNREFUSED)");
+  assert.equal(pick(), undefined, "both gone: no server (503), not a call into nothing");
+});

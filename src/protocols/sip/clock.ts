@@ -51,5 +51,11 @@ export const ACCEPTED_LINGER_MS = T1;
 export const LAG_SLACK_MS = 50;
 export const LAG_EXTENSIONS = 3;
 
+/**
+ * However often a server re-sends its provisional reply (each restarts Timer C), a call rings
+ * at most this long after the first one: Kamailio caps an INVITE so too (max_inv_lifetime).
+ */
+export const MAX_RING_MS = 600_000;
+
 /** Timer C (§16.6 step 11): more than 3 minutes after the last provisional response. */
 export const TIMER_C = 181_000;

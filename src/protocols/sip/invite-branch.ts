@@ -9,6 +9,7 @@
 import {
   LAG_EXTENSIONS,
   LAG_SLACK_MS,
+  MAX_RING_MS,
   type SipClock,
   T1,
   T2,
@@ -71,6 +72,8 @@ export class InviteBranch<S> {
   #timerB: TimerHandle | undefined;
   #noAnswer: TimerHandle | undefined;
   #timerC: TimerHandle | undefined;
+  /** When the first provisional reply came (MAX_RING_MS counts from it). */
+  #ringSince = 0;
   #cancelTimer: TimerHandle | undefined;
   #cancelGiveUp: TimerHandle | undefined;
 
@@ -146,31 +149,42 @@ export class InviteBranch<S> {
   }
 
   /**
-   * A 1xx: retransmissions stop, Timer C (re)starts, and a CANCEL waiting for it goes. Timer B
-   * is over too (§17.1.1.2: it bounds the Calling state only): a call may ring for minutes, and
-   * its final answer must still find the branch.
+   * A 1xx: retransmissions stop and a CANCEL waiting for it goes. Timer B is over (§17.1.1.2:
+   * it bounds the Calling state only): a call may ring for minutes, and its final answer must
+   * still find the branch. Timer C (ring_timeout) starts at the first 1xx and again at each
+   * one but 100 (§16.7 step 2), within MAX_RING_MS of the first in all: a server that re-sends
+   * its 180 every minute (§13.3.1.1) cannot keep a call ringing for ever.
    */
-  provisional(): void {
+  provisional(status: number): void {
     if (this.state !== "done") this.#rang = true;
     if (this.state !== "calling" && this.state !== "proceeding") return;
+    const { clock } = this.#env;
+    if (this.state === "calling") this.#ringSince = clock.now();
+    else if (status === 100) return;
     this.state = "proceeding";
-    this.#env.clock.clear(this.#timerB);
-    this.#env.clock.clear(this.#timerA);
-    this.#env.clock.clear(this.#noAnswer);
-    this.#env.clock.clear(this.#timerC);
-    this.#timerC = this.#env.clock.set(() => {
-      this.#timerC = undefined;
-      if (this.state !== "proceeding") return;
-      this.timerCFired = true;
-      this.cancel();
-      this.#events.timerC();
-    }, this.#env.ringTimeoutMs);
+    clock.clear(this.#timerB);
+    clock.clear(this.#timerA);
+    clock.clear(this.#noAnswer);
+    clock.clear(this.#timerC);
+    const left = this.#ringSince + MAX_RING_MS - clock.now();
+    this.#timerC = clock.set(
+      () => {
+        this.#timerC = undefined;
+        if (this.state !== "proceeding") return;
+        this.timerCFired = true;
+        this.cancel();
+        this.#events.timerC();
+      },
+      Math.max(0, Math.min(this.#env.ringTimeoutMs, left)),
+    );
     if (this.#pendingCancel) this.cancel();
   }
 
   /** A final response: the branch is over; a non-2xx one is ACKed here, hop by hop. */
   final(res: SipResponse): void {
     this.#stopInvite();
+    // Timer B is over too: the transaction keeps the branch bound while it lives (Timer H).
+    this.#env.clock.clear(this.#timerB);
     this.state = "done";
     this.#env.clock.clear(this.#cancelGiveUp);
     const invite = this.#invite;

@@ -203,7 +203,7 @@ export class InviteTransaction<S extends InviteServer> {
   }
 
   #provisional(b: InviteBranch<S>, res: SipResponse): void {
-    b.provisional();
+    b.provisional(res.status);
     // A branch we moved on from rings after all: it must not set up a call nobody takes.
     if (b !== this.#current || this.#final !== undefined) b.cancel();
     else if (res.status !== 100) {
