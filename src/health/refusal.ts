@@ -1,13 +1,13 @@
 /**
  * A server that is gone, not slow: its health went down because its checks were refused (an
  * ICMP port unreachable to an OPTIONS ping over UDP, a TCP reset to one over TCP or TLS or to
- * a tcp check). Nothing listens on its port, so
- * what waits on it (a call ringing there) will never be answered. Timeouts are not this: an
- * overloaded server misses its pings yet still answers (reference sip.md, "overload is not
- * death").
+ * a tcp check). Nothing listens on its port, so what waits on it (a call ringing there) will
+ * never be answered. Timeouts are not this: an overloaded server misses its pings yet still
+ * answers (reference sip.md, "overload is not death").
  */
 
 import type { ServerChange } from "../servers/types.ts";
+
 /** Why a UDP ping failed when nothing listens on the server's port (ICMP port unreachable). */
 export const SIP_OPTIONS_REFUSED = "sip-options: refused (ICMP port unreachable)";
 /** Why a TCP or TLS ping failed when nothing listens on the server's port (a TCP reset). */
