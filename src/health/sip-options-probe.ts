@@ -90,8 +90,6 @@ export function matchOptionsMessage(m: SipMessage, p: OptionsPing): number | und
   return m.status;
 }
 
-export { SIP_OPTIONS_REFUSED };
-
 /**
  * One OPTIONS ping over UDP, as Kamailio's dispatcher pings: any final answer 2xx–6xx within
  * the timeout means the server is alive (a 503 is a server that is there, only busy). 1xx is

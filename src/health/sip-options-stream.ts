@@ -20,8 +20,6 @@ import {
   type SipOptionsResult,
 } from "./sip-options-probe.ts";
 
-export { SIP_OPTIONS_STREAM_REFUSED };
-
 export interface StreamPing {
   readonly host: string;
   readonly port: number;

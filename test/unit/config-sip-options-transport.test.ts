@@ -3,20 +3,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseConfigText as parseConfig } from "../../src/app/config.ts";
-import { ConfigError } from "../../src/config/load.ts";
+import { problems } from "../helpers/config-problems.ts";
 
 function checks(text: string, pool = "fs") {
   return parseConfig(text, "t.yaml").pools.get(pool)?.health?.checks;
-}
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, "t.yaml");
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.message.split("\n");
-  }
-  assert.fail("expected a ConfigError");
 }
 
 const pool = (check: string) => `

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadConfigFile, parseConfigText as parseConfig } from "../../src/app/config.ts";
-import { ConfigError } from "../../src/config/load.ts";
 import type { FastAgiRoute } from "../../src/protocols/fastagi/types.ts";
+import { problems } from "../helpers/config-problems.ts";
 
 const GOOD = `
 listeners:
@@ -35,16 +35,6 @@ pools:
   default:
     servers: [ { address: 127.0.0.1:4574 } ]
 `;
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, "t.yaml");
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.message.split("\n");
-  }
-  assert.fail("expected a ConfigError");
-}
 
 test("a valid config normalises with defaults and is frozen", () => {
   const s = parseConfig(GOOD, "t.yaml");

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseConfigText } from "../../src/app/config.ts";
-import { ConfigError } from "../../src/config/load.ts";
 import type { SipListenerOptions, SipRoute } from "../../src/protocols/sip/config.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
 import { SipRoutes } from "../../src/protocols/sip/routes.ts";
 import type { SipRequest } from "../../src/protocols/sip/types.ts";
+import { problems } from "../helpers/config-problems.ts";
 
 const BASE = `
 listeners:
@@ -27,16 +27,6 @@ function req(uri: string, from: string, extra = ""): SipRequest {
   const m = parseMessage(Buffer.from(text), { stream: false });
   assert.ok(m.ok && m.message.kind === "request");
   return m.message;
-}
-
-function problems(text: string): string[] {
-  try {
-    parseConfigText(text, "t.yaml");
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.message.split("\n");
-  }
-  assert.fail("expected a ConfigError");
 }
 
 test("sip config: defaults, pool servers on port 5060, routes compiled", () => {
