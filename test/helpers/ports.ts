@@ -1,6 +1,8 @@
 /**
  * Ports for peers that cannot listen on :0 themselves (etcd, HAProxy, rsyslog, ding-dong...).
  */
+
+import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -18,12 +20,24 @@ function ephemeralRange(): readonly [number, number] {
   return [49152, 65535];
 }
 
-/** True when host:port can be bound now (then released at once). */
+/** True when host:port can be bound now over TCP (then released at once). */
 function bindable(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once("error", () => resolve(false));
     s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/** True when host:port can be bound now over UDP (then released at once). */
+function udpBindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket(host.includes(":") ? "udp6" : "udp4");
+    s.once("error", () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, host, () => s.close(() => resolve(true)));
   });
 }
 
@@ -35,13 +49,14 @@ const handed = new Set<number>();
  * (which the kernel serves from that range) can take it between this pick and the peer's bind,
  * nor while a restart test has the peer stopped. Bounded: 200 tries.
  */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
+export async function freePort(host = "127.0.0.1", udpToo = false): Promise<number> {
   const [lo, hi] = ephemeralRange();
   // below the range when there is room there, else above it
   const [from, top] = lo > 11_000 ? [10_000, lo] : [Math.min(hi + 1, 65_000), 65_536];
   for (let i = 0; i < 200; i++) {
     const port = from + Math.floor(Math.random() * (top - from));
     if (handed.has(port) || !(await bindable(port, host))) continue;
+    if (udpToo && !(await udpBindable(port, host))) continue;
     handed.add(port);
     return port;
   }

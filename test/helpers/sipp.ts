@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.ts";
 
 export const SIPP = "/usr/bin/sipp";
 /** test/fixtures/sipp/: the scenario files. */
@@ -203,11 +204,11 @@ export async function waitForSippAnswer(port: number, timeoutMs = 5_000): Promis
   }
 }
 
-/** A UDP port free on 127.0.0.1 right now (bound, read, released) for SIPp's -p. */
-export async function freeUdpPort(): Promise<number> {
-  const sock = createSocket("udp4");
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  const { port } = sock.address();
-  await new Promise<void>((r) => sock.close(() => r()));
-  return port;
+/**
+ * A port free on 127.0.0.1 over UDP and TCP for SIPp's -p (it binds both with -t t1), taken
+ * outside the ephemeral range and never twice in a process: a port released by a `:0` bind
+ * could be handed again before SIPp binds it (CI saw two answerers given one port).
+ */
+export function freeUdpPort(): Promise<number> {
+  return freePort("127.0.0.1", true);
 }
