@@ -155,6 +155,15 @@ export interface TrunklineEvents {
   "host.setting": { readonly setting: string; readonly value: string; readonly warning: string };
   /** A SIP datagram or message not taken: malformed, not ours, a bad route token... */
   "sip.dropped": { readonly listener: string; readonly reason: string };
+  /** A SIP listener's thread saturated (new calls shed: 503), or no longer (net/load-shed.ts). */
+  "sip.overload": {
+    readonly listener: string;
+    readonly shedding: boolean;
+    /** The event loop's utilization in the sample that changed it (0–1). */
+    readonly utilization: number;
+    /** The utilization configured as saturated. */
+    readonly limit: number;
+  };
   /** HTTP: a request hit a passivated route that has wake keys (at most once per route per 5 s). */
   "http.wake": {
     readonly listener: string;

@@ -147,6 +147,12 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
       else if (w.kind === "restart_failed") log.error(f, `worker ${w.worker} cannot restart: ${w.error}`);
       else log.warn(f, w.error ?? "workers not started");
     }),
+    bus.on("sip.overload", (e) => {
+      const f = { event: "sip_overload", ...e };
+      if (e.shedding)
+        log.warn(f, "SIP listener overloaded: its thread is saturated; new calls get 503 until it keeps up");
+      else log.info(f, "SIP listener no longer overloaded: new calls taken again");
+    }),
     bus.on("host.setting", (e) =>
       log.warn({ event: "host_setting", setting: e.setting, value: e.value }, e.warning),
     ),

@@ -162,6 +162,7 @@ test("a valid route token moved to another Call-ID gets 403; a token signed (der
       maxCalls: 1,
       callTimeoutMs: 1,
       maxTransactionBytes: 1,
+      overload: undefined,
     },
     {
       host: "127.0.0.1",

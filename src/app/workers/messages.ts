@@ -65,5 +65,6 @@ export const FORWARDED_EVENTS = [
   "listener.error",
   "listener.tls_reloaded",
   "sip.dropped",
+  "sip.overload",
   "http.wake",
 ] as const;

@@ -11,6 +11,7 @@ import { duration, nonEmpty, regexMap } from "../../config/schema.ts";
 import type { BuildContext, ConfigPath, ProtocolConfigSpec } from "../../config/spec.ts";
 import type { RouteConfig } from "../../config/types.ts";
 import { type HostPort, parseHostPort } from "../../core/address.ts";
+import { SAMPLE_MS, type ShedOptions } from "../../net/load-shed.ts";
 import { MIN_KEY_BYTES } from "./rr-token.ts";
 import type { SipTransportName } from "./transport.ts";
 
@@ -29,6 +30,8 @@ export interface SipListenerOptions {
   readonly callTimeoutMs: number;
   /** Bytes of INVITE transactions held (tx-bound.ts txCost), at most; beyond, 503. */
   readonly maxTransactionBytes: number;
+  /** New calls refused (503) while the event loop is saturated (net/load-shed.ts); undefined: off. */
+  readonly overload: ShedOptions | undefined;
 }
 
 export interface SipRouteMatch {
@@ -49,6 +52,8 @@ const DEFAULTS = {
   maxCalls: 100_000,
   callTimeoutMs: 4 * 3600_000,
   maxTransactionBytes: 1024 * 1024 * 1024,
+  overloadUtilization: 0.95,
+  overloadAfterMs: 500,
 } as const;
 
 const listenerShape = {
@@ -65,6 +70,18 @@ const listenerShape = {
     .int()
     .min(1024 * 1024, "at least 1 MiB (1,048,576)")
     .max(2 ** 40)
+    .optional(),
+  overload: z
+    .union(
+      [
+        z.literal("off"),
+        z.strictObject({
+          utilization: z.number().min(0.5).max(1).optional(),
+          after: duration.optional(),
+        }),
+      ],
+      { error: "off, or { utilization: 0.5 to 1, after: a duration }" },
+    )
     .optional(),
 };
 
@@ -110,6 +127,10 @@ function buildListenerOptions(
   }
   if (l.secret !== undefined && Buffer.byteLength(l.secret) < MIN_KEY_BYTES)
     ctx.fail([...path, "secret"], `the secret must be at least ${MIN_KEY_BYTES} bytes`);
+  const o = l.overload === "off" ? undefined : (l.overload ?? {});
+  const afterMs = o?.after ?? DEFAULTS.overloadAfterMs;
+  if (afterMs < SAMPLE_MS || afterMs > 60_000)
+    ctx.fail([...path, "overload", "after"], `from ${SAMPLE_MS}ms to 60s`);
   return {
     transports,
     advertise,
@@ -117,6 +138,13 @@ function buildListenerOptions(
     maxCalls: l.max_calls ?? DEFAULTS.maxCalls,
     callTimeoutMs: l.call_timeout ?? DEFAULTS.callTimeoutMs,
     maxTransactionBytes: l.max_transaction_bytes ?? DEFAULTS.maxTransactionBytes,
+    overload:
+      o === undefined
+        ? undefined
+        : {
+            utilization: o.utilization ?? DEFAULTS.overloadUtilization,
+            after: Math.max(1, Math.round(afterMs / SAMPLE_MS)),
+          },
   };
 }
 

@@ -13,7 +13,9 @@ function sameOptions(a: SipListenerOptions, b: SipListenerOptions): boolean {
     a.secret === b.secret &&
     a.maxCalls === b.maxCalls &&
     a.callTimeoutMs === b.callTimeoutMs &&
-    a.maxTransactionBytes === b.maxTransactionBytes
+    a.maxTransactionBytes === b.maxTransactionBytes &&
+    a.overload?.utilization === b.overload?.utilization &&
+    a.overload?.after === b.overload?.after
   );
 }
 

@@ -11,15 +11,18 @@ import type { Pool } from "../../balance/pool.ts";
 import type { ListenerConfig } from "../../config/types.ts";
 import { ErrorCodes } from "../../core/errors.ts";
 import { heldUntilOpen } from "../../core/gate.ts";
+import type { LoadShed } from "../../net/load-shed.ts";
 import type { SessionInfo } from "../../net/stream-listener.ts";
 import type { UdpEndpointStats } from "../../net/udp-endpoint.ts";
 import type { ListenerContext, ProtocolListener, ThreadMeshView } from "../protocol.ts";
 import { runsOnEveryThread } from "../threads.ts";
+import { callEnded } from "./call-log.ts";
 import type { CallEnd, CallRecord } from "./calls.ts";
 import { realClock, type SipClock } from "./clock.ts";
 import { rrKey, type SipListenerOptions } from "./config.ts";
 import { headerValue } from "./headers.ts";
 import { type Handed, ownerOf, revive } from "./mesh-hand.ts";
+import { sipShedder } from "./overload.ts";
 import { SipProxy } from "./proxy.ts";
 import type { SipRoutes } from "./routes.ts";
 import type { SipClientTls } from "./stream-options.ts";
@@ -75,6 +78,7 @@ export class SipListener implements ProtocolListener {
   #transports: SipTransports | undefined;
   #proxy: SipProxy | undefined;
   #sweep: NodeJS.Timeout | undefined;
+  #shed: LoadShed | undefined;
   #closed = false;
   #offMesh: (() => void) | undefined;
   /** Datagrams that were no SIP message, by parse error code. */
@@ -104,6 +108,11 @@ export class SipListener implements ProtocolListener {
 
   get proxy(): SipProxy | undefined {
     return this.#proxy;
+  }
+
+  /** Load shedding now (overload.ts): the share of new calls refused; undefined when off. */
+  get overload(): ReturnType<LoadShed["status"]> | undefined {
+    return this.#shed?.status();
   }
 
   get udpStats(): UdpEndpointStats | undefined {
@@ -159,6 +168,8 @@ export class SipListener implements ProtocolListener {
     const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
     const first = o.transports[0] ?? "udp";
     const gen = () => this.#ctx.current();
+    const shed = sipShedder(cfg.name, o, this.#ctx.events);
+    this.#shed = shed;
     this.#proxy = new SipProxy(
       {
         listener: cfg.name,
@@ -172,6 +183,7 @@ export class SipListener implements ProtocolListener {
         events: this.#ctx.events,
         pools: () => gen().pools,
         routes: () => gen().routes("sip") as SipRoutes | undefined,
+        admit: shed && (() => shed.admit()),
       },
       (c, why, now) => this.#ended(c, why, now),
     );
@@ -222,36 +234,7 @@ export class SipListener implements ProtocolListener {
   }
 
   #ended(c: CallRecord, why: CallEnd, now: number): void {
-    const code = c.finalCode;
-    this.#ctx.events.emit("session.end", {
-      protocol: "sip",
-      listener: this.#config.name,
-      client: c.client,
-      request: c.request,
-      upstreamRequest: undefined,
-      route: c.route,
-      pool: c.pool,
-      server: c.server,
-      attempts: c.failures.map((f) => ({
-        server: f.server,
-        error: f.error,
-        // This process's own shortage (EMFILE and the like, its own caps) is no fault of the server's.
-        code: f.error.startsWith("no provisional")
-          ? ErrorCodes.CONNECT_TIMEOUT
-          : /^transport: (local_resource|not_sent):/.test(f.error)
-            ? ErrorCodes.LOCAL_RESOURCE
-            : ErrorCodes.CONNECT_FAILED,
-      })),
-      durationMs: now - c.startedAt,
-      setupMs: c.setupMs,
-      bytesIn: 0,
-      bytesOut: 0,
-      outcome: code === undefined ? why : String(code),
-      ok: code === undefined ? why !== "timeout" : code < 500 || code >= 600,
-      error: undefined,
-      errorCode: code === 503 && c.server === undefined ? ErrorCodes.NO_SERVER : undefined,
-      sip: { callId: c.callId, from: c.from, to: c.to, finalCode: code, end: why },
-    });
+    this.#ctx.events.emit("session.end", callEnded(this.#config.name, c, why, now));
   }
 
   update(config: ListenerConfig): void {
@@ -289,6 +272,7 @@ export class SipListener implements ProtocolListener {
     this.#closed = true;
     this.#offMesh?.();
     clearInterval(this.#sweep);
+    this.#shed?.close();
     this.#proxy?.close();
     await this.#transports?.close();
   }

@@ -1,4 +1,3 @@
-import { parseHostPort } from "../../core/address.ts";
 /**
  * What the SIP proxy core needs from the rest of Trunkline (style.md practice 2): its
  * listener's settings and address, a sender, a clock, the events, and the pools and routes
@@ -6,6 +5,7 @@ import { parseHostPort } from "../../core/address.ts";
  */
 
 import type { Pool, PoolMember } from "../../balance/pool.ts";
+import { parseHostPort } from "../../core/address.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
 import type { SipClock } from "./clock.ts";
@@ -37,6 +37,8 @@ export interface SipProxyEnv {
   readonly events: EventBus<TrunklineEvents>;
   pools(): ReadonlyMap<string, Pool>;
   routes(): SipRoutes | undefined;
+  /** Whether to take a new call now (net/load-shed.ts); false: 503. Absent: always. */
+  readonly admit?: (() => boolean) | undefined;
 }
 
 /** What a listener's proxy core counts (its metrics). */
@@ -63,13 +65,13 @@ export function memberTarget(m: PoolMember, transport: SipTransportName): SipPee
   return { transport, host: m.config.address.host, port: m.config.address.port };
 }
 
-/** The pool member of that key in any pool of the generation: a token can name no other server. */
 /** The address of a server by its key (host:port, IPv6 in brackets), when no pool lists it now. */
 export function keyTarget(key: string, transport: SipTransportName): SipPeer | undefined {
   const hp = parseHostPort(key, 0);
   return typeof hp === "string" || hp.port === 0 ? undefined : { transport, host: hp.host, port: hp.port };
 }
 
+/** The pool member of that key in any pool of the generation: a token can name no other server. */
 export function findMember(pools: ReadonlyMap<string, Pool>, key: string): PoolMember | undefined {
   for (const p of pools.values()) for (const m of p.servers) if (m.key === key) return m;
   return undefined;

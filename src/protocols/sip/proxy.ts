@@ -168,11 +168,8 @@ export class SipProxy {
     const ruri = parseUri(routed.message.uri);
     const toUs = ruri.ok && ruri.uri.user === undefined && sameHostPort(ruri.uri, this.#env.us);
     if (toUs && headerValues(routed.message, "route").length === 0) {
-      if (req.method === "OPTIONS") {
-        this.#reply(stamped, upstream, 200, [["Allow", ALLOW]]);
-        return;
-      }
-      this.#reply(stamped, upstream, 404);
+      const ping = req.method === "OPTIONS";
+      this.#reply(stamped, upstream, ping ? 200 : 404, ping ? [["Allow", ALLOW]] : []);
       return;
     }
     this.#initial(stamped, routed.message, upstream, size);
@@ -202,8 +199,11 @@ export class SipProxy {
       return;
     }
     const cost = txCost(size);
-    if (this.#draining || !this.#serverTx.room(cost)) {
-      if (!this.#draining) this.drop("transactions_full");
+    const full = !this.#serverTx.room(cost);
+    // A new call refused while the loop is saturated (net/load-shed.ts): calls in progress go on.
+    const shed = !this.#draining && !full && this.#env.admit?.() === false;
+    if (this.#draining || full || shed) {
+      if (!this.#draining) this.drop(full ? "transactions_full" : "overloaded");
       this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
       return;
     }

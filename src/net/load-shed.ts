@@ -1,0 +1,117 @@
+/**
+ * Load shedding for new work when this thread's event loop is saturated: the proxy's own
+ * "overload is not death". A saturated loop reads the socket later and later; on UDP the
+ * kernel's buffer then overflows, and every call suffers at once: the caller and the servers
+ * retransmit, which adds load, and calls in progress lose their ACKs and BYEs. Refusing a
+ * share of the new calls at once (SIP: 503 with Retry-After, so a carrier tries its next
+ * proxy) keeps the calls in progress whole.
+ *
+ * The measure is the event loop's utilization (ELU, perf_hooks: the share of wall time the
+ * thread spent outside its wait for I/O), sampled every SAMPLE_MS. Not the loop's delay: work
+ * that arrives as many small datagrams keeps timers on time while the loop never rests.
+ *
+ * The control (nextShed, pure): shedding starts once `after` samples in a row are at or above
+ * the utilization asked; then each hot sample sheds STEP_UP more of the new work, each cool
+ * one STEP_DOWN less, so the share settles where the loop keeps up, and a burst shorter than
+ * `after` (a start, a reload's compile, a GC) sheds nothing.
+ */
+
+import { type EventLoopUtilization, performance } from "node:perf_hooks";
+
+/** How often the loop's utilization is sampled. */
+export const SAMPLE_MS = 100;
+/** The share of new work refused more per hot sample, and less per cool one. */
+export const STEP_UP = 0.1;
+export const STEP_DOWN = 0.05;
+
+export interface ShedOptions {
+  /** A sample's utilization (0–1) at or above which the loop counts as saturated. */
+  readonly utilization: number;
+  /** Hot samples in a row before shedding starts. */
+  readonly after: number;
+}
+
+export interface ShedState {
+  /** Hot samples in a row. */
+  readonly hot: number;
+  /** The share of new work refused (0–1). */
+  readonly share: number;
+}
+
+export const CALM: ShedState = { hot: 0, share: 0 };
+
+/** The state after one sample of utilization `u`. */
+export function nextShed(s: ShedState, u: number, o: ShedOptions): ShedState {
+  if (u >= o.utilization) {
+    const hot = s.hot + 1;
+    const up = s.share > 0 || hot >= o.after;
+    return { hot, share: up ? Math.min(1, round(s.share + STEP_UP)) : 0 };
+  }
+  return { hot: 0, share: Math.max(0, round(s.share - STEP_DOWN)) };
+}
+
+/** Shares in hundredths: sums of 0.1 and 0.05 steps stay exact, and 0 is reached. */
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** What a shedder says when shedding starts and when it ends. */
+export type ShedChange = (shedding: boolean, utilization: number) => void;
+
+/**
+ * A shedder: samples the loop every SAMPLE_MS (unref'd) and answers admit() for each new piece
+ * of work. `sample` and `random` are injectable for tests; `sample(u)` also takes a reading by
+ * hand. Started by the constructor; close() stops it.
+ */
+export class LoadShed {
+  readonly #o: ShedOptions;
+  readonly #random: () => number;
+  readonly #onChange: ShedChange | undefined;
+  #state = CALM;
+  #last: EventLoopUtilization = performance.eventLoopUtilization();
+  #utilization = 0;
+  #refused = 0;
+  readonly #timer: NodeJS.Timeout | undefined;
+
+  constructor(o: ShedOptions, opts: { random?: () => number; onChange?: ShedChange; auto?: boolean } = {}) {
+    this.#o = o;
+    this.#random = opts.random ?? Math.random;
+    this.#onChange = opts.onChange;
+    if (opts.auto !== false) {
+      this.#timer = setInterval(() => this.sample(), SAMPLE_MS);
+      this.#timer.unref();
+    }
+  }
+
+  /** Takes a reading: `u`, or the loop's utilization since the last reading. */
+  sample(u?: number): void {
+    let util = u;
+    if (util === undefined) {
+      const now = performance.eventLoopUtilization();
+      util = performance.eventLoopUtilization(now, this.#last).utilization;
+      this.#last = now;
+    }
+    this.#utilization = util;
+    const was = this.#state.share > 0;
+    this.#state = nextShed(this.#state, util, this.#o);
+    const is = this.#state.share > 0;
+    if (was !== is) this.#onChange?.(is, util);
+  }
+
+  /** Whether to take a new piece of work; false: refuse it (and it is counted). */
+  admit(): boolean {
+    const share = this.#state.share;
+    if (share === 0 || this.#random() >= share) return true;
+    this.#refused++;
+    return false;
+  }
+
+  /** The share of new work refused now (0–1), the last reading, and the work refused so far. */
+  status(): { readonly share: number; readonly utilization: number; readonly refused: number } {
+    return { share: this.#state.share, utilization: this.#utilization, refused: this.#refused };
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}

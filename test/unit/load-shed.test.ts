@@ -1,0 +1,100 @@
+// The load-shedding control (net/load-shed.ts): when it starts, how the refused share moves,
+// and what admit() answers, with the loop's readings and the dice given by hand.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CALM, LoadShed, nextShed, type ShedState, STEP_DOWN, STEP_UP } from "../../src/net/load-shed.ts";
+
+assert.equal(STEP_UP, 0.1);
+assert.equal(STEP_DOWN, 0.05);
+
+const O = { utilization: 0.9, after: 3 };
+
+function run(readings: readonly number[], from: ShedState = CALM): ShedState[] {
+  const out: ShedState[] = [];
+  let s = from;
+  for (const u of readings) {
+    s = nextShed(s, u, O);
+    out.push(s);
+  }
+  return out;
+}
+
+test("nextShed: nothing is shed before `after` hot readings in a row, then 0.1 more per hot one", () => {
+  const s = run([0.95, 0.99, 1, 1, 0.9]);
+  assert.deepEqual(
+    s.map((x) => x.share),
+    [0, 0, 0.1, 0.2, 0.3],
+  );
+});
+
+test("nextShed: a burst shorter than `after` sheds nothing, and a cool reading restarts the count", () => {
+  const s = run([1, 1, 0.5, 1, 1, 0.2, 1, 1]);
+  assert.ok(s.every((x) => x.share === 0));
+});
+
+test("nextShed: while shedding, one hot reading raises the share at once; a cool one lowers it by 0.05", () => {
+  const s = run([1, 1, 1, 1, 0.5, 0.95, 0.1, 0.1]);
+  assert.deepEqual(
+    s.map((x) => x.share),
+    [0, 0, 0.1, 0.2, 0.15, 0.25, 0.2, 0.15],
+  );
+});
+
+test("nextShed: the share stays within 0 and 1, and comes back to exactly 0", () => {
+  const hot = run(Array(30).fill(1));
+  assert.equal(hot.at(-1)?.share, 1);
+  const cool = run(Array(25).fill(0), hot.at(-1));
+  assert.equal(cool[19]?.share, 0);
+  assert.equal(cool.at(-1)?.share, 0);
+});
+
+test("LoadShed: admit() refuses the share of new work the dice say, counts it, and says start and end once", () => {
+  const dice = [0.05, 0.5, 0.15, 0.99];
+  let i = 0;
+  const changes: [boolean, number][] = [];
+  const shed = new LoadShed(O, {
+    auto: false,
+    random: () => dice[i++ % dice.length] as number,
+    onChange: (on, u) => changes.push([on, u]),
+  });
+  admitAll(shed, 10);
+  for (const u of [1, 1, 1, 0.97]) shed.sample(u); // share 0.2
+  assert.equal(shed.status().share, 0.2);
+  assert.deepEqual([shed.admit(), shed.admit(), shed.admit(), shed.admit()], [false, true, false, true]);
+  assert.equal(shed.status().refused, 2);
+  for (let k = 0; k < 4; k++) shed.sample(0.3); // 0.2 → 0
+  assert.equal(shed.status().share, 0);
+  assert.deepEqual(changes, [
+    [true, 1],
+    [false, 0.3],
+  ]);
+  shed.close();
+});
+
+test("LoadShed: with auto sampling it reads this thread's real loop, and a busy loop starts shedding", async () => {
+  const changes: boolean[] = [];
+  const shed = new LoadShed({ utilization: 0.8, after: 2 }, { onChange: (on) => changes.push(on) });
+  try {
+    // Busy in slices, with the loop still turning between them (timers, I/O): utilization ~1.
+    const until = performance.now() + 5_000;
+    await new Promise<void>((resolve) => {
+      const slice = () => {
+        const end = performance.now() + 20;
+        while (performance.now() < end) {
+          // busy
+        }
+        if (changes.includes(true) || performance.now() > until) resolve();
+        else setImmediate(slice);
+      };
+      slice();
+    });
+    assert.deepEqual(changes, [true], "shedding started under a busy loop");
+    assert.ok(shed.status().utilization >= 0.8, `utilization ${shed.status().utilization}`);
+  } finally {
+    shed.close();
+  }
+});
+
+function admitAll(shed: LoadShed, n: number): void {
+  for (let k = 0; k < n; k++) assert.equal(shed.admit(), true, "nothing refused while calm");
+}
