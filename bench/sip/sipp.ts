@@ -6,6 +6,7 @@ import { createSocket } from "node:dgram";
 import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readUdpQueue } from "../../src/net/udp-queue.ts";
 import { type Child, launch } from "../lib/children.ts";
 import { sleep } from "../lib/wait.ts";
 import { parseStat, type StatRow } from "./stat-csv.ts";
@@ -149,18 +150,9 @@ export async function waitForSip(port: number, timeoutMs: number, gone: () => st
 }
 
 /**
- * Datagrams the kernel dropped at the UDP sockets bound to 127.0.0.1:port or *:port (a full
- * receive buffer): the last column of /proc/net/udp, summed.
+ * Datagrams the kernel dropped at the UDP sockets bound to the port (a full receive buffer):
+ * the last column of /proc/net/udp, summed (src/net/udp-queue.ts).
  */
 export function udpDrops(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  let drops = 0;
-  for (const line of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    const local = f[1];
-    if (local === undefined || !local.endsWith(hex)) continue;
-    if (!local.startsWith("0100007F") && !local.startsWith("00000000")) continue;
-    drops += Number(f.at(-1)) || 0;
-  }
-  return drops;
+  return readUdpQueue(port, "IPv4")?.drops ?? 0;
 }

@@ -10,10 +10,21 @@
  * thread spent outside its wait for I/O), sampled every SAMPLE_MS. Not the loop's delay: work
  * that arrives as many small datagrams keeps timers on time while the loop never rests.
  *
+ * A saturated loop alone is no overload: the kernel's buffer absorbs a backlog, and a proxy
+ * that has just started (its code not yet compiled) or a burst runs saturated for a second or
+ * two and catches up (measured on the SIP bench: 0.8 s at 1,500 calls/s from a cold start,
+ * 2 s in a step at 2,500 calls/s, neither with a single retransmission). What tells the
+ * backlog has grown too deep is a sign of it: the socket's receive queue past half its
+ * buffer, or datagrams the kernel dropped there (`backlog`, read only while the loop is
+ * saturated: udp-queue.ts), or, from the protocol (sign()), a SIP caller retransmitting an
+ * INVITE that we hold because our answer came later than its T1 (500 ms). A buffer of a few
+ * MiB holds well under 500 ms of a busy listener's datagrams, so the queue is the sign that
+ * comes first; the retransmission is the one a stream transport gives.
+ *
  * The control (nextShed, pure): shedding starts once `after` samples in a row are at or above
- * the utilization asked; then each hot sample sheds STEP_UP more of the new work, each cool
- * one STEP_DOWN less, so the share settles where the loop keeps up, and a burst shorter than
- * `after` (a start, a reload's compile, a GC) sheds nothing.
+ * the utilization asked and a sign came during them; then each hot sample sheds STEP_UP more
+ * of the new work, each cool one STEP_DOWN less, so the share settles where the loop keeps
+ * up. A burst shorter than `after`, or one the loop rides out unseen, sheds nothing.
  */
 
 import { type EventLoopUtilization, performance } from "node:perf_hooks";
@@ -34,20 +45,23 @@ export interface ShedOptions {
 export interface ShedState {
   /** Hot samples in a row. */
   readonly hot: number;
+  /** Signs of a backlog (sign()) during those samples. */
+  readonly signs: number;
   /** The share of new work refused (0–1). */
   readonly share: number;
 }
 
-export const CALM: ShedState = { hot: 0, share: 0 };
+export const CALM: ShedState = { hot: 0, signs: 0, share: 0 };
 
-/** The state after one sample of utilization `u`. */
-export function nextShed(s: ShedState, u: number, o: ShedOptions): ShedState {
+/** The state after one sample of utilization `u`, with `signs` signs of a backlog since the last. */
+export function nextShed(s: ShedState, u: number, signs: number, o: ShedOptions): ShedState {
   if (u >= o.utilization) {
     const hot = s.hot + 1;
-    const up = s.share > 0 || hot >= o.after;
-    return { hot, share: up ? Math.min(1, round(s.share + STEP_UP)) : 0 };
+    const seen = s.signs + signs;
+    const up = s.share > 0 || (hot >= o.after && seen > 0);
+    return { hot, signs: seen, share: up ? Math.min(1, round(s.share + STEP_UP)) : 0 };
   }
-  return { hot: 0, share: Math.max(0, round(s.share - STEP_DOWN)) };
+  return { hot: 0, signs: 0, share: Math.max(0, round(s.share - STEP_DOWN)) };
 }
 
 /** Shares in hundredths: sums of 0.1 and 0.05 steps stay exact, and 0 is reached. */
@@ -67,16 +81,23 @@ export class LoadShed {
   readonly #o: ShedOptions;
   readonly #random: () => number;
   readonly #onChange: ShedChange | undefined;
+  /** Whether the backlog shows a sign now; asked only while the loop is saturated. */
+  readonly #backlog: (() => boolean) | undefined;
   #state = CALM;
   #last: EventLoopUtilization = performance.eventLoopUtilization();
   #utilization = 0;
+  #signs = 0;
   #refused = 0;
   readonly #timer: NodeJS.Timeout | undefined;
 
-  constructor(o: ShedOptions, opts: { random?: () => number; onChange?: ShedChange; auto?: boolean } = {}) {
+  constructor(
+    o: ShedOptions,
+    opts: { random?: () => number; onChange?: ShedChange; auto?: boolean; backlog?: () => boolean } = {},
+  ) {
     this.#o = o;
     this.#random = opts.random ?? Math.random;
     this.#onChange = opts.onChange;
+    this.#backlog = opts.backlog;
     if (opts.auto !== false) {
       this.#timer = setInterval(() => this.sample(), SAMPLE_MS);
       this.#timer.unref();
@@ -92,10 +113,17 @@ export class LoadShed {
       this.#last = now;
     }
     this.#utilization = util;
+    if (util >= this.#o.utilization && this.#backlog?.() === true) this.#signs++;
     const was = this.#state.share > 0;
-    this.#state = nextShed(this.#state, util, this.#o);
+    this.#state = nextShed(this.#state, util, this.#signs, this.#o);
+    this.#signs = 0;
     const is = this.#state.share > 0;
     if (was !== is) this.#onChange?.(is, util);
+  }
+
+  /** A sign that the backlog has grown too deep (SIP: an INVITE retransmitted to us). */
+  sign(): void {
+    this.#signs++;
   }
 
   /** Whether to take a new piece of work; false: refuse it (and it is counted). */

@@ -1,10 +1,13 @@
 // The SIP listener's own overload control on real sockets: while its thread is saturated
-// (here by busy work on the same thread, as a flood would), new calls get 503 with
-// Retry-After, said once in the log and counted, and a call already up still gets its BYE
-// through; once the thread keeps up again, new calls are taken. With `overload: off`, the
-// same saturation refuses nothing.
+// (here by busy work on the same thread, as a flood would) and a caller retransmits its
+// INVITE (our answer came later than its T1), new calls get 503 with Retry-After, said once
+// in the log and counted, and a call already up still gets its BYE through; once the thread
+// keeps up again, new calls are taken. Saturation with no retransmission (a cold start, a
+// burst the socket buffer rides out) refuses nothing, nor does anything with `overload: off`.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { type TestContext, test } from "node:test";
+import { readUdpQueue } from "../../src/net/udp-queue.ts";
 import { parsePromText, value } from "../helpers/prom-text.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 import {
@@ -71,21 +74,30 @@ pools:
 
 let seq = 0;
 
+/** An INVITE as the caller writes it (the same text again is its retransmission). */
+function inviteText(r: { caller: UdpPeer }, callId: string): string {
+  return sipRequest({
+    method: "INVITE",
+    uri: "sip:bob@127.0.0.1",
+    via: `SIP/2.0/UDP 127.0.0.1:${r.caller.port};branch=z9hG4bK-ov-${process.pid}-${++seq};rport`,
+    callId,
+  });
+}
+
 /** Sends an INVITE through the proxy; resolves with its final answer's text. */
-async function invite(r: { p: TestProxy; caller: UdpPeer }, callId: string): Promise<string> {
+async function invite(r: { p: TestProxy; caller: UdpPeer }, callId: string, text = inviteText(r, callId)) {
   const from = r.caller.got.length;
-  r.caller.send(
-    sipRequest({
-      method: "INVITE",
-      uri: "sip:bob@127.0.0.1",
-      via: `SIP/2.0/UDP 127.0.0.1:${r.caller.port};branch=z9hG4bK-ov-${process.pid}-${++seq};rport`,
-      callId,
-    }),
-    r.p.port("sip"),
-  );
+  r.caller.send(text, r.p.port("sip"));
   const final = () => r.caller.got.slice(from).find((d) => statusOf(d.text) >= 200);
   await until(() => final() !== undefined, 10_000, `the final answer to ${callId}`);
   return (final() as Datagram).text;
+}
+
+/** A call set up, then its INVITE sent again as a caller whose T1 ran out would. */
+async function retransmitted(r: { p: TestProxy; caller: UdpPeer }, callId: string): Promise<void> {
+  const text = inviteText(r, callId);
+  assert.equal(statusOf(await invite(r, callId, text)), 200);
+  r.caller.send(text, r.p.port("sip"));
 }
 
 /** ACK then BYE of an answered call, along its Record-Route; resolves with the BYE's answer. */
@@ -126,6 +138,7 @@ test("overload: a saturated thread refuses new calls with 503 and Retry-After, a
   t.after(async () => {
     if (!stopped) await busy.stop();
   });
+  await retransmitted(r, "ov-late@127.0.0.1");
   await r.p.waitForLog((l) => l.event === "sip_overload" && l.shedding === true, 10_000);
   const startedMs = performance.now() - t0;
   // The share grows by 0.1 per reading of 100 ms: wait for all of it, so the next answer is sure.
@@ -166,7 +179,67 @@ test("overload: a saturated thread refuses new calls with 503 and Retry-After, a
   );
 });
 
-test("overload: off: the same saturation refuses no call", { timeout: 60_000 }, async (t) => {
+test("overload: a saturated thread whose UDP queue fills past half its buffer sheds, with no retransmission", {
+  timeout: 60_000,
+}, async (t) => {
+  const r = await rig(t, "{ utilization: 0.9, after: 300ms }");
+  const port = r.p.port("sip");
+  const busy = saturate();
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await busy.stop();
+  });
+  // Another process floods the port faster than the saturated thread reads it (bounded: 20 s).
+  const flood = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const s = require("node:dgram").createSocket("udp4");
+       const junk = Buffer.alloc(1000, 0x78);
+       const end = Date.now() + 20000;
+       const burst = () => { for (let i = 0; i < 200; i++) s.send(junk, ${port}, "127.0.0.1");
+         if (Date.now() < end) setImmediate(burst); else s.close(); };
+       burst();`,
+    ],
+    { stdio: "ignore" },
+  );
+  t.after(() => flood.kill("SIGKILL"));
+  await r.p.waitForLog((l) => l.event === "sip_overload" && l.shedding === true, 20_000);
+  flood.kill("SIGKILL");
+  assert.equal(sipListener(r.p).proxy?.stats.dropped.get("invite_retransmission"), undefined);
+  // The junk drained (the thread still saturated), the whole share shed: a new call is refused.
+  await until(() => (readUdpQueue(port, "IPv4")?.rxBytes ?? 1) === 0, 30_000, "the queue drained");
+  await until(() => sipListener(r.p).overload?.share === 1, 10_000, "the whole share of new calls shed");
+  assert.equal(statusOf(await invite(r, "flood-during@127.0.0.1")), 503);
+  await busy.stop();
+  stopped = true;
+  await r.p.waitForLog((l) => l.event === "sip_overload" && l.shedding === false, 10_000);
+  assert.equal(statusOf(await invite(r, "flood-after@127.0.0.1")), 200);
+});
+
+test("overload: a saturated thread with no INVITE retransmitted (a cold start, a burst) refuses no call", {
+  timeout: 60_000,
+}, async (t) => {
+  const r = await rig(t, "{}");
+  const busy = saturate();
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await busy.stop();
+  });
+  // Saturated for 1.5 s: three times `after` at its default (500 ms).
+  const t0 = performance.now();
+  await until(() => performance.now() - t0 > 1_500, 10_000, "1.5 s of saturation");
+  assert.ok((sipListener(r.p).overload?.utilization ?? 0) >= 0.95, "the loop was read as saturated");
+  assert.equal(sipListener(r.p).overload?.share, 0);
+  assert.equal(statusOf(await invite(r, "quiet-during@127.0.0.1")), 200);
+  await busy.stop();
+  stopped = true;
+  assert.equal(r.p.logs.filter((l) => l.event === "sip_overload").length, 0);
+});
+
+test("overload: off: saturation and a retransmitted INVITE refuse no call", {
+  timeout: 60_000,
+}, async (t) => {
   const r = await rig(t, "off");
   assert.equal(sipListener(r.p).overload, undefined);
   const busy = saturate();
@@ -174,8 +247,9 @@ test("overload: off: the same saturation refuses no call", { timeout: 60_000 }, 
   t.after(async () => {
     if (!stopped) await busy.stop();
   });
-  // Saturated for 1.5 s: three times what `after` would have needed at its default.
+  // Saturated for 1.5 s, with a retransmitted INVITE: what starts shedding when it is on.
   const t0 = performance.now();
+  await retransmitted(r, "off-late@127.0.0.1");
   await until(() => performance.now() - t0 > 1_500, 10_000, "1.5 s of saturation");
   assert.equal(statusOf(await invite(r, "off-during@127.0.0.1")), 200);
   await busy.stop();

@@ -9,13 +9,18 @@ assert.equal(STEP_DOWN, 0.05);
 
 const O = { utilization: 0.9, after: 3 };
 
-function run(readings: readonly number[], from: ShedState = CALM): ShedState[] {
+/** The states after each reading; a sign comes with the first reading unless `signs` says otherwise. */
+function run(
+  readings: readonly number[],
+  from: ShedState = CALM,
+  signs: readonly number[] = [1],
+): ShedState[] {
   const out: ShedState[] = [];
   let s = from;
-  for (const u of readings) {
-    s = nextShed(s, u, O);
+  readings.forEach((u, i) => {
+    s = nextShed(s, u, signs[i] ?? 0, O);
     out.push(s);
-  }
+  });
   return out;
 }
 
@@ -28,7 +33,23 @@ test("nextShed: nothing is shed before `after` hot readings in a row, then 0.1 m
 });
 
 test("nextShed: a burst shorter than `after` sheds nothing, and a cool reading restarts the count", () => {
-  const s = run([1, 1, 0.5, 1, 1, 0.2, 1, 1]);
+  const s = run([1, 1, 0.5, 1, 1, 0.2, 1, 1], CALM, [1, 1, 1, 1, 1, 1, 1, 1]);
+  assert.ok(s.every((x) => x.share === 0));
+});
+
+test("nextShed: a loop saturated for long with no sign of a backlog sheds nothing; the first sign starts it", () => {
+  const quiet = run(Array(50).fill(1), CALM, []);
+  assert.ok(
+    quiet.every((x) => x.share === 0),
+    "saturated, no sign: a start, a burst the buffer rides out",
+  );
+  const signed = run([1, 1], quiet.at(-1), [0, 1]);
+  assert.deepEqual(
+    signed.map((x) => x.share),
+    [0, 0.1],
+  );
+  // A sign before a cool reading is forgotten with it.
+  const s = run([1, 0.5, 1, 1, 1], CALM, [1]);
   assert.ok(s.every((x) => x.share === 0));
 });
 
@@ -58,7 +79,10 @@ test("LoadShed: admit() refuses the share of new work the dice say, counts it, a
     onChange: (on, u) => changes.push([on, u]),
   });
   admitAll(shed, 10);
-  for (const u of [1, 1, 1, 0.97]) shed.sample(u); // share 0.2
+  for (const u of [1, 1, 1, 0.97]) shed.sample(u);
+  assert.equal(shed.status().share, 0, "saturated, but no sign of a backlog");
+  shed.sign();
+  for (const u of [1, 1]) shed.sample(u); // share 0.2
   assert.equal(shed.status().share, 0.2);
   assert.deepEqual([shed.admit(), shed.admit(), shed.admit(), shed.admit()], [false, true, false, true]);
   assert.equal(shed.status().refused, 2);
@@ -79,6 +103,7 @@ test("LoadShed: with auto sampling it reads this thread's real loop, and a busy 
     const until = performance.now() + 5_000;
     await new Promise<void>((resolve) => {
       const slice = () => {
+        shed.sign();
         const end = performance.now() + 20;
         while (performance.now() < end) {
           // busy

@@ -168,7 +168,15 @@ export class SipListener implements ProtocolListener {
     const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
     const first = o.transports[0] ?? "udp";
     const gen = () => this.#ctx.current();
-    const shed = sipShedder(cfg.name, o, this.#ctx.events);
+    const shed = sipShedder(cfg.name, o, this.#ctx.events, () => {
+      const udp = transports.udpStats;
+      if (udp === undefined) return undefined;
+      return {
+        port: a.port,
+        family: a.host.includes(":") ? "IPv6" : "IPv4",
+        bufferBytes: udp.recvBufferBytes,
+      };
+    });
     this.#shed = shed;
     this.#proxy = new SipProxy(
       {
@@ -183,7 +191,7 @@ export class SipListener implements ProtocolListener {
         events: this.#ctx.events,
         pools: () => gen().pools,
         routes: () => gen().routes("sip") as SipRoutes | undefined,
-        admit: shed && (() => shed.admit()),
+        overload: shed,
       },
       (c, why, now) => this.#ended(c, why, now),
     );

@@ -37,8 +37,16 @@ export interface SipProxyEnv {
   readonly events: EventBus<TrunklineEvents>;
   pools(): ReadonlyMap<string, Pool>;
   routes(): SipRoutes | undefined;
-  /** Whether to take a new call now (net/load-shed.ts); false: 503. Absent: always. */
-  readonly admit?: (() => boolean) | undefined;
+  /** The listener's load shedding (net/load-shed.ts); absent: off. */
+  readonly overload?: OverloadGate | undefined;
+}
+
+/** Load shedding as the core sees it: new calls admitted or not, and the signs of a backlog. */
+export interface OverloadGate {
+  /** Whether to take a new call now; false: 503. */
+  admit(): boolean;
+  /** An INVITE retransmitted to us: the caller's T1 ran out before our answer. */
+  sign(): void;
 }
 
 /** What a listener's proxy core counts (its metrics). */

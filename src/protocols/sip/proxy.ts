@@ -25,7 +25,7 @@ import { onServerGone } from "./server-gone.ts";
 import type { SipInbound, SipPeer } from "./transport.ts";
 import { TxHold, txCost } from "./tx-bound.ts";
 import { txKey } from "./tx-key.ts";
-import { MAX_UDP_PAYLOAD, type SipMessage, type SipRequest, type SipResponse } from "./types.ts";
+import { MAX_UDP_PAYLOAD, type SipRequest, type SipResponse } from "./types.ts";
 import { parseUri, sameHostPort } from "./uri.ts";
 import { parseVia } from "./via.ts";
 import { requestSeal, sealedFor } from "./via-seal.ts";
@@ -84,10 +84,6 @@ export class SipProxy {
     else this.#request(inb.message, inb.source, inb.size);
   }
 
-  #send(to: SipPeer, m: SipMessage): void {
-    this.#env.sender.send(to, serializeMessage(m));
-  }
-
   #reply(
     req: SipRequest,
     to: SipPeer,
@@ -106,7 +102,7 @@ export class SipProxy {
       return;
     }
     this.stats.answered.set(status, (this.stats.answered.get(status) ?? 0) + 1);
-    this.#send(to, r.response);
+    this.#env.sender.send(to, serializeMessage(r.response));
   }
 
   #request(req: SipRequest, source: SipPeer, size: number): void {
@@ -125,13 +121,14 @@ export class SipProxy {
       tx.ack();
       return;
     }
-    if (req.method === "INVITE" && tx !== undefined) {
-      tx.retransmission();
-      return;
-    }
-    if (req.method === "INVITE" && this.calls.get(headerValue(req, "call-id") ?? "")?.inviteKey === key) {
-      // RFC 6026 Accepted: a retransmission of an INVITE already answered 2xx is absorbed.
-      this.drop("invite_retransmission");
+    if (
+      req.method === "INVITE" &&
+      (tx !== undefined || this.calls.get(headerValue(req, "call-id") ?? "")?.inviteKey === key)
+    ) {
+      // A retransmission (RFC 6026 Accepted: of one answered 2xx, absorbed): our answer was late.
+      this.#env.overload?.sign();
+      if (tx !== undefined) tx.retransmission();
+      else this.drop("invite_retransmission");
       return;
     }
     if (req.method === "CANCEL") {
@@ -201,7 +198,7 @@ export class SipProxy {
     const cost = txCost(size);
     const full = !this.#serverTx.room(cost);
     // A new call refused while the loop is saturated (net/load-shed.ts): calls in progress go on.
-    const shed = !this.#draining && !full && this.#env.admit?.() === false;
+    const shed = !this.#draining && !full && this.#env.overload?.admit() === false;
     if (this.#draining || full || shed) {
       if (!this.#draining) this.drop(full ? "transactions_full" : "overloaded");
       this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
@@ -286,7 +283,7 @@ export class SipProxy {
       this.drop(target === undefined ? "no_next_via" : "unsealed_via");
       return;
     }
-    this.#send(target, upstreamStatus(top.message as SipResponse));
+    this.#env.sender.send(target, serializeMessage(upstreamStatus(top.message as SipResponse)));
     if (method === "BYE" && res.status >= 200)
       this.calls.byeAnswered(headerValue(res, "call-id") ?? "", source, this.#env.clock.now());
   }
