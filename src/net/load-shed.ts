@@ -14,12 +14,13 @@
  * that has just started (its code not yet compiled) or a burst runs saturated for a second or
  * two and catches up (measured on the SIP bench: 0.8 s at 1,500 calls/s from a cold start,
  * 2 s in a step at 2,500 calls/s, neither with a single retransmission). What tells the
- * backlog has grown too deep is a sign of it: the socket's receive queue past half its
- * buffer, or datagrams the kernel dropped there (`backlog`, read only while the loop is
- * saturated: udp-queue.ts), or, from the protocol (sign()), a SIP caller retransmitting an
- * INVITE that we hold because our answer came later than its T1 (500 ms). A buffer of a few
- * MiB holds well under 500 ms of a busy listener's datagrams, so the queue is the sign that
- * comes first; the retransmission is the one a stream transport gives.
+ * backlog has grown too deep is a sign of it: datagrams the kernel dropped at the socket
+ * (`backlog`, read only while the loop is saturated: udp-queue.ts), or, from the protocol
+ * (sign()), a SIP caller retransmitting an INVITE that we hold because our answer came later
+ * than its T1 (500 ms). A buffer of a few MiB holds well under 500 ms of a busy listener's
+ * datagrams, so on UDP the drops come first. Either means calls are already being hurt (a
+ * lost datagram is a retransmission), so shedding never refuses a call that a backlog the
+ * buffer could hold would have let through.
  *
  * The control (nextShed, pure): shedding starts once `after` samples in a row are at or above
  * the utilization asked and a sign came during them; then each hot sample sheds STEP_UP more

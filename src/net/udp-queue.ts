@@ -1,8 +1,9 @@
 /**
  * The kernel's view of the UDP sockets on a port (Linux, /proc/net/udp and udp6): the bytes
  * waiting in their receive queues and the datagrams dropped because a queue was full. Node
- * shows neither (no SO_RXQ_OVFL, no FIONREAD on a dgram socket). Load shedding reads it to
- * tell a backlog that is about to overflow from a loop that is merely busy (load-shed.ts).
+ * shows neither (no SO_RXQ_OVFL, no FIONREAD on a dgram socket). Load shedding reads the drops
+ * to tell a backlog that overflows from a loop that is merely busy (load-shed.ts); the bench
+ * reads them to judge a step.
  */
 
 import { readFileSync } from "node:fs";

@@ -179,7 +179,7 @@ test("overload: a saturated thread refuses new calls with 503 and Retry-After, a
   );
 });
 
-test("overload: a saturated thread whose UDP queue fills past half its buffer sheds, with no retransmission", {
+test("overload: a saturated thread whose UDP socket overflows (kernel drops) sheds, with no retransmission", {
   timeout: 60_000,
 }, async (t) => {
   const r = await rig(t, "{ utilization: 0.9, after: 300ms }");

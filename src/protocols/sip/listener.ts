@@ -168,15 +168,11 @@ export class SipListener implements ProtocolListener {
     const us = o.advertise ?? { host: wildcardHost(a.host), port: a.port };
     const first = o.transports[0] ?? "udp";
     const gen = () => this.#ctx.current();
-    const shed = sipShedder(cfg.name, o, this.#ctx.events, () => {
-      const udp = transports.udpStats;
-      if (udp === undefined) return undefined;
-      return {
-        port: a.port,
-        family: a.host.includes(":") ? "IPv6" : "IPv4",
-        bufferBytes: udp.recvBufferBytes,
-      };
-    });
+    const shed = sipShedder(cfg.name, o, this.#ctx.events, () =>
+      transports.udpStats === undefined
+        ? undefined
+        : { port: a.port, family: a.host.includes(":") ? "IPv6" : "IPv4" },
+    );
     this.#shed = shed;
     this.#proxy = new SipProxy(
       {

@@ -1,8 +1,8 @@
 /**
  * A SIP listener's load shedding (net/load-shed.ts): new calls get 503 with Retry-After while
- * this thread's loop is saturated and its backlog shows (the UDP socket's queue past half its
- * buffer, datagrams dropped there, INVITEs retransmitted to us), and the start and end of it
- * are said as `sip.overload`.
+ * this thread's loop is saturated and its backlog shows (datagrams the kernel dropped at the
+ * UDP socket, INVITEs retransmitted to us), and the start and end of it are said as
+ * `sip.overload`.
  */
 
 import type { EventBus } from "../../events/bus.ts";
@@ -11,12 +11,10 @@ import { LoadShed } from "../../net/load-shed.ts";
 import { readUdpQueue } from "../../net/udp-queue.ts";
 import type { SipListenerOptions } from "./config.ts";
 
-/** The listener's UDP socket as the kernel queue is read by: its port, family and buffer. */
+/** The listener's UDP socket as the kernel's queues are read by: its port and family. */
 export interface UdpSocketView {
   readonly port: number;
   readonly family: "IPv4" | "IPv6";
-  /** SO_RCVBUF as the kernel reports it (kernel memory, as the queue is counted). */
-  readonly bufferBytes: number;
 }
 
 export function sipShedder(
@@ -34,7 +32,7 @@ export function sipShedder(
     if (u === undefined || q === undefined) return false;
     const dropped = drops !== undefined && q.drops > drops;
     drops = q.drops;
-    return dropped || (u.bufferBytes > 0 && q.rxBytes * 2 >= u.bufferBytes);
+    return dropped;
   };
   return new LoadShed(o.overload, {
     backlog,
