@@ -14,7 +14,8 @@ pools: { fs: { servers: [ { address: 127.0.0.1:5070 } ] } }
 
 function overload(extra: string) {
   const l = parseConfigText(text(extra), "t.yaml").listeners.find((x) => x.name === "sip");
-  return (l?.options as SipListenerOptions).overload;
+  assert.ok(l, "the sip listener");
+  return (l.options as SipListenerOptions).overload;
 }
 
 test("overload: on by default, at a utilization of 0.95 held for 500 ms (5 readings of 100 ms)", () => {
