@@ -19,13 +19,15 @@
  * (sign()), a SIP caller retransmitting an INVITE that we hold because our answer came later
  * than its T1 (500 ms). A buffer of a few MiB holds well under 500 ms of a busy listener's
  * datagrams, so on UDP the drops come first. Either means calls are already being hurt (a
- * lost datagram is a retransmission), so shedding never refuses a call that a backlog the
- * buffer could hold would have let through.
+ * lost datagram is a retransmission): shedding does not start on a backlog the buffer holds.
  *
  * The control (nextShed, pure): shedding starts once `after` samples in a row are at or above
  * the utilization asked and a sign came during them; then each hot sample sheds STEP_UP more
- * of the new work, each cool one STEP_DOWN less, so the share settles where the loop keeps
- * up. A burst shorter than `after`, or one the loop rides out unseen, sheds nothing.
+ * of the new work while signs keep coming (one within the last `after` samples), holds the
+ * share when they stop (the load that keeps the loop busy may not be new work at all: a
+ * flood of other requests is not relieved by refusing more calls), and each cool sample
+ * sheds STEP_DOWN less. A burst shorter than `after`, or one the loop rides out unseen, sheds
+ * nothing.
  */
 
 import { type EventLoopUtilization, performance } from "node:perf_hooks";
@@ -46,23 +48,26 @@ export interface ShedOptions {
 export interface ShedState {
   /** Hot samples in a row. */
   readonly hot: number;
-  /** Signs of a backlog (sign()) during those samples. */
+  /** Signs of a backlog during those samples. */
   readonly signs: number;
+  /** Samples since the last one that came with a sign. */
+  readonly quiet: number;
   /** The share of new work refused (0–1). */
   readonly share: number;
 }
 
-export const CALM: ShedState = { hot: 0, signs: 0, share: 0 };
+export const CALM: ShedState = { hot: 0, signs: 0, quiet: Number.POSITIVE_INFINITY, share: 0 };
 
 /** The state after one sample of utilization `u`, with `signs` signs of a backlog since the last. */
 export function nextShed(s: ShedState, u: number, signs: number, o: ShedOptions): ShedState {
+  const quiet = signs > 0 ? 0 : s.quiet + 1;
   if (u >= o.utilization) {
     const hot = s.hot + 1;
     const seen = s.signs + signs;
-    const up = s.share > 0 || (hot >= o.after && seen > 0);
-    return { hot, signs: seen, share: up ? Math.min(1, round(s.share + STEP_UP)) : 0 };
+    const up = s.share > 0 ? quiet < o.after : hot >= o.after && seen > 0;
+    return { hot, signs: seen, quiet, share: up ? Math.min(1, round(s.share + STEP_UP)) : s.share };
   }
-  return { hot: 0, signs: 0, share: Math.max(0, round(s.share - STEP_DOWN)) };
+  return { hot: 0, signs: 0, quiet, share: Math.max(0, round(s.share - STEP_DOWN)) };
 }
 
 /** Shares in hundredths: sums of 0.1 and 0.05 steps stay exact, and 0 is reached. */
@@ -82,8 +87,11 @@ export class LoadShed {
   readonly #o: ShedOptions;
   readonly #random: () => number;
   readonly #onChange: ShedChange | undefined;
-  /** Whether the backlog shows a sign now; asked only while the loop is saturated. */
-  readonly #backlog: (() => boolean) | undefined;
+  /**
+   * Whether the backlog shows a sign now; asked only while the loop is saturated. `first`: the
+   * first hot sample of a run (what came before it is no sign of this run).
+   */
+  readonly #backlog: ((first: boolean) => boolean) | undefined;
   #state = CALM;
   #last: EventLoopUtilization = performance.eventLoopUtilization();
   #utilization = 0;
@@ -93,7 +101,12 @@ export class LoadShed {
 
   constructor(
     o: ShedOptions,
-    opts: { random?: () => number; onChange?: ShedChange; auto?: boolean; backlog?: () => boolean } = {},
+    opts: {
+      random?: () => number;
+      onChange?: ShedChange;
+      auto?: boolean;
+      backlog?: (first: boolean) => boolean;
+    } = {},
   ) {
     this.#o = o;
     this.#random = opts.random ?? Math.random;
@@ -114,7 +127,7 @@ export class LoadShed {
       this.#last = now;
     }
     this.#utilization = util;
-    if (util >= this.#o.utilization && this.#backlog?.() === true) this.#signs++;
+    if (util >= this.#o.utilization && this.#backlog?.(this.#state.hot === 0) === true) this.#signs++;
     const was = this.#state.share > 0;
     this.#state = nextShed(this.#state, util, this.#signs, this.#o);
     this.#signs = 0;

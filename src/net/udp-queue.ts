@@ -18,19 +18,23 @@ export interface UdpQueue {
 }
 
 /**
- * The sockets bound to `port` in the text of /proc/net/udp or udp6, or undefined when none is.
+ * The sockets bound to `port` in the text of /proc/net/udp or udp6 (and to `address`, when
+ * given: the local address as that file writes it, see procAddress), or undefined when none is.
  * Pure: each line is `sl local rem st tx_queue:rx_queue ... drops`, addresses and queues in hex.
  */
-export function parseUdpQueues(text: string, port: number): UdpQueue | undefined {
-  const suffix = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+export function parseUdpQueues(text: string, port: number, address?: string): UdpQueue | undefined {
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
   let sockets = 0;
   let rxBytes = 0;
   let drops = 0;
   for (const line of text.split("\n")) {
+    // Only the lines of this port are split: the file holds every UDP socket of the host.
+    if (!line.toUpperCase().includes(suffix)) continue;
     const f = line.trim().split(/\s+/);
-    const local = f[1];
+    const local = f[1]?.toUpperCase();
     const queues = f[4];
-    if (local === undefined || queues === undefined || !local.toUpperCase().endsWith(suffix)) continue;
+    if (local === undefined || queues === undefined || !`${local} `.endsWith(suffix)) continue;
+    if (address !== undefined && local !== `${address}${suffix.trimEnd()}`) continue;
     const rx = Number.parseInt(queues.slice(queues.indexOf(":") + 1), 16);
     const d = Number(f.at(-1));
     if (!Number.isFinite(rx) || !Number.isFinite(d)) continue;
@@ -41,13 +45,28 @@ export function parseUdpQueues(text: string, port: number): UdpQueue | undefined
   return sockets === 0 ? undefined : { sockets, rxBytes, drops };
 }
 
-/** The UDP sockets on `port` now; undefined where /proc/net is not readable (not Linux). */
-export function readUdpQueue(port: number, family: "IPv4" | "IPv6"): UdpQueue | undefined {
+/**
+ * An IPv4 address as /proc/net/udp writes it (the 32 bits in host order, hex: 127.0.0.1 is
+ * 0100007F on x86), or undefined for IPv6 and anything else: those are matched by port alone.
+ */
+export function procAddress(host: string): string | undefined {
+  const parts = host.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) return undefined;
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(2, "0");
+  const bytes = parts as [number, number, number, number];
+  return littleEndian ? bytes.map(hex).reverse().join("") : bytes.map(hex).join("");
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The UDP sockets on `port` (and `host`, an IPv4 address; IPv6 by port alone) now; undefined
+ * where /proc/net is not readable (not Linux).
+ */
+export function readUdpQueue(port: number, family: "IPv4" | "IPv6", host?: string): UdpQueue | undefined {
   try {
-    return parseUdpQueues(
-      readFileSync(family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp", "latin1"),
-      port,
-    );
+    const text = readFileSync(family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp", "latin1");
+    return parseUdpQueues(text, port, host === undefined ? undefined : procAddress(host));
   } catch {
     return undefined;
   }

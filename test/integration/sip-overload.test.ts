@@ -93,11 +93,19 @@ async function invite(r: { p: TestProxy; caller: UdpPeer }, callId: string, text
   return (final() as Datagram).text;
 }
 
-/** A call set up, then its INVITE sent again as a caller whose T1 ran out would. */
-async function retransmitted(r: { p: TestProxy; caller: UdpPeer }, callId: string): Promise<void> {
+/**
+ * A call set up, then its INVITE sent again every 100 ms, as callers whose T1 ran out would,
+ * until stop() (bounded: 30 s).
+ */
+async function retransmitting(r: { p: TestProxy; caller: UdpPeer }, callId: string) {
   const text = inviteText(r, callId);
   assert.equal(statusOf(await invite(r, callId, text)), 200);
-  r.caller.send(text, r.p.port("sip"));
+  const until = Date.now() + 30_000;
+  const every = setInterval(() => {
+    if (Date.now() > until) clearInterval(every);
+    else r.caller.send(text, r.p.port("sip"));
+  }, 100);
+  return { stop: () => clearInterval(every) };
 }
 
 /** ACK then BYE of an answered call, along its Record-Route; resolves with the BYE's answer. */
@@ -138,11 +146,14 @@ test("overload: a saturated thread refuses new calls with 503 and Retry-After, a
   t.after(async () => {
     if (!stopped) await busy.stop();
   });
-  await retransmitted(r, "ov-late@127.0.0.1");
+  const late = await retransmitting(r, "ov-late@127.0.0.1");
+  t.after(() => late.stop());
   await r.p.waitForLog((l) => l.event === "sip_overload" && l.shedding === true, 10_000);
   const startedMs = performance.now() - t0;
-  // The share grows by 0.1 per reading of 100 ms: wait for all of it, so the next answer is sure.
+  // The share grows by 0.1 per reading of 100 ms while signs come: wait for all of it, so the
+  // next answer is sure; then it holds while the loop stays saturated.
   await until(() => sipListener(r.p).overload?.share === 1, 10_000, "the whole share of new calls shed");
+  late.stop();
 
   const refused = await invite(r, "ov-during@127.0.0.1");
   assert.equal(statusOf(refused), 503, refused);
@@ -205,11 +216,13 @@ test("overload: a saturated thread whose UDP socket overflows (kernel drops) she
   );
   t.after(() => flood.kill("SIGKILL"));
   await r.p.waitForLog((l) => l.event === "sip_overload" && l.shedding === true, 20_000);
+  // The share grows while the kernel keeps dropping, to all of it.
+  await until(() => sipListener(r.p).overload?.share === 1, 20_000, "the whole share of new calls shed");
   flood.kill("SIGKILL");
   assert.equal(sipListener(r.p).proxy?.stats.dropped.get("invite_retransmission"), undefined);
-  // The junk drained (the thread still saturated), the whole share shed: a new call is refused.
+  // The junk drained (the thread still saturated, the share held): a new call is refused.
   await until(() => (readUdpQueue(port, "IPv4")?.rxBytes ?? 1) === 0, 30_000, "the queue drained");
-  await until(() => sipListener(r.p).overload?.share === 1, 10_000, "the whole share of new calls shed");
+  assert.equal(sipListener(r.p).overload?.share, 1);
   assert.equal(statusOf(await invite(r, "flood-during@127.0.0.1")), 503);
   await busy.stop();
   stopped = true;
@@ -249,9 +262,11 @@ test("overload: off: saturation and a retransmitted INVITE refuse no call", {
   });
   // Saturated for 1.5 s, with a retransmitted INVITE: what starts shedding when it is on.
   const t0 = performance.now();
-  await retransmitted(r, "off-late@127.0.0.1");
+  const late = await retransmitting(r, "off-late@127.0.0.1");
+  t.after(() => late.stop());
   await until(() => performance.now() - t0 > 1_500, 10_000, "1.5 s of saturation");
   assert.equal(statusOf(await invite(r, "off-during@127.0.0.1")), 200);
+  late.stop();
   await busy.stop();
   stopped = true;
   assert.equal(r.p.logs.filter((l) => l.event === "sip_overload").length, 0);

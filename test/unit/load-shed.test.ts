@@ -24,8 +24,10 @@ function run(
   return out;
 }
 
-test("nextShed: nothing is shed before `after` hot readings in a row, then 0.1 more per hot one", () => {
-  const s = run([0.95, 0.99, 1, 1, 0.9]);
+const every = (n: number) => Array(n).fill(1);
+
+test("nextShed: nothing is shed before `after` hot readings in a row, then 0.1 more per hot one with signs", () => {
+  const s = run([0.95, 0.99, 1, 1, 0.9], CALM, every(5));
   assert.deepEqual(
     s.map((x) => x.share),
     [0, 0, 0.1, 0.2, 0.3],
@@ -33,7 +35,7 @@ test("nextShed: nothing is shed before `after` hot readings in a row, then 0.1 m
 });
 
 test("nextShed: a burst shorter than `after` sheds nothing, and a cool reading restarts the count", () => {
-  const s = run([1, 1, 0.5, 1, 1, 0.2, 1, 1], CALM, [1, 1, 1, 1, 1, 1, 1, 1]);
+  const s = run([1, 1, 0.5, 1, 1, 0.2, 1, 1], CALM, every(8));
   assert.ok(s.every((x) => x.share === 0));
 });
 
@@ -53,8 +55,25 @@ test("nextShed: a loop saturated for long with no sign of a backlog sheds nothin
   assert.ok(s.every((x) => x.share === 0));
 });
 
-test("nextShed: while shedding, one hot reading raises the share at once; a cool one lowers it by 0.05", () => {
-  const s = run([1, 1, 1, 1, 0.5, 0.95, 0.1, 0.1]);
+test("nextShed: while shedding, the share rises while signs keep coming and holds once they stop", () => {
+  // One sign at the 1st reading: up at the 3rd (2 readings after it, fewer than `after`), then
+  // held at 0.1 however long the loop stays saturated with no new sign.
+  const s = run(every(20), CALM, [1]);
+  assert.deepEqual(
+    s.slice(0, 5).map((x) => x.share),
+    [0, 0, 0.1, 0.1, 0.1],
+  );
+  assert.equal(s.at(-1)?.share, 0.1);
+  // A sign again: up for `after` readings from it.
+  const again = run([1, 1, 1, 1], s.at(-1), [1]);
+  assert.deepEqual(
+    again.map((x) => x.share),
+    [0.2, 0.3, 0.4, 0.4],
+  );
+});
+
+test("nextShed: a cool reading lowers the share by 0.05, a hot one with a recent sign raises it by 0.1", () => {
+  const s = run([1, 1, 1, 1, 0.5, 0.95, 0.1, 0.1], CALM, every(8));
   assert.deepEqual(
     s.map((x) => x.share),
     [0, 0, 0.1, 0.2, 0.15, 0.25, 0.2, 0.15],
@@ -62,11 +81,27 @@ test("nextShed: while shedding, one hot reading raises the share at once; a cool
 });
 
 test("nextShed: the share stays within 0 and 1, and comes back to exactly 0", () => {
-  const hot = run(Array(30).fill(1));
+  const hot = run(Array(30).fill(1), CALM, every(30));
   assert.equal(hot.at(-1)?.share, 1);
-  const cool = run(Array(25).fill(0), hot.at(-1));
+  const cool = run(Array(25).fill(0), hot.at(-1), []);
   assert.equal(cool[19]?.share, 0);
   assert.equal(cool.at(-1)?.share, 0);
+});
+
+test("LoadShed: backlog is asked only on hot readings, told which is the first of a run", () => {
+  const asked: boolean[] = [];
+  const shed = new LoadShed(O, {
+    auto: false,
+    backlog: (first) => {
+      asked.push(first);
+      return !first;
+    },
+  });
+  for (const u of [1, 1, 0.2, 0.5, 1, 1, 1]) shed.sample(u);
+  assert.deepEqual(asked, [true, false, true, false, false]);
+  // Signs at the 2nd, 6th and 7th readings: the run from the 5th has 3 hot readings and signs.
+  assert.equal(shed.status().share, 0.1);
+  shed.close();
 });
 
 test("LoadShed: admit() refuses the share of new work the dice say, counts it, and says start and end once", () => {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { test } from "node:test";
-import { parseUdpQueues, readUdpQueue } from "../../src/net/udp-queue.ts";
+import { parseUdpQueues, procAddress, readUdpQueue } from "../../src/net/udp-queue.ts";
 import { until } from "../helpers/proxy.ts";
 
 const HEAD =
@@ -25,6 +25,17 @@ test("parseUdpQueues: the sockets of one port, the fullest queue and the drops s
   assert.equal(parseUdpQueues(`${HEAD}garbage line\n  1: x:13C4 y zz\n`, 5060), undefined);
 });
 
+test("parseUdpQueues: with an address, only the socket bound to it (as /proc writes IPv4: host order)", () => {
+  const text = HEAD + line("0100007F:13C4", "00000200", 3) + line("00000000:13C4", "00010000", 4);
+  assert.equal(procAddress("127.0.0.1"), "0100007F");
+  assert.equal(procAddress("0.0.0.0"), "00000000");
+  assert.equal(procAddress("::1"), undefined);
+  assert.equal(procAddress("1.2.3"), undefined);
+  assert.deepEqual(parseUdpQueues(text, 5060, "0100007F"), { sockets: 1, rxBytes: 0x200, drops: 3 });
+  assert.deepEqual(parseUdpQueues(text, 5060, "00000000"), { sockets: 1, rxBytes: 0x10000, drops: 4 });
+  assert.equal(parseUdpQueues(text, 5060, "0200007F"), undefined);
+});
+
 test("parseUdpQueues: udp6 lines (32 hex digits of address)", () => {
   const text = line("00000000000000000000000001000000:13C4", "00000A00", 0);
   assert.deepEqual(parseUdpQueues(text, 5060), { sockets: 1, rxBytes: 0xa00, drops: 0 });
@@ -33,7 +44,8 @@ test("parseUdpQueues: udp6 lines (32 hex digits of address)", () => {
 test("readUdpQueue: a socket whose reader stopped fills its queue, then the kernel drops", {
   timeout: 30_000,
 }, async (t) => {
-  // A child binds a small-buffered socket, says its port, then blocks its loop for good.
+  // A child binds a small-buffered socket, says its port, then blocks its loop (30 s at most,
+  // sleeping, not spinning).
   const child = spawn(
     process.execPath,
     [
@@ -41,7 +53,8 @@ test("readUdpQueue: a socket whose reader stopped fills its queue, then the kern
       `const s = require("node:dgram").createSocket("udp4");
        s.bind(0, "127.0.0.1", () => {
          s.setRecvBufferSize(65536);
-         process.stdout.write(String(s.address().port) + "\\n", () => { for (;;) {} });
+         process.stdout.write(String(s.address().port) + "\\n", () =>
+           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000));
        });`,
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
@@ -50,7 +63,8 @@ test("readUdpQueue: a socket whose reader stopped fills its queue, then the kern
   const port = await new Promise<number>((resolve) => {
     child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
   });
-  const before = readUdpQueue(port, "IPv4");
+  assert.equal(readUdpQueue(port, "IPv4", "127.0.0.2"), undefined, "another address: not this socket");
+  const before = readUdpQueue(port, "IPv4", "127.0.0.1");
   assert.equal(before?.sockets, 1);
   assert.equal(before?.drops, 0);
   const s = createSocket("udp4");

@@ -6,6 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { isIPv6 } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { Pool } from "../../balance/pool.ts";
 import type { ListenerConfig } from "../../config/types.ts";
@@ -171,7 +172,7 @@ export class SipListener implements ProtocolListener {
     const shed = sipShedder(cfg.name, o, this.#ctx.events, () =>
       transports.udpStats === undefined
         ? undefined
-        : { port: a.port, family: a.host.includes(":") ? "IPv6" : "IPv4" },
+        : { host: a.host, port: a.port, family: isIPv6(a.host) ? "IPv6" : "IPv4" },
     );
     this.#shed = shed;
     this.#proxy = new SipProxy(
@@ -256,6 +257,8 @@ export class SipListener implements ProtocolListener {
 
   async drain(deadline: number): Promise<void> {
     const proxy = this.#proxy;
+    // A draining listener refuses every new call: its shedder has nothing left to do.
+    this.#shed?.close();
     if (proxy !== undefined) {
       proxy.drain();
       const left = deadline - Date.now();

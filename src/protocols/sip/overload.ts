@@ -11,8 +11,9 @@ import { LoadShed } from "../../net/load-shed.ts";
 import { readUdpQueue } from "../../net/udp-queue.ts";
 import type { SipListenerOptions } from "./config.ts";
 
-/** The listener's UDP socket as the kernel's queues are read by: its port and family. */
+/** The listener's UDP socket as the kernel's queues are read by: its address and family. */
 export interface UdpSocketView {
+  readonly host: string;
   readonly port: number;
   readonly family: "IPv4" | "IPv6";
 }
@@ -25,12 +26,13 @@ export function sipShedder(
 ): LoadShed | undefined {
   if (o.overload === undefined) return undefined;
   const limit = o.overload.utilization;
-  let drops: number | undefined;
-  const backlog = () => {
+  let drops = 0;
+  // Drops since the last hot sample of this run: the first one of a run only counts them.
+  const backlog = (first: boolean) => {
     const u = udp();
-    const q = u === undefined ? undefined : readUdpQueue(u.port, u.family);
-    if (u === undefined || q === undefined) return false;
-    const dropped = drops !== undefined && q.drops > drops;
+    const q = u === undefined ? undefined : readUdpQueue(u.port, u.family, u.host);
+    if (q === undefined) return false;
+    const dropped = !first && q.drops > drops;
     drops = q.drops;
     return dropped;
   };

@@ -196,9 +196,10 @@ export class SipProxy {
       return;
     }
     const cost = txCost(size);
-    const full = !this.#serverTx.room(cost);
-    // A new call refused while the loop is saturated (net/load-shed.ts): calls in progress go on.
-    const shed = !this.#draining && !full && this.#env.overload?.admit() === false;
+    // Refused while draining, or while the loop is saturated (net/load-shed.ts), before room()
+    // closes answered transactions to make some: calls in progress go on.
+    const shed = !this.#draining && this.#env.overload?.admit() === false;
+    const full = !this.#draining && !shed && !this.#serverTx.room(cost);
     if (this.#draining || full || shed) {
       if (!this.#draining) this.drop(full ? "transactions_full" : "overloaded");
       this.#reply(stamped, upstream, 503, [["Retry-After", "5"]]);
