@@ -67,3 +67,39 @@ test("max_transaction_bytes: 40 KB INVITEs, answered ones closed to make room, t
   );
   assert.equal(l.sessions, fit);
 });
+
+test("a draining listener's 503 to a new INVITE leaves the answered transactions lingering for their ACK", {
+  timeout: 30_000,
+}, async (t) => {
+  const server = await udpPeer(t, {
+    answer: (d, p) => {
+      if (methodOf(d.text) === "INVITE") p.send(serverReply(d.text, "486 Busy Here"), d.from.port);
+    },
+  });
+  const caller = await udpPeer(t);
+  const p = await startProxy(sipConfig([server.port], "", ", max_transaction_bytes: 1048576"));
+  t.after(() => p.close());
+  const port = p.port("sip");
+  const l = sipListener(p);
+  const invite = (callId: string) =>
+    sipRequest({
+      method: "INVITE",
+      uri: "sip:bob@example.com",
+      via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId}`,
+      callId,
+      extra: ["Content-Type: application/sdp"],
+      body: BODY,
+    });
+  const count = (status: number) => caller.got.filter((d) => statusOf(d.text) === status).length;
+  // As many answered (486, no ACK sent) as the bytes hold: the next INVITE would need room.
+  const fit = Math.floor(1048576 / txCost(Buffer.byteLength(invite("busy-0"))));
+  for (let i = 0; i < fit; i++) {
+    caller.send(invite(`busy-${i}`), port);
+    await until(() => count(486) > i, 10_000, `busy answer ${i}`);
+  }
+  assert.equal(l.proxy?.transactions, fit);
+  l.proxy?.drain();
+  caller.send(invite("after-drain"), port);
+  await until(() => count(503) === 1, 10_000, "503 while draining");
+  assert.equal(l.proxy?.transactions, fit, "no answered transaction closed for an INVITE refused anyway");
+});
