@@ -153,7 +153,11 @@ export class LoadShed {
     return { share: this.#state.share, utilization: this.#utilization, refused: this.#refused };
   }
 
+  /** Stops sampling; a shedder that was shedding says its end (counts of shedding threads fall). */
   close(): void {
     clearInterval(this.#timer);
+    if (this.#state.share === 0) return;
+    this.#state = CALM;
+    this.#onChange?.(false, this.#utilization);
   }
 }

@@ -1,4 +1,4 @@
-import { Counter, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { SessionEnded } from "../events/types.ts";
 import { counterFamily, histogramFamily } from "./metrics-cells.ts";
 import { type ConfigSourceMetrics, registerConfigSourceGauges } from "./metrics-config.ts";
@@ -115,6 +115,13 @@ export function createMetrics(
     "SIP messages not taken (malformed, oversized, not ours, bad route token...), by reason.",
     ["listener", "reason"],
   );
+  // Threads of a SIP listener shedding new calls now (net/load-shed.ts), moved by sip.overload.
+  const sipOverloaded = new Gauge({
+    name: "trunkline_sip_overloaded_threads",
+    help: "Threads of a SIP listener refusing a share of new calls (503) because their event loop is saturated and their backlog shows.",
+    labelNames: ["listener"] as const,
+    registers,
+  });
   const reloads = new Counter({
     name: "trunkline_reloads_total",
     help: "Configuration reloads, by outcome.",
@@ -161,6 +168,7 @@ export function createMetrics(
     source.events.on("reload", (r) => reloads.inc({ outcome: r.outcome })),
     source.events.on("listener.error", (e) => listenerErrors.get(e.listener + SEP + e.code)?.inc()),
     source.events.on("sip.dropped", (e) => sipDropped.get(e.listener + SEP + e.reason)?.inc()),
+    source.events.on("sip.overload", (e) => sipOverloaded.inc({ listener: e.listener }, e.shedding ? 1 : -1)),
   ];
   let closed = false;
   return {

@@ -174,6 +174,7 @@ test("overload: a saturated thread refuses new calls with 503 and Retry-After, a
   assert.equal(sipListener(r.p).proxy?.stats.dropped.get("overloaded"), 1);
   const m = parsePromText((await r.p.proxy.metrics?.text()) ?? "");
   assert.equal(value(m, "trunkline_sip_dropped_total", { listener: "sip", reason: "overloaded" }), 1);
+  assert.equal(value(m, "trunkline_sip_overloaded_threads", { listener: "sip" }), 1);
 
   await busy.stop();
   stopped = true;
@@ -182,6 +183,8 @@ test("overload: a saturated thread refuses new calls with 503 and Retry-After, a
   const endedMs = performance.now() - t1;
   assert.equal(end.listener, "sip");
   assert.equal(statusOf(await invite(r, "ov-after@127.0.0.1")), 200, "new calls taken again");
+  const after = parsePromText((await r.p.proxy.metrics?.text()) ?? "");
+  assert.equal(value(after, "trunkline_sip_overloaded_threads", { listener: "sip" }), 0);
   const lines = r.p.logs.filter((l) => l.event === "sip_overload");
   assert.equal(lines.length, 2, "said once at its start and once at its end");
   assert.equal(lines[0]?.level, "warn");

@@ -127,7 +127,17 @@ test("LoadShed: admit() refuses the share of new work the dice say, counts it, a
     [true, 1],
     [false, 0.3],
   ]);
+  // Closed while shedding: it says its end, once.
+  shed.sign();
+  for (const u of [1, 1, 1]) shed.sample(u);
+  assert.ok(shed.status().share > 0);
   shed.close();
+  shed.close();
+  assert.deepEqual(changes.slice(2), [
+    [true, 1],
+    [false, 1],
+  ]);
+  assert.equal(shed.status().share, 0);
 });
 
 test("LoadShed: with auto sampling it reads this thread's real loop, and a busy loop starts shedding", async () => {
