@@ -23,15 +23,23 @@ export interface UdpQueue {
  * Pure: each line is `sl local rem st tx_queue:rx_queue ... drops`, addresses and queues in hex.
  */
 export function parseUdpQueues(text: string, port: number, address?: string): UdpQueue | undefined {
+  // The kernel writes the hex in capitals (%08X:%04X). Only this port's lines are split: the
+  // file holds every UDP socket of the host.
   const suffix = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
   let sockets = 0;
   let rxBytes = 0;
   let drops = 0;
-  for (const line of text.split("\n")) {
-    // Only the lines of this port are split: the file holds every UDP socket of the host.
-    if (!line.toUpperCase().includes(suffix)) continue;
-    const f = line.trim().split(/\s+/);
-    const local = f[1]?.toUpperCase();
+  let at = text.indexOf(suffix);
+  while (at >= 0) {
+    const eol = text.indexOf("\n", at);
+    const end = eol < 0 ? text.length : eol;
+    const f = text
+      .slice(text.lastIndexOf("\n", at) + 1, end)
+      .trim()
+      .split(/\s+/);
+    // The next match after this line (its remote address may carry the same port).
+    at = text.indexOf(suffix, end);
+    const local = f[1];
     const queues = f[4];
     if (local === undefined || queues === undefined || !`${local} `.endsWith(suffix)) continue;
     if (address !== undefined && local !== `${address}${suffix.trimEnd()}`) continue;

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { type TestContext, test } from "node:test";
 import { readUdpQueue } from "../../src/net/udp-queue.ts";
+import { saturate } from "../helpers/busy-loop.ts";
 import { parsePromText, value } from "../helpers/prom-text.ts";
 import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 import {
@@ -20,30 +21,6 @@ import {
   udpPeer,
 } from "../helpers/sip-attack.ts";
 import { headerLines, sipListener } from "../helpers/sip-proxy.ts";
-
-/** Busy work on this thread in 20 ms slices, the loop turning between them, until stopped. */
-function saturate(): { stop(): Promise<void> } {
-  let on = true;
-  let done: () => void = () => {};
-  const stopped = new Promise<void>((r) => {
-    done = r;
-  });
-  const slice = () => {
-    const end = performance.now() + 20;
-    while (performance.now() < end) {
-      // busy
-    }
-    if (on) setImmediate(slice);
-    else done();
-  };
-  setImmediate(slice);
-  return {
-    stop() {
-      on = false;
-      return stopped;
-    },
-  };
-}
 
 /** A server that answers INVITE and BYE with 200 (Record-Route echoed) and takes ACKs. */
 async function server(t: TestContext): Promise<UdpPeer> {

@@ -5,10 +5,27 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { txCost } from "../../src/protocols/sip/tx-bound.ts";
 import { startProxy, until } from "../helpers/proxy.ts";
-import { methodOf, serverReply, sipRequest, statusOf, udpPeer } from "../helpers/sip-attack.ts";
+import { methodOf, serverReply, sipRequest, statusOf, type UdpPeer, udpPeer } from "../helpers/sip-attack.ts";
 import { sipConfig, sipListener } from "../helpers/sip-proxy.ts";
 
 const BODY = `v=0\r\n${"a=x-pad:".padEnd(40_000, "y")}\r\n`;
+
+/** An INVITE of 40 KB from the caller (its Call-ID in its branch). */
+function bigInvite(caller: UdpPeer, callId: string): string {
+  return sipRequest({
+    method: "INVITE",
+    uri: "sip:bob@example.com",
+    via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId}`,
+    callId,
+    extra: ["Content-Type: application/sdp"],
+    body: BODY,
+  });
+}
+
+/** Responses of that status the caller got. */
+function answers(caller: UdpPeer, status: number): number {
+  return caller.got.filter((d) => statusOf(d.text) === status).length;
+}
 
 test("max_transaction_bytes: 40 KB INVITEs, answered ones closed to make room, then 503 when ringing ones fill it", {
   timeout: 30_000,
@@ -33,16 +50,8 @@ test("max_transaction_bytes: 40 KB INVITEs, answered ones closed to make room, t
   t.after(() => p.close());
   const port = p.port("sip");
   const l = sipListener(p);
-  const invite = (callId: string) =>
-    sipRequest({
-      method: "INVITE",
-      uri: "sip:bob@example.com",
-      via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId}`,
-      callId,
-      extra: ["Content-Type: application/sdp"],
-      body: BODY,
-    });
-  const count = (status: number) => caller.got.filter((d) => statusOf(d.text) === status).length;
+  const invite = (callId: string) => bigInvite(caller, callId);
+  const count = (status: number) => answers(caller, status);
   for (let i = 0; i < 8; i++) {
     caller.send(invite(`busy-${i}`), port);
     await until(() => count(486) > i, 10_000, `busy answer ${i}`);
@@ -81,16 +90,8 @@ test("a draining listener's 503 to a new INVITE leaves the answered transactions
   t.after(() => p.close());
   const port = p.port("sip");
   const l = sipListener(p);
-  const invite = (callId: string) =>
-    sipRequest({
-      method: "INVITE",
-      uri: "sip:bob@example.com",
-      via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId}`,
-      callId,
-      extra: ["Content-Type: application/sdp"],
-      body: BODY,
-    });
-  const count = (status: number) => caller.got.filter((d) => statusOf(d.text) === status).length;
+  const invite = (callId: string) => bigInvite(caller, callId);
+  const count = (status: number) => answers(caller, status);
   // As many answered (486, no ACK sent) as the bytes hold: the next INVITE would need room.
   const fit = Math.floor(1048576 / txCost(Buffer.byteLength(invite("busy-0"))));
   for (let i = 0; i < fit; i++) {

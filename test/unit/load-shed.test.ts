@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CALM, LoadShed, nextShed, type ShedState, STEP_DOWN, STEP_UP } from "../../src/net/load-shed.ts";
+import { saturate } from "../helpers/busy-loop.ts";
 
 assert.equal(STEP_UP, 0.1);
 assert.equal(STEP_DOWN, 0.05);
@@ -143,24 +144,16 @@ test("LoadShed: admit() refuses the share of new work the dice say, counts it, a
 test("LoadShed: with auto sampling it reads this thread's real loop, and a busy loop starts shedding", async () => {
   const changes: boolean[] = [];
   const shed = new LoadShed({ utilization: 0.8, after: 2 }, { onChange: (on) => changes.push(on) });
+  const busy = saturate(() => shed.sign());
   try {
-    // Busy in slices, with the loop still turning between them (timers, I/O): utilization ~1.
-    const until = performance.now() + 5_000;
-    await new Promise<void>((resolve) => {
-      const slice = () => {
-        shed.sign();
-        const end = performance.now() + 20;
-        while (performance.now() < end) {
-          // busy
-        }
-        if (changes.includes(true) || performance.now() > until) resolve();
-        else setImmediate(slice);
-      };
-      slice();
-    });
+    // Bounded: 5 s of saturation at most.
+    const t0 = performance.now();
+    while (!changes.includes(true) && performance.now() - t0 < 5_000)
+      await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(changes, [true], "shedding started under a busy loop");
     assert.ok(shed.status().utilization >= 0.8, `utilization ${shed.status().utilization}`);
   } finally {
+    await busy.stop();
     shed.close();
   }
 });
