@@ -70,3 +70,38 @@ test("a peer that is gone is 'gone'; its successor starts with nothing in flight
   assert.equal(a.send(1, "x", 1), "sent");
   await waitFor(() => got === 1, 5_000, "the successor took it");
 });
+
+test("the hand-offs of one turn go to a peer as one message, in order; the next turn's as another", async (t) => {
+  const a = new ThreadMesh(0, 2);
+  const { port1, port2 } = new MessageChannel();
+  a.connect(1, port1);
+  t.after(() => {
+    a.close();
+    port2.close();
+  });
+  const got: unknown[] = [];
+  port2.on("message", (m) => got.push(m));
+  for (let i = 0; i < 10; i++) assert.equal(a.send(1, "x", i), "sent");
+  await waitFor(() => got.length === 1, 5_000, "the first turn's batch");
+  assert.deepEqual(
+    got[0],
+    Array.from({ length: 10 }, (_, i) => ({ c: "x", p: i })),
+  );
+  a.send(1, "x", "lone");
+  await waitFor(() => got.length === 2, 5_000, "the second turn's hand-off");
+  assert.deepEqual(got[1], { c: "x", p: "lone" });
+  assert.equal(a.inFlight(1), 11, "none acknowledged: a bare port took them");
+});
+
+test("a batch reaches the other mesh's handler one hand-off at a time, and is acknowledged whole", async (t) => {
+  const { a, b, close } = pair();
+  t.after(close);
+  const seen: number[] = [];
+  b.on("x", (p) => seen.push(p as number));
+  for (let i = 0; i < 100; i++) a.send(1, "x", i);
+  await waitFor(() => seen.length === 100 && a.inFlight(1) === 0, 5_000, "all taken and acknowledged");
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+});

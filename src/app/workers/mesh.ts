@@ -24,14 +24,22 @@ const ACK = "\0ack";
  * a protocol hands a message to the thread that owns its state (SIP: the thread of its
  * Call-ID) without a detour through the main thread. A peer whose thread died has no port
  * until its successor is connected: `send` says false and the caller handles it itself.
+ *
+ * Hand-offs to one peer wait for the end of this turn of the event loop (setImmediate runs
+ * right after the poll phase) and go as one message: each postMessage costs a serialization
+ * and a wake-up of the other thread, about 10 µs of CPU for a small one here, and under load
+ * a turn hands over several datagrams at once. Order per peer is kept.
  */
 export class ThreadMesh implements ThreadMeshView {
   readonly self: number;
   readonly threads: number;
   readonly #ports = new Map<number, MessagePort>();
   readonly #handlers = new Map<string, (payload: unknown) => void>();
-  /** By peer: hand-offs sent and not yet acknowledged. */
+  /** By peer: hand-offs sent (or waiting for this turn's end) and not yet acknowledged. */
   readonly #inFlight = new Map<number, number>();
+  /** By peer: this turn's hand-offs, posted together at its end. */
+  readonly #batches = new Map<number, Envelope[]>();
+  #scheduled = false;
 
   constructor(self: number, threads: number) {
     this.self = self;
@@ -43,22 +51,30 @@ export class ThreadMesh implements ThreadMeshView {
     this.#ports.get(peer)?.close();
     this.#ports.set(peer, port);
     this.#inFlight.set(peer, 0);
+    this.#batches.delete(peer);
     let taken = 0;
     const ack = (): void => {
       if (taken === 0) return;
       port.postMessage({ c: ACK, p: taken } satisfies Envelope);
       taken = 0;
     };
-    port.on("message", (e: Envelope) => {
+    const take = (e: Envelope): void => {
+      // Acknowledged once per turn: what this turn took, in one message back.
+      if (taken++ === 0) setImmediate(ack);
+      // A hand-off for a listener not started yet (or gone) has no handler: dropped.
+      this.#handlers.get(e.c)?.(e.p);
+    };
+    port.on("message", (e: Envelope | Envelope[]) => {
+      if (Array.isArray(e)) {
+        for (const one of e) take(one);
+        return;
+      }
       if (e.c === ACK) {
         if (this.#ports.get(peer) === port)
           this.#inFlight.set(peer, Math.max(0, (this.#inFlight.get(peer) ?? 0) - (e.p as number)));
         return;
       }
-      // Acknowledged once per turn: what this turn took, in one message back.
-      if (taken++ === 0) setImmediate(ack);
-      // A hand-off for a listener not started yet (or gone) has no handler: dropped.
-      this.#handlers.get(e.c)?.(e.p);
+      take(e);
     });
     port.on("close", () => {
       if (this.#ports.get(peer) === port) this.#ports.delete(peer);
@@ -71,17 +87,33 @@ export class ThreadMesh implements ThreadMeshView {
     this.#ports.get(peer)?.close();
     this.#ports.delete(peer);
     this.#inFlight.delete(peer);
+    this.#batches.delete(peer);
   }
 
   send(peer: number, channel: string, payload: unknown): HandOff {
-    const port = this.#ports.get(peer);
-    if (!port) return "gone";
+    if (!this.#ports.has(peer)) return "gone";
     const n = this.#inFlight.get(peer) ?? 0;
     if (n >= MAX_IN_FLIGHT) return "full";
     this.#inFlight.set(peer, n + 1);
-    port.postMessage({ c: channel, p: payload } satisfies Envelope);
+    const batch = this.#batches.get(peer);
+    if (batch === undefined) this.#batches.set(peer, [{ c: channel, p: payload }]);
+    else batch.push({ c: channel, p: payload });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
     return "sent";
   }
+
+  /** Posts each peer's batch: one message for the turn (a lone hand-off as itself). */
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    for (const [peer, batch] of this.#batches) {
+      // A peer disconnected in this turn took its batch with it (disconnect, connect).
+      this.#ports.get(peer)?.postMessage(batch.length === 1 ? batch[0] : batch);
+    }
+    this.#batches.clear();
+  };
 
   /** Hand-offs to `peer` not yet taken (tests, and the bound above). */
   inFlight(peer: number): number {
@@ -98,6 +130,7 @@ export class ThreadMesh implements ThreadMeshView {
   close(): void {
     for (const p of this.#ports.values()) p.close();
     this.#ports.clear();
+    this.#batches.clear();
   }
 }
 

@@ -22,7 +22,7 @@ import type { CallEnd, CallRecord } from "./calls.ts";
 import { realClock, type SipClock } from "./clock.ts";
 import { rrKey, type SipListenerOptions } from "./config.ts";
 import { headerValue } from "./headers.ts";
-import { type Handed, ownerOf, revive } from "./mesh-hand.ts";
+import { type Handed, hand, ownerOf, revive } from "./mesh-hand.ts";
 import { sipShedder } from "./overload.ts";
 import { SipProxy } from "./proxy.ts";
 import type { SipRoutes } from "./routes.ts";
@@ -162,7 +162,11 @@ export class SipListener implements ProtocolListener {
     this.#transports = transports;
     if (mesh) {
       const handed = this.#held((m) => this.#proxy?.handle(m));
-      this.#offMesh = mesh.on(`sip:${cfg.name}`, (p) => handed(revive(p as Handed)));
+      this.#offMesh = mesh.on(`sip:${cfg.name}`, (p) => {
+        const m = revive(p as Handed);
+        if ("code" in m) this.#proxy?.drop(`malformed_${m.code}`);
+        else handed(m);
+      });
     }
     const a = transports.address;
     if (a === undefined) throw new Error("SIP listener bound to no address");
@@ -232,8 +236,8 @@ export class SipListener implements ProtocolListener {
       this.#proxy?.handle(m);
       return;
     }
-    const h: Handed = { message: m.message, source: m.source, size: m.size };
-    const sent = mesh.send(owner, `sip:${this.#config.name}`, h);
+    const h = hand(m);
+    const sent = h === undefined ? "gone" : mesh.send(owner, `sip:${this.#config.name}`, h);
     if (sent === "gone") this.#proxy?.handle(m);
     else if (sent === "full") this.#proxy?.drop("handoff_full");
   }

@@ -40,6 +40,8 @@ export interface SipInbound {
   readonly flow: SipFlow | undefined;
   /** Bytes on the wire, for metrics. */
   readonly size: number;
+  /** The datagram it was parsed from (UDP only): what a hand-off to another thread carries. */
+  readonly raw?: Buffer;
 }
 
 /** Why bytes from a peer were not a message the proxy could take, for counting and logs. */

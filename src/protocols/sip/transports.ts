@@ -115,7 +115,8 @@ export class SipTransports implements SipSender {
         const source: SipPeer = { transport: "udp", host: from.address, port: from.port };
         const parsed = parseMessage(buf, { stream: false });
         if (!parsed.ok) this.#o.onDropped({ source, error: parsed.error });
-        else this.#o.onMessage({ message: parsed.message, source, flow: undefined, size: buf.length });
+        else
+          this.#o.onMessage({ message: parsed.message, source, flow: undefined, size: buf.length, raw: buf });
       },
       onError: (err, where) => {
         if (where !== "send") this.#o.onError(`udp ${where}: ${err.message}`);
