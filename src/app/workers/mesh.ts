@@ -23,7 +23,7 @@ const ACK = "\0ack";
  * A direct channel from this listener thread to every other one (the main thread is 0):
  * a protocol hands a message to the thread that owns its state (SIP: the thread of its
  * Call-ID) without a detour through the main thread. A peer whose thread died has no port
- * until its successor is connected: `send` says false and the caller handles it itself.
+ * until its successor is connected: `send` says "gone" and the caller handles it itself.
  *
  * Hand-offs to one peer wait for the end of this turn of the event loop (setImmediate runs
  * right after the poll phase) and go as one message: each postMessage costs a serialization
@@ -105,14 +105,24 @@ export class ThreadMesh implements ThreadMeshView {
     return "sent";
   }
 
-  /** Posts each peer's batch: one message for the turn (a lone hand-off as itself). */
+  /**
+   * Posts each peer's batch: one message for the turn (a lone hand-off as itself). A batch
+   * that cannot be posted is taken back off the count, and the others still go.
+   */
   readonly #flush = (): void => {
     this.#scheduled = false;
-    for (const [peer, batch] of this.#batches) {
-      // A peer disconnected in this turn took its batch with it (disconnect, connect).
-      this.#ports.get(peer)?.postMessage(batch.length === 1 ? batch[0] : batch);
-    }
+    const all = [...this.#batches];
     this.#batches.clear();
+    for (const [peer, batch] of all) {
+      // A peer disconnected in this turn took its batch with it (disconnect, connect).
+      const port = this.#ports.get(peer);
+      if (port === undefined) continue;
+      try {
+        port.postMessage(batch.length === 1 ? batch[0] : batch);
+      } catch {
+        this.#inFlight.set(peer, Math.max(0, (this.#inFlight.get(peer) ?? 0) - batch.length));
+      }
+    }
   };
 
   /** Hand-offs to `peer` not yet taken (tests, and the bound above). */
@@ -127,10 +137,11 @@ export class ThreadMesh implements ThreadMeshView {
     };
   }
 
+  /** This turn's hand-offs still go, then the channels close. */
   close(): void {
+    this.#flush();
     for (const p of this.#ports.values()) p.close();
     this.#ports.clear();
-    this.#batches.clear();
   }
 }
 

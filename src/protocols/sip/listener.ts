@@ -164,7 +164,8 @@ export class SipListener implements ProtocolListener {
       const handed = this.#held((m) => this.#proxy?.handle(m));
       this.#offMesh = mesh.on(`sip:${cfg.name}`, (p) => {
         const m = revive(p as Handed);
-        if ("code" in m) this.#proxy?.drop(`malformed_${m.code}`);
+        // Parsed on the sending thread: never, unless the two threads' parsers differ.
+        if ("code" in m) this.#proxy?.drop("handoff_unparsable");
         else handed(m);
       });
     }
