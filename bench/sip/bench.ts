@@ -39,9 +39,17 @@ const ALL_TARGETS = [
   "trunkline-ls",
   "trunkline-rr-node24",
   "trunkline-rr-node22",
+  "kamailio-c2",
+  "trunkline-rr-node24-w2",
 ];
-// Node 22 is asked for by name (BENCH_SIP_TARGETS), not run by default.
-const DEFAULT_TARGETS = ALL_TARGETS.filter((t) => t !== "trunkline-rr-node22");
+// Node 22 and the two-core pair are asked for by name (BENCH_SIP_TARGETS), not run by default.
+const DEFAULT_TARGETS = ALL_TARGETS.filter(
+  (t) => t !== "trunkline-rr-node22" && t !== "kamailio-c2" && t !== "trunkline-rr-node24-w2",
+);
+
+/** `…-ref` of any Trunkline target: the same on BENCH_TRUNKLINE_REF's build. */
+const isTarget = (t: string) =>
+  ALL_TARGETS.includes(t) || (t.startsWith("trunkline-") && ALL_TARGETS.includes(t.replace(/-ref$/, "")));
 
 function readSettings(): RampSettings & { targets: string[] } {
   const s = {
@@ -57,9 +65,11 @@ function readSettings(): RampSettings & { targets: string[] } {
     throw new Error(`BENCH_SIP_STEP_SECONDS (${s.stepSeconds}) must exceed the hold (${s.holdMs} ms) by 1 s`);
   const raw = process.env.BENCH_SIP_TARGETS;
   const targets = raw ? raw.split(",").map((x) => x.trim()) : DEFAULT_TARGETS;
-  const bad = targets.filter((x) => !ALL_TARGETS.includes(x));
+  const bad = targets.filter((x) => !isTarget(x));
   if (bad.length > 0 || targets.length === 0)
-    throw new Error(`BENCH_SIP_TARGETS takes ${ALL_TARGETS.join(",")}; got "${raw}"`);
+    throw new Error(
+      `BENCH_SIP_TARGETS takes ${ALL_TARGETS.join(",")} (a Trunkline one also as …-ref); got "${raw}"`,
+    );
   return { ...s, targets };
 }
 
@@ -138,6 +148,7 @@ export async function main(): Promise<number> {
     const start = (name: string, ports: readonly number[]): Promise<Started> => {
       if (name === "direct") return Promise.resolve({ target: direct(ports[0] as number) });
       if (name === "kamailio") return startKamailio(dir, [...ports]);
+      if (name === "kamailio-c2") return startKamailio(dir, [...ports], 2);
       if (name === "relay") return startRelay(dir, [...ports]);
       return startTrunkline(dir, name, name === "trunkline-ls" ? "least-sessions" : "round-robin", [
         ...ports,

@@ -64,6 +64,8 @@ export function summarise(t: TargetResult, s: RampSettings): Summary {
 
 export interface Ratios {
   trunkline: string;
+  /** The Kamailio target it is held against (peerOf). */
+  against: string | null;
   sustained: number | null;
   cpu_per_call: number | null;
   kib_per_call_in_progress: number | null;
@@ -74,12 +76,13 @@ export interface Ratios {
 }
 
 export function ratios(sums: readonly Summary[]): Ratios[] {
-  const k = sums.find((x) => x.target === "kamailio");
   const relay = sums.find((x) => x.target === "relay");
   return sums
     .filter((x) => x.target.startsWith("trunkline"))
-    .map((t) => ({
+    .map((t) => ({ t, k: peerOf(sums, t.target) }))
+    .map(({ t, k }) => ({
       trunkline: t.target,
+      against: k?.target ?? null,
       sustained: ratio(t.sustained, k?.sustained),
       cpu_per_call: ratio(t.proxy_cpu_us_per_call, k?.proxy_cpu_us_per_call),
       kib_per_call_in_progress: ratio(t.kib_per_call_in_progress, k?.kib_per_call_in_progress),
@@ -92,6 +95,15 @@ export function ratios(sums: readonly Summary[]): Ratios[] {
             ? "PASS"
             : "FAIL",
     }));
+}
+
+/**
+ * The Kamailio a Trunkline target is held against: `kamailio-cN` for `…-wN` (N threads
+ * against N UDP receivers) when it ran, else `kamailio` (one receiver).
+ */
+function peerOf(sums: readonly Summary[], target: string): Summary | undefined {
+  const n = /-w(\d+)$/.exec(target)?.[1];
+  return (n && sums.find((x) => x.target === `kamailio-c${n}`)) || sums.find((x) => x.target === "kamailio");
 }
 
 export interface Report {
@@ -156,6 +168,7 @@ export function markdown(r: Report): string {
   out.push(
     row([
       "variant",
+      "against",
       "sustained calls/s",
       "CPU/call",
       "KiB/call in progress",
@@ -163,11 +176,12 @@ export function markdown(r: Report): string {
       "bar: rate ≥ Kamailio's",
     ]),
   );
-  out.push(row(["---", "---:", "---:", "---:", "---:", "---"]));
+  out.push(row(["---", "---", "---:", "---:", "---:", "---:", "---"]));
   for (const q of r.ratios)
     out.push(
       row([
         q.trunkline,
+        q.against ?? "—",
         fmt(q.sustained, 3),
         fmt(q.cpu_per_call, 3),
         fmt(q.kib_per_call_in_progress, 3),

@@ -70,23 +70,30 @@ async function ready(child: Child, port: number): Promise<string | null> {
  */
 const KAMAILIO_SHM_MB = String(envInt("BENCH_KAMAILIO_SHM_MB", 4_096, 64, 65_536));
 
-/** Kamailio, -m KAMAILIO_SHM_MB -M 32, in the foreground. */
-export async function startKamailio(dir: string, answerers: readonly number[]): Promise<Started> {
+/**
+ * Kamailio, -m KAMAILIO_SHM_MB -M 32, in the foreground: `kamailio` with one UDP receiver,
+ * `kamailio-c2` with two (beside Trunkline with two threads).
+ */
+export async function startKamailio(
+  dir: string,
+  answerers: readonly number[],
+  children = 1,
+): Promise<Started> {
+  const name = children === 1 ? "kamailio" : `kamailio-c${children}`;
   if (!existsSync(KAMAILIO)) return { unavailable: `${KAMAILIO} not found (Debian package kamailio)` };
   const port = await freeUdpPort();
-  const run = join(dir, "kamailio-run");
+  const run = join(dir, `${name}-run`);
   mkdirSync(run, { recursive: true });
-  const listFile = join(dir, "dispatcher.list");
+  const listFile = join(dir, `${name}-dispatcher.list`);
   writeFileSync(listFile, dispatcherList(answerers));
-  const cfg = join(dir, "kamailio.cfg");
-  const children = 1;
+  const cfg = join(dir, `${name}.cfg`);
   writeFileSync(cfg, kamailioCfg({ port, listFile, children, modulesDir: KAMAILIO_MODULES }));
   // -DD: the creator stays in the foreground (its workers are still forked); -E: log to stderr.
   const child = launch(
-    "kamailio",
+    name,
     KAMAILIO,
     ["-f", cfg, "-DD", "-E", "-m", KAMAILIO_SHM_MB, "-M", "32", "-Y", run, "-P", join(run, "kamailio.pid")],
-    { logFile: join(dir, "kamailio.log") },
+    { logFile: join(dir, `${name}.log`) },
   );
   const why = await ready(child, port);
   const pids = tree(child.pid);
@@ -102,7 +109,7 @@ export async function startKamailio(dir: string, answerers: readonly number[]): 
   }
   return {
     target: {
-      name: "kamailio",
+      name,
       port,
       note: `dispatcher round robin (alg 4), tm, record_route, failure_route on 5xx/408/timeout, children=${children}, -m ${KAMAILIO_SHM_MB} -M 32`,
       pids,
@@ -121,12 +128,22 @@ export async function startTrunkline(
   balance: Balance,
   answerers: readonly number[],
 ): Promise<Started> {
-  if (!existsSync(TRUNKLINE_MAIN)) return { unavailable: `${TRUNKLINE_MAIN} missing: npm run build` };
+  // …-ref: another build (BENCH_TRUNKLINE_REF=<its dist/cli/main.js>), for a same-run A/B.
+  const ref = name.endsWith("-ref");
+  const main = ref ? process.env.BENCH_TRUNKLINE_REF : TRUNKLINE_MAIN;
+  if (main === undefined)
+    return { unavailable: "…-ref needs BENCH_TRUNKLINE_REF=<another build's dist/cli/main.js>" };
+  if (!existsSync(main)) return { unavailable: `${main} missing: npm run build` };
   const port = await freeUdpPort();
   const cfg = join(dir, `${name}.yaml`);
+  // -wN: N threads (workers: N; SIP over UDP on each, reuse-port sockets, Node >= 22.12).
+  const plain = name.replace(/-ref$/, "");
+  const threads = Number(/-w(\d+)$/.exec(plain)?.[1] ?? 1);
+  const base = plain.replace(/-w\d+$/, "");
   writeFileSync(
     cfg,
     [
+      `workers: ${threads}`,
       `listeners: [ { name: sip, protocol: sip, listen: 127.0.0.1:${port}, transports: [udp] } ]`,
       "routes: [ { listener: sip, pool: fs } ]",
       "pools:",
@@ -141,10 +158,10 @@ export async function startTrunkline(
     ].join("\n"),
   );
   // trunkline-rr-node24 (-node22): the same on Node 24 (22), this one when it is, else the
-  // cached one of scripts/ensure-node24.sh; one thread as the others.
+  // cached one of scripts/ensure-node24.sh; one thread as the others, but for -wN.
   let node = process.execPath;
   let version = process.version;
-  const major = name.endsWith("-node24") ? "24" : name.endsWith("-node22") ? "22" : undefined;
+  const major = base.endsWith("-node24") ? "24" : base.endsWith("-node22") ? "22" : undefined;
   if (major !== undefined && !process.version.startsWith(`v${major}.`)) {
     const cached = cachedNode24(ROOT, major === "22" ? NODE22_VERSION : undefined);
     if ("error" in cached) return { unavailable: `no Node ${major}: ${cached.error}` };
@@ -154,9 +171,9 @@ export async function startTrunkline(
   return startNode(
     dir,
     name,
-    [TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"],
+    [main, "run", "-c", cfg, "--no-watch"],
     port,
-    `${balance}, failover_codes [500, 503, 408], invite_timeout 2s, 1 Node thread (${version}), defaults`,
+    `${ref ? `${main}, ` : ""}${balance}, failover_codes [500, 503, 408], invite_timeout 2s, ${threads} Node thread${threads === 1 ? "" : "s"} (${version}), defaults`,
     node,
   );
 }
