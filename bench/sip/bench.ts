@@ -28,6 +28,7 @@ import {
   startTrunkline,
   type Target,
 } from "./targets.ts";
+import { variant } from "./variant.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
@@ -43,13 +44,13 @@ const ALL_TARGETS = [
   "trunkline-rr-node24-w2",
 ];
 // Node 22 and the two-core pair are asked for by name (BENCH_SIP_TARGETS), not run by default.
-const DEFAULT_TARGETS = ALL_TARGETS.filter(
-  (t) => t !== "trunkline-rr-node22" && t !== "kamailio-c2" && t !== "trunkline-rr-node24-w2",
-);
+const BY_NAME_ONLY = new Set(["trunkline-rr-node22", "kamailio-c2", "trunkline-rr-node24-w2"]);
+const DEFAULT_TARGETS = ALL_TARGETS.filter((t) => !BY_NAME_ONLY.has(t));
 
-/** `…-ref` of any Trunkline target: the same on BENCH_TRUNKLINE_REF's build. */
+/** `…-ref` of any Trunkline target: the same on BENCH_TRUNKLINE_REF's build (variant.ts). */
 const isTarget = (t: string) =>
-  ALL_TARGETS.includes(t) || (t.startsWith("trunkline-") && ALL_TARGETS.includes(t.replace(/-ref$/, "")));
+  ALL_TARGETS.includes(t) ||
+  (t.startsWith("trunkline-") && variant(t).ref && ALL_TARGETS.includes(t.slice(0, -"-ref".length)));
 
 function readSettings(): RampSettings & { targets: string[] } {
   const s = {

@@ -2,6 +2,7 @@
 // and the Markdown report written beside the JSON.
 import { fmt, ratio, round } from "../lib/stats.ts";
 import type { RampSettings, StepResult } from "./ramp.ts";
+import { variant } from "./variant.ts";
 
 export interface TargetResult {
   name: string;
@@ -102,8 +103,11 @@ export function ratios(sums: readonly Summary[]): Ratios[] {
  * against N UDP receivers) when it ran, else `kamailio` (one receiver).
  */
 function peerOf(sums: readonly Summary[], target: string): Summary | undefined {
-  const n = /-w(\d+)$/.exec(target)?.[1];
-  return (n && sums.find((x) => x.target === `kamailio-c${n}`)) || sums.find((x) => x.target === "kamailio");
+  const { threads } = variant(target);
+  return (
+    (threads > 1 ? sums.find((x) => x.target === `kamailio-c${threads}`) : undefined) ??
+    sums.find((x) => x.target === "kamailio")
+  );
 }
 
 export interface Report {

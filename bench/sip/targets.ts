@@ -12,6 +12,7 @@ import { envInt } from "../lib/stats.ts";
 import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
 import { killPids, tree } from "./proctree.ts";
 import { freeUdpPort, waitForSip } from "./sipp.ts";
+import { variant } from "./variant.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const KAMAILIO = "/usr/sbin/kamailio";
@@ -128,18 +129,15 @@ export async function startTrunkline(
   balance: Balance,
   answerers: readonly number[],
 ): Promise<Started> {
-  // …-ref: another build (BENCH_TRUNKLINE_REF=<its dist/cli/main.js>), for a same-run A/B.
-  const ref = name.endsWith("-ref");
+  // …-ref: another build (BENCH_TRUNKLINE_REF=<its dist/cli/main.js>), for a same-run A/B;
+  // …-wN: N threads (workers: N; SIP over UDP on each, reuse-port sockets, Node >= 22.12).
+  const { base, threads, ref } = variant(name);
   const main = ref ? process.env.BENCH_TRUNKLINE_REF : TRUNKLINE_MAIN;
   if (main === undefined)
     return { unavailable: "…-ref needs BENCH_TRUNKLINE_REF=<another build's dist/cli/main.js>" };
   if (!existsSync(main)) return { unavailable: `${main} missing: npm run build` };
   const port = await freeUdpPort();
   const cfg = join(dir, `${name}.yaml`);
-  // -wN: N threads (workers: N; SIP over UDP on each, reuse-port sockets, Node >= 22.12).
-  const plain = name.replace(/-ref$/, "");
-  const threads = Number(/-w(\d+)$/.exec(plain)?.[1] ?? 1);
-  const base = plain.replace(/-w\d+$/, "");
   writeFileSync(
     cfg,
     [
