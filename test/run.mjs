@@ -35,9 +35,21 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? "4";
 
 /**
- * The Nodes to run the suite on: this one, then Node 24 (scripts/ensure-node24.sh puts it in
- * the cache; `npm test` runs that script first). A filtered run (`node test/run.mjs sip`) uses
- * this Node only, unless TEST_NODE24=1; TEST_NODE24=0 skips the second run, and says so.
+ * The other Nodes the suite runs on after this one: the product runs unchanged on Node 20, 22
+ * and 24 (package.json's engines), so each of them is proven by a whole run, not assumed.
+ * scripts/ensure-node24.sh VERSION puts each in the cache (fetched once, from the npm
+ * registry). TEST_OTHER_NODES (versions, comma-separated) replaces the list.
+ */
+const OTHER_NODES = (process.env.TEST_OTHER_NODES ?? "24.22.3,22.23.5")
+  .split(",")
+  .map((v) => v.trim())
+  .filter((v) => v !== "");
+
+/**
+ * The Nodes to run the suite on: this one, then OTHER_NODES (a version of this Node's major
+ * is left out: it would run the same suite on the same runtime twice). A filtered run
+ * (`node test/run.mjs sip`) uses this Node only, unless TEST_NODE24=1; TEST_NODE24=0 skips
+ * the other Nodes, and says so.
  */
 function nodes() {
   const want = process.env.TEST_NODE24 ?? (filters.length > 0 ? "0" : "1");
@@ -45,16 +57,22 @@ function nodes() {
     if (filters.length === 0) console.log("TEST_NODE24=0: the suite runs on this Node only");
     return [process.execPath];
   }
-  const found = spawnSync("bash", [join(root, "scripts/ensure-node24.sh")], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
+  const major = process.versions.node.split(".")[0];
+  const others = OTHER_NODES.filter((v) => v.split(".")[0] !== major).map((version) => {
+    const found = spawnSync("bash", [join(root, "scripts/ensure-node24.sh"), version], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const bin = found.stdout.trim().split("\n").pop();
+    if (found.status !== 0 || !bin) {
+      console.error(
+        `Node ${version} is missing and could not be fetched (scripts/ensure-node24.sh ${version})`,
+      );
+      process.exit(1);
+    }
+    return bin;
   });
-  const bin = found.stdout.trim().split("\n").pop();
-  if (found.status !== 0 || !bin) {
-    console.error("Node 24 is missing and could not be fetched (scripts/ensure-node24.sh)");
-    process.exit(1);
-  }
-  return [process.execPath, bin];
+  return [process.execPath, ...others];
 }
 
 /**
