@@ -179,13 +179,15 @@ export async function startTrunkline(
 /** The Node floor (relay.mjs): a bare record-routing UDP relay over the two answerers. */
 export async function startRelay(dir: string, answerers: readonly number[]): Promise<Started> {
   const port = await freeUdpPort();
+  // Read as relay.mjs reads it (the child inherits the environment).
+  const spin = Number(process.env.RELAY_SPIN_US ?? 0);
   const script = join(ROOT, "bench", "sip", "relay.mjs");
   return startNode(
     dir,
     "relay",
     [script, "--port", String(port), "--servers", answerers.join(",")],
     port,
-    "bench/sip/relay.mjs: Node's floor, one dgram socket, Via/Route/Record-Route line edits only, 100 Trying, round robin; no checks, state, timers, logs or metrics",
+    `bench/sip/relay.mjs: Node's floor, one dgram socket, Via/Route/Record-Route line edits only, 100 Trying, round robin; no checks, state, timers, logs or metrics${spin > 0 ? `; RELAY_SPIN_US=${spin}: ${spin} µs of busy work per datagram received` : ""}`,
   );
 }
 
