@@ -6,17 +6,19 @@
 // proxy's own time per call (parse + handle, GC included) apart from the harness', steady and
 // repeatable where the socket benchmark (bench.ts) swings by ±15% from run to run on this VM.
 // Run: node --import tsx bench/sip/core.ts [calls]   (env RATE, default 2500; HOLD_MS, 2000)
+
+import { coreProxy } from "../../src/app/sip-core.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
+import { SimClock } from "../../src/protocols/sip/sim-clock.ts";
+import { type Sent, SyntheticCalls } from "../../src/protocols/sip/synthetic-calls.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import { SimClock } from "../../test/helpers/sim-clock.ts";
-import { coreProxy } from "../../test/helpers/sip-core.ts";
 
 const CALLS = Number(process.argv[2] ?? 20_000);
 const RATE = Number(process.env.RATE ?? 2_500);
 // At least 1: each call is hung up after the next one is set up (HOLD_MS=0 meant n % 0).
 const HOLD = Math.max(1, Math.round((RATE * Number(process.env.HOLD_MS ?? 2_000)) / 1000));
 const clock = new SimClock();
-const out: { to: SipPeer; text: string }[] = [];
+const out: Sent[] = [];
 const proxy = coreProxy(
   `routes: [ { listener: sip, pool: fs } ]
 pools: { fs: { balance: ${process.env.BAL ?? "round-robin"}, servers: [ { address: 127.0.0.1:5070 }, { address: 127.0.0.1:5071 } ] } }
@@ -24,7 +26,6 @@ pools: { fs: { balance: ${process.env.BAL ?? "round-robin"}, servers: [ { addres
   (to, bytes) => out.push({ to, text: bytes.toString("latin1") }),
   clock,
 );
-const CALLER: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
 
 /** Nanoseconds spent in the proxy (parse and handle), not in the harness. */
 let inProxy = 0n;
@@ -45,82 +46,11 @@ function feed(text: string, from: SipPeer): void {
   }
 }
 
-function take(pred: (t: string) => boolean): { to: SipPeer; text: string } {
-  const i = out.findIndex((o) => pred(o.text));
-  const o = out[i];
-  if (o === undefined) throw new Error(`not sent: ${out.map((x) => x.text.split("\r\n")[0]).join(" | ")}`);
-  out.splice(i, 1);
-  return o;
-}
-
-/** A response a UAS builds from a request: status line, its Vias, From, To (+tag), Call-ID, CSeq, RR. */
-function answer(req: string, status: string): string {
-  const lines = req.split("\r\n");
-  const keep = lines.filter((l) => /^(via|from|call-id|cseq|record-route):/i.test(l));
-  const to = lines.find((l) => /^to:/i.test(l)) ?? "To: <sip:x@y>";
-  return [
-    `SIP/2.0 ${status}`,
-    ...keep,
-    to.includes("tag=") ? to : `${to};tag=uas1`,
-    "Contact: <sip:uas@127.0.0.1:5070>",
-    "Content-Length: 0",
-    "",
-    "",
-  ].join("\r\n");
-}
-
-function caller(method: string, n: number, extra: string[], cseq: number): string {
-  return [
-    // In the dialog, the Request-URI is the answerer's Contact (the remote target).
-    `${method} ${method === "INVITE" ? "sip:bob@127.0.0.1:5060" : "sip:uas@127.0.0.1:5070"} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-${n}-${method}-${cseq};rport`,
-    "Max-Forwards: 70",
-    `From: "Alice" <sip:alice@127.0.0.1:5080>;tag=a${n}`,
-    `To: <sip:bob@127.0.0.1:5060>${method === "INVITE" ? "" : ";tag=uas1"}`,
-    `Call-ID: ${n}-core@127.0.0.1`,
-    `CSeq: ${cseq} ${method}`,
-    "Contact: <sip:alice@127.0.0.1:5080>",
-    "User-Agent: core-bench",
-    ...extra,
-    "Content-Length: 0",
-    "",
-    "",
-  ].join("\r\n");
-}
-
-/** INVITE to ACK; gives the Route lines for the BYE. */
-function setup(n: number): string[] {
-  feed(caller("INVITE", n, [], 1), CALLER);
-  take((t) => t.startsWith("SIP/2.0 100"));
-  const inv = take((t) => t.startsWith("INVITE "));
-  feed(answer(inv.text, "180 Ringing"), inv.to);
-  take((t) => t.startsWith("SIP/2.0 180"));
-  feed(answer(inv.text, "200 OK"), inv.to);
-  const ok = take((t) => t.startsWith("SIP/2.0 200"));
-  const rr = ok.text
-    .split("\r\n")
-    .filter((l) => /^record-route:/i.test(l))
-    .map((l) => `Route:${l.slice(13)}`);
-  feed(caller("ACK", n, rr, 1), CALLER);
-  take((t) => t.startsWith("ACK "));
-  return rr;
-}
-
-function hangUp(n: number, rr: string[]): void {
-  feed(caller("BYE", n, rr, 2), CALLER);
-  const bye = take((t) => t.startsWith("BYE "));
-  feed(answer(bye.text, "200 OK"), bye.to);
-  take((t) => t.startsWith("SIP/2.0 200"));
-}
-
-/** Calls set up and not yet hung up, oldest first (a ring of HOLD). */
-const held: (string[] | undefined)[] = new Array(HOLD);
+const driver = new SyntheticCalls(feed, out, HOLD);
 
 /** Call n: its set-up, then the BYE of the call HOLD before it; the clock moves 1/RATE s. */
 function step(n: number): void {
-  const old = held[n % HOLD];
-  if (old !== undefined) hangUp(n - HOLD, old);
-  held[n % HOLD] = setup(n);
+  driver.step(n);
   clock.advance(1000 / RATE);
 }
 

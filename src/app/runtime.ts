@@ -50,6 +50,8 @@ export interface RuntimeOptions {
   readonly sharePortZero?: boolean;
   /** Channels to the other listener threads (SIP hands messages to their Call-ID's thread). */
   readonly mesh?: ThreadMeshView;
+  /** Runs before a listener is created (the SIP code's warm-up: app/sip-warm-up.ts). */
+  readonly beforeListener?: (cfg: ListenerConfig) => void;
 }
 
 /** A reload's first phase, done: the listeners it bound, waiting for commit or abort. */
@@ -74,6 +76,7 @@ export class Runtime {
   readonly #draining = new Set<ProtocolListener>();
   readonly #ctx: ListenerContext;
   readonly #runs: (cfg: ListenerConfig) => boolean;
+  readonly #beforeListener: ((cfg: ListenerConfig) => void) | undefined;
 
   constructor(events = new EventBus<TrunklineEvents>(), opts: RuntimeOptions = {}) {
     this.events = events;
@@ -89,6 +92,7 @@ export class Runtime {
       ...(opts.mesh ? { mesh: opts.mesh } : {}),
     };
     this.#runs = opts.runs ?? (() => true);
+    this.#beforeListener = opts.beforeListener;
   }
 
   get generation(): Generation {
@@ -179,6 +183,7 @@ export class Runtime {
         return new TrunklineError(ErrorCodes.LISTEN, `listener ${cfg.name}: no protocol "${cfg.protocol}"`);
       const cur = this.#listeners.get(cfg.name);
       if (cur && cur.config.protocol === cfg.protocol && proto.sameBinding(cur.config, cfg)) continue;
+      this.#beforeListener?.(cfg);
       const gate = new Gate();
       gates.push(gate);
       const l = proto.createListener(cfg, { ...this.#ctx, gate });

@@ -164,6 +164,14 @@ export interface TrunklineEvents {
     /** The utilization configured as saturated. */
     readonly limit: number;
   };
+  /** The SIP code of this process (or thread) warmed up before its first SIP listener bound (app/sip-warm-up.ts). */
+  "sip.warm_up": {
+    readonly listener: string;
+    readonly calls: number;
+    readonly ms: number;
+    /** Why it failed (it is then skipped: the listener starts all the same). */
+    readonly error?: string;
+  };
   /** HTTP: a request hit a passivated route that has wake keys (at most once per route per 5 s). */
   "http.wake": {
     readonly listener: string;

@@ -153,6 +153,15 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
         log.warn(f, "SIP listener overloaded: its thread is saturated; new calls get 503 until it keeps up");
       else log.info(f, "SIP listener no longer overloaded: new calls taken again");
     }),
+    bus.on("sip.warm_up", (e) => {
+      const f = { event: "sip_warm_up", ...e };
+      if (e.error !== undefined) log.warn(f, `SIP warm-up failed, skipped: ${e.error}`);
+      else
+        log.info(
+          f,
+          `SIP code warmed up: ${e.calls} synthetic calls in ${e.ms} ms before listener ${e.listener} bound`,
+        );
+    }),
     bus.on("host.setting", (e) =>
       log.warn({ event: "host_setting", setting: e.setting, value: e.value }, e.warning),
     ),

@@ -163,6 +163,7 @@ test("a valid route token moved to another Call-ID gets 403; a token signed (der
       callTimeoutMs: 1,
       maxTransactionBytes: 1,
       overload: undefined,
+      warmUpCalls: 0,
     },
     {
       host: "127.0.0.1",

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { coreProxy } from "../../src/app/sip-core.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
+import { SimClock } from "../../src/protocols/sip/sim-clock.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import { SimClock } from "../helpers/sim-clock.ts";
-import { coreProxy } from "../helpers/sip-core.ts";
 
 /** The socket-less proxy with one server, fed as the transport feeds it, and a heap after GC. */
 function harness() {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { coreProxy } from "../../src/app/sip-core.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
+import { SimClock } from "../../src/protocols/sip/sim-clock.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import { SimClock } from "../helpers/sim-clock.ts";
-import { coreProxy } from "../helpers/sip-core.ts";
 
 const caller: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
 

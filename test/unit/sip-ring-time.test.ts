@@ -4,10 +4,11 @@
 // pool's ring_timeout ends a call nobody answers with a CANCEL and a 408.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { coreProxy } from "../../src/app/sip-core.ts";
 import { parseMessage } from "../../src/protocols/sip/message.ts";
+import { SimClock } from "../../src/protocols/sip/sim-clock.ts";
+import { answer } from "../../src/protocols/sip/synthetic-calls.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
-import { SimClock } from "../helpers/sim-clock.ts";
-import { coreProxy } from "../helpers/sip-core.ts";
 
 const CALLER: SipPeer = { transport: "udp", host: "127.0.0.1", port: 5080 };
 
@@ -24,22 +25,6 @@ const INVITE = [
   "",
   "",
 ].join("\r\n");
-
-/** A response from the server to a request it got: its Vias, From, Call-ID, CSeq and Record-Route, To tagged. */
-function answer(req: string, status: string): string {
-  const lines = req.split("\r\n");
-  const keep = lines.filter((l) => /^(via|from|call-id|cseq|record-route):/i.test(l));
-  const to = lines.find((l) => /^to:/i.test(l)) ?? "";
-  return [
-    `SIP/2.0 ${status}`,
-    ...keep,
-    `${to};tag=uas1`,
-    "Contact: <sip:uas@127.0.0.1:5070>",
-    "Content-Length: 0",
-    "",
-    "",
-  ].join("\r\n");
-}
 
 function rig(pool: string) {
   const clock = new SimClock();

@@ -5,15 +5,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Runtime } from "../../src/app/runtime.ts";
+import { coreProxy } from "../../src/app/sip-core.ts";
 import { EventBus } from "../../src/events/bus.ts";
 import type { TrunklineEvents } from "../../src/events/types.ts";
 import { isGone, isRefusal, SIP_OPTIONS_REFUSED } from "../../src/health/refusal.ts";
 import { onServerGone } from "../../src/protocols/sip/server-gone.ts";
+import { SimClock } from "../../src/protocols/sip/sim-clock.ts";
 import { applyEntryState, entryState } from "../../src/servers/mirror.ts";
 import { ServerRegistry } from "../../src/servers/registry.ts";
 import type { ServerChange } from "../../src/servers/types.ts";
-import { SimClock } from "../helpers/sim-clock.ts";
-import { coreProxy } from "../helpers/sip-core.ts";
 
 const TIMEOUT = "sip-options: no answer within 1000ms";
 

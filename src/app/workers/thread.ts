@@ -5,6 +5,7 @@
  * thread reads the config, checks health, runs the admin API and writes the logs, and tells
  * this thread each config (two phases) and each server state change.
  */
+
 import { parentPort, workerData } from "node:worker_threads";
 import { parseMerged } from "../../config/load.ts";
 import type { Snapshot } from "../../config/types.ts";
@@ -17,6 +18,7 @@ import { runsOnEveryThread } from "../../protocols/threads.ts";
 import { applyEntryState, type EntryState } from "../../servers/mirror.ts";
 import { SharedSlotCounters } from "../../servers/shared-counters.ts";
 import { type PreparedReload, Runtime } from "../runtime.ts";
+import { warmUpFor } from "../sip-warm-up.ts";
 import { ThreadMesh } from "./mesh.ts";
 import {
   FORWARDED_EVENTS,
@@ -35,7 +37,12 @@ const mesh = new ThreadMesh(data.row, data.threads);
 for (const [peer, p] of data.peers) mesh.connect(peer, p);
 // SIP over TCP or TLS stays on the main thread (a dialog's connections would be spread over
 // threads); SIP over UDP runs everywhere, each message handed to its Call-ID's thread.
-const runtime = new Runtime(events, { counters, mesh, runs: runsOnEveryThread });
+const runtime = new Runtime(events, {
+  counters,
+  mesh,
+  runs: runsOnEveryThread,
+  beforeListener: (cfg) => warmUpFor(cfg, events),
+});
 let prepared: PreparedReload | undefined;
 runtime.registry.sendOutcomes((key, r) => port.postMessage({ t: "outcome", key, r } satisfies FromWorker));
 

@@ -1,5 +1,5 @@
 import type { RawSource } from "../../config/providers/types.ts";
-import type { Snapshot } from "../../config/types.ts";
+import type { ListenerConfig, Snapshot } from "../../config/types.ts";
 import { ErrorCodes, TrunklineError } from "../../core/errors.ts";
 import type { EventBus } from "../../events/bus.ts";
 import type { TrunklineEvents } from "../../events/types.ts";
@@ -11,6 +11,7 @@ import {
   sharedCounterMemory,
 } from "../../servers/shared-counters.ts";
 import type { Runtime, RuntimeOptions } from "../runtime.ts";
+import { warmUpFor } from "../sip-warm-up.ts";
 import { ThreadMesh } from "./mesh.ts";
 import { WorkerSet } from "./set.ts";
 import type { WorkerView } from "./types.ts";
@@ -44,6 +45,8 @@ export class ListenerThreads {
         error: `workers: ${want} needs Node >= 22.12 (SO_REUSEPORT for listeners); this is Node ${process.versions.node}: running one thread`,
       });
     } else this.threads = want;
+    // The main thread's SIP code warms up before its first SIP listener binds, as each worker's does.
+    const beforeListener = (cfg: ListenerConfig) => warmUpFor(cfg, events);
     if (this.threads > 1) {
       const mem = sharedCounterMemory(this.threads);
       const shared = {
@@ -52,10 +55,15 @@ export class ListenerThreads {
         mesh: new ThreadMesh(0, this.threads),
       };
       this.#shared = shared;
-      this.runtimeOptions = { counters: shared.counters, mesh: shared.mesh, sharePortZero: true };
+      this.runtimeOptions = {
+        counters: shared.counters,
+        mesh: shared.mesh,
+        sharePortZero: true,
+        beforeListener,
+      };
     } else {
       this.#shared = undefined;
-      this.runtimeOptions = {};
+      this.runtimeOptions = { beforeListener };
     }
   }
 

@@ -32,6 +32,11 @@ export interface SipListenerOptions {
   readonly maxTransactionBytes: number;
   /** New calls refused (503) while the event loop is saturated (net/load-shed.ts); undefined: off. */
   readonly overload: ShedOptions | undefined;
+  /**
+   * Synthetic calls through a throwaway proxy before the first SIP listener of a process (or
+   * thread) binds, so its code is compiled before a carrier's traffic arrives (app/sip-warm-up.ts); 0: none.
+   */
+  readonly warmUpCalls: number;
 }
 
 export interface SipRouteMatch {
@@ -54,6 +59,7 @@ const DEFAULTS = {
   maxTransactionBytes: 1024 * 1024 * 1024,
   overloadUtilization: 0.95,
   overloadAfterMs: 500,
+  warmUpCalls: 2_000,
 } as const;
 
 const listenerShape = {
@@ -83,6 +89,7 @@ const listenerShape = {
       { error: "off, or { utilization: 0.5 to 1, after: a duration }" },
     )
     .optional(),
+  warm_up: z.number().int().min(0).max(100_000).optional(),
 };
 
 const routeShape = {
@@ -145,6 +152,7 @@ function buildListenerOptions(
             utilization: o.utilization ?? DEFAULTS.overloadUtilization,
             after: Math.max(1, Math.round(afterMs / SAMPLE_MS)),
           },
+    warmUpCalls: l.warm_up ?? DEFAULTS.warmUpCalls,
   };
 }
 

@@ -2,7 +2,7 @@
 // order, so transactions linger and end as they would at a given call rate (the real clock
 // never fires inside one synchronous loop, and the state piled up: 22,000 transactions and
 // 358 MB of heap after 20,000 calls, a GC load no live proxy has).
-import type { SipClock, TimerHandle } from "../../src/protocols/sip/clock.ts";
+import type { SipClock, TimerHandle } from "./clock.ts";
 
 interface Timer {
   at: number;
