@@ -36,14 +36,19 @@ const concurrency = process.env.TEST_CONCURRENCY ?? "4";
 
 /**
  * The other Nodes the suite runs on after this one: the product runs unchanged on Node 20, 22
- * and 24 (package.json's engines), so each of them is proven by a whole run, not assumed.
+ * and 24 (package.json's engines), so each of them is proven by a whole run, not assumed (the
+ * one of this Node's major is left out: this Node runs the suite).
  * scripts/ensure-node24.sh VERSION puts each in the cache (fetched once, from the npm
  * registry). TEST_OTHER_NODES (versions, comma-separated) replaces the list.
  */
-const OTHER_NODES = (process.env.TEST_OTHER_NODES ?? "24.22.3,22.23.5")
+const OTHER_NODES = (process.env.TEST_OTHER_NODES ?? "24.22.3,22.23.5,20.20.2")
   .split(",")
-  .map((v) => v.trim())
+  .map((v) => v.trim().replace(/^v/, ""))
   .filter((v) => v !== "");
+if (OTHER_NODES.length === 0) {
+  console.error("TEST_OTHER_NODES lists no version (TEST_NODE24=0 runs this Node only)");
+  process.exit(1);
+}
 
 /**
  * The Nodes to run the suite on: this one, then OTHER_NODES (a version of this Node's major
@@ -58,6 +63,9 @@ function nodes() {
     return [process.execPath];
   }
   const major = process.versions.node.split(".")[0];
+  for (const v of OTHER_NODES)
+    if (v.split(".")[0] === major)
+      console.log(`# Node ${v}: this Node's major (${process.version}) runs the suite`);
   const others = OTHER_NODES.filter((v) => v.split(".")[0] !== major).map((version) => {
     const found = spawnSync("bash", [join(root, "scripts/ensure-node24.sh"), version], {
       encoding: "utf8",

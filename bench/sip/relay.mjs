@@ -115,7 +115,12 @@ function onResponse(text) {
 
 // RELAY_SPIN_US=N: N µs of busy work per datagram received, before it is handled, to measure
 // what each µs of a proxy's own JS costs the whole process (kernel time included) per call.
-const SPIN_NS = BigInt(Math.round(Number(process.env.RELAY_SPIN_US ?? 0) * 1000));
+const spinUs = Number(process.env.RELAY_SPIN_US ?? 0);
+if (!(Number.isFinite(spinUs) && spinUs >= 0)) {
+  process.stderr.write(`relay: RELAY_SPIN_US=${process.env.RELAY_SPIN_US} is not a number of µs\n`);
+  process.exit(2);
+}
+const SPIN_NS = BigInt(Math.round(spinUs * 1000));
 
 sock.on("message", (msg, rinfo) => {
   if (SPIN_NS > 0n) {

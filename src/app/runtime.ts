@@ -50,7 +50,7 @@ export interface RuntimeOptions {
   readonly sharePortZero?: boolean;
   /** Channels to the other listener threads (SIP hands messages to their Call-ID's thread). */
   readonly mesh?: ThreadMeshView;
-  /** Runs before a listener is created (the SIP code's warm-up: app/sip-warm-up.ts). */
+  /** Runs for each listener of the first start before any binds (the SIP warm-up: app/sip-warm-up.ts). */
   readonly beforeListener?: (cfg: ListenerConfig) => void;
 }
 
@@ -176,6 +176,10 @@ export class Runtime {
     const replaced: ProtocolListener[] = [];
     const handedOver: ProtocolListener[] = [];
     const gates: Gate[] = [];
+    // At the first start only, before any listener binds (a takeover's connections then wait on
+    // nothing of it); never at a reload, whose loop is serving.
+    if (this.#gen === undefined && this.#beforeListener)
+      for (const cfg of snapshot.listeners) if (this.#runs(cfg)) this.#beforeListener(cfg);
     for (const cfg of snapshot.listeners) {
       if (!this.#runs(cfg)) continue;
       const proto = protocolNamed(cfg.protocol);
@@ -183,7 +187,6 @@ export class Runtime {
         return new TrunklineError(ErrorCodes.LISTEN, `listener ${cfg.name}: no protocol "${cfg.protocol}"`);
       const cur = this.#listeners.get(cfg.name);
       if (cur && cur.config.protocol === cfg.protocol && proto.sameBinding(cur.config, cfg)) continue;
-      this.#beforeListener?.(cfg);
       const gate = new Gate();
       gates.push(gate);
       const l = proto.createListener(cfg, { ...this.#ctx, gate });

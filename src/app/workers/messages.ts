@@ -66,6 +66,5 @@ export const FORWARDED_EVENTS = [
   "listener.tls_reloaded",
   "sip.dropped",
   "sip.overload",
-  "sip.warm_up",
   "http.wake",
 ] as const;

@@ -18,7 +18,6 @@ import { runsOnEveryThread } from "../../protocols/threads.ts";
 import { applyEntryState, type EntryState } from "../../servers/mirror.ts";
 import { SharedSlotCounters } from "../../servers/shared-counters.ts";
 import { type PreparedReload, Runtime } from "../runtime.ts";
-import { warmUpFor } from "../sip-warm-up.ts";
 import { ThreadMesh } from "./mesh.ts";
 import {
   FORWARDED_EVENTS,
@@ -37,12 +36,9 @@ const mesh = new ThreadMesh(data.row, data.threads);
 for (const [peer, p] of data.peers) mesh.connect(peer, p);
 // SIP over TCP or TLS stays on the main thread (a dialog's connections would be spread over
 // threads); SIP over UDP runs everywhere, each message handed to its Call-ID's thread.
-const runtime = new Runtime(events, {
-  counters,
-  mesh,
-  runs: runsOnEveryThread,
-  beforeListener: (cfg) => warmUpFor(cfg, events),
-});
+// No SIP warm-up here: a worker starts (or restarts) while the main thread already serves,
+// and the hand-offs to it would wait the warm-up out (app/sip-warm-up.ts).
+const runtime = new Runtime(events, { counters, mesh, runs: runsOnEveryThread });
 let prepared: PreparedReload | undefined;
 runtime.registry.sendOutcomes((key, r) => port.postMessage({ t: "outcome", key, r } satisfies FromWorker));
 

@@ -45,7 +45,7 @@ export class ListenerThreads {
         error: `workers: ${want} needs Node >= 22.12 (SO_REUSEPORT for listeners); this is Node ${process.versions.node}: running one thread`,
       });
     } else this.threads = want;
-    // The main thread's SIP code warms up before its first SIP listener binds, as each worker's does.
+    // The main thread's SIP code warms up before its listeners bind (the workers start after).
     const beforeListener = (cfg: ListenerConfig) => warmUpFor(cfg, events);
     if (this.threads > 1) {
       const mem = sharedCounterMemory(this.threads);

@@ -33,8 +33,9 @@ export interface SipListenerOptions {
   /** New calls refused (503) while the event loop is saturated (net/load-shed.ts); undefined: off. */
   readonly overload: ShedOptions | undefined;
   /**
-   * Synthetic calls through a throwaway proxy before the first SIP listener of a process (or
-   * thread) binds, so its code is compiled before a carrier's traffic arrives (app/sip-warm-up.ts); 0: none.
+   * Synthetic calls through a throwaway proxy before the listeners of a process first bind, so
+   * its SIP code is compiled before a carrier's traffic arrives (app/sip-warm-up.ts); 0: none.
+   * The first SIP listener's value counts; a reload never warms up.
    */
   readonly warmUpCalls: number;
 }
@@ -89,7 +90,7 @@ const listenerShape = {
       { error: "off, or { utilization: 0.5 to 1, after: a duration }" },
     )
     .optional(),
-  warm_up: z.number().int().min(0).max(100_000).optional(),
+  warm_up: z.number().int().min(0).max(20_000).optional(),
 };
 
 const routeShape = {

@@ -53,6 +53,15 @@ export class SyntheticCalls {
     return rr;
   }
 
+  /** A call left ringing: INVITE, 100, 180 and no final answer (its timers run on). */
+  ring(n: number): void {
+    this.#feed(callerRequest("INVITE", n, [], 1), CALLER);
+    this.#take("SIP/2.0 100");
+    const inv = this.#take("INVITE ");
+    this.#feed(answer(inv.text, "180 Ringing"), inv.to);
+    this.#take("SIP/2.0 180");
+  }
+
   hangUp(n: number, rr: string[]): void {
     this.#feed(callerRequest("BYE", n, rr, 2), CALLER);
     const bye = this.#take("BYE ");
