@@ -1,11 +1,12 @@
 /**
- * The warm-up of a new process's (or thread's) SIP code: synthetic calls through a proxy of
- * its own, with no sockets, no events and a simulated clock, before the first SIP listener
- * binds. V8 compiles a function to fast code only once it has run many times; a process that
- * takes a carrier's full call rate at once (a restart, a takeover) ran its first seconds on
- * code not yet optimized (the SIP bench's first step: 625–1,387 µs of CPU per call, about 380
- * once warm), fell behind, and the callers retransmitted (README, "Cold start"). Nothing of it is kept: its calls, servers and
- * timers are the throwaway proxy's.
+ * The warm-up of a new process's SIP code: synthetic calls through a proxy of its own, with no
+ * sockets, its own events and servers and a simulated clock, when the process first starts,
+ * before any of its listeners binds (Runtime's beforeListener). V8 compiles a function to fast
+ * code only once it has run many times; a process that takes a carrier's full call rate at
+ * once (a restart, a takeover) ran its first seconds on code not yet optimized (the SIP
+ * bench's first step: 625–1,387 µs of CPU per call, about 380 once warm), fell behind, and
+ * the callers retransmitted (README, "Cold start"). Nothing of it is kept: its calls, servers
+ * and timers are the throwaway proxy's.
  */
 
 import type { ListenerConfig } from "../config/types.ts";
@@ -15,7 +16,8 @@ import type { TrunklineEvents } from "../events/types.ts";
 import type { SipListenerOptions } from "../protocols/sip/config.ts";
 import { parseMessage } from "../protocols/sip/message.ts";
 import { SimClock } from "../protocols/sip/sim-clock.ts";
-import { type CALLER, type Sent, SyntheticCalls } from "../protocols/sip/synthetic-calls.ts";
+import { type Sent, SyntheticCalls } from "../protocols/sip/synthetic-calls.ts";
+import type { SipPeer } from "../protocols/sip/transport.ts";
 import { coreProxy } from "./sip-core.ts";
 
 /** Calls in progress during the warm-up: each is hung up this many calls after its set-up. */
@@ -45,7 +47,7 @@ export function warmUpSip(calls: number, budgetMs = WARM_UP_BUDGET_MS): WarmUpRe
     (to, bytes) => sent.push({ to, text: bytes.toString("latin1") }),
     clock,
   );
-  const feed = (text: string, from: typeof CALLER) => {
+  const feed = (text: string, from: SipPeer) => {
     const buf = Buffer.from(text, "latin1");
     const m = parseMessage(buf, { stream: false });
     if (!m.ok) throw new Error(`warm-up: ${m.error.message}`);
