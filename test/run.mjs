@@ -63,10 +63,10 @@ function nodes() {
     return [process.execPath];
   }
   const major = process.versions.node.split(".")[0];
-  for (const v of OTHER_NODES)
-    if (v.split(".")[0] === major)
-      console.log(`# Node ${v}: this Node's major (${process.version}) runs the suite`);
-  const others = OTHER_NODES.filter((v) => v.split(".")[0] !== major).map((version) => {
+  const mine = (v) => v.split(".")[0] === major;
+  for (const v of OTHER_NODES.filter(mine))
+    console.log(`# Node ${v}: this Node's major (${process.version}) runs the suite`);
+  const others = OTHER_NODES.filter((v) => !mine(v)).map((version) => {
     const found = spawnSync("bash", [join(root, "scripts/ensure-node24.sh"), version], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],

@@ -7,8 +7,7 @@
 // repeatable where the socket benchmark (bench.ts) swings by ±15% from run to run on this VM.
 // Run: node --import tsx bench/sip/core.ts [calls]   (env RATE, default 2500; HOLD_MS, 2000)
 
-import { coreProxy } from "../../src/app/sip-core.ts";
-import { parseMessage } from "../../src/protocols/sip/message.ts";
+import { coreProxy, handleDatagram } from "../../src/app/sip-core.ts";
 import { SimClock } from "../../src/protocols/sip/sim-clock.ts";
 import { type Sent, SyntheticCalls } from "../../src/protocols/sip/synthetic-calls.ts";
 import type { SipPeer } from "../../src/protocols/sip/transport.ts";
@@ -35,9 +34,7 @@ const byKind = new Map<string, bigint>();
 function feed(text: string, from: SipPeer): void {
   const buf = Buffer.from(text, "latin1");
   const t = process.hrtime.bigint();
-  const m = parseMessage(buf, { stream: false });
-  if (!m.ok) throw new Error(m.error.message);
-  proxy.handle({ message: m.message, source: from, flow: undefined, size: buf.length });
+  handleDatagram(proxy, buf, from);
   const dt = process.hrtime.bigint() - t;
   inProxy += dt;
   if (process.env.BY_KIND) {

@@ -9,6 +9,7 @@ import { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { SipClock } from "../protocols/sip/clock.ts";
 import { rrKey, type SipListenerOptions } from "../protocols/sip/config.ts";
+import { parseMessage } from "../protocols/sip/message.ts";
 import { SipProxy } from "../protocols/sip/proxy.ts";
 import type { SipRoutes } from "../protocols/sip/routes.ts";
 import type { SipPeer } from "../protocols/sip/transport.ts";
@@ -31,14 +32,15 @@ export function coreProxy(
   if (!listener) throw new Error("no listener");
   const options = listener.options as SipListenerOptions;
   const us = { host: "127.0.0.1", port: 5060 };
+  const key = rrKey("sip", options, us);
   return new SipProxy(
     {
       listener: "sip",
       options,
       us: { ...us, transport: "udp" },
       serverTransport: "udp",
-      keys: [rrKey("sip", options, us)],
-      sealKeys: [rrKey("sip", options, us)],
+      keys: [key],
+      sealKeys: [key],
       sender: {
         send(to, bytes) {
           send(to, bytes);
@@ -52,4 +54,11 @@ export function coreProxy(
     },
     () => {},
   );
+}
+
+/** One datagram's bytes parsed as the UDP transport parses them and handed to `proxy`. */
+export function handleDatagram(proxy: SipProxy, bytes: Buffer, from: SipPeer): void {
+  const m = parseMessage(bytes, { stream: false });
+  if (!m.ok) throw new Error(m.error.message);
+  proxy.handle({ message: m.message, source: from, flow: undefined, size: bytes.length });
 }

@@ -14,11 +14,10 @@ import { errorMessage } from "../core/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { TrunklineEvents } from "../events/types.ts";
 import type { SipListenerOptions } from "../protocols/sip/config.ts";
-import { parseMessage } from "../protocols/sip/message.ts";
 import { SimClock } from "../protocols/sip/sim-clock.ts";
 import { type Sent, SyntheticCalls } from "../protocols/sip/synthetic-calls.ts";
 import type { SipPeer } from "../protocols/sip/transport.ts";
-import { coreProxy } from "./sip-core.ts";
+import { coreProxy, handleDatagram } from "./sip-core.ts";
 
 /** Calls in progress during the warm-up: each is hung up this many calls after its set-up. */
 const HOLD = 50;
@@ -47,12 +46,7 @@ export function warmUpSip(calls: number, budgetMs = WARM_UP_BUDGET_MS): WarmUpRe
     (to, bytes) => sent.push({ to, text: bytes.toString("latin1") }),
     clock,
   );
-  const feed = (text: string, from: SipPeer) => {
-    const buf = Buffer.from(text, "latin1");
-    const m = parseMessage(buf, { stream: false });
-    if (!m.ok) throw new Error(`warm-up: ${m.error.message}`);
-    proxy.handle({ message: m.message, source: from, flow: undefined, size: buf.length });
-  };
+  const feed = (text: string, from: SipPeer) => handleDatagram(proxy, Buffer.from(text, "latin1"), from);
   const driver = new SyntheticCalls(feed, sent, HOLD);
   let n = 0;
   try {

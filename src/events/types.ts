@@ -164,7 +164,7 @@ export interface TrunklineEvents {
     /** The utilization configured as saturated. */
     readonly limit: number;
   };
-  /** The SIP code of this process (or thread) warmed up before its first SIP listener bound (app/sip-warm-up.ts). */
+  /** This process's SIP code warmed up at its first start, before its listeners bound (app/sip-warm-up.ts). */
   "sip.warm_up": {
     readonly listener: string;
     readonly calls: number;

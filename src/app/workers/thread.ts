@@ -5,7 +5,6 @@
  * thread reads the config, checks health, runs the admin API and writes the logs, and tells
  * this thread each config (two phases) and each server state change.
  */
-
 import { parentPort, workerData } from "node:worker_threads";
 import { parseMerged } from "../../config/load.ts";
 import type { Snapshot } from "../../config/types.ts";

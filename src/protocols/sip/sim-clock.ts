@@ -1,5 +1,5 @@
-// A SIP clock for the core benchmark and the tests: time moves only when told, and the timers due run in
-// order, so transactions linger and end as they would at a given call rate (the real clock
+// A SIP clock for the warm-up (app/sip-warm-up.ts), the core benchmark and the tests: time moves
+// only when told, and the timers due run in order, so transactions linger and end as they would at a given call rate (the real clock
 // never fires inside one synchronous loop, and the state piled up: 22,000 transactions and
 // 358 MB of heap after 20,000 calls, a GC load no live proxy has).
 import type { SipClock, TimerHandle } from "./clock.ts";
