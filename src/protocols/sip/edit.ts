@@ -127,3 +127,71 @@ export function addRecordRoute(m: SipMessage, value: string): EditResult {
   if (bad) return { ok: false, error: bad };
   return ok(insertTop(m, makeHeader("record-route", value.trim()), afterLast(m, "via")));
 }
+
+/**
+ * What a forwarded request gets (§16.6 steps 3, 4 and 8), as one new header list instead of
+ * one per edit: our `via` on top, the `recordRoutes` as addRecordRoute would add them one
+ * after another (each above the last: the list comes out reversed; a bad value is left out),
+ * and, when `maxForwards` is true, Max-Forwards as decrementMaxForwards leaves it. The same
+ * message as those edits in that order (Max-Forwards, Record-Routes, Via) would give.
+ * Errors: bad_value (the Via), bad_max_forwards, max_forwards_zero.
+ */
+export function forwardEdits(
+  m: SipMessage,
+  via: string,
+  recordRoutes: readonly string[],
+  maxForwards: boolean,
+): EditResult {
+  const bad = badValue(via);
+  if (bad) return { ok: false, error: bad };
+  const hs = m.headers;
+  let firstVia = -1;
+  let lastVia = -1;
+  let firstRr = -1;
+  let firstMf = -1;
+  for (let i = 0; i < hs.length; i++) {
+    const n = hs[i]?.name;
+    if (n === "via") {
+      if (firstVia < 0) firstVia = i;
+      lastVia = i;
+    } else if (n === "record-route") {
+      if (firstRr < 0) firstRr = i;
+    } else if (n === "max-forwards" && firstMf < 0) firstMf = i;
+  }
+  let mf: SipHeader | undefined;
+  if (maxForwards) {
+    const old = firstMf < 0 ? undefined : hs[firstMf];
+    if (old === undefined) mf = makeHeader("max-forwards", String(DEFAULT_MAX_FORWARDS));
+    else {
+      if (!DIGITS_RE.test(old.value))
+        return sipError("bad_max_forwards", `Max-Forwards "${old.value}" is not a number`);
+      const n = Math.min(Number(old.value), 255);
+      if (n === 0) return sipError("max_forwards_zero", "Max-Forwards is 0");
+      mf = { name: old.name, rawName: old.rawName, value: String(n - 1) };
+    }
+  }
+  const rr: SipHeader[] = [];
+  for (let i = recordRoutes.length - 1; i >= 0; i--) {
+    const value = recordRoutes[i] ?? "";
+    if (badValue(value) === undefined) rr.push(makeHeader("record-route", value.trim()));
+  }
+  const ours = makeHeader("via", via.trim());
+  const out: SipHeader[] = [];
+  // Where addRecordRoute and setMaxForwards put a new line: after the last Via (else first).
+  const afterVias = () => {
+    if (firstRr < 0) for (const h of rr) out.push(h);
+    if (mf !== undefined && firstMf < 0) out.push(mf);
+  };
+  if (firstVia < 0) out.push(ours);
+  if (lastVia < 0) afterVias();
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i] as SipHeader;
+    if (i === firstVia) out.push(ours);
+    if (i === firstRr) for (const r of rr) out.push(r);
+    if (h.name === "max-forwards" && mf !== undefined) {
+      if (i === firstMf) out.push(mf);
+    } else out.push(h);
+    if (i === lastVia) afterVias();
+  }
+  return ok(withHeaders(m, out));
+}

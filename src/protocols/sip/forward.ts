@@ -5,7 +5,7 @@
  */
 
 import { branchParts, loopCheck, type Seal, statelessBranch } from "./branch.ts";
-import { addRecordRoute, decrementMaxForwards, prependVia } from "./edit.ts";
+import { forwardEdits } from "./edit.ts";
 import { parseNameAddr } from "./fields.ts";
 import { headerValues, splitTopLevel } from "./headers.ts";
 import type { SipParam } from "./params.ts";
@@ -170,13 +170,7 @@ export function statelessForward(
   if (!parts.ok) return { ok: false, status: 400 };
   const branch = statelessBranch(parts.parts, seal);
   if (loopCheck(headerValues(original, "via"), us, branch)) return { ok: false, status: 482 };
-  const mf = decrementMaxForwards(routed);
-  if (!mf.ok) return { ok: false, status: 483 };
-  let m: SipMessage = mf.message;
-  for (const value of rr) {
-    const r = addRecordRoute(m, value);
-    if (r.ok) m = r.message;
-  }
-  const via = prependVia(m, ourVia({ ...us, transport }, branch));
-  return via.ok ? { ok: true, message: via.message } : { ok: false, drop: "bad_via" };
+  const f = forwardEdits(routed, ourVia({ ...us, transport }, branch), rr, true);
+  if (f.ok) return { ok: true, message: f.message };
+  return f.error.code === "bad_value" ? { ok: false, drop: "bad_via" } : { ok: false, status: 483 };
 }

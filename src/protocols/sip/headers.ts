@@ -164,6 +164,12 @@ function topLevelComma(value: string, from: number): number {
  */
 export function splitTopLevel(value: string): string[] {
   const out: string[] = [];
+  // One value (most lines): the same string, not a copy, so the parse caches find it by
+  // identity (its hash is already computed) and nothing is scanned twice.
+  if (value.indexOf(",") < 0) {
+    push(out, value);
+    return out;
+  }
   let from = 0;
   for (;;) {
     const comma = topLevelComma(value, from);
@@ -213,6 +219,10 @@ export function headerValue(m: Pick<SipMessage, "headers">, name: string): strin
 
 /** splitTopLevel(value)[0], without splitting the rest. */
 export function firstTopLevel(value: string): string | undefined {
+  if (value.indexOf(",") < 0) {
+    const t = value.trim();
+    return t === "" ? undefined : t;
+  }
   let from = 0;
   for (;;) {
     const comma = topLevelComma(value, from);

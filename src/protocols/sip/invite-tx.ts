@@ -9,7 +9,7 @@
 
 import { newBranch } from "./branch.ts";
 import { ACCEPTED_LINGER_MS, T1, T2, T4, TIMER_64T1, type TimerHandle } from "./clock.ts";
-import { addRecordRoute, prependVia } from "./edit.ts";
+import { forwardEdits } from "./edit.ts";
 import { callerViasOf, upstreamStatus, withCallerVias } from "./hop.ts";
 import { type BranchEnv, InviteBranch } from "./invite-branch.ts";
 import { branchEnv, type FailedBranch, type InviteEnv, type InviteServer } from "./invite-env.ts";
@@ -114,12 +114,7 @@ export class InviteTransaction<S extends InviteServer> {
     }
     this.#tried.add(server);
     const id = newBranch(this.#loopKey, this.#env.seal);
-    let msg = base;
-    for (const rr of this.#env.recordRoute(server)) {
-      const r = addRecordRoute(msg, rr);
-      if (r.ok) msg = r.message as SipRequest;
-    }
-    const v = prependVia(msg, this.#env.via(id));
+    const v = forwardEdits(base, this.#env.via(id), this.#env.recordRoute(server), false);
     if (!v.ok) {
       this.#env.release(server);
       this.#ownFinal(500);
