@@ -224,3 +224,61 @@ test("property: the first top-level value is splitTopLevel's first, quotes, esca
     { numRuns: 3000 },
   );
 });
+
+test("property: a start line reads as RFC 3261 §7.1/§7.2 say, on the short paths and the long", () => {
+  // The old reading, split at every space: what the start line must give, whatever its form.
+  const reference = (line: string) => {
+    const parts = line.split(" ");
+    const [a = "", b = "", c = ""] = parts;
+    if (/^SIP\/\d+\.\d+$/i.test(a)) {
+      if (a.toUpperCase() !== "SIP/2.0") return "bad_version";
+      if (!/^[1-6]\d\d$/.test(b)) return "bad_start_line";
+      return `response ${Number(b)} [${line.slice(a.length + b.length + 2)}]`;
+    }
+    if (parts.length !== 3 || !/^[A-Za-z0-9\-.!%*_+`'~]+$/.test(a) || b === "") return "bad_start_line";
+    if (c.toUpperCase() !== "SIP/2.0") return "bad_version";
+    return `request ${a} [${b}]`;
+  };
+  // The CSeq names the request's method (else the message is refused for it); any for a response.
+  const method = (start: string) => {
+    const first = start.split(" ")[0] ?? "";
+    return /^[A-Za-z0-9\-.!%*_+`'~]+$/.test(first) ? first : "INVITE";
+  };
+  const piece = fc.constantFrom(
+    "SIP/2.0",
+    "sip/2.0",
+    "SIP/3.0",
+    "INVITE",
+    "BYE",
+    "200",
+    "099",
+    "600",
+    "6",
+    "sip:a@b",
+    "OK",
+    "",
+    "\t",
+    "a:b",
+  );
+  const line = fc.array(piece, { minLength: 1, maxLength: 5 }).map((p) => p.join(" "));
+  fc.assert(
+    fc.property(line, (start) => {
+      const text = `${start}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 ${method(start)}\r\nContent-Length: 0\r\n\r\n`;
+      const want = reference(start);
+      const got = parseMessage(Buffer.from(text, "latin1"), { stream: false });
+      if (!got.ok) {
+        // A CSeq that does not fit is the only other refusal these messages can get.
+        if (got.error.code !== "bad_cseq") assert.equal(got.error.code, want, start);
+        else assert.match(want, /^request /, start);
+        return;
+      }
+      const m = got.message;
+      assert.equal(
+        m.kind === "response" ? `response ${m.status} [${m.reason}]` : `request ${m.method} [${m.uri}]`,
+        want,
+        start,
+      );
+    }),
+    { numRuns: 3000 },
+  );
+});

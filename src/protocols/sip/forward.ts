@@ -25,43 +25,69 @@ import { parseVia } from "./via.ts";
  * has already refused a request without a Via).
  */
 export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
-  const at = m.headers.findIndex((h) => h.name === "via");
-  const line = m.headers[at];
+  const hs = m.headers;
+  let at = 0;
+  while (at < hs.length && hs[at]?.name !== "via") at++;
+  const line = hs[at];
   if (line === undefined) return m;
-  const [top, ...rest] = splitTopLevel(line.value);
+  // One value on the line (the common case) is the line's value itself (headers.ts).
+  const values = splitTopLevel(line.value);
+  const top = values[0];
   if (top === undefined) return m;
   const v = parseVia(top);
   if (!v.ok) return m;
+  const via = v.via;
   // On a stream the answer must go back on the connection it came on (§18.2.2), whose port
   // is the source port, not sent-by's: rport is filled even when not asked for (OpenSIPS'
   // force_rport), so that the Via alone says where the response goes, statelessly.
-  const forceRport = source.transport !== "udp" && v.via.rport === undefined;
-  const hasRport = v.via.rport !== undefined || forceRport;
-  const wantReceived = hasRport || v.via.received !== undefined || !sameHost(v.via.host, source.host);
-  const rportRight = v.via.rport?.port === source.port;
-  const receivedRight = v.via.received !== undefined && sameHost(v.via.received, source.host);
+  const forceRport = source.transport !== "udp" && via.rport === undefined;
+  const hasRport = via.rport !== undefined || forceRport;
+  const wantReceived = hasRport || via.received !== undefined || !sameHost(via.host, source.host);
+  const rportRight = via.rport?.port === source.port;
+  const receivedRight = via.received !== undefined && sameHost(via.received, source.host);
   if ((!hasRport || rportRight) && (!wantReceived || receivedRight)) return m;
-  const params: SipParam[] = v.via.params
-    .filter(([n]) => n.toLowerCase() !== "received")
-    .map(([n, val]) =>
-      n.toLowerCase() === "rport" ? ([n, String(source.port)] as const) : ([n, val] as const),
-    );
-  if (forceRport) params.push(["rport", String(source.port)]);
-  if (wantReceived) params.push(["received", source.host]);
-  const sentBy = v.via.port === undefined ? v.via.host : `${v.via.host}:${v.via.port}`;
-  const value = `SIP/2.0/${v.via.transport} ${sentBy}${formatParamsList(params)}`;
+  const port = String(source.port);
+  const params: SipParam[] = [];
+  let text = "";
+  for (const p of via.params) {
+    const n = p[0];
+    const lower = n.length === 5 || n.length === 8 ? n.toLowerCase() : "";
+    if (lower === "received") continue;
+    const kept: SipParam = lower === "rport" ? [n, port] : p;
+    params.push(kept);
+    text += kept[1] === undefined ? `;${n}` : `;${n}=${kept[1]}`;
+  }
+  if (forceRport) {
+    params.push(["rport", port]);
+    text += `;rport=${port}`;
+  }
+  if (wantReceived) {
+    params.push(["received", source.host]);
+    text += `;received=${source.host}`;
+  }
+  const sentBy = via.port === undefined ? via.host : `${via.host}:${via.port}`;
+  const value = `SIP/2.0/${via.transport} ${sentBy}${text}`;
   // Read next for the response's target, the branch, the seal: its parse is known here.
   parseVia.remember(value, {
     ok: true,
     via: {
-      ...v.via,
+      protocol: via.protocol,
+      transport: via.transport,
+      host: via.host,
+      port: via.port,
       params,
+      branch: via.branch,
       received: wantReceived ? source.host : undefined,
       rport: hasRport ? { port: source.port } : undefined,
     },
   });
-  const headers = [...m.headers];
-  headers[at] = { ...line, value: [value, ...rest].join(", ") };
+  const headers = hs.slice();
+  values[0] = value;
+  headers[at] = {
+    name: line.name,
+    rawName: line.rawName,
+    value: values.length === 1 ? value : values.join(", "),
+  };
   return { ...m, headers };
 }
 
@@ -141,10 +167,6 @@ export function routeTransport(routeValue: string): SipTransportName | undefined
   if (!a.ok) return undefined;
   const u = parseUri(a.addr.uri);
   return u.ok ? transportNamed(uriParam(u.uri, "transport") ?? "") : undefined;
-}
-
-function formatParamsList(params: readonly SipParam[]): string {
-  return params.map(([n, v]) => (v === undefined ? `;${n}` : `;${n}=${v}`)).join("");
 }
 
 export type Forwarded =

@@ -39,8 +39,6 @@ export interface SipHead {
   readonly bodyStart: number;
 }
 
-const MANDATORY = ["via", "call-id", "cseq", "from", "to"] as const;
-const SINGLE = ["call-id", "from", "to", "max-forwards"] as const;
 /** Bytes no SIP header holds (HTAB aside; CR only before LF). */
 const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
 const NON_ASCII_RE = /[^\x00-\x7f]/;
@@ -75,20 +73,19 @@ export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
     else if (n === "to") tos++;
     else if (n === "max-forwards") maxForwards++;
   }
-  const counts: Record<(typeof MANDATORY)[number] | (typeof SINGLE)[number], number> = {
-    via,
-    "call-id": callIds,
-    cseq: cseqs,
-    from: froms,
-    to: tos,
-    "max-forwards": maxForwards,
-  };
-  for (const name of MANDATORY)
-    if (counts[name] === 0) return sipError("missing_header", `no ${name} header`);
+  // Every mandatory header there (the first missing named), then at most one of each that
+  // must be single.
+  if (via === 0) return sipError("missing_header", "no via header");
+  if (callIds === 0) return sipError("missing_header", "no call-id header");
+  if (cseqs === 0) return sipError("missing_header", "no cseq header");
+  if (froms === 0) return sipError("missing_header", "no from header");
+  if (tos === 0) return sipError("missing_header", "no to header");
   // One value each (RFC 3261 §7.3.1, §20): two Call-IDs would let the proxy and the server
   // disagree on which dialog a message belongs to.
-  for (const name of SINGLE)
-    if (counts[name] > 1) return sipError("duplicate_header", `more than one ${name} header`);
+  if (callIds > 1) return sipError("duplicate_header", "more than one call-id header");
+  if (froms > 1) return sipError("duplicate_header", "more than one from header");
+  if (tos > 1) return sipError("duplicate_header", "more than one to header");
+  if (maxForwards > 1) return sipError("duplicate_header", "more than one max-forwards header");
   // callid = word ["@" word] (§25.1): never empty, never spaced; more is left to the ends.
   if (!CALL_ID_RE.test(callId))
     return sipError("bad_call_id", "Call-ID is empty, spaced, or has more than one @");
@@ -110,11 +107,10 @@ export function parseMessage(bytes: Buffer, opts: ParseOptions): ParseResult {
   // Bytes after the body are ignored: on UDP they are padding (RFC 3261 §18.3), and on a
   // stream the framer cuts each message at its Content-Length before parsing it.
   const body = bytes.subarray(bodyStart, bodyStart + bodyLength);
-  const common = { version: "SIP/2.0", headers, body };
   const message: SipMessage =
     start.kind === "request"
-      ? { kind: "request", method: start.method, uri: start.uri, ...common }
-      : { kind: "response", status: start.status, reason: start.reason, ...common };
+      ? { kind: "request", method: start.method, uri: start.uri, version: "SIP/2.0", headers, body }
+      : { kind: "response", status: start.status, reason: start.reason, version: "SIP/2.0", headers, body };
   return { ok: true, message };
 }
 
@@ -244,6 +240,23 @@ function parseStartLine(
 ):
   | { readonly ok: true; readonly start: SipHead["start"] }
   | { readonly ok: false; readonly error: SipError } {
+  // The lines every peer writes, read without splitting: `SIP/2.0 NNN reason`, and
+  // `METHOD uri SIP/2.0`. Anything else goes the general way below, with its errors.
+  if (line.startsWith("SIP/2.0 ") && (line.length === 11 || line.charCodeAt(11) === 0x20)) {
+    const c0 = line.charCodeAt(8);
+    if (c0 >= 0x31 && c0 <= 0x36 && isDigit(line.charCodeAt(9)) && isDigit(line.charCodeAt(10)))
+      return {
+        ok: true,
+        start: { kind: "response", status: Number(line.slice(8, 11)), reason: utf8(line.slice(12)) },
+      };
+  }
+  const sp1 = line.indexOf(" ");
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(" ", sp1 + 1);
+  if (sp2 > sp1 + 1 && line.length === sp2 + 8 && line.endsWith(" SIP/2.0")) {
+    const method = line.slice(0, sp1);
+    if (TOKEN_RE.test(method))
+      return { ok: true, start: { kind: "request", method, uri: utf8(line.slice(sp1 + 1, sp2)) } };
+  }
   const parts = line.split(" ");
   const [a = "", b = "", c = ""] = parts;
   if (VERSION_RE.test(a)) {
@@ -258,6 +271,10 @@ function parseStartLine(
     return sipError("bad_start_line", `"${line.slice(0, 80)}" is neither a request nor a status line`);
   if (c.toUpperCase() !== "SIP/2.0") return sipError("bad_version", `version ${c} is not SIP/2.0`);
   return { ok: true, start: { kind: "request", method: a, uri: utf8(b) } };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }
 
 /** A latin1 string (one char a byte) read back as UTF-8, when it holds non-ASCII bytes. */
