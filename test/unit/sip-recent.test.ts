@@ -16,7 +16,7 @@ test("recent: a text read again gives the same result without parsing; a flood o
   assert.equal(parses, 1);
   for (const t of ["d", "e", "f", "g"]) parse(t);
   assert.equal(parses, 5);
-  // Emptied when full: "abc" was dropped with the others and is parsed again, to an equal result.
+  // Three slots: "abc" was the oldest of four newer texts, dropped, and is parsed again, to an equal result.
   assert.deepEqual(parse("abc"), a);
   assert.equal(parses, 6);
   assert.deepEqual(seen, ["abc", "d", "e", "f", "g", "abc"]);

@@ -5,7 +5,7 @@
  */
 
 import { branchParts, loopCheck, type Seal, statelessBranch } from "./branch.ts";
-import { forwardEdits } from "./edit.ts";
+import { forwardEdits, withHeaders } from "./edit.ts";
 import { parseNameAddr } from "./fields.ts";
 import { headerValues, splitTopLevel } from "./headers.ts";
 import type { SipParam } from "./params.ts";
@@ -88,7 +88,7 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
     rawName: line.rawName,
     value: values.length === 1 ? value : values.join(", "),
   };
-  return { ...m, headers };
+  return withHeaders(m, headers);
 }
 
 /**

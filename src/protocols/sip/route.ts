@@ -4,6 +4,7 @@
  * caller answers a rejection with buildResponse and forwards the message given back.
  */
 
+import { withHeaders } from "./edit.ts";
 import { parseNameAddr } from "./fields.ts";
 import { headerValues, splitTopLevel } from "./headers.ts";
 import type { SipParam } from "./params.ts";
@@ -143,7 +144,7 @@ function removeFirstRouteValues(m: SipRequest, n: number): SipRequest {
     left -= values.length - rest.length;
     if (rest.length > 0) headers.push({ ...h, value: rest.join(", ") });
   }
-  return { ...m, headers };
+  return withHeaders(m, headers);
 }
 
 /**
@@ -160,7 +161,7 @@ function removeRouteValue(m: SipRequest, which: "first" | "last"): SipRequest {
   const headers: SipHeader[] = [...m.headers];
   if (rest.length === 0) headers.splice(at, 1);
   else headers[at] = { ...line, value: rest.join(", ") };
-  return { ...m, headers };
+  return withHeaders(m, headers);
 }
 
 /**

@@ -39,7 +39,7 @@ export type ViaResult =
  * (RFC 3581 stamping, the response target, loop and transaction keys): the result is shared
  * (recent.ts), never modify it.
  */
-export const parseVia: Recent<ViaResult> = recent(parseViaText, 64);
+export const parseVia: Recent<ViaResult> = recent(parseViaText);
 
 /** parseVia without the cache (for the tests that check what is remembered). */
 export function parseViaText(value: string): ViaResult {
