@@ -68,14 +68,8 @@ test("property: forwardEdits gives the message the edits one after another give"
           headers,
           body: Buffer.alloc(0),
         };
-        const want = oneByOne(m, via, rr, maxForwards);
-        const got = forwardEdits(m, via, rr, maxForwards);
-        if (!want.ok) {
-          assert.equal(got.ok, false);
-          // The Via is checked first here, Max-Forwards first there: either error is a refusal.
-          return;
-        }
-        assert.deepEqual(got, want);
+        // The same message, or the same error (Max-Forwards' before the Via's).
+        assert.deepEqual(forwardEdits(m, via, rr, maxForwards), oneByOne(m, via, rr, maxForwards));
         assert.deepEqual(m.headers, headers, "the given message is left as it was");
       },
     ),

@@ -60,3 +60,36 @@ test("the caches hold copies of what they read, not the 60 KB messages those val
   // 300 messages of 60 KB are 18 MB; the caches keep a few hundred short values.
   assert.ok(grown < 4_000_000, `heap grew ${grown} bytes`);
 });
+
+test("recent: a text remembered again gets its new result; an empty or too long text is never kept; slots are 1-32", () => {
+  let parses = 0;
+  const parse = recent((t: string) => {
+    parses++;
+    return { t, n: parses };
+  }, 4);
+  parse.remember("a", { t: "a", n: 100 });
+  parse.remember("a", { t: "a", n: 200 });
+  assert.deepEqual(parse("a"), { t: "a", n: 200 });
+  for (const t of ["b", "c", "d"]) parse(t);
+  // "a" still held one slot of four: it is there after three other texts.
+  assert.deepEqual(parse("a"), { t: "a", n: 200 });
+  parse("");
+  parse("");
+  assert.equal(parses, 5, "an empty text is parsed every time");
+  const long = "x".repeat(1_025);
+  parse(long);
+  parse(long);
+  assert.equal(parses, 7, "a text over 1,024 characters is parsed every time");
+  for (const slots of [0, Number.NaN, 1e9]) {
+    let n = 0;
+    const p = recent((t: string) => {
+      n++;
+      return t;
+    }, slots);
+    for (let i = 0; i < 40; i++) p(`v${i}`);
+    p("v0");
+    assert.equal(n, 41, `slots ${slots}: v0 was dropped by 40 newer texts`);
+    p("v0");
+    assert.equal(n, 41, `slots ${slots}: the newest is kept`);
+  }
+});

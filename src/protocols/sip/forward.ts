@@ -9,6 +9,7 @@ import { forwardEdits, withHeaders } from "./edit.ts";
 import { parseNameAddr } from "./fields.ts";
 import { headerValues, splitTopLevel } from "./headers.ts";
 import type { SipParam } from "./params.ts";
+import { RECENT_MAX_KEY } from "./recent.ts";
 import type { ProxyAddress } from "./route.ts";
 import type { SipPeer, SipTransportName } from "./transport.ts";
 import type { SipMessage, SipRequest } from "./types.ts";
@@ -24,7 +25,9 @@ import { parseVia } from "./via.ts";
  * comes back unchanged when there is nothing to change or the Via cannot be read (the caller
  * has already refused a request without a Via).
  */
-export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
+export function stampTopVia(m: SipRequest, source: SipPeer): SipRequest;
+export function stampTopVia(m: SipMessage, source: SipPeer): SipMessage;
+export function stampTopVia(m: SipMessage, source: SipPeer): SipMessage {
   const hs = m.headers;
   let at = 0;
   while (at < hs.length && hs[at]?.name !== "via") at++;
@@ -67,20 +70,23 @@ export function stampTopVia<M extends SipMessage>(m: M, source: SipPeer): M {
   }
   const sentBy = via.port === undefined ? via.host : `${via.host}:${via.port}`;
   const value = `SIP/2.0/${via.transport} ${sentBy}${text}`;
-  // Read next for the response's target, the branch, the seal: its parse is known here.
-  parseVia.remember(value, {
-    ok: true,
-    via: {
-      protocol: via.protocol,
-      transport: via.transport,
-      host: via.host,
-      port: via.port,
-      params,
-      branch: via.branch,
-      received: wantReceived ? source.host : undefined,
-      rport: hasRport ? { port: source.port } : undefined,
-    },
-  });
+  // Read next for the response's target, the branch, the seal: its parse is known here. Not
+  // for a top Via too long for the cache: its parse was not made from a copy, and its
+  // strings would keep this datagram's text alive (recent.ts).
+  if (top.length <= RECENT_MAX_KEY)
+    parseVia.remember(value, {
+      ok: true,
+      via: {
+        protocol: via.protocol,
+        transport: via.transport,
+        host: via.host,
+        port: via.port,
+        params,
+        branch: via.branch,
+        received: wantReceived ? source.host : undefined,
+        rport: hasRport ? { port: source.port } : undefined,
+      },
+    });
   const headers = hs.slice();
   values[0] = value;
   headers[at] = {

@@ -18,31 +18,46 @@ export interface Recent<R> {
 }
 
 export function recent<R>(parse: (text: string) => R, slots = 8): Recent<R> {
-  const size = Math.max(1, Math.floor(slots));
+  // Every miss compares all slots: a few, never a Map's worth (1 to MAX_SLOTS; NaN is 8).
+  const size = Number.isFinite(slots) ? Math.min(MAX_SLOTS, Math.max(1, Math.floor(slots))) : 8;
   const texts: string[] = new Array<string>(size).fill("");
   const results: (R | undefined)[] = new Array<R | undefined>(size).fill(undefined);
   let next = 0;
-  const remember = (text: string, r: R) => {
-    if (text.length > MAX_KEY) return;
+  const put = (text: string, r: R) => {
     texts[next] = text;
     results[next] = r;
     next = next + 1 === size ? 0 : next + 1;
   };
+  const remember = (text: string, r: R) => {
+    // "" is never a key (every slot starts as "" with no result); a text already there is
+    // given its new result in its own slot, so a read never finds an older one first.
+    if (text.length === 0 || text.length > RECENT_MAX_KEY) return;
+    for (let i = 0; i < size; i++)
+      if (texts[i] === text) {
+        results[i] = r;
+        return;
+      }
+    put(text, r);
+  };
   const read = (text: string): R => {
-    // "" is never a key: every slot starts as "" with no result.
-    if (text.length > 0) for (let i = 0; i < size; i++) if (texts[i] === text) return results[i] as R;
-    if (text.length > MAX_KEY) return parse(text);
+    if (text.length === 0 || text.length > RECENT_MAX_KEY) return parse(text);
+    for (let i = 0; i < size; i++) if (texts[i] === text) return results[i] as R;
     // Parsed from a copy: the key and the strings of the result then hold no message alive.
     const copy = own(text);
     const r = parse(copy);
-    remember(copy, r);
+    put(copy, r);
     return r;
   };
   return Object.assign(read, { remember });
 }
 
-/** Longer texts are parsed every time (no real value is this long; a flood's would be). */
-const MAX_KEY = 1_024;
+/**
+ * Longer texts are parsed every time (no real value is this long; a flood's would be), and
+ * not copied: a result parsed from one holds slices of its message, and is never remembered.
+ */
+export const RECENT_MAX_KEY = 1_024;
+
+const MAX_SLOTS = 32;
 
 /**
  * A string of its own with the same text. A value read from a message is a slice of the whole
