@@ -54,6 +54,12 @@ function bystander(cmd: string, args: string[]): { child: ChildProcess; signal: 
 }
 
 const started = (l: Record<string, unknown>) => l.msg === "trunkline started";
+/**
+ * A proxy's start from source, tsx compiling it on the way: 15 s ran out once in a CI run
+ * with two CPU hogs (the taker, on Node 24, had not started 15 s after it was run), where the
+ * same run's pass on Node 24 took 13 s for the whole test.
+ */
+const STARTUP_MS = 30_000;
 const NODE = takeoverNode();
 
 /**
@@ -66,7 +72,7 @@ async function takeover(pidFile: string, upstream: number, name: string): Promis
     return p.kind === "running" ? `would signal pid ${p.pid}` : p.reason;
   }
   const t = run(["-c", config(name, upstream), "--pid-file", pidFile, "--takeover"], NODE);
-  await t.waitFor(started, 15_000);
+  await t.waitFor(started, STARTUP_MS);
   await new Promise((r) => setTimeout(r, 1_000));
   const said = t.stderr() + JSON.stringify(t.lines.filter((l) => l.event === "takeover"));
   t.child.kill("SIGTERM");
@@ -108,7 +114,7 @@ test("--takeover with a pid file naming another Trunkline (other config, same pi
   mkdirSync(otherDir);
   mkdirSync(ourDir);
   const other = run(["-c", config("other", up.port), "--pid-file", join(otherDir, "trunkline.pid")]);
-  await other.waitFor(started, 15_000);
+  await other.waitFor(started, STARTUP_MS);
   const pidFile = join(ourDir, "trunkline.pid");
   writeFileSync(pidFile, `${other.pid}\n`);
   const said = await takeover(pidFile, up.port, "ours");
@@ -141,7 +147,7 @@ test("--takeover with a pid file holding garbage, a negative pid, 0, a huge numb
   for (const content of ["garbage\n", "-1\n", "0\n"]) {
     writeFileSync(pidFile, content);
     const t = run(["-c", config("odd", up.port), "--pid-file", pidFile, "--takeover"], NODE);
-    await t.waitFor(started, 15_000);
+    await t.waitFor(started, STARTUP_MS);
     assert.match(
       t.stderr(),
       /holds no pid.*starting without one/,
@@ -162,7 +168,7 @@ test("--pid-file that is a symlink to another file: the link is replaced, the fi
   const pidFile = join(dir, "linked.pid");
   symlinkSync(victim, pidFile);
   const p = run(["-c", config("linked", up.port), "--pid-file", pidFile]);
-  await p.waitFor(started, 15_000);
+  await p.waitFor(started, STARTUP_MS);
   assert.equal(readFileSync(victim, "utf8"), "precious\n");
   assert.equal(lstatSync(pidFile).isSymbolicLink(), false);
   assert.equal(readFileSync(pidFile, "utf8"), `${p.pid}\n`);
@@ -180,7 +186,7 @@ test("--pid-file: a symlink planted at the pid file's temp name is not written t
   const p = run(["-c", config("planted", up.port), "--pid-file", pidFile]);
   // The temp name is `.planted.pid.<pid>.tmp`: known as soon as the process exists, long before it listens.
   symlinkSync(victim, join(dir, `.planted.pid.${p.pid}.tmp`));
-  await p.waitFor(started, 15_000);
+  await p.waitFor(started, STARTUP_MS);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(readFileSync(victim, "utf8"), "precious\n", "the planted link's target was overwritten");
   p.child.kill("SIGTERM");
