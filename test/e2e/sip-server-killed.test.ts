@@ -60,7 +60,10 @@ pools:
   t.after(() => uac.kill());
   await until(() => callLines(p).length >= 30, 20_000, "30 calls done before the kill");
   // The dialogs on the doomed box when it dies (from the proxy's calls table, just before and
-  // just after the kill): a call among them whose BYE had not been answered cannot complete.
+  // just after the kill, and at the end: one still open there then is one whose BYE was never
+  // answered): a call among them cannot complete. The end's look counts those answered by the
+  // box in the moment between the first two looks and the kill, a moment that grows on a
+  // loaded machine (a CI run with two hogs: 7 calls failed, 0 counted on the box).
   const onDoomed = new Set<string>();
   const note = () => {
     for (const c of sipListener(p).sessionsInfo(10_000))
@@ -73,6 +76,7 @@ pools:
   await until(() => dead()?.health === "down", 10_000, "the killed server marked down by OPTIONS");
   const downAt = Date.now();
   const r = await uac.done;
+  note();
   const detail = `${r.errors}\n${r.output.slice(-1500)}`;
   // A call whose dialog was on the box when it died may lose its BYE; no other may fail.
   assert.ok(r.successful >= CALLS - Math.max(2, onDoomed.size), `${onDoomed.size} on the box\n${detail}`);
