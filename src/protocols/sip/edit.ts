@@ -120,19 +120,27 @@ export function decrementMaxForwards(
 ):
   | { readonly ok: true; readonly message: SipMessage; readonly value: number }
   | { readonly ok: false; readonly error: SipError } {
-  const h = m.headers.find((x) => x.name === "max-forwards");
-  if (h === undefined) {
-    const r = setMaxForwards(m, DEFAULT_MAX_FORWARDS);
-    return r.ok ? { ...r, value: DEFAULT_MAX_FORWARDS } : r;
-  }
+  const next = nextMaxForwards(m.headers.find((x) => x.name === "max-forwards"));
+  if (!next.ok) return next;
+  const r = setMaxForwards(m, next.value);
+  return r.ok ? { ...r, value: next.value } : r;
+}
+
+/**
+ * The Max-Forwards a forwarded request gets from the first one it came with (undefined: none):
+ * one less, DEFAULT_MAX_FORWARDS when absent. Errors: bad_max_forwards, max_forwards_zero.
+ */
+function nextMaxForwards(
+  h: SipHeader | undefined,
+): { readonly ok: true; readonly value: number } | { readonly ok: false; readonly error: SipError } {
+  if (h === undefined) return { ok: true, value: DEFAULT_MAX_FORWARDS };
   if (!DIGITS_RE.test(h.value))
     return sipError("bad_max_forwards", `Max-Forwards "${h.value}" is not a number`);
   // The range is 0-255 (RFC 3261 §20.22): a larger value is lowered to it, never refused
   // (9999999999 is not "too many hops").
   const n = Math.min(Number(h.value), 255);
   if (n === 0) return sipError("max_forwards_zero", "Max-Forwards is 0");
-  const r = setMaxForwards(m, n - 1);
-  return r.ok ? { ...r, value: n - 1 } : r;
+  return { ok: true, value: n - 1 };
 }
 
 /**
@@ -176,14 +184,11 @@ export function forwardEdits(
   let mf: SipHeader | undefined;
   if (maxForwards) {
     const old = firstMf < 0 ? undefined : hs[firstMf];
-    if (old === undefined) mf = makeHeader("max-forwards", String(DEFAULT_MAX_FORWARDS));
-    else {
-      if (!DIGITS_RE.test(old.value))
-        return sipError("bad_max_forwards", `Max-Forwards "${old.value}" is not a number`);
-      const n = Math.min(Number(old.value), 255);
-      if (n === 0) return sipError("max_forwards_zero", "Max-Forwards is 0");
-      mf = { name: old.name, rawName: old.rawName, value: String(n - 1) };
-    }
+    const next = nextMaxForwards(old);
+    if (!next.ok) return next;
+    const value = String(next.value);
+    mf =
+      old === undefined ? makeHeader("max-forwards", value) : { name: old.name, rawName: old.rawName, value };
   }
   // After Max-Forwards, as prependVia came after decrementMaxForwards: the same error first.
   const bad = badValue(via);
