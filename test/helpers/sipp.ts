@@ -94,7 +94,7 @@ export function startSipp(o: SippOptions): SippRun {
       const counts = statCounts(stat) ?? screenCounts(out);
       let errors = "";
       try {
-        errors = readFileSync(errFile, "latin1").slice(0, KEEP);
+        errors = withoutOwnStalls(readFileSync(errFile, "latin1")).slice(0, KEEP);
       } catch {
         // no unexpected message, no file
       }
@@ -211,4 +211,18 @@ export async function waitForSippAnswer(port: number, timeoutMs = 5_000): Promis
  */
 export function freeUdpPort(): Promise<number> {
   return freePort("127.0.0.1", true);
+}
+
+/**
+ * SIPp's error log without its own watchdog warnings ("Overload warning: the minor watchdog
+ * timer 500ms has been tripped"): those say SIPp's loop was stalled (a CI run with the suite's
+ * files side by side: 532 ms), not that a peer sent it anything unexpected. A log left with
+ * its heading only is empty.
+ */
+function withoutOwnStalls(log: string): string {
+  const rest = log.replace(
+    /\d{4}-\d\d-\d\d\t\S+\t\S+: Overload warning: the \w+ watchdog timer [^\n]*?trips remaining\.\s*/g,
+    "",
+  );
+  return rest.trim() === "The following events occurred:" ? "" : rest;
 }
