@@ -64,6 +64,32 @@ test("a burst of lines costs far fewer writes than lines, and they arrive in ord
   assert.ok(stats.writes <= 5, `5000 lines of about 12 bytes in ${stats.writes} writes`);
 });
 
+/** Line i of the UTF-8 test: every 97th over 4,096 characters, the rest short; 2-, 3- and 4-byte characters in each. */
+function utf8Line(i: number): string {
+  const chars = `${String.fromCodePoint(0xe9)}${String.fromCodePoint(0x20ac)}${String.fromCodePoint(0x1f600)}`;
+  return i % 97 === 0
+    ? `L${chars.repeat(1400)}${i}\n`
+    : `{"n":${i},"s":"${chars} caf${String.fromCodePoint(0xe9)}"}\n`;
+}
+
+test("lines of any UTF-8 (2-, 3- and 4-byte characters) and long lines among short ones arrive intact and in order", async () => {
+  // Short lines are copied into the batch as UTF-8 as they come; a long one (over 4,096
+  // characters) waits in the queue behind the batch. Across several 64 KiB batches.
+  const r = await child(
+    `${utf8Line.toString()}
+for (let i = 0; i < 3000; i++) sink.write(utf8Line(i));
+setTimeout(() => { process.stderr.write(JSON.stringify(sink.stats())); }, 200);`,
+  );
+  assert.equal(r.code, 0, r.err);
+  const expected = Array.from({ length: 3000 }, (_, i) => utf8Line(i)).join("");
+  assert.ok(Buffer.byteLength(expected) > 3 * 64 * 1024, "the lines span several batches");
+  assert.equal(r.out, expected);
+  const stats = JSON.parse(r.err) as { lines: number; writes: number; dropped: number };
+  assert.equal(stats.lines, 3000);
+  assert.equal(stats.dropped, 0);
+  assert.ok(stats.writes < 100, `${stats.writes} writes for 3000 lines`);
+});
+
 test("1,000 short lines go out in one write, within the flush delay", async () => {
   const { dir, rd, wr } = fifoPair();
   const sink = new LineSink(wr);
