@@ -227,7 +227,7 @@ export async function main(): Promise<number> {
           const step = await runStep(dir, r.target, r.peers, s, rate);
           r.res.steps.push(step);
           say(
-            `  ${r.res.name.padEnd(20)} ${String(step.rate).padStart(6)}/s  sent ${fmt(step.sent_rate, 0).padStart(6)}/s  ok ${step.successful}  proxy ${fmt(step.proxy_cpu_us_per_call, 1)} µs/call ${fmt(step.proxy_cpu_pct, 1)}% core  answerers ${fmt(step.answerers_cpu_us_per_call, 1)}  caller ${fmt(step.caller_cpu_us_per_call, 1)} µs/call  together ${fmt(step.measured_cores, 2)} cores  ${step.passed ? "pass" : `FAIL: ${step.reason}`}`,
+            `  ${r.res.name.padEnd(20)} ${String(step.rate).padStart(6)}/s  sent ${fmt(step.sent_rate, 0).padStart(6)}/s  ok ${step.successful}  proxy ${fmt(step.proxy_cpu_us_per_call, 1)} µs/call ${fmt(step.proxy_cpu_pct, 1)}% core (peak ${fmt(step.proxy_peak_cores, 2)})  answerers ${fmt(step.answerers_cpu_us_per_call, 1)}  caller ${fmt(step.caller_cpu_us_per_call, 1)} µs/call  together ${fmt(step.measured_cores, 2)} cores  ${step.passed ? "pass" : `FAIL: ${step.reason}`}`,
           );
           if (!step.passed) await retire(r);
         }

@@ -5,6 +5,7 @@
 import { busyCores, cpuMs, machineCpu } from "../lib/procfs.ts";
 import { round } from "../lib/stats.ts";
 import { sleep } from "../lib/wait.ts";
+import { PeakCpu } from "./peak-cpu.ts";
 import { treeCpu, treeMemory } from "./proctree.ts";
 import { freeUdpPort, type Sipp, startCaller, udpDrops } from "./sipp.ts";
 import type { StatRow } from "./stat-csv.ts";
@@ -38,6 +39,8 @@ export interface StepResult {
   proxy_system_us_per_call: number | null;
   /** The proxy's share of one core over the step. */
   proxy_cpu_pct: number | null;
+  /** The proxy's busiest process at its busiest, in cores (peak-cpu.ts). */
+  proxy_peak_cores: number | null;
   answerers_cpu_us_per_call: number | null;
   caller_cpu_us_per_call: number | null;
   /** Cores the proxy, the answerers and the caller used together over the step. */
@@ -83,6 +86,8 @@ export async function runStep(
   const proxy0 = treeCpu(target.pids);
   const m0 = machineCpu();
   const t0 = Date.now();
+  const peak = new PeakCpu(target.pids);
+  peak.sample(t0);
   const port = await freeUdpPort();
   const caller = startCaller(dir, `caller-${target.name}-${rate}`, port, {
     target: target.port,
@@ -98,6 +103,7 @@ export async function runStep(
   // Bounded by the deadline: past it the caller is killed, and it exits.
   while (caller.child.exited === null) {
     await sleep(100);
+    peak.sample(Date.now());
     try {
       callerCpu = cpuMs(caller.child.pid);
     } catch {
@@ -170,6 +176,7 @@ export async function runStep(
     proxy_user_us_per_call: hasProxy ? perCall(proxy1.user - proxy0.user, successful) : null,
     proxy_system_us_per_call: hasProxy ? perCall(proxy1.system - proxy0.system, successful) : null,
     proxy_cpu_pct: hasProxy ? round((proxyMs / (t1 - t0)) * 100, 1) : null,
+    proxy_peak_cores: hasProxy ? round(peak.peak, 2) : null,
     answerers_cpu_us_per_call: perCall(ansCpu1 - ansCpu0, successful),
     caller_cpu_us_per_call: perCall(callerCpu, successful),
     measured_cores: round((proxyMs + ansCpu1 - ansCpu0 + callerCpu) / (t1 - t0), 2),

@@ -49,7 +49,9 @@ export function summarise(t: TargetResult, s: RampSettings): Summary {
     target: t.name,
     sustained: t.unavailable !== null ? null : (best?.rate ?? 0),
     reached_max: t.unavailable === null && failed === undefined && best !== undefined,
-    stopped_by: failed ? `${failed.rate}/s: ${failed.reason}` : null,
+    stopped_by: failed
+      ? `${failed.rate}/s: ${failed.reason}${failed.proxy_peak_cores == null ? "" : ` (busiest proxy process at ${failed.proxy_peak_cores} of a core)`}`
+      : null,
     proxy_cpu_us_per_call: best?.proxy_cpu_us_per_call ?? null,
     proxy_user_us_per_call: best?.proxy_user_us_per_call ?? null,
     proxy_system_us_per_call: best?.proxy_system_us_per_call ?? null,
@@ -205,13 +207,28 @@ export function markdown(r: Report): string {
       "s",
       "proxy µs/call",
       "proxy % core",
+      "peak cores (busiest process, 1 s)",
       "drops (proxy/answerers)",
       "SIPp open calls",
       "result",
     ]),
   );
   out.push(
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    row([
+      "---",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+      "---",
+    ]),
   );
   for (const t of r.targets)
     for (const x of t.steps)
@@ -226,6 +243,7 @@ export function markdown(r: Report): string {
           fmt(x.seconds, 1),
           fmt(x.proxy_cpu_us_per_call, 1),
           fmt(x.proxy_cpu_pct, 1),
+          fmt(x.proxy_peak_cores ?? null, 2),
           `${x.drops.proxy ?? "—"}/${x.drops.answerers}`,
           x.plateau?.sipp_current_calls ?? "—",
           x.passed ? "pass" : `FAIL: ${x.reason}`,
