@@ -50,7 +50,7 @@ export function summarise(t: TargetResult, s: RampSettings): Summary {
     sustained: t.unavailable !== null ? null : (best?.rate ?? 0),
     reached_max: t.unavailable === null && failed === undefined && best !== undefined,
     stopped_by: failed
-      ? `${failed.rate}/s: ${failed.reason}${failed.proxy_peak_cores == null ? "" : ` (busiest proxy process at ${failed.proxy_peak_cores} of a core)`}`
+      ? `${failed.rate}/s: ${failed.reason}${failed.proxy_peak_cores == null ? "" : ` (busiest proxy process at ${failed.proxy_peak_cores.toFixed(2)} of a core)`}`
       : null,
     proxy_cpu_us_per_call: best?.proxy_cpu_us_per_call ?? null,
     proxy_user_us_per_call: best?.proxy_user_us_per_call ?? null,
