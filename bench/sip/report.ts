@@ -213,23 +213,7 @@ export function markdown(r: Report): string {
       "result",
     ]),
   );
-  out.push(
-    row([
-      "---",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---:",
-      "---",
-    ]),
-  );
+  out.push(row(["---", ...Array<string>(11).fill("---:"), "---"]));
   for (const t of r.targets)
     for (const x of t.steps)
       out.push(

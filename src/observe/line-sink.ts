@@ -145,8 +145,8 @@ export class LineSink {
    * nothing is left (or nothing can ever be written); false on a full pipe (EAGAIN).
    */
   #flush(): boolean {
+    if (this.#broken) return true;
     for (;;) {
-      if (this.#broken) return true;
       let buf = this.#rest;
       // The batch is written from where it is; what a partial write leaves of it is copied out.
       let fromBatch = false;
