@@ -19,15 +19,20 @@ async function calls(p: TestProxy): Promise<Map<string, number>> {
     rate: 50,
     timeoutMs: 30_000,
   });
-  assert.equal(uac.successful, CALLS, `${uac.errors}\n${uac.output.slice(-1500)}`);
+  // The proxy's side of a short count: its call lines so far and what it dropped, and why.
+  const proxySide = () => {
+    const got = callLines(p).slice(before);
+    const l = p.proxy.runtime.listener("sip") as SipListener;
+    return (
+      `${got.length} lines (${JSON.stringify(got.map((r) => [r.end, r.final_code]))}), ` +
+      `${l.sessions} calls open, dropped ${JSON.stringify([...(l.proxy?.stats.dropped ?? [])])}, ` +
+      `answered ${JSON.stringify([...(l.proxy?.stats.answered ?? [])])}`
+    );
+  };
+  assert.equal(uac.successful, CALLS, `${proxySide()}\n${uac.errors}\n${uac.output.slice(-1500)}`);
   await until(() => callLines(p).length >= before + CALLS, 10_000, "a log line per call").catch(
     (err: Error) => {
-      const got = callLines(p).slice(before);
-      const l = p.proxy.runtime.listener("sip") as SipListener;
-      throw new Error(
-        `${err.message}: ${got.length} lines (${JSON.stringify(got.map((r) => [r.end, r.final_code]))}), ` +
-          `${l.sessions} calls open, dropped ${JSON.stringify([...(l.proxy?.stats.dropped ?? [])])}`,
-      );
+      throw new Error(`${err.message}: ${proxySide()}`);
     },
   );
   const lines = callLines(p).slice(before);
