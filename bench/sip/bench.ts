@@ -252,6 +252,7 @@ export async function main(): Promise<number> {
       "memory per call in progress: the proxy's PSS (summed over Kamailio's processes, whose shared memory then counts once) read in the last half second of the sustained step's sending, minus its PSS when idle, divided by rate × hold",
       "Kamailio's send buffer is the system default (it has no setting for it, only maxbuffer for receiving)",
       "cores used: proxy + answerers + caller over the step, from their own times; the machine's busy cores from /proc/stat are in the JSON (machine_busy_cores) but on this VM they can be off by several tenths of a core over a step",
+      "proxy % core and cores used are averages over the whole step, caller start to end, the tail of held calls (and, in a failed step, of the caller's timers) included: a saturated proxy reads well below one core there; the peak column (the busiest process's most CPU over any 1 s of the step) is the one that shows saturation",
     );
     const date = new Date().toISOString();
     const report: Report = {
