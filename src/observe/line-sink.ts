@@ -88,7 +88,7 @@ export class LineSink {
     // 3 bytes of UTF-8, so a short line always fits below FLUSH_BYTES + 3 * SHORT_LINE.
     if (this.#rest === undefined && this.#queue.length === 0 && line.length <= SHORT_LINE) {
       this.#used += this.#batch.write(line, this.#used, "utf8");
-      if (this.#used < FLUSH_BYTES) this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS).unref();
+      if (this.#used < FLUSH_BYTES) this.#timer ??= setTimeout(() => this.#flushNow(), FLUSH_MS).unref();
       else this.#flushNow();
       return;
     }
@@ -103,7 +103,7 @@ export class LineSink {
     this.#queue.push(line);
     this.#queued += bytes;
     if (this.#used + this.#queued < FLUSH_BYTES || this.#rest !== undefined)
-      this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS).unref();
+      this.#timer ??= setTimeout(() => this.#flushNow(), FLUSH_MS).unref();
     else this.#flushNow();
   }
 
@@ -129,15 +129,11 @@ export class LineSink {
     open.delete(this);
   }
 
+  /** Writes what is held now (from write(), or when the timer fires); on a full pipe, tries again in RETRY_MS. */
   #flushNow(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (!this.#flush()) this.#timer = setTimeout(() => this.#tick(), RETRY_MS).unref();
-  }
-
-  #tick(): void {
-    this.#timer = undefined;
-    if (!this.#flush()) this.#timer = setTimeout(() => this.#tick(), RETRY_MS).unref();
+    if (!this.#flush()) this.#timer = setTimeout(() => this.#flushNow(), RETRY_MS).unref();
   }
 
   /**
