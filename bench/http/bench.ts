@@ -2,9 +2,10 @@
 // directly, through Trunkline, through HAProxy and through nginx as a proxy, in one run,
 // keep-alive on both sides. Rounds interleave the targets so that drift of the machine
 // lands on all of them; each figure is the median of the rounds. The bar: Trunkline's
-// requests/s at least 0.6× HAProxy's.
+// requests/s at least 0.6× HAProxy's, judged like for like (pairs.ts): both writing an
+// access line per request, or neither.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,7 @@ import { killAllNow, setChildFdLimit, stopAll } from "../lib/children.ts";
 import { LOAD_CPU, PIN, PROXY_CPU, pin } from "../lib/pin.ts";
 import { cpuTimes, machineInfo, rssKiB } from "../lib/procfs.ts";
 import { envInt, fmt, median, ratio, round } from "../lib/stats.ts";
+import { BAR, comparisons, describe } from "./pairs.ts";
 import {
   HAPROXY,
   NGINX,
@@ -32,10 +34,12 @@ const ALL = [
   "node-raw",
   "node-floor",
   "trunkline",
+  "trunkline-nolog",
   "trunkline-node24",
   "trunkline-node22",
   "trunkline-ref",
   "haproxy",
+  "haproxy-log",
   "nginx",
 ];
 // trunkline-ref: another build of Trunkline (BENCH_TRUNKLINE_REF=its dist/cli/main.js), run in
@@ -43,6 +47,8 @@ const ALL = [
 const DEFAULT = ALL.filter((t) => t !== "trunkline-ref" && t !== "trunkline-node22");
 
 interface Round extends WrkResult {
+  /** How much the proxy's stdout file grew over the wrk run, per request: its access lines. */
+  log_bytes_per_req: number | null;
   cpu_us_per_req: number | null;
   user_us_per_req: number | null;
   system_us_per_req: number | null;
@@ -60,6 +66,7 @@ interface TargetSummary {
   user_us_per_req: number | null;
   system_us_per_req: number | null;
   errors: number;
+  log_bytes_per_req: number | null;
   rss_kib_after: number | null;
   rounds: Round[];
 }
@@ -71,7 +78,19 @@ function version(cmd: string, args: string[]): string {
   ).trim();
 }
 
-async function measure(url: string, pids: readonly number[], s: Settings): Promise<Round> {
+/** The size of a proxy's stdout file, 0 when it has none or it cannot be read. */
+function logSize(file: string | undefined): number {
+  try {
+    return file === undefined ? 0 : statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function measure(url: string, peer: Peer | undefined, s: Settings): Promise<Round> {
+  const pids = peer?.pids ?? [];
+  const logFile = peer?.child.logFile;
+  const logBefore = logSize(logFile);
   const sum = () =>
     pids.reduce(
       (a, p) => {
@@ -83,9 +102,11 @@ async function measure(url: string, pids: readonly number[], s: Settings): Promi
   const before = pids.length > 0 ? sum() : undefined;
   const r = await runWrk(url, s.threads, s.connections, s.seconds);
   const after = before ? sum() : undefined;
+  const logBytes = logSize(logFile) - logBefore;
   const per = (ms: number) => (r.requests > 0 ? round((ms * 1000) / r.requests, 2) : null);
   return {
     ...r,
+    log_bytes_per_req: peer && r.requests > 0 ? round(logBytes / r.requests, 1) : null,
     cpu_us_per_req: before && after ? per(after.user - before.user + after.system - before.system) : null,
     user_us_per_req: before && after ? per(after.user - before.user) : null,
     system_us_per_req: before && after ? per(after.system - before.system) : null,
@@ -120,7 +141,7 @@ function markdown(
   s: Settings,
   machine: Record<string, string | number>,
   rows: TargetSummary[],
-  bar: string,
+  bar: readonly string[],
 ): string {
   const by = (n: string) => rows.find((r) => r.target === n);
   const hap = by("haproxy");
@@ -130,15 +151,17 @@ function markdown(
     "",
     `${machine.cores} cores (${machine.cpu}), Node ${process.version}; wrk ${s.threads} thread(s), ${s.connections} keep-alive connections, ${s.rounds} rounds of ${s.seconds} s per target, interleaved; medians of the rounds.`,
     "",
-    "| target | requests/s | vs HAProxy | vs HAProxy, same round (median, range) | vs direct | p50 ms | p99 ms | proxy CPU µs/req (user / system) | errors | RSS after (KiB) |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| target | requests/s | vs HAProxy | vs HAProxy, same round (median, range) | vs direct | p50 ms | p99 ms | proxy CPU µs/req (user / system) | errors | log B/req | RSS after (KiB) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.target} | ${fmt(r.rps, 0)} | ${fmt(ratio(r.rps, hap?.rps), 2)} | ${fmt(r.paired_vs_haproxy.median, 2)} (${fmt(r.paired_vs_haproxy.min, 2)}–${fmt(r.paired_vs_haproxy.max, 2)}) | ${fmt(ratio(r.rps, dir?.rps), 2)} | ${fmt(r.p50_ms, 3)} | ${fmt(r.p99_ms, 3)} | ${r.cpu_us_per_req === null ? "—" : `${fmt(r.cpu_us_per_req, 1)} (${fmt(r.user_us_per_req, 1)} / ${fmt(r.system_us_per_req, 1)})`} | ${r.errors} | ${r.rss_kib_after ?? "—"} |`,
+        `| ${r.target} | ${fmt(r.rps, 0)} | ${fmt(ratio(r.rps, hap?.rps), 2)} | ${fmt(r.paired_vs_haproxy.median, 2)} (${fmt(r.paired_vs_haproxy.min, 2)}–${fmt(r.paired_vs_haproxy.max, 2)}) | ${fmt(ratio(r.rps, dir?.rps), 2)} | ${fmt(r.p50_ms, 3)} | ${fmt(r.p99_ms, 3)} | ${r.cpu_us_per_req === null ? "—" : `${fmt(r.cpu_us_per_req, 1)} (${fmt(r.user_us_per_req, 1)} / ${fmt(r.system_us_per_req, 1)})`} | ${r.errors} | ${fmt(r.log_bytes_per_req, 0)} | ${r.rss_kib_after ?? "—"} |`,
     ),
     "",
     ...rows.map((r) => `- ${r.target}: ${r.note}`),
-    `- bar (issue 14): Trunkline's requests/s ≥ 0.6× HAProxy's (the medians' ratio): ${bar}`,
+    `- bar (issue 14): Trunkline's requests/s ≥ ${BAR}× HAProxy's (the medians' ratio), like for like: both writing an access line per request to a file (haproxy-log: \`option httplog\`), or neither (trunkline-nolog: log level warn); the old pair, Trunkline logging and HAProxy not, last:`,
+    ...bar.map((b) => `  - ${b}`),
+    "- log B/req: how much the proxy's stdout file grew over the wrk run, per request: its access lines (Trunkline's JSON line, HAProxy's httplog line)",
     "- vs HAProxy, same round: each round's requests/s over HAProxy's in that round (a round runs every target once, one after another): the machine's drift from round to round cancels out of it, not out of the medians' ratio",
     `- CPU per request: user + system time of the proxy's process (nginx: its worker) from /proc over the wrk run, divided by the requests wrk completed; ${PIN ? `pinned (BENCH_PIN=1): every proxy on CPU ${PROXY_CPU}, wrk and the origin on CPU ${LOAD_CPU}` : "wrk, the origin and the proxy share the 2 cores as the scheduler places them (BENCH_PIN=1 pins them)"}`,
     "",
@@ -179,8 +202,8 @@ export async function main(): Promise<number> {
       if (t === "direct") continue;
       const p = t.startsWith("trunkline")
         ? await startTrunkline(dir, origin.port, t)
-        : t === "haproxy"
-          ? await startHaproxy(dir, origin.port)
+        : t.startsWith("haproxy")
+          ? await startHaproxy(dir, origin.port, t)
           : t === "node-floor"
             ? await startNodeFloor(dir, origin.port)
             : t === "node-raw"
@@ -202,7 +225,7 @@ export async function main(): Promise<number> {
       const order = s.targets.map((_, k) => s.targets[(k + i) % s.targets.length] as string);
       for (const t of order) {
         const p = started.get(t);
-        const r = await measure(`http://127.0.0.1:${p?.port ?? origin.port}/`, p?.pids ?? [], s);
+        const r = await measure(`http://127.0.0.1:${p?.port ?? origin.port}/`, p, s);
         rounds.get(t)?.push(r);
         say(
           `  round ${i + 1} ${t.padEnd(10)} ${fmt(r.rps, 0).padStart(7)} req/s  p50 ${fmt(r.p50_ms, 3)} ms  p99 ${fmt(r.p99_ms, 3)} ms  proxy ${fmt(r.cpu_us_per_req, 1)} µs/req  errors ${r.errors}`,
@@ -229,22 +252,14 @@ export async function main(): Promise<number> {
         user_us_per_req: median(rs.map((r) => r.user_us_per_req)),
         system_us_per_req: median(rs.map((r) => r.system_us_per_req)),
         errors: rs.reduce((a, r) => a + r.errors, 0),
+        log_bytes_per_req: median(rs.map((r) => r.log_bytes_per_req)),
         rss_kib_after: p ? p.pids.reduce((a, pid) => a + rssKiB(pid), 0) : null,
         rounds: rs,
       };
     });
-    const hp = rows.find((r) => r.target === "haproxy");
-    const bars = rows
-      .filter((r) => r.target.startsWith("trunkline"))
-      .map((tl) => {
-        const rr = ratio(tl.rps, hp?.rps);
-        const pm = tl.paired_vs_haproxy.median;
-        return rr === null
-          ? undefined
-          : `${tl.target} ${rr.toFixed(3)}× → ${rr >= 0.6 ? "PASS" : "FAIL"} (same round: ${pm === null ? "—" : `${pm.toFixed(3)}×`})`;
-      })
-      .filter((b) => b !== undefined);
-    const bar = bars.length === 0 ? "not measured (run trunkline and haproxy)" : bars.join("; ");
+    const compared = comparisons(new Map(s.targets.map((t) => [t, (rounds.get(t) ?? []).map((r) => r.rps)])));
+    const bar =
+      compared.length === 0 ? ["not measured (run a trunkline target and haproxy)"] : compared.map(describe);
     const date = new Date().toISOString();
     const md = markdown(date, s, machine, rows, bar);
     say("");
@@ -252,7 +267,7 @@ export async function main(): Promise<number> {
     const out = join(ROOT, "bench", "results");
     mkdirSync(out, { recursive: true });
     const file = join(out, `http-${date.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`);
-    writeFileSync(file, `${JSON.stringify({ date, machine, settings: s, rows, bar }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ date, machine, settings: s, rows, bar, compared }, null, 2)}\n`);
     writeFileSync(join(out, "http-latest.md"), md);
     say(`written: ${file.slice(ROOT.length + 1)} and bench/results/http-latest.md`);
     return rows.some((r) => r.errors > 0) ? 1 : 0;

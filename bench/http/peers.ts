@@ -116,17 +116,25 @@ export function startNginxProxy(dir: string, origin: number): Promise<Peer> {
   );
 }
 
-export async function startHaproxy(dir: string, origin: number): Promise<Peer> {
+/**
+ * HAProxy in `mode http`. `haproxy-log`: the same, with an access line per request as
+ * Trunkline writes one (`option httplog` to its stdout, a file here as Trunkline's is), so that
+ * the two can be compared doing the same work.
+ */
+export async function startHaproxy(dir: string, origin: number, name = "haproxy"): Promise<Peer> {
   const port = await freePort();
-  const cfg = join(dir, "haproxy.cfg");
+  const logs = name === "haproxy-log";
+  const cfg = join(dir, `${name}.cfg`);
   writeFileSync(
     cfg,
     [
       "global",
       `  nbthread ${THREADS}`,
       "  maxconn 4096",
+      ...(logs ? ["  log stdout format raw local0 info"] : []),
       "defaults",
       "  mode http",
+      ...(logs ? ["  log global", "  option httplog"] : []),
       "  timeout connect 5s",
       "  timeout client 60s",
       "  timeout server 60s",
@@ -141,12 +149,12 @@ export async function startHaproxy(dir: string, origin: number): Promise<Peer> {
       "",
     ].join("\n"),
   );
-  const child = launch("haproxy", HAPROXY, ["-f", cfg, "-db"], { logFile: join(dir, "haproxy.log") });
+  const child = launch(name, HAPROXY, ["-f", cfg, "-db"], { logFile: join(dir, `${name}.log`) });
   await ready(child, port);
   return {
-    name: "haproxy",
+    name,
     port,
-    note: `mode http, nbthread ${THREADS}, http-reuse always, option forwardfor`,
+    note: `mode http, nbthread ${THREADS}, http-reuse always, option forwardfor, ${logs ? "option httplog to stdout (a file): one access line per request" : "no log section: no access line"}`,
     pids: [child.pid],
     child,
   };
@@ -215,8 +223,9 @@ export async function startTrunkline(dir: string, origin: number, name = "trunkl
     node = w.node.path;
     nodeNote = node === process.execPath ? process.version : "Node 24";
   }
-  // BENCH_LOG_LEVEL=warn: no access line per request (what the log costs).
-  const level = process.env.BENCH_LOG_LEVEL;
+  // BENCH_LOG_LEVEL=warn: no access line per request (what the log costs); `trunkline-nolog`
+  // is that in the same run, beside HAProxy without its log.
+  const level = name === "trunkline-nolog" ? "warn" : process.env.BENCH_LOG_LEVEL;
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(
     cfg,
