@@ -20,13 +20,17 @@ export interface Log {
  * Writes one flat record (fields that are plain values, arrays or plain objects) as the same
  * JSON line the Log would, without its general machinery: for the one line per session.
  */
-export type RecordFn = (
-  level: "info" | "warn",
-  fields: Readonly<Record<string, unknown>>,
-  msg: string,
-  /** The fields already written as JSON, without braces: then `fields` only names the event. */
-  json?: string,
-) => void;
+export interface RecordFn {
+  (
+    level: "info" | "warn",
+    fields: Readonly<Record<string, unknown>>,
+    msg: string,
+    /** The fields already written as JSON, without braces: then `fields` only names the event. */
+    json?: string,
+  ): void;
+  /** Whether a record at this level is written: when not, its JSON need not be made. */
+  enabled(level: "info" | "warn"): boolean;
+}
 
 /** A logger that drops everything: for tests and library use. */
 export const silentLog: Log = {

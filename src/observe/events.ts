@@ -12,7 +12,9 @@ const SESSION = Object.freeze({ event: "session" });
 /** One line per session at its end (session-json.ts). */
 export function logSession(log: Log, r: SessionEnded, record?: RecordFn): void {
   if (record) {
-    record(r.ok ? "info" : "warn", SESSION, "session ended", sessionJson(r));
+    // At log level warn, a session that went well writes nothing: its line is not made.
+    const level = r.ok ? "info" : "warn";
+    if (record.enabled(level)) record(level, SESSION, "session ended", sessionJson(r));
     return;
   }
   const fields = sessionFields(r);

@@ -147,7 +147,12 @@ export function createLogger(opts: LoggerOptions): Logger {
   const base = `,"app":${JSON.stringify(appName)},"pid":${process.pid},`;
   let lastMsg = "";
   let lastTail = '"msg":""}\n';
-  const record: RecordFn = (level, fields, msg, json) => {
+  const write = (
+    level: "info" | "warn",
+    fields: Readonly<Record<string, unknown>>,
+    msg: string,
+    json?: string,
+  ) => {
     if (!root.isLevelEnabled(level)) return;
     const now = Date.now();
     if (now !== lastMs) {
@@ -165,6 +170,9 @@ export function createLogger(opts: LoggerOptions): Logger {
     fanOut.lastObj = fields;
     fanOut.write(`${level === "info" ? infoHead : warnHead}${inner === "" ? "" : `${inner},`}${lastTail}`);
   };
+  const record: RecordFn = Object.assign(write, {
+    enabled: (level: "info" | "warn") => root.isLevelEnabled(level),
+  });
 
   /** Sinks replaced by a reload (or closed) still flushing, and what the finished ones dropped. */
   const retiring = new Set<SyslogSink>();

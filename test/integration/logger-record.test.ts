@@ -5,6 +5,8 @@ import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { Writable } from "node:stream";
 import { test } from "node:test";
+import type { SessionEnded } from "../../src/events/types.ts";
+import { logSession } from "../../src/observe/events.ts";
 import { createLogger } from "../../src/observe/logger.ts";
 
 function capture(): { dest: Writable; lines: string[] } {
@@ -104,4 +106,52 @@ test("record() reaches syslog with the severity and MSGID that pino's line gets"
     withoutTime((got[1] as string).replace(/^<132>1 \S+/, "")),
     withoutTime((got[0] as string).replace(/^<132>1 \S+/, "")),
   );
+});
+
+test("a session that went well makes no line at all at log level warn; one that failed still does", () => {
+  const { dest, lines } = capture();
+  const l = createLogger({ level: "warn", destination: dest, pretty: false, appName: "trunkline" });
+  assert.equal(l.record.enabled("info"), false);
+  assert.equal(l.record.enabled("warn"), true);
+  // Every field read is counted: at warn, a session that went well must not be read for a line.
+  let reads = 0;
+  const session = (ok: boolean): SessionEnded =>
+    new Proxy(
+      {
+        protocol: "http",
+        listener: "web",
+        client: "127.0.0.1:5000",
+        request: "GET /",
+        upstreamRequest: undefined,
+        route: undefined,
+        pool: "api",
+        server: "127.0.0.1:8000",
+        attempts: [],
+        durationMs: 1.5,
+        setupMs: 0.5,
+        bytesIn: 40,
+        bytesOut: 200,
+        outcome: ok ? "200" : "502",
+        ok,
+        error: undefined,
+        errorCode: undefined,
+        http: { method: "GET", host: "a", path: "/", status: ok ? 200 : 502, by: "upstream" },
+      } satisfies SessionEnded,
+      {
+        get(target, key, receiver) {
+          if (key !== "ok") reads++;
+          return Reflect.get(target, key, receiver);
+        },
+      },
+    );
+  logSession(l.log, session(true), l.record);
+  assert.equal(reads, 0, "the line of a session that went well was made at warn");
+  assert.equal(lines.length, 0);
+  logSession(l.log, session(false), l.record);
+  assert.ok(reads > 0);
+  assert.equal(lines.length, 1);
+  assert.equal(JSON.parse(lines[0] as string).outcome, "502");
+  l.setLevel("info");
+  logSession(l.log, session(true), l.record);
+  assert.equal(lines.length, 2, "at info it is written again");
 });
