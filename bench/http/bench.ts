@@ -13,7 +13,7 @@ import { killAllNow, setChildFdLimit, stopAll } from "../lib/children.ts";
 import { LOAD_CPU, PIN, PROXY_CPU, pin } from "../lib/pin.ts";
 import { cpuTimes, machineInfo, rssKiB } from "../lib/procfs.ts";
 import { envInt, fmt, median, ratio, round } from "../lib/stats.ts";
-import { BAR, comparisons, describe } from "./pairs.ts";
+import { BAR, comparisons, describe, LINE_BYTES } from "./pairs.ts";
 import {
   HAPROXY,
   NGINX,
@@ -159,7 +159,7 @@ function markdown(
     ),
     "",
     ...rows.map((r) => `- ${r.target}: ${r.note}`),
-    `- bar (issue 14): Trunkline's requests/s ≥ ${BAR}× HAProxy's (the medians' ratio), like for like: both writing an access line per request to a file (haproxy-log: \`option httplog\`), or neither (trunkline-nolog: log level warn); the old pair, Trunkline logging and HAProxy not, last:`,
+    `- bar (issue 14): Trunkline's requests/s ≥ ${BAR}× HAProxy's (the medians' ratio), like for like: both writing an access line per request to a file (haproxy-log: \`option httplog\`), or neither (trunkline-nolog: log level warn), a target counting as logging when its stdout grew by at least ${LINE_BYTES} bytes per request; the old pair, Trunkline logging and HAProxy not, last:`,
     ...bar.map((b) => `  - ${b}`),
     "- log B/req: how much the proxy's stdout file grew over the wrk run, per request: its access lines (Trunkline's JSON line, HAProxy's httplog line)",
     "- vs HAProxy, same round: each round's requests/s over HAProxy's in that round (a round runs every target once, one after another): the machine's drift from round to round cancels out of it, not out of the medians' ratio",
@@ -257,7 +257,11 @@ export async function main(): Promise<number> {
         rounds: rs,
       };
     });
-    const compared = comparisons(new Map(s.targets.map((t) => [t, (rounds.get(t) ?? []).map((r) => r.rps)])));
+    const compared = comparisons(
+      new Map(
+        rows.map((r) => [r.target, { rps: r.rounds.map((x) => x.rps), logBytesPerReq: r.log_bytes_per_req }]),
+      ),
+    );
     const bar =
       compared.length === 0 ? ["not measured (run a trunkline target and haproxy)"] : compared.map(describe);
     const date = new Date().toISOString();

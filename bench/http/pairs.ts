@@ -2,7 +2,8 @@
 // target is set against each HAProxy target that does the same work: both writing an access
 // line per request (trunkline, trunkline-node24… against haproxy-log), or neither
 // (trunkline-nolog against haproxy). The old comparison, Trunkline writing its line and
-// HAProxy none, is kept beside them. Pure: rounds in, verdicts out.
+// HAProxy none, is kept beside them. Whether a target logs is what it was seen to do: its
+// stdout grew by a line's worth per request. Pure: rounds in, verdicts out.
 import { median, ratio } from "../lib/stats.ts";
 
 export const BAR = 0.6;
@@ -19,26 +20,34 @@ export interface Comparison {
   pass: boolean | null;
 }
 
-/** Whether a Trunkline target writes its access line (every one but trunkline-nolog). */
-function logs(trunkline: string): boolean {
-  return trunkline !== "trunkline-nolog";
+/** Fewer bytes of stdout per request than this: the target writes no access line. */
+export const LINE_BYTES = 20;
+
+export interface Measured {
+  /** Requests/s, round by round (null: the round failed). */
+  readonly rps: readonly (number | null)[];
+  /** Its stdout's growth per request (null: not measured). */
+  readonly logBytesPerReq: number | null;
+}
+
+/** Which comparison two targets make, or none (HAProxy logging and Trunkline not: not kept). */
+function kindOf(tlLogs: boolean, hpLogs: boolean): Comparison["kind"] | undefined {
+  if (tlLogs && hpLogs) return "like for like, both log";
+  if (!tlLogs && !hpLogs) return "like for like, neither logs";
+  return tlLogs ? "Trunkline logs, HAProxy does not" : undefined;
 }
 
 /** Every comparison that the targets run allow, like for like first. */
-export function comparisons(rps: ReadonlyMap<string, readonly (number | null)[]>): Comparison[] {
+export function comparisons(measured: ReadonlyMap<string, Measured>): Comparison[] {
   const out: Comparison[] = [];
-  const tls = [...rps.keys()].filter((t) => t.startsWith("trunkline"));
-  for (const tl of tls) {
-    const peers: [string, Comparison["kind"]][] = logs(tl)
-      ? [
-          ["haproxy-log", "like for like, both log"],
-          ["haproxy", "Trunkline logs, HAProxy does not"],
-        ]
-      : [["haproxy", "like for like, neither logs"]];
-    for (const [hp, kind] of peers) {
-      const a = rps.get(tl);
-      const b = rps.get(hp);
-      if (a === undefined || b === undefined) continue;
+  const names = [...measured.keys()];
+  const logs = (t: string) => (measured.get(t)?.logBytesPerReq ?? 0) >= LINE_BYTES;
+  for (const tl of names.filter((t) => t.startsWith("trunkline"))) {
+    for (const hp of names.filter((t) => t.startsWith("haproxy"))) {
+      const kind = kindOf(logs(tl), logs(hp));
+      const a = measured.get(tl)?.rps;
+      const b = measured.get(hp)?.rps;
+      if (kind === undefined || a === undefined || b === undefined) continue;
       const r = ratio(median(a), median(b));
       const paired = a.map((x, i) => ratio(x, b[i])).filter((x): x is number => x !== null);
       out.push({
@@ -55,7 +64,8 @@ export function comparisons(rps: ReadonlyMap<string, readonly (number | null)[]>
       });
     }
   }
-  const rank = (c: Comparison) => (c.kind.startsWith("like") ? 0 : 1);
+  const rank = (c: Comparison) =>
+    c.kind === "like for like, both log" ? 0 : c.kind.startsWith("like") ? 1 : 2;
   return out.sort((x, y) => rank(x) - rank(y));
 }
 

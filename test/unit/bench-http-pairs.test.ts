@@ -2,17 +2,23 @@
 // target that does the same work, round by round as well as by the medians.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { comparisons, describe } from "../../bench/http/pairs.ts";
+import { comparisons, describe, type Measured } from "../../bench/http/pairs.ts";
+
+/** Targets as measured: requests/s by round, and stdout bytes per request. */
+function run(targets: Record<string, [(number | null)[], number | null]>): Map<string, Measured> {
+  return new Map(Object.entries(targets).map(([t, [rps, logBytesPerReq]]) => [t, { rps, logBytesPerReq }]));
+}
 
 test("a logging Trunkline is held against HAProxy with its log, and the one without against HAProxy without", () => {
-  const rps = new Map<string, (number | null)[]>([
-    ["haproxy", [100, 120, 80]],
-    ["haproxy-log", [90, 100, 70]],
-    ["trunkline", [57, 60, 50]],
-    ["trunkline-nolog", [62, 70, 50]],
-    ["nginx", [100, 100, 100]],
-  ]);
-  const c = comparisons(rps);
+  const c = comparisons(
+    run({
+      haproxy: [[100, 120, 80], 0],
+      "haproxy-log": [[90, 100, 70], 119],
+      trunkline: [[57, 60, 50], 411],
+      "trunkline-nolog": [[62, 70, 50], 0],
+      nginx: [[100, 100, 100], 0],
+    }),
+  );
   assert.deepEqual(
     c.map((x) => [x.trunkline, x.haproxy, x.kind]),
     [
@@ -38,13 +44,29 @@ test("a logging Trunkline is held against HAProxy with its log, and the one with
 });
 
 test("a pair with a side not run is left out, and a round that failed does not pair", () => {
-  const rps = new Map<string, (number | null)[]>([
-    ["haproxy", [100, null, 100]],
-    ["trunkline-node24", [70, 60, null]],
-  ]);
-  const c = comparisons(rps);
+  const c = comparisons(
+    run({
+      haproxy: [[100, null, 100], 0],
+      "trunkline-node24": [[70, 60, null], 411],
+    }),
+  );
   assert.equal(c.length, 1, "no haproxy-log: only the old pair");
   assert.equal(c[0]?.kind, "Trunkline logs, HAProxy does not");
   assert.deepEqual(c[0]?.sameRound, { median: 0.7, min: 0.7, max: 0.7 });
-  assert.deepEqual(comparisons(new Map([["trunkline", [1]]])), []);
+  assert.deepEqual(comparisons(run({ trunkline: [[1], 411] })), []);
+});
+
+test("whether a target logs is what its stdout showed: Trunkline run at log level warn pairs with HAProxy without its log", () => {
+  const c = comparisons(
+    run({
+      trunkline: [[60], 0.2],
+      haproxy: [[100], 0],
+      "haproxy-log": [[90], 119],
+    }),
+  );
+  assert.deepEqual(
+    c.map((x) => [x.trunkline, x.haproxy, x.kind]),
+    [["trunkline", "haproxy", "like for like, neither logs"]],
+    "a Trunkline that wrote no line is not held against an HAProxy that did, nor called a logging one",
+  );
 });
