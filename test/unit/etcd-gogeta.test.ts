@@ -182,3 +182,39 @@ test("two domains of one service share one pool; an unknown service answers the 
     ],
   );
 });
+
+test("the seed README's own sample, a location without an index, is the service's one instance", () => {
+  // README of the seed, "Sample configuration": /services/myService/location, no index.
+  const kvs = new Map<string, string>([
+    ["/services/myService/location", loc("172.41.4.5", 42654)],
+    ...domain("mycustomdomain.com", "service", "myService"),
+  ]);
+  const o = gogetaOverlay(kvs, LAYOUT);
+  assert.deepEqual(o.rejected, []);
+  assert.deepEqual(o.pools[0]?.value, { balance: "round-robin", servers: [{ address: "172.41.4.5:42654" }] });
+  assert.equal((o.routes[0]?.value as { pool: string }).pool, "gogeta.myService");
+
+  // Beside indexed instances it is one more; its status keys sit under the service itself,
+  // and its wake key is written there.
+  const mixed = new Map<string, string>([
+    ...domain("m.example.com", "service", "m"),
+    ...instance("m", 1, loc("10.0.0.1", 80), { current: "stopped", expected: "passivated" }),
+    ["/services/m/location", loc("10.0.0.9", 80)],
+    ["/services/m/status/current", "stopped"],
+    ["/services/m/status/expected", "passivated"],
+    // Keys that name no instance field are not instances: no error page from them.
+    ["/services/m/2/notes", "x"],
+    ["/services/m/extra", "x"],
+  ]);
+  const v = gogetaOverlay(mixed, LAYOUT).routes[0]?.value as { status: string; wake: string[] };
+  assert.equal(v.status, "passivated");
+  assert.deepEqual(v.wake, ["/services/m/1/status/expected", "/services/m/status/expected"]);
+  const up = new Map(mixed);
+  up.set("/services/m/status/current", "started");
+  up.set("/services/m/status/expected", "started");
+  up.set("/services/m/status/alive", "1");
+  assert.deepEqual(gogetaOverlay(up, LAYOUT).pools[0]?.value, {
+    balance: "round-robin",
+    servers: [{ address: "10.0.0.9:80" }],
+  });
+});

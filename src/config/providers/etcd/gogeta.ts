@@ -36,7 +36,8 @@ export function computeStatus(
 const PRECEDENCE: readonly GogetaStatus[] = ["starting", "passivated", "stopped", "error"];
 
 interface Instance {
-  readonly index: string;
+  /** Its keys' prefix: `<base>/<name>/<index>`, or `<base>/<name>` for the index-less form. */
+  readonly prefix: string;
   address: string | undefined;
   current?: string;
   expected?: string;
@@ -69,6 +70,24 @@ function locationOf(text: string): string | { readonly error: string } {
   return typeof hp === "string" ? { error: hp.slice(0, 120) } : address;
 }
 
+/** What an instance's key names, after its prefix. */
+const FIELDS = new Set(["location", "status/current", "status/expected", "status/alive"]);
+
+/**
+ * A service key as instance and field: `<name>/<index>/<field>`, or the index-less
+ * `<name>/<field>` that the seed README's own sample writes (`/services/myService/location`),
+ * read as the service's one instance. Undefined for any other key.
+ */
+function instanceKey(path: string): { name: string; instance: string; field: string } | undefined {
+  const [name, ...rest] = path.split("/");
+  if (!name || rest.length === 0) return undefined;
+  const bare = rest.join("/");
+  if (FIELDS.has(bare)) return { name, instance: "", field: bare };
+  const [index, ...field] = rest;
+  if (!index || !FIELDS.has(field.join("/"))) return undefined;
+  return { name, instance: index, field: field.join("/") };
+}
+
 /** `/services/<name>/<index>/…` into each service's routable servers, status and wake keys. */
 export function readServices(
   kvs: ReadonlyMap<string, string>,
@@ -77,14 +96,15 @@ export function readServices(
 ): Map<string, Service> {
   const byService = new Map<string, Map<string, Instance>>();
   for (const key of sortedKeys(kvs, `${base}/`)) {
-    const [name, index, ...rest] = key.slice(base.length + 1).split("/");
-    if (!name || !index) continue;
+    const k = instanceKey(key.slice(base.length + 1));
+    if (k === undefined) continue;
+    const { name, instance, field: what } = k;
     const insts = byService.get(name) ?? new Map<string, Instance>();
     byService.set(name, insts);
-    const inst = insts.get(index) ?? { index, address: undefined };
-    insts.set(index, inst);
+    const prefix = instance === "" ? `${base}/${name}` : `${base}/${name}/${instance}`;
+    const inst = insts.get(instance) ?? { prefix, address: undefined };
+    insts.set(instance, inst);
     const value = kvs.get(key) ?? "";
-    const what = rest.join("/");
     if (what === "location") {
       const loc = locationOf(value);
       if (typeof loc === "string") inst.address = loc;
@@ -104,7 +124,7 @@ export function readServices(
         if (!servers.includes(inst.address)) servers.push(inst.address);
         continue;
       }
-      if (s === "passivated") wake.push(`${base}/${name}/${inst.index}/status/expected`);
+      if (s === "passivated") wake.push(`${inst.prefix}/status/expected`);
       // A started instance without a complete location counts as an error page, never as up.
       const shown = s === "started" ? "error" : s;
       if (status === undefined || PRECEDENCE.indexOf(shown) < PRECEDENCE.indexOf(status)) status = shown;
