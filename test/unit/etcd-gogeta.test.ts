@@ -192,7 +192,7 @@ test("the seed README's own sample, a location without an index, is the service'
   const o = gogetaOverlay(kvs, LAYOUT);
   assert.deepEqual(o.rejected, []);
   assert.deepEqual(o.pools[0]?.value, { balance: "round-robin", servers: [{ address: "172.41.4.5:42654" }] });
-  assert.equal((o.routes[0]?.value as { pool: string }).pool, "gogeta.myService");
+  assert.equal((o.routes[0]?.value as { pool?: string } | undefined)?.pool, "gogeta.myService");
 
   // Beside indexed instances it is one more; its status keys sit under the service itself,
   // and its wake key is written there.
