@@ -19,15 +19,22 @@ function loadEtcd3(): typeof import("etcd3") {
 }
 
 /**
- * How long a host that failed 3 calls in a row is skipped before a call is let through again.
- * etcd3's default is 5 s, shared by every call of the client: a cut of a few milliseconds
- * (the watch, the lease keep-alive and one put failing) shut out every read for 5 s while the
- * mirror's own backoff (200 ms doubling to 5 s) kept trying, so a blink of the network cost
- * 6.5 s of staleness (test/e2e/etcd-outage-relay.test.ts). The mirror and the cluster back off
- * themselves: with one endpoint there is no breaker; with several, it is kept so that a dead
- * one is passed over for a moment, never for longer than the mirror's first retry.
+ * With several endpoints, how long one that failed 3 calls in a row is passed over (etcd3's
+ * default). Shorter lets the watch land on a dead endpoint again and again, each time a
+ * failure that doubles the mirror's backoff: with 2 of 3 endpoints dead, 200 ms or a backoff
+ * from 1 s made changes wait 1.6 and 3.2 s (test/integration/etcd-endpoints.test.ts); 5 s
+ * passed 12 runs of 12. With one endpoint there is nothing to pass over to, and the 5 s
+ * shut every call out after any cut of a few milliseconds (the watch, the lease keep-alive and
+ * one put failing) while the mirror's own backoff (200 ms doubling to 5 s) kept trying: a blink
+ * of the network cost 6.5 s of staleness (test/e2e/etcd-outage-relay.test.ts).
  */
-export const HOST_PAUSE_MS = 200;
+export const HOST_PAUSE_MS = 5_000;
+/**
+ * With one endpoint, the mirror's first retry, so the breaker never holds longer than the
+ * mirror would wait. Not none: with no breaker at all, a test file that stops and SIGSTOPs
+ * etcd failed to exit, all its tests passed, in 3 of 6 runs under two CPU hogs.
+ */
+export const ONE_HOST_PAUSE_MS = 200;
 
 /** cockatiel, etcd3's fault-handling library, loaded with it. */
 function policies(): typeof import("cockatiel") {
@@ -42,14 +49,11 @@ export function createEtcdClient(s: RawEtcd, baseDir: string): Etcd3 {
     dialTimeout: CALL_TIMEOUT_MS,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
     faultHandling: {
-      // One endpoint: nothing to pass over to, so no breaker at all.
       host: () =>
-        s.endpoints.length === 1
-          ? policies().noop
-          : policies().circuitBreaker(policies().handleWhen(loadEtcd3().isRecoverableError), {
-              halfOpenAfter: HOST_PAUSE_MS,
-              breaker: new (policies().ConsecutiveBreaker)(3),
-            }),
+        policies().circuitBreaker(policies().handleWhen(loadEtcd3().isRecoverableError), {
+          halfOpenAfter: s.endpoints.length === 1 ? ONE_HOST_PAUSE_MS : HOST_PAUSE_MS,
+          breaker: new (policies().ConsecutiveBreaker)(3),
+        }),
     },
   };
   if (s.tls?.ca !== undefined)

@@ -9,6 +9,9 @@ export interface MirrorState {
   readonly lastError: string | undefined;
 }
 
+/** Rounds whose read succeeded and watch failed that retry at the shortest wait. */
+const WATCH_ONLY_QUICK = 6;
+
 export interface MirrorOptions {
   readonly client: Etcd3;
   /** Key prefixes to mirror, e.g. ["/trunkline/", "/domains/", "/services/"]. */
@@ -75,17 +78,22 @@ export class EtcdMirror {
     const min = this.#o.backoffMinMs ?? 200;
     const max = this.#o.backoffMaxMs ?? 5_000;
     let backoff = min;
+    // Rounds in a row whose read went through and whose watch did not start.
+    let watchOnly = 0;
     while (!this.#closed) {
       const round = ++this.#round;
       const broken = new Promise<void>((r) => {
         this.#wake = r;
       });
+      let read = false;
       try {
         const rev = await this.#readAll(round);
+        read = true;
         if (round !== this.#round || this.#closed) continue;
         await this.#watchFrom(rev + 1, round);
         if (round !== this.#round || this.#closed) continue;
         backoff = min;
+        watchOnly = 0;
         this.#setUp(true, undefined);
         first();
         await broken;
@@ -97,6 +105,14 @@ export class EtcdMirror {
       await this.#teardown();
       if (this.#closed) break;
       if (this.#up) this.#setUp(false, this.#lastError);
+      // The store answered but the watch did not start: with several endpoints, most likely it
+      // went to a dead one that the client has not yet learnt to pass over (3 failures each).
+      // The first few such rounds retry at the shortest wait instead of doubling it.
+      if (read && watchOnly < WATCH_ONLY_QUICK) {
+        watchOnly++;
+        await this.#sleep(min);
+        continue;
+      }
       await this.#sleep(backoff);
       backoff = Math.min(max, backoff * 2);
     }
