@@ -14,31 +14,9 @@ import {
   startTunnelOrigin,
   UPGRADE,
 } from "../helpers/raw-http.ts";
+import { settles } from "../helpers/settles.ts";
 
 const MB = 1024 * 1024;
-
-/**
- * Waits until `value` has stopped growing for `quietMs` (the sender is held back), or reached
- * `cap` (it is not), bounded by `ms`. Returns the last value.
- */
-async function settles(value: () => number, cap: number, quietMs: number, ms: number): Promise<number> {
-  let last = -1;
-  let since = performance.now();
-  await until(
-    () => {
-      const v = value();
-      const now = performance.now();
-      if (v !== last) {
-        last = v;
-        since = now;
-      }
-      return v >= cap || (v > 0 && now - since >= quietMs);
-    },
-    ms,
-    "the sender held back or past its cap",
-  );
-  return last;
-}
 
 // DEFECT: a refused upgrade (the server answers 200 and streams its body, no 101) is relayed
 // with client.write() whose return value was ignored (upgrade.ts): a client that reads

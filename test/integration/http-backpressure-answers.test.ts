@@ -18,6 +18,7 @@ import { test } from "node:test";
 import { startOrigin } from "../helpers/http-origin.ts";
 import { until } from "../helpers/proxy.ts";
 import { proxyTo, pushed, RawClient, startTunnelOrigin, within } from "../helpers/raw-http.ts";
+import { settles } from "../helpers/settles.ts";
 
 const MB = 1024 * 1024;
 const TOTAL = 256 * MB;
@@ -51,29 +52,6 @@ const EXPECTED_SHA = sha256OfBody();
 /** A chunked frame of `data`. */
 const frame = (data: Buffer) =>
   Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
-
-/**
- * Waits until `value` has stopped growing for `quietMs` (the sender is held back), or reached
- * `cap` (it is not), bounded by `ms`. Returns the last value. As in http-attack-backpressure.
- */
-async function settles(value: () => number, cap: number, quietMs: number, ms: number): Promise<number> {
-  let last = -1;
-  let since = performance.now();
-  await until(
-    () => {
-      const v = value();
-      const now = performance.now();
-      if (v !== last) {
-        last = v;
-        since = now;
-      }
-      return v >= cap || (v > 0 && now - since >= quietMs);
-    },
-    ms,
-    "the sender held back or past its cap",
-  );
-  return last;
-}
 
 /**
  * Writes the TOTAL bytes of the body, as pieces or chunked frames, as fast as `sock` takes
