@@ -21,9 +21,11 @@ const BACKOFF_MAX_MS = 5_000;
 /**
  * Once a round reaches etcd: one read of the prefix, the watch set up again and the reload it
  * triggers (debounced 250 ms), as seen by a poll of /api/v1/status every 25 ms; tens of ms
- * here, a second allowed for a loaded machine.
+ * on a quiet machine. Two seconds allowed: in whole-suite runs with two CPU hogs the failed
+ * rounds themselves took time (not ~0 as the schedule below counts) and recovery came 50-120
+ * ms past a 1 s allowance, in 3 runs of 3.
  */
-const ONE_READ_MS = 1_000;
+const ONE_READ_MS = 2_000;
 
 /**
  * The longest a proxy may take, by its documented backoff, to try again after a link that was
