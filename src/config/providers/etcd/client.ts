@@ -49,11 +49,13 @@ export function createEtcdClient(s: RawEtcd, baseDir: string): Etcd3 {
     dialTimeout: CALL_TIMEOUT_MS,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
     faultHandling: {
-      host: () =>
-        policies().circuitBreaker(policies().handleWhen(loadEtcd3().isRecoverableError), {
+      host: () => {
+        const c = policies();
+        return c.circuitBreaker(c.handleWhen(loadEtcd3().isRecoverableError), {
           halfOpenAfter: s.endpoints.length === 1 ? ONE_HOST_PAUSE_MS : HOST_PAUSE_MS,
-          breaker: new (policies().ConsecutiveBreaker)(3),
-        }),
+          breaker: new c.ConsecutiveBreaker(3),
+        });
+      },
     },
   };
   if (s.tls?.ca !== undefined)

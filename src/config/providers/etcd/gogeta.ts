@@ -83,9 +83,9 @@ function instanceKey(path: string): { name: string; instance: string; field: str
   if (!name || rest.length === 0) return undefined;
   const bare = rest.join("/");
   if (FIELDS.has(bare)) return { name, instance: "", field: bare };
-  const [index, ...field] = rest;
-  if (!index || !FIELDS.has(field.join("/"))) return undefined;
-  return { name, instance: index, field: field.join("/") };
+  const [index, ...more] = rest;
+  const field = more.join("/");
+  return index && FIELDS.has(field) ? { name, instance: index, field } : undefined;
 }
 
 /** `/services/<name>/<index>/…` into each service's routable servers, status and wake keys. */

@@ -105,9 +105,9 @@ export class EtcdMirror {
       await this.#teardown();
       if (this.#closed) break;
       if (this.#up) this.#setUp(false, this.#lastError);
-      // The store answered but the watch did not start: with several endpoints, most likely it
-      // went to a dead one that the client has not yet learnt to pass over (3 failures each).
-      // The first few such rounds retry at the shortest wait instead of doubling it.
+      // The store answered but the watch did not start or did not last: with several
+      // endpoints, most likely it went to a dead one that the client has not yet learnt to pass
+      // over (3 failures each). The first few such rounds retry at the shortest wait.
       if (read && watchOnly < WATCH_ONLY_QUICK) {
         watchOnly++;
         await this.#sleep(min);
