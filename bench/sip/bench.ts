@@ -35,8 +35,11 @@ const ROOT = join(HERE, "..", "..");
 const ALL_TARGETS = [
   "direct",
   "kamailio",
+  "kamailio-dlg",
+  "kamailio-cdr",
   "relay",
   "trunkline-rr",
+  "trunkline-rr-nolog",
   "trunkline-ls",
   "trunkline-rr-node24",
   "trunkline-rr-node22",
@@ -150,6 +153,8 @@ export async function main(): Promise<number> {
       if (name === "direct") return Promise.resolve({ target: direct(ports[0] as number) });
       if (name === "kamailio") return startKamailio(dir, [...ports]);
       if (name === "kamailio-c2") return startKamailio(dir, [...ports], 2);
+      if (name === "kamailio-dlg") return startKamailio(dir, [...ports], 1, "dialog");
+      if (name === "kamailio-cdr") return startKamailio(dir, [...ports], 1, "cdr");
       if (name === "relay") return startRelay(dir, [...ports]);
       return startTrunkline(dir, name, name === "trunkline-ls" ? "least-sessions" : "round-robin", [
         ...ports,

@@ -47,6 +47,8 @@ export interface StepResult {
   measured_cores: number;
   /** The whole machine's busy cores from /proc/stat (other work included; see README). */
   machine_busy_cores: number;
+  /** How much the proxy's log (its stdout and stderr) grew per call completed over the step. */
+  log_bytes_per_call: number | null;
   /** Datagrams the kernel dropped at full receive buffers over the step. */
   drops: { proxy: number | null; answerers: number };
   /** At the plateau: the caller's open calls and the proxy's memory (KiB; null for direct). */
@@ -84,6 +86,7 @@ export async function runStep(
   const ansRows0 = peers.answerers.map((a) => a.stat.last());
   const ansCpu0 = peers.answerers.reduce((t, a) => t + cpuMs(a.child.pid), 0);
   const proxy0 = treeCpu(target.pids);
+  const log0 = target.logBytes?.() ?? null;
   const m0 = machineCpu();
   const t0 = Date.now();
   const peak = new PeakCpu(target.pids);
@@ -132,6 +135,8 @@ export async function runStep(
   const t1 = Date.now();
   const proxy1 = treeCpu(target.pids);
   const m1 = machineCpu();
+  // The session lines come at the calls' ends: the last ones within the caller's last 100 ms.
+  const log1 = target.logBytes?.() ?? null;
   const ansCpu1 = peers.answerers.reduce((t, a) => t + cpuMs(a.child.pid), 0);
   const end = caller.stat.last();
   const ansRows1 = await Promise.all(peers.answerers.map((a) => rowAfter(a, t1 / 1000)));
@@ -181,6 +186,8 @@ export async function runStep(
     caller_cpu_us_per_call: perCall(callerCpu, successful),
     measured_cores: round((proxyMs + ansCpu1 - ansCpu0 + callerCpu) / (t1 - t0), 2),
     machine_busy_cores: round(busyCores(m0, m1), 2),
+    log_bytes_per_call:
+      log0 === null || log1 === null || successful === 0 ? null : round((log1 - log0) / successful, 1),
     drops: {
       proxy: proxyPort === null ? null : drops1.proxy - drops0.proxy,
       answerers: drops1.ans - drops0.ans,

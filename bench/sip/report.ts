@@ -35,6 +35,16 @@ export interface Summary {
   /** (memory at that step's plateau − idle) / calls in progress, PSS and RSS, KiB. */
   kib_per_call_in_progress: number | null;
   rss_kib_per_call_in_progress: number | null;
+  /** How much its log grew per call at the sustained step (else its first step). */
+  log_bytes_per_call: number | null;
+}
+
+/** A proxy whose log grows by this much per call writes a line per call (either proxy's is 150+ bytes). */
+export const LOGS_PER_CALL_BYTES = 20;
+
+/** Whether the target writes a line per call, read from its log's growth; null when unknown. */
+export function logsPerCall(x: Summary | undefined): boolean | null {
+  return x?.log_bytes_per_call == null ? null : x.log_bytes_per_call >= LOGS_PER_CALL_BYTES;
 }
 
 export function summarise(t: TargetResult, s: RampSettings): Summary {
@@ -62,13 +72,16 @@ export function summarise(t: TargetResult, s: RampSettings): Summary {
     calls_in_progress: t.name === "direct" ? null : inProgress,
     kib_per_call_in_progress: t.name === "direct" ? null : growth("pss_kib"),
     rss_kib_per_call_in_progress: t.name === "direct" ? null : growth("rss_kib"),
+    log_bytes_per_call: (best ?? t.steps[0])?.log_bytes_per_call ?? null,
   };
 }
 
 export interface Ratios {
   trunkline: string;
-  /** The Kamailio target it is held against (peerOf). */
+  /** The Kamailio target it is held against (peerOf), or kamailio-dlg / -cdr (like for like). */
   against: string | null;
+  /** Who of the two writes a line per call (read from their logs' growth). */
+  logging: string;
   sustained: number | null;
   cpu_per_call: number | null;
   kib_per_call_in_progress: number | null;
@@ -80,12 +93,22 @@ export interface Ratios {
 
 export function ratios(sums: readonly Summary[]): Ratios[] {
   const relay = sums.find((x) => x.target === "relay");
+  // Like for like: every one-thread Trunkline target also against Kamailio tracking its calls
+  // in the dialog module (kamailio-dlg), and with that a CDR line per call (kamailio-cdr).
+  const alike = sums.filter(
+    (x) => (x.target === "kamailio-dlg" || x.target === "kamailio-cdr") && x.sustained !== null,
+  );
   return sums
     .filter((x) => x.target.startsWith("trunkline"))
-    .map((t) => ({ t, k: peerOf(sums, t.target) }))
+    .flatMap((t) => {
+      const k = peerOf(sums, t.target);
+      const also = variant(t.target).threads === 1 ? alike : [];
+      return [k, ...also].map((peer) => ({ t, k: peer }));
+    })
     .map(({ t, k }) => ({
       trunkline: t.target,
       against: k?.target ?? null,
+      logging: whoLogs(logsPerCall(t), logsPerCall(k)),
       sustained: ratio(t.sustained, k?.sustained),
       cpu_per_call: ratio(t.proxy_cpu_us_per_call, k?.proxy_cpu_us_per_call),
       kib_per_call_in_progress: ratio(t.kib_per_call_in_progress, k?.kib_per_call_in_progress),
@@ -98,6 +121,11 @@ export function ratios(sums: readonly Summary[]): Ratios[] {
             ? "PASS"
             : "FAIL",
     }));
+}
+
+function whoLogs(t: boolean | null, k: boolean | null): string {
+  if (t === null || k === null) return "unknown";
+  return t && k ? "both" : !t && !k ? "neither" : t ? "Trunkline only" : "Kamailio only";
 }
 
 /**
@@ -144,14 +172,17 @@ export function markdown(r: Report): string {
       "answerers µs/call",
       "caller µs/call",
       "cores used (all 3)",
+      "log B/call",
       "stopped by",
     ]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const x of r.summaries) {
     const t = r.targets.find((y) => y.name === x.target);
     if (t?.unavailable) {
-      out.push(row([x.target, `unavailable: ${t.unavailable.replace(/\|/g, "\\|")}`, ...Array(9).fill("—")]));
+      out.push(
+        row([x.target, `unavailable: ${t.unavailable.replace(/\|/g, "\\|")}`, ...Array(10).fill("—")]),
+      );
       continue;
     }
     out.push(
@@ -166,6 +197,7 @@ export function markdown(r: Report): string {
         fmt(x.answerers_cpu_us_per_call, 1),
         fmt(x.caller_cpu_us_per_call, 1),
         fmt(x.measured_cores, 2),
+        fmt(x.log_bytes_per_call, 0),
         (x.stopped_by ?? (x.reached_max ? "BENCH_SIP_MAX" : "—")).replace(/\|/g, "\\|"),
       ]),
     );
@@ -175,6 +207,7 @@ export function markdown(r: Report): string {
     row([
       "variant",
       "against",
+      "line per call",
       "sustained calls/s",
       "CPU/call",
       "KiB/call in progress",
@@ -182,12 +215,13 @@ export function markdown(r: Report): string {
       "bar: rate ≥ Kamailio's",
     ]),
   );
-  out.push(row(["---", "---", "---:", "---:", "---:", "---:", "---"]));
+  out.push(row(["---", "---", "---", "---:", "---:", "---:", "---:", "---"]));
   for (const q of r.ratios)
     out.push(
       row([
         q.trunkline,
         q.against ?? "—",
+        q.logging,
         fmt(q.sustained, 3),
         fmt(q.cpu_per_call, 3),
         fmt(q.kib_per_call_in_progress, 3),

@@ -29,6 +29,8 @@ export interface Target {
   pids: number[];
   /** Kamailio's `children` (UDP receivers) and its processes in all; Trunkline: 1 and 1. */
   workers: { receivers: number; processes: number } | null;
+  /** Bytes the proxy has written to its stdout and stderr: their growth per call tells who logs per call. */
+  logBytes?: () => number;
   stop(): Promise<void>;
 }
 
@@ -79,8 +81,16 @@ export async function startKamailio(
   dir: string,
   answerers: readonly number[],
   children = 1,
+  calls?: "dialog" | "cdr",
 ): Promise<Started> {
-  const name = children === 1 ? "kamailio" : `kamailio-c${children}`;
+  const name =
+    calls === "cdr"
+      ? "kamailio-cdr"
+      : calls === "dialog"
+        ? "kamailio-dlg"
+        : children === 1
+          ? "kamailio"
+          : `kamailio-c${children}`;
   if (!existsSync(KAMAILIO)) return { unavailable: `${KAMAILIO} not found (Debian package kamailio)` };
   const port = await freeUdpPort();
   const run = join(dir, `${name}-run`);
@@ -88,13 +98,22 @@ export async function startKamailio(
   const listFile = join(dir, `${name}-dispatcher.list`);
   writeFileSync(listFile, dispatcherList(answerers));
   const cfg = join(dir, `${name}.cfg`);
-  writeFileSync(cfg, kamailioCfg({ port, listFile, children, modulesDir: KAMAILIO_MODULES }));
+  writeFileSync(
+    cfg,
+    kamailioCfg({
+      port,
+      listFile,
+      children,
+      modulesDir: KAMAILIO_MODULES,
+      ...(calls === undefined ? {} : { calls }),
+    }),
+  );
   // -DD: the creator stays in the foreground (its workers are still forked); -E: log to stderr.
   const child = launch(
     name,
     KAMAILIO,
     ["-f", cfg, "-DD", "-E", "-m", KAMAILIO_SHM_MB, "-M", "32", "-Y", run, "-P", join(run, "kamailio.pid")],
-    { logFile: join(dir, `${name}.log`) },
+    { logFile: join(dir, `${name}.log`), stderrToLog: true },
   );
   const why = await ready(child, port);
   const pids = tree(child.pid);
@@ -112,9 +131,10 @@ export async function startKamailio(
     target: {
       name,
       port,
-      note: `dispatcher round robin (alg 4), tm, record_route, failure_route on 5xx/408/timeout, children=${children}, -m ${KAMAILIO_SHM_MB} -M 32`,
+      note: `dispatcher round robin (alg 4), tm, record_route, failure_route on 5xx/408/timeout${calls === "cdr" ? ", dialog (dlg_manage) and acc (a CDR line per call at its end, to stderr)" : calls === "dialog" ? ", dialog (dlg_manage)" : ""}, children=${children}, -m ${KAMAILIO_SHM_MB} -M 32`,
       pids,
       workers: { receivers: children, processes: pids.length },
+      logBytes: () => child.outputBytes(),
       stop,
     },
   };
@@ -150,6 +170,8 @@ export async function startTrunkline(
       "    failover_codes: [500, 503, 408]",
       "    invite_timeout: 2s",
       `    servers: [ ${answerers.map((p) => `{ address: 127.0.0.1:${p} }`).join(", ")} ]`,
+      // …-nolog: no line per call (the session line is logged at info), as Kamailio's plain config.
+      base.endsWith("-nolog") ? "log: { level: warn }" : "",
       // BENCH_SIP_TRUNKLINE_YAML: more top-level config, for A/B runs (e.g. "log: { level: warn }").
       process.env.BENCH_SIP_TRUNKLINE_YAML ?? "",
       "",
@@ -157,6 +179,8 @@ export async function startTrunkline(
   );
   // trunkline-rr-node24 (-node22): the same on Node 24 (22), this one when it is, else the
   // cached one of scripts/ensure-node24.sh; one thread as the others, but for -wN.
+  // BENCH_REF_NODE_ARGS: Node flags for the -ref target alone (say the same build, another flag).
+  const refArgs = ref ? (process.env.BENCH_REF_NODE_ARGS ?? "").split(" ").filter((a) => a !== "") : [];
   let node = process.execPath;
   let version = process.version;
   const major = base.endsWith("-node24") ? "24" : base.endsWith("-node22") ? "22" : undefined;
@@ -171,8 +195,9 @@ export async function startTrunkline(
     name,
     [main, "run", "-c", cfg, "--no-watch"],
     port,
-    `${ref ? `${main}, ` : ""}${balance}, failover_codes [500, 503, 408], invite_timeout 2s, ${threads} Node thread${threads === 1 ? "" : "s"} (${version}), defaults`,
+    `${ref ? `${main}${refArgs.length > 0 ? ` (${refArgs.join(" ")})` : ""}, ` : ""}${balance}, failover_codes [500, 503, 408], invite_timeout 2s, ${threads} Node thread${threads === 1 ? "" : "s"} (${version}), defaults`,
     node,
+    refArgs,
   );
 }
 
@@ -203,8 +228,9 @@ async function startNode(
   port: number,
   note: string,
   node = process.execPath,
+  extraArgs: readonly string[] = [],
 ): Promise<Started> {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const nodeArgs = [...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""), ...extraArgs];
   const child = launch(name, node, [...nodeArgs, ...args], {
     logFile: join(dir, `${name}.log`),
     stdin: true,
@@ -221,6 +247,7 @@ async function startNode(
       note,
       pids: [child.pid],
       workers: { receivers: 1, processes: 1 },
+      logBytes: () => child.outputBytes(),
       stop: () => child.stop(),
     },
   };
