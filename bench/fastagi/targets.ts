@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Child, launch } from "../lib/children.ts";
 import { isListening, listeningSockets } from "../lib/procfs.ts";
+import { shippedNodeFlags } from "../lib/shipped.ts";
 import { freePort, waitUntil } from "../lib/wait.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -91,10 +92,11 @@ export async function startTrunkline(
       "",
     ].join("\n"),
   );
+  const main = opts.main ?? TRUNKLINE_MAIN;
   const child = launch(
     name,
     opts.node ?? process.execPath,
-    [opts.main ?? TRUNKLINE_MAIN, "run", "-c", cfg, "--no-watch"],
+    [...shippedNodeFlags(main), main, "run", "-c", cfg, "--no-watch"],
     {
       logFile: join(dir, `${name}.log`),
       ...(opts.env ? { env: opts.env } : {}),

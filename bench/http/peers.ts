@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cachedNode24, NODE22_VERSION, workersSetup } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
+import { shippedNodeFlags } from "../lib/shipped.ts";
 import { envInt } from "../lib/stats.ts";
 import { freePort, sleep } from "../lib/wait.ts";
 import { tree } from "../sip/proctree.ts";
@@ -242,7 +243,7 @@ export async function startTrunkline(dir: string, origin: number, name = "trunkl
   );
   const main = name === "trunkline-ref" ? process.env.BENCH_TRUNKLINE_REF : TRUNKLINE_MAIN;
   if (!main) throw new Error("trunkline-ref needs BENCH_TRUNKLINE_REF=<another build's dist/cli/main.js>");
-  const child = launch(name, node, [main, "run", "-c", cfg, "--no-watch"], {
+  const child = launch(name, node, [...shippedNodeFlags(main), main, "run", "-c", cfg, "--no-watch"], {
     logFile: join(dir, `${name}.log`),
   });
   await ready(child, port);

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cachedNode24, NODE22_VERSION } from "../fastagi/workers.ts";
 import { type Child, launch } from "../lib/children.ts";
+import { shippedNodeFlags } from "../lib/shipped.ts";
 import { envInt } from "../lib/stats.ts";
 import { dispatcherList, kamailioCfg } from "./kamailio-cfg.ts";
 import { killPids, tree } from "./proctree.ts";
@@ -193,7 +194,7 @@ export async function startTrunkline(
   return startNode(
     dir,
     name,
-    [main, "run", "-c", cfg, "--no-watch"],
+    [...shippedNodeFlags(main), main, "run", "-c", cfg, "--no-watch"],
     port,
     `${ref ? `${main}${refArgs.length > 0 ? ` (${refArgs.join(" ")})` : ""}, ` : ""}${balance}, failover_codes [500, 503, 408], invite_timeout 2s, ${threads} Node thread${threads === 1 ? "" : "s"} (${version}), defaults`,
     node,

@@ -133,7 +133,10 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
       else log.error(fields, "listener error");
     }),
     bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
-    bus.on("proxy.started", (e) => log.info(e, "trunkline started")),
+    // With the Node and its flags: the bin's shebang sets V8's young generation (README, "SIP").
+    bus.on("proxy.started", (e) =>
+      log.info({ ...e, node: process.version, node_flags: process.execArgv.join(" ") }, "trunkline started"),
+    ),
     bus.on("proxy.stopped", () => log.info({ event: "shutdown" }, "trunkline stopped")),
     bus.on("proxy.descriptors", (e) =>
       log.warn(
