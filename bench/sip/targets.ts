@@ -132,7 +132,7 @@ export async function startKamailio(
     target: {
       name,
       port,
-      note: `dispatcher round robin (alg 4), tm, record_route, failure_route on 5xx/408/timeout${calls === "cdr" ? ", dialog (dlg_manage) and acc (a CDR line per call at its end, to stderr)" : calls === "dialog" ? ", dialog (dlg_manage)" : ""}, children=${children}, -m ${KAMAILIO_SHM_MB} -M 32`,
+      note: `dispatcher round robin (alg 4), tm, record_route, failure_route on 5xx/408/timeout${calls === "cdr" ? ", dialog (dlg_manage) and acc (a CDR line per call at its end, on stderr, to its log file)" : calls === "dialog" ? ", dialog (dlg_manage)" : ""}, children=${children}, -m ${KAMAILIO_SHM_MB} -M 32`,
       pids,
       workers: { receivers: children, processes: pids.length },
       logBytes: () => child.outputBytes(),
