@@ -7,7 +7,7 @@ import { EtcdProvider } from "../../src/config/providers/etcd/provider.ts";
 import { FileProvider } from "../../src/config/providers/file.ts";
 import { agiCall } from "../helpers/asterisk.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
-import { startProxy, type TestProxy, until } from "../helpers/proxy.ts";
+import { type LogRecord, startProxy, type TestProxy, until } from "../helpers/proxy.ts";
 import { type AgiServer, startAgiServer } from "../helpers/upstreams.ts";
 
 let etcd: TestEtcd;
@@ -213,4 +213,49 @@ test("a gogeta heartbeat rewritten changes no route and asks for no reload; a re
     ["etcd: /g5/services/hb/1/status/alive changed"],
     "an empty heartbeat: not routable",
   );
+});
+
+test("an etcd change that arrives while the YAML file is broken is rejected whole; fixing the file applies both", async () => {
+  // The file and etcd make one config, validated and swapped whole (provider.ts).
+  const prefix = "/t-broken-file/";
+  const rejected = (r: LogRecord) => r.event === "reload" && r.level === "error";
+  const good = fileConfig(
+    prefix,
+    "routes: [ { name: fileroute, listener: agi, match: { path: /file }, pool: filepool } ]",
+  );
+  await etcd.put(
+    `${prefix}pools/etcdpool`,
+    JSON.stringify({ servers: [{ address: `127.0.0.1:${b.port}` }] }),
+  );
+  const p = await startProxy(good, { watch: true });
+  cleanup.push(p.close);
+  assert.deepEqual(routeNames(p), ["fileroute"]);
+  const generation = p.proxy.runtime.generation.number;
+  const aBefore = a.stats.sessions;
+  const bBefore = b.stats.sessions;
+
+  // The file breaks (a port out of range): its own reload is rejected.
+  const n0 = p.logs.filter(rejected).length;
+  p.writeConfig(good.replace(`address: 127.0.0.1:${a.port}`, "address: 127.0.0.1:99999"));
+  await p.waitForLog(() => p.logs.filter(rejected).length > n0, 5000);
+
+  // Then a route arrives in etcd: the read is the broken file with it, so it is rejected too.
+  const n1 = p.logs.filter(rejected).length;
+  await etcd.put(`${prefix}routes/r1`, "listener: agi\nmatch: { path: /etcd }\npool: etcdpool\n");
+  const r = await p.waitForLog(
+    (x) => rejected(x) && String(x.reason).startsWith("etcd:") && p.logs.filter(rejected).length > n1,
+    5000,
+  );
+  assert.match(String(r.error), /99999/, "the rejection names the file's problem");
+  assert.deepEqual(routeNames(p), ["fileroute"], "nothing of the etcd change applied");
+  assert.equal(p.proxy.runtime.generation.number, generation, "the running config is the one from before");
+  assert.equal((await agiCall({ port: p.port(), url: "agi://x/file" })).status, "SUCCESS");
+  assert.equal(a.stats.sessions, aBefore + 1);
+
+  // The file is fixed: the next read applies the file and the etcd route together.
+  p.writeConfig(good);
+  await until(() => routeNames(p).includes("r1"), 5000, "the etcd route applies once the file is good");
+  assert.deepEqual(routeNames(p), ["fileroute", "r1"]);
+  assert.equal((await agiCall({ port: p.port(), url: "agi://x/etcd" })).status, "SUCCESS");
+  assert.equal(b.stats.sessions, bBefore + 1);
 });
