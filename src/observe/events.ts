@@ -133,7 +133,7 @@ export function attachLogging(bus: EventBus<TrunklineEvents>, log: Log, record?:
       else log.error(fields, "listener error");
     }),
     bus.on("listener.tls_reloaded", (e) => log.info({ listener: e.listener }, "TLS certificates reloaded")),
-    // With the Node and its flags: the bin's shebang sets V8's young generation (README, "SIP").
+    // With the Node and its flags: npm start and the systemd units size V8's young generation.
     bus.on("proxy.started", (e) =>
       log.info({ ...e, node: process.version, node_flags: process.execArgv.join(" ") }, "trunkline started"),
     ),

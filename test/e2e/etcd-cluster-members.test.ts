@@ -4,17 +4,14 @@
 // from `trunkline ctl` reach the other member through etcd, and an HTTP route put into etcd
 // answers through both members' http listeners within the issue's 1 s.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { LEASE_TTL_S } from "../../src/app/cluster.ts";
 import type { ClusterPage, PoolView, ServerView } from "../../src/observe/admin/types.ts";
 import { freshBrowser } from "../helpers/chromium.ts";
-import { type Running, runCli, startCli } from "../helpers/cli.ts";
+import { type Running, runCli } from "../helpers/cli.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
+import { startEtcdMember } from "../helpers/etcd-member.ts";
 import { get as httpGet, startOrigin } from "../helpers/http-origin.ts";
-import { freePort } from "../helpers/ports.ts";
 
 // The page's functions run in Chromium; the tests compile without the DOM lib.
 declare const document: {
@@ -47,29 +44,18 @@ interface Member {
  * SIGKILL) and its folder removed when the test ends, passed or not.
  */
 async function member(t: TestContext, prefix: string, server: string): Promise<Member> {
-  const dir = mkdtempSync(join(tmpdir(), "trunkline-members-"));
-  const http = await freePort();
-  const adminPort = await freePort();
-  const file = join(dir, "trunkline.yaml");
-  writeFileSync(
-    file,
-    `
-listeners: [ { name: web, protocol: http, listen: 127.0.0.1:${http} } ]
-admin: { listen: 127.0.0.1:${adminPort} }
-pools:
-  main: { balance: round-robin, servers: [ { address: ${server} } ] }
-config:
-  etcd: { endpoints: [ ${etcd.endpoint} ], prefix: ${prefix}, cache: cache.json }
-`,
-  );
-  const run = startCli(["run", "-c", file]);
-  t.after(async () => {
-    run.child.kill("SIGTERM");
-    await run.exited(10_000).catch(() => run.kill());
-    rmSync(dir, { recursive: true, force: true });
+  const {
+    run,
+    port: http,
+    admin,
+  } = await startEtcdMember({
+    protocol: "http",
+    endpoint: etcd.endpoint,
+    prefix,
+    pool: `main: { balance: round-robin, servers: [ { address: ${server} } ] }`,
+    startMs: 30_000,
+    cleanup: (stop) => t.after(stop),
   });
-  await run.waitFor((l) => l.msg === "trunkline started", 30_000);
-  const admin = `http://127.0.0.1:${adminPort}`;
   // Registered: its own record is in the list it serves.
   await until(
     async () => (await api<ClusterPage>({ admin }, "cluster")).proxies.some((p) => p.self),

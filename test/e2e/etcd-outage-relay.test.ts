@@ -4,15 +4,12 @@
 // both re-read, serve the final route set and run a revision at or past the compaction,
 // within the mirror's reconnect backoff (src/config/providers/etcd/mirror.ts) plus a margin.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import type { StatusView } from "../../src/observe/admin/types.ts";
-import { type Running, startCli } from "../helpers/cli.ts";
+import type { Running } from "../helpers/cli.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
+import { startEtcdMember } from "../helpers/etcd-member.ts";
 import { get as httpGet, type Origin, startOrigin } from "../helpers/http-origin.ts";
-import { freePort } from "../helpers/ports.ts";
 import { startTcpRelay, type TcpRelay } from "../helpers/tcp-relay.ts";
 
 /** EtcdMirror's wait between two rounds: 200 ms doubling to 5 s (mirror.ts #run; README "No change is lost"). */
@@ -78,29 +75,19 @@ interface Member {
 
 /** A `trunkline run` whose etcd endpoint is the relay; its own http listener, admin and cache. */
 async function member(prefix: string, originPort: number): Promise<Member> {
-  const dir = mkdtempSync(join(tmpdir(), "trunkline-relay-"));
-  const http = await freePort();
-  const adminPort = await freePort();
-  const file = join(dir, "trunkline.yaml");
-  writeFileSync(
-    file,
-    `
-listeners: [ { name: web, protocol: http, listen: 127.0.0.1:${http} } ]
-admin: { listen: 127.0.0.1:${adminPort} }
-pools:
-  app: { balance: round-robin, servers: [ { address: 127.0.0.1:${originPort} } ] }
-config:
-  etcd: { endpoints: [ http://127.0.0.1:${relay.port} ], prefix: ${prefix}, cache: cache.json }
-`,
-  );
-  const run = startCli(["run", "-c", file]);
-  cleanup.push(async () => {
-    run.child.kill("SIGTERM");
-    await run.exited(10_000).catch(() => run.kill());
-    rmSync(dir, { recursive: true, force: true });
+  const {
+    run,
+    port: http,
+    admin,
+  } = await startEtcdMember({
+    protocol: "http",
+    endpoint: `http://127.0.0.1:${relay.port}`,
+    prefix,
+    pool: `app: { balance: round-robin, servers: [ { address: 127.0.0.1:${originPort} } ] }`,
+    startMs: 30_000,
+    cleanup: (stop) => cleanup.push(stop),
   });
-  await run.waitFor((l) => l.msg === "trunkline started", 30_000);
-  return { run, http, admin: `http://127.0.0.1:${adminPort}` };
+  return { run, http, admin };
 }
 
 async function status(m: Member): Promise<StatusView> {

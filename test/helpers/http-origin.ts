@@ -2,6 +2,7 @@
 // are, echo what they received, and count connections and requests.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 
 export { deadPort } from "./ports.ts";
@@ -146,3 +147,24 @@ export const resetAfterRequest: Handler = (req) => {
   req.resume();
   req.on("end", () => req.socket.resetAndDestroy());
 };
+
+/**
+ * Writes a `total`-byte body (64 KiB of "a" at a time) as fast as `req` takes it, then ends
+ * it; `onSent` sees the running count after each piece is counted, before it is written.
+ */
+export function writeBody(req: Writable, total: number, onSent?: (sent: number) => void): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      sent += chunk.length;
+      onSent?.(sent);
+      if (!req.write(chunk)) {
+        req.once("drain", pump);
+        return;
+      }
+    }
+    req.end();
+  };
+  pump();
+}

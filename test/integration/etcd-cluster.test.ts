@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { ClusterMemberView, PoolView, StatusView } from "../../src/observe/admin/types.ts";
 import { agiCall } from "../helpers/asterisk.ts";
-import { type Running, startCli } from "../helpers/cli.ts";
+import type { Running } from "../helpers/cli.ts";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.ts";
-import { type AgiServer, freePort, startAgiServer } from "../helpers/upstreams.ts";
+import { startEtcdMember } from "../helpers/etcd-member.ts";
+import { type AgiServer, startAgiServer } from "../helpers/upstreams.ts";
 
 let etcd: TestEtcd;
 let a: AgiServer;
@@ -33,29 +31,19 @@ interface Member {
 
 /** A real `trunkline run` process sharing the test's etcd. */
 async function member(prefix: string): Promise<Member> {
-  const dir = mkdtempSync(join(tmpdir(), "trunkline-cluster-"));
-  const agi = await freePort();
-  const adminPort = await freePort();
-  const file = join(dir, "trunkline.yaml");
-  writeFileSync(
-    file,
-    `
-listeners: [ { name: agi, protocol: fastagi, listen: 127.0.0.1:${agi} } ]
-admin: { listen: 127.0.0.1:${adminPort} }
-pools:
-  main: { balance: round-robin, servers: [ { address: 127.0.0.1:${a.port} }, { address: 127.0.0.1:${b.port} } ] }
-config:
-  etcd: { endpoints: [ ${etcd.endpoint} ], prefix: ${prefix}, cache: cache.json }
-`,
-  );
-  const run = startCli(["run", "-c", file]);
-  cleanup.push(async () => {
-    run.child.kill("SIGTERM");
-    await run.exited(10_000).catch(() => run.kill());
-    rmSync(dir, { recursive: true, force: true });
+  const {
+    run,
+    port: agi,
+    admin,
+  } = await startEtcdMember({
+    protocol: "fastagi",
+    endpoint: etcd.endpoint,
+    prefix,
+    pool: `main: { balance: round-robin, servers: [ { address: 127.0.0.1:${a.port} }, { address: 127.0.0.1:${b.port} } ] }`,
+    startMs: 20_000,
+    cleanup: (stop) => cleanup.push(stop),
   });
-  await run.waitFor((l) => l.msg === "trunkline started", 20_000);
-  return { run, agi, admin: `http://127.0.0.1:${adminPort}` };
+  return { run, agi, admin };
 }
 
 async function get<T>(m: Member, path: string): Promise<T> {

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { startCli } from "../helpers/cli.ts";
-import { get, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
+import { get, httpConfig, pool, startOrigin, writeBody } from "../helpers/http-origin.ts";
 
 const MB = 1024 * 1024;
 
@@ -52,19 +52,7 @@ function upload(port: number, total: number): Promise<number> {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
-    const chunk = Buffer.alloc(64 * 1024, 0x61);
-    let sent = 0;
-    const pump = () => {
-      while (sent < total) {
-        sent += chunk.length;
-        if (!req.write(chunk)) {
-          req.once("drain", pump);
-          return;
-        }
-      }
-      req.end();
-    };
-    pump();
+    writeBody(req, total);
   });
 }
 

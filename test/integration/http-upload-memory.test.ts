@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startCli } from "../helpers/cli.ts";
-import { get, httpConfig, pool, startOrigin } from "../helpers/http-origin.ts";
+import { get, httpConfig, pool, startOrigin, writeBody } from "../helpers/http-origin.ts";
 
 const MB = Number(process.env.UPLOAD_MB ?? 100);
 const TOTAL = MB * 1024 * 1024;
@@ -64,18 +64,9 @@ test("a streamed 100 MB upload keeps the proxy's RSS flat", { timeout: 120_000 }
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
-    const chunk = Buffer.alloc(64 * 1024, 0x61);
-    const pump = () => {
-      while (sent < TOTAL) {
-        sent += chunk.length;
-        if (!req.write(chunk)) {
-          req.once("drain", pump);
-          return;
-        }
-      }
-      req.end();
-    };
-    pump();
+    writeBody(req, TOTAL, (n) => {
+      sent = n;
+    });
   });
   clearInterval(sampler);
   const ms = performance.now() - t0;
