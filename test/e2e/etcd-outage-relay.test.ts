@@ -118,11 +118,17 @@ async function until(
   }
 }
 
-/** When each member's log said etcd is up again, in ms after `since` (the first such line). */
-function logUpMs(m: Member, since: number): number {
-  const up = m.run.lines.find(
-    (l) => l.event === "config_source" && l.state === "up" && Date.parse(String(l.time)) >= since,
-  );
+/**
+ * When each member's log said etcd is up again, in ms after `since` (the first such line). Its
+ * stdout reaches us after its status API says up: the line is waited for, 5 s at most.
+ */
+async function logUpMs(m: Member, since: number): Promise<number> {
+  const up = await m.run
+    .waitFor(
+      (l) => l.event === "config_source" && l.state === "up" && Date.parse(String(l.time)) >= since,
+      5_000,
+    )
+    .catch(() => undefined);
   assert.ok(up, "a config_source up line after the restore");
   return Date.parse(String(up.time)) - since;
 }
@@ -217,7 +223,7 @@ test("two proxies cut off from a live etcd by a relay for 7 s: writes, a delete 
   const upMs = await Promise.all(
     both.map((m) => until(m, final, "final route set after the restore", restoredAt, 30_000)),
   );
-  const logMs = both.map((m) => logUpMs(m, restoredAt));
+  const logMs = await Promise.all(both.map((m) => logUpMs(m, restoredAt)));
   const bounds = both.map((m) => boundFor(m, cutAt, restoredAt));
   t.diagnostic(
     `cut held ${cutMs} ms (${polls} polls, both down throughout); restore -> final set at revision >= ${compacted} on both: ${upMs.join(", ")} ms (config_source up logged at ${logMs.join(", ")} ms); bounds ${bounds.join(", ")} ms`,
